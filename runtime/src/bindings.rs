@@ -1,0 +1,61 @@
+//! Host-side bindings generated from the WIT package in `wit/`.
+//!
+//! `imports` holds the host interfaces every component imports (one set of traits, implemented
+//! once in `capabilities/`); `skill` and `adapter` reuse those and add each world's exports.
+
+/// Bindings for the host interfaces (`world host-imports`).
+pub mod imports {
+    wasmtime::component::bindgen!({
+        world: "host-imports",
+        path: "../wit",
+        imports: { default: async },
+        additional_derives: [PartialEq],
+        with: {
+            "molecule:runtime/llm.chat-stream": crate::capabilities::llm::ChatStream,
+        },
+    });
+}
+
+/// Bindings for the `skill` world: the exported `tool` interface.
+pub mod skill {
+    wasmtime::component::bindgen!({
+        world: "skill",
+        path: "../wit",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "molecule:runtime/types": crate::bindings::imports::molecule::runtime::types,
+            "molecule:runtime/log": crate::bindings::imports::molecule::runtime::log,
+            "molecule:runtime/config": crate::bindings::imports::molecule::runtime::config,
+            "molecule:runtime/memory": crate::bindings::imports::molecule::runtime::memory,
+            "molecule:runtime/a2a": crate::bindings::imports::molecule::runtime::a2a,
+            "molecule:runtime/heartbeat": crate::bindings::imports::molecule::runtime::heartbeat,
+            "molecule:runtime/llm": crate::bindings::imports::molecule::runtime::llm,
+            "molecule:runtime/tools": crate::bindings::imports::molecule::runtime::tools,
+            "molecule:runtime/events": crate::bindings::imports::molecule::runtime::events,
+        },
+    });
+}
+
+/// Bindings for the `adapter` world: the exported `agent` interface.
+pub mod adapter {
+    wasmtime::component::bindgen!({
+        world: "adapter",
+        path: "../wit",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "molecule:runtime/types": crate::bindings::imports::molecule::runtime::types,
+            "molecule:runtime/log": crate::bindings::imports::molecule::runtime::log,
+            "molecule:runtime/config": crate::bindings::imports::molecule::runtime::config,
+            "molecule:runtime/memory": crate::bindings::imports::molecule::runtime::memory,
+            "molecule:runtime/a2a": crate::bindings::imports::molecule::runtime::a2a,
+            "molecule:runtime/heartbeat": crate::bindings::imports::molecule::runtime::heartbeat,
+            "molecule:runtime/llm": crate::bindings::imports::molecule::runtime::llm,
+            "molecule:runtime/tools": crate::bindings::imports::molecule::runtime::tools,
+            "molecule:runtime/events": crate::bindings::imports::molecule::runtime::events,
+        },
+    });
+}
+
+pub use imports::molecule::runtime::types::{HostError, ToolError, ToolSpec};

@@ -1,0 +1,78 @@
+//! `memory`: long-term memories with LOCAL / TEAM / GLOBAL scopes. Backends: the embedded
+//! SQLite store ([`SqliteMemory`], the standalone default); platform and awareness backends
+//! plug in through [`MemoryBackend`].
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use self::sqlite::SqliteMemory;
+use crate::bindings::imports::molecule::runtime::memory::{self, MemoryEntry, Scope};
+use crate::bindings::HostError;
+use crate::state::HostState;
+
+/// Most entries one search may return.
+pub const MAX_SEARCH_LIMIT: u32 = 100;
+
+/// Stores and finds memories.
+#[async_trait]
+pub trait MemoryBackend: Send + Sync {
+    /// Stores `content` under `scope`; returns the id once the write is durable.
+    async fn commit(&self, content: &str, scope: Scope) -> Result<String, HostError>;
+    /// Finds up to `limit` memories matching `query`, best first.
+    async fn search(
+        &self,
+        query: &str,
+        scope: Option<Scope>,
+        limit: u32,
+    ) -> Result<Vec<MemoryEntry>, HostError>;
+}
+
+impl memory::Host for HostState {
+    async fn commit(&mut self, content: String, scope: Scope) -> Result<String, HostError> {
+        let backend = self
+            .grants
+            .memory
+            .clone()
+            .ok_or_else(|| self.grants.denied("memory"))?;
+        if content.trim().is_empty() {
+            return Err(HostError::InvalidInput("content: must not be empty".into()));
+        }
+        backend.commit(&content, scope).await
+    }
+
+    async fn search(
+        &mut self,
+        query: String,
+        scope: Option<Scope>,
+        limit: u32,
+    ) -> Result<Vec<MemoryEntry>, HostError> {
+        let backend = self
+            .grants
+            .memory
+            .clone()
+            .ok_or_else(|| self.grants.denied("memory"))?;
+        backend
+            .search(&query, scope, limit.clamp(1, MAX_SEARCH_LIMIT))
+            .await
+    }
+}
+
+/// The contract's spelling of a scope: `LOCAL`, `TEAM`, `GLOBAL`.
+pub fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Local => "LOCAL",
+        Scope::Team => "TEAM",
+        Scope::Global => "GLOBAL",
+    }
+}
+
+/// Parses a scope name in any case.
+pub fn parse_scope(name: &str) -> Option<Scope> {
+    match name.to_ascii_uppercase().as_str() {
+        "LOCAL" => Some(Scope::Local),
+        "TEAM" => Some(Scope::Team),
+        "GLOBAL" => Some(Scope::Global),
+        _ => None,
+    }
+}

@@ -1,0 +1,101 @@
+//! `molecule-runtime call SKILL_DIR TOOL --args JSON`: one tool call from the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use molecule_runtime::capabilities::memory::SqliteMemory;
+use molecule_runtime::grants::Grants;
+use molecule_runtime::limits::{parse_bytes, parse_duration, SandboxLimits};
+use molecule_runtime::sandbox::Sandbox;
+
+use super::{label_for, Context};
+
+/// Arguments of `call`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The skill folder (SKILL.md plus tool.wasm or a crate), a crate, or a .wasm file.
+    pub skill: PathBuf,
+    /// The tool to call.
+    pub tool: String,
+    /// The tool input, a JSON object.
+    #[arg(long, default_value = "{}")]
+    pub args: String,
+    /// Grant a host interface to the skill (repeatable): memory.
+    #[arg(long = "grant", value_name = "INTERFACE")]
+    pub grants: Vec<String>,
+    /// Grant a config value to the skill (repeatable): KEY=VALUE.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// The SQLite file behind the memory interface.
+    #[arg(long, value_name = "FILE")]
+    pub memory_db: Option<PathBuf>,
+    /// Memory limit of the sandbox, e.g. 256m.
+    #[arg(long, default_value = "256m")]
+    pub memory_limit: String,
+    /// Time limit of the call, e.g. 30s or 500ms.
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+    /// Largest output accepted, e.g. 1m.
+    #[arg(long, default_value = "1m")]
+    pub max_output: String,
+}
+
+/// Runs `call`.
+pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
+    let limits = SandboxLimits {
+        memory_bytes: parse_bytes(&args.memory_limit)
+            .map_err(|e| anyhow::anyhow!("--memory-limit: {e}"))?,
+        timeout: parse_duration(&args.timeout).map_err(|e| anyhow::anyhow!("--timeout: {e}"))?,
+        max_output_bytes: parse_bytes(&args.max_output)
+            .map_err(|e| anyhow::anyhow!("--max-output: {e}"))?,
+        ..SandboxLimits::default()
+    };
+    let mut grants = Grants::builder(label_for(&args.skill))
+        .grant_hint("`--grant <interface>` (or `--config KEY=VALUE` for config keys)")
+        .limits(limits);
+    for kv in &args.config {
+        let (key, value) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--config `{kv}`: write KEY=VALUE"))?;
+        grants = grants.config(key, Some(value.to_owned()));
+    }
+    for interface in &args.grants {
+        grants = match interface.as_str() {
+            "memory" => {
+                let path = match &args.memory_db {
+                    Some(p) => p.clone(),
+                    None => ctx.cache_root.join("memory.sqlite"),
+                };
+                grants.memory(Arc::new(SqliteMemory::open(&path)?))
+            }
+            other => anyhow::bail!(
+                "--grant `{other}`: `call` can grant `memory`; the other interfaces need a \
+                 running workspace"
+            ),
+        };
+    }
+    let wasm = ctx.component_bytes(&args.skill)?;
+    let skill = ctx.host.load_skill(&wasm, grants.build()).await?;
+    if !skill.tools.iter().any(|t| t.name == args.tool) {
+        let names: Vec<&str> = skill.tools.iter().map(|t| t.name.as_str()).collect();
+        anyhow::bail!(
+            "{} has no tool `{}`; it offers: {}",
+            skill.label,
+            args.tool,
+            names.join(", ")
+        );
+    }
+    let sandbox = Sandbox::new(ctx.host.engine().clone());
+    match sandbox.call_tool(&skill, &args.tool, &args.args).await {
+        Ok(output) => {
+            println!("{output}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("error: {} `{}`: {err}", skill.label, args.tool);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

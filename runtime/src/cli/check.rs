@@ -1,0 +1,69 @@
+//! `molecule-runtime check PATH…`: link-check components before anything runs, and list the
+//! tools each skill offers.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use molecule_runtime::grants::Grants;
+
+use super::{label_for, Context};
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Skill folders, crates or .wasm files to check.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs `check`; exits 1 when any component fails.
+pub async fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    for path in &args.paths {
+        let label = label_for(path);
+        match check_one(ctx, path, &label).await {
+            Ok(lines) => {
+                println!("{label}: ok");
+                for line in lines {
+                    println!("  {line}");
+                }
+            }
+            Err(err) => {
+                failed = true;
+                println!("{label}: FAIL");
+                for line in format!("{err:#}").lines() {
+                    println!("  {line}");
+                }
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn check_one(
+    ctx: &Context,
+    path: &std::path::Path,
+    label: &str,
+) -> anyhow::Result<Vec<String>> {
+    let wasm = ctx.component_bytes(path)?;
+    let (component, _) = ctx.host.compile(&wasm, label)?;
+    let problems = ctx.host.link_check(&component);
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        anyhow::bail!("unsatisfied imports:\n{}", list.join("\n"));
+    }
+    let skill = ctx
+        .host
+        .load_skill(&wasm, Grants::builder(label).build())
+        .await?;
+    Ok(skill
+        .tools
+        .iter()
+        .map(|t| format!("tool {}: {}", t.name, t.description))
+        .collect())
+}

@@ -1,0 +1,150 @@
+//! Command-line parsing and the shared set-up of every subcommand.
+
+mod build;
+mod call;
+mod check;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use molecule_runtime::builder::ComponentBuilder;
+use molecule_runtime::cache::CompiledCache;
+use molecule_runtime::component::ComponentHost;
+use molecule_runtime::engine::{EngineOptions, WasmEngine};
+use molecule_runtime::skill::{ComponentSource, SkillDir};
+
+/// Runs Molecule AI workspaces whose adapters and skill tools are sandboxed wasm components.
+#[derive(Debug, Parser)]
+#[command(name = "molecule-runtime", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where built and compiled components are cached.
+    #[arg(long, global = true, env = "MOLECULE_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build component crates (or skill folders holding one) to wasm32-wasip2 and compile them
+    /// into the cache.
+    Build(build::BuildArgs),
+    /// Call one tool of a skill and print its JSON result on stdout.
+    Call(call::CallArgs),
+    /// Link-check components and list the tools each offers; fails on any unsatisfied import.
+    Check(check::CheckArgs),
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Context::new(&cli.global)?;
+    match cli.command {
+        Command::Build(args) => build::run(&ctx, args).await,
+        Command::Call(args) => call::run(&ctx, args).await,
+        Command::Check(args) => check::run(&ctx, args).await,
+    }
+}
+
+/// Sets up `tracing` on stderr; `LOG_LEVEL` (or `RUST_LOG`) picks the level, default `warn`.
+pub fn init_logging(global: &GlobalArgs) {
+    let level = std::env::var("LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".into())
+        .to_ascii_lowercase();
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match global.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// What every subcommand shares: the component host and the builder.
+pub struct Context {
+    pub host: ComponentHost,
+    pub builder: ComponentBuilder,
+    pub cache_root: PathBuf,
+}
+
+impl Context {
+    fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let cache_root = match &global.cache_dir {
+            Some(dir) => dir.clone(),
+            None => default_cache_dir()?,
+        };
+        let engine = Arc::new(WasmEngine::new(EngineOptions::default())?);
+        let cache = CompiledCache::new(cache_root.join("compiled"));
+        Ok(Context {
+            host: ComponentHost::new(engine, cache)?,
+            builder: ComponentBuilder::new(&cache_root),
+            cache_root,
+        })
+    }
+
+    /// The wasm bytes of a skill folder, a crate folder or a `.wasm` file, building if needed.
+    pub fn component_bytes(&self, path: &Path) -> anyhow::Result<Vec<u8>> {
+        let wasm = if path.is_file() {
+            path.to_owned()
+        } else if path.join("SKILL.md").is_file() {
+            match SkillDir::load(path)?.source {
+                ComponentSource::Prebuilt(file) => file,
+                ComponentSource::Crate(dir) => self.builder.build(&dir)?.wasm,
+            }
+        } else if path.join("Cargo.toml").is_file() {
+            self.builder.build(path)?.wasm
+        } else {
+            anyhow::bail!(
+                "{} is not a skill folder (no SKILL.md), a crate (no Cargo.toml) or a .wasm file",
+                path.display()
+            );
+        };
+        std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))
+    }
+}
+
+/// `$XDG_CACHE_HOME/molecule-runtime`, else `~/.cache/molecule-runtime`.
+fn default_cache_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("molecule-runtime"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|d| !d.is_empty())
+        .context("cannot pick a cache folder: set MOLECULE_CACHE_DIR or HOME")?;
+    Ok(PathBuf::from(home).join(".cache").join("molecule-runtime"))
+}
+
+/// A label for a component path in messages: `skill json-query`, or the path itself.
+pub fn label_for(path: &Path) -> String {
+    if path.join("SKILL.md").is_file() {
+        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+            return format!("skill {name}");
+        }
+    }
+    path.display().to_string()
+}

@@ -1,0 +1,128 @@
+//! Loading components: compile (through the cache), link-check against the host's linker,
+//! pre-instantiate once per component version, and ask a skill which tools it offers.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+
+use crate::bindings::skill::SkillPre;
+use crate::bindings::ToolSpec;
+use crate::cache::{CacheOutcome, CompiledCache};
+use crate::engine::WasmEngine;
+use crate::grants::Grants;
+use crate::link_check::{self, LinkProblem};
+use crate::sandbox::{self, Sandbox};
+use crate::state::HostState;
+
+/// The engine, the linker with every host interface, and the compiled-code cache.
+/// Built once per process; cheap to share behind an `Arc`.
+pub struct ComponentHost {
+    engine: Arc<WasmEngine>,
+    linker: Linker<HostState>,
+    cache: CompiledCache,
+}
+
+/// A component that failed the link check.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin} does not link: {}", .problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+pub struct LinkError {
+    /// The component's origin (file or skill).
+    pub origin: String,
+    /// Every unsatisfied import.
+    pub problems: Vec<LinkProblem>,
+}
+
+/// One version of a skill component, ready to instantiate.
+pub struct SkillComponent {
+    /// The label used in logs and errors, e.g. `skill json-query`.
+    pub label: String,
+    /// sha256 of the wasm, hex.
+    pub digest: String,
+    /// The tools it offers, as its `describe` returned them.
+    pub tools: Vec<ToolSpec>,
+    /// Whether compiling was needed.
+    pub cache: CacheOutcome,
+    pub(crate) pre: SkillPre<HostState>,
+    pub(crate) grants: Arc<Grants>,
+}
+
+impl ComponentHost {
+    /// Builds the linker (WASI denied by default plus the molecule interfaces).
+    pub fn new(engine: Arc<WasmEngine>, cache: CompiledCache) -> anyhow::Result<Self> {
+        let mut linker = Linker::new(engine.engine());
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("adding WASI to the linker")?;
+        crate::capabilities::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("adding the molecule interfaces to the linker")?;
+        Ok(ComponentHost {
+            engine,
+            linker,
+            cache,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<WasmEngine> {
+        &self.engine
+    }
+
+    /// The compiled-code cache.
+    pub fn cache(&self) -> &CompiledCache {
+        &self.cache
+    }
+
+    /// Compiles `wasm` (or loads it from the cache). `origin` names it in errors.
+    pub fn compile(&self, wasm: &[u8], origin: &str) -> anyhow::Result<(Component, CacheOutcome)> {
+        self.cache.load(self.engine.engine(), wasm, origin)
+    }
+
+    /// Every import of `component` this host does not satisfy.
+    pub fn link_check(&self, component: &Component) -> Vec<LinkProblem> {
+        link_check::unsatisfied_imports(&self.linker, self.engine.engine(), component)
+    }
+
+    /// Compiles, link-checks and pre-instantiates a skill, then asks it for its tools (in a
+    /// sandbox with `grants`' limits).
+    pub async fn load_skill(
+        &self,
+        wasm: &[u8],
+        grants: Arc<Grants>,
+    ) -> anyhow::Result<SkillComponent> {
+        let label = grants.component().to_owned();
+        let (component, cache) = self.compile(wasm, &label)?;
+        let problems = self.link_check(&component);
+        if !problems.is_empty() {
+            return Err(LinkError {
+                origin: label,
+                problems,
+            }
+            .into());
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("pre-instantiating {label}"))?;
+        let pre = SkillPre::new(pre)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("{label} does not export the molecule `tool` interface"))?;
+        let mut skill = SkillComponent {
+            label,
+            digest: hex::encode(Sha256::digest(wasm)),
+            tools: Vec::new(),
+            cache,
+            pre,
+            grants,
+        };
+        skill.tools = Sandbox::new(self.engine.clone())
+            .describe(&skill)
+            .await
+            .with_context(|| format!("asking {} for its tools", skill.label))?;
+        sandbox::validate_specs(&skill.label, &skill.tools)?;
+        Ok(skill)
+    }
+}

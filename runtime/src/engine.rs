@@ -1,0 +1,163 @@
+//! The process's one wasmtime [`Engine`]: Cranelift, the component model, async support,
+//! epoch interruption driven by a single ticker thread, and the pooling allocator when the
+//! machine's address space allows it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
+
+/// How instances get their memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// Use the pooling allocator when it can be set up, on-demand otherwise.
+    Auto,
+    /// Always allocate on demand.
+    OnDemand,
+}
+
+/// Settings for [`WasmEngine::new`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Allocation strategy.
+    pub allocation: Allocation,
+    /// How many components may run at once (pool size). Each component instance counts once;
+    /// its core instances, memories and tables are sized from this.
+    pub max_concurrent: u32,
+    /// How often the epoch ticks; the granularity of time limits.
+    pub tick: Duration,
+    /// Largest wasm stack a guest may use, in bytes; deeper recursion traps.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            allocation: Allocation::Auto,
+            max_concurrent: 1000,
+            tick: Duration::from_millis(10),
+            max_wasm_stack: 1 << 20,
+        }
+    }
+}
+
+/// The engine plus its epoch ticker. Dropping it stops the ticker.
+pub struct WasmEngine {
+    engine: Engine,
+    pooling: bool,
+    options: EngineOptions,
+    stop: Arc<AtomicBool>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl WasmEngine {
+    /// Builds the engine. With [`Allocation::Auto`] it first tries the pooling allocator and
+    /// falls back to on-demand allocation when the address-space reservation fails.
+    pub fn new(options: EngineOptions) -> anyhow::Result<Self> {
+        let (engine, pooling) = match options.allocation {
+            Allocation::Auto => match Engine::new(&config(&options, true)) {
+                Ok(engine) => (engine, true),
+                Err(err) => {
+                    tracing::info!(
+                        error = %err,
+                        "pooling allocator unavailable here; using on-demand allocation"
+                    );
+                    (Engine::new(&config(&options, false))?, false)
+                }
+            },
+            Allocation::OnDemand => (Engine::new(&config(&options, false))?, false),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = spawn_ticker(&engine, options.tick, stop.clone())?;
+        Ok(WasmEngine {
+            engine,
+            pooling,
+            options,
+            stop,
+            ticker: Some(ticker),
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// True when the pooling allocator is in use.
+    pub fn pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// The options the engine was built with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// Number of epoch ticks that cover `d`, rounded up, at least one.
+    pub fn ticks_for(&self, d: Duration) -> u64 {
+        let tick = self.options.tick.as_nanos().max(1);
+        (d.as_nanos().div_ceil(tick) as u64).max(1)
+    }
+}
+
+impl Drop for WasmEngine {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(ticker) = self.ticker.take() {
+            ticker.thread().unpark();
+            let _ = ticker.join();
+        }
+    }
+}
+
+fn config(options: &EngineOptions, pooling: bool) -> Config {
+    let mut config = Config::new();
+    config
+        .strategy(Strategy::Cranelift)
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(options.max_wasm_stack)
+        .parallel_compilation(true);
+    if pooling {
+        let n = options.max_concurrent;
+        let mut pool = PoolingAllocationConfig::default();
+        // A Rust wasip2 component instantiates about three core instances, each of which
+        // may own a memory and a table: size every pool for that, not only components.
+        pool.total_component_instances(n)
+            .total_core_instances(n * 4)
+            .total_memories(n * 2)
+            .total_tables(n * 4)
+            .total_stacks(n)
+            .max_memory_size(4 << 30)
+            .max_memories_per_component(8)
+            .max_tables_per_component(16)
+            .max_core_instances_per_component(16);
+        config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .memory_init_cow(true);
+    }
+    config
+}
+
+fn spawn_ticker(
+    engine: &Engine,
+    tick: Duration,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("molecule-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::park_timeout(tick);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .context("starting the epoch ticker thread")
+}

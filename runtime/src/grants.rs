@@ -1,0 +1,164 @@
+//! What one component may do, granted explicitly by a builder: nothing is ambient.
+//!
+//! A [`Grants`] value is shared by every store of a component version. A capability that is
+//! `None` here is still linked, but answers `denied` with a message naming the component, the
+//! capability and where the operator grants it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::bindings::HostError;
+use crate::capabilities::a2a::A2aBackend;
+use crate::capabilities::events::EventsBackend;
+use crate::capabilities::heartbeat::HeartbeatBackend;
+use crate::capabilities::llm::LlmBackend;
+use crate::capabilities::memory::MemoryBackend;
+use crate::capabilities::tools::ToolsBackend;
+use crate::limits::SandboxLimits;
+
+/// The capabilities granted to one component.
+#[derive(Clone)]
+pub struct Grants {
+    pub(crate) component: String,
+    pub(crate) grant_hint: String,
+    pub(crate) limits: SandboxLimits,
+    pub(crate) config: BTreeMap<String, Option<String>>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) memory: Option<Arc<dyn MemoryBackend>>,
+    pub(crate) a2a: Option<Arc<dyn A2aBackend>>,
+    pub(crate) heartbeat: Option<Arc<dyn HeartbeatBackend>>,
+    pub(crate) llm: Option<Arc<dyn LlmBackend>>,
+    pub(crate) tools: Option<Arc<dyn ToolsBackend>>,
+    pub(crate) events: Option<Arc<dyn EventsBackend>>,
+}
+
+impl Grants {
+    /// Starts a builder for the component labelled `component` (e.g. `skill json-query`),
+    /// with default limits and nothing granted.
+    pub fn builder(component: impl Into<String>) -> GrantsBuilder {
+        GrantsBuilder {
+            grants: Grants {
+                component: component.into(),
+                grant_hint: "the workspace's config.yaml".into(),
+                limits: SandboxLimits::default(),
+                config: BTreeMap::new(),
+                env: Vec::new(),
+                memory: None,
+                a2a: None,
+                heartbeat: None,
+                llm: None,
+                tools: None,
+                events: None,
+            },
+        }
+    }
+
+    /// The component label used in logs and errors.
+    pub fn component(&self) -> &str {
+        &self.component
+    }
+
+    /// The limits every call of this component runs under.
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.limits
+    }
+
+    /// The `denied` error for `capability`, naming the component and how to grant it.
+    pub fn denied(&self, capability: &str) -> HostError {
+        HostError::Denied(format!(
+            "{} is not granted `{capability}`; grant it in {}",
+            self.component, self.grant_hint
+        ))
+    }
+
+    /// Names of the host interfaces granted (for reports such as `check`).
+    pub fn granted_interfaces(&self) -> Vec<&'static str> {
+        let mut out = vec!["log"];
+        if !self.config.is_empty() {
+            out.push("config");
+        }
+        let optional: [(&'static str, bool); 6] = [
+            ("memory", self.memory.is_some()),
+            ("a2a", self.a2a.is_some()),
+            ("heartbeat", self.heartbeat.is_some()),
+            ("llm", self.llm.is_some()),
+            ("tools", self.tools.is_some()),
+            ("events", self.events.is_some()),
+        ];
+        out.extend(optional.iter().filter(|(_, on)| *on).map(|(n, _)| *n));
+        out
+    }
+}
+
+/// Builds a [`Grants`]; every method grants one thing.
+pub struct GrantsBuilder {
+    grants: Grants,
+}
+
+impl GrantsBuilder {
+    /// Says where the operator grants capabilities, for denial messages
+    /// (e.g. `config.yaml under skills.notes.grants`, or `the --grant flag`).
+    pub fn grant_hint(mut self, hint: impl Into<String>) -> Self {
+        self.grants.grant_hint = hint.into();
+        self
+    }
+
+    /// Sets the sandbox limits.
+    pub fn limits(mut self, limits: SandboxLimits) -> Self {
+        self.grants.limits = limits;
+        self
+    }
+
+    /// Grants the config key `key` with `value` (`None`: granted but unset).
+    pub fn config(mut self, key: impl Into<String>, value: Option<String>) -> Self {
+        self.grants.config.insert(key.into(), value);
+        self
+    }
+
+    /// Grants a WASI environment variable; nothing of the host's environment is inherited.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.grants.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Grants the `memory` interface backed by `backend`.
+    pub fn memory(mut self, backend: Arc<dyn MemoryBackend>) -> Self {
+        self.grants.memory = Some(backend);
+        self
+    }
+
+    /// Grants the `a2a` interface backed by `backend`.
+    pub fn a2a(mut self, backend: Arc<dyn A2aBackend>) -> Self {
+        self.grants.a2a = Some(backend);
+        self
+    }
+
+    /// Grants the `heartbeat` interface backed by `backend`.
+    pub fn heartbeat(mut self, backend: Arc<dyn HeartbeatBackend>) -> Self {
+        self.grants.heartbeat = Some(backend);
+        self
+    }
+
+    /// Grants the `llm` interface backed by `backend`.
+    pub fn llm(mut self, backend: Arc<dyn LlmBackend>) -> Self {
+        self.grants.llm = Some(backend);
+        self
+    }
+
+    /// Grants the `tools` interface backed by `backend`.
+    pub fn tools(mut self, backend: Arc<dyn ToolsBackend>) -> Self {
+        self.grants.tools = Some(backend);
+        self
+    }
+
+    /// Grants the `events` interface backed by `backend`.
+    pub fn events(mut self, backend: Arc<dyn EventsBackend>) -> Self {
+        self.grants.events = Some(backend);
+        self
+    }
+
+    /// Finishes the grants.
+    pub fn build(self) -> Arc<Grants> {
+        Arc::new(self.grants)
+    }
+}

@@ -1,0 +1,260 @@
+//! Resource limits applied to every sandboxed call, with defaults and human-friendly parsing
+//! (`256m`, `30s`), plus the store-side limiter that enforces them.
+
+use std::fmt;
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+
+/// Limits for one call into a component. Every store gets all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Largest linear memory a guest may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock budget of one call; wasm execution and host calls both count.
+    pub timeout: Duration,
+    /// Largest number of elements in any one table.
+    pub table_elements: usize,
+    /// Largest number of core instances, tables and memories a store may create.
+    pub instances: usize,
+    /// Largest JSON output a tool may return, in bytes.
+    pub max_output_bytes: usize,
+    /// Largest amount of stdout/stderr/log text kept per call, in bytes; the rest is dropped
+    /// with a note in the log.
+    pub max_log_bytes: usize,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            memory_bytes: 256 << 20,
+            timeout: Duration::from_secs(30),
+            table_elements: 100_000,
+            instances: 32,
+            max_output_bytes: 1 << 20,
+            max_log_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Which limit stopped a call. Stored in the store so the caller can name it in the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitHit {
+    /// The guest tried to grow memory past [`SandboxLimits::memory_bytes`].
+    Memory {
+        /// The size the guest asked for, in bytes.
+        requested: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A table grew past [`SandboxLimits::table_elements`].
+    Table {
+        /// The limit, in elements.
+        limit: usize,
+    },
+    /// The call ran past [`SandboxLimits::timeout`].
+    Time {
+        /// The limit.
+        limit: Duration,
+    },
+}
+
+impl fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitHit::Memory { requested, limit } => write!(
+                f,
+                "memory limit exceeded: the guest asked for {} but the limit is {} \
+                 (raise sandbox.memory_limit)",
+                format_bytes(*requested),
+                format_bytes(*limit)
+            ),
+            LimitHit::Table { limit } => {
+                write!(f, "table limit exceeded: more than {limit} elements")
+            }
+            LimitHit::Time { limit } => write!(
+                f,
+                "time limit exceeded: the call ran longer than {} (raise sandbox.timeout)",
+                format_duration(*limit)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LimitHit {}
+
+/// Enforces [`SandboxLimits`] on one store and remembers which limit was hit.
+#[derive(Debug)]
+pub struct StoreLimiter {
+    limits: SandboxLimits,
+    hit: Option<LimitHit>,
+}
+
+impl StoreLimiter {
+    /// A limiter for one store.
+    pub fn new(limits: SandboxLimits) -> Self {
+        StoreLimiter { limits, hit: None }
+    }
+
+    /// The limit that stopped the guest, if any.
+    pub fn hit(&self) -> Option<LimitHit> {
+        self.hit
+    }
+
+    /// Records that the time limit stopped the guest.
+    pub fn record_timeout(&mut self) -> LimitHit {
+        let hit = LimitHit::Time {
+            limit: self.limits.timeout,
+        };
+        self.hit = Some(hit);
+        hit
+    }
+}
+
+impl ResourceLimiter for StoreLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.memory_bytes {
+            let hit = LimitHit::Memory {
+                requested: desired,
+                limit: self.limits.memory_bytes,
+            };
+            self.hit = Some(hit);
+            return Err(wasmtime::Error::new(hit));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.table_elements {
+            let hit = LimitHit::Table {
+                limit: self.limits.table_elements,
+            };
+            self.hit = Some(hit);
+            return Err(wasmtime::Error::new(hit));
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.instances
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.instances
+    }
+}
+
+/// Parses a byte size such as `256m`, `1g`, `64k`, `512MiB` or `1048576`.
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits_end);
+    let num: usize = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; write e.g. 256m, 1g or 65536"))?;
+    let mult: usize = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "`{text}` has unknown unit `{other}`; use k, m or g"
+            ))
+        }
+    };
+    num.checked_mul(mult)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Parses a duration such as `30s`, `500ms`, `2m` or a bare number of seconds (`30`, `2.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 30s, 500ms or 2m"))?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" => num,
+        "ms" => num / 1000.0,
+        "m" | "min" => num * 60.0,
+        other => {
+            return Err(format!(
+                "`{text}` has unknown unit `{other}`; use ms, s or m"
+            ))
+        }
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("`{text}` must be a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Formats a byte count for messages: `256 MiB`, `64 KiB`, `17 B`.
+pub fn format_bytes(n: usize) -> String {
+    if n >= 1 << 30 && n % (1 << 30) == 0 {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 {
+        format!("{:.0} MiB", n as f64 / (1u64 << 20) as f64)
+    } else if n >= 1 << 10 {
+        format!("{:.0} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// Formats a duration for messages: `30s`, `250ms`.
+pub fn format_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes_and_durations() {
+        assert_eq!(parse_bytes("256m"), Ok(256 << 20));
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        assert_eq!(parse_bytes("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert!(parse_bytes("lots").unwrap_err().contains("not a size"));
+        assert!(parse_bytes("5t").unwrap_err().contains("unknown unit"));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("3h").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn limit_messages_name_the_setting() {
+        let hit = LimitHit::Memory {
+            requested: 512 << 20,
+            limit: 256 << 20,
+        };
+        assert!(hit.to_string().contains("256 MiB"));
+        assert!(hit.to_string().contains("sandbox.memory_limit"));
+    }
+}

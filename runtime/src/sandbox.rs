@@ -1,0 +1,223 @@
+//! Where a tool call is sandboxed: every call gets a fresh `Store` with the component's
+//! limits (memory, tables, instances, wall-clock time via epochs, output size) and only the
+//! capabilities its grants allow. A trap, a limit or a bad output ends that call alone with a
+//! [`CallError`] that says what happened and what to change.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, UpdateDeadline};
+
+use crate::bindings::{ToolError, ToolSpec};
+use crate::component::SkillComponent;
+use crate::engine::WasmEngine;
+use crate::grants::Grants;
+use crate::limits::{format_bytes, LimitHit};
+use crate::state::HostState;
+
+/// Extra wall-clock time granted beyond the epoch deadline before the host abandons a call
+/// that is stuck in a host import (epochs only interrupt running wasm).
+const HOST_CALL_GRACE: Duration = Duration::from_millis(250);
+
+/// Why a call did not return a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The tool itself reported an error.
+    Tool(ToolError),
+    /// A sandbox limit stopped the guest.
+    Limit(LimitHit),
+    /// The guest crashed (trap, panic, stack overflow).
+    Trap {
+        /// What wasmtime reported.
+        reason: String,
+        /// The last lines the guest wrote to stderr, e.g. a panic message.
+        stderr: String,
+    },
+    /// The tool's output exceeded the output limit.
+    OutputTooLarge {
+        /// Output size in bytes.
+        bytes: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The tool returned text that is not JSON.
+    InvalidOutput(String),
+    /// The input was not JSON; the call never reached the guest.
+    InvalidInput(String),
+    /// The sandbox could not start (for example every pool slot is in use).
+    Unavailable(String),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Tool(e) => write!(f, "{}", tool_error_text(e)),
+            CallError::Limit(hit) => write!(f, "{hit}"),
+            CallError::Trap { reason, stderr } if stderr.is_empty() => {
+                write!(f, "the component crashed: {reason}")
+            }
+            CallError::Trap { reason, stderr } => {
+                write!(f, "the component crashed: {reason}; it printed: {stderr}")
+            }
+            CallError::OutputTooLarge { bytes, limit } => write!(
+                f,
+                "output too large: {} exceeds the {} limit (raise sandbox.max_output)",
+                format_bytes(*bytes),
+                format_bytes(*limit)
+            ),
+            CallError::InvalidOutput(e) => write!(f, "the tool returned invalid JSON: {e}"),
+            CallError::InvalidInput(e) => write!(f, "invalid input: {e}"),
+            CallError::Unavailable(e) => write!(f, "sandbox unavailable: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Human text for a tool's own error.
+pub fn tool_error_text(e: &ToolError) -> String {
+    match e {
+        ToolError::InvalidInput(m) => format!("invalid input: {m}"),
+        ToolError::Failed(m) => format!("tool failed: {m}"),
+        ToolError::Denied(m) => format!("denied: {m}"),
+        ToolError::NotFound(m) => format!("no such tool: {m}"),
+    }
+}
+
+/// Runs calls into components, each in its own store.
+#[derive(Clone)]
+pub struct Sandbox {
+    engine: Arc<WasmEngine>,
+}
+
+impl Sandbox {
+    /// A sandbox on `engine`.
+    pub fn new(engine: Arc<WasmEngine>) -> Self {
+        Sandbox { engine }
+    }
+
+    /// A fresh store for one call under `grants`, with every limit set.
+    pub fn store(&self, grants: &Arc<Grants>) -> Store<HostState> {
+        let mut store = Store::new(self.engine.engine(), HostState::new(grants.clone()));
+        store.limiter(|state| &mut state.limiter);
+        // Check the wall clock on every epoch tick: yield to other tasks while time is left
+        // (a spinning guest must not hold a worker thread), trap once it is spent.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                let hit = ctx.data_mut().limiter.record_timeout();
+                return Err(wasmtime::Error::new(hit));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// Calls `describe` on a skill.
+    pub async fn describe(&self, skill: &SkillComponent) -> Result<Vec<ToolSpec>, CallError> {
+        let mut store = self.store(&skill.grants);
+        let timeout = skill.grants.limits().timeout + HOST_CALL_GRACE;
+        let run = async {
+            let instance = skill.pre.instantiate_async(&mut store).await?;
+            instance
+                .molecule_runtime_tool()
+                .call_describe(&mut store)
+                .await
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Err(_) => Err(CallError::Limit(store.data_mut().limiter.record_timeout())),
+            Ok(Err(err)) => Err(classify(err, &store)),
+            Ok(Ok(specs)) => Ok(specs),
+        }
+    }
+
+    /// Calls tool `tool` of `skill` with JSON `input` and returns its JSON output.
+    pub async fn call_tool(
+        &self,
+        skill: &SkillComponent,
+        tool: &str,
+        input: &str,
+    ) -> Result<String, CallError> {
+        serde_json::from_str::<serde::de::IgnoredAny>(input)
+            .map_err(|e| CallError::InvalidInput(format!("input is not JSON: {e}")))?;
+        let limits = *skill.grants.limits();
+        let mut store = self.store(&skill.grants);
+        let (tool, input) = (tool.to_owned(), input.to_owned());
+        let run = async {
+            let instance = skill.pre.instantiate_async(&mut store).await?;
+            instance
+                .molecule_runtime_tool()
+                .call_call(&mut store, &tool, &input)
+                .await
+        };
+        let output = match tokio::time::timeout(limits.timeout + HOST_CALL_GRACE, run).await {
+            Err(_) => return Err(CallError::Limit(store.data_mut().limiter.record_timeout())),
+            Ok(Err(err)) => return Err(classify(err, &store)),
+            Ok(Ok(Err(tool_error))) => return Err(CallError::Tool(tool_error)),
+            Ok(Ok(Ok(output))) => output,
+        };
+        if output.len() > limits.max_output_bytes {
+            return Err(CallError::OutputTooLarge {
+                bytes: output.len(),
+                limit: limits.max_output_bytes,
+            });
+        }
+        serde_json::from_str::<serde::de::IgnoredAny>(&output)
+            .map_err(|e| CallError::InvalidOutput(e.to_string()))?;
+        Ok(output)
+    }
+}
+
+/// Turns a wasmtime error into the [`CallError`] that names its cause.
+pub fn classify(err: wasmtime::Error, store: &Store<HostState>) -> CallError {
+    if let Some(hit) = err.downcast_ref::<LimitHit>() {
+        return CallError::Limit(*hit);
+    }
+    if let Some(hit) = store.data().limiter.hit() {
+        return CallError::Limit(hit);
+    }
+    let text = format!("{err:#}");
+    if text.contains("concurrent") && text.contains("limit") {
+        return CallError::Unavailable(format!(
+            "every sandbox slot is in use ({text}); retry, or raise the pool size"
+        ));
+    }
+    let reason = match err.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => text,
+    };
+    CallError::Trap {
+        reason,
+        stderr: store.data().stderr_tail.text(),
+    }
+}
+
+/// Checks the tool specs a skill described: names well-formed and unique, schemas JSON.
+pub fn validate_specs(label: &str, specs: &[ToolSpec]) -> anyhow::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for spec in specs {
+        let ok_name = !spec.name.is_empty()
+            && spec.name.len() <= 64
+            && spec
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !ok_name {
+            anyhow::bail!(
+                "{label}: tool name `{}` must be 1-64 characters of a-z, 0-9, `_` or `-`",
+                spec.name
+            );
+        }
+        if !seen.insert(spec.name.as_str()) {
+            anyhow::bail!("{label}: tool `{}` is described twice", spec.name);
+        }
+        serde_json::from_str::<serde_json::Value>(&spec.input_schema).map_err(|e| {
+            anyhow::anyhow!(
+                "{label}: tool `{}` has an input schema that is not JSON: {e}",
+                spec.name
+            )
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! WASI for untrusted guests, denied by default: no inherited environment, arguments, stdin,
+//! files or sockets. Clocks and randomness are allowed (the Rust standard library needs them).
+//! Guest stdout and stderr go to the host log, tagged with the component, within a byte budget.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::WasiCtx;
+
+use crate::grants::Grants;
+
+/// Builds the WASI context of one store from the component's grants.
+pub fn deny_by_default(grants: &Grants, budget: &LogBudget, tail: &StderrTail) -> WasiCtx {
+    let mut builder = WasiCtx::builder();
+    let stdout = GuestOutput::new(grants.component(), "stdout", budget.clone(), None);
+    let stderr = GuestOutput::new(grants.component(), "stderr", budget.clone(), Some(tail));
+    builder
+        .stdout(stdout)
+        .stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    for (key, value) in &grants.env {
+        builder.env(key, value);
+    }
+    builder.build()
+}
+
+/// Bytes of guest output (stdout, stderr and `log`) still allowed in one call. Shared by the
+/// streams of a store; once spent, further output is dropped and one note is logged.
+#[derive(Clone, Debug)]
+pub struct LogBudget {
+    remaining: Arc<AtomicUsize>,
+    noted: Arc<AtomicBool>,
+}
+
+impl LogBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> Self {
+        LogBudget {
+            remaining: Arc::new(AtomicUsize::new(bytes)),
+            noted: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Takes up to `want` bytes from the budget and returns how many may be kept. Logs once
+    /// when the budget runs out.
+    pub fn take(&self, component: &str, want: usize) -> usize {
+        let mut granted = 0;
+        let _ = self
+            .remaining
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                granted = want.min(left);
+                Some(left - granted)
+            });
+        if granted < want && !self.noted.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                component,
+                "guest output budget spent; dropping further output"
+            );
+        }
+        granted
+    }
+}
+
+/// The last lines a guest wrote to stderr, kept so a trap can say what the guest printed
+/// before dying (a Rust panic message, for example).
+#[derive(Clone, Debug, Default)]
+pub struct StderrTail(Arc<Mutex<String>>);
+
+/// How much of the stderr tail is kept, in bytes.
+const TAIL_BYTES: usize = 2048;
+
+impl StderrTail {
+    fn push(&self, line: &str) {
+        let mut tail = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !tail.is_empty() {
+            tail.push('\n');
+        }
+        tail.push_str(line);
+        if tail.len() > TAIL_BYTES {
+            let mut cut = tail.len() - TAIL_BYTES;
+            while !tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            tail.drain(..cut);
+        }
+    }
+
+    /// The kept text, oldest first.
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A guest stdout or stderr that writes whole lines into the host log.
+#[derive(Clone)]
+struct GuestOutput {
+    component: Arc<str>,
+    stream: &'static str,
+    budget: LogBudget,
+    tail: Option<StderrTail>,
+}
+
+impl GuestOutput {
+    fn new(
+        component: &str,
+        stream: &'static str,
+        budget: LogBudget,
+        tail: Option<&StderrTail>,
+    ) -> Self {
+        GuestOutput {
+            component: component.into(),
+            stream,
+            budget,
+            tail: tail.cloned(),
+        }
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(LineWriter {
+            out: self.clone(),
+            line: Vec::new(),
+        })
+    }
+}
+
+/// Buffers bytes until a newline, then logs the line.
+struct LineWriter {
+    out: GuestOutput,
+    line: Vec<u8>,
+}
+
+impl LineWriter {
+    fn emit(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if let Some(tail) = &self.out.tail {
+            tail.push(text);
+        }
+        tracing::info!(
+            target: "guest",
+            component = %self.out.component,
+            stream = self.out.stream,
+            "{text}"
+        );
+        self.line.clear();
+    }
+}
+
+impl AsyncWrite for LineWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let keep = self.out.budget.take(&self.out.component, buf.len());
+        for &b in &buf[..keep] {
+            self.line.push(b);
+            if b == b'\n' || self.line.len() >= 4096 {
+                self.emit();
+            }
+        }
+        // Report everything as written: a guest must not be able to stall on its own output.
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.emit();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        self.emit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_is_shared_and_capped() {
+        let budget = LogBudget::new(10);
+        let other = budget.clone();
+        assert_eq!(budget.take("c", 6), 6);
+        assert_eq!(other.take("c", 6), 4);
+        assert_eq!(budget.take("c", 1), 0);
+    }
+}

@@ -1,0 +1,200 @@
+//! The `molecule-runtime` binary end to end: `call` prints a tool's JSON result or a clear
+//! error with a non-zero exit, `check` link-checks, `build` builds into the cache.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The cache the integration tests share, so guests are built once per run.
+fn cache_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        repo().join(target)
+    };
+    target.join("molecule-test-cache")
+}
+
+fn runtime(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
+        .current_dir(repo())
+        .env("MOLECULE_CACHE_DIR", cache_dir())
+        .env_remove("LOG_LEVEL")
+        .args(args)
+        .output()
+        .expect("running molecule-runtime")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn call_prints_the_value_at_the_pointer() {
+    let out = runtime(&[
+        "call",
+        "skills-examples/json-query",
+        "query",
+        "--args",
+        r#"{"json":{"a":[1,2]},"pointer":"/a/1"}"#,
+    ]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "2\n");
+}
+
+#[test]
+fn call_reports_bad_input_clearly() {
+    let out = runtime(&[
+        "call",
+        "skills-examples/json-query",
+        "query",
+        "--args",
+        r#"{"json":{"a":[1,2]},"pointer":"a/1"}"#,
+    ]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("invalid input") && err.contains("pointer"),
+        "{err}"
+    );
+
+    let out = runtime(&[
+        "call",
+        "skills-examples/json-query",
+        "query",
+        "--args",
+        "{oops",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not JSON"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = runtime(&["call", "skills-examples/json-query", "nope"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no tool `nope`") && err.contains("query"),
+        "{err}"
+    );
+
+    let out = runtime(&["call", "no/such/skill", "query"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no/such/skill"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = runtime(&[
+        "call",
+        "skills-examples/json-query",
+        "query",
+        "--timeout",
+        "soon",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--timeout"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn call_with_memory_grant_persists_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("memory.sqlite");
+    let db = db.to_str().unwrap();
+    let add = runtime(&[
+        "call",
+        "skills-examples/notes",
+        "add_note",
+        "--grant",
+        "memory",
+        "--memory-db",
+        db,
+        "--args",
+        r#"{"text":"the release train leaves on Thursday"}"#,
+    ]);
+    assert!(add.status.success(), "{}", text(&add.stderr));
+    let find = runtime(&[
+        "call",
+        "skills-examples/notes",
+        "find_notes",
+        "--grant",
+        "memory",
+        "--memory-db",
+        db,
+        "--args",
+        r#"{"query":"release train"}"#,
+    ]);
+    assert!(find.status.success(), "{}", text(&find.stderr));
+    assert!(
+        text(&find.stdout).contains("Thursday"),
+        "{}",
+        text(&find.stdout)
+    );
+
+    let denied = runtime(&[
+        "call",
+        "skills-examples/notes",
+        "add_note",
+        "--args",
+        r#"{"text":"x"}"#,
+    ]);
+    assert!(!denied.status.success());
+    let err = text(&denied.stderr);
+    assert!(err.contains("denied") && err.contains("--grant"), "{err}");
+}
+
+#[test]
+fn check_and_build_report_per_component() {
+    let out = runtime(&[
+        "check",
+        "skills-examples/json-query",
+        "skills-examples/notes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let report = text(&out.stdout);
+    assert!(report.contains("skill json-query: ok"), "{report}");
+    assert!(report.contains("tool query"), "{report}");
+    assert!(report.contains("tool add_note"), "{report}");
+
+    let out = runtime(&["build", "skills-examples/json-query"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("compiled code cached"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = runtime(&["check", "README.md"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["build", "call", "check"] {
+        let out = runtime(&[sub, "--help"]);
+        assert!(out.status.success(), "{sub} --help");
+        assert!(text(&out.stdout).contains("Usage"), "{sub}");
+    }
+}

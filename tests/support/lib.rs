@@ -1,0 +1,63 @@
+//! Shared fixtures for the integration tests and benchmarks: the repository's paths, one
+//! component host per process, and the guest components built from source once per run
+//! (the builder caches them by source hash across runs too).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use molecule_runtime::builder::ComponentBuilder;
+use molecule_runtime::cache::CompiledCache;
+use molecule_runtime::component::ComponentHost;
+use molecule_runtime::engine::{EngineOptions, WasmEngine};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+/// The cache folder the tests share: under the target dir, so `cargo clean` resets it.
+pub fn test_cache_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        repo_root().join(target)
+    };
+    target.join("molecule-test-cache")
+}
+
+/// Builds (or fetches from the cache) the component crate at `rel` (relative to the repo
+/// root) and returns its bytes. Each crate is built at most once per process.
+pub fn guest_wasm(rel: &str) -> Arc<Vec<u8>> {
+    static BUILT: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Arc<Vec<u8>>>>> =
+        OnceLock::new();
+    let map = BUILT.get_or_init(Default::default);
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(bytes) = map.get(rel) {
+        return bytes.clone();
+    }
+    let builder = ComponentBuilder::new(&test_cache_dir());
+    let built = builder
+        .build(&repo_root().join(rel))
+        .unwrap_or_else(|e| panic!("building {rel}: {e:#}"));
+    let bytes = Arc::new(std::fs::read(&built.wasm).expect("reading built component"));
+    map.insert(rel.to_owned(), bytes.clone());
+    bytes
+}
+
+/// A component host on a fresh engine, with the shared compiled-code cache.
+pub fn host() -> ComponentHost {
+    host_with(EngineOptions::default())
+}
+
+/// A component host on an engine built with `options`.
+pub fn host_with(options: EngineOptions) -> ComponentHost {
+    let engine = Arc::new(WasmEngine::new(options).expect("engine"));
+    let cache = CompiledCache::new(test_cache_dir().join("compiled"));
+    ComponentHost::new(engine, cache).expect("component host")
+}
