@@ -14,7 +14,7 @@
 
 //! # molecule-guest-sdk
 //!
-//! Write [molecule-runtime](https://github.com/) skills and adapters in Rust, compiled to
+//! Write molecule-runtime skills and adapters in Rust, compiled to
 //! WebAssembly components (`wasm32-wasip2`).
 //!
 //! A **skill** is a component that offers tools. Declare each tool as a plain function with a

@@ -67,6 +67,20 @@ fn alloc_bomb(input: AllocBomb) -> Result<Value, ToolError> {
 struct Recurse {
     #[serde(default = "default_depth")]
     depth: u64,
+    /// `shadow` (default): 256-byte frames in linear memory, so the shadow stack overflows
+    /// (an out-of-bounds trap). `native`: almost no linear-memory frame, so the engine's own
+    /// wasm stack limit is what stops it.
+    #[serde(default)]
+    mode: RecurseMode,
+}
+
+/// Which stack `recurse` exhausts.
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RecurseMode {
+    #[default]
+    Shadow,
+    Native,
 }
 
 fn default_depth() -> u64 {
@@ -87,9 +101,24 @@ fn dive(depth: u64) -> u64 {
     black_box(below).wrapping_add(u64::from(frame[(depth % 256) as usize]))
 }
 
+/// Recurses with nothing but wasm locals in each frame; the addition after the call keeps it
+/// from being a tail call.
+#[inline(never)]
+fn dive_native(depth: u64, acc: u64) -> u64 {
+    if depth == 0 {
+        return acc;
+    }
+    let below = dive_native(depth - 1, acc ^ depth);
+    below.wrapping_mul(31).wrapping_add(depth)
+}
+
 /// Recurses `depth` levels (unbounded by default).
 fn recurse(input: Recurse) -> Result<Value, ToolError> {
-    Ok(json!({ "depth": input.depth, "result": dive(input.depth) }))
+    let result = match input.mode {
+        RecurseMode::Shadow => dive(input.depth),
+        RecurseMode::Native => dive_native(black_box(input.depth), black_box(1)),
+    };
+    Ok(json!({ "depth": input.depth, "result": result }))
 }
 
 /// Panics with "hostile panic".
@@ -264,8 +293,15 @@ fn skill() -> Skill {
         )
         .tool(
             "recurse",
-            "Recurses `depth` levels (default: unbounded).",
-            object(json!({ "depth": { "type": "integer", "minimum": 0 } }), &[]),
+            "Recurses `depth` levels (default: unbounded); `mode` `shadow` (default) overflows \
+             the linear-memory shadow stack, `native` the engine's wasm stack.",
+            object(
+                json!({
+                    "depth": { "type": "integer", "minimum": 0 },
+                    "mode": { "enum": ["shadow", "native"] }
+                }),
+                &[],
+            ),
             recurse,
         )
         .tool("panic", "Panics with \"hostile panic\".", no_input(), panic)
