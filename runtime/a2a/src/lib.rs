@@ -1,0 +1,38 @@
+//! `molecule-a2a`: the A2A server of a Molecule workspace.
+//!
+//! It speaks A2A 1.0 (JSON-RPC on `POST /` and HTTP+JSON on the REST paths, SSE streaming)
+//! and keeps A2A 0.3 clients working (0.3 method names, kind-tagged parts, lowercase roles and
+//! states, `final` on status updates). The runtime plugs its agent in through
+//! [`AgentExecutor`], gives the card through a swappable [`CardHandle`], and keeps tasks in a
+//! SQLite [`TaskStore`].
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use molecule_a2a::*;
+//! # async fn demo(card: types::AgentCard, exec: Arc<dyn AgentExecutor>) -> anyhow::Result<()> {
+//! let store = TaskStore::open(std::path::Path::new("/tmp/tasks.db"), Retention::default())?;
+//! let server = A2aServer::new(CardHandle::new(card), exec, store)
+//!     .with_bearer_secret(Some("s3cret".into()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! server.serve(listener, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod card;
+pub mod compat_v03;
+pub mod error;
+pub mod executor;
+mod jsonrpc;
+mod manager;
+mod ops;
+mod rest;
+pub mod server;
+mod sse;
+pub mod store;
+pub mod types;
+
+pub use card::CardHandle;
+pub use error::{A2aError, A2aResult};
+pub use executor::{AgentEvent, AgentExecutor, EventSink, RequestContext, SinkClosed};
+pub use server::{A2aServer, DEFAULT_BODY_LIMIT};
+pub use store::{Retention, StoreError, TaskStore};

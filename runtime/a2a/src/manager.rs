@@ -1,0 +1,469 @@
+//! The executor bridge: creates and continues tasks, runs `execute` in its own tokio task,
+//! applies executor events to the task snapshot, persists it, and fans every event out to all
+//! open streams of the task (Task snapshot first, then updates, closed at a final state).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::mpsc;
+
+use crate::error::{A2aError, A2aResult};
+use crate::executor::{AgentEvent, AgentExecutor, EventSink, RequestContext, SinkClosed};
+use crate::store::TaskStore;
+use crate::types::{
+    agent_text_message, is_final, now, Message, Role, SendMessageRequest, StreamResponse, Task,
+    TaskArtifactUpdateEvent, TaskState, TaskStatus, TaskStatusUpdateEvent,
+};
+
+/// Receiving end of one stream of a task; closes after the final event.
+pub type EventReceiver = mpsc::UnboundedReceiver<StreamResponse>;
+
+/// State shared by the server handlers and every running task.
+pub(crate) struct Shared {
+    pub(crate) executor: Arc<dyn AgentExecutor>,
+    pub(crate) store: TaskStore,
+    live: Mutex<HashMap<String, Arc<LiveTask>>>,
+}
+
+pub(crate) struct LiveTask {
+    state: Mutex<LiveState>,
+}
+
+struct Subscriber {
+    tx: mpsc::UnboundedSender<StreamResponse>,
+    primed: bool,
+}
+
+struct LiveState {
+    task: Task,
+    subscribers: Vec<Subscriber>,
+    /// True once the executor sent its first event.
+    started: bool,
+    continuation: bool,
+    /// The executor answered with a message instead of a task.
+    message_reply: Option<Message>,
+    closed: bool,
+    /// A cancel is in progress: however the executor returns, the task ends CANCELED.
+    canceling: bool,
+    abort: Option<tokio::task::AbortHandle>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a blocking SendMessage returns.
+#[derive(Debug, Clone)]
+pub enum SendOutcome {
+    /// The task (terminal, interrupted, or just created with `returnImmediately`).
+    Task(Task),
+    /// The executor answered with a message.
+    Message(Message),
+}
+
+impl Shared {
+    pub(crate) fn new(executor: Arc<dyn AgentExecutor>, store: TaskStore) -> Arc<Self> {
+        Arc::new(Shared {
+            executor,
+            store,
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn live(&self, id: &str) -> Option<Arc<LiveTask>> {
+        lock(&self.live).get(id).cloned()
+    }
+
+    /// Number of tasks whose executor is still running.
+    pub(crate) fn active_tasks(&self) -> usize {
+        lock(&self.live).len()
+    }
+
+    /// Reads a task: the live snapshot if it is running, else the store.
+    pub(crate) async fn get_task(&self, id: &str) -> A2aResult<Task> {
+        if let Some(l) = self.live(id) {
+            return Ok(lock(&l.state).task.clone());
+        }
+        self.store
+            .get(id)
+            .await
+            .map_err(|e| A2aError::Internal(e.to_string()))?
+            .ok_or_else(|| A2aError::TaskNotFound(id.to_string()))
+    }
+}
+
+/// Starts (or continues) a task for `req` and returns its id with a stream registered before
+/// the executor starts, so no event is missed.
+pub(crate) async fn start(
+    shared: &Arc<Shared>,
+    req: SendMessageRequest,
+) -> A2aResult<(Task, EventReceiver)> {
+    let mut message = req.message;
+    if message.role != Role::User {
+        return Err(A2aError::InvalidParams(
+            "`message.role` must be ROLE_USER".into(),
+        ));
+    }
+    if message.message_id.is_empty() {
+        return Err(A2aError::InvalidParams(
+            "`message.messageId` is required".into(),
+        ));
+    }
+    let (mut task, continuation) = match message.task_id.clone().filter(|t| !t.is_empty()) {
+        Some(task_id) => {
+            if let Some(l) = shared.live(&task_id) {
+                if !lock(&l.state).closed {
+                    return Err(A2aError::UnsupportedOperation(format!(
+                        "task `{task_id}` is still running"
+                    )));
+                }
+            }
+            let task = shared.get_task(&task_id).await?;
+            if task.status.state.is_terminal() {
+                return Err(A2aError::UnsupportedOperation(format!(
+                    "task `{task_id}` is in a terminal state"
+                )));
+            }
+            if let Some(ctx) = message.context_id.as_deref().filter(|c| !c.is_empty()) {
+                if ctx != task.context_id {
+                    return Err(A2aError::InvalidParams(format!(
+                        "`message.contextId` `{ctx}` does not match the task's context"
+                    )));
+                }
+            }
+            (task, true)
+        }
+        None => {
+            let context_id = message
+                .context_id
+                .clone()
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(crate::types::new_id);
+            let task = Task {
+                id: crate::types::new_id(),
+                context_id,
+                status: TaskStatus {
+                    state: TaskState::Submitted,
+                    message: None,
+                    timestamp: None,
+                },
+                artifacts: None,
+                history: None,
+                metadata: None,
+            };
+            (task, false)
+        }
+    };
+    message.task_id = Some(task.id.clone());
+    message.context_id = Some(task.context_id.clone());
+    task.history
+        .get_or_insert_with(Vec::new)
+        .push(message.clone());
+    task.status = TaskStatus {
+        state: TaskState::Submitted,
+        message: None,
+        timestamp: Some(now()),
+    };
+    shared.store.put(&task);
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    let live = Arc::new(LiveTask {
+        state: Mutex::new(LiveState {
+            task: task.clone(),
+            subscribers: vec![Subscriber { tx, primed: false }],
+            started: false,
+            continuation,
+            message_reply: None,
+            closed: false,
+            canceling: false,
+            abort: None,
+        }),
+    });
+    lock(&shared.live).insert(task.id.clone(), live.clone());
+
+    let ctx = RequestContext {
+        task_id: task.id.clone(),
+        context_id: task.context_id.clone(),
+        message,
+        task: task.clone(),
+        is_continuation: continuation,
+        accepted_output_modes: req
+            .configuration
+            .and_then(|c| c.accepted_output_modes)
+            .unwrap_or_default(),
+        metadata: req.metadata.unwrap_or_default(),
+    };
+    let sink = EventSink {
+        shared: shared.clone(),
+        live: live.clone(),
+        task_id: task.id.clone(),
+        context_id: task.context_id.clone(),
+    };
+    let executor = shared.executor.clone();
+    let inner = tokio::spawn(async move { executor.execute(ctx, sink).await });
+    lock(&live.state).abort = Some(inner.abort_handle());
+    let shared2 = shared.clone();
+    tokio::spawn(async move {
+        let result = inner.await;
+        finish(&shared2, &live, result);
+    });
+    Ok((task, rx))
+}
+
+/// Applies the executor's return value, then forgets the live task.
+fn finish(
+    shared: &Arc<Shared>,
+    live: &Arc<LiveTask>,
+    result: Result<Result<(), String>, tokio::task::JoinError>,
+) {
+    let fallback = match result {
+        Ok(Ok(())) => Some((TaskState::Completed, None)),
+        Ok(Err(reason)) => Some((TaskState::Failed, Some(reason))),
+        Err(e) if e.is_panic() => Some((TaskState::Failed, Some("executor panicked".into()))),
+        Err(_) => None, // aborted by cancel; the task is already CANCELED
+    };
+    let id = {
+        let st = lock(&live.state);
+        st.task.id.clone()
+    };
+    let canceling = lock(&live.state).canceling;
+    let fallback = if canceling {
+        Some((TaskState::Canceled, None))
+    } else {
+        fallback
+    };
+    if let Some((state, reason)) = fallback {
+        let closed = lock(&live.state).closed;
+        if !closed {
+            let message = {
+                let st = lock(&live.state);
+                match (&reason, &st.message_reply) {
+                    (Some(r), _) => Some(agent_text_message(r, &id, &st.task.context_id)),
+                    (None, Some(m)) => Some(m.clone()),
+                    (None, None) => None,
+                }
+            };
+            if let Some(r) = &reason {
+                tracing::warn!(task_id = %id, reason = %r, "a2a executor failed the task");
+            }
+            let _ = apply(shared, live, AgentEvent::Status { state, message }, true);
+        }
+    }
+    let mut map = lock(&shared.live);
+    if map.get(&id).is_some_and(|cur| Arc::ptr_eq(cur, live)) {
+        map.remove(&id);
+    }
+}
+
+/// Applies one executor event (the [`EventSink`] entry point).
+pub(crate) fn apply_event(
+    shared: &Arc<Shared>,
+    live: &Arc<LiveTask>,
+    event: AgentEvent,
+) -> Result<(), SinkClosed> {
+    apply(shared, live, event, false)
+}
+
+fn apply(
+    shared: &Arc<Shared>,
+    live: &Arc<LiveTask>,
+    event: AgentEvent,
+    internal: bool,
+) -> Result<(), SinkClosed> {
+    let mut st = lock(&live.state);
+    if st.closed {
+        return Err(SinkClosed(st.task.id.clone()));
+    }
+    let first = !st.started;
+    st.started = true;
+    let task_id = st.task.id.clone();
+    let context_id = st.task.context_id.clone();
+
+    // A message as the very first event of a new task is the whole answer.
+    if let (AgentEvent::Message(m), true, false, false) = (&event, first, st.continuation, internal)
+    {
+        let mut m = m.clone();
+        fill_ids(&mut m, &task_id, &context_id);
+        st.message_reply = Some(m.clone());
+        for s in st.subscribers.iter() {
+            if !s.primed {
+                let _ = s.tx.send(StreamResponse::Message(m.clone()));
+            }
+        }
+        st.subscribers.retain(|s| s.primed);
+        st.task.history.get_or_insert_with(Vec::new).push(m.clone());
+        set_status(&mut st.task, TaskState::Completed, Some(m));
+        let update = status_update(&st.task);
+        broadcast(&mut st, update);
+        st.closed = true;
+        st.subscribers.clear();
+        shared.store.put(&st.task);
+        return Ok(());
+    }
+
+    // Streams that have not seen the task yet get the snapshot before the update.
+    let snapshot = StreamResponse::Task(st.task.clone());
+    for s in st.subscribers.iter_mut().filter(|s| !s.primed) {
+        let _ = s.tx.send(snapshot.clone());
+        s.primed = true;
+    }
+
+    let update = match event {
+        AgentEvent::Status { state, message } => {
+            let message = message.map(|mut m| {
+                fill_ids(&mut m, &task_id, &context_id);
+                m
+            });
+            if let Some(m) = &message {
+                st.task.history.get_or_insert_with(Vec::new).push(m.clone());
+            }
+            set_status(&mut st.task, state, message);
+            status_update(&st.task)
+        }
+        AgentEvent::Message(mut m) => {
+            fill_ids(&mut m, &task_id, &context_id);
+            st.task.history.get_or_insert_with(Vec::new).push(m.clone());
+            let state = st.task.status.state.clone();
+            set_status(&mut st.task, state, Some(m));
+            status_update(&st.task)
+        }
+        AgentEvent::Artifact {
+            artifact,
+            append,
+            last_chunk,
+        } => {
+            let arts = st.task.artifacts.get_or_insert_with(Vec::new);
+            match arts
+                .iter_mut()
+                .find(|a| a.artifact_id == artifact.artifact_id)
+            {
+                Some(existing) if append => existing.parts.extend(artifact.parts.clone()),
+                Some(existing) => *existing = artifact.clone(),
+                None => arts.push(artifact.clone()),
+            }
+            StreamResponse::ArtifactUpdate(TaskArtifactUpdateEvent {
+                task_id: task_id.clone(),
+                context_id: context_id.clone(),
+                artifact,
+                append: Some(append),
+                last_chunk: Some(last_chunk),
+                metadata: None,
+            })
+        }
+    };
+    broadcast(&mut st, update);
+    if is_final(&st.task.status.state) {
+        st.closed = true;
+        st.subscribers.clear();
+    }
+    shared.store.put(&st.task);
+    Ok(())
+}
+
+fn fill_ids(m: &mut Message, task_id: &str, context_id: &str) {
+    if m.message_id.is_empty() {
+        m.message_id = crate::types::new_id();
+    }
+    m.task_id.get_or_insert_with(|| task_id.to_string());
+    m.context_id.get_or_insert_with(|| context_id.to_string());
+}
+
+fn set_status(task: &mut Task, state: TaskState, message: Option<Message>) {
+    task.status = TaskStatus {
+        state,
+        message,
+        timestamp: Some(now()),
+    };
+}
+
+fn status_update(task: &Task) -> StreamResponse {
+    StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
+        task_id: task.id.clone(),
+        context_id: task.context_id.clone(),
+        status: task.status.clone(),
+        metadata: None,
+    })
+}
+
+fn broadcast(st: &mut LiveState, event: StreamResponse) {
+    st.subscribers.retain(|s| s.tx.send(event.clone()).is_ok());
+}
+
+/// SendMessage: starts the task and waits for a final state unless `return_immediately`.
+pub(crate) async fn send_message(
+    shared: &Arc<Shared>,
+    req: SendMessageRequest,
+    return_immediately: bool,
+) -> A2aResult<SendOutcome> {
+    let (task, mut rx) = start(shared, req).await?;
+    if return_immediately {
+        return Ok(SendOutcome::Task(task));
+    }
+    while let Some(ev) = rx.recv().await {
+        if let StreamResponse::Message(m) = ev {
+            return Ok(SendOutcome::Message(m));
+        }
+    }
+    Ok(SendOutcome::Task(shared.get_task(&task.id).await?))
+}
+
+/// SubscribeToTask: a stream that starts with the task snapshot.
+pub(crate) async fn subscribe(shared: &Arc<Shared>, task_id: &str) -> A2aResult<EventReceiver> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    if let Some(l) = shared.live(task_id) {
+        let mut st = lock(&l.state);
+        if !st.closed {
+            let _ = tx.send(StreamResponse::Task(st.task.clone()));
+            st.subscribers.push(Subscriber { tx, primed: true });
+            return Ok(rx);
+        }
+    }
+    let task = shared.get_task(task_id).await?;
+    if task.status.state.is_terminal() {
+        return Err(A2aError::UnsupportedOperation(format!(
+            "task `{task_id}` is in a terminal state"
+        )));
+    }
+    let _ = tx.send(StreamResponse::Task(task));
+    Ok(rx)
+}
+
+/// CancelTask: asks the executor to stop and moves the task to CANCELED.
+pub(crate) async fn cancel(shared: &Arc<Shared>, task_id: &str) -> A2aResult<Task> {
+    let Some(l) = shared.live(task_id).filter(|l| !lock(&l.state).closed) else {
+        // Not running: only an interrupted stored task can still be canceled.
+        let mut task = shared.get_task(task_id).await?;
+        if task.status.state.is_terminal() {
+            return Err(A2aError::TaskNotCancelable(format!(
+                "task `{task_id}` is already {}",
+                crate::types::state_name(&task.status.state)
+            )));
+        }
+        set_status(&mut task, TaskState::Canceled, None);
+        shared.store.put(&task);
+        return Ok(task);
+    };
+    lock(&l.state).canceling = true;
+    if let Err(e) = shared.executor.cancel(task_id).await {
+        tracing::warn!(task_id, error = %e, "a2a executor cancel failed");
+    }
+    let canceled = apply(
+        shared,
+        &l,
+        AgentEvent::Status {
+            state: TaskState::Canceled,
+            message: None,
+        },
+        true,
+    );
+    let mut st = lock(&l.state);
+    if let Some(h) = st.abort.take() {
+        h.abort();
+    }
+    if canceled.is_err() && st.task.status.state != TaskState::Canceled {
+        return Err(A2aError::TaskNotCancelable(format!(
+            "task `{task_id}` finished before it could be canceled"
+        )));
+    }
+    Ok(st.task.clone())
+}

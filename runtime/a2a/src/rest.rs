@@ -1,0 +1,159 @@
+//! The HTTP+JSON (REST) binding: `/message:send`, `/message:stream`, `/tasks`, `/tasks/{id}`,
+//! `/tasks/{id}:cancel`, `/tasks/{id}:subscribe`, push-config paths and `/extendedAgentCard`.
+//! Answers 1.0 JSON (`Content-Type: application/json`) and REST error bodies.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+use crate::error::A2aError;
+use crate::manager::Shared;
+use crate::ops::{self, Op, Reply};
+use crate::server::{
+    check_json_content_type, json_response, read_body, requested_version, AppState, Version,
+};
+use crate::sse::{sse_response, v1_json};
+
+/// Handles one REST request.
+pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request) -> Response {
+    match route(state, shared, req).await {
+        Ok(resp) => resp,
+        Err(e) => error(&e),
+    }
+}
+
+fn error(e: &A2aError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    crate::server::transport_error_with_status(status, e)
+}
+
+/// REST paths exist only in 1.0 (0.3 used `/v1/...`), so a missing header means 1.0 here.
+fn check_version(headers: &HeaderMap) -> Result<(), A2aError> {
+    let present = headers
+        .get("a2a-version")
+        .is_some_and(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace));
+    if !present {
+        return Ok(());
+    }
+    match requested_version(headers)? {
+        Version::V1 => Ok(()),
+        Version::V03 => Err(A2aError::VersionNotSupported(
+            "0.3 over HTTP+JSON (use JSON-RPC on POST / or A2A-Version: 1.0)".into(),
+        )),
+    }
+}
+
+async fn route(state: &AppState, shared: &Arc<Shared>, req: Request) -> Result<Response, A2aError> {
+    check_version(req.headers())?;
+    let path = req.uri().path().to_string();
+    let query = parse_query(req.uri().query().unwrap_or(""));
+    let method = req.method().clone();
+    let not_found = || A2aError::MethodNotFound(format!("{method} {path}"));
+    let (op, params) = match (method.clone(), path.as_str()) {
+        (Method::POST, "/message:send") => (Op::SendMessage, json_body(state, req).await?),
+        (Method::POST, "/message:stream") => {
+            (Op::SendStreamingMessage, json_body(state, req).await?)
+        }
+        (Method::GET, "/tasks") => (Op::ListTasks, Value::Object(query)),
+        (Method::GET, "/extendedAgentCard") => (Op::GetExtendedAgentCard, Value::Null),
+        (m, p) => {
+            let rest = p.strip_prefix("/tasks/").ok_or_else(not_found)?;
+            if let Some((id, tail)) = rest.split_once('/') {
+                if id.is_empty() || !tail.starts_with("pushNotificationConfigs") {
+                    return Err(not_found());
+                }
+                (Op::PushConfig, Value::Null)
+            } else if let Some(id) = rest.strip_suffix(":cancel") {
+                if m != Method::POST {
+                    return Err(not_found());
+                }
+                (Op::CancelTask, json!({ "id": percent_decode(id) }))
+            } else if let Some(id) = rest.strip_suffix(":subscribe") {
+                if m != Method::POST && m != Method::GET {
+                    return Err(not_found());
+                }
+                (Op::SubscribeToTask, json!({ "id": percent_decode(id) }))
+            } else if m == Method::GET && !rest.is_empty() {
+                let mut q = query;
+                q.insert("id".into(), Value::String(percent_decode(rest)));
+                (Op::GetTask, Value::Object(q))
+            } else {
+                return Err(not_found());
+            }
+        }
+    };
+    Ok(match ops::run(state, shared, op, params).await? {
+        Reply::Json(v) => json_response(StatusCode::OK, &v),
+        Reply::Stream(rx) => sse_response(rx, v1_json),
+    })
+}
+
+async fn json_body(state: &AppState, req: Request) -> Result<Value, A2aError> {
+    check_json_content_type(req.headers())?;
+    let bytes = read_body(req, state.body_limit()).await?;
+    serde_json::from_slice(&bytes).map_err(|e| A2aError::Parse(e.to_string()))
+}
+
+/// Parses a query string into typed JSON: integers become numbers, `true`/`false` booleans.
+fn parse_query(q: &str) -> Map<String, Value> {
+    let mut out = Map::new();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k), percent_decode(v));
+        let value = if let Ok(n) = v.parse::<i64>() {
+            Value::from(n)
+        } else if v == "true" || v == "false" {
+            Value::Bool(v == "true")
+        } else {
+            Value::String(v)
+        };
+        out.insert(k, value);
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_is_typed() {
+        let q = parse_query("pageSize=2&includeArtifacts=true&contextId=a%20b");
+        assert_eq!(q["pageSize"], 2);
+        assert_eq!(q["includeArtifacts"], true);
+        assert_eq!(q["contextId"], "a b");
+    }
+
+    #[test]
+    fn percent_decode_handles_truncated_escape() {
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%41"), "A");
+    }
+}

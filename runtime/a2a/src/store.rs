@@ -1,0 +1,382 @@
+//! The task store: tasks (with their history and artifacts) kept in SQLite (WAL mode) so they
+//! survive a restart, with retention bounded by count and age. All SQLite work runs on one
+//! dedicated thread fed by a FIFO queue, so writes stay in order and never block async threads.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::types::{now, state_name, Task, TaskState};
+
+/// Errors from the task store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("task store: sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored row could not be decoded.
+    #[error("task store: bad stored task `{id}`: {source}")]
+    Decode {
+        /// The id of the row.
+        id: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// A task could not be encoded.
+    #[error("task store: cannot encode task: {0}")]
+    Encode(serde_json::Error),
+    /// The store thread is gone.
+    #[error("task store: worker thread stopped")]
+    Closed,
+}
+
+/// How many tasks to keep and for how long. Only tasks in a terminal or interrupted state are
+/// ever removed.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Keep at most this many tasks (newest first).
+    pub max_tasks: usize,
+    /// Drop tasks whose last status change is older than this.
+    pub max_age: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_tasks: 10_000,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// A ListTasks query, already validated.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only tasks of this context.
+    pub context_id: Option<String>,
+    /// Only tasks in this state.
+    pub state: Option<TaskState>,
+    /// Only tasks whose status changed at or after this time (ms since epoch).
+    pub updated_after_ms: Option<i64>,
+    /// Page size, 1..=100.
+    pub page_size: usize,
+    /// Continue after this (updated_ms, id) position.
+    pub after: Option<(i64, String)>,
+}
+
+/// One page of tasks.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// The tasks, newest status first.
+    pub tasks: Vec<Task>,
+    /// Token for the next page; empty on the last page.
+    pub next_page_token: String,
+    /// Number of tasks matching the filters (all pages).
+    pub total_size: usize,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Handle to the SQLite task store. Cheap to clone; the worker thread stops when the last
+/// handle is dropped.
+#[derive(Clone)]
+pub struct TaskStore {
+    tx: mpsc::Sender<Job>,
+    retention: Retention,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    context_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    task_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_update ON tasks(updated_ms DESC, id DESC);
+CREATE INDEX IF NOT EXISTS tasks_by_context ON tasks(context_id);
+";
+
+const FINAL_STATES: &str = "('TASK_STATE_COMPLETED','TASK_STATE_FAILED','TASK_STATE_CANCELED',\
+'TASK_STATE_REJECTED','TASK_STATE_INPUT_REQUIRED','TASK_STATE_AUTH_REQUIRED')";
+
+impl TaskStore {
+    /// Opens (or creates) the store in the SQLite file at `path`, in WAL mode.
+    pub fn open(path: &Path, retention: Retention) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Self::start(conn, retention)
+    }
+
+    /// An in-memory store (for tests); nothing survives the process.
+    pub fn in_memory(retention: Retention) -> Result<Self, StoreError> {
+        Self::start(Connection::open_in_memory()?, retention)
+    }
+
+    fn start(conn: Connection, retention: Retention) -> Result<Self, StoreError> {
+        conn.execute_batch(SCHEMA)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("a2a-task-store".into())
+            .spawn(move || {
+                let mut conn = conn;
+                while let Ok(job) = rx.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|_| StoreError::Closed)?;
+        let store = TaskStore { tx, retention };
+        store.enqueue(move |c| {
+            if let Err(e) = prune(c, &retention) {
+                tracing::warn!(error = %e, "a2a task store: prune failed");
+            }
+        });
+        Ok(store)
+    }
+
+    fn enqueue(&self, f: impl FnOnce(&mut Connection) + Send + 'static) {
+        if self.tx.send(Box::new(f)).is_err() {
+            tracing::error!("a2a task store: worker thread stopped; write dropped");
+        }
+    }
+
+    async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (otx, orx) = oneshot::channel();
+        self.tx
+            .send(Box::new(move |c| {
+                let _ = otx.send(f(c));
+            }))
+            .map_err(|_| StoreError::Closed)?;
+        orx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues a write of the whole task (insert or replace). Writes are applied in the order
+    /// they are queued; errors are logged.
+    pub fn put(&self, task: &Task) {
+        let row = match encode(task) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, task_id = %task.id, "a2a task store: encode failed");
+                return;
+            }
+        };
+        let retention = self.retention;
+        self.enqueue(move |c| {
+            if let Err(e) = write_row(c, &row) {
+                tracing::error!(error = %e, task_id = %row.id, "a2a task store: write failed");
+            }
+            if let Err(e) = maybe_prune(c, &retention) {
+                tracing::warn!(error = %e, "a2a task store: prune failed");
+            }
+        });
+    }
+
+    /// Waits until every write queued before this call is applied.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.call(|_| Ok(())).await
+    }
+
+    /// Reads one task.
+    pub async fn get(&self, id: &str) -> Result<Option<Task>, StoreError> {
+        let id = id.to_string();
+        self.call(move |c| {
+            let json: Option<String> = c
+                .query_row("SELECT task_json FROM tasks WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            json.map(|j| decode(&id, &j)).transpose()
+        })
+        .await
+    }
+
+    /// Lists tasks, newest status first, with keyset pagination.
+    pub async fn list(&self, q: ListQuery) -> Result<ListPage, StoreError> {
+        self.call(move |c| list_sync(c, &q)).await
+    }
+
+    /// Marks every task that was still running (not terminal or interrupted) as FAILED with
+    /// `reason`; used at startup because their executors died with the previous process.
+    pub async fn fail_unfinished(&self, reason: &str) -> Result<usize, StoreError> {
+        let reason = reason.to_string();
+        self.call(move |c| {
+            let sql = format!("SELECT id, task_json FROM tasks WHERE state NOT IN {FINAL_STATES}");
+            let rows: Vec<(String, String)> = c
+                .prepare(&sql)?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let n = rows.len();
+            for (id, json) in rows {
+                let mut task = decode(&id, &json)?;
+                let ctx = task.context_id.clone();
+                task.status = crate::types::TaskStatus {
+                    state: TaskState::Failed,
+                    message: Some(crate::types::agent_text_message(&reason, &id, &ctx)),
+                    timestamp: Some(now()),
+                };
+                write_row(c, &encode(&task)?)?;
+            }
+            Ok(n)
+        })
+        .await
+    }
+}
+
+struct Row {
+    id: String,
+    context_id: String,
+    state: &'static str,
+    updated_ms: i64,
+    json: String,
+}
+
+fn encode(task: &Task) -> Result<Row, StoreError> {
+    Ok(Row {
+        id: task.id.clone(),
+        context_id: task.context_id.clone(),
+        state: state_name(&task.status.state),
+        updated_ms: task.status.timestamp.unwrap_or_else(now).timestamp_millis(),
+        json: serde_json::to_string(task).map_err(StoreError::Encode)?,
+    })
+}
+
+fn decode(id: &str, json: &str) -> Result<Task, StoreError> {
+    serde_json::from_str(json).map_err(|source| StoreError::Decode {
+        id: id.to_string(),
+        source,
+    })
+}
+
+fn write_row(c: &mut Connection, row: &Row) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO tasks (id, context_id, state, updated_ms, task_json)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(id) DO UPDATE SET context_id = excluded.context_id,
+           state = excluded.state, updated_ms = excluded.updated_ms,
+           task_json = excluded.task_json",
+        params![row.id, row.context_id, row.state, row.updated_ms, row.json],
+    )?;
+    Ok(())
+}
+
+fn maybe_prune(c: &mut Connection, r: &Retention) -> Result<(), StoreError> {
+    // Pruning is cheap with the index, but there is no need to do it on every write.
+    thread_local!(static WRITES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    let n = WRITES.with(|w| {
+        let n = w.get().wrapping_add(1);
+        w.set(n);
+        n
+    });
+    if n % 32 == 0 {
+        prune(c, r)?;
+    }
+    Ok(())
+}
+
+fn prune(c: &mut Connection, r: &Retention) -> Result<(), StoreError> {
+    let age_ms = i64::try_from(r.max_age.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = now().timestamp_millis().saturating_sub(age_ms);
+    c.execute(
+        &format!("DELETE FROM tasks WHERE updated_ms < ?1 AND state IN {FINAL_STATES}"),
+        [cutoff],
+    )?;
+    let keep = i64::try_from(r.max_tasks).unwrap_or(i64::MAX);
+    c.execute(
+        &format!(
+            "DELETE FROM tasks WHERE state IN {FINAL_STATES} AND id IN \
+             (SELECT id FROM tasks ORDER BY updated_ms DESC, id DESC LIMIT -1 OFFSET ?1)"
+        ),
+        [keep],
+    )?;
+    Ok(())
+}
+
+/// Runs retention now (normally it runs at open and every 32 writes).
+pub async fn prune_now(store: &TaskStore) -> Result<(), StoreError> {
+    let r = store.retention;
+    store.call(move |c| prune(c, &r)).await
+}
+
+fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> {
+    let mut filters: Vec<String> = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(ctx) = &q.context_id {
+        args.push(ctx.clone().into());
+        filters.push(format!("context_id = ?{}", args.len()));
+    }
+    if let Some(s) = &q.state {
+        args.push(state_name(s).to_string().into());
+        filters.push(format!("state = ?{}", args.len()));
+    }
+    if let Some(after) = q.updated_after_ms {
+        args.push(after.into());
+        filters.push(format!("updated_ms >= ?{}", args.len()));
+    }
+    let where_all = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    let total: i64 = c.query_row(
+        &format!("SELECT COUNT(*) FROM tasks {where_all}"),
+        rusqlite::params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?;
+    if let Some((ms, id)) = &q.after {
+        args.push((*ms).into());
+        let a = args.len();
+        args.push(id.clone().into());
+        let b = args.len();
+        filters.push(format!(
+            "(updated_ms < ?{a} OR (updated_ms = ?{a} AND id < ?{b}))"
+        ));
+    }
+    let where_page = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    let limit = q.page_size.clamp(1, 100);
+    args.push(i64::try_from(limit + 1).unwrap_or(101).into());
+    let sql = format!(
+        "SELECT id, updated_ms, task_json FROM tasks {where_page} \
+         ORDER BY updated_ms DESC, id DESC LIMIT ?{}",
+        args.len()
+    );
+    let rows: Vec<(String, i64, String)> = c
+        .prepare(&sql)?
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let more = rows.len() > limit;
+    let mut tasks = Vec::with_capacity(limit);
+    let mut last = None;
+    for (id, ms, json) in rows.into_iter().take(limit) {
+        tasks.push(decode(&id, &json)?);
+        last = Some((ms, id));
+    }
+    let next_page_token = match (more, last) {
+        (true, Some((ms, id))) => format!("{ms}:{id}"),
+        _ => String::new(),
+    };
+    Ok(ListPage {
+        tasks,
+        next_page_token,
+        total_size: usize::try_from(total).unwrap_or(0),
+    })
+}
+
+/// Parses a page token produced by [`TaskStore::list`].
+pub fn parse_page_token(token: &str) -> Option<(i64, String)> {
+    let (ms, id) = token.split_once(':')?;
+    Some((ms.parse().ok()?, id.to_string()))
+}
