@@ -39,6 +39,7 @@ fn every_unsatisfied_import_is_listed() {
         ],
         "{problems:?}"
     );
-    assert!(problems[0].reason.contains("does not provide"), "{problems:?}");
+    assert!(problems[0].reason.contains("not provided"), "{problems:?}");
+    assert!(problems[0].reason.contains("poke"), "{problems:?}");
     assert!(problems[1].reason.contains("shape differs"), "{problems:?}");
 }

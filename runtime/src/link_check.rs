@@ -76,8 +76,15 @@ fn import_name(message: &str) -> Option<String> {
 /// The underlying reason, phrased for a skill author.
 fn describe(err: &wasmtime::Error) -> String {
     let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
-    if causes.is_empty() || causes.iter().any(|c| c.contains("was not found")) {
-        return "this host does not provide it".into();
+    let missing = causes
+        .iter()
+        .any(|c| c.contains("implementation is missing") || c.contains("was not found"));
+    if causes.is_empty() || missing {
+        let item = causes.first().and_then(|c| import_name(c));
+        return match item {
+            Some(item) => format!("not provided by this host (no `{item}`)"),
+            None => "not provided by this host".into(),
+        };
     }
     format!("its shape differs from the host's: {}", causes.join(": "))
 }

@@ -275,7 +275,7 @@ fn maybe_prune(c: &mut Connection, r: &Retention) -> Result<(), StoreError> {
         w.set(n);
         n
     });
-    if n % 32 == 0 {
+    if n.is_multiple_of(32) {
         prune(c, r)?;
     }
     Ok(())

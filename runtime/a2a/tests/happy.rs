@@ -259,7 +259,7 @@ async fn rest_binding_round_trip() {
     assert_eq!(v["status"]["state"], "TASK_STATE_CANCELED");
     assert_eq!(
         s.executor.canceled.lock().expect("lock").as_slice(),
-        [gid.clone()]
+        std::slice::from_ref(&gid)
     );
     let resp = c
         .post(format!("{}/tasks/{gid}:cancel", s.url))

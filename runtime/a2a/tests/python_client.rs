@@ -80,6 +80,7 @@ async fn python_sdk_client_drives_the_server() {
     })
     .await
     .expect("python task");
+    eprintln!("python output:\n{out}");
     let lines: Vec<&str> = out.lines().collect();
     let expect = [
         "OK send TASK_STATE_COMPLETED echo: hello",
