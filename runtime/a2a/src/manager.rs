@@ -81,8 +81,13 @@ impl Shared {
 
     /// Reads a task: the live snapshot if it is running, else the store.
     pub(crate) async fn get_task(&self, id: &str) -> A2aResult<Task> {
+        // A closed live task may be changed by a cancel after it was interrupted; the store
+        // (written in order under the task lock) is authoritative then.
         if let Some(l) = self.live(id) {
-            return Ok(lock(&l.state).task.clone());
+            let st = lock(&l.state);
+            if !st.closed {
+                return Ok(st.task.clone());
+            }
         }
         self.store
             .get(id)

@@ -84,6 +84,34 @@ struct ListParams {
     include_artifacts: Option<bool>,
 }
 
+/// Checks the raw message JSON: at least one part, and each part holds exactly one of
+/// `text`, `raw`, `url`, `data` (the typed parser would silently pick one).
+fn check_message_parts(p: &Value) -> A2aResult<()> {
+    let Some(parts) = p.get("message").and_then(|m| m.get("parts")) else {
+        return Ok(()); // the typed parser reports the missing field
+    };
+    let parts = parts
+        .as_array()
+        .ok_or_else(|| A2aError::InvalidParams("`message.parts` must be an array".into()))?;
+    if parts.is_empty() {
+        return Err(A2aError::InvalidParams(
+            "`message.parts` must not be empty".into(),
+        ));
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let n = ["text", "raw", "url", "data"]
+            .iter()
+            .filter(|k| part.get(**k).is_some())
+            .count();
+        if n != 1 {
+            return Err(A2aError::InvalidParams(format!(
+                "`message.parts[{i}]` must have exactly one of text, raw, url, data (has {n})"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn history_length(v: Option<i64>, field: &str) -> A2aResult<Option<i32>> {
     match v {
         None => Ok(None),
@@ -112,6 +140,7 @@ pub(crate) async fn run(
     }
     match op {
         Op::SendMessage => {
+            check_message_parts(&p)?;
             let req: SendMessageRequest = params(p, "params")?;
             let cfg = req.configuration.clone();
             if cfg
@@ -134,6 +163,7 @@ pub(crate) async fn run(
             }
         }
         Op::SendStreamingMessage => {
+            check_message_parts(&p)?;
             let req: SendMessageRequest = params(p, "params")?;
             if req
                 .configuration

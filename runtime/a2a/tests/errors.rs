@@ -265,6 +265,61 @@ async fn not_configured_answers_503_and_serves_the_card() {
         .await
         .expect("card");
     assert_eq!(resp.status().as_u16(), 200);
+    let resp = reqwest::get(format!("{}/tasks", s.url))
+        .await
+        .expect("rest");
+    assert_eq!(resp.status().as_u16(), 503);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["status"], "UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn bad_parts_are_rejected_with_the_field() {
+    let s = spawn(Setup::default()).await;
+    let bad = json!({"messageId": "m", "role": "ROLE_USER",
+                     "parts": [{"text": "a"}, {"text": "b", "url": "http://x"}]});
+    let (_, v) = rpc(&s.url, Some("1.0"), "SendMessage", json!({"message": bad})).await;
+    assert_rpc_error(&v, -32602);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("message.parts[1]"),
+        "{v}"
+    );
+    let empty = json!({"messageId": "m", "role": "ROLE_USER", "parts": []});
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "SendMessage",
+        json!({"message": empty}),
+    )
+    .await;
+    assert_rpc_error(&v, -32602);
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "SendMessage",
+        json!({"message": {"role": "ROLE_USER"}}),
+    )
+    .await;
+    assert_rpc_error(&v, -32602);
+    let (_, v) = rpc(
+        &s.url,
+        None,
+        "message/send",
+        json!({"message": {"kind": "message", "messageId": "m", "role": "user",
+                                        "parts": [{"kind": "file", "file": {}}]}}),
+    )
+    .await;
+    assert_rpc_error(&v, -32602);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("message.parts[0].file"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
