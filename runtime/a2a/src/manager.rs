@@ -74,6 +74,15 @@ impl Shared {
         lock(&self.live).get(id).cloned()
     }
 
+    /// Ends every open stream (used at shutdown so graceful shutdown does not wait on SSE
+    /// connections of long tasks). Tasks keep running.
+    pub(crate) fn close_streams(&self) {
+        let live: Vec<Arc<LiveTask>> = lock(&self.live).values().cloned().collect();
+        for l in live {
+            lock(&l.state).subscribers.clear();
+        }
+    }
+
     /// Number of tasks whose executor is still running.
     pub(crate) fn active_tasks(&self) -> usize {
         lock(&self.live).len()

@@ -127,14 +127,26 @@ impl A2aServer {
             .with_state(self.state.clone())
     }
 
-    /// Serves the router on `listener` until `shutdown` resolves.
+    /// Ends every open SSE stream (the tasks keep running and stay readable with GetTask).
+    pub fn close_streams(&self) {
+        if let Mode::Ready(s) = &self.state.mode {
+            s.close_streams();
+        }
+    }
+
+    /// Serves the router on `listener` until `shutdown` resolves, then closes open streams
+    /// and waits for in-flight requests.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let me = self.clone();
         axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                me.close_streams();
+            })
             .await
     }
 }

@@ -212,3 +212,19 @@ async fn cancel_closes_open_streams() {
         "TASK_STATE_CANCELED"
     );
 }
+
+#[tokio::test]
+async fn shutdown_closes_open_streams() {
+    let s = spawn(Setup::default()).await;
+    let r = rpc_stream(
+        &s.url,
+        Some("1.0"),
+        "SendStreamingMessage",
+        json!({"message": user_message("gated forever")}),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+    drop(s); // signals graceful shutdown
+    let events = read_sse(r).await; // must end instead of hanging
+    assert!(events.len() <= 2, "{events:?}");
+}
