@@ -6,7 +6,11 @@ use molecule_tests::{guest_wasm, host};
 #[test]
 fn real_components_link_cleanly() {
     let host = host();
-    for rel in ["skills-examples/json-query", "skills-examples/notes", "tests/guests/hostile"] {
+    for rel in [
+        "skills-examples/json-query",
+        "skills-examples/notes",
+        "tests/guests/hostile",
+    ] {
         let (component, _) = host.compile(&guest_wasm(rel), rel).unwrap();
         let problems = host.link_check(&component);
         assert!(problems.is_empty(), "{rel}: {problems:?}");

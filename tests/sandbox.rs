@@ -34,7 +34,12 @@ async fn load(host: &ComponentHost, rel: &str, grants: GrantsBuilder) -> SkillCo
         .unwrap_or_else(|e| panic!("loading {rel}: {e:#}"))
 }
 
-async fn call(host: &ComponentHost, skill: &SkillComponent, tool: &str, input: Value) -> Result<Value, CallError> {
+async fn call(
+    host: &ComponentHost,
+    skill: &SkillComponent,
+    tool: &str,
+    input: Value,
+) -> Result<Value, CallError> {
     Sandbox::new(host.engine().clone())
         .call_tool(skill, tool, &input.to_string())
         .await
@@ -50,17 +55,38 @@ async fn json_query_round_trip() {
     let schema: Value = serde_json::from_str(&skill.tools[0].input_schema).unwrap();
     assert_eq!(schema["type"], "object");
 
-    let out = call(&host, &skill, "query", json!({"json": {"a": [1, 2]}, "pointer": "/a/1"})).await;
+    let out = call(
+        &host,
+        &skill,
+        "query",
+        json!({"json": {"a": [1, 2]}, "pointer": "/a/1"}),
+    )
+    .await;
     assert_eq!(out.unwrap(), json!(2));
-    let out = call(&host, &skill, "query", json!({"json": {"a": {"b": "c"}}, "pointer": ""})).await;
+    let out = call(
+        &host,
+        &skill,
+        "query",
+        json!({"json": {"a": {"b": "c"}}, "pointer": ""}),
+    )
+    .await;
     assert_eq!(out.unwrap(), json!({"a": {"b": "c"}}));
 
-    match call(&host, &skill, "query", json!({"json": {}, "pointer": "a/1"})).await {
+    match call(
+        &host,
+        &skill,
+        "query",
+        json!({"json": {}, "pointer": "a/1"}),
+    )
+    .await
+    {
         Err(CallError::Tool(ToolError::InvalidInput(msg))) => assert!(msg.contains('/'), "{msg}"),
         other => panic!("expected invalid-input, got {other:?}"),
     }
     match call(&host, &skill, "query", json!({"pointer": "/a"})).await {
-        Err(CallError::Tool(ToolError::InvalidInput(msg))) => assert!(msg.contains("json"), "{msg}"),
+        Err(CallError::Tool(ToolError::InvalidInput(msg))) => {
+            assert!(msg.contains("json"), "{msg}")
+        }
         other => panic!("expected invalid-input naming `json`, got {other:?}"),
     }
     match call(&host, &skill, "nope", json!({})).await {
@@ -81,10 +107,22 @@ async fn ungranted_imports_answer_denied_and_grants_open_them() {
         let out = call(&host, &bare, tool, json!({})).await.unwrap();
         let text = out["result"].as_str().unwrap().to_ascii_lowercase();
         assert!(text.contains("denied"), "{tool}: {out}");
-        assert!(text.contains("skill hostile"), "{tool} names the component: {out}");
+        assert!(
+            text.contains("skill hostile"),
+            "{tool} names the component: {out}"
+        );
     }
-    let out = call(&host, &bare, "use_config", json!({"key": "API_BASE"})).await.unwrap();
-    assert!(out["result"].as_str().unwrap().to_lowercase().contains("denied"), "{out}");
+    let out = call(&host, &bare, "use_config", json!({"key": "API_BASE"}))
+        .await
+        .unwrap();
+    assert!(
+        out["result"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("denied"),
+        "{out}"
+    );
 
     let granted = Grants::builder("skill hostile")
         .memory(Arc::new(SqliteMemory::in_memory().unwrap()))
@@ -92,10 +130,27 @@ async fn ungranted_imports_answer_denied_and_grants_open_them() {
     let skill = load(&host, HOSTILE, granted).await;
     let out = call(&host, &skill, "use_memory", json!({})).await.unwrap();
     assert!(out["result"].as_str().unwrap().contains("mem-"), "{out}");
-    let out = call(&host, &skill, "use_config", json!({"key": "API_BASE"})).await.unwrap();
-    assert!(out["result"].as_str().unwrap().contains("https://example.test"), "{out}");
-    let out = call(&host, &skill, "use_config", json!({"key": "OTHER"})).await.unwrap();
-    assert!(out["result"].as_str().unwrap().to_lowercase().contains("denied"), "{out}");
+    let out = call(&host, &skill, "use_config", json!({"key": "API_BASE"}))
+        .await
+        .unwrap();
+    assert!(
+        out["result"]
+            .as_str()
+            .unwrap()
+            .contains("https://example.test"),
+        "{out}"
+    );
+    let out = call(&host, &skill, "use_config", json!({"key": "OTHER"}))
+        .await
+        .unwrap();
+    assert!(
+        out["result"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("denied"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -103,15 +158,30 @@ async fn notes_round_trip_through_memory() {
     let host = host();
     let memory = Arc::new(SqliteMemory::in_memory().unwrap());
     let skill = load(&host, NOTES, Grants::builder("skill notes").memory(memory)).await;
-    call(&host, &skill, "add_note", json!({"text": "the staging database is on port 5433"}))
-        .await
-        .unwrap();
-    call(&host, &skill, "add_note", json!({"text": "lunch at noon", "scope": "team"}))
-        .await
-        .unwrap();
-    let found = call(&host, &skill, "find_notes", json!({"query": "staging database"}))
-        .await
-        .unwrap();
+    call(
+        &host,
+        &skill,
+        "add_note",
+        json!({"text": "the staging database is on port 5433"}),
+    )
+    .await
+    .unwrap();
+    call(
+        &host,
+        &skill,
+        "add_note",
+        json!({"text": "lunch at noon", "scope": "team"}),
+    )
+    .await
+    .unwrap();
+    let found = call(
+        &host,
+        &skill,
+        "find_notes",
+        json!({"query": "staging database"}),
+    )
+    .await
+    .unwrap();
     assert!(found.to_string().contains("port 5433"), "{found}");
     assert!(!found.to_string().contains("lunch"), "{found}");
 
@@ -125,10 +195,17 @@ async fn notes_round_trip_through_memory() {
 #[tokio::test]
 async fn hostile_guests_end_in_clean_errors() {
     let host = host();
-    let skill = load(&host, HOSTILE, Grants::builder("skill hostile").limits(tight_limits())).await;
+    let skill = load(
+        &host,
+        HOSTILE,
+        Grants::builder("skill hostile").limits(tight_limits()),
+    )
+    .await;
 
     match call(&host, &skill, "spin", json!({})).await {
-        Err(CallError::Limit(LimitHit::Time { limit })) => assert_eq!(limit, Duration::from_secs(2)),
+        Err(CallError::Limit(LimitHit::Time { limit })) => {
+            assert_eq!(limit, Duration::from_secs(2))
+        }
         other => panic!("spin: expected time limit, got {other:?}"),
     }
     match call(&host, &skill, "alloc_bomb", json!({})).await {
@@ -138,7 +215,9 @@ async fn hostile_guests_end_in_clean_errors() {
     // Rust keeps most frames on a shadow stack in linear memory: overflowing it runs off the
     // bottom of memory. Frames that stay on the wasm stack hit the engine's stack limit.
     match call(&host, &skill, "recurse", json!({"mode": "shadow"})).await {
-        Err(CallError::Trap { reason, .. }) => assert!(reason.contains("out of bounds"), "{reason}"),
+        Err(CallError::Trap { reason, .. }) => {
+            assert!(reason.contains("out of bounds"), "{reason}")
+        }
         other => panic!("recurse (shadow): expected out-of-bounds trap, got {other:?}"),
     }
     match call(&host, &skill, "recurse", json!({"mode": "native"})).await {
@@ -146,7 +225,9 @@ async fn hostile_guests_end_in_clean_errors() {
         other => panic!("recurse (native): expected stack exhaustion, got {other:?}"),
     }
     match call(&host, &skill, "panic", json!({})).await {
-        Err(CallError::Trap { stderr, .. }) => assert!(stderr.contains("hostile panic"), "{stderr}"),
+        Err(CallError::Trap { stderr, .. }) => {
+            assert!(stderr.contains("hostile panic"), "{stderr}")
+        }
         other => panic!("panic: expected trap carrying the panic message, got {other:?}"),
     }
     match call(&host, &skill, "trap", json!({})).await {
@@ -161,7 +242,12 @@ async fn hostile_guests_end_in_clean_errors() {
         other => panic!("big_output: expected output limit, got {other:?}"),
     }
     // After all of that the same component still serves.
-    assert_eq!(call(&host, &skill, "echo", json!({"value": [1, "two"]})).await.unwrap(), json!([1, "two"]));
+    assert_eq!(
+        call(&host, &skill, "echo", json!({"value": [1, "two"]}))
+            .await
+            .unwrap(),
+        json!([1, "two"])
+    );
 }
 
 #[tokio::test]
@@ -171,24 +257,34 @@ async fn guests_see_no_host_env_files_or_args() {
     let skill = load(&host, HOSTILE, Grants::builder("skill hostile")).await;
     assert!(std::env::var("HOME").is_ok() || std::env::var("PATH").is_ok());
 
-    let env = call(&host, &skill, "read_env", json!({"name": "PATH"})).await.unwrap();
+    let env = call(&host, &skill, "read_env", json!({"name": "PATH"}))
+        .await
+        .unwrap();
     assert_eq!(env["var"], Value::Null, "{env}");
     assert_eq!(env["all"], json!({}), "{env}");
     assert!(env["args"].as_array().is_none_or(|a| a.is_empty()), "{env}");
-    let env = call(&host, &skill, "read_env", json!({"name": secret_name})).await.unwrap();
+    let env = call(&host, &skill, "read_env", json!({"name": secret_name}))
+        .await
+        .unwrap();
     assert_eq!(env["var"], Value::Null);
 
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     for path in ["/etc/passwd", manifest, "Cargo.toml"] {
-        let out = call(&host, &skill, "read_file", json!({"path": path})).await.unwrap();
+        let out = call(&host, &skill, "read_file", json!({"path": path}))
+            .await
+            .unwrap();
         assert_eq!(out["ok"], json!(false), "{path}: {out}");
     }
-    let out = call(&host, &skill, "list_dir", json!({"path": "/"})).await.unwrap();
+    let out = call(&host, &skill, "list_dir", json!({"path": "/"}))
+        .await
+        .unwrap();
     assert_eq!(out["ok"], json!(false), "{out}");
 
     let granted = Grants::builder("skill hostile").env("GREETING", "hello");
     let skill = load(&host, HOSTILE, granted).await;
-    let env = call(&host, &skill, "read_env", json!({"name": "GREETING"})).await.unwrap();
+    let env = call(&host, &skill, "read_env", json!({"name": "GREETING"}))
+        .await
+        .unwrap();
     assert_eq!(env["var"], json!("hello"));
     assert_eq!(env["all"], json!({"GREETING": "hello"}));
 }
@@ -200,7 +296,14 @@ async fn host_keeps_serving_while_hostile_calls_run() {
         timeout: Duration::from_secs(4),
         ..tight_limits()
     };
-    let hostile = Arc::new(load(&host, HOSTILE, Grants::builder("skill hostile").limits(limits)).await);
+    let hostile = Arc::new(
+        load(
+            &host,
+            HOSTILE,
+            Grants::builder("skill hostile").limits(limits),
+        )
+        .await,
+    );
     let query = load(&host, JSON_QUERY, Grants::builder("skill json-query")).await;
 
     let mut attacks = Vec::new();
@@ -212,7 +315,13 @@ async fn host_keeps_serving_while_hostile_calls_run() {
         }));
     }
     for i in 0..50 {
-        let out = call(&host, &query, "query", json!({"json": {"i": i}, "pointer": "/i"})).await;
+        let out = call(
+            &host,
+            &query,
+            "query",
+            json!({"json": {"i": i}, "pointer": "/i"}),
+        )
+        .await;
         assert_eq!(out.unwrap(), json!(i));
     }
     let spinners_still_running = attacks[..2].iter().all(|h| !h.is_finished());
@@ -226,7 +335,10 @@ async fn host_keeps_serving_while_hostile_calls_run() {
             );
         }
     }
-    assert!(spinners_still_running, "the 50 calls were served while the spinners ran");
+    assert!(
+        spinners_still_running,
+        "the 50 calls were served while the spinners ran"
+    );
 }
 
 #[tokio::test]
@@ -235,11 +347,17 @@ async fn compiled_code_is_cached_on_disk() {
     let wasm = guest_wasm(JSON_QUERY);
     let first = molecule_tests::host_with(Default::default());
     let cache = CompiledCache::new(dir.path());
-    let (_, outcome) = cache.load(first.engine().engine(), &wasm, "json-query").unwrap();
+    let (_, outcome) = cache
+        .load(first.engine().engine(), &wasm, "json-query")
+        .unwrap();
     assert_eq!(outcome, CacheOutcome::Compiled);
     let second = molecule_tests::host_with(Default::default());
-    let (_, outcome) = cache.load(second.engine().engine(), &wasm, "json-query").unwrap();
+    let (_, outcome) = cache
+        .load(second.engine().engine(), &wasm, "json-query")
+        .unwrap();
     assert_eq!(outcome, CacheOutcome::Hit);
-    let err = cache.load(second.engine().engine(), b"not wasm", "junk.wasm").unwrap_err();
+    let err = cache
+        .load(second.engine().engine(), b"not wasm", "junk.wasm")
+        .unwrap_err();
     assert!(format!("{err:#}").contains("junk.wasm"), "{err:#}");
 }

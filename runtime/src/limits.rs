@@ -207,16 +207,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Formats a byte count for messages: `256 MiB`, `64 KiB`, `17 B`.
+/// Formats a byte count for messages: `256 MiB`, `32.1 MiB`, `64 KiB`, `17 B`.
 pub fn format_bytes(n: usize) -> String {
-    if n >= 1 << 30 && n % (1 << 30) == 0 {
-        format!("{} GiB", n >> 30)
-    } else if n >= 1 << 20 {
-        format!("{:.0} MiB", n as f64 / (1u64 << 20) as f64)
-    } else if n >= 1 << 10 {
-        format!("{:.0} KiB", n as f64 / 1024.0)
+    let (unit, name) = match n {
+        n if n >= 1 << 30 => (1u64 << 30, "GiB"),
+        n if n >= 1 << 20 => (1 << 20, "MiB"),
+        n if n >= 1 << 10 => (1 << 10, "KiB"),
+        _ => return format!("{n} B"),
+    };
+    let n = n as u64;
+    if n % unit == 0 {
+        format!("{} {name}", n / unit)
     } else {
-        format!("{n} B")
+        format!("{:.1} {name}", n as f64 / unit as f64)
     }
 }
 
@@ -256,5 +259,8 @@ mod tests {
         };
         assert!(hit.to_string().contains("256 MiB"));
         assert!(hit.to_string().contains("sandbox.memory_limit"));
+        assert_eq!(format_bytes((32 << 20) + (64 << 10)), "32.1 MiB");
+        assert_eq!(format_bytes(1 << 30), "1 GiB");
+        assert_eq!(format_bytes(17), "17 B");
     }
 }

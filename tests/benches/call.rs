@@ -24,7 +24,10 @@ fn instantiate_call(c: &mut Criterion) {
         .expect("tokio runtime");
     let wasm = guest_wasm("skills-examples/json-query");
     let mut group = c.benchmark_group("instantiate_call");
-    for (name, allocation) in [("pooling", Allocation::Auto), ("on_demand", Allocation::OnDemand)] {
+    for (name, allocation) in [
+        ("pooling", Allocation::Auto),
+        ("on_demand", Allocation::OnDemand),
+    ] {
         let host = host_with(EngineOptions {
             allocation,
             ..EngineOptions::default()
@@ -48,7 +51,12 @@ fn instantiate_call(c: &mut Criterion) {
 fn whole_process(c: &mut Criterion) {
     let bin = std::env::var_os("MOLECULE_RUNTIME_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| test_cache_dir().parent().unwrap().join("release/molecule-runtime"));
+        .unwrap_or_else(|| {
+            test_cache_dir()
+                .parent()
+                .unwrap()
+                .join("release/molecule-runtime")
+        });
     if !bin.is_file() {
         eprintln!(
             "whole_process: skipped, {} is missing (cargo build --release -p molecule-runtime)",
@@ -60,10 +68,20 @@ fn whole_process(c: &mut Criterion) {
         let out = Command::new(&bin)
             .current_dir(repo_root())
             .env("MOLECULE_CACHE_DIR", test_cache_dir())
-            .args(["call", "skills-examples/json-query", "query", "--args", INPUT])
+            .args([
+                "call",
+                "skills-examples/json-query",
+                "query",
+                "--args",
+                INPUT,
+            ])
             .output()
             .expect("run molecule-runtime");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(out.stdout, b"2\n");
     };
     run(); // warm the build and compiled-code caches
@@ -75,4 +93,3 @@ fn whole_process(c: &mut Criterion) {
 
 criterion_group!(benches, instantiate_call, whole_process);
 criterion_main!(benches);
-
