@@ -9,8 +9,10 @@
 // * `host.rs`    — safe, ergonomic wrappers over every host import (log, config, memory, a2a,
 //                  heartbeat, llm, tools, events) and the shared types.
 //
-// Exactly one of the Cargo features `skill` (default) and `adapter` selects the world that is
-// generated; a component is either a skill or an adapter.
+// The Cargo features `skill` (default) and `adapter` select the world that is generated; a
+// component is either a skill or an adapter. `adapter` takes precedence, so enabling it on top of
+// the default (e.g. `cargo test -p molecule-guest-sdk --features adapter`) builds the adapter
+// world. `agent/` (adapter feature) is the agent-loop library adapters are built from.
 
 //! # molecule-guest-sdk
 //!
@@ -21,8 +23,8 @@
 //! serde-deserializable input, its description and its JSON Schema, then export them all with
 //! [`export_skill!`]:
 //!
-#![cfg_attr(feature = "skill", doc = "```no_run")]
-#![cfg_attr(not(feature = "skill"), doc = "```ignore")]
+#![cfg_attr(all(feature = "skill", not(feature = "adapter")), doc = "```no_run")]
+#![cfg_attr(feature = "adapter", doc = "```ignore")]
 //! use molecule_guest_sdk::{export_skill, json, memory, Skill, ToolError};
 //! use serde::Deserialize;
 //!
@@ -78,9 +80,12 @@
 //! Build it with `cargo build --release --target wasm32-wasip2`: the `cdylib` at
 //! `target/wasm32-wasip2/release/<name>.wasm` is a component the host loads.
 //!
-//! An **adapter** (agent loop) enables the `adapter` feature instead (with
-//! `default-features = false`) and implements `adapter::Adapter`, exported with
-//! `export_adapter!`.
+//! An **adapter** (agent loop) enables the `adapter` feature instead (it takes precedence over
+//! the default `skill`; `default-features = false` is still recommended) and implements
+//! `adapter::Adapter`, exported with `export_adapter!`. The `agent` module (same feature) is
+//! an agent-loop library: conversation building, a ReAct tool loop, artifact streaming and
+//! config helpers, written against the `agent::AgentHost` trait with a wasm implementation and
+//! an in-memory fake for native unit tests.
 //!
 //! Host capabilities are in the modules [`log`], [`config`], [`memory`], [`a2a`],
 //! [`heartbeat`], [`llm`], [`tools`] and [`events`]. Every capability is linked for every
@@ -90,13 +95,6 @@
 //! compiling, documenting and unit-testing tool logic only.
 
 #![warn(missing_docs)]
-
-#[cfg(all(feature = "skill", feature = "adapter"))]
-compile_error!(
-    "molecule-guest-sdk: the features `skill` and `adapter` are mutually exclusive — a \
-     component is either a skill or an adapter. For an adapter use \
-     `molecule-guest-sdk = { ..., default-features = false, features = [\"adapter\"] }`."
-);
 
 #[cfg(not(any(feature = "skill", feature = "adapter")))]
 compile_error!(
@@ -113,7 +111,7 @@ extern crate self as molecule_guest_sdk;
 /// macros.
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
-    #[cfg(feature = "skill")]
+    #[cfg(all(feature = "skill", not(feature = "adapter")))]
     wit_bindgen::generate!({
         path: "../wit",
         world: "skill",
@@ -124,9 +122,8 @@ pub mod bindings {
         additional_derives: [Clone, PartialEq],
     });
 
-    // With both features on, only the compile_error! above is reported: the skill world is
-    // generated so that nothing else fails to compile.
-    #[cfg(all(feature = "adapter", not(feature = "skill")))]
+    // `adapter` takes precedence over the default `skill`.
+    #[cfg(feature = "adapter")]
     wit_bindgen::generate!({
         path: "../wit",
         world: "adapter",
@@ -143,13 +140,15 @@ mod host;
 #[cfg(any(feature = "skill", feature = "adapter"))]
 pub use host::{a2a, config, events, heartbeat, llm, log, memory, new_id, tools, types};
 
-#[cfg(feature = "skill")]
+#[cfg(all(feature = "skill", not(feature = "adapter")))]
 mod skill;
-#[cfg(feature = "skill")]
+#[cfg(all(feature = "skill", not(feature = "adapter")))]
 pub use skill::{parse_input, valid_tool_name, Skill, Tool};
 
-#[cfg(all(feature = "adapter", not(feature = "skill")))]
+#[cfg(feature = "adapter")]
 pub mod adapter;
+#[cfg(feature = "adapter")]
+pub mod agent;
 
 #[cfg(any(feature = "skill", feature = "adapter"))]
 pub use types::{HostError, ToolError};

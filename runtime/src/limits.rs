@@ -216,7 +216,7 @@ pub fn format_bytes(n: usize) -> String {
         _ => return format!("{n} B"),
     };
     let n = n as u64;
-    if n % unit == 0 {
+    if n.is_multiple_of(unit) {
         format!("{} {name}", n / unit)
     } else {
         format!("{:.1} {name}", n as f64 / unit as f64)
