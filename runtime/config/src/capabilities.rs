@@ -1,0 +1,381 @@
+//! The vocabulary shared by capability grants (config.yaml `grants:`) and capability requests
+//! (SKILL.md `capabilities:`): host origins, env and secret names, directories, host interfaces
+//! and limits, plus the lenient parser both sides use.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde_yaml::Value;
+
+use crate::lenient::{describe, field, join, scalar_text, Reader};
+
+/// A host interface a component may import (see `wit/host.wit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Interface {
+    /// `log`: always granted.
+    Log,
+    /// `config`: read granted config keys.
+    Config,
+    /// `memory`: commit and search workspace memory.
+    Memory,
+    /// `a2a`: talk to peers.
+    A2a,
+    /// `heartbeat`: report task state.
+    Heartbeat,
+    /// `llm`: call the configured model.
+    Llm,
+    /// `tools`: call other tools.
+    Tools,
+    /// `events`: emit activity events.
+    Events,
+}
+
+impl Interface {
+    /// Every interface, in declaration order.
+    pub const ALL: [Interface; 8] = [
+        Interface::Log,
+        Interface::Config,
+        Interface::Memory,
+        Interface::A2a,
+        Interface::Heartbeat,
+        Interface::Llm,
+        Interface::Tools,
+        Interface::Events,
+    ];
+
+    /// The name as written in YAML and WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            Interface::Log => "log",
+            Interface::Config => "config",
+            Interface::Memory => "memory",
+            Interface::A2a => "a2a",
+            Interface::Heartbeat => "heartbeat",
+            Interface::Llm => "llm",
+            Interface::Tools => "tools",
+            Interface::Events => "events",
+        }
+    }
+
+    /// Parses a name (case-insensitive).
+    pub fn parse(text: &str) -> Option<Interface> {
+        let t = text.trim().to_ascii_lowercase();
+        Interface::ALL.into_iter().find(|i| i.name() == t)
+    }
+}
+
+impl fmt::Display for Interface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A network origin `scheme://host[:port]`; two origins match only when all three are equal
+/// (the port defaults from the scheme, so `https://a.com` equals `https://a.com:443`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostOrigin {
+    /// `http`, `https`, `ws` or `wss`, lower case.
+    pub scheme: String,
+    /// The host name (lower case) or IP address (IPv6 in brackets).
+    pub host: String,
+    /// The port, explicit or the scheme's default.
+    pub port: u16,
+}
+
+impl HostOrigin {
+    /// Parses `scheme://host[:port]` (a trailing `/` is tolerated; paths, queries and
+    /// credentials are not, since grants are per origin).
+    pub fn parse(text: &str) -> Result<HostOrigin, String> {
+        let t = text.trim();
+        let hint = "write it as scheme://host[:port], e.g. https://api.github.com";
+        let (scheme, rest) = t
+            .split_once("://")
+            .ok_or_else(|| format!("`{t}` has no scheme; {hint}"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" | "ws" => 80,
+            "https" | "wss" => 443,
+            _ => {
+                return Err(format!(
+                    "`{t}` has scheme `{scheme}`; use http, https, ws or wss"
+                ))
+            }
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(format!("`{t}` has a path, query or credentials; {hint}"));
+        }
+        let (host, port) = match rest.rfind(':') {
+            Some(i) if !rest[i..].contains(']') => {
+                let port = &rest[i + 1..];
+                let port: u16 = port
+                    .parse()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("`{t}` has port `{port}`; use a number 1–65535"))?;
+                (&rest[..i], port)
+            }
+            _ => (rest, default_port),
+        };
+        let host = host.to_ascii_lowercase();
+        let bracketed = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
+        let plain = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !(bracketed || plain) {
+            return Err(format!("`{t}` has an invalid host `{host}`; {hint}"));
+        }
+        Ok(HostOrigin { scheme, host, port })
+    }
+
+    fn default_port(&self) -> u16 {
+        match self.scheme.as_str() {
+            "https" | "wss" => 443,
+            _ => 80,
+        }
+    }
+}
+
+impl fmt::Display for HostOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.host)?;
+        if self.port != self.default_port() {
+            write!(f, ":{}", self.port)?;
+        }
+        Ok(())
+    }
+}
+
+/// Access mode of a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DirMode {
+    /// Read-only (`ro`).
+    Ro,
+    /// Read-write (`rw`).
+    Rw,
+}
+
+impl DirMode {
+    /// Whether a grant with this mode satisfies a request for `requested` (rw covers ro).
+    pub fn covers(self, requested: DirMode) -> bool {
+        self == DirMode::Rw || requested == DirMode::Ro
+    }
+
+    /// `ro` or `rw`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DirMode::Ro => "ro",
+            DirMode::Rw => "rw",
+        }
+    }
+}
+
+/// A directory and its access mode. The path is kept as written but lexically normalised
+/// (`./data/` → `data`); relative paths are relative to the config dir (see [`DirAccess::resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DirAccess {
+    /// The normalised path.
+    pub path: PathBuf,
+    /// `ro` or `rw`.
+    pub mode: DirMode,
+}
+
+impl DirAccess {
+    /// The host path: `path` joined onto `config_dir` when relative.
+    pub fn resolve(&self, config_dir: &Path) -> PathBuf {
+        config_dir.join(&self.path)
+    }
+}
+
+impl fmt::Display for DirAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.path.display(), self.mode.name())
+    }
+}
+
+/// Lexically normalises a path: drops `.` components and folds `a/..`.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let last = out.components().next_back();
+                if matches!(last, Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !matches!(last, Some(Component::RootDir)) {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// One side of a capability decision: what is granted, or what is requested. Lists are
+/// de-duplicated in first-seen order; a limit is `None` when not stated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CapabilitySet {
+    /// Network origins.
+    pub hosts: Vec<HostOrigin>,
+    /// Names of environment variables passed through.
+    pub env: Vec<String>,
+    /// Names of secrets (values come from the host's secret store or environment).
+    pub secrets: Vec<String>,
+    /// Directories and their modes.
+    pub dirs: Vec<DirAccess>,
+    /// Host interfaces.
+    pub interfaces: Vec<Interface>,
+    /// Linear-memory limit in bytes.
+    pub memory_limit: Option<u64>,
+    /// Per-call time limit.
+    pub timeout: Option<Duration>,
+}
+
+impl CapabilitySet {
+    /// Whether nothing at all is stated.
+    pub fn is_empty(&self) -> bool {
+        *self == CapabilitySet::default()
+    }
+}
+
+/// Whether `name` is a valid environment-variable / secret name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub(crate) fn valid_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+/// Reads a capability set from the mapping `value` whose key path is `key`; unknown keys are
+/// ignored, bad items warn (naming e.g. `key.hosts[0]`) and are skipped.
+pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str) -> CapabilitySet {
+    let mut set = CapabilitySet::default();
+    let k = |name: &str| join(key, name);
+    let list = |r: &mut Reader<'_>, name: &str| -> Vec<(String, String)> {
+        let key = k(name);
+        r.items(field(value, name), &key)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let item_key = format!("{key}[{i}]");
+                match scalar_text(item) {
+                    Some(text) => Some((item_key, text)),
+                    None => {
+                        r.warn(
+                            &item_key,
+                            format!("expected a string, found {}; skipping it", describe(item)),
+                        );
+                        None
+                    }
+                }
+            })
+            .collect()
+    };
+    for (item_key, text) in list(r, "hosts") {
+        match HostOrigin::parse(&text) {
+            Ok(h) => push_unique(&mut set.hosts, h),
+            Err(e) => r.warn(&item_key, format!("{e}; skipping it")),
+        }
+    }
+    for (name, target) in [("env", &mut set.env), ("secrets", &mut set.secrets)] {
+        for (item_key, text) in list(r, name) {
+            let text = text.trim().to_string();
+            if valid_var_name(&text) {
+                push_unique(target, text);
+            } else {
+                r.warn(
+                    &item_key,
+                    format!("`{text}` is not a variable name (letters, digits, _); skipping it"),
+                );
+            }
+        }
+    }
+    for (item_key, text) in list(r, "interfaces") {
+        match Interface::parse(&text) {
+            Some(i) => push_unique(&mut set.interfaces, i),
+            None => {
+                let known: Vec<&str> = Interface::ALL.iter().map(|i| i.name()).collect();
+                r.warn(
+                    &item_key,
+                    format!(
+                        "unknown interface `{text}`; use one of {}; skipping it",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let dirs_key = k("dirs");
+    for (i, item) in r.items(field(value, "dirs"), &dirs_key).iter().enumerate() {
+        if let Some(dir) = read_dir(r, item, &format!("{dirs_key}[{i}]")) {
+            push_unique(&mut set.dirs, dir);
+        }
+    }
+    set.memory_limit = r.opt_bytes(
+        field(value, "memory_limit"),
+        &k("memory_limit"),
+        "no limit from this entry",
+    );
+    set.timeout = r.opt_duration(
+        field(value, "timeout"),
+        &k("timeout"),
+        "no limit from this entry",
+    );
+    set
+}
+
+/// `{path, mode}` (mode defaults to `ro`) or a bare path string (read-only).
+fn read_dir(r: &mut Reader<'_>, item: &Value, key: &str) -> Option<DirAccess> {
+    let (path, mode) = match item {
+        Value::String(s) => (s.clone(), DirMode::Ro),
+        Value::Mapping(_) => {
+            let path = r.opt_string(field(item, "path"), &join(key, "path"));
+            let mode = match field(item, "mode")
+                .and_then(scalar_text)
+                .as_deref()
+                .map(str::trim)
+            {
+                None | Some("ro") => DirMode::Ro,
+                Some("rw") => DirMode::Rw,
+                Some(other) => {
+                    r.warn(
+                        &join(key, "mode"),
+                        format!("mode `{other}` is neither ro nor rw; skipping this dir"),
+                    );
+                    return None;
+                }
+            };
+            (path.unwrap_or_default(), mode)
+        }
+        other => {
+            r.warn(
+                key,
+                format!(
+                    "expected {{path, mode}}, found {}; skipping it",
+                    describe(other)
+                ),
+            );
+            return None;
+        }
+    };
+    if path.trim().is_empty() {
+        r.warn(key, "a dir needs a non-empty `path`; skipping it");
+        return None;
+    }
+    Some(DirAccess {
+        path: normalize(Path::new(path.trim())),
+        mode,
+    })
+}

@@ -1,0 +1,329 @@
+//! Lenient reading of YAML values: a missing or null key yields the default silently, a value
+//! of the wrong type or out of range yields the default plus a [`Warning`] naming the key path.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_yaml::{Mapping, Value};
+
+use crate::units::{format_bytes, format_duration, parse_bytes, parse_duration, seconds};
+use crate::warning::Warning;
+
+/// Reads typed values out of a `serde_yaml::Value` tree, collecting warnings for `file`.
+pub(crate) struct Reader<'a> {
+    file: &'a Path,
+    /// Warnings collected so far, in the order the keys were read.
+    pub(crate) warnings: Vec<Warning>,
+}
+
+/// `parent.key`, or just `key` at the top level.
+pub(crate) fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// The value under `key` in `map`, treating a null value like an absent key.
+pub(crate) fn field<'v>(map: &'v Value, key: &str) -> Option<&'v Value> {
+    map.get(key).filter(|v| !v.is_null())
+}
+
+/// A short description of `value` for messages: `a list`, `the string "abc"`, …
+pub(crate) fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) if s.chars().count() > 40 => "a long string".into(),
+        Value::String(s) => format!("the string \"{s}\""),
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(t) => format!("a value tagged {}", t.tag),
+    }
+}
+
+/// A scalar as text (strings, numbers and booleans); `None` for lists and mappings.
+pub(crate) fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl<'a> Reader<'a> {
+    /// A reader whose warnings name `file`.
+    pub(crate) fn new(file: &'a Path) -> Self {
+        Reader {
+            file,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Records a warning about `key`.
+    pub(crate) fn warn(&mut self, key: &str, message: impl Into<String>) {
+        self.warnings
+            .push(Warning::in_file(self.file, key, message.into()));
+    }
+
+    fn wrong(&mut self, key: &str, expected: &str, found: &Value, default: &str) {
+        self.warn(
+            key,
+            format!(
+                "expected {expected}, found {}; using the default {default}",
+                describe(found)
+            ),
+        );
+    }
+
+    /// A mapping under `key`; anything else warns and yields `None`.
+    pub(crate) fn mapping<'v>(&mut self, value: Option<&'v Value>, key: &str) -> Option<&'v Value> {
+        match value {
+            None => None,
+            Some(v @ Value::Mapping(_)) => Some(v),
+            Some(other) => {
+                self.warn(
+                    key,
+                    format!("expected a mapping, found {}; ignoring it", describe(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// The entries of a mapping as (key text, value) pairs; non-string keys warn and are skipped.
+    pub(crate) fn entries<'v>(&mut self, map: &'v Value, key: &str) -> Vec<(String, &'v Value)> {
+        let Value::Mapping(m) = map else {
+            return Vec::new();
+        };
+        let m: &Mapping = m;
+        let mut out = Vec::new();
+        for (k, v) in m {
+            match scalar_text(k) {
+                Some(name) => out.push((name, v)),
+                None => self.warn(
+                    key,
+                    format!("ignoring an entry whose key is {}", describe(k)),
+                ),
+            }
+        }
+        out
+    }
+
+    /// An optional text value; numbers and booleans are accepted as their text.
+    pub(crate) fn opt_string(&mut self, value: Option<&Value>, key: &str) -> Option<String> {
+        let v = value?;
+        match scalar_text(v) {
+            Some(s) => Some(s),
+            None => {
+                self.warn(
+                    key,
+                    format!("expected a string, found {}; ignoring it", describe(v)),
+                );
+                None
+            }
+        }
+    }
+
+    /// A text value, or `default`.
+    pub(crate) fn string(&mut self, value: Option<&Value>, key: &str, default: &str) -> String {
+        match value {
+            None => default.to_string(),
+            Some(v) => match scalar_text(v) {
+                Some(s) => s,
+                None => {
+                    self.wrong(key, "a string", v, &format!("\"{default}\""));
+                    default.to_string()
+                }
+            },
+        }
+    }
+
+    /// An integer within `min..=max` (numeric strings accepted), or `default`.
+    pub(crate) fn int(
+        &mut self,
+        value: Option<&Value>,
+        key: &str,
+        (min, max): (i64, i64),
+        default: i64,
+    ) -> i64 {
+        let Some(v) = value else { return default };
+        let parsed = match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(n) if (min..=max).contains(&n) => n,
+            Some(n) => {
+                self.warn(
+                    key,
+                    format!("{n} is out of range {min}–{max}; using the default {default}"),
+                );
+                default
+            }
+            None => {
+                self.wrong(key, "an integer", v, &default.to_string());
+                default
+            }
+        }
+    }
+
+    /// A number of seconds ≥ 0 (numeric strings accepted), or `default`.
+    pub(crate) fn non_negative(&mut self, value: Option<&Value>, key: &str, default: f64) -> f64 {
+        let Some(v) = value else { return default };
+        let parsed = match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(n) if n.is_finite() && n >= 0.0 => n,
+            _ => {
+                self.wrong(key, "a number ≥ 0", v, &default.to_string());
+                default
+            }
+        }
+    }
+
+    /// A boolean (`true/false`, also the strings yes/no/on/off/1/0), or `default`.
+    pub(crate) fn bool(&mut self, value: Option<&Value>, key: &str, default: bool) -> bool {
+        let Some(v) = value else { return default };
+        let parsed = match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => parse_flag(s),
+            Value::Number(n) => n.as_i64().and_then(|n| match n {
+                0 => Some(false),
+                1 => Some(true),
+                _ => None,
+            }),
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| {
+            self.wrong(key, "true or false", v, &default.to_string());
+            default
+        })
+    }
+
+    /// A list of strings. A single string counts as a one-element list; non-text items warn
+    /// (naming `key[i]`) and are skipped. `None` when absent or not a list.
+    pub(crate) fn string_list(&mut self, value: Option<&Value>, key: &str) -> Option<Vec<String>> {
+        match value? {
+            Value::Sequence(items) => Some(
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| {
+                        let text = scalar_text(item);
+                        if text.is_none() {
+                            self.warn(
+                                &format!("{key}[{i}]"),
+                                format!("expected a string, found {}; skipping it", describe(item)),
+                            );
+                        }
+                        text
+                    })
+                    .collect(),
+            ),
+            Value::String(s) => Some(vec![s.clone()]),
+            other => {
+                self.warn(
+                    key,
+                    format!(
+                        "expected a list, found {}; using the default",
+                        describe(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The items of a list (a non-list warns and yields nothing).
+    pub(crate) fn items<'v>(&mut self, value: Option<&'v Value>, key: &str) -> &'v [Value] {
+        match value {
+            None => &[],
+            Some(Value::Sequence(items)) => items,
+            Some(other) => {
+                self.warn(
+                    key,
+                    format!("expected a list, found {}; ignoring it", describe(other)),
+                );
+                &[]
+            }
+        }
+    }
+
+    /// A byte size (`256m`, or an integer number of bytes), or `default`.
+    pub(crate) fn bytes(&mut self, value: Option<&Value>, key: &str, default: u64) -> u64 {
+        self.opt_bytes(value, key, &format_bytes(default))
+            .unwrap_or(default)
+    }
+
+    /// An optional byte size; a bad one warns (mentioning `fallback`) and yields `None`.
+    pub(crate) fn opt_bytes(
+        &mut self,
+        value: Option<&Value>,
+        key: &str,
+        fallback: &str,
+    ) -> Option<u64> {
+        let v = value?;
+        let text = scalar_text(v).unwrap_or_default();
+        match parse_bytes(&text) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                let e = if text.is_empty() { describe(v) } else { e };
+                self.warn(key, format!("{e}; using {fallback}"));
+                None
+            }
+        }
+    }
+
+    /// A duration (`30s`, `500ms`, or a number of seconds), or `default`.
+    pub(crate) fn duration(
+        &mut self,
+        value: Option<&Value>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
+        self.opt_duration(value, key, &format_duration(default))
+            .unwrap_or(default)
+    }
+
+    /// An optional duration; a bad one warns (mentioning `fallback`) and yields `None`.
+    pub(crate) fn opt_duration(
+        &mut self,
+        value: Option<&Value>,
+        key: &str,
+        fallback: &str,
+    ) -> Option<Duration> {
+        let v = value?;
+        let parsed = match v {
+            Value::Number(n) => n
+                .as_f64()
+                .and_then(seconds)
+                .ok_or_else(|| format!("`{n}` must be a positive number of seconds")),
+            Value::String(s) => parse_duration(s),
+            other => Err(format!("expected a duration, found {}", describe(other))),
+        };
+        match parsed {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.warn(key, format!("{e}; using {fallback}"));
+                None
+            }
+        }
+    }
+}
+
+/// Parses a flag as the runtime accepts it everywhere: 1/true/yes/on and 0/false/no/off.
+pub(crate) fn parse_flag(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}

@@ -1,0 +1,48 @@
+//! molecule-config: the first stage of the runtime's one-way data flow
+//! (config → plan → running workspace).
+//!
+//! - [`Env`]: the environment variables the runtime reads, captured once.
+//! - [`WorkspaceConfig`]: config.yaml, read leniently (defaults + [`Warning`]s), including the
+//!   capability [`GrantsConfig`]; [`CapabilityRequest`] is a skill's side and [`effective`]
+//!   intersects the two.
+//! - [`preflight`]: the PASS/WARN/FAIL checks run before the workspace goes live.
+//! - [`load_plugins`]: plugins from `<configs>/plugins` and `$PLUGINS_DIR`.
+//! - [`system_prompt`]: the one place the system prompt is assembled.
+
+mod capabilities;
+mod effective;
+mod env;
+mod grants;
+mod lenient;
+mod plugins;
+mod preflight;
+mod prompt;
+mod report;
+mod sections;
+pub mod units;
+mod warning;
+mod workspace;
+
+#[cfg(test)]
+mod tests;
+
+pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface};
+pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
+pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
+pub use grants::{CapabilityRequest, Grant, GrantsConfig};
+pub use plugins::{
+    load_plugins, Plugin, PluginManifest, PluginOrigin, PluginSet, PromptText, Shadowed,
+    SkippedPlugin,
+};
+pub use preflight::preflight;
+pub use prompt::{system_prompt, PromptParts, PromptPeer, PromptSkill};
+pub use report::{Check, PreflightReport, Status};
+pub use sections::{
+    A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig, SandboxConfig,
+    DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,
+};
+pub use warning::Warning;
+pub use workspace::{
+    model_matches, model_prefix, Origin, WorkspaceConfig, CONFIG_FILE, DEFAULT_MODEL,
+    DEFAULT_PROMPT_FILE, DEFAULT_RUNTIME,
+};

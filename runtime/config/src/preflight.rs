@@ -1,0 +1,294 @@
+//! Preflight: the checks run before the workspace goes live. FAIL (the runtime exits 1) on an
+//! unknown adapter or a port outside 1–65535; WARN on everything that degrades the workspace
+//! (missing required env, prompt files, SKILL.md files, plugins, config warnings, …).
+
+use std::path::Path;
+
+use crate::env::Env;
+use crate::report::{PreflightReport, Status};
+use crate::workspace::{Origin, WorkspaceConfig};
+
+/// Runs every check against `env` and `config`. `known_adapters` are the built-in adapter
+/// names; `runtime` may instead be a path (relative to `config_dir`) to a `.wasm` component
+/// or an adapter crate (a directory with `Cargo.toml`).
+pub fn preflight(
+    env: &Env,
+    config: &WorkspaceConfig,
+    known_adapters: &[&str],
+    config_dir: &Path,
+) -> PreflightReport {
+    let mut report = PreflightReport::default();
+    for w in &env.warnings {
+        report.push(Status::Warn, w.key.clone(), w.message.clone());
+    }
+    for w in &config.warnings {
+        let name = if w.key.is_empty() {
+            "config.yaml".to_string()
+        } else {
+            w.key.clone()
+        };
+        let detail = match w.line {
+            Some(line) => format!("{} (line {line})", w.message),
+            None => w.message.clone(),
+        };
+        report.push(Status::Warn, name, detail);
+    }
+    check_runtime(&mut report, &config.runtime, known_adapters, config_dir);
+    match config.a2a.valid_port() {
+        Some(port) => report.push(Status::Pass, "a2a.port", port.to_string()),
+        None => report.push(
+            Status::Fail,
+            "a2a.port",
+            format!(
+                "{} is not a port; set a2a.port in config.yaml to 1–65535 (default 8000)",
+                config.a2a.port
+            ),
+        ),
+    }
+    check_model(&mut report, env, config);
+    check_platform(&mut report, env);
+    check_files(&mut report, config, config_dir);
+    check_skills(&mut report, config, config_dir);
+    check_plugins(&mut report, env, config, config_dir);
+    if env.smoke_mode {
+        report.push(
+            Status::Pass,
+            "smoke mode",
+            format!(
+                "on: one stub request, timeout {}s",
+                env.smoke_timeout.as_secs()
+            ),
+        );
+    }
+    report
+}
+
+fn check_runtime(report: &mut PreflightReport, runtime: &str, known: &[&str], config_dir: &Path) {
+    let listing = if known.is_empty() {
+        "(none built in)".to_string()
+    } else {
+        known.join(", ")
+    };
+    if known.contains(&runtime) {
+        report.push(
+            Status::Pass,
+            "runtime",
+            format!("`{runtime}` is a built-in adapter"),
+        );
+        return;
+    }
+    if let Some(name) = known.iter().find(|k| k.eq_ignore_ascii_case(runtime)) {
+        report.push(
+            Status::Warn,
+            "runtime",
+            format!("adapter name `{name}` ≠ runtime `{runtime}`; write `runtime: {name}` in config.yaml"),
+        );
+        return;
+    }
+    let path = config_dir.join(runtime);
+    let is_wasm = path.extension().is_some_and(|e| e == "wasm");
+    if is_wasm && path.is_file() {
+        report.push(
+            Status::Pass,
+            "runtime",
+            format!("wasm component {}", path.display()),
+        );
+    } else if path.join("Cargo.toml").is_file() {
+        report.push(
+            Status::Pass,
+            "runtime",
+            format!("adapter crate {}", path.display()),
+        );
+    } else if is_wasm {
+        report.push(
+            Status::Fail,
+            "runtime",
+            format!(
+                "{} does not exist; build the component or fix `runtime` in config.yaml",
+                path.display()
+            ),
+        );
+    } else if path.is_dir() {
+        report.push(
+            Status::Fail,
+            "runtime",
+            format!("{} is a directory without Cargo.toml, not an adapter crate; fix `runtime` in config.yaml", path.display()),
+        );
+    } else {
+        report.push(
+            Status::Fail,
+            "runtime",
+            format!(
+                "unknown runtime `{runtime}`; set `runtime` in config.yaml to one of {listing}, \
+                 or a path to a .wasm component or adapter crate"
+            ),
+        );
+    }
+}
+
+fn origin_text(origin: Origin) -> String {
+    match origin {
+        Origin::Default => "default".into(),
+        Origin::File { key } => format!("config.yaml {key}"),
+        Origin::Env { var } => format!("${var}"),
+        Origin::ModelPrefix => "model prefix".into(),
+    }
+}
+
+fn check_model(report: &mut PreflightReport, env: &Env, config: &WorkspaceConfig) {
+    let provider = match &config.provider {
+        Some(p) => format!(
+            "provider `{p}` (from {})",
+            origin_text(config.provider_origin)
+        ),
+        None => "provider left to the adapter".into(),
+    };
+    report.push(
+        Status::Pass,
+        "model",
+        format!(
+            "`{}` (from {}), {provider}",
+            config.model,
+            origin_text(config.model_origin)
+        ),
+    );
+    let missing: Vec<&String> = config
+        .required_env
+        .iter()
+        .filter(|v| !env.is_set(v))
+        .collect();
+    if config.required_env.is_empty() {
+        report.push(Status::Pass, "required_env", "nothing required");
+    } else if missing.is_empty() {
+        report.push(
+            Status::Pass,
+            "required_env",
+            format!("set: {}", config.required_env.join(", ")),
+        );
+    }
+    for var in missing {
+        report.push(
+            Status::Warn,
+            "required_env",
+            format!(
+                "{var} is not set (needed for model `{}`); add it to the workspace's secrets or environment",
+                config.model
+            ),
+        );
+    }
+}
+
+fn check_platform(report: &mut PreflightReport, env: &Env) {
+    match (&env.platform_url, &env.workspace_id) {
+        (Some(url), Some(id)) => report.push(Status::Pass, "platform", format!("{url} as workspace {id}")),
+        (Some(url), None) => report.push(
+            Status::Warn,
+            "platform",
+            format!("PLATFORM_URL is {url} but WORKSPACE_ID is not set; registration will fail — set WORKSPACE_ID"),
+        ),
+        (None, _) => report.push(Status::Pass, "platform", "none (PLATFORM_URL unset): standalone"),
+    }
+}
+
+fn check_files(report: &mut PreflightReport, config: &WorkspaceConfig, config_dir: &Path) {
+    for file in &config.prompt_files {
+        let path = config_dir.join(file);
+        if path.is_file() {
+            report.push(Status::Pass, "prompt_files", file.clone());
+        } else {
+            report.push(
+                Status::Warn,
+                "prompt_files",
+                format!(
+                    "{} not found; create it or remove `{file}` from prompt_files",
+                    path.display()
+                ),
+            );
+        }
+    }
+    for (key, path) in [
+        ("initial_prompt_file", &config.initial_prompt_file),
+        ("idle_prompt_file", &config.idle_prompt_file),
+    ] {
+        match path {
+            Some(p) if p.is_file() => report.push(Status::Pass, key, p.display().to_string()),
+            Some(p) => report.push(
+                Status::Warn,
+                key,
+                format!(
+                    "{} not found; create it or fix {key} in config.yaml",
+                    p.display()
+                ),
+            ),
+            None => {}
+        }
+    }
+}
+
+fn check_skills(report: &mut PreflightReport, config: &WorkspaceConfig, config_dir: &Path) {
+    for id in &config.skills {
+        let md = config_dir.join("skills").join(id).join("SKILL.md");
+        if md.is_file() {
+            report.push(Status::Pass, format!("skill {id}"), "SKILL.md found");
+        } else {
+            report.push(
+                Status::Warn,
+                format!("skill {id}"),
+                format!(
+                    "{} not found; add the skill folder or remove `{id}` from skills",
+                    md.display()
+                ),
+            );
+        }
+    }
+    for id in config.grants.skills.keys() {
+        let present = config.skills.contains(id)
+            || config_dir
+                .join("skills")
+                .join(id)
+                .join("SKILL.md")
+                .is_file();
+        if !present {
+            report.push(
+                Status::Warn,
+                format!("grants.skills.{id}"),
+                format!("grants capabilities to `{id}`, which is not a listed or local skill; remove the entry (ignore if a plugin provides the skill)"),
+            );
+        }
+    }
+}
+
+fn check_plugins(
+    report: &mut PreflightReport,
+    env: &Env,
+    config: &WorkspaceConfig,
+    config_dir: &Path,
+) {
+    for name in &config.plugins {
+        let local = config_dir.join("plugins").join(name);
+        let shared = env.plugins_dir.join(name);
+        if local.is_dir() {
+            report.push(
+                Status::Pass,
+                format!("plugin {name}"),
+                local.display().to_string(),
+            );
+        } else if shared.is_dir() {
+            report.push(
+                Status::Pass,
+                format!("plugin {name}"),
+                shared.display().to_string(),
+            );
+        } else {
+            report.push(
+                Status::Warn,
+                format!("plugin {name}"),
+                format!(
+                    "not found in {} or {}; install it or remove it from plugins",
+                    local.display(),
+                    shared.display()
+                ),
+            );
+        }
+    }
+}

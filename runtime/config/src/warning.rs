@@ -1,0 +1,64 @@
+//! Warnings produced while reading configuration: each names where the problem is (file or
+//! environment, key path, line when known) and what to do about it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A non-fatal configuration problem. The value in question fell back to its default (or was
+/// skipped); the message says what was wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The file the problem is in; `None` for the process environment.
+    pub file: Option<PathBuf>,
+    /// The key path, e.g. `a2a.port`, `grants.skills.web-fetch.hosts[0]` or an env var name.
+    /// Empty when the problem concerns the whole file.
+    pub key: String,
+    /// The 1-based line in `file`, when known.
+    pub line: Option<usize>,
+    /// What was wrong and what happens instead.
+    pub message: String,
+}
+
+impl Warning {
+    /// A warning about `key` in `file`.
+    pub fn in_file(file: &Path, key: impl Into<String>, message: impl Into<String>) -> Self {
+        Warning {
+            file: Some(file.to_path_buf()),
+            key: key.into(),
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    /// A warning about the environment variable `var`.
+    pub fn in_env(var: impl Into<String>, message: impl Into<String>) -> Self {
+        Warning {
+            file: None,
+            key: var.into(),
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    /// The same warning, located at `line`.
+    pub fn at_line(mut self, line: usize) -> Self {
+        self.line = Some(line);
+        self
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{}", file.display())?,
+            None => write!(f, "environment")?,
+        }
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}

@@ -1,0 +1,355 @@
+//! [`WorkspaceConfig`]: config.yaml read leniently (every key has a default, problems become
+//! warnings) with the environment's model and provider overrides applied.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_yaml::Value;
+
+use crate::env::Env;
+use crate::grants::{Grant, GrantsConfig};
+use crate::lenient::{field, scalar_text, Reader};
+use crate::sections::{
+    A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig, SandboxConfig,
+};
+use crate::warning::Warning;
+
+/// The config file's name inside the config dir.
+pub const CONFIG_FILE: &str = "config.yaml";
+/// Default `model`.
+pub const DEFAULT_MODEL: &str = "anthropic:claude-opus-4-7";
+/// Default `runtime`.
+pub const DEFAULT_RUNTIME: &str = "langgraph";
+/// Default `prompt_files`.
+pub const DEFAULT_PROMPT_FILE: &str = "system-prompt.md";
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default.
+    Default,
+    /// config.yaml (`key` names the YAML key it came from).
+    File {
+        /// The YAML key, e.g. `model` or `runtime_config.model`.
+        key: &'static str,
+    },
+    /// An environment variable.
+    Env {
+        /// The variable's name.
+        var: &'static str,
+    },
+    /// Derived from the model's `provider:` / `provider/` prefix.
+    ModelPrefix,
+}
+
+/// The whole workspace configuration. Build it with [`WorkspaceConfig::load`]; it never fails.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkspaceConfig {
+    /// The directory holding config.yaml; relative paths in the config resolve against it.
+    pub config_dir: PathBuf,
+    /// `name` (default "Workspace").
+    pub name: String,
+    /// `description`.
+    pub description: String,
+    /// `role`.
+    pub role: String,
+    /// `version` (default "1.0.0").
+    pub version: String,
+    /// `tier` (default 1).
+    pub tier: u32,
+    /// The picked model: `MOLECULE_MODEL` > `MODEL` > `model` > `runtime_config.model` > default.
+    pub model: String,
+    /// Where [`WorkspaceConfig::model`] came from.
+    pub model_origin: Origin,
+    /// The provider: `LLM_PROVIDER` > `provider` > `runtime_config.provider` > model prefix.
+    /// `None` when the model has no prefix (e.g. `sonnet`).
+    pub provider: Option<String>,
+    /// Where [`WorkspaceConfig::provider`] came from.
+    pub provider_origin: Origin,
+    /// `runtime` (default "langgraph"): an adapter name or a path to a .wasm / crate.
+    pub runtime: String,
+    /// `runtime_config`, as written.
+    pub runtime_config: RuntimeConfig,
+    /// The env vars the picked model needs: the matching `runtime_config.models[].required_env`,
+    /// else `runtime_config.required_env`.
+    pub required_env: Vec<String>,
+    /// `initial_prompt`.
+    pub initial_prompt: Option<String>,
+    /// `initial_prompt_file`, resolved against the config dir.
+    pub initial_prompt_file: Option<PathBuf>,
+    /// `idle_prompt`.
+    pub idle_prompt: Option<String>,
+    /// `idle_prompt_file`, resolved against the config dir.
+    pub idle_prompt_file: Option<PathBuf>,
+    /// `idle_interval_seconds` (default 600).
+    pub idle_interval: Duration,
+    /// `skills`: skill ids (folders under `skills/`).
+    pub skills: Vec<String>,
+    /// `plugins`: plugin names expected to be installed.
+    pub plugins: Vec<String>,
+    /// `tools`: built-in tool names.
+    pub tools: Vec<String>,
+    /// `prompt_files` (default `[system-prompt.md]`), relative to the config dir.
+    pub prompt_files: Vec<String>,
+    /// `sub_workspaces`: ids (a list item may be a string or a mapping with `id` or `name`).
+    pub sub_workspaces: Vec<String>,
+    /// `a2a`.
+    pub a2a: A2aConfig,
+    /// `delegation`.
+    pub delegation: DelegationConfig,
+    /// `sandbox`: default wasm limits.
+    pub sandbox: SandboxConfig,
+    /// `observability`.
+    pub observability: ObservabilityConfig,
+    /// `grants`: capability grants for skills.
+    pub grants: GrantsConfig,
+    /// Everything that fell back to a default, in file order.
+    pub warnings: Vec<Warning>,
+}
+
+impl WorkspaceConfig {
+    /// Reads `<config_dir>/config.yaml`. A missing or unreadable file gives all defaults plus a
+    /// warning; invalid YAML gives defaults plus a warning carrying the line.
+    pub fn load(config_dir: &Path, env: &Env) -> WorkspaceConfig {
+        let file = config_dir.join(CONFIG_FILE);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => WorkspaceConfig::from_yaml_str(&text, config_dir, env),
+            Err(e) => {
+                let why = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!(
+                        "not found; using defaults for everything (create it, or point \
+                         WORKSPACE_CONFIG_PATH at the directory that holds it)"
+                    )
+                } else {
+                    format!("cannot be read ({e}); using defaults for everything")
+                };
+                let mut config =
+                    WorkspaceConfig::from_value(&Value::Null, config_dir, env, Vec::new());
+                config.warnings.insert(0, Warning::in_file(&file, "", why));
+                config
+            }
+        }
+    }
+
+    /// Parses config.yaml's text; `config_dir` locates relative paths and names the file in warnings.
+    pub fn from_yaml_str(text: &str, config_dir: &Path, env: &Env) -> WorkspaceConfig {
+        let file = config_dir.join(CONFIG_FILE);
+        match serde_yaml::from_str::<Value>(text) {
+            Ok(value @ (Value::Mapping(_) | Value::Null)) => {
+                WorkspaceConfig::from_value(&value, config_dir, env, Vec::new())
+            }
+            Ok(other) => {
+                let w = Warning::in_file(
+                    &file,
+                    "",
+                    format!(
+                        "the top level must be a mapping of keys, found {}; using defaults for everything",
+                        crate::lenient::describe(&other)
+                    ),
+                );
+                WorkspaceConfig::from_value(&Value::Null, config_dir, env, vec![w])
+            }
+            Err(e) => {
+                let mut w = Warning::in_file(
+                    &file,
+                    "",
+                    format!("is not valid YAML ({e}); using defaults for everything"),
+                );
+                w.line = e.location().map(|l| l.line());
+                WorkspaceConfig::from_value(&Value::Null, config_dir, env, vec![w])
+            }
+        }
+    }
+
+    fn from_value(
+        v: &Value,
+        config_dir: &Path,
+        env: &Env,
+        mut warnings: Vec<Warning>,
+    ) -> WorkspaceConfig {
+        let file = config_dir.join(CONFIG_FILE);
+        let mut r = Reader::new(&file);
+        let text = |r: &mut Reader<'_>, key: &'static str| r.opt_string(field(v, key), key);
+        let list =
+            |r: &mut Reader<'_>, key: &str| r.string_list(field(v, key), key).unwrap_or_default();
+        let name = r.string(field(v, "name"), "name", "Workspace");
+        let description = r.string(field(v, "description"), "description", "");
+        let role = r.string(field(v, "role"), "role", "");
+        let version = r.string(field(v, "version"), "version", "1.0.0");
+        let tier = r.int(field(v, "tier"), "tier", (0, i64::from(u32::MAX)), 1);
+        let yaml_model = text(&mut r, "model");
+        let yaml_provider = text(&mut r, "provider");
+        let runtime = r.string(field(v, "runtime"), "runtime", DEFAULT_RUNTIME);
+        let runtime_config = RuntimeConfig::read(&mut r, field(v, "runtime_config"));
+        let prompt_file = |r: &mut Reader<'_>, key: &'static str| {
+            text(r, key)
+                .filter(|s| !s.trim().is_empty())
+                .map(|p| config_dir.join(p.trim()))
+        };
+        let initial_prompt = text(&mut r, "initial_prompt");
+        let initial_prompt_file = prompt_file(&mut r, "initial_prompt_file");
+        let idle_prompt = text(&mut r, "idle_prompt");
+        let idle_prompt_file = prompt_file(&mut r, "idle_prompt_file");
+        let idle = r.int(
+            field(v, "idle_interval_seconds"),
+            "idle_interval_seconds",
+            (1, 31_536_000),
+            600,
+        );
+        let skills = list(&mut r, "skills");
+        let plugins = list(&mut r, "plugins");
+        let tools = list(&mut r, "tools");
+        let prompt_files = r
+            .string_list(field(v, "prompt_files"), "prompt_files")
+            .unwrap_or_else(|| vec![DEFAULT_PROMPT_FILE.to_string()]);
+        let sub_workspaces = read_sub_workspaces(&mut r, field(v, "sub_workspaces"));
+        let a2a = A2aConfig::read(&mut r, field(v, "a2a"));
+        let delegation = DelegationConfig::read(&mut r, field(v, "delegation"));
+        let sandbox = SandboxConfig::read(&mut r, field(v, "sandbox"));
+        let observability = ObservabilityConfig::read(&mut r, field(v, "observability"));
+        let grants = GrantsConfig::read(&mut r, field(v, "grants"));
+        warnings.extend(r.warnings);
+
+        let (model, model_origin) = pick_model(env, yaml_model, &runtime_config);
+        let (provider, provider_origin) =
+            pick_provider(env, yaml_provider, &runtime_config, &model);
+        let required_env = runtime_config
+            .models
+            .iter()
+            .find(|m| model_matches(&m.id, &model))
+            .map(|m| m.required_env.clone())
+            .unwrap_or_else(|| runtime_config.required_env.clone());
+        WorkspaceConfig {
+            config_dir: config_dir.to_path_buf(),
+            name,
+            description,
+            role,
+            version,
+            tier: u32::try_from(tier).unwrap_or(1),
+            model,
+            model_origin,
+            provider,
+            provider_origin,
+            runtime,
+            runtime_config,
+            required_env,
+            initial_prompt,
+            initial_prompt_file,
+            idle_prompt,
+            idle_prompt_file,
+            idle_interval: Duration::from_secs(idle.unsigned_abs()),
+            skills,
+            plugins,
+            tools,
+            prompt_files,
+            sub_workspaces,
+            a2a,
+            delegation,
+            sandbox,
+            observability,
+            grants,
+            warnings,
+        }
+    }
+
+    /// The capability grant for `skill` (see [`GrantsConfig::for_skill`]).
+    pub fn grant_for(&self, skill: &str) -> Grant {
+        self.grants.for_skill(skill, &self.sandbox)
+    }
+
+    /// The effective log level: `LOG_LEVEL` when set, else `observability.log_level`.
+    pub fn log_level<'a>(&'a self, env: &'a Env) -> &'a str {
+        env.log_level
+            .as_deref()
+            .unwrap_or(&self.observability.log_level)
+    }
+}
+
+fn pick_model(env: &Env, yaml: Option<String>, rc: &RuntimeConfig) -> (String, Origin) {
+    let yaml = yaml.filter(|m| !m.trim().is_empty());
+    if let Some(m) = &env.molecule_model {
+        (
+            m.clone(),
+            Origin::Env {
+                var: "MOLECULE_MODEL",
+            },
+        )
+    } else if let Some(m) = &env.model {
+        (m.clone(), Origin::Env { var: "MODEL" })
+    } else if let Some(m) = yaml {
+        (m, Origin::File { key: "model" })
+    } else if let Some(m) = rc.model.clone().filter(|m| !m.trim().is_empty()) {
+        (
+            m,
+            Origin::File {
+                key: "runtime_config.model",
+            },
+        )
+    } else {
+        (DEFAULT_MODEL.to_string(), Origin::Default)
+    }
+}
+
+fn pick_provider(
+    env: &Env,
+    yaml: Option<String>,
+    rc: &RuntimeConfig,
+    model: &str,
+) -> (Option<String>, Origin) {
+    let nonempty = |s: Option<String>| s.filter(|p| !p.trim().is_empty());
+    if let Some(p) = &env.llm_provider {
+        (
+            Some(p.clone()),
+            Origin::Env {
+                var: "LLM_PROVIDER",
+            },
+        )
+    } else if let Some(p) = nonempty(yaml) {
+        (Some(p), Origin::File { key: "provider" })
+    } else if let Some(p) = nonempty(rc.provider.clone()) {
+        (
+            Some(p),
+            Origin::File {
+                key: "runtime_config.provider",
+            },
+        )
+    } else {
+        match model_prefix(model) {
+            Some(p) => (Some(p.to_string()), Origin::ModelPrefix),
+            None => (None, Origin::Default),
+        }
+    }
+}
+
+/// The provider prefix of a model: the text before the first `:` or `/` (`openai:gpt-4.1` → `openai`).
+pub fn model_prefix(model: &str) -> Option<&str> {
+    let i = model.find([':', '/'])?;
+    Some(&model[..i]).filter(|p| !p.is_empty())
+}
+
+/// Whether `models[].id` names `model`: case-insensitively equal to the whole model or to the
+/// part after its provider prefix (`claude-opus-4-7` matches `anthropic:claude-opus-4-7`).
+pub fn model_matches(id: &str, model: &str) -> bool {
+    let id = id.trim();
+    let bare = model_prefix(model).map_or(model, |p| &model[p.len() + 1..]);
+    id.eq_ignore_ascii_case(model.trim()) || id.eq_ignore_ascii_case(bare.trim())
+}
+
+fn read_sub_workspaces(r: &mut Reader<'_>, v: Option<&Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, item) in r.items(v, "sub_workspaces").iter().enumerate() {
+        let id = scalar_text(item).or_else(|| {
+            field(item, "id")
+                .or_else(|| field(item, "name"))
+                .and_then(scalar_text)
+        });
+        match id {
+            Some(id) => out.push(id),
+            None => r.warn(
+                &format!("sub_workspaces[{i}]"),
+                "expected an id or a mapping with `id`; skipping it",
+            ),
+        }
+    }
+    out
+}
