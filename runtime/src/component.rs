@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 
+use crate::bindings::adapter::AdapterPre;
 use crate::bindings::skill::SkillPre;
 use crate::bindings::ToolSpec;
 use crate::cache::{CacheOutcome, CompiledCache};
@@ -48,6 +49,27 @@ pub struct SkillComponent {
     pub(crate) grants: Arc<Grants>,
 }
 
+/// One version of an adapter component, ready to instantiate per task.
+pub struct AdapterComponent {
+    /// The label used in logs and errors, e.g. `adapter langgraph`.
+    pub label: String,
+    /// sha256 of the wasm, hex.
+    pub digest: String,
+    /// The runtime name the adapter reports (`name()`).
+    pub name: String,
+    /// Whether compiling was needed.
+    pub cache: CacheOutcome,
+    pub(crate) pre: AdapterPre<HostState>,
+    pub(crate) grants: Arc<Grants>,
+}
+
+impl AdapterComponent {
+    /// The grants every task of this adapter starts from.
+    pub fn grants(&self) -> &Arc<Grants> {
+        &self.grants
+    }
+}
+
 impl ComponentHost {
     /// Builds the linker (WASI denied by default plus the molecule interfaces).
     pub fn new(engine: Arc<WasmEngine>, cache: CompiledCache) -> anyhow::Result<Self> {
@@ -85,6 +107,53 @@ impl ComponentHost {
         link_check::unsatisfied_imports(&self.linker, self.engine.engine(), component)
     }
 
+    /// Compiles, link-checks and pre-instantiates an adapter, then asks its name.
+    pub async fn load_adapter(
+        &self,
+        wasm: &[u8],
+        grants: Arc<Grants>,
+    ) -> anyhow::Result<AdapterComponent> {
+        let label = grants.component().to_owned();
+        let (component, cache) = self.compile(wasm, &label)?;
+        let pre = self.pre_instantiate(&component, &label)?;
+        let pre = AdapterPre::new(pre).map_err(anyhow::Error::from).with_context(|| {
+            format!("{label} does not export the molecule `agent` interface")
+        })?;
+        let mut adapter = AdapterComponent {
+            label,
+            digest: hex::encode(Sha256::digest(wasm)),
+            name: String::new(),
+            cache,
+            pre,
+            grants,
+        };
+        adapter.name = Sandbox::new(self.engine.clone())
+            .adapter_name(&adapter)
+            .await
+            .with_context(|| format!("asking {} for its name", adapter.label))?;
+        Ok(adapter)
+    }
+
+    /// Link-checks `component` and pre-instantiates it.
+    fn pre_instantiate(
+        &self,
+        component: &Component,
+        label: &str,
+    ) -> anyhow::Result<wasmtime::component::InstancePre<HostState>> {
+        let problems = self.link_check(component);
+        if !problems.is_empty() {
+            return Err(LinkError {
+                origin: label.to_owned(),
+                problems,
+            }
+            .into());
+        }
+        self.linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("pre-instantiating {label}"))
+    }
+
     /// Compiles, link-checks and pre-instantiates a skill, then asks it for its tools (in a
     /// sandbox with `grants`' limits).
     pub async fn load_skill(
@@ -94,19 +163,7 @@ impl ComponentHost {
     ) -> anyhow::Result<SkillComponent> {
         let label = grants.component().to_owned();
         let (component, cache) = self.compile(wasm, &label)?;
-        let problems = self.link_check(&component);
-        if !problems.is_empty() {
-            return Err(LinkError {
-                origin: label,
-                problems,
-            }
-            .into());
-        }
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("pre-instantiating {label}"))?;
+        let pre = self.pre_instantiate(&component, &label)?;
         let pre = SkillPre::new(pre)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{label} does not export the molecule `tool` interface"))?;

@@ -71,6 +71,19 @@ impl Grants {
         ))
     }
 
+    /// A copy of these grants for one task: its `events` go to that task, and its `tools`
+    /// see that task (e.g. `send_message_to_user`).
+    pub fn for_task(
+        &self,
+        events: Arc<dyn EventsBackend>,
+        tools: Arc<dyn ToolsBackend>,
+    ) -> Arc<Grants> {
+        let mut grants = self.clone();
+        grants.events = Some(events);
+        grants.tools = Some(tools);
+        Arc::new(grants)
+    }
+
     /// Names of the host interfaces granted (for reports such as `check`).
     pub fn granted_interfaces(&self) -> Vec<&'static str> {
         let mut out = vec!["log"];

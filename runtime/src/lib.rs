@@ -24,3 +24,4 @@ pub mod sandbox;
 pub mod skill;
 pub mod state;
 pub mod wasi;
+pub mod workspace;

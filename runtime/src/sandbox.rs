@@ -4,13 +4,16 @@
 //! [`CallError`] that says what happened and what to change.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, UpdateDeadline};
 
+use crate::bindings::adapter::exports::molecule::runtime::agent::RequestContext;
 use crate::bindings::{ToolError, ToolSpec};
-use crate::component::SkillComponent;
+use crate::component::{AdapterComponent, SkillComponent};
 use crate::engine::WasmEngine;
 use crate::grants::Grants;
 use crate::limits::{format_bytes, LimitHit};
@@ -19,6 +22,9 @@ use crate::state::HostState;
 /// Extra wall-clock time granted beyond the epoch deadline before the host abandons a call
 /// that is stuck in a host import (epochs only interrupt running wasm).
 const HOST_CALL_GRACE: Duration = Duration::from_millis(250);
+
+/// A boxed future borrowing a store.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Why a call did not return a result.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,22 +120,31 @@ impl Sandbox {
         store
     }
 
-    /// Calls `describe` on a skill.
-    pub async fn describe(&self, skill: &SkillComponent) -> Result<Vec<ToolSpec>, CallError> {
-        let mut store = self.store(&skill.grants);
-        let timeout = skill.grants.limits().timeout + HOST_CALL_GRACE;
-        let run = async {
-            let instance = skill.pre.instantiate_async(&mut store).await?;
-            instance
-                .molecule_runtime_tool()
-                .call_describe(&mut store)
-                .await
-        };
-        match tokio::time::timeout(timeout, run).await {
+    /// Runs `f` on a fresh store for `grants`, bounded by the grants' time limit.
+    async fn run<R>(
+        &self,
+        grants: &Arc<Grants>,
+        f: impl for<'a> FnOnce(&'a mut Store<HostState>) -> BoxFuture<'a, wasmtime::Result<R>>,
+    ) -> Result<R, CallError> {
+        let mut store = self.store(grants);
+        let timeout = grants.limits().timeout + HOST_CALL_GRACE;
+        match tokio::time::timeout(timeout, f(&mut store)).await {
             Err(_) => Err(CallError::Limit(store.data_mut().limiter.record_timeout())),
             Ok(Err(err)) => Err(classify(err, &store)),
-            Ok(Ok(specs)) => Ok(specs),
+            Ok(Ok(value)) => Ok(value),
         }
+    }
+
+    /// Calls `describe` on a skill.
+    pub async fn describe(&self, skill: &SkillComponent) -> Result<Vec<ToolSpec>, CallError> {
+        let pre = skill.pre.clone();
+        self.run(&skill.grants, |store| {
+            Box::pin(async move {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance.molecule_runtime_tool().call_describe(&mut *store).await
+            })
+        })
+        .await
     }
 
     /// Calls tool `tool` of `skill` with JSON `input` and returns its JSON output.
@@ -141,31 +156,105 @@ impl Sandbox {
     ) -> Result<String, CallError> {
         serde_json::from_str::<serde::de::IgnoredAny>(input)
             .map_err(|e| CallError::InvalidInput(format!("input is not JSON: {e}")))?;
-        let limits = *skill.grants.limits();
-        let mut store = self.store(&skill.grants);
-        let (tool, input) = (tool.to_owned(), input.to_owned());
-        let run = async {
-            let instance = skill.pre.instantiate_async(&mut store).await?;
-            instance
-                .molecule_runtime_tool()
-                .call_call(&mut store, &tool, &input)
-                .await
-        };
-        let output = match tokio::time::timeout(limits.timeout + HOST_CALL_GRACE, run).await {
-            Err(_) => return Err(CallError::Limit(store.data_mut().limiter.record_timeout())),
-            Ok(Err(err)) => return Err(classify(err, &store)),
-            Ok(Ok(Err(tool_error))) => return Err(CallError::Tool(tool_error)),
-            Ok(Ok(Ok(output))) => output,
-        };
-        if output.len() > limits.max_output_bytes {
+        let limit = skill.grants.limits().max_output_bytes;
+        let (pre, tool, input) = (skill.pre.clone(), tool.to_owned(), input.to_owned());
+        let output = self
+            .run(&skill.grants, |store| {
+                Box::pin(async move {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance
+                        .molecule_runtime_tool()
+                        .call_call(&mut *store, &tool, &input)
+                        .await
+                })
+            })
+            .await?
+            .map_err(CallError::Tool)?;
+        if output.len() > limit {
             return Err(CallError::OutputTooLarge {
                 bytes: output.len(),
-                limit: limits.max_output_bytes,
+                limit,
             });
         }
         serde_json::from_str::<serde::de::IgnoredAny>(&output)
             .map_err(|e| CallError::InvalidOutput(e.to_string()))?;
         Ok(output)
+    }
+
+    /// Asks an adapter for its runtime name.
+    pub async fn adapter_name(&self, adapter: &AdapterComponent) -> Result<String, CallError> {
+        let pre = adapter.pre.clone();
+        self.run(&adapter.grants, |store| {
+            Box::pin(async move {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance.molecule_runtime_agent().call_name(&mut *store).await
+            })
+        })
+        .await
+    }
+
+    /// Runs `setup` only, as the boot sequence does to learn whether the workspace is
+    /// configured. `Ok(Err(reason))` is the adapter's own refusal.
+    pub async fn setup_adapter(
+        &self,
+        adapter: &AdapterComponent,
+        grants: &Arc<Grants>,
+        config: &str,
+    ) -> Result<Result<(), String>, CallError> {
+        let (pre, config) = (adapter.pre.clone(), config.to_owned());
+        self.run(grants, |store| {
+            Box::pin(async move {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance
+                    .molecule_runtime_agent()
+                    .call_setup(&mut *store, &config)
+                    .await
+            })
+        })
+        .await
+    }
+
+    /// Runs one task: a fresh instance, `setup(config)`, then `execute(context)` on it.
+    /// `Ok(Err(reason))` is the adapter's own failure (setup or execute).
+    pub async fn execute_task(
+        &self,
+        adapter: &AdapterComponent,
+        grants: &Arc<Grants>,
+        config: &str,
+        context: RequestContext,
+    ) -> Result<Result<(), String>, CallError> {
+        let (pre, config) = (adapter.pre.clone(), config.to_owned());
+        self.run(grants, |store| {
+            Box::pin(async move {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let agent = instance.molecule_runtime_agent();
+                if let Err(reason) = agent.call_setup(&mut *store, &config).await? {
+                    return Ok(Err(format!("adapter setup failed: {reason}")));
+                }
+                agent.call_execute(&mut *store, &context).await
+            })
+        })
+        .await
+    }
+
+    /// Tells the adapter, on a fresh instance, that `task_id` was cancelled.
+    pub async fn cancel_task(
+        &self,
+        adapter: &AdapterComponent,
+        grants: &Arc<Grants>,
+        task_id: &str,
+    ) -> Result<(), CallError> {
+        let (pre, task_id) = (adapter.pre.clone(), task_id.to_owned());
+        self.run(grants, |store| {
+            Box::pin(async move {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance
+                    .molecule_runtime_agent()
+                    .call_cancel(&mut *store, &task_id)
+                    .await
+            })
+        })
+        .await
     }
 }
 

@@ -1,0 +1,52 @@
+//! The `events` backend of one task: forwards what the adapter emits to the task's A2A event
+//! sink, in order. A closed sink (the task was cancelled) answers `cancelled`, so the adapter
+//! stops promptly.
+
+use async_trait::async_trait;
+use molecule_a2a::EventSink;
+
+use super::convert;
+use crate::bindings::imports::molecule::runtime::types::{Artifact, Message, TaskState};
+use crate::bindings::HostError;
+use crate::capabilities::events::EventsBackend;
+
+/// Events of one task.
+pub struct TaskEvents {
+    sink: EventSink,
+}
+
+impl TaskEvents {
+    /// Events that go to `sink`.
+    pub fn new(sink: EventSink) -> Self {
+        TaskEvents { sink }
+    }
+
+    fn closed(_: molecule_a2a::SinkClosed) -> HostError {
+        HostError::Cancelled
+    }
+}
+
+#[async_trait]
+impl EventsBackend for TaskEvents {
+    async fn status(&self, state: TaskState, message: Option<Message>) -> Result<(), HostError> {
+        let (task, ctx) = (self.sink.task_id(), self.sink.context_id());
+        let message = message.map(|m| convert::message_from_wit(m, task, ctx));
+        self.sink
+            .status(convert::state_from_wit(state), message)
+            .map_err(Self::closed)
+    }
+
+    async fn artifact(&self, artifact: Artifact) -> Result<(), HostError> {
+        let (artifact, append, last_chunk) = convert::artifact_from_wit(artifact);
+        self.sink
+            .artifact(artifact, append, last_chunk)
+            .map_err(Self::closed)
+    }
+
+    async fn message(&self, message: Message) -> Result<(), HostError> {
+        let (task, ctx) = (self.sink.task_id(), self.sink.context_id());
+        self.sink
+            .message(convert::message_from_wit(message, task, ctx))
+            .map_err(Self::closed)
+    }
+}

@@ -1,0 +1,158 @@
+//! The executor bridge: each A2A task runs the adapter component's `execute` in its own
+//! sandboxed instance. What the adapter emits through `events` becomes A2A status, artifact
+//! and message updates in order; a trap or timeout fails that task alone with a readable
+//! reason; cancel reaches the adapter on a fresh instance.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use tracing::Instrument;
+use molecule_a2a::store::ListQuery;
+use molecule_a2a::types as a2a;
+use molecule_a2a::{AgentExecutor, EventSink, RequestContext, TaskStore};
+
+use super::convert;
+use super::events::TaskEvents;
+use super::skills::SkillRegistry;
+use super::tools::{Builtins, TaskTools};
+use crate::bindings::adapter::exports::molecule::runtime::agent;
+use crate::bindings::imports::molecule::runtime::types as wit;
+use crate::component::AdapterComponent;
+use crate::sandbox::Sandbox;
+
+/// Most earlier tasks of a context whose messages are passed as history.
+const HISTORY_TASKS: usize = 50;
+
+/// Runs tasks on the current adapter version.
+pub struct AdapterExecutor {
+    sandbox: Sandbox,
+    adapter: Arc<ArcSwap<AdapterComponent>>,
+    config: Arc<ArcSwap<String>>,
+    skills: Arc<SkillRegistry>,
+    builtins: Builtins,
+    store: TaskStore,
+}
+
+impl AdapterExecutor {
+    /// An executor for `adapter` (swappable) with the adapter config JSON `config`
+    /// (swappable: the system prompt changes when skills change).
+    pub fn new(
+        sandbox: Sandbox,
+        adapter: Arc<ArcSwap<AdapterComponent>>,
+        config: Arc<ArcSwap<String>>,
+        skills: Arc<SkillRegistry>,
+        builtins: Builtins,
+        store: TaskStore,
+    ) -> Self {
+        AdapterExecutor {
+            sandbox,
+            adapter,
+            config,
+            skills,
+            builtins,
+            store,
+        }
+    }
+
+    /// Messages of earlier tasks in the same context, oldest first, then this task's own
+    /// history before the new message. A finished task contributes its artifacts' text as an
+    /// agent message when its history has no agent reply.
+    async fn history(&self, ctx: &RequestContext) -> Vec<wit::Message> {
+        let mut out = Vec::new();
+        let query = ListQuery {
+            context_id: Some(ctx.context_id.clone()),
+            page_size: HISTORY_TASKS,
+            ..ListQuery::default()
+        };
+        if let Ok(page) = self.store.list(query).await {
+            for task in page.tasks.iter().rev().filter(|t| t.id != ctx.task_id) {
+                out.extend(task_messages(task));
+            }
+        }
+        if let Some(history) = &ctx.task.history {
+            out.extend(
+                history
+                    .iter()
+                    .filter(|m| m.message_id != ctx.message.message_id)
+                    .map(convert::message_to_wit),
+            );
+        }
+        out
+    }
+}
+
+fn task_messages(task: &a2a::Task) -> Vec<wit::Message> {
+    let mut out: Vec<wit::Message> = task
+        .history
+        .iter()
+        .flatten()
+        .map(convert::message_to_wit)
+        .collect();
+    let replied = out.iter().any(|m| m.role == wit::Role::Agent);
+    let text: String = task
+        .artifacts
+        .iter()
+        .flatten()
+        .map(convert::artifact_text)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !replied && !text.is_empty() {
+        out.push(wit::Message {
+            message_id: format!("{}-result", task.id),
+            role: wit::Role::Agent,
+            parts: vec![wit::Part::Text(text)],
+            context_id: Some(task.context_id.clone()),
+            task_id: Some(task.id.clone()),
+            metadata: None,
+        });
+    }
+    out
+}
+
+fn metadata_json(metadata: &HashMap<String, serde_json::Value>) -> String {
+    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into())
+}
+
+#[async_trait]
+impl AgentExecutor for AdapterExecutor {
+    async fn execute(&self, ctx: RequestContext, events: EventSink) -> Result<(), String> {
+        let adapter = self.adapter.load_full();
+        let config = self.config.load_full();
+        let task_events = Arc::new(TaskEvents::new(events.clone()));
+        let tools = Arc::new(TaskTools::new(
+            self.skills.clone(),
+            self.builtins.clone(),
+            task_events.clone(),
+        ));
+        let grants = adapter.grants().for_task(task_events, tools);
+        let context = agent::RequestContext {
+            task_id: ctx.task_id.clone(),
+            context_id: ctx.context_id.clone(),
+            message: convert::message_to_wit(&ctx.message),
+            history: self.history(&ctx).await,
+            metadata: metadata_json(&ctx.metadata),
+        };
+        let _ = events.status(a2a::TaskState::Working, None);
+        let span = tracing::info_span!("task", task = %ctx.task_id, adapter = %adapter.name);
+        match self
+            .sandbox
+            .execute_task(&adapter, &grants, &config, context)
+            .instrument(span)
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(reason),
+            Err(err) => Err(format!("{}: {err}", adapter.label)),
+        }
+    }
+
+    async fn cancel(&self, task_id: &str) -> Result<(), String> {
+        let adapter = self.adapter.load_full();
+        self.sandbox
+            .cancel_task(&adapter, adapter.grants(), task_id)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
