@@ -1,0 +1,197 @@
+// Building the model's conversation from the A2A request: the system prompt, the earlier
+// messages of the context (history, oldest first) and the new message.
+//
+// A2A `user` messages become `user` chat messages and `agent` messages become `assistant`
+// ones. Text parts are kept, data parts are rendered as JSON (except adapter-internal data
+// whose `kind` starts with `molecule/`, e.g. a persisted virtual filesystem), file parts as a
+// one-line reference. Consecutive messages of one role are merged (providers such as Anthropic
+// require alternation), empty ones dropped, and the new message is not repeated if the host
+// also put it at the end of the history.
+
+use crate::llm::{ChatMessage, ChatRole};
+use crate::types::{Message, Part, Role};
+use serde_json::Value;
+
+/// Data parts whose JSON object has a `kind` starting with this are adapter state, not
+/// conversation: they are left out of the model's context.
+pub const INTERNAL_KIND_PREFIX: &str = "molecule/";
+
+/// True when `data` (a data part's JSON text) is adapter-internal state (see
+/// [`INTERNAL_KIND_PREFIX`]).
+pub fn is_internal_data(data: &str) -> bool {
+    serde_json::from_str::<Value>(data)
+        .ok()
+        .and_then(|v| {
+            v.get("kind")
+                .and_then(Value::as_str)
+                .map(|k| k.starts_with(INTERNAL_KIND_PREFIX))
+        })
+        .unwrap_or(false)
+}
+
+/// The model-facing text of a message: text parts verbatim, data parts as JSON, files as a
+/// short reference (UTF-8 file content sent by value is included), joined by blank lines.
+pub fn message_to_text(message: &Message) -> String {
+    let mut pieces = Vec::new();
+    for part in &message.parts {
+        match part {
+            Part::Text(text) if !text.trim().is_empty() => pieces.push(text.clone()),
+            Part::Text(_) => {}
+            Part::Data(data) if !is_internal_data(data) => pieces.push(data.clone()),
+            Part::Data(_) => {}
+            Part::File(file) => {
+                let name = file.name.as_deref().unwrap_or("unnamed");
+                let media = file.media_type.as_deref().unwrap_or("unknown type");
+                let mut line = format!("[file `{name}` ({media})");
+                if let Some(uri) = &file.uri {
+                    line.push_str(&format!(" at {uri}"));
+                }
+                line.push(']');
+                if let Some(text) = file
+                    .bytes
+                    .as_ref()
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                {
+                    line.push('\n');
+                    line.push_str(text);
+                }
+                pieces.push(line);
+            }
+        }
+    }
+    pieces.join("\n\n")
+}
+
+fn chat_role(role: Role) -> ChatRole {
+    match role {
+        Role::User => ChatRole::User,
+        Role::Agent => ChatRole::Assistant,
+    }
+}
+
+/// The conversation for the model: `system_prompt` (left out when empty), then `history`
+/// and `message`, mapped, merged and filtered as described in the module docs.
+pub fn build_conversation(
+    system_prompt: &str,
+    history: &[Message],
+    message: &Message,
+) -> Vec<ChatMessage> {
+    let mut out = Vec::new();
+    if !system_prompt.trim().is_empty() {
+        out.push(ChatMessage::system(system_prompt));
+    }
+    let repeated = history.last().is_some_and(|last| {
+        last.message_id == message.message_id && !message.message_id.is_empty()
+    });
+    let earlier = if repeated {
+        &history[..history.len() - 1]
+    } else {
+        history
+    };
+    for msg in earlier.iter().chain(std::iter::once(message)) {
+        let text = message_to_text(msg);
+        if text.is_empty() {
+            continue;
+        }
+        let role = chat_role(msg.role);
+        match out.last_mut() {
+            Some(prev) if prev.role == role && prev.tool_calls.is_empty() => {
+                prev.content.push_str("\n\n");
+                prev.content.push_str(&text);
+            }
+            _ => out.push(ChatMessage {
+                role,
+                ..ChatMessage::user(text)
+            }),
+        }
+    }
+    out
+}
+
+/// The history and new message as a plain transcript (`User: …` / `Assistant: …` lines), for
+/// strategies that pass earlier conversation as context rather than as chat turns.
+pub fn transcript(history: &[Message], message: Option<&Message>) -> String {
+    history
+        .iter()
+        .chain(message)
+        .filter_map(|m| {
+            let text = message_to_text(m);
+            if text.is_empty() {
+                return None;
+            }
+            let who = match m.role {
+                Role::User => "User",
+                Role::Agent => "Assistant",
+            };
+            Some(format!("{who}: {text}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::FilePart;
+
+    fn msg(id: &str, role: Role, parts: Vec<Part>) -> Message {
+        Message {
+            message_id: id.into(),
+            ..Message::with_parts(role, parts)
+        }
+    }
+
+    #[test]
+    fn maps_roles_merges_and_dedupes() {
+        let history = vec![
+            msg("1", Role::User, vec![Part::text("hi")]),
+            msg("2", Role::Agent, vec![Part::text("hello")]),
+            msg("3", Role::Agent, vec![Part::text("how can I help?")]),
+            msg("4", Role::Agent, vec![Part::text("  ")]),
+            msg("5", Role::User, vec![Part::text("sum 1 2")]),
+        ];
+        let new = msg("5", Role::User, vec![Part::text("sum 1 2")]);
+        let conv = build_conversation("sys", &history, &new);
+        let roles: Vec<_> = conv.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            vec![
+                ChatRole::System,
+                ChatRole::User,
+                ChatRole::Assistant,
+                ChatRole::User
+            ]
+        );
+        assert_eq!(conv[2].content, "hello\n\nhow can I help?");
+        assert_eq!(conv[3].content, "sum 1 2");
+        assert_eq!(build_conversation("", &[], &new).len(), 1);
+    }
+
+    #[test]
+    fn renders_data_and_files_skips_internal() {
+        let file = FilePart {
+            name: Some("a.txt".into()),
+            media_type: Some("text/plain".into()),
+            uri: None,
+            bytes: Some(b"content".to_vec()),
+        };
+        let m = msg(
+            "x",
+            Role::User,
+            vec![
+                Part::text("look"),
+                Part::Data(r#"{"a":1}"#.into()),
+                Part::Data(r#"{"kind":"molecule/vfs","files":{}}"#.into()),
+                Part::File(file),
+            ],
+        );
+        assert_eq!(
+            message_to_text(&m),
+            "look\n\n{\"a\":1}\n\n[file `a.txt` (text/plain)]\ncontent"
+        );
+        assert_eq!(
+            transcript(std::slice::from_ref(&m), Some(&Message::agent_text("ok"))),
+            format!("User: {}\n\nAssistant: ok", message_to_text(&m))
+        );
+    }
+}

@@ -1,0 +1,135 @@
+// `ArtifactStreamer`: emits streamed model text as chunks of one artifact. The first chunk has
+// `append = false`, later ones `append = true`; the final chunk carries `last-chunk = true`.
+// One delta is held back so that the final chunk carries real text (no empty trailing chunk)
+// unless nothing was streamed at all.
+
+use super::{best_effort, AgentError, AgentHost};
+use crate::types::{Artifact, Part};
+
+/// Streams text into one artifact, chunk by chunk.
+#[derive(Debug, Clone)]
+pub struct ArtifactStreamer {
+    artifact_id: String,
+    name: Option<String>,
+    sent_any: bool,
+    pending: Option<String>,
+    text: String,
+    finished: bool,
+}
+
+impl ArtifactStreamer {
+    /// A streamer for a new artifact with a fresh id and the given name.
+    pub fn new(name: Option<&str>) -> Self {
+        Self::with_id(crate::new_id(), name)
+    }
+
+    /// A streamer for artifact `artifact_id`.
+    pub fn with_id(artifact_id: impl Into<String>, name: Option<&str>) -> Self {
+        ArtifactStreamer {
+            artifact_id: artifact_id.into(),
+            name: name.map(str::to_string),
+            sent_any: false,
+            pending: None,
+            text: String::new(),
+            finished: false,
+        }
+    }
+
+    /// The artifact id.
+    pub fn artifact_id(&self) -> &str {
+        &self.artifact_id
+    }
+
+    /// All text pushed so far.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// True once any text was pushed.
+    pub fn has_text(&self) -> bool {
+        !self.text.is_empty()
+    }
+
+    /// True once [`finish`](Self::finish) ran.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Adds `delta`; the previously held-back delta is emitted as a chunk.
+    pub fn push(&mut self, host: &dyn AgentHost, delta: &str) -> Result<(), AgentError> {
+        if delta.is_empty() || self.finished {
+            return Ok(());
+        }
+        self.text.push_str(delta);
+        match self.pending.replace(delta.to_string()) {
+            Some(previous) => self.emit(host, previous, false),
+            None => Ok(()),
+        }
+    }
+
+    /// Emits the held-back text as the last chunk (an empty last chunk if nothing was held
+    /// back but earlier chunks were sent; nothing at all if no text was ever pushed).
+    pub fn finish(&mut self, host: &dyn AgentHost) -> Result<(), AgentError> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        match self.pending.take() {
+            Some(last) => self.emit(host, last, true),
+            None if self.sent_any => self.emit(host, String::new(), true),
+            None => Ok(()),
+        }
+    }
+
+    fn emit(&mut self, host: &dyn AgentHost, text: String, last: bool) -> Result<(), AgentError> {
+        let artifact = Artifact {
+            artifact_id: self.artifact_id.clone(),
+            name: self.name.clone(),
+            parts: vec![Part::Text(text)],
+            append: self.sent_any,
+            last_chunk: last,
+        };
+        self.sent_any = true;
+        best_effort(host, "events.add-artifact", host.add_artifact(&artifact))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::FakeHost;
+
+    #[test]
+    fn chunks_append_and_last() {
+        let host = FakeHost::new();
+        let mut s = ArtifactStreamer::with_id("a1", Some("response"));
+        for d in ["Hel", "lo ", "world"] {
+            s.push(&host, d).unwrap();
+        }
+        s.finish(&host).unwrap();
+        s.finish(&host).unwrap();
+        let chunks = host.artifacts();
+        let flags: Vec<_> = chunks.iter().map(|a| (a.append, a.last_chunk)).collect();
+        assert_eq!(flags, vec![(false, false), (true, false), (true, true)]);
+        assert_eq!(host.artifact_text("a1"), "Hello world");
+        assert_eq!(s.text(), "Hello world");
+    }
+
+    #[test]
+    fn single_delta_and_nothing() {
+        let host = FakeHost::new();
+        let mut s = ArtifactStreamer::with_id("a", None);
+        s.push(&host, "x").unwrap();
+        s.finish(&host).unwrap();
+        let flags: Vec<_> = host
+            .artifacts()
+            .iter()
+            .map(|a| (a.append, a.last_chunk))
+            .collect();
+        assert_eq!(flags, vec![(false, true)]);
+
+        let host = FakeHost::new();
+        ArtifactStreamer::new(None).finish(&host).unwrap();
+        assert!(host.artifacts().is_empty());
+    }
+}
