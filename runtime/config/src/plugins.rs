@@ -63,7 +63,8 @@ pub struct Plugin {
     pub manifest: PluginManifest,
     /// `rules/*.md` (sorted) then manifest `rules` → "## Platform Rules".
     pub rules: Vec<PromptText>,
-    /// Root `*.md` except README/CHANGELOG/LICENSE/CONTRIBUTING → "## Platform Guidelines".
+    /// Root `*.md` except README/CHANGELOG/LICENSE/CONTRIBUTING and files already used as
+    /// rules or fragments → "## Platform Guidelines".
     pub guidelines: Vec<PromptText>,
     /// Manifest `prompt_fragments`, in manifest order.
     pub prompt_fragments: Vec<PromptText>,
@@ -296,6 +297,8 @@ fn load_one(
         .filter(|p| {
             let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
             !NOT_GUIDELINES.iter().any(|n| n.eq_ignore_ascii_case(stem))
+                && !rule_files.contains(p)
+                && !fragment_files.contains(p)
         })
         .collect();
     let mut read_all = |files: Vec<PathBuf>| -> Vec<PromptText> {

@@ -62,7 +62,7 @@ pub(crate) fn seconds(secs: f64) -> Option<Duration> {
 /// config.yaml accepts, so a message can be pasted back into the file.
 pub fn format_bytes(n: u64) -> String {
     for (unit, suffix) in [(1u64 << 30, "g"), (1 << 20, "m"), (1 << 10, "k")] {
-        if n >= unit && n % unit == 0 {
+        if n >= unit && n.is_multiple_of(unit) {
             return format!("{}{suffix}", n / unit);
         }
     }

@@ -116,10 +116,9 @@ impl WorkspaceConfig {
             Ok(text) => WorkspaceConfig::from_yaml_str(&text, config_dir, env),
             Err(e) => {
                 let why = if e.kind() == std::io::ErrorKind::NotFound {
-                    format!(
-                        "not found; using defaults for everything (create it, or point \
-                         WORKSPACE_CONFIG_PATH at the directory that holds it)"
-                    )
+                    "not found; using defaults for everything (create it, or point \
+                     WORKSPACE_CONFIG_PATH at the directory that holds it)"
+                        .to_string()
                 } else {
                     format!("cannot be read ({e}); using defaults for everything")
                 };

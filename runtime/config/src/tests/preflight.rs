@@ -1,0 +1,185 @@
+//! Tests for [`preflight`]: FAIL and WARN cases and the rendered report.
+
+use std::path::Path;
+
+use super::write;
+use crate::{preflight, Env, PreflightReport, Status, WorkspaceConfig};
+
+const ADAPTERS: &[&str] = &["langgraph", "claude-code"];
+
+fn run(dir: &Path, yaml: &str, env: &Env) -> PreflightReport {
+    let config = WorkspaceConfig::from_yaml_str(yaml, dir, env);
+    preflight(env, &config, ADAPTERS, dir)
+}
+
+fn statuses<'a>(report: &'a PreflightReport, name: &str) -> Vec<(Status, &'a str)> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.name == name)
+        .map(|c| (c.status, c.detail.as_str()))
+        .collect()
+}
+
+fn one(report: &PreflightReport, name: &str) -> (Status, String) {
+    let found = statuses(report, name);
+    assert_eq!(found.len(), 1, "{name}: {}", report.render());
+    (found[0].0, found[0].1.to_string())
+}
+
+#[test]
+fn a_clean_workspace_passes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "system-prompt.md", "be nice");
+    write(
+        dir.path(),
+        "skills/notes/SKILL.md",
+        "---\nname: notes\n---\n",
+    );
+    let env = Env::from_pairs([("OPENAI_API_KEY", "sk")]);
+    let yaml = "model: openai:gpt-4.1\nskills: [notes]\nruntime_config: {required_env: [OPENAI_API_KEY]}\n";
+    let report = run(dir.path(), yaml, &env);
+    assert!(!report.has_failures(), "{report}");
+    assert_eq!(report.with_status(Status::Warn).count(), 0, "{report}");
+    assert_eq!(one(&report, "runtime").0, Status::Pass);
+    assert_eq!(one(&report, "skill notes").0, Status::Pass);
+}
+
+#[test]
+fn unknown_runtime_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = run(dir.path(), "runtime: crewai-pro", &super::no_env());
+    assert!(report.has_failures());
+    let (status, detail) = one(&report, "runtime");
+    assert_eq!(status, Status::Fail);
+    assert!(
+        detail.contains("langgraph, claude-code") && detail.contains(".wasm"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn runtime_may_be_an_existing_wasm_or_crate_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "adapters/mine.wasm", "\0asm");
+    write(dir.path(), "adapters/crate/Cargo.toml", "[package]");
+    for (runtime, want) in [
+        ("adapters/mine.wasm", Status::Pass),
+        ("adapters/crate", Status::Pass),
+        ("adapters/missing.wasm", Status::Fail),
+        ("adapters", Status::Fail),
+    ] {
+        let report = run(dir.path(), &format!("runtime: {runtime}"), &super::no_env());
+        assert_eq!(one(&report, "runtime").0, want, "{runtime}: {report}");
+    }
+}
+
+#[test]
+fn adapter_name_differing_only_in_case_warns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = run(dir.path(), "runtime: LangGraph", &super::no_env());
+    let (status, detail) = one(&report, "runtime");
+    assert_eq!(status, Status::Warn);
+    assert!(detail.contains("runtime: langgraph"), "{detail}");
+}
+
+#[test]
+fn ports_outside_the_range_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for port in ["0", "70000", "-5"] {
+        let report = run(
+            dir.path(),
+            &format!("a2a: {{port: {port}}}"),
+            &super::no_env(),
+        );
+        assert!(report.has_failures(), "{port}");
+        let (status, detail) = one(&report, "a2a.port");
+        assert_eq!(status, Status::Fail);
+        assert!(detail.contains("1–65535"), "{detail}");
+    }
+    let report = run(dir.path(), "a2a: {port: 65535}", &super::no_env());
+    assert_eq!(one(&report, "a2a.port").0, Status::Pass);
+}
+
+#[test]
+fn warnings_for_env_files_skills_plugins_and_grants() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(plugins.path().join("shared-rules")).expect("mkdir");
+    let env = Env::from_pairs([
+        ("PLATFORM_URL", "http://platform:8080"),
+        (
+            "PLUGINS_DIR",
+            plugins.path().to_str().expect("utf-8 temp path"),
+        ),
+        ("MOLECULE_SMOKE_MODE", "1"),
+        ("MOLECULE_SMOKE_TIMEOUT_SECS", "soon"),
+    ]);
+    let yaml = "runtime_config: {required_env: [ANTHROPIC_API_KEY]}\nprompt_files: [missing.md]\n\
+                initial_prompt_file: init.md\nskills: [ghost]\nplugins: [shared-rules, absent]\n\
+                grants: {skills: {stranger: {env: [X]}}}\na2a: {streaming: maybe}\n";
+    let report = run(dir.path(), yaml, &env);
+    assert!(!report.has_failures(), "{report}");
+    let warn = |name: &str| {
+        let (status, detail) = one(&report, name);
+        assert_eq!(status, Status::Warn, "{name}: {detail}");
+        detail
+    };
+    assert!(warn("required_env").contains("ANTHROPIC_API_KEY is not set"));
+    assert!(warn("prompt_files").contains("missing.md"));
+    assert!(warn("initial_prompt_file").contains("init.md"));
+    assert!(warn("skill ghost").contains("skills/ghost/SKILL.md"));
+    assert!(warn("plugin absent").contains("install it"));
+    assert!(warn("grants.skills.stranger").contains("not a listed"));
+    assert!(warn("platform").contains("WORKSPACE_ID"));
+    assert!(warn("a2a.streaming").contains("true or false"));
+    assert!(warn("MOLECULE_SMOKE_TIMEOUT_SECS").contains("using 5"));
+    assert_eq!(one(&report, "plugin shared-rules").0, Status::Pass);
+    assert_eq!(one(&report, "smoke mode").0, Status::Pass);
+}
+
+#[test]
+fn config_file_warnings_carry_their_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = run(dir.path(), "a: [\n", &super::no_env());
+    let (status, detail) = one(&report, "config.yaml");
+    assert_eq!(status, Status::Warn);
+    assert!(detail.contains("(line "), "{detail}");
+}
+
+#[test]
+fn renders_aligned_lines_and_a_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "system-prompt.md", "x");
+    let report = run(
+        dir.path(),
+        "runtime: nope\na2a: {port: 0}\n",
+        &super::no_env(),
+    );
+    let text = report.render();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), report.checks.len() + 1, "{text}");
+    let width = report
+        .checks
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    for (line, check) in lines.iter().zip(&report.checks) {
+        assert!(line.starts_with(check.status.label()), "{line}");
+        // Every detail starts in the same column.
+        assert_eq!(&line[6..6 + width].trim_end(), &check.name, "{line}");
+        assert_eq!(line.get(6 + width..8 + width), Some("  "), "{line}");
+    }
+    let expected = "\
+FAIL  runtime       unknown runtime `nope`; set `runtime` in config.yaml to one of langgraph, claude-code, or a path to a .wasm component or adapter crate
+FAIL  a2a.port      0 is not a port; set a2a.port in config.yaml to 1–65535 (default 8000)
+PASS  model         `anthropic:claude-opus-4-7` (from default), provider `anthropic` (from model prefix)
+PASS  required_env  nothing required
+PASS  platform      none (PLATFORM_URL unset): standalone
+PASS  prompt_files  system-prompt.md
+preflight: 4 passed, 0 warnings, 2 failed
+";
+    assert_eq!(text, expected);
+    assert_eq!(report.to_string(), expected);
+}
