@@ -9,6 +9,8 @@
 //! - [`load_plugins`]: plugins from `<configs>/plugins` and `$PLUGINS_DIR`.
 //! - [`system_prompt`]: the one place the system prompt is assembled.
 
+#![warn(missing_docs)]
+
 mod capabilities;
 mod effective;
 mod env;
