@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::http::{parse_error_body, start_stream, HttpCore, RequestFactory, StreamHandler};
-use crate::provider::{finish_arguments, parse_arguments, parse_schema, tokens, HttpOptions, Provider};
+use crate::provider::{
+    finish_arguments, parse_arguments, parse_schema, tokens, HttpOptions, Provider,
+};
 use crate::sse::SseEvent;
 use crate::types::{
     ChatMessage, ChatRequest, ChatResponse, ChatRole, ChatStream, LlmError, StreamEvent, ToolCall,
@@ -109,12 +111,21 @@ impl Provider for Anthropic {
 
     async fn stream(&self, model: &str, request: &ChatRequest) -> Result<ChatStream, LlmError> {
         let body = request_body(model, request, true)?;
-        start_stream(self.core.clone(), self.factory(body), AnthropicStream::default).await
+        start_stream(
+            self.core.clone(),
+            self.factory(body),
+            AnthropicStream::default,
+        )
+        .await
     }
 }
 
 /// Builds a Messages API body; consecutive same-role turns are merged into one message.
-pub(crate) fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Result<Value, LlmError> {
+pub(crate) fn request_body(
+    model: &str,
+    req: &ChatRequest,
+    stream: bool,
+) -> Result<Value, LlmError> {
     let mut system: Vec<&str> = Vec::new();
     let mut turns: Vec<(&str, Vec<Value>)> = Vec::new();
     let mut push = |role: &'static str, block: Value| match turns.last_mut() {
@@ -145,7 +156,9 @@ pub(crate) fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Resu
             }
             ChatRole::Tool => {
                 let id = m.tool_call_id.as_deref().ok_or_else(|| {
-                    LlmError::InvalidInput(format!("message {i}: tool message without tool_call_id"))
+                    LlmError::InvalidInput(format!(
+                        "message {i}: tool message without tool_call_id"
+                    ))
                 })?;
                 push(
                     "user",
@@ -251,7 +264,10 @@ impl AnthropicStream {
                 std::mem::take(&mut self.text),
                 std::mem::take(&mut self.calls),
             ),
-            stop_reason: self.stop_reason.clone().unwrap_or_else(|| "end_turn".into()),
+            stop_reason: self
+                .stop_reason
+                .clone()
+                .unwrap_or_else(|| "end_turn".into()),
             usage: self.usage,
         })]
     }

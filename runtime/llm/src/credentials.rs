@@ -63,7 +63,11 @@ impl Credentials {
 
     /// Reads every field through `get` (an env-like lookup), ignoring empty values.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
-        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         Self {
             anthropic_api_key: var(ANTHROPIC_API_KEY),
             claude_code_oauth_token: var(CLAUDE_CODE_OAUTH_TOKEN),

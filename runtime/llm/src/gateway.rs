@@ -101,7 +101,11 @@ impl Gateway {
     }
 
     /// Starts a streamed completion; the usage of its `Done` event is added under `usage_key`.
-    pub async fn stream(&self, usage_key: &str, request: ChatRequest) -> Result<ChatStream, LlmError> {
+    pub async fn stream(
+        &self,
+        usage_key: &str,
+        request: ChatRequest,
+    ) -> Result<ChatStream, LlmError> {
         let sel = self.resolve(request.model.as_deref())?;
         let provider = self.provider_for(&sel)?;
         tracing::debug!(model = %sel, messages = request.messages.len(), "llm stream");
@@ -198,7 +202,10 @@ fn build_provider(
             let (auth, env) = if let Some(k) = set(&c.anthropic_api_key) {
                 (AnthropicAuth::ApiKey(k), credentials::ANTHROPIC_API_KEY)
             } else if let Some(t) = set(&c.claude_code_oauth_token) {
-                (AnthropicAuth::OAuth(t), credentials::CLAUDE_CODE_OAUTH_TOKEN)
+                (
+                    AnthropicAuth::OAuth(t),
+                    credentials::CLAUDE_CODE_OAUTH_TOKEN,
+                )
             } else {
                 return Err(missing(
                     kind,
@@ -214,7 +221,11 @@ fn build_provider(
             if key.is_none() && custom.is_none() {
                 return Err(missing(kind, credentials::OPENAI_API_KEY));
             }
-            compat(key, Some(credentials::OPENAI_API_KEY), base(&c.openai_base_url))
+            compat(
+                key,
+                Some(credentials::OPENAI_API_KEY),
+                base(&c.openai_base_url),
+            )
         }
         ProviderKind::OpenRouter | ProviderKind::Groq => {
             let env = if kind == ProviderKind::Groq {
@@ -234,9 +245,13 @@ fn build_provider(
         }
         ProviderKind::Ollama => compat(None, None, base(&c.ollama_base_url)),
         ProviderKind::Gemini => {
-            let key = set(&c.gemini_api_key)
-                .ok_or_else(|| missing(kind, credentials::GEMINI_API_KEY))?;
-            Ok(Arc::new(Gemini::new(&base(&c.gemini_base_url), key, options)?))
+            let key =
+                set(&c.gemini_api_key).ok_or_else(|| missing(kind, credentials::GEMINI_API_KEY))?;
+            Ok(Arc::new(Gemini::new(
+                &base(&c.gemini_base_url),
+                key,
+                options,
+            )?))
         }
         ProviderKind::Scripted => {
             let path = if is_script_path(&sel.model) {

@@ -61,7 +61,9 @@ impl Gemini {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         {
-            return Err(LlmError::InvalidInput(format!("gemini: bad model name `{model}`")));
+            return Err(LlmError::InvalidInput(format!(
+                "gemini: bad model name `{model}`"
+            )));
         }
         Ok(format!("{}/v1beta/models/{model}:{method}", self.base))
     }
@@ -88,7 +90,12 @@ impl Provider for Gemini {
     async fn stream(&self, model: &str, request: &ChatRequest) -> Result<ChatStream, LlmError> {
         let url = format!("{}?alt=sse", self.url(model, "streamGenerateContent")?);
         let body = request_body(request)?;
-        start_stream(self.core.clone(), self.factory(url, body), GeminiStream::default).await
+        start_stream(
+            self.core.clone(),
+            self.factory(url, body),
+            GeminiStream::default,
+        )
+        .await
     }
 }
 
@@ -112,12 +119,17 @@ pub(crate) fn request_body(req: &ChatRequest) -> Result<Value, LlmError> {
                     let args = parse_arguments(&c.arguments, || {
                         format!("message {i}, tool call `{}`", c.name)
                     })?;
-                    push("model", json!({"functionCall": {"name": c.name, "args": args}}));
+                    push(
+                        "model",
+                        json!({"functionCall": {"name": c.name, "args": args}}),
+                    );
                 }
             }
             ChatRole::Tool => {
                 let id = m.tool_call_id.as_deref().ok_or_else(|| {
-                    LlmError::InvalidInput(format!("message {i}: tool message without tool_call_id"))
+                    LlmError::InvalidInput(format!(
+                        "message {i}: tool message without tool_call_id"
+                    ))
                 })?;
                 let name = req.messages[..i]
                     .iter()
@@ -158,7 +170,9 @@ pub(crate) fn request_body(req: &ChatRequest) -> Result<Value, LlmError> {
                 let mut d = json!({"name": t.name, "description": t.description});
                 let mut schema = parse_schema(&t.name, &t.input_schema)?;
                 sanitize(&mut schema);
-                let has_props = schema["properties"].as_object().is_some_and(|p| !p.is_empty());
+                let has_props = schema["properties"]
+                    .as_object()
+                    .is_some_and(|p| !p.is_empty());
                 if has_props {
                     d["parameters"] = schema;
                 }

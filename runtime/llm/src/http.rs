@@ -234,7 +234,11 @@ impl RetryState {
 
     /// Records a failed attempt; returns how long to wait before the next one, or `None` when
     /// `err` is not transient or the attempts or time budget are spent.
-    pub fn next_delay(&mut self, err: &LlmError, retry_after: Option<Duration>) -> Option<Duration> {
+    pub fn next_delay(
+        &mut self,
+        err: &LlmError,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
         self.attempts += 1;
         if !err.is_transient() || self.attempts >= self.policy.max_attempts.max(1) {
             return None;
@@ -292,7 +296,14 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 pub(crate) fn parse_error_body(body: &str) -> (Option<String>, String) {
     let Ok(mut v) = serde_json::from_str::<serde_json::Value>(body) else {
         let raw = body.trim();
-        return (None, if raw.is_empty() { "no details".into() } else { raw.into() });
+        return (
+            None,
+            if raw.is_empty() {
+                "no details".into()
+            } else {
+                raw.into()
+            },
+        );
     };
     if let Some(first) = v.as_array().and_then(|a| a.first()).cloned() {
         v = first;

@@ -41,6 +41,6 @@ pub use provider::{HttpOptions, Provider};
 pub use scripted::ScriptedProvider;
 pub use selection::{ModelSelection, ProviderKind, CLAUDE_ALIASES};
 pub use types::{
-    ChatMessage, ChatRequest, ChatResponse, ChatRole, ChatStream, ErrorKind, LlmError,
-    RetryPolicy, StreamEvent, Timeouts, ToolCall, ToolSpec, Usage,
+    ChatMessage, ChatRequest, ChatResponse, ChatRole, ChatStream, ErrorKind, LlmError, RetryPolicy,
+    StreamEvent, Timeouts, ToolCall, ToolSpec, Usage,
 };

@@ -199,8 +199,16 @@ pub(crate) fn parse_response(provider: &str, v: &Value) -> Result<ChatResponse, 
     let msg = &choice["message"];
     let content = msg["content"].as_str().unwrap_or_default().to_string();
     let mut tool_calls = Vec::new();
-    for (i, c) in msg["tool_calls"].as_array().into_iter().flatten().enumerate() {
-        let name = c["function"]["name"].as_str().unwrap_or_default().to_string();
+    for (i, c) in msg["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let name = c["function"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let raw = c["function"]["arguments"].as_str().unwrap_or_default();
         tool_calls.push(ToolCall {
             id: c["id"]
@@ -317,7 +325,12 @@ impl StreamHandler for OpenAiStream {
                 self.text.push_str(t);
                 out.push(StreamEvent::TextDelta(t.to_string()));
             }
-            for (pos, tc) in delta["tool_calls"].as_array().into_iter().flatten().enumerate() {
+            for (pos, tc) in delta["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let idx = tc["index"].as_u64().unwrap_or(pos as u64);
                 let entry = self.calls.entry(idx).or_default();
                 if let Some(id) = tc["id"].as_str().filter(|s| !s.is_empty()) {

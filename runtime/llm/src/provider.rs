@@ -15,8 +15,7 @@ pub trait Provider: Send + Sync {
 
     /// Runs a completion with `model` (already resolved: no provider prefix, no alias) and
     /// waits for the whole answer. `request.model` is ignored.
-    async fn complete(&self, model: &str, request: &ChatRequest)
-        -> Result<ChatResponse, LlmError>;
+    async fn complete(&self, model: &str, request: &ChatRequest) -> Result<ChatResponse, LlmError>;
 
     /// Starts a streamed completion. Errors before the first byte of the answer (credentials,
     /// 4xx, retries exhausted) are returned here; later ones arrive on the stream.
@@ -27,10 +26,7 @@ pub trait Provider: Send + Sync {
 pub(crate) const STREAM_CHANNEL: usize = 64;
 
 /// A new stream channel.
-pub(crate) fn stream_channel() -> (
-    mpsc::Sender<Result<StreamEvent, LlmError>>,
-    ChatStream,
-) {
+pub(crate) fn stream_channel() -> (mpsc::Sender<Result<StreamEvent, LlmError>>, ChatStream) {
     mpsc::channel(STREAM_CHANNEL)
 }
 

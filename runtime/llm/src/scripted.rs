@@ -132,7 +132,9 @@ impl ScriptedProvider {
             None => None,
         };
         if turns.is_empty() && rules.is_empty() && fallback.is_none() {
-            return Err(bad("no responses: add `turns`, `rules` or `fallback`".into()));
+            return Err(bad(
+                "no responses: add `turns`, `rules` or `fallback`".into()
+            ));
         }
         let chunk_chars = def.stream_chunk_chars.unwrap_or(DEFAULT_CHUNK_CHARS);
         if chunk_chars == 0 {
@@ -198,7 +200,12 @@ impl ScriptedProvider {
             })
             .collect();
         let stop_reason = entry.stop_reason.clone().unwrap_or_else(|| {
-            if tool_calls.is_empty() { "end_turn" } else { "tool_use" }.to_string()
+            if tool_calls.is_empty() {
+                "end_turn"
+            } else {
+                "tool_use"
+            }
+            .to_string()
         });
         let usage = entry.usage.unwrap_or_else(|| {
             let input: usize = request.messages.iter().map(|m| m.content.len()).sum();
@@ -230,10 +237,14 @@ fn entries(defs: &[EntryDef], label: &str) -> Result<Vec<Entry>, String> {
 
 fn entry(d: &EntryDef, label: &str) -> Result<Entry, String> {
     if d.error.is_some() && (d.text.is_some() || !d.tool_calls.is_empty()) {
-        return Err(format!("{label}: `error` cannot be combined with text or tool_calls"));
+        return Err(format!(
+            "{label}: `error` cannot be combined with text or tool_calls"
+        ));
     }
     if d.error.is_none() && d.text.is_none() && d.tool_calls.is_empty() {
-        return Err(format!("{label}: empty response: give `text`, `tool_calls` or `error`"));
+        return Err(format!(
+            "{label}: empty response: give `text`, `tool_calls` or `error`"
+        ));
     }
     let mut tool_calls = Vec::new();
     for (j, c) in d.tool_calls.iter().enumerate() {
@@ -273,7 +284,11 @@ impl Provider for ScriptedProvider {
         NAME
     }
 
-    async fn complete(&self, _model: &str, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+    async fn complete(
+        &self,
+        _model: &str,
+        request: &ChatRequest,
+    ) -> Result<ChatResponse, LlmError> {
         self.respond(request)
     }
 
@@ -283,7 +298,14 @@ impl Provider for ScriptedProvider {
             .into_iter()
             .map(StreamEvent::TextDelta)
             .collect();
-        events.extend(response.message.tool_calls.iter().cloned().map(StreamEvent::ToolCall));
+        events.extend(
+            response
+                .message
+                .tool_calls
+                .iter()
+                .cloned()
+                .map(StreamEvent::ToolCall),
+        );
         events.push(StreamEvent::Done(response));
         let (tx, rx) = stream_channel();
         let delay = self.delay;

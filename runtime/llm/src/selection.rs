@@ -232,23 +232,44 @@ mod tests {
     #[test]
     fn prefixes_and_aliases() {
         use ProviderKind::*;
-        assert_eq!(sel(None, "anthropic:claude-opus-4-7"), (Anthropic, "claude-opus-4-7".into()));
-        assert_eq!(sel(None, "openai/gpt-4.1-mini"), (OpenAi, "gpt-4.1-mini".into()));
+        assert_eq!(
+            sel(None, "anthropic:claude-opus-4-7"),
+            (Anthropic, "claude-opus-4-7".into())
+        );
+        assert_eq!(
+            sel(None, "openai/gpt-4.1-mini"),
+            (OpenAi, "gpt-4.1-mini".into())
+        );
         assert_eq!(
             sel(None, "openrouter/anthropic/claude-3.5-sonnet"),
             (OpenRouter, "anthropic/claude-3.5-sonnet".into())
         );
-        assert_eq!(sel(None, "groq:llama-3.3-70b"), (Groq, "llama-3.3-70b".into()));
-        assert_eq!(sel(None, "ollama:llama3.1:8b"), (Ollama, "llama3.1:8b".into()));
-        assert_eq!(sel(None, "google_genai:gemini-2.5-flash"), (Gemini, "gemini-2.5-flash".into()));
+        assert_eq!(
+            sel(None, "groq:llama-3.3-70b"),
+            (Groq, "llama-3.3-70b".into())
+        );
+        assert_eq!(
+            sel(None, "ollama:llama3.1:8b"),
+            (Ollama, "llama3.1:8b".into())
+        );
+        assert_eq!(
+            sel(None, "google_genai:gemini-2.5-flash"),
+            (Gemini, "gemini-2.5-flash".into())
+        );
         assert_eq!(sel(None, "sonnet"), (Anthropic, "claude-sonnet-4-6".into()));
-        assert_eq!(sel(Some("anthropic"), "Opus"), (Anthropic, "claude-opus-4-7".into()));
+        assert_eq!(
+            sel(Some("anthropic"), "Opus"),
+            (Anthropic, "claude-opus-4-7".into())
+        );
         assert_eq!(sel(None, "gpt-4o"), (OpenAi, "gpt-4o".into()));
         assert_eq!(
             sel(Some("openrouter"), "anthropic/claude-3.5-sonnet"),
             (OpenRouter, "anthropic/claude-3.5-sonnet".into())
         );
-        assert_eq!(sel(Some("OpenAI"), "openai:gpt-4o"), (OpenAi, "gpt-4o".into()));
+        assert_eq!(
+            sel(Some("OpenAI"), "openai:gpt-4o"),
+            (OpenAi, "gpt-4o".into())
+        );
         assert_eq!(sel(None, "scripted:demo"), (Scripted, "demo".into()));
     }
 
@@ -259,9 +280,15 @@ mod tests {
         assert!(ModelSelection::parse("openai:").is_err());
         assert!(ModelSelection::resolve(Some("nope"), "x").is_err());
         let d = ModelSelection::parse("anthropic:claude-opus-4-7").expect("parses");
-        assert_eq!(d.override_with("haiku").expect("ok").model, "claude-haiku-4-5");
+        assert_eq!(
+            d.override_with("haiku").expect("ok").model,
+            "claude-haiku-4-5"
+        );
         let o = d.override_with("groq:llama3").expect("ok");
-        assert_eq!((o.provider, o.model.as_str()), (ProviderKind::Groq, "llama3"));
+        assert_eq!(
+            (o.provider, o.model.as_str()),
+            (ProviderKind::Groq, "llama3")
+        );
         assert_eq!(d.override_with("").expect("ok"), d);
     }
 }

@@ -96,7 +96,8 @@ mod tests {
     #[test]
     fn events_split_across_chunks() {
         let mut p = SseParser::default();
-        let body = "event: a\r\ndata: {\"x\":\ndata: 1}\r\n\r\n: ping\n\ndata: [DONE]\n\ndata: tail";
+        let body =
+            "event: a\r\ndata: {\"x\":\ndata: 1}\r\n\r\n: ping\n\ndata: [DONE]\n\ndata: tail";
         let mut evs = Vec::new();
         for b in body.as_bytes().chunks(3) {
             evs.extend(p.feed(b));

@@ -67,7 +67,13 @@ async fn complete_maps_blocks_and_headers() {
         .expect("complete");
     assert_eq!(resp.message.content, "Let me look.");
     assert_eq!(resp.stop_reason, "tool_use");
-    assert_eq!(resp.usage, Usage { input_tokens: 30, output_tokens: 9 });
+    assert_eq!(
+        resp.usage,
+        Usage {
+            input_tokens: 30,
+            output_tokens: 9
+        }
+    );
     let args: serde_json::Value =
         serde_json::from_str(&resp.message.tool_calls[0].arguments).expect("json");
     assert_eq!(args["day"], "tomorrow");
@@ -81,7 +87,11 @@ async fn complete_maps_blocks_and_headers() {
     assert_eq!(b["system"], "You are terse.");
     assert_eq!(b["max_tokens"], DEFAULT_MAX_TOKENS);
     let msgs = b["messages"].as_array().expect("messages");
-    assert_eq!(msgs.len(), 3, "tool result and next user turn merge: {msgs:?}");
+    assert_eq!(
+        msgs.len(),
+        3,
+        "tool result and next user turn merge: {msgs:?}"
+    );
     assert_eq!(msgs[1]["content"][1]["type"], "tool_use");
     assert_eq!(msgs[1]["content"][1]["input"]["city"], "Oslo");
     assert_eq!(msgs[2]["role"], "user");
@@ -95,9 +105,11 @@ async fn complete_maps_blocks_and_headers() {
 
 #[tokio::test]
 async fn oauth_token_uses_bearer_and_beta_header() {
-    let server =
-        FakeServer::start(vec![Canned::json(200, message(json!([{"type": "text", "text": "hi"}]), "end_turn"))])
-            .await;
+    let server = FakeServer::start(vec![Canned::json(
+        200,
+        message(json!([{"type": "text", "text": "hi"}]), "end_turn"),
+    )])
+    .await;
     provider(&server.base, AnthropicAuth::OAuth("oat-token-abc".into()))
         .complete("claude-sonnet-4-6", &conversation())
         .await
@@ -110,27 +122,60 @@ async fn oauth_token_uses_bearer_and_beta_header() {
 
 fn stream_events() -> Vec<String> {
     vec![
-        named("message_start", json!({"type": "message_start", "message": {"id": "m", "type": "message",
-            "role": "assistant", "content": [], "usage": {"input_tokens": 25, "output_tokens": 1}}})),
-        named("content_block_start", json!({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "text", "text": ""}})),
+        named(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "m", "type": "message",
+            "role": "assistant", "content": [], "usage": {"input_tokens": 25, "output_tokens": 1}}}),
+        ),
+        named(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
         named("ping", json!({"type": "ping"})),
-        named("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "text_delta", "text": "Okay, "}})),
-        named("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "text_delta", "text": "checking."}})),
-        named("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-        named("content_block_start", json!({"type": "content_block_start", "index": 1,
-            "content_block": {"type": "tool_use", "id": "toolu_9", "name": "get_weather", "input": {}}})),
-        named("content_block_delta", json!({"type": "content_block_delta", "index": 1,
-            "delta": {"type": "input_json_delta", "partial_json": ""}})),
-        named("content_block_delta", json!({"type": "content_block_delta", "index": 1,
-            "delta": {"type": "input_json_delta", "partial_json": "{\"city\": \"Ber"}})),
-        named("content_block_delta", json!({"type": "content_block_delta", "index": 1,
-            "delta": {"type": "input_json_delta", "partial_json": "gen\"}"}})),
-        named("content_block_stop", json!({"type": "content_block_stop", "index": 1})),
-        named("message_delta", json!({"type": "message_delta",
-            "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 17}})),
+        named(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": "Okay, "}}),
+        ),
+        named(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": "checking."}}),
+        ),
+        named(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        named(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 1,
+            "content_block": {"type": "tool_use", "id": "toolu_9", "name": "get_weather", "input": {}}}),
+        ),
+        named(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": ""}}),
+        ),
+        named(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": "{\"city\": \"Ber"}}),
+        ),
+        named(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": "gen\"}"}}),
+        ),
+        named(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 1}),
+        ),
+        named(
+            "message_delta",
+            json!({"type": "message_delta",
+            "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 17}}),
+        ),
         named("message_stop", json!({"type": "message_stop"})),
     ]
 }
@@ -138,7 +183,13 @@ fn stream_events() -> Vec<String> {
 #[tokio::test]
 async fn stream_text_and_tool_use() {
     let server = FakeServer::start(vec![Canned::sse_events(&stream_events())]).await;
-    let evs = collect(api_key(&server.base).stream("claude-haiku-4-5", &conversation()).await.expect("stream")).await;
+    let evs = collect(
+        api_key(&server.base)
+            .stream("claude-haiku-4-5", &conversation())
+            .await
+            .expect("stream"),
+    )
+    .await;
     assert_eq!(deltas(&evs), vec!["Okay, ", "checking."]);
     let call = evs
         .iter()
@@ -147,25 +198,41 @@ async fn stream_text_and_tool_use() {
             _ => None,
         })
         .expect("tool call");
-    assert_eq!((call.id.as_str(), call.arguments.as_str()), ("toolu_9", r#"{"city":"Bergen"}"#));
+    assert_eq!(
+        (call.id.as_str(), call.arguments.as_str()),
+        ("toolu_9", r#"{"city":"Bergen"}"#)
+    );
     let Some(Ok(StreamEvent::Done(done))) = evs.last() else {
         panic!("no Done: {evs:?}");
     };
     assert_eq!(done.message.content, "Okay, checking.");
     assert_eq!(done.stop_reason, "tool_use");
-    assert_eq!(done.usage, Usage { input_tokens: 25, output_tokens: 17 });
+    assert_eq!(
+        done.usage,
+        Usage {
+            input_tokens: 25,
+            output_tokens: 17
+        }
+    );
     assert_eq!(server.requests()[0].body["stream"], true);
 }
 
 #[tokio::test]
 async fn overloaded_529_is_retried() {
-    let overloaded = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+    let overloaded =
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
     let server = FakeServer::start(vec![
         Canned::json(529, overloaded),
-        Canned::json(200, message(json!([{"type": "text", "text": "done"}]), "end_turn")),
+        Canned::json(
+            200,
+            message(json!([{"type": "text", "text": "done"}]), "end_turn"),
+        ),
     ])
     .await;
-    let resp = api_key(&server.base).complete("m", &conversation()).await.expect("retried");
+    let resp = api_key(&server.base)
+        .complete("m", &conversation())
+        .await
+        .expect("retried");
     assert_eq!(resp.message.content, "done");
     assert_eq!(server.requests().len(), 2);
 }
@@ -173,16 +240,31 @@ async fn overloaded_529_is_retried() {
 #[tokio::test]
 async fn overloaded_error_event_before_output_is_retried() {
     let first = vec![
-        named("message_start", json!({"type": "message_start", "message": {"usage": {"input_tokens": 5}}})),
-        named("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})),
+        named(
+            "message_start",
+            json!({"type": "message_start", "message": {"usage": {"input_tokens": 5}}}),
+        ),
+        named(
+            "error",
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        ),
     ];
     let server = FakeServer::start(vec![
         Canned::sse_events(&first),
         Canned::sse_events(&stream_events()),
     ])
     .await;
-    let evs = collect(api_key(&server.base).stream("m", &conversation()).await.expect("stream")).await;
-    assert!(matches!(evs.last(), Some(Ok(StreamEvent::Done(_)))), "{evs:?}");
+    let evs = collect(
+        api_key(&server.base)
+            .stream("m", &conversation())
+            .await
+            .expect("stream"),
+    )
+    .await;
+    assert!(
+        matches!(evs.last(), Some(Ok(StreamEvent::Done(_)))),
+        "{evs:?}"
+    );
     assert_eq!(deltas(&evs).concat(), "Okay, checking.");
     assert_eq!(server.requests().len(), 2);
 }
@@ -195,9 +277,17 @@ async fn invalid_request_is_not_retried_and_key_is_hidden() {
                "message": format!("messages.1: bad block (key {KEY})")}}),
     )])
     .await;
-    let err = api_key(&server.base).complete("m", &conversation()).await.expect_err("400");
+    let err = api_key(&server.base)
+        .complete("m", &conversation())
+        .await
+        .expect_err("400");
     let text = err.to_string();
-    assert!(text.contains("anthropic") && text.contains("400") && text.contains("invalid_request_error"), "{text}");
+    assert!(
+        text.contains("anthropic")
+            && text.contains("400")
+            && text.contains("invalid_request_error"),
+        "{text}"
+    );
     assert!(!text.contains(KEY), "{text}");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(server.requests().len(), 1);
@@ -210,7 +300,10 @@ async fn stream_request_errors_are_returned_before_streaming() {
         json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
     )])
     .await;
-    let err = api_key(&server.base).stream("m", &conversation()).await.expect_err("401");
+    let err = api_key(&server.base)
+        .stream("m", &conversation())
+        .await
+        .expect_err("401");
     assert!(err.to_string().contains("ANTHROPIC_API_KEY"), "{err}");
     assert_eq!(err.kind(), ErrorKind::Failed);
 }

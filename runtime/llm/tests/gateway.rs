@@ -13,8 +13,11 @@ fn sel(spec: &str) -> ModelSelection {
 
 fn script_creds(dir: &tempfile::TempDir) -> Credentials {
     let path = dir.path().join("s.yaml");
-    std::fs::write(&path, "fallback:\n  text: hello there\n  usage: {input_tokens: 3, output_tokens: 2}\n")
-        .expect("write");
+    std::fs::write(
+        &path,
+        "fallback:\n  text: hello there\n  usage: {input_tokens: 3, output_tokens: 2}\n",
+    )
+    .expect("write");
     Credentials {
         scripted_file: Some(path),
         ..Default::default()
@@ -51,9 +54,27 @@ async fn usage_accumulates_per_key() {
     let evs = collect(gw.stream("task-1", req.clone()).await.expect("stream")).await;
     assert!(matches!(evs.last(), Some(Ok(StreamEvent::Done(_)))));
     gw.complete("task-2", req).await.expect("complete");
-    assert_eq!(gw.usage_for("task-1"), Usage { input_tokens: 9, output_tokens: 6 });
-    assert_eq!(gw.total_usage(), Usage { input_tokens: 12, output_tokens: 8 });
-    assert_eq!(gw.take_usage("task-2"), Usage { input_tokens: 3, output_tokens: 2 });
+    assert_eq!(
+        gw.usage_for("task-1"),
+        Usage {
+            input_tokens: 9,
+            output_tokens: 6
+        }
+    );
+    assert_eq!(
+        gw.total_usage(),
+        Usage {
+            input_tokens: 12,
+            output_tokens: 8
+        }
+    );
+    assert_eq!(
+        gw.take_usage("task-2"),
+        Usage {
+            input_tokens: 3,
+            output_tokens: 2
+        }
+    );
     assert_eq!(gw.usage_for("task-2"), Usage::default());
     assert_eq!(gw.usage_for("unknown"), Usage::default());
 }
@@ -61,9 +82,15 @@ async fn usage_accumulates_per_key() {
 #[tokio::test]
 async fn request_model_overrides_provider_and_alias() {
     let server = FakeServer::start(vec![
-        Canned::json(200, json!({"choices": [{"finish_reason": "stop", "message": {"content": "from openai"}}]})),
-        Canned::json(200, json!({"content": [{"type": "text", "text": "from claude"}], "stop_reason": "end_turn",
-            "usage": {"input_tokens": 1, "output_tokens": 1}})),
+        Canned::json(
+            200,
+            json!({"choices": [{"finish_reason": "stop", "message": {"content": "from openai"}}]}),
+        ),
+        Canned::json(
+            200,
+            json!({"content": [{"type": "text", "text": "from claude"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 1}}),
+        ),
     ])
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -80,11 +107,32 @@ async fn request_model_overrides_provider_and_alias() {
         messages: vec![ChatMessage::user("hi")],
         ..Default::default()
     };
-    assert_eq!(gw.complete("k", req.clone()).await.expect("openai").message.content, "from openai");
+    assert_eq!(
+        gw.complete("k", req.clone())
+            .await
+            .expect("openai")
+            .message
+            .content,
+        "from openai"
+    );
     req.model = Some("anthropic:haiku".into());
-    assert_eq!(gw.complete("k", req.clone()).await.expect("claude").message.content, "from claude");
+    assert_eq!(
+        gw.complete("k", req.clone())
+            .await
+            .expect("claude")
+            .message
+            .content,
+        "from claude"
+    );
     req.model = None;
-    assert_eq!(gw.complete("k", req).await.expect("default").message.content, "hello there");
+    assert_eq!(
+        gw.complete("k", req)
+            .await
+            .expect("default")
+            .message
+            .content,
+        "hello there"
+    );
     let seen = server.requests();
     assert_eq!(seen[0].body["model"], "gpt-4.1-mini");
     assert_eq!(seen[1].path, "/v1/messages");
@@ -99,9 +147,22 @@ async fn custom_provider_and_bad_override() {
         messages: vec![ChatMessage::user("q")],
         ..Default::default()
     };
-    assert_eq!(gw.complete("k", req.clone()).await.expect("ok").message.content, "inline");
+    assert_eq!(
+        gw.complete("k", req.clone())
+            .await
+            .expect("ok")
+            .message
+            .content,
+        "inline"
+    );
     let err = gw
-        .complete("k", ChatRequest { model: Some("gemini:".into()), ..req })
+        .complete(
+            "k",
+            ChatRequest {
+                model: Some("gemini:".into()),
+                ..req
+            },
+        )
         .await
         .expect_err("empty model");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);

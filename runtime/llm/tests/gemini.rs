@@ -32,9 +32,10 @@ fn conversation() -> ChatRequest {
         tools: vec![ToolSpec {
             name: "get_time".into(),
             description: "Current time".into(),
-            input_schema: r#"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
+            input_schema:
+                r#"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
                 "properties":{"tz":{"type":"string"}},"additionalProperties":false}"#
-                .into(),
+                    .into(),
         }],
         max_tokens: Some(64),
         temperature: Some(0.2),
@@ -50,7 +51,10 @@ fn answer(parts: serde_json::Value, finish: &str) -> serde_json::Value {
 async fn complete_maps_contents_and_function_calls() {
     let server = FakeServer::start(vec![Canned::json(
         200,
-        answer(json!([{"functionCall": {"name": "get_time", "args": {"tz": "UTC"}}}]), "STOP"),
+        answer(
+            json!([{"functionCall": {"name": "get_time", "args": {"tz": "UTC"}}}]),
+            "STOP",
+        ),
     )])
     .await;
     let resp = provider(&server.base)
@@ -58,9 +62,18 @@ async fn complete_maps_contents_and_function_calls() {
         .await
         .expect("complete");
     assert_eq!(resp.stop_reason, "tool_use");
-    assert_eq!(resp.usage, Usage { input_tokens: 12, output_tokens: 4 });
+    assert_eq!(
+        resp.usage,
+        Usage {
+            input_tokens: 12,
+            output_tokens: 4
+        }
+    );
     let call = &resp.message.tool_calls[0];
-    assert_eq!((call.name.as_str(), call.arguments.as_str()), ("get_time", r#"{"tz":"UTC"}"#));
+    assert_eq!(
+        (call.name.as_str(), call.arguments.as_str()),
+        ("get_time", r#"{"tz":"UTC"}"#)
+    );
     assert!(!call.id.is_empty());
 
     let req = &server.requests()[0];
@@ -70,7 +83,10 @@ async fn complete_maps_contents_and_function_calls() {
     assert_eq!(b["systemInstruction"]["parts"][0]["text"], "Be helpful.");
     assert_eq!(b["contents"][0]["role"], "user");
     assert_eq!(b["contents"][1]["role"], "model");
-    assert_eq!(b["contents"][1]["parts"][0]["functionCall"]["args"]["tz"], "Asia/Tokyo");
+    assert_eq!(
+        b["contents"][1]["parts"][0]["functionCall"]["args"]["tz"],
+        "Asia/Tokyo"
+    );
     assert_eq!(
         b["contents"][2]["parts"][0]["functionResponse"],
         json!({"name": "get_time", "response": {"result": "09:00"}})
@@ -85,14 +101,29 @@ async fn complete_maps_contents_and_function_calls() {
 #[tokio::test]
 async fn stream_text_and_function_calls_across_chunks() {
     let events = vec![
-        data(json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Let me "}]}}]})),
-        data(json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "check."}]}}]})),
-        data(json!({"candidates": [{"content": {"role": "model", "parts": [
-            {"functionCall": {"name": "get_time", "args": {"tz": "JST"}}}]}}]})),
-        data(answer(json!([{"functionCall": {"id": "fc-2", "name": "get_date", "args": {}}}]), "STOP")),
+        data(
+            json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Let me "}]}}]}),
+        ),
+        data(
+            json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "check."}]}}]}),
+        ),
+        data(
+            json!({"candidates": [{"content": {"role": "model", "parts": [
+            {"functionCall": {"name": "get_time", "args": {"tz": "JST"}}}]}}]}),
+        ),
+        data(answer(
+            json!([{"functionCall": {"id": "fc-2", "name": "get_date", "args": {}}}]),
+            "STOP",
+        )),
     ];
     let server = FakeServer::start(vec![Canned::sse_events(&events)]).await;
-    let evs = collect(provider(&server.base).stream("gemini-2.5-pro", &conversation()).await.expect("stream")).await;
+    let evs = collect(
+        provider(&server.base)
+            .stream("gemini-2.5-pro", &conversation())
+            .await
+            .expect("stream"),
+    )
+    .await;
     assert_eq!(deltas(&evs), vec!["Let me ", "check."]);
     let calls: Vec<ToolCall> = evs
         .iter()
@@ -111,18 +142,27 @@ async fn stream_text_and_function_calls_across_chunks() {
     assert_eq!(done.stop_reason, "tool_use");
     assert_eq!(done.usage.input_tokens, 12);
     let req = &server.requests()[0];
-    assert_eq!(req.path, "/v1beta/models/gemini-2.5-pro:streamGenerateContent");
+    assert_eq!(
+        req.path,
+        "/v1beta/models/gemini-2.5-pro:streamGenerateContent"
+    );
     assert_eq!(req.query.as_deref(), Some("alt=sse"));
 }
 
 #[tokio::test]
 async fn resource_exhausted_then_ok() {
     let server = FakeServer::start(vec![
-        Canned::json(429, json!({"error": {"code": 429, "message": "Quota", "status": "RESOURCE_EXHAUSTED"}})),
+        Canned::json(
+            429,
+            json!({"error": {"code": 429, "message": "Quota", "status": "RESOURCE_EXHAUSTED"}}),
+        ),
         Canned::json(200, answer(json!([{"text": "hi"}]), "STOP")),
     ])
     .await;
-    let resp = provider(&server.base).complete("gemini-2.5-flash", &conversation()).await.expect("retried");
+    let resp = provider(&server.base)
+        .complete("gemini-2.5-flash", &conversation())
+        .await
+        .expect("retried");
     assert_eq!(resp.message.content, "hi");
     assert_eq!(resp.stop_reason, "end_turn");
     assert_eq!(server.requests().len(), 2);
@@ -135,10 +175,19 @@ async fn invalid_argument_is_not_retried() {
         json!({"error": {"code": 400, "message": "Invalid JSON payload", "status": "INVALID_ARGUMENT"}}),
     )])
     .await;
-    let err = provider(&server.base).complete("gemini-2.5-flash", &conversation()).await.expect_err("400");
+    let err = provider(&server.base)
+        .complete("gemini-2.5-flash", &conversation())
+        .await
+        .expect_err("400");
     let text = err.to_string();
-    assert!(text.contains("gemini") && text.contains("INVALID_ARGUMENT") && text.contains("400"), "{text}");
+    assert!(
+        text.contains("gemini") && text.contains("INVALID_ARGUMENT") && text.contains("400"),
+        "{text}"
+    );
     assert_eq!(server.requests().len(), 1);
-    let err = provider(&server.base).complete("bad/model?", &conversation()).await.expect_err("name");
+    let err = provider(&server.base)
+        .complete("bad/model?", &conversation())
+        .await
+        .expect_err("name");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }

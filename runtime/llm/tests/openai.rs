@@ -64,7 +64,13 @@ async fn complete_maps_request_and_tool_calls() {
         .await
         .expect("complete");
     assert_eq!(resp.stop_reason, "tool_use");
-    assert_eq!(resp.usage, Usage { input_tokens: 42, output_tokens: 7 });
+    assert_eq!(
+        resp.usage,
+        Usage {
+            input_tokens: 42,
+            output_tokens: 7
+        }
+    );
     assert_eq!(resp.message.role, ChatRole::Assistant);
     assert_eq!(resp.message.tool_calls.len(), 1);
     assert_eq!(resp.message.tool_calls[0].id, "call_b");
@@ -79,8 +85,14 @@ async fn complete_maps_request_and_tool_calls() {
     assert_eq!(b["messages"][0]["role"], "system");
     assert_eq!(b["messages"][2]["content"], serde_json::Value::Null);
     assert_eq!(b["messages"][2]["tool_calls"][0]["type"], "function");
-    assert_eq!(b["messages"][2]["tool_calls"][0]["function"]["arguments"], r#"{"city":"Paris"}"#);
-    assert_eq!(b["messages"][3], json!({"role": "tool", "tool_call_id": "call_a", "content": "sunny"}));
+    assert_eq!(
+        b["messages"][2]["tool_calls"][0]["function"]["arguments"],
+        r#"{"city":"Paris"}"#
+    );
+    assert_eq!(
+        b["messages"][3],
+        json!({"role": "tool", "tool_call_id": "call_a", "content": "sunny"})
+    );
     assert_eq!(b["tools"][0]["type"], "function");
     assert_eq!(b["tools"][0]["function"]["name"], "get_weather");
     assert_eq!(b["tools"][0]["function"]["parameters"]["type"], "object");
@@ -96,13 +108,28 @@ async fn stream_assembles_text_and_tool_call_fragments() {
         chunk(json!({"role": "assistant", "content": "Hel"}), json!(null)),
         chunk(json!({"content": "lo wor"}), json!(null)),
         chunk(json!({"content": "ld"}), json!(null)),
-        chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-            "function": {"name": "search", "arguments": ""}}]}), json!(null)),
-        chunk(json!({"tool_calls": [{"index": 1, "id": "call_2", "type": "function",
-            "function": {"name": "fetch", "arguments": "{\"url\":"}}]}), json!(null)),
-        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"q\": \"ru"}}]}), json!(null)),
-        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "st\"}"}}]}), json!(null)),
-        chunk(json!({"tool_calls": [{"index": 1, "function": {"arguments": "\"x\"}"}}]}), json!(null)),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "search", "arguments": ""}}]}),
+            json!(null),
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 1, "id": "call_2", "type": "function",
+            "function": {"name": "fetch", "arguments": "{\"url\":"}}]}),
+            json!(null),
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"q\": \"ru"}}]}),
+            json!(null),
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "st\"}"}}]}),
+            json!(null),
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 1, "function": {"arguments": "\"x\"}"}}]}),
+            json!(null),
+        ),
         chunk(json!({}), json!("tool_calls")),
         data(json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 5}})),
         "data: [DONE]\n\n".to_string(),
@@ -123,7 +150,10 @@ async fn stream_assembles_text_and_tool_call_fragments() {
         })
         .collect();
     assert_eq!(calls.len(), 2);
-    assert_eq!((calls[0].id.as_str(), calls[0].name.as_str()), ("call_1", "search"));
+    assert_eq!(
+        (calls[0].id.as_str(), calls[0].name.as_str()),
+        ("call_1", "search")
+    );
     assert_eq!(calls[0].arguments, r#"{"q":"rust"}"#);
     assert_eq!(calls[1].arguments, r#"{"url":"x"}"#);
     let Some(Ok(StreamEvent::Done(done))) = evs.last() else {
@@ -132,7 +162,13 @@ async fn stream_assembles_text_and_tool_call_fragments() {
     assert_eq!(done.message.content, "Hello world");
     assert_eq!(done.message.tool_calls, calls);
     assert_eq!(done.stop_reason, "tool_use");
-    assert_eq!(done.usage, Usage { input_tokens: 11, output_tokens: 5 });
+    assert_eq!(
+        done.usage,
+        Usage {
+            input_tokens: 11,
+            output_tokens: 5
+        }
+    );
     let body = &server.requests()[0].body;
     assert_eq!(body["stream"], true);
     assert_eq!(body["stream_options"]["include_usage"], true);
@@ -142,8 +178,11 @@ async fn stream_assembles_text_and_tool_call_fragments() {
 async fn retries_429_then_succeeds() {
     let ok = json!({"choices": [{"finish_reason": "stop", "message": {"content": "hi"}}]});
     let server = FakeServer::start(vec![
-        Canned::json(429, json!({"error": {"message": "slow down", "type": "rate_limit"}}))
-            .header("retry-after-ms", "20"),
+        Canned::json(
+            429,
+            json!({"error": {"message": "slow down", "type": "rate_limit"}}),
+        )
+        .header("retry-after-ms", "20"),
         Canned::json(200, ok),
     ])
     .await;
@@ -217,7 +256,10 @@ async fn rejected_key_is_redacted_and_names_env_var() {
         .expect_err("401");
     let text = err.to_string();
     assert!(!text.contains(KEY), "{text}");
-    assert!(text.contains("OPENAI_API_KEY") && text.contains("401"), "{text}");
+    assert!(
+        text.contains("OPENAI_API_KEY") && text.contains("401"),
+        "{text}"
+    );
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -228,14 +270,23 @@ async fn stream_error_chunk_and_bad_arguments() {
         data(json!({"error": {"message": "context too long", "type": "invalid_request_error"}})),
     ])])
     .await;
-    let evs = collect(provider(&server.base).stream("m", &conversation()).await.expect("ok")).await;
+    let evs = collect(
+        provider(&server.base)
+            .stream("m", &conversation())
+            .await
+            .expect("ok"),
+    )
+    .await;
     assert_eq!(deltas(&evs), vec!["par"]);
     let err = evs.last().expect("events").clone().expect_err("error last");
     assert!(err.to_string().contains("context too long"));
 
     let mut bad = conversation();
     bad.messages[2].tool_calls[0].arguments = "{not json".into();
-    let err = provider(&server.base).complete("m", &bad).await.expect_err("bad args");
+    let err = provider(&server.base)
+        .complete("m", &bad)
+        .await
+        .expect_err("bad args");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(err.to_string().contains("message 2"), "{err}");
 }

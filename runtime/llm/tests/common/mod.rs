@@ -111,7 +111,9 @@ impl FakeServer {
             let stop = async move {
                 let _ = tokio::time::timeout(Duration::from_secs(60), rx).await;
             };
-            let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await;
         });
         Self {
             base: format!("http://{addr}"),
