@@ -21,7 +21,8 @@
 //!
 //! A **skill** is a component that offers tools. Declare each tool as a plain function with a
 //! serde-deserializable input, its description and its JSON Schema, then export them all with
-//! [`export_skill!`]:
+#![cfg_attr(not(feature = "adapter"), doc = "[`export_skill!`]:")]
+#![cfg_attr(feature = "adapter", doc = "`export_skill!` (feature `skill`):")]
 //!
 #![cfg_attr(all(feature = "skill", not(feature = "adapter")), doc = "```no_run")]
 #![cfg_attr(feature = "adapter", doc = "```ignore")]
