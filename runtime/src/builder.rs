@@ -45,6 +45,9 @@ impl ComponentBuilder {
     /// Builds the crate at `crate_dir` unless a build of the same sources is cached.
     pub fn build(&self, crate_dir: &Path) -> anyhow::Result<Built> {
         let start = Instant::now();
+        let crate_dir = &crate_dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", crate_dir.display()))?;
         let manifest = crate_dir.join("Cargo.toml");
         if !manifest.is_file() {
             bail!(

@@ -116,9 +116,9 @@ impl ComponentHost {
         let label = grants.component().to_owned();
         let (component, cache) = self.compile(wasm, &label)?;
         let pre = self.pre_instantiate(&component, &label)?;
-        let pre = AdapterPre::new(pre).map_err(anyhow::Error::from).with_context(|| {
-            format!("{label} does not export the molecule `agent` interface")
-        })?;
+        let pre = AdapterPre::new(pre)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("{label} does not export the molecule `agent` interface"))?;
         let mut adapter = AdapterComponent {
             label,
             digest: hex::encode(Sha256::digest(wasm)),

@@ -5,6 +5,7 @@
 //! capability and where the operator grants it.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::bindings::HostError;
@@ -24,6 +25,7 @@ pub struct Grants {
     pub(crate) limits: SandboxLimits,
     pub(crate) config: BTreeMap<String, Option<String>>,
     pub(crate) env: Vec<(String, String)>,
+    pub(crate) dirs: Vec<DirGrant>,
     pub(crate) memory: Option<Arc<dyn MemoryBackend>>,
     pub(crate) a2a: Option<Arc<dyn A2aBackend>>,
     pub(crate) heartbeat: Option<Arc<dyn HeartbeatBackend>>,
@@ -43,6 +45,7 @@ impl Grants {
                 limits: SandboxLimits::default(),
                 config: BTreeMap::new(),
                 env: Vec::new(),
+                dirs: Vec::new(),
                 memory: None,
                 a2a: None,
                 heartbeat: None,
@@ -71,16 +74,20 @@ impl Grants {
         ))
     }
 
-    /// A copy of these grants for one task: its `events` go to that task, and its `tools`
-    /// see that task (e.g. `send_message_to_user`).
+    /// A copy of these grants for one task: its `events` go to that task, its `tools` see
+    /// that task (e.g. `send_message_to_user`), and its model usage is counted for it.
     pub fn for_task(
         &self,
         events: Arc<dyn EventsBackend>,
         tools: Arc<dyn ToolsBackend>,
+        llm: Option<Arc<dyn LlmBackend>>,
     ) -> Arc<Grants> {
         let mut grants = self.clone();
         grants.events = Some(events);
         grants.tools = Some(tools);
+        if llm.is_some() {
+            grants.llm = llm;
+        }
         Arc::new(grants)
     }
 
@@ -101,6 +108,17 @@ impl Grants {
         out.extend(optional.iter().filter(|(_, on)| *on).map(|(n, _)| *n));
         out
     }
+}
+
+/// A host directory preopened for a guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// Where the guest sees it.
+    pub guest: String,
+    /// Whether the guest may write.
+    pub writable: bool,
 }
 
 /// Builds a [`Grants`]; every method grants one thing.
@@ -131,6 +149,21 @@ impl GrantsBuilder {
     /// Grants a WASI environment variable; nothing of the host's environment is inherited.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.grants.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Grants a host directory, visible to the guest at `guest` (e.g. `/data`).
+    pub fn dir(
+        mut self,
+        host: impl Into<PathBuf>,
+        guest: impl Into<String>,
+        writable: bool,
+    ) -> Self {
+        self.grants.dirs.push(DirGrant {
+            host: host.into(),
+            guest: guest.into(),
+            writable,
+        });
         self
     }
 

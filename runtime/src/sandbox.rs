@@ -141,7 +141,10 @@ impl Sandbox {
         self.run(&skill.grants, |store| {
             Box::pin(async move {
                 let instance = pre.instantiate_async(&mut *store).await?;
-                instance.molecule_runtime_tool().call_describe(&mut *store).await
+                instance
+                    .molecule_runtime_tool()
+                    .call_describe(&mut *store)
+                    .await
             })
         })
         .await
@@ -187,7 +190,10 @@ impl Sandbox {
         self.run(&adapter.grants, |store| {
             Box::pin(async move {
                 let instance = pre.instantiate_async(&mut *store).await?;
-                instance.molecule_runtime_agent().call_name(&mut *store).await
+                instance
+                    .molecule_runtime_agent()
+                    .call_name(&mut *store)
+                    .await
             })
         })
         .await

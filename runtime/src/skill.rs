@@ -24,6 +24,30 @@ pub struct SkillMeta {
     pub license: Option<String>,
     /// Anything else the author wants to carry.
     pub metadata: Option<serde_yaml::Value>,
+    /// Adapters this skill is for (`runtime: langgraph` or a list); empty means all.
+    #[serde(deserialize_with = "one_or_many")]
+    pub runtime: Vec<String>,
+}
+
+impl SkillMeta {
+    /// True when the skill should load under adapter `runtime`.
+    pub fn runs_on(&self, runtime: &str) -> bool {
+        self.runtime.is_empty() || self.runtime.iter().any(|r| r == runtime)
+    }
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(s)) => vec![s],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 /// Where a skill's tool component comes from.
@@ -46,6 +70,8 @@ pub struct SkillDir {
     pub meta: SkillMeta,
     /// The Markdown body after the frontmatter.
     pub body: String,
+    /// The frontmatter's YAML text (capability requests are read from it).
+    pub frontmatter: String,
     /// Problems that did not stop loading, each naming the file (and line when known).
     pub warnings: Vec<String>,
     /// The tool component.
@@ -64,6 +90,7 @@ impl SkillDir {
         let text = std::fs::read_to_string(&skill_md)
             .with_context(|| format!("reading {}", skill_md.display()))?;
         let (meta, body, mut warnings) = parse_skill_md(&skill_md, &text);
+        let frontmatter = frontmatter_text(&text).unwrap_or_default().to_owned();
         if !meta.name.is_empty() && meta.name != id {
             warnings.push(format!(
                 "{}: name `{}` differs from the folder name `{id}`; the folder name is used",
@@ -77,6 +104,7 @@ impl SkillDir {
             dir: dir.to_owned(),
             meta,
             body,
+            frontmatter,
             warnings,
             source,
         })
@@ -129,6 +157,14 @@ pub fn parse_skill_md(path: &Path, text: &str) -> (SkillMeta, String, Vec<String
         ));
     }
     (meta, body, warnings)
+}
+
+/// The YAML between the opening and closing `---` lines, if any.
+pub fn frontmatter_text(text: &str) -> Option<&str> {
+    let rest = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))?;
+    Some(&rest[..rest.find("\n---")?])
 }
 
 /// Finds the component: `tool.wasm` or `<folder>.wasm`, else a `Cargo.toml` crate.

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::{FsPerms, WasiCtx};
 
 use crate::grants::Grants;
 
@@ -27,6 +27,21 @@ pub fn deny_by_default(grants: &Grants, budget: &LogBudget, tail: &StderrTail) -
         .allow_ip_name_lookup(false);
     for (key, value) in &grants.env {
         builder.env(key, value);
+    }
+    for dir in &grants.dirs {
+        let perms = if dir.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        if let Err(err) = builder.preopened_dir(&dir.host, &dir.guest, perms) {
+            tracing::warn!(
+                component = grants.component(),
+                dir = %dir.host.display(),
+                error = %err,
+                "granted directory cannot be opened; the guest will not see it"
+            );
+        }
     }
     builder.build()
 }

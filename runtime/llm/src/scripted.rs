@@ -1,7 +1,7 @@
 //! The `scripted` provider: an offline model that replays responses from a YAML script. The
 //! demo workspace and adapter tests use it. It is stateless, so it is deterministic under
 //! concurrency: the response is chosen from the request alone (the number of assistant
-//! messages already in it, and optional `when` rules on the last user message). The format is
+//! messages after the last user message, and optional `when` rules on that message). The format is
 //! documented in the crate README.
 
 use std::path::Path;
@@ -152,8 +152,14 @@ impl ScriptedProvider {
 
     /// Chooses and renders the response for `request`.
     fn respond(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let turn = request
+        // Turns count from the last user message, so an agent loop replays the same script
+        // for every new question of a conversation.
+        let since_user = request
             .messages
+            .iter()
+            .rposition(|m| m.role == ChatRole::User)
+            .map_or(0, |i| i + 1);
+        let turn = request.messages[since_user..]
             .iter()
             .filter(|m| m.role == ChatRole::Assistant)
             .count();

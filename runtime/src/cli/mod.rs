@@ -3,6 +3,7 @@
 mod build;
 mod call;
 mod check;
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,7 +24,7 @@ pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options every subcommand accepts.
@@ -49,6 +50,8 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Boot the workspace and serve A2A (the default when no subcommand is given).
+    Run(run::RunArgs),
     /// Build component crates (or skill folders holding one) to wasm32-wasip2 and compile them
     /// into the cache.
     Build(build::BuildArgs),
@@ -61,7 +64,8 @@ pub enum Command {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(&cli.global)?;
-    match cli.command {
+    match cli.command.unwrap_or(Command::Run(run::RunArgs::default())) {
+        Command::Run(args) => run::run(&ctx, args).await,
         Command::Build(args) => build::run(&ctx, args).await,
         Command::Call(args) => call::run(&ctx, args).await,
         Command::Check(args) => check::run(&ctx, args).await,
@@ -87,7 +91,7 @@ pub fn init_logging(global: &GlobalArgs) {
 
 /// What every subcommand shares: the component host and the builder.
 pub struct Context {
-    pub host: ComponentHost,
+    pub host: Arc<ComponentHost>,
     pub builder: ComponentBuilder,
     pub cache_root: PathBuf,
 }
@@ -101,7 +105,7 @@ impl Context {
         let engine = Arc::new(WasmEngine::new(EngineOptions::default())?);
         let cache = CompiledCache::new(cache_root.join("compiled"));
         Ok(Context {
-            host: ComponentHost::new(engine, cache)?,
+            host: Arc::new(ComponentHost::new(engine, cache)?),
             builder: ComponentBuilder::new(&cache_root),
             cache_root,
         })

@@ -43,7 +43,10 @@ pub fn card_skill(dir: &SkillDir) -> AgentSkill {
 }
 
 /// Builds the card from `info` and the skill folders, in id order.
-pub fn build_card<'a>(info: &CardInfo, skills: impl IntoIterator<Item = &'a SkillDir>) -> AgentCard {
+pub fn build_card<'a>(
+    info: &CardInfo,
+    skills: impl IntoIterator<Item = &'a SkillDir>,
+) -> AgentCard {
     let mut skills: Vec<AgentSkill> = skills.into_iter().map(card_skill).collect();
     skills.sort_by(|a, b| a.id.cmp(&b.id));
     AgentCard {

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use tracing::Instrument;
 use molecule_a2a::store::ListQuery;
 use molecule_a2a::types as a2a;
 use molecule_a2a::{AgentExecutor, EventSink, RequestContext, TaskStore};
+use tracing::Instrument;
 
 use super::convert;
 use super::events::TaskEvents;
@@ -19,6 +19,7 @@ use super::skills::SkillRegistry;
 use super::tools::{Builtins, TaskTools};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types as wit;
+use crate::capabilities::llm::{GatewayBackend, LlmBackend};
 use crate::component::AdapterComponent;
 use crate::sandbox::Sandbox;
 
@@ -33,6 +34,7 @@ pub struct AdapterExecutor {
     skills: Arc<SkillRegistry>,
     builtins: Builtins,
     store: TaskStore,
+    gateway: Option<Arc<molecule_llm::Gateway>>,
 }
 
 impl AdapterExecutor {
@@ -45,6 +47,7 @@ impl AdapterExecutor {
         skills: Arc<SkillRegistry>,
         builtins: Builtins,
         store: TaskStore,
+        gateway: Option<Arc<molecule_llm::Gateway>>,
     ) -> Self {
         AdapterExecutor {
             sandbox,
@@ -53,6 +56,7 @@ impl AdapterExecutor {
             skills,
             builtins,
             store,
+            gateway,
         }
     }
 
@@ -126,7 +130,10 @@ impl AgentExecutor for AdapterExecutor {
             self.builtins.clone(),
             task_events.clone(),
         ));
-        let grants = adapter.grants().for_task(task_events, tools);
+        let llm = self.gateway.clone().map(|gateway| {
+            Arc::new(GatewayBackend::new(gateway, ctx.task_id.clone())) as Arc<dyn LlmBackend>
+        });
+        let grants = adapter.grants().for_task(task_events, tools, llm);
         let context = agent::RequestContext {
             task_id: ctx.task_id.clone(),
             context_id: ctx.context_id.clone(),

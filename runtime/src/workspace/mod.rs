@@ -1,10 +1,12 @@
 //! The running workspace: its skills (loaded, swapped on change), the adapter executor that
 //! serves A2A tasks, the tools adapters see, and the Agent Card.
 
+pub mod boot;
 pub mod card;
 pub mod convert;
 pub mod events;
 pub mod executor;
+pub mod policy;
 pub mod reload;
 pub mod skills;
 pub mod tools;

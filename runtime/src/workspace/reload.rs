@@ -86,11 +86,14 @@ fn ignored(path: &Path) -> bool {
 }
 
 /// Watches the registry's skill roots and reloads the skills whose folders changed.
-pub fn watch_skills(registry: Arc<SkillRegistry>, debounce: Duration) -> anyhow::Result<FolderWatcher> {
+pub fn watch_skills(
+    registry: Arc<SkillRegistry>,
+    debounce: Duration,
+) -> anyhow::Result<FolderWatcher> {
     let roots: Vec<PathBuf> = registry
         .roots()
-        .iter()
-        .map(|r| r.canonicalize().unwrap_or_else(|_| r.clone()))
+        .into_iter()
+        .map(|r| r.canonicalize().unwrap_or(r))
         .collect();
     watch_folders(&roots.clone(), debounce, move |paths| {
         let registry = registry.clone();

@@ -34,6 +34,23 @@ impl GrantPolicy for GrantNothing {
     }
 }
 
+/// Which skill folders a registry loads.
+#[derive(Debug, Clone, Default)]
+pub struct SkillFilter {
+    /// When set, only these ids (config.yaml `skills:`); otherwise every folder.
+    pub only: Option<Vec<String>>,
+    /// The adapter name; skills whose `runtime` excludes it are skipped.
+    pub runtime: Option<String>,
+}
+
+impl SkillFilter {
+    fn admits_id(&self, id: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|ids| ids.iter().any(|i| i == id))
+    }
+}
+
 /// One loaded skill version.
 pub struct LoadedSkill {
     /// The folder as read.
@@ -62,7 +79,12 @@ impl SkillSnapshot {
             .iter()
             .filter_map(|(tool, id)| {
                 let skill = self.skills.get(id)?;
-                skill.component.tools.iter().find(|t| &t.name == tool).cloned()
+                skill
+                    .component
+                    .tools
+                    .iter()
+                    .find(|t| &t.name == tool)
+                    .cloned()
             })
             .collect()
     }
@@ -75,6 +97,8 @@ pub struct SkillRegistry {
     sandbox: Sandbox,
     policy: Arc<dyn GrantPolicy>,
     roots: Vec<PathBuf>,
+    extra: Vec<PathBuf>,
+    filter: SkillFilter,
     current: ArcSwap<SkillSnapshot>,
     changes: watch::Sender<u64>,
     reload: Mutex<()>,
@@ -96,15 +120,37 @@ impl SkillRegistry {
             sandbox,
             policy,
             roots,
+            extra: Vec::new(),
+            filter: SkillFilter::default(),
             current: ArcSwap::from_pointee(SkillSnapshot::default()),
             changes: watch::channel(0).0,
             reload: Mutex::new(()),
         }
     }
 
-    /// The folders this registry watches.
-    pub fn roots(&self) -> &[PathBuf] {
-        &self.roots
+    /// Loads only the skills `filter` admits.
+    pub fn with_filter(mut self, filter: SkillFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Adds single skill folders (e.g. plugin skills), consulted after the roots.
+    pub fn with_extra_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.extra = dirs;
+        self
+    }
+
+    /// The folders this registry watches: the roots and the parents of the extra folders.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        let mut roots = self.roots.clone();
+        for dir in &self.extra {
+            if let Some(parent) = dir.parent() {
+                if !roots.iter().any(|r| r == parent) {
+                    roots.push(parent.to_owned());
+                }
+            }
+        }
+        roots
     }
 
     /// The current snapshot.
@@ -140,7 +186,11 @@ impl SkillRegistry {
     /// Calls tool `name` with JSON `input` on the skill that owns it.
     pub async fn call(&self, name: &str, input: &str) -> Result<String, CallError> {
         let snapshot = self.snapshot();
-        let Some(skill) = snapshot.tools.get(name).and_then(|id| snapshot.skills.get(id)) else {
+        let Some(skill) = snapshot
+            .tools
+            .get(name)
+            .and_then(|id| snapshot.skills.get(id))
+        else {
             let known: Vec<&str> = snapshot.tools.keys().map(String::as_str).collect();
             return Err(CallError::Tool(ToolError::NotFound(format!(
                 "no tool `{name}` in this workspace; tools: {}",
@@ -155,15 +205,18 @@ impl SkillRegistry {
     /// Skill folders by id, first root first.
     fn discover(&self) -> BTreeMap<String, PathBuf> {
         let mut found = BTreeMap::new();
-        for root in &self.roots {
-            let Ok(entries) = std::fs::read_dir(root) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
+        let listed = self
+            .roots
+            .iter()
+            .filter_map(|root| std::fs::read_dir(root).ok())
+            .flat_map(|entries| entries.flatten().map(|e| e.path()));
+        for path in listed.chain(self.extra.iter().cloned()) {
+            {
                 if path.join("SKILL.md").is_file() {
                     if let Some(id) = path.file_name().and_then(|n| n.to_str()) {
-                        found.entry(id.to_owned()).or_insert(path);
+                        if self.filter.admits_id(id) {
+                            found.entry(id.to_owned()).or_insert(path);
+                        }
                     }
                 }
             }
@@ -222,6 +275,14 @@ impl SkillRegistry {
 
     async fn load_one(&self, dir: &Path) -> anyhow::Result<LoadedSkill> {
         let skill_dir = SkillDir::load(dir)?;
+        if let Some(runtime) = &self.filter.runtime {
+            if !skill_dir.meta.runs_on(runtime) {
+                anyhow::bail!(
+                    "skipped: its SKILL.md `runtime` ({}) excludes the `{runtime}` adapter",
+                    skill_dir.meta.runtime.join(", ")
+                );
+            }
+        }
         let wasm_path = match &skill_dir.source {
             ComponentSource::Prebuilt(path) => path.clone(),
             ComponentSource::Crate(crate_dir) => {

@@ -11,6 +11,9 @@ use crate::bindings::imports::molecule::runtime::llm::{
 use crate::bindings::HostError;
 use crate::state::HostState;
 
+mod gateway;
+pub use self::gateway::GatewayBackend;
+
 /// A streamed completion in progress: events arrive in order, ending with `done`.
 pub struct ChatStream {
     events: mpsc::Receiver<Result<StreamEvent, HostError>>,

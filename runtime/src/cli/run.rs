@@ -1,0 +1,93 @@
+//! `molecule-runtime run` (also the default with no subcommand): boots the workspace in the
+//! contract's order and serves A2A until Ctrl-C.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use molecule_config::Env;
+use molecule_llm::{Credentials, Gateway, ModelSelection};
+use molecule_runtime::plan::{Overrides, Plan};
+use molecule_runtime::workspace::boot::{boot, BootDeps};
+
+use super::Context;
+
+/// Arguments of `run`.
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// The folder holding config.yaml (overrides WORKSPACE_CONFIG_PATH).
+    #[arg(long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// The A2A port (overrides a2a.port; 0 picks a free port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The address to listen on (default 0.0.0.0).
+    #[arg(long)]
+    pub bind: Option<IpAddr>,
+}
+
+/// The model gateway for the plan, or why there is none.
+pub fn gateway_for(plan: &Plan) -> Result<Arc<Gateway>, String> {
+    let config = &plan.config;
+    let selection = ModelSelection::resolve(config.provider.as_deref(), &config.model)
+        .map_err(|e| e.to_string())?;
+    let mut credentials = Credentials::from_env();
+    if credentials.scripted_file.is_none() {
+        let default_script = config.config_dir.join("model-script.yaml");
+        if default_script.is_file() {
+            credentials.scripted_file = Some(default_script);
+        }
+    }
+    Gateway::new(selection, credentials)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs `run`.
+pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let env = Env::from_process();
+    let overrides = Overrides {
+        config_dir: args.config_dir,
+        port: args.port,
+        bind: args.bind,
+    };
+    let plan = Plan::new(env, &overrides);
+    eprintln!("{}", plan.preflight.render());
+    if plan.preflight.has_failures() {
+        eprintln!("preflight failed: fix the FAIL lines above");
+        return Ok(ExitCode::FAILURE);
+    }
+    if plan.env.platform_url.is_none() {
+        tracing::warn!("standalone mode: PLATFORM_URL is not set, so this workspace does not register, heartbeat or report activity");
+        eprintln!("standalone mode: PLATFORM_URL is not set (no registration, no heartbeats)");
+    }
+    let listener = tokio::net::TcpListener::bind(plan.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", plan.bind))?;
+    let deps = BootDeps {
+        host: ctx.host.clone(),
+        builder: ctx.builder.clone(),
+        gateway: gateway_for(&plan),
+        in_memory_tasks: false,
+    };
+    let name = plan.config.name.clone();
+    let workspace = boot(plan, deps, listener).await?;
+    let port = workspace.addr.port();
+    match &workspace.not_configured {
+        None => eprintln!(
+            "workspace `{name}` serving A2A on port {port}. Try:\n  curl -s localhost:{port}/.well-known/agent-card.json\n  curl -s localhost:{port}/ -H 'Content-Type: application/json' -H 'A2A-Version: 1.0' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"SendMessage\",\"params\":{{\"message\":{{\"messageId\":\"m1\",\"role\":\"ROLE_USER\",\"parts\":[{{\"text\":\"hello\"}}]}}}}}}'"
+        ),
+        Some(reason) => eprintln!(
+            "workspace `{name}` is NOT configured ({reason}); serving its card on port {port}"
+        ),
+    }
+    workspace
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("shutting down");
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,358 @@
+//! Boot: turns a [`Plan`] into a running workspace in the contract's order — stores, skills
+//! stubs and the Agent Card first, then the adapter (whose setup failure leaves the workspace
+//! serving but "not configured"), then the skills, the A2A server and the watchers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use molecule_a2a::{A2aServer, CardHandle, Retention, TaskStore};
+use molecule_config::{system_prompt, PromptParts, PromptSkill};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::card::{build_card, CardInfo};
+use super::executor::AdapterExecutor;
+use super::policy::ConfigPolicy;
+use super::reload::{watch_skills, FolderWatcher, DEBOUNCE};
+use super::skills::{SkillFilter, SkillRegistry, SkillSnapshot};
+use super::tools::Builtins;
+use crate::builder::ComponentBuilder;
+use crate::capabilities::llm::{GatewayBackend, LlmBackend};
+use crate::capabilities::memory::{MemoryBackend, SqliteMemory};
+use crate::component::{AdapterComponent, ComponentHost};
+use crate::grants::Grants;
+use crate::limits::SandboxLimits;
+use crate::plan::Plan;
+use crate::sandbox::Sandbox;
+use crate::skill::SkillDir;
+
+/// What boot needs besides the plan.
+pub struct BootDeps {
+    /// The component host (engine, linker, compiled-code cache).
+    pub host: Arc<ComponentHost>,
+    /// Builds component crates.
+    pub builder: ComponentBuilder,
+    /// The model gateway, or why there is none (the workspace is then not configured).
+    pub gateway: Result<Arc<molecule_llm::Gateway>, String>,
+    /// Use an in-memory task store (tests).
+    pub in_memory_tasks: bool,
+}
+
+/// A workspace serving A2A.
+pub struct RunningWorkspace {
+    /// The address the server listens on.
+    pub addr: SocketAddr,
+    /// The skills.
+    pub skills: Arc<SkillRegistry>,
+    /// Why the workspace is not configured, if it is not.
+    pub not_configured: Option<String>,
+    /// The card handle (updated when skills change).
+    pub card: CardHandle,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    _watchers: Vec<FolderWatcher>,
+    _card_task: JoinHandle<()>,
+}
+
+impl RunningWorkspace {
+    /// Stops serving and waits for the server to finish.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.server).await.context("server task")??;
+        Ok(())
+    }
+
+    /// Serves until `stop` completes (then shuts down gracefully) or the server ends.
+    pub async fn run_until(
+        mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let stopped = tokio::select! {
+            _ = stop => true,
+            result = &mut self.server => {
+                result.context("server task")??;
+                false
+            }
+        };
+        if stopped {
+            self.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Boots the workspace described by `plan`, serving on `listener`.
+pub async fn boot(
+    plan: Plan,
+    deps: BootDeps,
+    listener: TcpListener,
+) -> anyhow::Result<RunningWorkspace> {
+    let plan = Arc::new(plan);
+    let addr = listener.local_addr()?;
+    std::fs::create_dir_all(&plan.data_dir)
+        .with_context(|| format!("creating data folder {}", plan.data_dir.display()))?;
+    let memory: Arc<dyn MemoryBackend> =
+        Arc::new(SqliteMemory::open(&plan.data_dir.join("memory.sqlite"))?);
+    let store = if deps.in_memory_tasks {
+        TaskStore::in_memory(Retention::default())?
+    } else {
+        TaskStore::open(&plan.data_dir.join("tasks.sqlite"), Retention::default())?
+    };
+
+    // The card is built from the skill folders before the adapter is set up.
+    let info = card_info(&plan, addr);
+    let stubs = skill_stubs(&plan);
+    let card = CardHandle::new(build_card(&info, stubs.iter()));
+
+    let policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), env_values());
+    let skills = Arc::new(
+        SkillRegistry::new(
+            deps.host.clone(),
+            deps.builder.clone(),
+            Arc::new(policy),
+            plan.skill_roots.clone(),
+        )
+        .with_extra_dirs(
+            plan.plugins
+                .plugins
+                .iter()
+                .flat_map(|p| p.skill_dirs.clone())
+                .collect(),
+        )
+        .with_filter(SkillFilter {
+            only: (!plan.config.skills.is_empty()).then(|| plan.config.skills.clone()),
+            runtime: Some(plan.config.runtime.clone()),
+        }),
+    );
+    let snapshot = skills.load_all().await;
+    card.set(build_card(&info, snapshot.skills.values().map(|s| &s.dir)));
+    let adapter_config = Arc::new(ArcSwap::from_pointee(
+        plan.adapter_config(&prompt_for(&plan, &snapshot)),
+    ));
+
+    let sandbox = Sandbox::new(deps.host.engine().clone());
+    let loaded = match &deps.gateway {
+        Err(reason) => Err(anyhow::anyhow!("model gateway: {reason}")),
+        Ok(_) => load_adapter(&plan, &deps, &memory).await,
+    };
+    let ready: Result<AdapterComponent, String> = match loaded {
+        Err(err) => Err(format!("{err:#}")),
+        Ok(adapter) => match sandbox
+            .setup_adapter(&adapter, adapter.grants(), &adapter_config.load())
+            .await
+        {
+            Ok(Ok(())) => Ok(adapter),
+            Ok(Err(reason)) => Err(format!("adapter setup failed: {reason}")),
+            Err(err) => Err(format!("adapter setup crashed: {err}")),
+        },
+    };
+    let (server, not_configured) = match ready {
+        Ok(adapter) => {
+            let executor = AdapterExecutor::new(
+                sandbox,
+                Arc::new(ArcSwap::from_pointee(adapter)),
+                adapter_config.clone(),
+                skills.clone(),
+                Builtins {
+                    memory: Some(memory.clone()),
+                },
+                store.clone(),
+                deps.gateway.clone().ok(),
+            );
+            (
+                A2aServer::new(card.clone(), Arc::new(executor), store),
+                None,
+            )
+        }
+        Err(reason) => {
+            let reason = redact(&reason);
+            tracing::error!(%reason, "workspace is NOT configured; serving the card only");
+            (
+                A2aServer::not_configured(card.clone(), reason.clone()),
+                Some(reason),
+            )
+        }
+    };
+    if let Err(err) = server.fail_unfinished_tasks().await {
+        tracing::warn!(error = %err, "could not mark tasks left by a previous run as failed");
+    }
+
+    let watchers = vec![watch_skills(skills.clone(), DEBOUNCE)?];
+    let card_task = follow_skill_changes(
+        skills.clone(),
+        card.clone(),
+        info,
+        plan.clone(),
+        adapter_config,
+    );
+    let (tx, rx) = oneshot::channel::<()>();
+    let server_task = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            server
+                .serve(listener, async move {
+                    let _ = rx.await;
+                })
+                .await
+        })
+    };
+    Ok(RunningWorkspace {
+        addr,
+        skills,
+        not_configured,
+        card,
+        shutdown: Some(tx),
+        server: server_task,
+        _watchers: watchers,
+        _card_task: card_task,
+    })
+}
+
+fn card_info(plan: &Plan, addr: SocketAddr) -> CardInfo {
+    let c = &plan.config;
+    let url = plan
+        .env
+        .workspace_url
+        .clone()
+        .or_else(|| plan.env.advertised_url(addr.port()))
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", addr.port()));
+    CardInfo {
+        name: c.name.clone(),
+        description: c.description.clone(),
+        version: c.version.clone(),
+        url,
+        streaming: c.a2a.streaming,
+    }
+}
+
+/// Skill folders read (not compiled) for the first card.
+fn skill_stubs(plan: &Plan) -> Vec<SkillDir> {
+    plan.skill_roots
+        .iter()
+        .filter_map(|root| std::fs::read_dir(root).ok())
+        .flat_map(|entries| entries.flatten())
+        .filter_map(|entry| SkillDir::load(&entry.path()).ok())
+        .filter(|dir| plan.config.skills.is_empty() || plan.config.skills.contains(&dir.id))
+        .collect()
+}
+
+/// The system prompt for the current skills.
+fn prompt_for(plan: &Plan, snapshot: &SkillSnapshot) -> String {
+    let skills: Vec<PromptSkill> = snapshot
+        .skills
+        .values()
+        .map(|s| PromptSkill {
+            name: s.dir.id.clone(),
+            description: s.dir.meta.description.clone(),
+            body: s.dir.body.clone(),
+        })
+        .collect();
+    let mut parts = PromptParts::new(&plan.config.config_dir);
+    parts.prompt_files = &plan.config.prompt_files;
+    parts.plugins = &plan.plugins.plugins;
+    parts.skills = &skills;
+    system_prompt(&parts)
+}
+
+/// Builds (if needed), compiles and link-checks the adapter, with its grants.
+async fn load_adapter(
+    plan: &Plan,
+    deps: &BootDeps,
+    memory: &Arc<dyn MemoryBackend>,
+) -> anyhow::Result<AdapterComponent> {
+    let runtime = &plan.adapter.runtime;
+    let path = plan.adapter.path.clone().with_context(|| {
+        format!("unknown runtime `{runtime}`: not a built-in adapter, a .wasm file or a crate")
+    })?;
+    let wasm_path = if path.is_file() {
+        path
+    } else {
+        let builder = deps.builder.clone();
+        tokio::task::spawn_blocking(move || builder.build(&path))
+            .await
+            .context("adapter build task")??
+            .wasm
+    };
+    let wasm = tokio::fs::read(&wasm_path)
+        .await
+        .with_context(|| format!("reading {}", wasm_path.display()))?;
+    let limits = SandboxLimits {
+        memory_bytes: usize::try_from(plan.config.sandbox.memory_limit).unwrap_or(usize::MAX),
+        timeout: plan
+            .config
+            .runtime_config
+            .timeout
+            .unwrap_or(std::time::Duration::from_secs(600)),
+        ..SandboxLimits::default()
+    };
+    let mut grants = Grants::builder(format!("adapter {runtime}"))
+        .grant_hint("config.yaml")
+        .limits(limits)
+        .memory(memory.clone());
+    if let Ok(gateway) = &deps.gateway {
+        let llm: Arc<dyn LlmBackend> = Arc::new(GatewayBackend::new(gateway.clone(), "setup"));
+        grants = grants.llm(llm);
+    }
+    let adapter = deps.host.load_adapter(&wasm, grants.build()).await?;
+    if adapter.name != *runtime && !runtime.contains('/') && !runtime.ends_with(".wasm") {
+        tracing::warn!(adapter = %adapter.name, runtime = %runtime, "adapter name differs from `runtime`");
+    }
+    Ok(adapter)
+}
+
+/// Values for granted env vars and secrets: the host's environment.
+fn env_values() -> std::collections::BTreeMap<String, String> {
+    std::env::vars().collect()
+}
+
+/// Hides anything that looks like a credential before a reason leaves the process.
+pub fn redact(text: &str) -> String {
+    text.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .map(|word| {
+            let bare = word.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+            let secret = ["sk-", "ghp_", "xoxb-", "AKIA", "Bearer"]
+                .iter()
+                .any(|p| bare.starts_with(p) && bare.len() > 10);
+            if secret {
+                word.replacen(bare, "[REDACTED]", 1)
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// Keeps the card and the adapter's system prompt in step with the skills.
+fn follow_skill_changes(
+    skills: Arc<SkillRegistry>,
+    card: CardHandle,
+    info: CardInfo,
+    plan: Arc<Plan>,
+    adapter_config: Arc<ArcSwap<String>>,
+) -> JoinHandle<()> {
+    let mut changes = skills.subscribe();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let snapshot = skills.snapshot();
+            card.set(build_card(&info, snapshot.skills.values().map(|s| &s.dir)));
+            adapter_config.store(Arc::new(plan.adapter_config(&prompt_for(&plan, &snapshot))));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_credentials() {
+        let text = "setup refused (token sk-live-abcdef123456) for \"ghp_0123456789abcdef\"";
+        let out = super::redact(text);
+        assert!(!out.contains("sk-live"), "{out}");
+        assert!(!out.contains("ghp_"), "{out}");
+        assert!(out.contains("setup refused"), "{out}");
+    }
+}

@@ -1,0 +1,89 @@
+//! A test adapter. The first word of the user's text picks what it does:
+//!
+//! * `tool NAME JSON` — calls tool NAME with JSON and returns its output as an artifact;
+//! * `tools` — lists the tool names it sees;
+//! * `wait` — reports WORKING every 20 ms until the host says the task was cancelled;
+//! * `trap` — crashes;
+//! * `fail` — returns an error;
+//! * `history` — returns the texts of the history it was given;
+//! * `ask` — asks the model and returns its answer;
+//! * `config KEY` — returns that key of the setup config;
+//! * anything else — returns `echo: <text>`.
+//!
+//! Setup fails when the config has `"fail_setup": true`.
+
+use std::sync::OnceLock;
+
+use molecule_guest_sdk::adapter::{Adapter, RequestContext};
+use molecule_guest_sdk::types::{HostError, TaskState};
+use molecule_guest_sdk::{events, export_adapter, llm, tools};
+use serde_json::Value;
+
+static CONFIG: OnceLock<Value> = OnceLock::new();
+
+struct Echo;
+
+fn reply(text: impl Into<String>) -> Result<(), String> {
+    events::text_artifact(Some("answer"), text).map_err(|e| format!("{e:?}"))
+}
+
+impl Adapter for Echo {
+    fn name() -> String {
+        "echo".into()
+    }
+
+    fn setup(config: Value) -> Result<(), String> {
+        if config["fail_setup"] == Value::Bool(true) {
+            return Err("setup refused: fail_setup is true (token sk-live-abcdef123456)".into());
+        }
+        let _ = CONFIG.set(config);
+        Ok(())
+    }
+
+    fn execute(context: RequestContext) -> Result<(), String> {
+        let text = context.message.text();
+        let (command, rest) = text.split_once(' ').unwrap_or((text.as_str(), ""));
+        match command {
+            "tool" => {
+                let (name, input) = rest.split_once(' ').unwrap_or((rest, "{}"));
+                match tools::call_raw(name, input) {
+                    Ok(out) => reply(out),
+                    Err(e) => reply(format!("tool error: {e:?}")),
+                }
+            }
+            "tools" => {
+                let names: Vec<String> = tools::list().into_iter().map(|t| t.name).collect();
+                reply(names.join(","))
+            }
+            "wait" => loop {
+                match events::status(TaskState::Working, None) {
+                    Err(HostError::Cancelled) => return Err("cancelled".into()),
+                    Err(e) => return Err(format!("{e:?}")),
+                    Ok(()) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            },
+            "trap" => {
+                #[cfg(target_arch = "wasm32")]
+                core::arch::wasm32::unreachable();
+                #[cfg(not(target_arch = "wasm32"))]
+                unreachable!()
+            }
+            "fail" => Err(format!("asked to fail: {rest}")),
+            "history" => {
+                let texts: Vec<String> = context.history.iter().map(|m| m.text()).collect();
+                reply(texts.join(" | "))
+            }
+            "ask" => match llm::ask(rest) {
+                Ok(answer) => reply(answer),
+                Err(e) => Err(format!("model error: {e:?}")),
+            },
+            "config" => {
+                let value = CONFIG.get().map(|c| c[rest].clone()).unwrap_or(Value::Null);
+                reply(value.to_string())
+            }
+            _ => reply(format!("echo: {text}")),
+        }
+    }
+}
+
+export_adapter!(Echo);
