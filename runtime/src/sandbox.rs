@@ -128,11 +128,15 @@ impl Sandbox {
     ) -> Result<R, CallError> {
         let mut store = self.store(grants);
         let timeout = grants.limits().timeout + HOST_CALL_GRACE;
-        match tokio::time::timeout(timeout, f(&mut store)).await {
+        let result = match tokio::time::timeout(timeout, f(&mut store)).await {
             Err(_) => Err(CallError::Limit(store.data_mut().limiter.record_timeout())),
             Ok(Err(err)) => Err(classify(err, &store)),
             Ok(Ok(value)) => Ok(value),
+        };
+        if let Err(CallError::Limit(hit)) = &result {
+            crate::metrics::global().limit_hit(hit);
         }
+        result
     }
 
     /// Calls `describe` on a skill.

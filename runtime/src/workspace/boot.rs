@@ -104,31 +104,15 @@ pub async fn boot(
         TaskStore::open(&plan.data_dir.join("tasks.sqlite"), Retention::default())?
     };
 
+    let metrics_store = store.clone();
+    crate::metrics::global(); // uptime counts from the first boot
+
     // The card is built from the skill folders before the adapter is set up.
     let info = card_info(&plan, addr);
     let stubs = skill_stubs(&plan);
     let card = CardHandle::new(build_card(&info, stubs.iter()));
 
-    let policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), env_values());
-    let skills = Arc::new(
-        SkillRegistry::new(
-            deps.host.clone(),
-            deps.builder.clone(),
-            Arc::new(policy),
-            plan.skill_roots.clone(),
-        )
-        .with_extra_dirs(
-            plan.plugins
-                .plugins
-                .iter()
-                .flat_map(|p| p.skill_dirs.clone())
-                .collect(),
-        )
-        .with_filter(SkillFilter {
-            only: (!plan.config.skills.is_empty()).then(|| plan.config.skills.clone()),
-            runtime: Some(plan.config.runtime.clone()),
-        }),
-    );
+    let skills = Arc::new(skill_registry(&plan, &deps, &memory));
     let snapshot = skills.load_all().await;
     card.set(build_card(&info, snapshot.skills.values().map(|s| &s.dir)));
     let adapter_config = Arc::new(ArcSwap::from_pointee(
@@ -178,6 +162,7 @@ pub async fn boot(
             )
         }
     };
+    let server = server.with_bearer_secret(super::operate::inbound_secret(&plan));
     if let Err(err) = server.fail_unfinished_tasks().await {
         tracing::warn!(error = %err, "could not mark tasks left by a previous run as failed");
     }
@@ -191,16 +176,14 @@ pub async fn boot(
         adapter_config,
     );
     let (tx, rx) = oneshot::channel::<()>();
-    let server_task = {
-        let server = server.clone();
-        tokio::spawn(async move {
-            server
-                .serve(listener, async move {
-                    let _ = rx.await;
-                })
-                .await
-        })
-    };
+    let server_task = tokio::spawn(super::operate::serve(
+        server,
+        metrics_store,
+        listener,
+        async move {
+            let _ = rx.await;
+        },
+    ));
     Ok(RunningWorkspace {
         addr,
         skills,
@@ -230,6 +213,33 @@ fn card_info(plan: &Plan, addr: SocketAddr) -> CardInfo {
     }
 }
 
+/// The workspace's skill registry: `skills/` plus plugin skills, filtered by config.yaml
+/// `skills:` and the adapter, with grants from config.yaml (also used by smoke mode).
+pub(crate) fn skill_registry(
+    plan: &Plan,
+    deps: &BootDeps,
+    memory: &Arc<dyn MemoryBackend>,
+) -> SkillRegistry {
+    let policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), env_values());
+    SkillRegistry::new(
+        deps.host.clone(),
+        deps.builder.clone(),
+        Arc::new(policy),
+        plan.skill_roots.clone(),
+    )
+    .with_extra_dirs(
+        plan.plugins
+            .plugins
+            .iter()
+            .flat_map(|p| p.skill_dirs.clone())
+            .collect(),
+    )
+    .with_filter(SkillFilter {
+        only: (!plan.config.skills.is_empty()).then(|| plan.config.skills.clone()),
+        runtime: Some(plan.config.runtime.clone()),
+    })
+}
+
 /// Skill folders read (not compiled) for the first card.
 fn skill_stubs(plan: &Plan) -> Vec<SkillDir> {
     plan.skill_roots
@@ -242,7 +252,7 @@ fn skill_stubs(plan: &Plan) -> Vec<SkillDir> {
 }
 
 /// The system prompt for the current skills.
-fn prompt_for(plan: &Plan, snapshot: &SkillSnapshot) -> String {
+pub(crate) fn prompt_for(plan: &Plan, snapshot: &SkillSnapshot) -> String {
     let skills: Vec<PromptSkill> = snapshot
         .skills
         .values()
@@ -260,7 +270,7 @@ fn prompt_for(plan: &Plan, snapshot: &SkillSnapshot) -> String {
 }
 
 /// Builds (if needed), compiles and link-checks the adapter, with its grants.
-async fn load_adapter(
+pub(crate) async fn load_adapter(
     plan: &Plan,
     deps: &BootDeps,
     memory: &Arc<dyn MemoryBackend>,

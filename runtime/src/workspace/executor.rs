@@ -143,7 +143,9 @@ impl AgentExecutor for AdapterExecutor {
         };
         let _ = events.status(a2a::TaskState::Working, None);
         let span = tracing::info_span!("task", task = %ctx.task_id, adapter = %adapter.name);
-        match self
+        // Dropped unfinished when a cancel aborts this future: counted as canceled.
+        let metrics = crate::metrics::global().task_started();
+        let result = match self
             .sandbox
             .execute_task(&adapter, &grants, &config, context)
             .instrument(span)
@@ -152,7 +154,9 @@ impl AgentExecutor for AdapterExecutor {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(reason),
             Err(err) => Err(format!("{}: {err}", adapter.label)),
-        }
+        };
+        metrics.finish(if result.is_ok() { "ok" } else { "failed" });
+        result
     }
 
     async fn cancel(&self, task_id: &str) -> Result<(), String> {

@@ -6,6 +6,7 @@ pub mod card;
 pub mod convert;
 pub mod events;
 pub mod executor;
+pub mod operate;
 pub mod policy;
 pub mod reload;
 pub mod skills;

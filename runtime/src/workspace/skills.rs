@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use tokio::sync::{watch, Mutex};
+use tracing::Instrument;
 
 use crate::bindings::{ToolError, ToolSpec};
 use crate::builder::ComponentBuilder;
@@ -199,7 +200,16 @@ impl SkillRegistry {
         };
         let skill = skill.clone();
         drop(snapshot);
-        self.sandbox.call_tool(&skill.component, name, input).await
+        let span = tracing::info_span!("tool_call", tool = %name, skill = %skill.dir.id);
+        let started = std::time::Instant::now();
+        let result = self
+            .sandbox
+            .call_tool(&skill.component, name, input)
+            .instrument(span)
+            .await;
+        let outcome = crate::metrics::outcome_of(&result);
+        crate::metrics::global().tool_call(name, outcome, started.elapsed());
+        result
     }
 
     /// Skill folders by id, first root first.
@@ -245,6 +255,9 @@ impl SkillRegistry {
             };
             match self.load_one(dir).await {
                 Ok(skill) => {
+                    if old.skills.contains_key(id) {
+                        crate::metrics::global().component_swapped("skill");
+                    }
                     for warning in &skill.dir.warnings {
                         tracing::warn!(skill = %id, "{warning}");
                     }
