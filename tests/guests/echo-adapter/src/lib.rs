@@ -10,7 +10,8 @@
 //! * `config KEY` — returns that key of the setup config;
 //! * anything else — returns `echo: <text>`.
 //!
-//! Setup fails when the config has `"fail_setup": true`.
+//! Setup fails when the config has `"fail_setup": true` (at the top level, or in
+//! `runtime_config`, where a workspace's config.yaml puts it).
 
 use std::sync::OnceLock;
 
@@ -33,7 +34,8 @@ impl Adapter for Echo {
     }
 
     fn setup(config: Value) -> Result<(), String> {
-        if config["fail_setup"] == Value::Bool(true) {
+        let fail = Value::Bool(true);
+        if config["fail_setup"] == fail || config["runtime_config"]["fail_setup"] == fail {
             return Err("setup refused: fail_setup is true (token sk-live-abcdef123456)".into());
         }
         let _ = CONFIG.set(config);
