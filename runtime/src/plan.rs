@@ -134,6 +134,29 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The model gateway for this plan with `credentials`, or why there is none. The
+    /// `scripted` provider defaults to `<configs>/model-script.yaml` when no script is set.
+    pub fn gateway(
+        &self,
+        mut credentials: molecule_llm::Credentials,
+    ) -> Result<Arc<molecule_llm::Gateway>, String> {
+        let config = &self.config;
+        let selection =
+            molecule_llm::ModelSelection::resolve(config.provider.as_deref(), &config.model)
+                .map_err(|e| e.to_string())?;
+        if credentials.scripted_file.is_none() {
+            let default_script = config.config_dir.join("model-script.yaml");
+            if default_script.is_file() {
+                credentials.scripted_file = Some(default_script);
+            }
+        }
+        molecule_llm::Gateway::new(selection, credentials)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The folder holding the built-in adapters: `$MOLECULE_ADAPTERS_DIR`, else the source
 /// checkout's `adapters-wasm/`.
 pub fn adapters_dir() -> PathBuf {

@@ -4,6 +4,7 @@ mod build;
 mod call;
 mod check;
 mod run;
+mod smoke;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,16 +60,28 @@ pub enum Command {
     Call(call::CallArgs),
     /// Link-check components and list the tools each offers; fails on any unsatisfied import.
     Check(check::CheckArgs),
+    /// Smoke mode: preflight, load and link-check every component, execute once on a stub
+    /// "smoke test" request, exit 0/1; never registers or serves (`MOLECULE_SMOKE_MODE` makes
+    /// `run` do this too).
+    Smoke(smoke::SmokeArgs),
 }
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(&cli.global)?;
     match cli.command.unwrap_or(Command::Run(run::RunArgs::default())) {
+        Command::Run(args) if molecule_config::Env::from_process().smoke_mode => {
+            let args = smoke::SmokeArgs {
+                config_dir: args.config_dir,
+                json: false,
+            };
+            smoke::run(&ctx, args).await
+        }
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Build(args) => build::run(&ctx, args).await,
         Command::Call(args) => call::run(&ctx, args).await,
         Command::Check(args) => check::run(&ctx, args).await,
+        Command::Smoke(args) => smoke::run(&ctx, args).await,
     }
 }
 

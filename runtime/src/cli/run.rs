@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use molecule_config::Env;
-use molecule_llm::{Credentials, Gateway, ModelSelection};
+use molecule_llm::{Credentials, Gateway};
 use molecule_runtime::plan::{Overrides, Plan};
 use molecule_runtime::workspace::boot::{boot, BootDeps};
 
@@ -30,19 +30,7 @@ pub struct RunArgs {
 
 /// The model gateway for the plan, or why there is none.
 pub fn gateway_for(plan: &Plan) -> Result<Arc<Gateway>, String> {
-    let config = &plan.config;
-    let selection = ModelSelection::resolve(config.provider.as_deref(), &config.model)
-        .map_err(|e| e.to_string())?;
-    let mut credentials = Credentials::from_env();
-    if credentials.scripted_file.is_none() {
-        let default_script = config.config_dir.join("model-script.yaml");
-        if default_script.is_file() {
-            credentials.scripted_file = Some(default_script);
-        }
-    }
-    Gateway::new(selection, credentials)
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
+    plan.gateway(Credentials::from_env())
 }
 
 /// Runs `run`.

@@ -10,4 +10,5 @@ pub mod operate;
 pub mod policy;
 pub mod reload;
 pub mod skills;
+pub mod smoke;
 pub mod tools;
