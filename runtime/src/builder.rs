@@ -159,8 +159,15 @@ pub fn source_hash(crate_dir: &Path) -> anyhow::Result<String> {
     collect_roots(crate_dir, &mut roots)?;
     let mut hasher = Sha256::new();
     hasher.update(GUEST_TARGET.as_bytes());
+    let own = crate_dir
+        .canonicalize()
+        .unwrap_or_else(|_| crate_dir.to_owned());
     for root in &roots {
-        hasher.update(root.to_string_lossy().as_bytes());
+        // The crate's own location does not count (a moved crate is the same source); the
+        // locations of its dependencies do.
+        if *root != own {
+            hasher.update(root.to_string_lossy().as_bytes());
+        }
         hash_tree(root, root, &mut hasher)?;
     }
     Ok(hex::encode(hasher.finalize()))
@@ -277,7 +284,15 @@ mod tests {
         std::fs::write(app.join("target/junk"), "ignored").unwrap();
         assert_eq!(source_hash(&app).unwrap(), h1, "target/ must not count");
         std::fs::write(lib.join("src/lib.rs"), "pub fn b() {}").unwrap();
-        assert_ne!(source_hash(&app).unwrap(), h1, "path deps must count");
+        let h2 = source_hash(&app).unwrap();
+        assert_ne!(h2, h1, "path deps must count");
+        let moved = dir.path().join("moved");
+        std::fs::rename(&app, &moved).unwrap();
+        assert_eq!(
+            source_hash(&moved).unwrap(),
+            h2,
+            "moving the crate keeps its hash"
+        );
     }
 
     #[test]

@@ -77,6 +77,9 @@ impl ComponentHost {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
             .context("adding WASI to the linker")?;
+        molecule_egress::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("adding wasi:http to the linker")?;
         crate::capabilities::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
             .context("adding the molecule interfaces to the linker")?;

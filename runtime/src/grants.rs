@@ -16,6 +16,7 @@ use crate::capabilities::llm::LlmBackend;
 use crate::capabilities::memory::MemoryBackend;
 use crate::capabilities::tools::ToolsBackend;
 use crate::limits::SandboxLimits;
+use molecule_egress::{EgressHooks, EgressPolicy};
 
 /// The capabilities granted to one component.
 #[derive(Clone)]
@@ -32,6 +33,7 @@ pub struct Grants {
     pub(crate) llm: Option<Arc<dyn LlmBackend>>,
     pub(crate) tools: Option<Arc<dyn ToolsBackend>>,
     pub(crate) events: Option<Arc<dyn EventsBackend>>,
+    pub(crate) egress: Option<EgressHooks>,
 }
 
 impl Grants {
@@ -52,6 +54,7 @@ impl Grants {
                 llm: None,
                 tools: None,
                 events: None,
+                egress: None,
             },
         }
     }
@@ -97,7 +100,13 @@ impl Grants {
         if !self.config.is_empty() {
             out.push("config");
         }
-        let optional: [(&'static str, bool); 6] = [
+        let optional: [(&'static str, bool); 7] = [
+            (
+                "http",
+                self.egress
+                    .as_ref()
+                    .is_some_and(|h| !h.policy().origins().is_empty()),
+            ),
             ("memory", self.memory.is_some()),
             ("a2a", self.a2a.is_some()),
             ("heartbeat", self.heartbeat.is_some()),
@@ -203,8 +212,29 @@ impl GrantsBuilder {
         self
     }
 
-    /// Finishes the grants.
-    pub fn build(self) -> Arc<Grants> {
+    /// Grants outgoing HTTP to `hosts` (`scheme://host[:port]`); everything else stays
+    /// denied, including private addresses a granted name resolves to.
+    pub fn http_hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> anyhow::Result<Self> {
+        let policy = EgressPolicy::new(&self.grants.component, hosts)?;
+        self.grants.egress = Some(EgressHooks::new(policy)?);
+        Ok(self)
+    }
+
+    /// Like [`GrantsBuilder::http_hosts`] with ready-made hooks (tests use a fixed resolver).
+    pub fn egress(mut self, hooks: EgressHooks) -> Self {
+        self.grants.egress = Some(hooks);
+        self
+    }
+
+    /// Finishes the grants. Without an HTTP grant, outgoing HTTP is denied.
+    pub fn build(mut self) -> Arc<Grants> {
+        if self.grants.egress.is_none() {
+            let policy = EgressPolicy::deny_all(&self.grants.component);
+            match EgressHooks::new(policy) {
+                Ok(hooks) => self.grants.egress = Some(hooks),
+                Err(err) => tracing::error!(error = %err, "cannot set up the HTTP deny policy"),
+            }
+        }
         Arc::new(self.grants)
     }
 }

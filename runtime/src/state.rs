@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use molecule_egress::EgressState;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 use crate::grants::Grants;
 use crate::limits::StoreLimiter;
@@ -23,6 +25,7 @@ pub struct HostState {
     pub(crate) stderr_tail: StderrTail,
     wasi: WasiCtx,
     table: ResourceTable,
+    egress: Option<EgressState>,
 }
 
 impl HostState {
@@ -35,6 +38,7 @@ impl HostState {
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         HostState {
+            egress: grants.egress.clone().map(EgressState::new),
             limiter: StoreLimiter::new(limits),
             deadline: Instant::now() + limits.timeout,
             grants,
@@ -62,5 +66,20 @@ impl WasiView for HostState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        let egress = self.egress.get_or_insert_with(|| {
+            // Only reached when the deny-all policy could not be built at grant time: fail
+            // closed with a policy that allows nothing.
+            let policy = molecule_egress::EgressPolicy::deny_all("component");
+            EgressState::new(
+                molecule_egress::EgressHooks::new(policy)
+                    .expect("a deny-all policy needs no TLS roots"),
+            )
+        });
+        egress.view(&mut self.table)
     }
 }

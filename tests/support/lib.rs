@@ -61,3 +61,67 @@ pub fn host_with(options: EngineOptions) -> ComponentHost {
     let cache = CompiledCache::new(test_cache_dir().join("compiled"));
     ComponentHost::new(engine, cache).expect("component host")
 }
+
+/// Copies the crate at `rel` into `dest`, rewriting its relative path dependencies to
+/// absolute ones so it builds from anywhere. Returns `dest`.
+pub fn copy_crate(rel: &str, dest: &Path) -> PathBuf {
+    let src = repo_root().join(rel);
+    copy_dir(&src, dest);
+    let manifest = dest.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("reading Cargo.toml");
+    let sdk = repo_root().join("guest-sdk");
+    let text = text.replace(
+        "path = \"../../../guest-sdk\"",
+        &format!("path = \"{}\"", sdk.display()),
+    );
+    let text = text.replace(
+        "path = \"../../guest-sdk\"",
+        &format!("path = \"{}\"", sdk.display()),
+    );
+    std::fs::write(&manifest, text).expect("writing Cargo.toml");
+    dest.to_owned()
+}
+
+fn copy_dir(src: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest).expect("creating folder");
+    for entry in std::fs::read_dir(src).expect("reading folder").flatten() {
+        let name = entry.file_name();
+        if name == "target" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &dest.join(&name));
+        } else {
+            std::fs::copy(&path, dest.join(&name)).expect("copying file");
+        }
+    }
+}
+
+/// The `versioned` test skill built with its version string set to `version`.
+pub fn versioned_wasm(version: &str) -> Vec<u8> {
+    let dir = tempfile_dir();
+    let krate = copy_crate("tests/guests/versioned", &dir.join("versioned"));
+    let lib = krate.join("src/lib.rs");
+    let text = std::fs::read_to_string(&lib).expect("reading lib.rs");
+    std::fs::write(&lib, text.replace("\"v1\"", &format!("{version:?}"))).expect("writing");
+    let built = ComponentBuilder::new(&test_cache_dir())
+        .build(&krate)
+        .unwrap_or_else(|e| panic!("building versioned {version}: {e:#}"));
+    let bytes = std::fs::read(&built.wasm).expect("reading component");
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "molecule-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).expect("creating temp folder");
+    dir
+}

@@ -28,6 +28,12 @@ pub struct CallArgs {
     /// Grant a config value to the skill (repeatable): KEY=VALUE.
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// Allow outgoing HTTP to an origin (repeatable): scheme://host[:port].
+    #[arg(long = "allow-host", value_name = "ORIGIN")]
+    pub allow_hosts: Vec<String>,
+    /// Grant a host folder, read-only, at /data (then /data1, ...) (repeatable).
+    #[arg(long = "allow-dir", value_name = "DIR")]
+    pub allow_dirs: Vec<PathBuf>,
     /// The SQLite file behind the memory interface.
     #[arg(long, value_name = "FILE")]
     pub memory_db: Option<PathBuf>,
@@ -60,6 +66,17 @@ pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("--config `{kv}`: write KEY=VALUE"))?;
         grants = grants.config(key, Some(value.to_owned()));
+    }
+    if !args.allow_hosts.is_empty() {
+        grants = grants.http_hosts(&args.allow_hosts)?;
+    }
+    for (i, dir) in args.allow_dirs.iter().enumerate() {
+        anyhow::ensure!(dir.is_dir(), "--allow-dir {}: not a folder", dir.display());
+        grants = grants.dir(
+            dir,
+            molecule_runtime::workspace::policy::guest_dir(i),
+            false,
+        );
     }
     for interface in &args.grants {
         grants = match interface.as_str() {

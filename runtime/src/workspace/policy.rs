@@ -95,6 +95,10 @@ impl GrantPolicy for ConfigPolicy {
             );
             grants = grants.dir(host, guest_dir(i), dir.mode == DirMode::Rw);
         }
+        if !eff.hosts.is_empty() {
+            let hosts: Vec<String> = eff.hosts.iter().map(|h| h.to_string()).collect();
+            grants = grants.http_hosts(&hosts)?;
+        }
         if eff.interfaces.contains(&Interface::Memory) {
             if let Some(memory) = &self.memory {
                 grants = grants.memory(memory.clone());

@@ -42,13 +42,18 @@ pub fn watch_folders(
     on_change: impl Fn(Vec<PathBuf>) -> ReloadFuture + Send + Sync + 'static,
 ) -> anyhow::Result<FolderWatcher> {
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    let watched: Vec<PathBuf> = folders.to_vec();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
             if matches!(event.kind, notify::EventKind::Access(_)) {
                 return;
             }
             for path in event.paths {
-                if !ignored(&path) {
+                let rel = watched
+                    .iter()
+                    .find_map(|root| path.strip_prefix(root).ok())
+                    .unwrap_or(&path);
+                if !ignored(rel) {
                     let _ = tx.send(path);
                 }
             }
@@ -78,6 +83,7 @@ pub fn watch_folders(
     })
 }
 
+/// True for build output and hidden files, judged on the path below the watched folder.
 fn ignored(path: &Path) -> bool {
     path.components().any(|c| {
         let s = c.as_os_str().to_string_lossy();
@@ -148,8 +154,8 @@ mod tests {
 
     #[test]
     fn ignores_build_output_and_hidden_files() {
-        assert!(ignored(Path::new("/s/notes/target/release/x.wasm")));
-        assert!(ignored(Path::new("/s/notes/.SKILL.md.swp")));
-        assert!(!ignored(Path::new("/s/notes/SKILL.md")));
+        assert!(ignored(Path::new("notes/target/release/x.wasm")));
+        assert!(ignored(Path::new("notes/.SKILL.md.swp")));
+        assert!(!ignored(Path::new("notes/SKILL.md")));
     }
 }
