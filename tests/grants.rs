@@ -1,0 +1,285 @@
+//! The capability grant matrix, through the config policy a workspace uses: every capability a
+//! skill requests is denied by default and works once config.yaml grants it; a secret reaches
+//! only the skill granted it; outgoing HTTP reaches only granted origins, and a name that
+//! resolves to loopback is refused unless that exact host is granted.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use molecule_config::{Env, WorkspaceConfig};
+use molecule_egress::{EgressHooks, EgressPolicy, StaticResolver};
+use molecule_runtime::bindings::ToolError;
+use molecule_runtime::capabilities::memory::SqliteMemory;
+use molecule_runtime::component::SkillComponent;
+use molecule_runtime::grants::Grants;
+use molecule_runtime::sandbox::{CallError, Sandbox};
+use molecule_runtime::skill::SkillDir;
+use molecule_runtime::workspace::policy::ConfigPolicy;
+use molecule_runtime::workspace::skills::GrantPolicy;
+use molecule_tests::{guest_wasm, host};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A skill folder `<root>/<id>` with `capabilities` in its SKILL.md and `wasm` as tool.wasm.
+fn skill_dir(root: &Path, id: &str, capabilities: &str, wasm: &[u8]) -> SkillDir {
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let md = format!(
+        "---\nname: {id}\ndescription: test skill\ncapabilities: {capabilities}\n---\nbody\n"
+    );
+    std::fs::write(dir.join("SKILL.md"), md).unwrap();
+    std::fs::write(dir.join("tool.wasm"), wasm).unwrap();
+    SkillDir::load(&dir).unwrap()
+}
+
+fn policy(config_dir: &Path, yaml: &str, values: &[(&str, &str)]) -> ConfigPolicy {
+    let config = WorkspaceConfig::from_yaml_str(
+        yaml,
+        config_dir,
+        &Env::from_pairs(Vec::<(String, String)>::new()),
+    );
+    let values: BTreeMap<String, String> = values
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let memory = Arc::new(SqliteMemory::in_memory().unwrap());
+    ConfigPolicy::new(Arc::new(config), Some(memory), values)
+}
+
+async fn load(policy: &ConfigPolicy, dir: &SkillDir, wasm: &[u8]) -> (Sandbox, SkillComponent) {
+    let host = host();
+    let grants = policy.grants_for(dir).unwrap();
+    let skill = host.load_skill(wasm, grants).await.unwrap();
+    (Sandbox::new(host.engine().clone()), skill)
+}
+
+async fn call(
+    sandbox: &Sandbox,
+    skill: &SkillComponent,
+    tool: &str,
+    input: Value,
+) -> Result<Value, CallError> {
+    sandbox
+        .call_tool(skill, tool, &input.to_string())
+        .await
+        .map(|out| serde_json::from_str(&out).unwrap())
+}
+
+#[tokio::test]
+async fn env_and_secrets_reach_only_granted_skills() {
+    let root = tempfile::tempdir().unwrap();
+    let wasm = guest_wasm("tests/guests/hostile");
+    let caps = "{env: [GREETING], secrets: [API_TOKEN]}";
+    let hostile = skill_dir(root.path(), "hostile", caps, &wasm);
+    let other = skill_dir(root.path(), "other", caps, &wasm);
+    let values = [("GREETING", "hello"), ("API_TOKEN", "tok-123")];
+
+    // Nothing granted: the env var is absent, the secret denied with the key that grants it.
+    let denied = policy(root.path(), "name: w\n", &values);
+    let (sandbox, skill) = load(&denied, &hostile, &wasm).await;
+    let env = call(&sandbox, &skill, "read_env", json!({"name": "GREETING"}))
+        .await
+        .unwrap();
+    assert_eq!(env["var"], Value::Null);
+    let secret = call(&sandbox, &skill, "use_config", json!({"key": "API_TOKEN"}))
+        .await
+        .unwrap();
+    let text = secret["result"].as_str().unwrap();
+    assert!(
+        text.contains("Denied") && text.contains("grants.skills.hostile"),
+        "{text}"
+    );
+
+    // Granted to `hostile` only.
+    let yaml =
+        "name: w\ngrants:\n  skills:\n    hostile: {env: [GREETING], secrets: [API_TOKEN]}\n";
+    let granted = policy(root.path(), yaml, &values);
+    let (sandbox, skill) = load(&granted, &hostile, &wasm).await;
+    let env = call(&sandbox, &skill, "read_env", json!({"name": "GREETING"}))
+        .await
+        .unwrap();
+    assert_eq!(env["var"], json!("hello"));
+    assert_eq!(
+        env["all"],
+        json!({"GREETING": "hello"}),
+        "only the granted variable"
+    );
+    let secret = call(&sandbox, &skill, "use_config", json!({"key": "API_TOKEN"}))
+        .await
+        .unwrap();
+    assert!(
+        secret["result"].as_str().unwrap().contains("tok-123"),
+        "{secret}"
+    );
+
+    let (sandbox, skill) = load(&granted, &other, &wasm).await;
+    let secret = call(&sandbox, &skill, "use_config", json!({"key": "API_TOKEN"}))
+        .await
+        .unwrap();
+    assert!(
+        !secret.to_string().contains("tok-123"),
+        "another skill never sees it: {secret}"
+    );
+}
+
+#[tokio::test]
+async fn memory_interface_needs_a_grant() {
+    let root = tempfile::tempdir().unwrap();
+    let wasm = guest_wasm("skills-examples/notes");
+    let notes = skill_dir(root.path(), "notes", "{interfaces: [memory]}", &wasm);
+    let (sandbox, skill) = load(&policy(root.path(), "name: w\n", &[]), &notes, &wasm).await;
+    match call(&sandbox, &skill, "add_note", json!({"text": "x"})).await {
+        Err(CallError::Tool(ToolError::Denied(msg))) => {
+            assert!(
+                msg.contains("memory") && msg.contains("grants.skills.notes"),
+                "{msg}"
+            )
+        }
+        other => panic!("expected denied, got {other:?}"),
+    }
+    let yaml = "grants:\n  skills:\n    notes: {interfaces: [memory]}\n";
+    let (sandbox, skill) = load(&policy(root.path(), yaml, &[]), &notes, &wasm).await;
+    call(&sandbox, &skill, "add_note", json!({"text": "granted now"}))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn directories_are_visible_only_when_granted() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("data")).unwrap();
+    std::fs::write(
+        root.path().join("data/notes.txt"),
+        "the invoice is due friday\n",
+    )
+    .unwrap();
+    let wasm = guest_wasm("skills-examples/file-search");
+    let caps = "{dirs: [{path: ./data, mode: ro}]}";
+    let fs = skill_dir(root.path(), "file-search", caps, &wasm);
+
+    let (sandbox, skill) = load(&policy(root.path(), "name: w\n", &[]), &fs, &wasm).await;
+    let denied = call(&sandbox, &skill, "search", json!({"query": "invoice"})).await;
+    assert!(denied.is_err(), "no /data without a grant: {denied:?}");
+
+    let yaml = "grants:\n  skills:\n    file-search: {dirs: [{path: ./data, mode: ro}]}\n";
+    let (sandbox, skill) = load(&policy(root.path(), yaml, &[]), &fs, &wasm).await;
+    let found = call(&sandbox, &skill, "search", json!({"query": "invoice"}))
+        .await
+        .unwrap();
+    assert!(found.to_string().contains("due friday"), "{found}");
+}
+
+/// A one-shot HTTP server on 127.0.0.1 answering every request with `body`.
+async fn loopback_server(body: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn outgoing_http_reaches_only_granted_origins() {
+    let (port, server) = loopback_server("hello from loopback").await;
+    let root = tempfile::tempdir().unwrap();
+    let wasm = guest_wasm("skills-examples/web-fetch");
+    let origin = format!("http://127.0.0.1:{port}");
+    let caps = format!("{{hosts: [\"{origin}\", \"http://localhost:{port}\"]}}");
+    let fetcher = skill_dir(root.path(), "web-fetch", &caps, &wasm);
+
+    let none = policy(root.path(), "name: w\n", &[]);
+    let (sandbox, skill) = load(&none, &fetcher, &wasm).await;
+    let denied = call(
+        &sandbox,
+        &skill,
+        "fetch",
+        json!({"url": format!("{origin}/")}),
+    )
+    .await;
+    assert!(
+        matches!(denied, Err(CallError::Tool(ToolError::Denied(_)))),
+        "{denied:?}"
+    );
+
+    let yaml = format!("grants:\n  skills:\n    web-fetch: {{hosts: [\"{origin}\"]}}\n");
+    let (sandbox, skill) = load(&policy(root.path(), &yaml, &[]), &fetcher, &wasm).await;
+    let ok = call(
+        &sandbox,
+        &skill,
+        "fetch",
+        json!({"url": format!("{origin}/x")}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok["status"], 200);
+    assert!(
+        ok["body"].as_str().unwrap().contains("hello from loopback"),
+        "{ok}"
+    );
+    // `localhost` resolves to 127.0.0.1 but was not granted: refused.
+    let by_name = call(
+        &sandbox,
+        &skill,
+        "fetch",
+        json!({"url": format!("http://localhost:{port}/")}),
+    )
+    .await;
+    assert!(
+        matches!(by_name, Err(CallError::Tool(ToolError::Denied(_)))),
+        "{by_name:?}"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_name_rebound_to_loopback_is_refused_unless_granted_exactly() {
+    let (port, server) = loopback_server("internal").await;
+    let wasm = guest_wasm("skills-examples/web-fetch");
+    let resolver =
+        Arc::new(StaticResolver::new().with("api.example.test", &["127.0.0.1".parse().unwrap()]));
+    let host = host();
+    let sandbox = Sandbox::new(host.engine().clone());
+    let url = format!("http://api.example.test:{port}/");
+
+    // Granted by wildcard: the name matches, but it resolves to loopback → refused.
+    let wildcard = EgressPolicy::new(
+        "skill web-fetch",
+        &[format!("http://*.example.test:{port}")],
+    )
+    .unwrap();
+    let grants = Grants::builder("skill web-fetch")
+        .egress(EgressHooks::with_resolver(wildcard, resolver.clone()).unwrap())
+        .build();
+    let skill = host.load_skill(&wasm, grants).await.unwrap();
+    let refused = call(&sandbox, &skill, "fetch", json!({"url": url})).await;
+    assert!(
+        matches!(refused, Err(CallError::Tool(ToolError::Denied(_)))),
+        "{refused:?}"
+    );
+
+    // Granted exactly: the operator vouched for this host.
+    let exact = EgressPolicy::new(
+        "skill web-fetch",
+        &[format!("http://api.example.test:{port}")],
+    )
+    .unwrap();
+    let grants = Grants::builder("skill web-fetch")
+        .egress(EgressHooks::with_resolver(exact, resolver).unwrap())
+        .build();
+    let skill = host.load_skill(&wasm, grants).await.unwrap();
+    let ok = call(&sandbox, &skill, "fetch", json!({"url": url}))
+        .await
+        .unwrap();
+    assert!(ok["body"].as_str().unwrap().contains("internal"), "{ok}");
+    server.abort();
+}
