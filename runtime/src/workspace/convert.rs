@@ -20,7 +20,7 @@ pub fn message_to_wit(m: &a2a::Message) -> wit::Message {
         parts: m.parts.iter().map(part_to_wit).collect(),
         context_id: m.context_id.clone(),
         task_id: m.task_id.clone(),
-        metadata: m.metadata.as_ref().map(|md| json_text(md)),
+        metadata: m.metadata.as_ref().map(json_text),
     }
 }
 
