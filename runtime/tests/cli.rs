@@ -198,3 +198,47 @@ fn every_subcommand_has_help() {
         assert!(text(&out.stdout).contains("Usage"), "{sub}");
     }
 }
+
+#[test]
+fn workspace_check_reports_grants_and_fails_on_unrequested_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("skills")).unwrap();
+    std::os::unix::fs::symlink(
+        repo().join("skills-examples/json-query"),
+        dir.path().join("skills/json-query"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        repo().join("skills-examples/notes"),
+        dir.path().join("skills/notes"),
+    )
+    .unwrap();
+    let adapter = repo().join("tests/guests/echo-adapter");
+    let config = format!(
+        "runtime: {}\ngrants:\n  skills:\n    notes: {{interfaces: [memory]}}\n",
+        adapter.display()
+    );
+    std::fs::write(dir.path().join("config.yaml"), &config).unwrap();
+    let config_dir = dir.path().to_str().unwrap();
+    let out = runtime(&["check", "--config-dir", config_dir]);
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{report}{}", text(&out.stderr));
+    assert!(report.contains("adapter "), "{report}");
+    assert!(report.contains("skill notes: ok"), "{report}");
+    assert!(
+        report.contains("requests:  interfaces [memory]"),
+        "{report}"
+    );
+    assert!(
+        report.contains("effective: interfaces [log, memory]"),
+        "{report}"
+    );
+
+    let config = format!("{config}    json-query: {{env: [HOME]}}\n");
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    let out = runtime(&["check", "--config-dir", config_dir]);
+    let report = text(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(report.contains("skill json-query: FAIL"), "{report}");
+    assert!(report.contains("grants.skills.json-query.env"), "{report}");
+}

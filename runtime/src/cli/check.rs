@@ -1,5 +1,6 @@
-//! `molecule-runtime check PATH…`: link-check components before anything runs, and list the
-//! tools each skill offers.
+//! `molecule-runtime check [PATH…]`: link-check components before anything runs, and list the
+//! tools each skill offers. Without paths it checks the workspace (see `workspace_check.rs`):
+//! the adapter, and per skill what it requests, what is granted and what is effective.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,13 +13,18 @@ use super::{label_for, Context};
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Skill folders, crates or .wasm files to check.
-    #[arg(required = true)]
+    /// Skill folders, crates or .wasm files to check; none checks the workspace.
     pub paths: Vec<PathBuf>,
+    /// The workspace's config folder (overrides WORKSPACE_CONFIG_PATH) when no paths are given.
+    #[arg(long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
 }
 
 /// Runs `check`; exits 1 when any component fails.
 pub async fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
+    if args.paths.is_empty() {
+        return super::workspace_check::run(ctx, args.config_dir).await;
+    }
     let mut failed = false;
     for path in &args.paths {
         let label = label_for(path);

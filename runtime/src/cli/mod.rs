@@ -5,6 +5,7 @@ mod call;
 mod check;
 mod run;
 mod smoke;
+mod workspace_check;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
