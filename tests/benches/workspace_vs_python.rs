@@ -1,0 +1,365 @@
+//! Whole-process benchmark, molecule-runtime against a minimal Python `a2a-sdk` server with an
+//! echo executor (tests/benches/python/echo_server.py), side by side on this machine:
+//!
+//! * boot-to-card: spawn the server, poll `/.well-known/agent-card.json` until it answers
+//!   (median of [`BOOTS`] boots; molecule-runtime with a warm compiled-code cache);
+//! * idle RSS: `VmRSS` from /proc/<pid>/status two seconds after the card answers;
+//! * SendMessage (JSON-RPC, `A2A-Version: 1.0`, blocking) throughput and p50/p99 latency at
+//!   concurrency 1 and 32, with the same reqwest load generator against both servers.
+//!
+//! Run: `cargo build --release -p molecule-runtime && cargo bench -p molecule-tests --bench
+//! workspace_vs_python`. Everything binds 127.0.0.1. The Python virtualenv is
+//! `$CARGO_TARGET_DIR/a2a-venv` (created on first use: needs python3 and PyPI).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use molecule_tests::repo_root;
+use serde_json::json;
+
+/// Boots measured per server.
+const BOOTS: usize = 10;
+/// (concurrency, requests) of each load run.
+const RUNS: [(usize, usize); 2] = [(1, 1000), (32, 4000)];
+const RUST_PORT: u16 = 18181;
+const PY_PORT: u16 = 18182;
+
+fn target_dir() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    if dir.is_absolute() {
+        dir
+    } else {
+        repo_root().join(dir)
+    }
+}
+
+/// One server under test: how to start it.
+struct Server {
+    name: &'static str,
+    port: u16,
+    command: Box<dyn Fn() -> Command>,
+}
+
+fn molecule_server(target: &Path) -> Server {
+    let bin = target.join("release/molecule-runtime");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --release -p molecule-runtime` first",
+        bin.display()
+    );
+    let ws = target.join("bench-workspace");
+    std::fs::create_dir_all(&ws).expect("bench workspace folder");
+    let adapter = repo_root().join("tests/guests/echo-adapter");
+    std::fs::write(
+        ws.join("config.yaml"),
+        format!(
+            "name: Echo\nruntime: {}\nmodel: scripted:demo\n",
+            adapter.display()
+        ),
+    )
+    .expect("config.yaml");
+    std::fs::copy(
+        repo_root().join("demo/model-script.yaml"),
+        ws.join("model-script.yaml"),
+    )
+    .expect("model script");
+    let cache = target.join("bench-cache");
+    Server {
+        name: "molecule-runtime",
+        port: RUST_PORT,
+        command: Box::new(move || {
+            // A fresh task store per boot; the compiled-code cache stays warm.
+            let _ = std::fs::remove_dir_all(ws.join(".molecule"));
+            let mut cmd = Command::new(&bin);
+            cmd.args(["run", "--config-dir"])
+                .arg(&ws)
+                .args(["--port", &RUST_PORT.to_string(), "--bind", "127.0.0.1"])
+                .env("MOLECULE_CACHE_DIR", &cache)
+                .env("LOG_LEVEL", "error")
+                .env_remove("PLATFORM_URL");
+            cmd
+        }),
+    }
+}
+
+fn python_server(target: &Path) -> Server {
+    let venv = target.join("a2a-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() || !venv.join("lib").exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "python3 -m venv failed");
+    }
+    let has_uvicorn = Command::new(&python)
+        .args(["-c", "import a2a, uvicorn"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_uvicorn {
+        let ok = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["a2a-sdk[http-server]==1.3.0", "uvicorn"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "pip install a2a-sdk uvicorn failed (PyPI must be reachable)"
+        );
+    }
+    let script = repo_root().join("tests/benches/python/echo_server.py");
+    Server {
+        name: "python a2a-sdk",
+        port: PY_PORT,
+        command: Box::new(move || {
+            let mut cmd = Command::new(&python);
+            cmd.arg(&script).arg(PY_PORT.to_string());
+            cmd
+        }),
+    }
+}
+
+/// A started server, killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns the server and returns it with the time until its card answered.
+async fn start(server: &Server, client: &reqwest::Client) -> (Running, Duration) {
+    let card = format!(
+        "http://127.0.0.1:{}/.well-known/agent-card.json",
+        server.port
+    );
+    let started = Instant::now();
+    let child = (server.command)()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", server.name));
+    let mut running = Running(child);
+    loop {
+        if let Ok(resp) = client.get(&card).send().await {
+            if resp.status().is_success() {
+                return (running, started.elapsed());
+            }
+        }
+        if let Ok(Some(status)) = running.0.try_wait() {
+            panic!("{} exited during boot: {status}", server.name);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{} never served its card",
+            server.name
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// (VmRSS, VmSize) in MiB.
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmSize:"))
+}
+
+struct Load {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+}
+
+/// Sends `total` blocking SendMessage calls with `concurrency` in flight.
+async fn load(client: &reqwest::Client, port: u16, concurrency: usize, total: usize) -> Load {
+    let url = format!("http://127.0.0.1:{port}/");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url, next) = (client.clone(), url.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
+                    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+                        "params": {"message": {"messageId": uuid(), "role": "ROLE_USER",
+                                               "parts": [{"text": "hello"}]}}});
+                    let t = Instant::now();
+                    let ok = match client
+                        .post(&url)
+                        .header("A2A-Version", "1.0")
+                        .json(&body)
+                        .send()
+                        .await
+                    {
+                        Ok(resp) => resp.json::<serde_json::Value>().await.is_ok_and(|v| {
+                            v["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+                        }),
+                        Err(_) => false,
+                    };
+                    latencies.push(t.elapsed());
+                    if !ok {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(total);
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await.expect("load worker");
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    Load {
+        rps: total as f64 / elapsed.as_secs_f64(),
+        p50: pick(0.50),
+        p99: pick(0.99),
+        errors,
+    }
+}
+
+fn uuid() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("bench-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+struct Figures {
+    boot: Duration,
+    boot_min: Duration,
+    rss_idle: f64,
+    vsz_idle: f64,
+    rss_loaded: f64,
+    loads: Vec<Load>,
+}
+
+async fn measure(server: &Server) -> Figures {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("client");
+    // Warm-up boot: builds and compiles the adapter into the cache (molecule-runtime).
+    drop(start(server, &client).await);
+    let mut boots = Vec::new();
+    for _ in 0..BOOTS {
+        let (running, t) = start(server, &client).await;
+        boots.push(t);
+        drop(running);
+    }
+    let (running, _) = start(server, &client).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss_idle, vsz_idle) = memory_mib(running.0.id());
+    let mut loads = Vec::new();
+    for (concurrency, total) in RUNS {
+        load(&client, server.port, concurrency, 50).await; // warm connections
+        loads.push(load(&client, server.port, concurrency, total).await);
+    }
+    let (rss_loaded, _) = memory_mib(running.0.id());
+    drop(running);
+    Figures {
+        boot_min: *boots.iter().min().expect("boots"),
+        boot: median(boots),
+        rss_idle,
+        vsz_idle,
+        rss_loaded,
+        loads,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` probes bench binaries; nothing to list or test here
+    }
+    let target = target_dir();
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "molecule") {
+        // Profiling aid: load molecule-runtime alone (e.g. under `perf record -a`).
+        let f = measure(&molecule_server(&target)).await;
+        for (l, (c, n)) in f.loads.iter().zip(RUNS) {
+            println!(
+                "c={c} n={n}: {:.0}/s p50 {:.2} ms p99 {:.2} ms",
+                l.rps,
+                ms(l.p50),
+                ms(l.p99)
+            );
+        }
+        return;
+    }
+    let servers = [molecule_server(&target), python_server(&target)];
+    let mut results = Vec::new();
+    for server in &servers {
+        eprintln!("measuring {} ...", server.name);
+        results.push(measure(server).await);
+    }
+    println!(
+        "\n{:<28}{:>20}{:>20}{:>10}",
+        "", servers[0].name, servers[1].name, "ratio"
+    );
+    let row = |label: &str, a: f64, b: f64, unit: &str| {
+        println!(
+            "{label:<28}{:>17.2} {unit:<2}{:>17.2} {unit:<2}{:>9.2}x",
+            a,
+            b,
+            b / a
+        );
+    };
+    let (r, p) = (&results[0], &results[1]);
+    row("boot to card (median)", ms(r.boot), ms(p.boot), "ms");
+    row("boot to card (min)", ms(r.boot_min), ms(p.boot_min), "ms");
+    row("idle RSS", r.rss_idle, p.rss_idle, "MB");
+    row("idle VSZ", r.vsz_idle, p.vsz_idle, "MB");
+    row("RSS after load", r.rss_loaded, p.rss_loaded, "MB");
+    for (i, (concurrency, total)) in RUNS.iter().enumerate() {
+        let (a, b) = (&r.loads[i], &p.loads[i]);
+        println!("SendMessage c={concurrency}, n={total}:");
+        println!(
+            "  {:<26}{:>17.0} /s{:>17.0} /s{:>9.2}x",
+            "throughput",
+            a.rps,
+            b.rps,
+            a.rps / b.rps
+        );
+        row("  p50 latency", ms(a.p50), ms(b.p50), "ms");
+        row("  p99 latency", ms(a.p99), ms(b.p99), "ms");
+        println!("  {:<26}{:>20}{:>20}", "errors", a.errors, b.errors);
+    }
+}
