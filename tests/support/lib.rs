@@ -125,3 +125,48 @@ fn tempfile_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("creating temp folder");
     dir
 }
+
+/// Boots a workspace from `config.yaml` text in `dir` on 127.0.0.1:0, with the demo's
+/// scripted model and the shared build cache.
+pub async fn boot_config(
+    dir: &Path,
+    yaml: &str,
+    in_memory_tasks: bool,
+) -> molecule_runtime::workspace::boot::RunningWorkspace {
+    use molecule_runtime::plan::{Overrides, Plan};
+    use std::net::{IpAddr, Ipv4Addr};
+    std::fs::write(dir.join("config.yaml"), yaml).expect("write config.yaml");
+    let overrides = Overrides {
+        config_dir: Some(dir.to_owned()),
+        port: Some(0),
+        bind: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    };
+    let plan = Plan::new(
+        molecule_config::Env::from_pairs(Vec::<(String, String)>::new()),
+        &overrides,
+    );
+    assert!(
+        !plan.preflight.has_failures(),
+        "{}",
+        plan.preflight.render()
+    );
+    let credentials = molecule_llm::Credentials {
+        scripted_file: Some(repo_root().join("demo/model-script.yaml")),
+        ..molecule_llm::Credentials::default()
+    };
+    let selection = molecule_llm::ModelSelection::resolve(None, "scripted:demo").expect("model");
+    let deps = molecule_runtime::workspace::boot::BootDeps {
+        host: Arc::new(host()),
+        builder: ComponentBuilder::new(&test_cache_dir()),
+        gateway: molecule_llm::Gateway::new(selection, credentials)
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
+        in_memory_tasks,
+    };
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind 127.0.0.1:0");
+    molecule_runtime::workspace::boot::boot(plan, deps, listener)
+        .await
+        .expect("boot")
+}

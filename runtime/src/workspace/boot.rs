@@ -30,6 +30,7 @@ use crate::sandbox::Sandbox;
 use crate::skill::SkillDir;
 
 /// What boot needs besides the plan.
+#[derive(Clone)]
 pub struct BootDeps {
     /// The component host (engine, linker, compiled-code cache).
     pub host: Arc<ComponentHost>,
@@ -135,11 +136,23 @@ pub async fn boot(
             Err(err) => Err(format!("adapter setup crashed: {err}")),
         },
     };
+    let mut watchers = vec![watch_skills(skills.clone(), DEBOUNCE)?];
     let (server, not_configured) = match ready {
         Ok(adapter) => {
+            let slot = Arc::new(ArcSwap::from_pointee(adapter));
+            let reloader = super::adapter_reload::AdapterReloader {
+                plan: plan.clone(),
+                deps: deps.clone(),
+                memory: memory.clone(),
+                slot: slot.clone(),
+                config: adapter_config.clone(),
+            };
+            if let Some(watcher) = reloader.watch()? {
+                watchers.push(watcher);
+            }
             let executor = AdapterExecutor::new(
                 sandbox,
-                Arc::new(ArcSwap::from_pointee(adapter)),
+                slot,
                 adapter_config.clone(),
                 skills.clone(),
                 Builtins {
@@ -167,7 +180,6 @@ pub async fn boot(
         tracing::warn!(error = %err, "could not mark tasks left by a previous run as failed");
     }
 
-    let watchers = vec![watch_skills(skills.clone(), DEBOUNCE)?];
     let card_task = follow_skill_changes(
         skills.clone(),
         card.clone(),

@@ -1,6 +1,7 @@
 //! The running workspace: its skills (loaded, swapped on change), the adapter executor that
 //! serves A2A tasks, the tools adapters see, and the Agent Card.
 
+pub mod adapter_reload;
 pub mod boot;
 pub mod card;
 pub mod convert;
