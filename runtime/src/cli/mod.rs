@@ -58,7 +58,7 @@ pub enum Command {
     /// into the cache.
     Build(build::BuildArgs),
     /// Call one tool of a skill and print its JSON result on stdout.
-    Call(call::CallArgs),
+    Call(Box<call::CallArgs>),
     /// Link-check components and list the tools each offers; fails on any unsatisfied import.
     Check(check::CheckArgs),
     /// Smoke mode: preflight, load and link-check every component, execute once on a stub
@@ -80,7 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Build(args) => build::run(&ctx, args).await,
-        Command::Call(args) => call::run(&ctx, args).await,
+        Command::Call(args) => call::run(&ctx, *args).await,
         Command::Check(args) => check::run(&ctx, args).await,
         Command::Smoke(args) => smoke::run(&ctx, args).await,
     }

@@ -49,7 +49,7 @@ impl AdapterReloader {
         let this = self.clone();
         let watcher = watch_folders(&[folder], DEBOUNCE, move |paths| {
             let this = this.clone();
-            let relevant = file.is_dir() || paths.iter().any(|p| *p == file);
+            let relevant = file.is_dir() || paths.contains(&file);
             Box::pin(async move {
                 if relevant {
                     this.reload().await;
