@@ -22,6 +22,7 @@ pub mod limits;
 pub mod link_check;
 pub mod metrics;
 pub mod plan;
+pub mod redact;
 pub mod sandbox;
 pub mod skill;
 pub mod state;

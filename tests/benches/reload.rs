@@ -87,11 +87,23 @@ async fn run() {
         std::fs::write(dir.join("SKILL.md"), md(&want)).unwrap();
         let reg2 = reg.clone();
         md_times.push(
-            until(move || reg2.snapshot().skills["ver"].dir.meta.description == want, started).await,
+            until(
+                move || reg2.snapshot().skills["ver"].dir.meta.description == want,
+                started,
+            )
+            .await,
         );
     }
-    println!("reload (a) tool.wasm replaced: median {:?} over {} runs", median(wasm_times), 15);
-    println!("reload (b) SKILL.md edited:    median {:?} over {} runs", median(md_times), 15);
+    println!(
+        "reload (a) tool.wasm replaced: median {:?} over {} runs",
+        median(wasm_times),
+        15
+    );
+    println!(
+        "reload (b) SKILL.md edited:    median {:?} over {} runs",
+        median(md_times),
+        15
+    );
 
     // (c) a crate skill whose source is edited.
     let root_c = tempfile::tempdir().unwrap();
@@ -112,9 +124,15 @@ async fn run() {
         let scratch = tempfile::tempdir().unwrap();
         let copy = copy_crate("tests/guests/versioned", &scratch.path().join("ver"));
         let other = format!("b{i}-{}", std::process::id());
-        std::fs::write(copy.join("src/lib.rs"), original.replace("\"v1\"", &format!("{other:?}"))).unwrap();
+        std::fs::write(
+            copy.join("src/lib.rs"),
+            original.replace("\"v1\"", &format!("{other:?}")),
+        )
+        .unwrap();
         let t = Instant::now();
-        ComponentBuilder::new(&test_cache_dir()).build(&copy).unwrap();
+        ComponentBuilder::new(&test_cache_dir())
+            .build(&copy)
+            .unwrap();
         builds.push(t.elapsed());
     }
     let (total, build) = (median(totals), median(builds));

@@ -163,7 +163,7 @@ impl TaskTools {
         let scope = scope_arg(input.scope.as_deref())?.unwrap_or(Scope::Local);
         let id = self
             .memory()?
-            .commit(&input.content, scope)
+            .commit(&crate::redact::redact(&input.content), scope)
             .await
             .map_err(host_error)?;
         Ok(json!({"id": id, "scope": scope_name(scope)}).to_string())

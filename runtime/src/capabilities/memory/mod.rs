@@ -1,11 +1,14 @@
 //! `memory`: long-term memories with LOCAL / TEAM / GLOBAL scopes. Backends: the embedded
-//! SQLite store ([`SqliteMemory`], the standalone default); platform and awareness backends
-//! plug in through [`MemoryBackend`].
+//! SQLite store ([`SqliteMemory`], the standalone default), the awareness service
+//! ([`AwarenessMemory`], when `AWARENESS_URL` is set), and the platform's memory endpoints.
+//! Content is secret-redacted before any backend sees it.
 
+mod awareness;
 mod sqlite;
 
 use async_trait::async_trait;
 
+pub use self::awareness::AwarenessMemory;
 pub use self::sqlite::SqliteMemory;
 use crate::bindings::imports::molecule::runtime::memory::{self, MemoryEntry, Scope};
 use crate::bindings::HostError;
@@ -38,7 +41,9 @@ impl memory::Host for HostState {
         if content.trim().is_empty() {
             return Err(HostError::InvalidInput("content: must not be empty".into()));
         }
-        backend.commit(&content, scope).await
+        backend
+            .commit(&crate::redact::redact(&content), scope)
+            .await
     }
 
     async fn search(

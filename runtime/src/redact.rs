@@ -1,0 +1,63 @@
+//! Secret redaction: anything that looks like a credential is replaced before text leaves the
+//! process (error reasons) or is stored (memories).
+
+/// Prefixes of well-known credential formats.
+const SECRET_PREFIXES: [&str; 9] = [
+    "sk-",
+    "sk_",
+    "ghp_",
+    "gho_",
+    "github_pat_",
+    "xoxb-",
+    "xoxp-",
+    "AKIA",
+    "AIza",
+];
+
+/// Replaces credential-looking words (and `Bearer <token>`, `key=value` secrets) with
+/// `[REDACTED]`.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_bearer = false;
+    for piece in text.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+        let bare = piece.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+        let (key, value) = match bare.split_once('=') {
+            Some((k, v)) => (Some(k), v),
+            None => (None, bare),
+        };
+        let sensitive_key = key.is_some_and(|k| {
+            let k = k.to_ascii_lowercase();
+            ["token", "secret", "password", "api_key", "apikey"]
+                .iter()
+                .any(|s| k.contains(s))
+        });
+        let looks_secret = value.len() > 10 && SECRET_PREFIXES.iter().any(|p| value.starts_with(p));
+        if (after_bearer && bare.len() > 8) || looks_secret || (sensitive_key && !value.is_empty())
+        {
+            out.push_str(&piece.replacen(value, "[REDACTED]", 1));
+        } else {
+            out.push_str(piece);
+        }
+        after_bearer = bare.eq_ignore_ascii_case("bearer");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn hides_credentials_and_keeps_prose() {
+        let text = "setup refused (token sk-live-abcdef123456) for \"ghp_0123456789abcdef\"";
+        let out = redact(text);
+        assert!(!out.contains("sk-live") && !out.contains("ghp_"), "{out}");
+        assert!(out.contains("setup refused"), "{out}");
+        assert_eq!(
+            redact("Authorization: Bearer abcdefghijklmnop"),
+            "Authorization: Bearer [REDACTED]"
+        );
+        assert_eq!(redact("password=hunter22 ok"), "password=[REDACTED] ok");
+        assert_eq!(redact("the deploy is on friday"), "the deploy is on friday");
+    }
+}
