@@ -1,0 +1,99 @@
+//! Errors of the platform client. Each message says what went wrong and what to check, and
+//! none ever contains a token.
+
+use std::path::PathBuf;
+
+/// Anything that can go wrong talking to the platform.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// The platform could not be reached (connection refused, DNS, timeout, reset).
+    #[error("could not reach the platform at {url} for {call}: {detail}; check PLATFORM_URL and that the platform is up")]
+    Transport {
+        /// The call, e.g. `register`.
+        call: &'static str,
+        /// The URL requested.
+        url: String,
+        /// The transport error, flattened to text.
+        detail: String,
+    },
+    /// The platform answered with a non-success status.
+    #[error("the platform answered HTTP {status} to {call}: {body}{}", status_hint(*status))]
+    Status {
+        /// The call, e.g. `heartbeat`.
+        call: &'static str,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the answer body (at most 300 characters).
+        body: String,
+    },
+    /// The platform does not know this workspace (heartbeat answered 404 / "unknown workspace").
+    #[error("the platform does not know workspace {workspace_id}; it must register again (the heartbeat loop does this by itself)")]
+    UnknownWorkspace {
+        /// Our workspace id.
+        workspace_id: String,
+    },
+    /// The answer could not be decoded.
+    #[error("the platform's answer to {call} is not what the contract says: {detail}")]
+    Decode {
+        /// The call.
+        call: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The workspace token could not be written to or read from disk.
+    #[error("could not {action} the workspace token file {path}: {source}; make the config directory writable (WORKSPACE_CONFIG_PATH) or set MOLECULE_WORKSPACE_TOKEN")]
+    TokenFile {
+        /// `write` or `read`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The client was configured wrongly (e.g. an empty workspace id or a malformed URL).
+    #[error("platform client misconfigured: {0}")]
+    Config(String),
+}
+
+impl PlatformError {
+    /// True for errors worth retrying: transport failures and 5xx answers.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PlatformError::Transport { .. } => true,
+            PlatformError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// True when the request never got an HTTP answer.
+    pub fn is_transport(&self) -> bool {
+        matches!(self, PlatformError::Transport { .. })
+    }
+
+    /// The HTTP status, when the platform answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            PlatformError::Status { status, .. } => Some(*status),
+            PlatformError::UnknownWorkspace { .. } => Some(404),
+            _ => None,
+        }
+    }
+}
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => " (the workspace token is missing or wrong: check <configs>/.auth_token or MOLECULE_WORKSPACE_TOKEN)",
+        404 => " (unknown path or workspace: check PLATFORM_URL and WORKSPACE_ID)",
+        s if s >= 500 => " (a platform-side failure; it is retried where the contract allows)",
+        _ => "",
+    }
+}
+
+/// Cuts an answer body to at most 300 characters for an error message.
+pub(crate) fn snippet(body: &str) -> String {
+    let body = body.trim();
+    match body.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &body[..i]),
+        None => body.to_string(),
+    }
+}
