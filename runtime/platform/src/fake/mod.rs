@@ -219,12 +219,10 @@ impl FakePlatform {
     pub fn queue_a2a(&self, peer: &str) {
         self.with(|s| s.a2a_mode.insert(peer.to_string(), PeerMode::Queue));
     }
-    /// The next `n` A2A messages to `peer` answer 503 with `Retry-After` (when given).
+    /// The next `n` A2A messages to `peer` answer 503 with `Retry-After` (when given); then
+    /// the peer's mode (proxy, queue or echo) applies again.
     pub fn busy_a2a(&self, peer: &str, n: usize, retry_after: Option<Duration>) {
-        self.with(|s| {
-            s.a2a_mode
-                .insert(peer.to_string(), PeerMode::Busy(n, retry_after))
-        });
+        self.with(|s| s.a2a_busy.insert(peer.to_string(), (n, retry_after)));
     }
     /// A2A to `peer` is answered by the platform itself with
     /// `{jsonrpc, id, result: {echo: <request>}}` (no real peer needed).

@@ -303,6 +303,13 @@ async fn workspace(AxState(sh): S, h: HeaderMap, Path(id): Path<String>) -> Resp
     }
 }
 
+/// What the proxy does with one message.
+enum Route {
+    Busy(Option<std::time::Duration>),
+    Mode(PeerMode),
+}
+use Route::{Busy, Mode};
+
 async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -> Response {
     let caller = match authed(&sh, &h) {
         Ok(c) => c,
@@ -310,14 +317,14 @@ async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -
     };
     let (mode, target) = {
         let mut st = sh.state.lock().expect("fake state");
-        let mode = match st.a2a_mode.get_mut(&peer) {
-            Some(PeerMode::Busy(n, ra)) if *n > 0 => {
+        let busy = match st.a2a_busy.get_mut(&peer) {
+            Some((n, ra)) if *n > 0 => {
                 *n -= 1;
-                Some(PeerMode::Busy(*n, *ra))
+                Some(Busy(*ra))
             }
-            Some(PeerMode::Busy(..)) => None,
-            other => other.cloned(),
+            _ => None,
         };
+        let mode = busy.or_else(|| st.a2a_mode.get(&peer).cloned().map(Mode));
         let queue_id = st.next_id("q");
         let target = st
             .workspaces
@@ -326,14 +333,14 @@ async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -
         (mode.map(|m| (m, queue_id)), target)
     };
     match mode {
-        Some((PeerMode::Queue, queue_id)) => {
+        Some((Mode(PeerMode::Queue), queue_id)) => {
             return (
                 StatusCode::ACCEPTED,
                 Json(json!({ "queued": true, "queue_id": queue_id })),
             )
                 .into_response()
         }
-        Some((PeerMode::Busy(_, ra), _)) => {
+        Some((Busy(ra), _)) => {
             let mut r = err(StatusCode::SERVICE_UNAVAILABLE, "peer busy");
             if let Some(ra) = ra {
                 let secs = ra.as_secs_f64();
@@ -347,7 +354,7 @@ async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -
             }
             return r;
         }
-        Some((PeerMode::Echo, _)) => {
+        Some((Mode(PeerMode::Echo), _)) => {
             let req = parse(&b);
             let id = req.get("id").cloned().unwrap_or(Value::Null);
             return Json(json!({ "jsonrpc": "2.0", "id": id, "result": { "echo": req } }))

@@ -40,7 +40,6 @@ impl RecordedCall {
 #[derive(Debug, Clone)]
 pub(crate) enum PeerMode {
     Queue,
-    Busy(usize, Option<std::time::Duration>),
     Echo,
 }
 
@@ -116,6 +115,7 @@ pub(crate) struct State {
     pub activities: Vec<(String, Value)>,
     pub notifications: Vec<(String, Value)>,
     pub a2a_mode: HashMap<String, PeerMode>,
+    pub a2a_busy: HashMap<String, (usize, Option<std::time::Duration>)>,
     pub counter: u64,
 }
 
