@@ -162,12 +162,11 @@ pub fn source_hash(crate_dir: &Path) -> anyhow::Result<String> {
     let own = crate_dir
         .canonicalize()
         .unwrap_or_else(|_| crate_dir.to_owned());
-    for root in &roots {
-        // The crate's own location does not count (a moved crate is the same source); the
-        // locations of its dependencies do.
-        if *root != own {
-            hasher.update(root.to_string_lossy().as_bytes());
-        }
+    // The crate's own files first and without its location (a moved crate is the same
+    // source); then each dependency with its location.
+    hash_tree(&own, &own, &mut hasher)?;
+    for root in roots.iter().filter(|r| **r != own) {
+        hasher.update(root.to_string_lossy().as_bytes());
         hash_tree(root, root, &mut hasher)?;
     }
     Ok(hex::encode(hasher.finalize()))
