@@ -18,7 +18,7 @@ pub const TOKEN_FILE: &str = ".auth_token";
 pub enum TokenOrigin {
     /// Held in memory (minted by a register answer, or read earlier from the file).
     Memory,
-    /// Read from `<configs>/.auth_token`.
+    /// Read from `<configs>/.auth_token` (once; later lookups use the cached copy).
     File,
     /// `MOLECULE_WORKSPACE_TOKEN`.
     Env,
@@ -26,7 +26,8 @@ pub enum TokenOrigin {
 
 /// Holds the workspace token and persists it.
 pub struct TokenStore {
-    memory: RwLock<Option<String>>,
+    /// The token held in memory and where it came from (a read file is cached here).
+    memory: RwLock<Option<(String, TokenOrigin)>>,
     file: Option<PathBuf>,
     env: Option<String>,
 }
@@ -67,15 +68,16 @@ impl TokenStore {
     }
 
     fn lookup(&self) -> Option<(String, TokenOrigin)> {
-        if let Some(t) = self.memory.read().expect("token lock").clone() {
-            return Some((t, TokenOrigin::Memory));
+        if let Some(found) = self.memory.read().expect("token lock").clone() {
+            return Some(found);
         }
         if let Some(path) = &self.file {
             if let Ok(text) = std::fs::read_to_string(path) {
                 let t = text.trim();
                 if !t.is_empty() {
                     // Cache it: the file is read once, later lookups hit memory.
-                    *self.memory.write().expect("token lock") = Some(t.to_string());
+                    *self.memory.write().expect("token lock") =
+                        Some((t.to_string(), TokenOrigin::File));
                     return Some((t.to_string(), TokenOrigin::File));
                 }
             }
@@ -87,7 +89,7 @@ impl TokenStore {
     /// `.auth_token` atomically with mode 0600. The token stays in memory even if the write fails.
     pub fn persist(&self, token: &str) -> Result<(), PlatformError> {
         let token = token.trim();
-        *self.memory.write().expect("token lock") = Some(token.to_string());
+        *self.memory.write().expect("token lock") = Some((token.to_string(), TokenOrigin::Memory));
         if let Some(path) = &self.file {
             write_private_atomic(path, format!("{token}\n").as_bytes()).map_err(|source| {
                 PlatformError::TokenFile {
