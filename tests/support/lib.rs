@@ -133,6 +133,16 @@ pub async fn boot_config(
     yaml: &str,
     in_memory_tasks: bool,
 ) -> molecule_runtime::workspace::boot::RunningWorkspace {
+    boot_config_env(dir, yaml, &[], in_memory_tasks).await
+}
+
+/// Like [`boot_config`], with environment variables (e.g. `PLATFORM_URL`, `WORKSPACE_ID`).
+pub async fn boot_config_env(
+    dir: &Path,
+    yaml: &str,
+    env: &[(&str, &str)],
+    in_memory_tasks: bool,
+) -> molecule_runtime::workspace::boot::RunningWorkspace {
     use molecule_runtime::plan::{Overrides, Plan};
     use std::net::{IpAddr, Ipv4Addr};
     std::fs::write(dir.join("config.yaml"), yaml).expect("write config.yaml");
@@ -141,10 +151,9 @@ pub async fn boot_config(
         port: Some(0),
         bind: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
     };
-    let plan = Plan::new(
-        molecule_config::Env::from_pairs(Vec::<(String, String)>::new()),
-        &overrides,
-    );
+    let env =
+        molecule_config::Env::from_pairs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let plan = Plan::new(env, &overrides);
     assert!(
         !plan.preflight.has_failures(),
         "{}",

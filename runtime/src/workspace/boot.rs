@@ -15,19 +15,22 @@ use tokio::task::JoinHandle;
 
 use super::card::{build_card, CardInfo};
 use super::executor::AdapterExecutor;
+use super::peers::PlatformPeers;
+use super::platform::{join, platform_card, PlatformLink};
 use super::policy::ConfigPolicy;
 use super::reload::{watch_skills, FolderWatcher, DEBOUNCE};
 use super::skills::{SkillFilter, SkillRegistry, SkillSnapshot};
 use super::tools::Builtins;
 use crate::builder::ComponentBuilder;
 use crate::capabilities::llm::{GatewayBackend, LlmBackend};
-use crate::capabilities::memory::{MemoryBackend, SqliteMemory};
+use crate::capabilities::memory::{AwarenessMemory, MemoryBackend, PlatformMemory, SqliteMemory};
 use crate::component::{AdapterComponent, ComponentHost};
 use crate::grants::Grants;
 use crate::limits::SandboxLimits;
 use crate::plan::Plan;
 use crate::sandbox::Sandbox;
 use crate::skill::SkillDir;
+use molecule_platform::PlatformClient;
 
 /// What boot needs besides the plan.
 #[derive(Clone)]
@@ -56,6 +59,7 @@ pub struct RunningWorkspace {
     server: JoinHandle<std::io::Result<()>>,
     _watchers: Vec<FolderWatcher>,
     _card_task: JoinHandle<()>,
+    _platform: Option<PlatformLink>,
 }
 
 impl RunningWorkspace {
@@ -97,8 +101,12 @@ pub async fn boot(
     let addr = listener.local_addr()?;
     std::fs::create_dir_all(&plan.data_dir)
         .with_context(|| format!("creating data folder {}", plan.data_dir.display()))?;
-    let memory: Arc<dyn MemoryBackend> =
-        Arc::new(SqliteMemory::open(&plan.data_dir.join("memory.sqlite"))?);
+    let platform = platform_client(&plan)?;
+    let memory = memory_backend(&plan, platform.as_ref())?;
+    let peers = platform.clone().map(PlatformPeers::new);
+    let coordinator = Arc::new(std::sync::atomic::AtomicBool::new(
+        !plan.config.sub_workspaces.is_empty(),
+    ));
     let store = if deps.in_memory_tasks {
         TaskStore::in_memory(Retention::default())?
     } else {
@@ -157,6 +165,8 @@ pub async fn boot(
                 skills.clone(),
                 Builtins {
                     memory: Some(memory.clone()),
+                    peers: peers.clone(),
+                    coordinator: coordinator.clone(),
                 },
                 store.clone(),
                 deps.gateway.clone().ok(),
@@ -175,7 +185,24 @@ pub async fn boot(
             )
         }
     };
-    let server = server.with_bearer_secret(super::operate::inbound_secret(&plan));
+    let configured_secret = super::operate::inbound_secret(&plan);
+    let keep_secret = configured_secret.is_some();
+    let server = server.with_bearer_secret(configured_secret);
+    let link = platform.map(|client| {
+        let url = info.url.clone();
+        let card_now = platform_card(&card.get(), &url, not_configured.as_deref());
+        join(
+            &plan,
+            client,
+            card_now,
+            &server,
+            keep_secret,
+            coordinator.clone(),
+        )
+    });
+    let card_client = link
+        .as_ref()
+        .map(|l| (l.client.clone(), not_configured.clone()));
     if let Err(err) = server.fail_unfinished_tasks().await {
         tracing::warn!(error = %err, "could not mark tasks left by a previous run as failed");
     }
@@ -186,6 +213,7 @@ pub async fn boot(
         info,
         plan.clone(),
         adapter_config,
+        card_client,
     );
     let (tx, rx) = oneshot::channel::<()>();
     let server_task = tokio::spawn(super::operate::serve(
@@ -205,6 +233,7 @@ pub async fn boot(
         server: server_task,
         _watchers: watchers,
         _card_task: card_task,
+        _platform: link,
     })
 }
 
@@ -338,19 +367,62 @@ pub fn redact(text: &str) -> String {
 }
 
 /// Keeps the card and the adapter's system prompt in step with the skills.
+/// When the workspace joined a platform, every card change is sent with `update-card`.
 fn follow_skill_changes(
     skills: Arc<SkillRegistry>,
     card: CardHandle,
     info: CardInfo,
     plan: Arc<Plan>,
     adapter_config: Arc<ArcSwap<String>>,
+    platform: Option<(PlatformClient, Option<String>)>,
 ) -> JoinHandle<()> {
     let mut changes = skills.subscribe();
     tokio::spawn(async move {
         while changes.changed().await.is_ok() {
             let snapshot = skills.snapshot();
-            card.set(build_card(&info, snapshot.skills.values().map(|s| &s.dir)));
+            let new_card = build_card(&info, snapshot.skills.values().map(|s| &s.dir));
+            if let Some((client, not_configured)) = &platform {
+                let card = platform_card(&new_card, &info.url, not_configured.as_deref());
+                if let Err(err) = client.update_card(&card).await {
+                    tracing::warn!(error = %err, "could not send the new card to the platform");
+                }
+            }
+            card.set(new_card);
             adapter_config.store(Arc::new(plan.adapter_config(&prompt_for(&plan, &snapshot))));
         }
     })
+}
+
+/// The platform client when `PLATFORM_URL` is set (`WORKSPACE_ID` is then required).
+fn platform_client(plan: &Plan) -> anyhow::Result<Option<PlatformClient>> {
+    match PlatformClient::from_env(&plan.env)? {
+        Some(builder) => Ok(Some(
+            builder
+                .configs_dir(plan.config.config_dir.clone())
+                .build()?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Awareness when `AWARENESS_URL` is set, else the platform's memories when joined, else the
+/// embedded SQLite store.
+fn memory_backend(
+    plan: &Plan,
+    platform: Option<&PlatformClient>,
+) -> anyhow::Result<Arc<dyn MemoryBackend>> {
+    if let Some(url) = &plan.env.awareness_url {
+        let namespace = plan
+            .env
+            .awareness_namespace
+            .clone()
+            .unwrap_or_else(|| "workspace:standalone".into());
+        return Ok(Arc::new(AwarenessMemory::new(url, &namespace)?));
+    }
+    if let Some(client) = platform {
+        return Ok(Arc::new(PlatformMemory::new(client.clone())));
+    }
+    Ok(Arc::new(SqliteMemory::open(
+        &plan.data_dir.join("memory.sqlite"),
+    )?))
 }

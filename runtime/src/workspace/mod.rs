@@ -8,6 +8,8 @@ pub mod convert;
 pub mod events;
 pub mod executor;
 pub mod operate;
+pub mod peers;
+pub mod platform;
 pub mod policy;
 pub mod reload;
 pub mod skills;

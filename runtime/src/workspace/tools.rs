@@ -2,16 +2,19 @@
 //! owning skill's grants) plus the built-ins — `commit_memory`, `search_memory` (alias
 //! `recall_memory`), `send_message_to_user`, and the delegation tools, which need a platform.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::peers::PlatformPeers;
 use super::skills::SkillRegistry;
 use crate::bindings::imports::molecule::runtime::memory::Scope;
-use crate::bindings::imports::molecule::runtime::types::{Message, Part, Role};
+use crate::bindings::imports::molecule::runtime::types::{Message, Part, Role, TaskState};
 use crate::bindings::{HostError, ToolError, ToolSpec};
+use crate::capabilities::a2a::A2aBackend;
 use crate::capabilities::events::EventsBackend;
 use crate::capabilities::memory::{parse_scope, scope_name, MemoryBackend};
 use crate::capabilities::tools::ToolsBackend;
@@ -22,6 +25,11 @@ use crate::sandbox::CallError;
 pub struct Builtins {
     /// The memory backend, when the workspace has one.
     pub memory: Option<Arc<dyn MemoryBackend>>,
+    /// Peers through the platform, when the workspace joined one.
+    pub peers: Option<PlatformPeers>,
+    /// A coordinator (a workspace with children) delegates: it gets the built-ins, not the
+    /// skill tools, and a call to a work tool is refused. Set once the platform says so.
+    pub coordinator: Arc<AtomicBool>,
 }
 
 /// The tools of one task.
@@ -84,7 +92,9 @@ pub fn builtin_specs() -> Vec<ToolSpec> {
 impl ToolsBackend for TaskTools {
     async fn list(&self) -> Vec<ToolSpec> {
         let mut specs = builtin_specs();
-        specs.extend(self.skills.snapshot().tool_specs());
+        if !self.builtins.coordinator.load(Ordering::Relaxed) {
+            specs.extend(self.skills.snapshot().tool_specs());
+        }
         specs
     }
 
@@ -94,9 +104,12 @@ impl ToolsBackend for TaskTools {
             "search_memory" | "recall_memory" => self.search_memory(input).await,
             "send_message_to_user" => self.send_message(input).await,
             "delegate_task" | "delegate_task_async" | "check_task_status" => {
-                Err(ToolError::Failed(format!(
-                    "`{name}` needs the Molecule platform: this workspace runs standalone \
-                     (set PLATFORM_URL to join one)"
+                self.delegation(name, input).await
+            }
+            _ if self.builtins.coordinator.load(Ordering::Relaxed) => {
+                Err(ToolError::Denied(format!(
+                    "this workspace is a coordinator: it delegates work to its team instead of \
+                 calling `{name}` itself; use delegate_task with one of its children"
                 )))
             }
             _ => self.skills.call(name, input).await.map_err(|e| match e {
@@ -124,6 +137,17 @@ struct SearchInput {
 }
 
 #[derive(Deserialize)]
+struct DelegateInput {
+    workspace_id: String,
+    task: String,
+}
+
+#[derive(Deserialize)]
+struct StatusInput {
+    delegation_id: String,
+}
+
+#[derive(Deserialize)]
 struct MessageInput {
     message: String,
 }
@@ -140,6 +164,20 @@ fn scope_arg(scope: Option<&str>) -> Result<Option<Scope>, ToolError> {
             })
         })
         .transpose()
+}
+
+/// The 0.3 spelling of a task state (`completed`, `input-required`, ...).
+fn state_name(state: TaskState) -> &'static str {
+    match state {
+        TaskState::Submitted => "submitted",
+        TaskState::Working => "working",
+        TaskState::InputRequired => "input-required",
+        TaskState::AuthRequired => "auth-required",
+        TaskState::Completed => "completed",
+        TaskState::Canceled => "canceled",
+        TaskState::Failed => "failed",
+        TaskState::Rejected => "rejected",
+    }
 }
 
 fn host_error(e: HostError) -> ToolError {
@@ -186,6 +224,46 @@ impl TaskTools {
             })
             .collect();
         Ok(json!({"memories": hits}).to_string())
+    }
+
+    async fn delegation(&self, name: &str, input: &str) -> Result<String, ToolError> {
+        let peers = self.builtins.peers.as_ref().ok_or_else(|| {
+            ToolError::Failed(format!(
+                "`{name}` needs the Molecule platform: this workspace runs standalone \
+                 (set PLATFORM_URL to join one)"
+            ))
+        })?;
+        match name {
+            "delegate_task" => {
+                let input: DelegateInput = parse(name, input)?;
+                let answer = peers
+                    .ask(&input.workspace_id, &input.task)
+                    .await
+                    .map_err(host_error)?;
+                Ok(json!({"state": state_name(answer.state), "result": answer.text}).to_string())
+            }
+            "delegate_task_async" => {
+                let input: DelegateInput = parse(name, input)?;
+                let id = peers
+                    .delegate(&input.workspace_id, &input.task)
+                    .await
+                    .map_err(host_error)?;
+                Ok(json!({"delegation_id": id}).to_string())
+            }
+            _ => {
+                let input: StatusInput = parse(name, input)?;
+                let status = peers
+                    .delegation_status(&input.delegation_id)
+                    .await
+                    .map_err(host_error)?;
+                Ok(
+                    json!({"delegation_id": status.id, "workspace_id": status.peer_id,
+                          "state": state_name(status.state),
+                          "result": status.result})
+                    .to_string(),
+                )
+            }
+        }
     }
 
     async fn send_message(&self, input: &str) -> Result<String, ToolError> {

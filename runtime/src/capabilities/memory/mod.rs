@@ -4,11 +4,13 @@
 //! Content is secret-redacted before any backend sees it.
 
 mod awareness;
+mod platform;
 mod sqlite;
 
 use async_trait::async_trait;
 
 pub use self::awareness::AwarenessMemory;
+pub use self::platform::PlatformMemory;
 pub use self::sqlite::SqliteMemory;
 use crate::bindings::imports::molecule::runtime::memory::{self, MemoryEntry, Scope};
 use crate::bindings::HostError;

@@ -173,6 +173,7 @@ async fn execute_once(
     let events: Arc<dyn EventsBackend> = Arc::new(DropEvents);
     let builtins = Builtins {
         memory: Some(memory),
+        ..Builtins::default()
     };
     let tools = Arc::new(TaskTools::new(skills, builtins, events.clone()));
     let llm = deps

@@ -1,0 +1,118 @@
+//! Joining the Molecule platform (startup steps 11–12): register with the Agent Card, keep
+//! heartbeats going, follow the inbound secret the platform hands out, and send `update-card`
+//! whenever the card changes. Registration runs in the background: an unreachable platform
+//! never stops the workspace from serving, and the heartbeat loop re-registers when the
+//! platform forgot the workspace.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use molecule_a2a::types::AgentCard as A2aCard;
+use molecule_a2a::A2aServer;
+use molecule_platform::{
+    AgentCard, CardCapabilities, CardSkill, ConfigurationStatus, HeartbeatLoop, HeartbeatStatus,
+    PlatformClient, RegisterRequest,
+};
+use tokio::task::JoinHandle;
+
+use super::peers::PlatformPeers;
+use crate::plan::Plan;
+
+/// A live connection to the platform; dropping it stops the heartbeats.
+pub struct PlatformLink {
+    /// The client (also used by memory, peers and delegation).
+    pub client: PlatformClient,
+    task: JoinHandle<()>,
+}
+
+/// The platform's view of an A2A card.
+pub fn platform_card(card: &A2aCard, url: &str, not_configured: Option<&str>) -> AgentCard {
+    AgentCard {
+        name: card.name.clone(),
+        description: card.description.clone(),
+        version: card.version.clone(),
+        url: url.to_owned(),
+        skills: card
+            .skills
+            .iter()
+            .map(|s| CardSkill {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                description: s.description.clone(),
+                tags: s.tags.clone(),
+            })
+            .collect(),
+        capabilities: CardCapabilities {
+            streaming: card.capabilities.streaming.unwrap_or(false),
+            push_notifications: card.capabilities.push_notifications.unwrap_or(false),
+        },
+        configuration_status: if not_configured.is_some() {
+            ConfigurationStatus::NotConfigured
+        } else {
+            ConfigurationStatus::Ready
+        },
+        configuration_error: not_configured.map(str::to_owned),
+        extra: Default::default(),
+    }
+}
+
+/// Registers, then starts the heartbeat loop and keeps the server's inbound secret in step
+/// with the platform's — all in the background, so an unreachable platform never delays
+/// serving. Beats start after registration, so every one carries the workspace's token.
+pub fn join(
+    plan: &Plan,
+    client: PlatformClient,
+    card: AgentCard,
+    server: &A2aServer,
+    keep_configured_secret: bool,
+    coordinator: Arc<AtomicBool>,
+) -> PlatformLink {
+    let request = RegisterRequest {
+        id: client.workspace_id().to_owned(),
+        url: card.url.clone(),
+        agent_card: card,
+    };
+    let interval = plan.config.observability.heartbeat_interval;
+    let (link_client, server) = (client.clone(), server.clone());
+    let task = tokio::spawn(async move {
+        match client.register(&request).await {
+            Ok(_) => tracing::info!(platform = client.base_url(), "registered with the platform"),
+            Err(err) => {
+                tracing::error!(error = %err, "registration failed; serving anyway, heartbeats will retry")
+            }
+        }
+        // A workspace with children is a coordinator: it gets delegation tools, not work tools.
+        if PlatformPeers::new(client.clone()).has_children().await {
+            coordinator.store(true, Ordering::Relaxed);
+            tracing::info!("this workspace has children: coordinator mode (delegation only)");
+        }
+        let source = Arc::new(|| HeartbeatStatus {
+            active_tasks: u32::try_from(crate::metrics::global().tasks_active().max(0))
+                .unwrap_or(0),
+            ..HeartbeatStatus::default()
+        });
+        let heartbeat = HeartbeatLoop::new(client, source, interval).spawn();
+        let mut secrets = heartbeat.inbound_secret();
+        loop {
+            if let Some(secret) = secrets.borrow_and_update().clone() {
+                if !keep_configured_secret {
+                    server.set_bearer_secret(Some(secret));
+                }
+            }
+            if secrets.changed().await.is_err() {
+                break;
+            }
+        }
+        drop(heartbeat);
+    });
+    PlatformLink {
+        client: link_client,
+        task,
+    }
+}
+
+impl Drop for PlatformLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,225 @@
+//! Workspaces joined to a (fake) Molecule platform that speaks the contract and records every
+//! call: registration with the card, authenticated heartbeats, memory through the platform with
+//! secrets redacted, delegation end to end between two real workspaces over HTTP, and a
+//! coordinator refused work tools.
+
+use std::time::{Duration, Instant};
+
+use molecule_platform::fake::FakePlatform;
+use molecule_tests::{boot_config_env, repo_root};
+use serde_json::{json, Value};
+
+fn echo_yaml(name: &str) -> String {
+    let adapter = repo_root().join("tests/guests/echo-adapter");
+    format!("name: {name}\nruntime: {}\nmodel: scripted:demo\nobservability: {{heartbeat_interval_seconds: 5}}\n", adapter.display())
+}
+
+/// SendMessage with the inbound secret the platform gave workspace `id` (A2A calls without
+/// it are refused once the workspace has registered).
+async fn ask_as(platform: &FakePlatform, id: &str, base: &str, text: &str) -> String {
+    ask(base, text, platform.inbound_secret_of(id).as_deref()).await
+}
+
+async fn ask(base: &str, text: &str, bearer: Option<&str>) -> String {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {
+        "message": {"messageId": format!("m-{}", Instant::now().elapsed().as_nanos()),
+                    "role": "ROLE_USER", "parts": [{"text": text}]}}});
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/"))
+        .header("A2A-Version", "1.0")
+        .json(&body);
+    if let Some(secret) = bearer {
+        request = request.bearer_auth(secret);
+    }
+    let reply: Value = request.send().await.unwrap().json().await.unwrap();
+    reply["result"]["task"]["artifacts"][0]["parts"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_heartbeats_and_keeps_memory_on_the_platform() {
+    let platform = FakePlatform::start().await;
+    let url = platform.url();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("PLATFORM_URL", url.as_str()), ("WORKSPACE_ID", "ws-a")];
+    let ws = boot_config_env(dir.path(), &echo_yaml("Alpha"), &env, true).await;
+    let base = format!("http://{}", ws.addr);
+
+    wait_for("registration", || {
+        !platform.calls_to("POST", "/registry/register").is_empty()
+    })
+    .await;
+    let register = &platform.calls_to("POST", "/registry/register")[0];
+    assert_eq!(register.body["id"], "ws-a");
+    assert_eq!(register.body["agent_card"]["name"], "Alpha");
+    assert_eq!(register.body["agent_card"]["configuration_status"], "ready");
+    assert!(register.body["url"]
+        .as_str()
+        .unwrap()
+        .contains(&ws.addr.port().to_string()));
+    wait_for("a heartbeat", || {
+        !platform.calls_to("POST", "/registry/heartbeat").is_empty()
+    })
+    .await;
+    let token = platform.token_of("ws-a").expect("a token was minted");
+    for call in platform
+        .calls()
+        .iter()
+        .filter(|c| c.path != "/registry/register")
+    {
+        assert_eq!(
+            call.bearer(),
+            Some(token.as_str()),
+            "auth on {} {}",
+            call.method,
+            call.path
+        );
+        assert_eq!(call.header("x-workspace-id"), Some("ws-a"), "{}", call.path);
+    }
+    let saved = std::fs::read_to_string(dir.path().join(".auth_token")).unwrap();
+    assert_eq!(saved.trim(), token);
+
+    let out = ask_as(
+        &platform,
+        "ws-a",
+        &base,
+        r#"tool commit_memory {"content":"deploy key is sk-live-abcdef1234567890","scope":"TEAM"}"#,
+    )
+    .await;
+    assert!(out.contains("\"scope\":\"TEAM\""), "{out}");
+    let memories = platform.memories();
+    let stored = memories[0]["content"].as_str().unwrap();
+    assert!(
+        stored.contains("[REDACTED]") && !stored.contains("sk-live"),
+        "{stored}"
+    );
+    ws.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegation_between_two_workspaces_and_coordinator_refusal() {
+    let platform = FakePlatform::start().await;
+    let url = platform.url();
+    let (dir_p, dir_c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let child = boot_config_env(
+        dir_c.path(),
+        &echo_yaml("Child"),
+        &[("PLATFORM_URL", &url), ("WORKSPACE_ID", "ws-c")],
+        true,
+    )
+    .await;
+    wait_for("child registration", || platform.token_of("ws-c").is_some()).await;
+    let parent = boot_config_env(
+        dir_p.path(),
+        &echo_yaml("Parent"),
+        &[("PLATFORM_URL", &url), ("WORKSPACE_ID", "ws-p")],
+        true,
+    )
+    .await;
+    wait_for("parent registration", || {
+        platform.token_of("ws-p").is_some()
+    })
+    .await;
+    let base = format!("http://{}", parent.addr);
+
+    let started = Instant::now();
+    let out = ask_as(
+        &platform,
+        "ws-p",
+        &base,
+        r#"tool delegate_task {"workspace_id":"ws-c","task":"hello from the parent"}"#,
+    )
+    .await;
+    let round_trip = started.elapsed();
+    assert!(out.contains("echo: hello from the parent"), "{out}");
+    assert!(out.contains("\"state\":\"completed\""), "{out}");
+    eprintln!("delegation round trip through the platform proxy: {round_trip:?}");
+
+    let out = ask_as(
+        &platform,
+        "ws-p",
+        &base,
+        r#"tool delegate_task {"workspace_id":"ws-p","task":"loop"}"#,
+    )
+    .await;
+    assert!(out.contains("cannot delegate to itself"), "{out}");
+
+    let out = ask_as(
+        &platform,
+        "ws-p",
+        &base,
+        r#"tool delegate_task_async {"workspace_id":"ws-c","task":"later"}"#,
+    )
+    .await;
+    let id = serde_json::from_str::<Value>(&out).unwrap()["delegation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = ask_as(
+            &platform,
+            "ws-p",
+            &base,
+            &format!(r#"tool check_task_status {{"delegation_id":"{id}"}}"#),
+        )
+        .await;
+        if status.contains("completed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(status.contains("echo: later"), "{status}");
+    parent.shutdown().await.unwrap();
+
+    // With a child, the parent is a coordinator: work tools are refused, delegation is not.
+    platform.set_parent("ws-c", Some("ws-p"));
+    // Restarted from the same config folder, so it authenticates with its saved token.
+    let coordinator = boot_config_env(
+        dir_p.path(),
+        &echo_yaml("Parent"),
+        &[("PLATFORM_URL", &url), ("WORKSPACE_ID", "ws-p")],
+        true,
+    )
+    .await;
+    let base = format!("http://{}", coordinator.addr);
+    let mut out = String::new();
+    for _ in 0..100 {
+        out = ask_as(
+            &platform,
+            "ws-p",
+            &base,
+            r#"tool query {"json":{},"pointer":""}"#,
+        )
+        .await;
+        if out.contains("coordinator") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        out.contains("coordinator") && out.contains("delegate_task"),
+        "{out}"
+    );
+    let tools = ask_as(&platform, "ws-p", &base, "tools").await;
+    assert!(
+        ask(&base, "tools", None).await.is_empty(),
+        "no bearer, no answer"
+    );
+    assert!(
+        tools.contains("delegate_task") && !tools.contains("query"),
+        "{tools}"
+    );
+    coordinator.shutdown().await.unwrap();
+    child.shutdown().await.unwrap();
+}
