@@ -52,7 +52,8 @@ async fn registers_heartbeats_and_keeps_memory_on_the_platform() {
     let url = platform.url();
     let dir = tempfile::tempdir().unwrap();
     let env = [("PLATFORM_URL", url.as_str()), ("WORKSPACE_ID", "ws-a")];
-    let ws = boot_config_env(dir.path(), &echo_yaml("Alpha"), &env, true).await;
+    let yaml = format!("{}initial_prompt: hello on boot\n", echo_yaml("Alpha"));
+    let ws = boot_config_env(dir.path(), &yaml, &env, true).await;
     let base = format!("http://{}", ws.addr);
 
     wait_for("registration", || {
@@ -88,6 +89,12 @@ async fn registers_heartbeats_and_keeps_memory_on_the_platform() {
     }
     let saved = std::fs::read_to_string(dir.path().join(".auth_token")).unwrap();
     assert_eq!(saved.trim(), token);
+    // The initial prompt went once through the platform's proxy to the workspace itself.
+    wait_for("the initial prompt", || {
+        !platform.calls_to("POST", "/workspaces/ws-a/a2a").is_empty()
+    })
+    .await;
+    assert!(dir.path().join(".initial_prompt_done").is_file());
 
     let out = ask_as(
         &platform,

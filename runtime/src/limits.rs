@@ -158,53 +158,16 @@ impl ResourceLimiter for StoreLimiter {
     }
 }
 
-/// Parses a byte size such as `256m`, `1g`, `64k`, `512MiB` or `1048576`.
+/// Parses a byte size such as `256m`, `1g`, `64k`, `512MiB` or `1048576` (the same syntax as
+/// config.yaml's `sandbox.memory_limit`).
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
-    let t = text.trim().to_ascii_lowercase();
-    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(digits_end);
-    let num: usize = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size; write e.g. 256m, 1g or 65536"))?;
-    let mult: usize = match unit.trim() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        other => {
-            return Err(format!(
-                "`{text}` has unknown unit `{other}`; use k, m or g"
-            ))
-        }
-    };
-    num.checked_mul(mult)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    let bytes = molecule_config::units::parse_bytes(text)?;
+    usize::try_from(bytes).map_err(|_| format!("`{text}` is too large"))
 }
 
 /// Parses a duration such as `30s`, `500ms`, `2m` or a bare number of seconds (`30`, `2.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim().to_ascii_lowercase();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. 30s, 500ms or 2m"))?;
-    let secs = match unit.trim() {
-        "" | "s" | "sec" | "secs" => num,
-        "ms" => num / 1000.0,
-        "m" | "min" => num * 60.0,
-        other => {
-            return Err(format!(
-                "`{text}` has unknown unit `{other}`; use ms, s or m"
-            ))
-        }
-    };
-    if !secs.is_finite() || secs <= 0.0 {
-        return Err(format!("`{text}` must be a positive duration"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    molecule_config::units::parse_duration(text)
 }
 
 /// Formats a byte count for messages: `256 MiB`, `32.1 MiB`, `64 KiB`, `17 B`.
@@ -248,7 +211,8 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("0").is_err());
-        assert!(parse_duration("3h").unwrap_err().contains("unknown unit"));
+        assert_eq!(parse_duration("3h"), Ok(Duration::from_secs(3 * 3600)));
+        assert!(parse_duration("3 fortnights").is_err());
     }
 
     #[test]

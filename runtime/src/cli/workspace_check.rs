@@ -12,8 +12,8 @@ use molecule_runtime::capabilities::memory::SqliteMemory;
 use molecule_runtime::grants::Grants;
 use molecule_runtime::limits::format_bytes;
 use molecule_runtime::plan::{Overrides, Plan};
+use molecule_runtime::workspace::boot::plan_registry;
 use molecule_runtime::workspace::policy::ConfigPolicy;
-use molecule_runtime::workspace::skills::{SkillFilter, SkillRegistry};
 
 use super::Context;
 
@@ -36,23 +36,7 @@ pub async fn run(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Result<E
         Some(memory),
         std::env::vars().collect(),
     ));
-    let registry = SkillRegistry::new(
-        ctx.host.clone(),
-        ctx.builder.clone(),
-        policy.clone(),
-        plan.skill_roots.clone(),
-    )
-    .with_extra_dirs(
-        plan.plugins
-            .plugins
-            .iter()
-            .flat_map(|p| p.skill_dirs.clone())
-            .collect(),
-    )
-    .with_filter(SkillFilter {
-        only: (!plan.config.skills.is_empty()).then(|| plan.config.skills.clone()),
-        runtime: Some(plan.config.runtime.clone()),
-    });
+    let registry = plan_registry(&plan, ctx.host.clone(), ctx.builder.clone(), policy.clone());
     let snapshot = registry.load_all().await;
     for (id, skill) in &snapshot.skills {
         let eff = policy.effective_for(&skill.dir);

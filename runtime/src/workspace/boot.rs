@@ -30,7 +30,7 @@ use crate::limits::SandboxLimits;
 use crate::plan::Plan;
 use crate::sandbox::Sandbox;
 use crate::skill::SkillDir;
-use molecule_platform::PlatformClient;
+use molecule_platform::{ActivityConfig, ActivityReporter, PlatformClient};
 
 /// What boot needs besides the plan.
 #[derive(Clone)]
@@ -166,6 +166,9 @@ pub async fn boot(
                 Builtins {
                     memory: Some(memory.clone()),
                     peers: peers.clone(),
+                    activity: platform
+                        .clone()
+                        .map(|client| ActivityReporter::spawn(client, ActivityConfig::default())),
                     coordinator: coordinator.clone(),
                 },
                 store.clone(),
@@ -262,23 +265,33 @@ pub(crate) fn skill_registry(
     memory: &Arc<dyn MemoryBackend>,
 ) -> SkillRegistry {
     let policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), env_values());
-    SkillRegistry::new(
+    plan_registry(
+        plan,
         deps.host.clone(),
         deps.builder.clone(),
         Arc::new(policy),
-        plan.skill_roots.clone(),
     )
-    .with_extra_dirs(
-        plan.plugins
-            .plugins
-            .iter()
-            .flat_map(|p| p.skill_dirs.clone())
-            .collect(),
-    )
-    .with_filter(SkillFilter {
-        only: (!plan.config.skills.is_empty()).then(|| plan.config.skills.clone()),
-        runtime: Some(plan.config.runtime.clone()),
-    })
+}
+
+/// The skill registry the plan describes (config skills, plugin skills, filters) under `policy`.
+pub fn plan_registry(
+    plan: &Plan,
+    host: Arc<ComponentHost>,
+    builder: ComponentBuilder,
+    policy: Arc<dyn super::skills::GrantPolicy>,
+) -> SkillRegistry {
+    SkillRegistry::new(host, builder, policy, plan.skill_roots.clone())
+        .with_extra_dirs(
+            plan.plugins
+                .plugins
+                .iter()
+                .flat_map(|p| p.skill_dirs.clone())
+                .collect(),
+        )
+        .with_filter(SkillFilter {
+            only: (!plan.config.skills.is_empty()).then(|| plan.config.skills.clone()),
+            runtime: Some(plan.config.runtime.clone()),
+        })
 }
 
 /// Skill folders read (not compiled) for the first card.

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use molecule_a2a::store::ListQuery;
 use molecule_a2a::types as a2a;
 use molecule_a2a::{AgentExecutor, EventSink, RequestContext, TaskStore};
+use molecule_platform::{Activity, ActivityType};
 use tracing::Instrument;
 
 use super::convert;
@@ -142,6 +143,11 @@ impl AgentExecutor for AdapterExecutor {
             metadata: metadata_json(&ctx.metadata),
         };
         let _ = events.status(a2a::TaskState::Working, None);
+        if let Some(activity) = &self.builtins.activity {
+            let head: String = ctx.user_text().chars().take(80).collect();
+            activity.submit(Activity::new(ActivityType::A2aReceive, head).method("message/send"));
+        }
+        let started = std::time::Instant::now();
         let span = tracing::info_span!("task", task = %ctx.task_id, adapter = %adapter.name);
         // Dropped unfinished when a cancel aborts this future: counted as canceled.
         let metrics = crate::metrics::global().task_started();
@@ -156,6 +162,20 @@ impl AgentExecutor for AdapterExecutor {
             Err(err) => Err(format!("{}: {err}", adapter.label)),
         };
         metrics.finish(if result.is_ok() { "ok" } else { "failed" });
+        if let Some(activity) = &self.builtins.activity {
+            let status = if result.is_ok() {
+                "completed"
+            } else {
+                "failed"
+            };
+            let mut report = Activity::new(ActivityType::TaskUpdate, format!("task {status}"))
+                .status(status)
+                .duration(started.elapsed());
+            if let Err(reason) = &result {
+                report = report.error(crate::redact::redact(reason));
+            }
+            activity.submit(report);
+        }
         result
     }
 

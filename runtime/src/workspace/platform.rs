@@ -11,7 +11,7 @@ use molecule_a2a::types::AgentCard as A2aCard;
 use molecule_a2a::A2aServer;
 use molecule_platform::{
     AgentCard, CardCapabilities, CardSkill, ConfigurationStatus, HeartbeatLoop, HeartbeatStatus,
-    PlatformClient, RegisterRequest,
+    IdleHandle, IdleLoop, InitialPrompt, PlatformClient, RegisterRequest,
 };
 use tokio::task::JoinHandle;
 
@@ -22,6 +22,7 @@ use crate::plan::Plan;
 pub struct PlatformLink {
     /// The client (also used by memory, peers and delegation).
     pub client: PlatformClient,
+
     task: JoinHandle<()>,
 }
 
@@ -73,6 +74,7 @@ pub fn join(
         agent_card: card,
     };
     let interval = plan.config.observability.heartbeat_interval;
+    let prompt_plan = PromptPlan::of(plan);
     let (link_client, server) = (client.clone(), server.clone());
     let task = tokio::spawn(async move {
         match client.register(&request).await {
@@ -91,7 +93,8 @@ pub fn join(
                 .unwrap_or(0),
             ..HeartbeatStatus::default()
         });
-        let heartbeat = HeartbeatLoop::new(client, source, interval).spawn();
+        let heartbeat = HeartbeatLoop::new(client.clone(), source, interval).spawn();
+        let _idle = prompts(&prompt_plan, &client).await;
         let mut secrets = heartbeat.inbound_secret();
         loop {
             if let Some(secret) = secrets.borrow_and_update().clone() {
@@ -109,6 +112,54 @@ pub fn join(
         client: link_client,
         task,
     }
+}
+
+/// The initial and idle prompts of the config, resolved.
+struct PromptPlan {
+    config_dir: std::path::PathBuf,
+    initial: Option<String>,
+    idle: Option<String>,
+    idle_interval: std::time::Duration,
+}
+
+impl PromptPlan {
+    fn of(plan: &Plan) -> Self {
+        let c = &plan.config;
+        let read = |text: &Option<String>, file: &Option<std::path::PathBuf>| {
+            text.clone()
+                .or_else(|| file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()))
+                .filter(|t| !t.trim().is_empty())
+        };
+        PromptPlan {
+            config_dir: c.config_dir.clone(),
+            initial: read(&c.initial_prompt, &c.initial_prompt_file),
+            idle: read(&c.idle_prompt, &c.idle_prompt_file),
+            idle_interval: c.idle_interval,
+        }
+    }
+}
+
+/// Sends the initial prompt once (its marker file is written first) and starts the idle
+/// loop, both through the platform's A2A proxy to this workspace itself.
+async fn prompts(plan: &PromptPlan, client: &PlatformClient) -> Option<IdleHandle> {
+    if let Some(prompt) = &plan.initial {
+        let sender = client.clone();
+        let outcome = InitialPrompt::new(&plan.config_dir, prompt.clone())
+            .run(|text| async move { sender.send_to_self(&text).await.map(|_| ()) })
+            .await;
+        if let Err(err) = outcome {
+            tracing::warn!(error = %err, "initial prompt not sent");
+        }
+    }
+    let prompt = plan.idle.clone()?;
+    let sender = client.clone();
+    Some(IdleLoop::new(prompt, plan.idle_interval).spawn(
+        || crate::metrics::global().tasks_active() == 0,
+        move |text| {
+            let sender = sender.clone();
+            async move { sender.send_to_self(&text).await.map(|_| ()) }
+        },
+    ))
 }
 
 impl Drop for PlatformLink {

@@ -9,6 +9,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use molecule_platform::{ActivityReporter, ActivityType};
+
 use super::peers::PlatformPeers;
 use super::skills::SkillRegistry;
 use crate::bindings::imports::molecule::runtime::memory::Scope;
@@ -27,6 +29,8 @@ pub struct Builtins {
     pub memory: Option<Arc<dyn MemoryBackend>>,
     /// Peers through the platform, when the workspace joined one.
     pub peers: Option<PlatformPeers>,
+    /// Activity reports to the platform, when joined.
+    pub activity: Option<ActivityReporter>,
     /// A coordinator (a workspace with children) delegates: it gets the built-ins, not the
     /// skill tools, and a call to a work tool is refused. Set once the platform says so.
     pub coordinator: Arc<AtomicBool>,
@@ -190,6 +194,13 @@ fn host_error(e: HostError) -> ToolError {
 }
 
 impl TaskTools {
+    /// Reports an activity to the platform, when joined.
+    fn report(&self, kind: ActivityType, summary: impl FnOnce() -> String) {
+        if let Some(activity) = &self.builtins.activity {
+            activity.report(kind, summary());
+        }
+    }
+
     fn memory(&self) -> Result<&Arc<dyn MemoryBackend>, ToolError> {
         self.builtins.memory.as_ref().ok_or_else(|| {
             ToolError::Failed("this workspace has no memory backend configured".into())
@@ -199,11 +210,16 @@ impl TaskTools {
     async fn commit_memory(&self, input: &str) -> Result<String, ToolError> {
         let input: CommitInput = parse("commit_memory", input)?;
         let scope = scope_arg(input.scope.as_deref())?.unwrap_or(Scope::Local);
+        let content = crate::redact::redact(&input.content);
         let id = self
             .memory()?
-            .commit(&crate::redact::redact(&input.content), scope)
+            .commit(&content, scope)
             .await
             .map_err(host_error)?;
+        self.report(ActivityType::MemoryWrite, || {
+            let head: String = content.chars().take(80).collect();
+            format!("[{}] {head}", scope_name(scope))
+        });
         Ok(json!({"id": id, "scope": scope_name(scope)}).to_string())
     }
 
@@ -236,6 +252,9 @@ impl TaskTools {
         match name {
             "delegate_task" => {
                 let input: DelegateInput = parse(name, input)?;
+                self.report(ActivityType::A2aSend, || {
+                    format!("delegate_task to {}", input.workspace_id)
+                });
                 let answer = peers
                     .ask(&input.workspace_id, &input.task)
                     .await
