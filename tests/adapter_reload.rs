@@ -66,3 +66,37 @@ async fn editing_the_adapter_swaps_it_in_place() {
     );
     ws.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_rule_edits_reach_the_next_task_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("plugins/house-style/rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("tone.md"), "Always answer in RULE-ONE style.\n").unwrap();
+    let adapter = molecule_tests::repo_root().join("tests/guests/echo-adapter");
+    let yaml = format!(
+        "name: Rules\nruntime: {}\nmodel: scripted:demo\n",
+        adapter.display()
+    );
+    let ws = boot_config(dir.path(), &yaml, true).await;
+    let base = format!("http://{}", ws.addr);
+    assert!(ask(&base, "config system_prompt")
+        .await
+        .contains("RULE-ONE"));
+
+    std::fs::write(rules.join("tone.md"), "Always answer in RULE-TWO style.\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let prompt = ask(&base, "config system_prompt").await;
+        if prompt.contains("RULE-TWO") {
+            assert!(!prompt.contains("RULE-ONE"), "{prompt}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the prompt never changed: {prompt}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ws.shutdown().await.unwrap();
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use molecule_a2a::{A2aServer, CardHandle, Retention, TaskStore};
-use molecule_config::{system_prompt, PromptParts, PromptSkill};
+use molecule_config::{system_prompt, Plugin, PromptParts, PromptSkill};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -210,6 +210,13 @@ pub async fn boot(
         tracing::warn!(error = %err, "could not mark tasks left by a previous run as failed");
     }
 
+    let plugins = Arc::new(ArcSwap::from_pointee(plan.plugins.plugins.clone()));
+    watchers.push(super::prompt_reload::watch_prompt_sources(
+        plan.clone(),
+        skills.clone(),
+        plugins.clone(),
+        adapter_config.clone(),
+    )?);
     let card_task = follow_skill_changes(
         skills.clone(),
         card.clone(),
@@ -217,6 +224,7 @@ pub async fn boot(
         plan.clone(),
         adapter_config,
         card_client,
+        plugins,
     );
     let (tx, rx) = oneshot::channel::<()>();
     let server_task = tokio::spawn(super::operate::serve(
@@ -307,6 +315,11 @@ fn skill_stubs(plan: &Plan) -> Vec<SkillDir> {
 
 /// The system prompt for the current skills.
 pub(crate) fn prompt_for(plan: &Plan, snapshot: &SkillSnapshot) -> String {
+    prompt_with(plan, &plan.plugins.plugins, snapshot)
+}
+
+/// The system prompt for the current skills and `plugins`.
+pub(crate) fn prompt_with(plan: &Plan, plugins: &[Plugin], snapshot: &SkillSnapshot) -> String {
     let skills: Vec<PromptSkill> = snapshot
         .skills
         .values()
@@ -318,7 +331,7 @@ pub(crate) fn prompt_for(plan: &Plan, snapshot: &SkillSnapshot) -> String {
         .collect();
     let mut parts = PromptParts::new(&plan.config.config_dir);
     parts.prompt_files = &plan.config.prompt_files;
-    parts.plugins = &plan.plugins.plugins;
+    parts.plugins = plugins;
     parts.skills = &skills;
     system_prompt(&parts)
 }
@@ -388,6 +401,7 @@ fn follow_skill_changes(
     plan: Arc<Plan>,
     adapter_config: Arc<ArcSwap<String>>,
     platform: Option<(PlatformClient, Option<String>)>,
+    plugins: Arc<ArcSwap<Vec<Plugin>>>,
 ) -> JoinHandle<()> {
     let mut changes = skills.subscribe();
     tokio::spawn(async move {
@@ -401,7 +415,8 @@ fn follow_skill_changes(
                 }
             }
             card.set(new_card);
-            adapter_config.store(Arc::new(plan.adapter_config(&prompt_for(&plan, &snapshot))));
+            let prompt = prompt_with(&plan, &plugins.load(), &snapshot);
+            adapter_config.store(Arc::new(plan.adapter_config(&prompt)));
         }
     })
 }

@@ -11,6 +11,7 @@ pub mod operate;
 pub mod peers;
 pub mod platform;
 pub mod policy;
+pub mod prompt_reload;
 pub mod reload;
 pub mod skills;
 pub mod smoke;
