@@ -230,3 +230,72 @@ async fn delegation_between_two_workspaces_and_coordinator_refusal() {
     coordinator.shutdown().await.unwrap();
     child.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_pokes_and_wedged_state_reach_the_platform() {
+    let platform = FakePlatform::start().await;
+    let url = platform.url();
+    // An external workspace: provisioned on the platform, its token given by env.
+    let token = platform.provision("ws-s", "Secretive", None);
+    let mut secrets = std::collections::BTreeMap::new();
+    secrets.insert("API_TOKEN".to_owned(), "tok-from-platform".to_owned());
+    platform.set_secrets("ws-s", secrets);
+
+    let dir = tempfile::tempdir().unwrap();
+    let skill = dir.path().join("skills/hostile");
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: hostile\ndescription: test\ncapabilities: {secrets: [API_TOKEN]}\n---\n",
+    )
+    .unwrap();
+    std::fs::write(
+        skill.join("tool.wasm"),
+        &*molecule_tests::guest_wasm("tests/guests/hostile"),
+    )
+    .unwrap();
+    let adapter = repo_root().join("tests/guests/smoke-adapter");
+    let yaml = format!(
+        "name: Secretive\nruntime: {}\nmodel: scripted:demo\nruntime_config: {{smoke: wedge}}\n\
+         grants:\n  skills:\n    hostile: {{secrets: [API_TOKEN]}}\n",
+        adapter.display()
+    );
+    let env = [
+        ("PLATFORM_URL", url.as_str()),
+        ("WORKSPACE_ID", "ws-s"),
+        ("MOLECULE_WORKSPACE_TOKEN", token.as_str()),
+    ];
+    let ws = boot_config_env(dir.path(), &yaml, &env, true).await;
+    assert!(
+        std::env::var("API_TOKEN").is_err(),
+        "secrets never enter the process env"
+    );
+    let out = ws
+        .skills
+        .call("use_config", r#"{"key":"API_TOKEN"}"#)
+        .await
+        .unwrap();
+    assert!(out.contains("tok-from-platform"), "{out}");
+
+    wait_for("a first heartbeat", || {
+        !platform.calls_to("POST", "/registry/heartbeat").is_empty()
+    })
+    .await;
+    let before = platform.calls_to("POST", "/registry/heartbeat").len();
+    let base = format!("http://{}", ws.addr);
+    ask_as(&platform, "ws-s", &base, "go").await;
+    // The task start and end poke the loop (the interval is 5 s), and the adapter's
+    // report-wedged shows in the beat.
+    wait_for("poked heartbeats", || {
+        platform.calls_to("POST", "/registry/heartbeat").len() >= before + 1
+    })
+    .await;
+    wait_for("a wedged heartbeat", || {
+        platform
+            .calls_to("POST", "/registry/heartbeat")
+            .iter()
+            .any(|c| c.body["runtime_state"] == "wedged")
+    })
+    .await;
+    ws.shutdown().await.unwrap();
+}

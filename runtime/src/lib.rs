@@ -20,6 +20,7 @@ pub mod engine;
 pub mod grants;
 pub mod limits;
 pub mod link_check;
+pub mod liveness;
 pub mod metrics;
 pub mod plan;
 pub mod redact;

@@ -104,6 +104,7 @@ pub async fn boot(
     let platform = platform_client(&plan)?;
     let memory = memory_backend(&plan, platform.as_ref())?;
     let peers = platform.clone().map(PlatformPeers::new);
+    let poker = Arc::new(std::sync::OnceLock::new());
     let coordinator = Arc::new(std::sync::atomic::AtomicBool::new(
         !plan.config.sub_workspaces.is_empty(),
     ));
@@ -121,7 +122,11 @@ pub async fn boot(
     let stubs = skill_stubs(&plan);
     let card = CardHandle::new(build_card(&info, stubs.iter()));
 
-    let skills = Arc::new(skill_registry(&plan, &deps, &memory));
+    let secrets = match &platform {
+        Some(client) => pull_secrets(client).await,
+        None => Default::default(),
+    };
+    let skills = Arc::new(skill_registry_with(&plan, &deps, &memory, secrets));
     let snapshot = skills.load_all().await;
     card.set(build_card(&info, snapshot.skills.values().map(|s| &s.dir)));
     let adapter_config = Arc::new(ArcSwap::from_pointee(
@@ -170,6 +175,7 @@ pub async fn boot(
                         .clone()
                         .map(|client| ActivityReporter::spawn(client, ActivityConfig::default())),
                     coordinator: coordinator.clone(),
+                    heartbeat: poker.clone(),
                 },
                 store.clone(),
                 deps.gateway.clone().ok(),
@@ -201,6 +207,7 @@ pub async fn boot(
             &server,
             keep_secret,
             coordinator.clone(),
+            poker.clone(),
         )
     });
     let card_client = link
@@ -272,7 +279,20 @@ pub(crate) fn skill_registry(
     deps: &BootDeps,
     memory: &Arc<dyn MemoryBackend>,
 ) -> SkillRegistry {
-    let policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), env_values());
+    skill_registry_with(plan, deps, memory, Default::default())
+}
+
+/// Like [`skill_registry`], with `secrets` (from the platform) added to the values granted
+/// skills can receive; they never enter the process environment.
+fn skill_registry_with(
+    plan: &Plan,
+    deps: &BootDeps,
+    memory: &Arc<dyn MemoryBackend>,
+    secrets: std::collections::BTreeMap<String, String>,
+) -> SkillRegistry {
+    let mut values = env_values();
+    values.extend(secrets);
+    let policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), values);
     plan_registry(
         plan,
         deps.host.clone(),
@@ -368,6 +388,7 @@ pub(crate) async fn load_adapter(
         ..SandboxLimits::default()
     };
     let mut grants = Grants::builder(format!("adapter {runtime}"))
+        .heartbeat(Arc::new(crate::liveness::LivenessBackend))
         .grant_hint("config.yaml")
         .limits(limits)
         .memory(memory.clone());
@@ -419,6 +440,24 @@ fn follow_skill_changes(
             adapter_config.store(Arc::new(plan.adapter_config(&prompt)));
         }
     })
+}
+
+/// The workspace's secrets from the platform (external workspaces), kept in memory only.
+async fn pull_secrets(client: &PlatformClient) -> std::collections::BTreeMap<String, String> {
+    if client.tokens().get().is_none() {
+        return Default::default();
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(5), client.fetch_secrets()).await {
+        Ok(Ok(secrets)) => secrets.0,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "could not pull secrets from the platform");
+            Default::default()
+        }
+        Err(_) => {
+            tracing::warn!("pulling secrets from the platform timed out");
+            Default::default()
+        }
+    }
 }
 
 /// The platform client when `PLATFORM_URL` is set (`WORKSPACE_ID` is then required).

@@ -148,6 +148,9 @@ impl AgentExecutor for AdapterExecutor {
             activity.submit(Activity::new(ActivityType::A2aReceive, head).method("message/send"));
         }
         let started = std::time::Instant::now();
+        if let Some(poker) = self.builtins.heartbeat.get() {
+            poker.poke();
+        }
         let span = tracing::info_span!("task", task = %ctx.task_id, adapter = %adapter.name);
         // Dropped unfinished when a cancel aborts this future: counted as canceled.
         let metrics = crate::metrics::global().task_started();
@@ -162,6 +165,9 @@ impl AgentExecutor for AdapterExecutor {
             Err(err) => Err(format!("{}: {err}", adapter.label)),
         };
         metrics.finish(if result.is_ok() { "ok" } else { "failed" });
+        if let Some(poker) = self.builtins.heartbeat.get() {
+            poker.poke();
+        }
         if let Some(activity) = &self.builtins.activity {
             let status = if result.is_ok() {
                 "completed"

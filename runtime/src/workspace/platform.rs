@@ -5,13 +5,13 @@
 //! platform forgot the workspace.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use molecule_a2a::types::AgentCard as A2aCard;
 use molecule_a2a::A2aServer;
 use molecule_platform::{
-    AgentCard, CardCapabilities, CardSkill, ConfigurationStatus, HeartbeatLoop, HeartbeatStatus,
-    IdleHandle, IdleLoop, InitialPrompt, PlatformClient, RegisterRequest,
+    AgentCard, CardCapabilities, CardSkill, ConfigurationStatus, HeartbeatLoop, HeartbeatPoker,
+    HeartbeatStatus, IdleHandle, IdleLoop, InitialPrompt, PlatformClient, RegisterRequest,
 };
 use tokio::task::JoinHandle;
 
@@ -67,6 +67,7 @@ pub fn join(
     server: &A2aServer,
     keep_configured_secret: bool,
     coordinator: Arc<AtomicBool>,
+    poker: Arc<OnceLock<HeartbeatPoker>>,
 ) -> PlatformLink {
     let request = RegisterRequest {
         id: client.workspace_id().to_owned(),
@@ -88,12 +89,20 @@ pub fn join(
             coordinator.store(true, Ordering::Relaxed);
             tracing::info!("this workspace has children: coordinator mode (delegation only)");
         }
-        let source = Arc::new(|| HeartbeatStatus {
-            active_tasks: u32::try_from(crate::metrics::global().tasks_active().max(0))
-                .unwrap_or(0),
-            ..HeartbeatStatus::default()
+        let source = Arc::new(|| {
+            let liveness = crate::liveness::global();
+            let wedged = liveness.wedged();
+            HeartbeatStatus {
+                active_tasks: u32::try_from(crate::metrics::global().tasks_active().max(0))
+                    .unwrap_or(0),
+                current_task: liveness.current_task(),
+                wedged: wedged.is_some(),
+                sample_error: wedged,
+                ..HeartbeatStatus::default()
+            }
         });
         let heartbeat = HeartbeatLoop::new(client.clone(), source, interval).spawn();
+        let _ = poker.set(heartbeat.poker());
         let _idle = prompts(&prompt_plan, &client).await;
         let mut secrets = heartbeat.inbound_secret();
         loop {

@@ -3,13 +3,13 @@
 //! `recall_memory`), `send_message_to_user`, and the delegation tools, which need a platform.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use molecule_platform::{ActivityReporter, ActivityType};
+use molecule_platform::{ActivityReporter, ActivityType, HeartbeatPoker};
 
 use super::peers::PlatformPeers;
 use super::skills::SkillRegistry;
@@ -31,6 +31,8 @@ pub struct Builtins {
     pub peers: Option<PlatformPeers>,
     /// Activity reports to the platform, when joined.
     pub activity: Option<ActivityReporter>,
+    /// Pokes the heartbeat loop (a beat at once on task start and end), once it runs.
+    pub heartbeat: Arc<OnceLock<HeartbeatPoker>>,
     /// A coordinator (a workspace with children) delegates: it gets the built-ins, not the
     /// skill tools, and a call to a work tool is refused. Set once the platform says so.
     pub coordinator: Arc<AtomicBool>,
