@@ -299,3 +299,43 @@ async fn secrets_pokes_and_wedged_state_reach_the_platform() {
     .await;
     ws.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_workspace_is_created_registered_and_remembered() {
+    let platform = FakePlatform::start().await;
+    let url = platform.url();
+    let admin = platform.admin_token().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("PLATFORM_URL", url.as_str()),
+        ("MOLECULE_ADMIN_TOKEN", admin.as_str()),
+        ("MOLECULE_WORKSPACE_URL", "https://tunnel.example.test"),
+    ];
+    let ws = boot_config_env(dir.path(), &echo_yaml("Outside"), &env, true).await;
+    let id = std::fs::read_to_string(dir.path().join(".workspace_id")).unwrap();
+    let token = platform
+        .token_of(&id)
+        .expect("registered with a minted token");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".auth_token"))
+            .unwrap()
+            .trim(),
+        token
+    );
+    let register = &platform.calls_to("POST", "/registry/register")[0];
+    assert_eq!(
+        register.body["url"], "https://tunnel.example.test",
+        "the advertised URL"
+    );
+    ws.shutdown().await.unwrap();
+
+    // A restart reuses the id and the saved token: no second workspace is created.
+    let ws = boot_config_env(dir.path(), &echo_yaml("Outside"), &env, true).await;
+    wait_for("re-registration", || {
+        platform.calls_to("POST", "/registry/register").len() >= 3
+    })
+    .await;
+    assert_eq!(platform.calls_to("POST", "/workspaces").len(), 1);
+    assert_eq!(platform.token_of(&id), Some(token));
+    ws.shutdown().await.unwrap();
+}

@@ -101,7 +101,10 @@ pub async fn boot(
     let addr = listener.local_addr()?;
     std::fs::create_dir_all(&plan.data_dir)
         .with_context(|| format!("creating data folder {}", plan.data_dir.display()))?;
-    let platform = platform_client(&plan)?;
+    let (platform, admin_token) = match platform_client(&plan).await? {
+        Some((client, admin)) => (Some(client), admin),
+        None => (None, None),
+    };
     let memory = memory_backend(&plan, platform.as_ref())?;
     let peers = platform.clone().map(PlatformPeers::new);
     let poker = Arc::new(std::sync::OnceLock::new());
@@ -122,6 +125,20 @@ pub async fn boot(
     let stubs = skill_stubs(&plan);
     let card = CardHandle::new(build_card(&info, stubs.iter()));
 
+    // An external workspace registers first (with the admin token) to receive its own token,
+    // which it needs to pull its secrets.
+    if let (Some(client), Some(admin)) = (&platform, &admin_token) {
+        if client.tokens().get().is_none() {
+            let request = molecule_platform::RegisterRequest {
+                id: client.workspace_id().to_owned(),
+                url: info.url.clone(),
+                agent_card: platform_card(&card.get(), &info.url, None),
+            };
+            if let Err(err) = client.register_external(admin, &request).await {
+                tracing::error!(error = %err, "external registration failed; serving anyway");
+            }
+        }
+    }
     let secrets = match &platform {
         Some(client) => pull_secrets(client).await,
         None => Default::default(),
@@ -208,6 +225,7 @@ pub async fn boot(
             keep_secret,
             coordinator.clone(),
             poker.clone(),
+            admin_token.clone(),
         )
     });
     let card_client = link
@@ -460,16 +478,49 @@ async fn pull_secrets(client: &PlatformClient) -> std::collections::BTreeMap<Str
     }
 }
 
-/// The platform client when `PLATFORM_URL` is set (`WORKSPACE_ID` is then required).
-fn platform_client(plan: &Plan) -> anyhow::Result<Option<PlatformClient>> {
-    match PlatformClient::from_env(&plan.env)? {
-        Some(builder) => Ok(Some(
-            builder
-                .configs_dir(plan.config.config_dir.clone())
-                .build()?,
-        )),
-        None => Ok(None),
+/// The platform client when `PLATFORM_URL` is set: for `WORKSPACE_ID`, or — external
+/// workspace mode — for a workspace created with `MOLECULE_ADMIN_TOKEN` (its id is kept in
+/// `<configs>/.workspace_id` so restarts reuse it). Also returns the admin token for the first
+/// registration of an external workspace.
+async fn platform_client(plan: &Plan) -> anyhow::Result<Option<(PlatformClient, Option<String>)>> {
+    let Some(url) = plan.env.platform_url.clone() else {
+        return Ok(None);
+    };
+    let admin = plan.env.get("MOLECULE_ADMIN_TOKEN").map(str::to_owned);
+    let id = match (&plan.env.workspace_id, &admin) {
+        (Some(id), _) => id.clone(),
+        (None, Some(admin)) => external_workspace_id(plan, &url, admin).await?,
+        (None, None) => anyhow::bail!(
+            "PLATFORM_URL is set but WORKSPACE_ID is not: set WORKSPACE_ID, or set \
+             MOLECULE_ADMIN_TOKEN to create an external workspace"
+        ),
+    };
+    let client = PlatformClient::builder(url, id)
+        .configs_dir(plan.config.config_dir.clone())
+        .env_token(plan.env.workspace_token.clone())
+        .build()?;
+    Ok(Some((client, admin)))
+}
+
+/// The id of this external workspace: saved by an earlier run, or created now.
+async fn external_workspace_id(plan: &Plan, url: &str, admin: &str) -> anyhow::Result<String> {
+    let saved = plan.config.config_dir.join(".workspace_id");
+    if let Ok(id) = std::fs::read_to_string(&saved) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_owned());
+        }
     }
+    let body = serde_json::json!({
+        "name": plan.config.name,
+        "runtime": "external",
+        "external": true,
+        "url": plan.env.workspace_url,
+    });
+    let id = molecule_platform::create_workspace(url, admin, &body).await?;
+    molecule_platform::write_private_atomic(&saved, id.as_bytes())
+        .map_err(|e| anyhow::anyhow!("saving {}: {e}", saved.display()))?;
+    tracing::info!(workspace = %id, "created external workspace");
+    Ok(id)
 }
 
 /// Awareness when `AWARENESS_URL` is set, else the platform's memories when joined, else the

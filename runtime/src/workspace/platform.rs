@@ -68,6 +68,7 @@ pub fn join(
     keep_configured_secret: bool,
     coordinator: Arc<AtomicBool>,
     poker: Arc<OnceLock<HeartbeatPoker>>,
+    admin_token: Option<String>,
 ) -> PlatformLink {
     let request = RegisterRequest {
         id: client.workspace_id().to_owned(),
@@ -78,7 +79,11 @@ pub fn join(
     let prompt_plan = PromptPlan::of(plan);
     let (link_client, server) = (client.clone(), server.clone());
     let task = tokio::spawn(async move {
-        match client.register(&request).await {
+        let registered = match &admin_token {
+            Some(admin) => client.register_external(admin, &request).await,
+            None => client.register(&request).await,
+        };
+        match registered {
             Ok(_) => tracing::info!(platform = client.base_url(), "registered with the platform"),
             Err(err) => {
                 tracing::error!(error = %err, "registration failed; serving anyway, heartbeats will retry")
