@@ -287,7 +287,7 @@ async fn secrets_pokes_and_wedged_state_reach_the_platform() {
     // The task start and end poke the loop (the interval is 5 s), and the adapter's
     // report-wedged shows in the beat.
     wait_for("poked heartbeats", || {
-        platform.calls_to("POST", "/registry/heartbeat").len() >= before + 1
+        platform.calls_to("POST", "/registry/heartbeat").len() > before
     })
     .await;
     wait_for("a wedged heartbeat", || {
@@ -338,4 +338,68 @@ async fn external_workspace_is_created_registered_and_remembered() {
     assert_eq!(platform.calls_to("POST", "/workspaces").len(), 1);
     assert_eq!(platform.token_of(&id), Some(token));
     ws.shutdown().await.unwrap();
+}
+
+/// A minimal awareness service: stores memories per namespace, answers searches by substring.
+async fn fake_awareness() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use axum::extract::{Path, Query, State};
+    use axum::routing::post;
+    type Store = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+    let store: Store = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/namespaces/{ns}/memories",
+            post(|State(s): State<Store>, Path(ns): Path<String>, axum::Json(body): axum::Json<Value>| async move {
+                let mut s = s.lock().unwrap();
+                let id = format!("aw-{}", s.len() + 1);
+                s.push(json!({"id": id, "ns": ns, "content": body["content"], "scope": body["scope"]}));
+                axum::Json(json!({"id": id}))
+            })
+            .get(|State(s): State<Store>, Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                let needle = q.get("q").cloned().unwrap_or_default();
+                let hits: Vec<Value> = s.lock().unwrap().iter()
+                    .filter(|m| m["content"].as_str().unwrap_or("").contains(&needle))
+                    .cloned()
+                    .collect();
+                axum::Json(json!({"memories": hits}))
+            }),
+        )
+        .with_state(store.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, store, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awareness_memory_round_trip() {
+    let (url, store, server) = fake_awareness().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("AWARENESS_URL", url.as_str()),
+        ("AWARENESS_NAMESPACE", "workspace:ws-m"),
+    ];
+    let ws = boot_config_env(dir.path(), &echo_yaml("Mem"), &env, true).await;
+    let base = format!("http://{}", ws.addr);
+    let out = ask(&base, r#"tool commit_memory {"content":"the standup moved to 10:30 password=hunter22","scope":"LOCAL"}"#, None).await;
+    assert!(out.contains("aw-1"), "{out}");
+    let stored = store.lock().unwrap()[0].clone();
+    assert_eq!(stored["ns"], "workspace:ws-m");
+    assert!(
+        stored["content"]
+            .as_str()
+            .unwrap()
+            .contains("password=[REDACTED]"),
+        "{stored}"
+    );
+    let found = ask(&base, r#"tool search_memory {"query":"standup"}"#, None).await;
+    assert!(found.contains("10:30"), "{found}");
+    ws.shutdown().await.unwrap();
+    server.abort();
 }

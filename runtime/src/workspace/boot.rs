@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::card::{build_card, CardInfo};
 use super::executor::AdapterExecutor;
 use super::peers::PlatformPeers;
-use super::platform::{join, platform_card, PlatformLink};
+use super::platform::{join, platform_card, JoinOptions, PlatformLink};
 use super::policy::ConfigPolicy;
 use super::reload::{watch_skills, FolderWatcher, DEBOUNCE};
 use super::skills::{SkillFilter, SkillRegistry, SkillSnapshot};
@@ -222,10 +222,12 @@ pub async fn boot(
             client,
             card_now,
             &server,
-            keep_secret,
-            coordinator.clone(),
-            poker.clone(),
-            admin_token.clone(),
+            JoinOptions {
+                keep_configured_secret: keep_secret,
+                coordinator: coordinator.clone(),
+                poker: poker.clone(),
+                admin_token: admin_token.clone(),
+            },
         )
     });
     let card_client = link

@@ -57,6 +57,18 @@ pub fn platform_card(card: &A2aCard, url: &str, not_configured: Option<&str>) ->
     }
 }
 
+/// How [`join`] ties into the rest of the workspace.
+pub struct JoinOptions {
+    /// Keep the inbound secret from config instead of the platform's.
+    pub keep_configured_secret: bool,
+    /// Set when the platform lists children of this workspace.
+    pub coordinator: Arc<AtomicBool>,
+    /// Filled with the heartbeat poker once the loop runs.
+    pub poker: Arc<OnceLock<HeartbeatPoker>>,
+    /// The admin token of an external workspace (first registration).
+    pub admin_token: Option<String>,
+}
+
 /// Registers, then starts the heartbeat loop and keeps the server's inbound secret in step
 /// with the platform's — all in the background, so an unreachable platform never delays
 /// serving. Beats start after registration, so every one carries the workspace's token.
@@ -65,11 +77,14 @@ pub fn join(
     client: PlatformClient,
     card: AgentCard,
     server: &A2aServer,
-    keep_configured_secret: bool,
-    coordinator: Arc<AtomicBool>,
-    poker: Arc<OnceLock<HeartbeatPoker>>,
-    admin_token: Option<String>,
+    options: JoinOptions,
 ) -> PlatformLink {
+    let JoinOptions {
+        keep_configured_secret,
+        coordinator,
+        poker,
+        admin_token,
+    } = options;
     let request = RegisterRequest {
         id: client.workspace_id().to_owned(),
         url: card.url.clone(),
