@@ -403,3 +403,41 @@ async fn awareness_memory_round_trip() {
     ws.shutdown().await.unwrap();
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skill_changes_send_update_card() {
+    let platform = FakePlatform::start().await;
+    let url = platform.url();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("skills")).unwrap();
+    let env = [("PLATFORM_URL", url.as_str()), ("WORKSPACE_ID", "ws-u")];
+    let ws = boot_config_env(dir.path(), &echo_yaml("Cards"), &env, true).await;
+    wait_for("registration", || platform.token_of("ws-u").is_some()).await;
+
+    let skill = dir.path().join("skills/ver");
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: ver\ndescription: Answers its version.\ntags: [test]\n---\n",
+    )
+    .unwrap();
+    std::fs::write(
+        skill.join("tool.wasm"),
+        molecule_tests::versioned_wasm("v1"),
+    )
+    .unwrap();
+    wait_for("update-card", || {
+        platform
+            .calls_to("POST", "/registry/update-card")
+            .iter()
+            .any(|c| c.body["agent_card"]["skills"][0]["id"] == "ver")
+    })
+    .await;
+    let update = platform
+        .calls_to("POST", "/registry/update-card")
+        .pop()
+        .unwrap();
+    assert_eq!(update.body["workspace_id"], "ws-u");
+    assert_eq!(update.bearer(), platform.token_of("ws-u").as_deref());
+    ws.shutdown().await.unwrap();
+}
