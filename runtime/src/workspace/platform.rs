@@ -16,6 +16,7 @@ use molecule_platform::{
 use tokio::task::JoinHandle;
 
 use super::peers::PlatformPeers;
+use crate::capabilities::memory::{AwarenessMemory, MemoryBackend, PlatformMemory, SqliteMemory};
 use crate::plan::Plan;
 
 /// A live connection to the platform; dropping it stops the heartbeats.
@@ -195,4 +196,93 @@ impl Drop for PlatformLink {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The workspace's secrets from the platform (external workspaces), kept in memory only.
+pub(crate) async fn pull_secrets(
+    client: &PlatformClient,
+) -> std::collections::BTreeMap<String, String> {
+    if client.tokens().get().is_none() {
+        return Default::default();
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(5), client.fetch_secrets()).await {
+        Ok(Ok(secrets)) => secrets.0,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "could not pull secrets from the platform");
+            Default::default()
+        }
+        Err(_) => {
+            tracing::warn!("pulling secrets from the platform timed out");
+            Default::default()
+        }
+    }
+}
+
+/// The platform client when `PLATFORM_URL` is set: for `WORKSPACE_ID`, or — external
+/// workspace mode — for a workspace created with `MOLECULE_ADMIN_TOKEN` (its id is kept in
+/// `<configs>/.workspace_id` so restarts reuse it). Also returns the admin token for the first
+/// registration of an external workspace.
+pub(crate) async fn platform_client(
+    plan: &Plan,
+) -> anyhow::Result<Option<(PlatformClient, Option<String>)>> {
+    let Some(url) = plan.env.platform_url.clone() else {
+        return Ok(None);
+    };
+    let admin = plan.env.get("MOLECULE_ADMIN_TOKEN").map(str::to_owned);
+    let id = match (&plan.env.workspace_id, &admin) {
+        (Some(id), _) => id.clone(),
+        (None, Some(admin)) => external_workspace_id(plan, &url, admin).await?,
+        (None, None) => anyhow::bail!(
+            "PLATFORM_URL is set but WORKSPACE_ID is not: set WORKSPACE_ID, or set \
+             MOLECULE_ADMIN_TOKEN to create an external workspace"
+        ),
+    };
+    let client = PlatformClient::builder(url, id)
+        .configs_dir(plan.config.config_dir.clone())
+        .env_token(plan.env.workspace_token.clone())
+        .build()?;
+    Ok(Some((client, admin)))
+}
+
+/// The id of this external workspace: saved by an earlier run, or created now.
+async fn external_workspace_id(plan: &Plan, url: &str, admin: &str) -> anyhow::Result<String> {
+    let saved = plan.config.config_dir.join(".workspace_id");
+    if let Ok(id) = std::fs::read_to_string(&saved) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_owned());
+        }
+    }
+    let body = serde_json::json!({
+        "name": plan.config.name,
+        "runtime": "external",
+        "external": true,
+        "url": plan.env.workspace_url,
+    });
+    let id = molecule_platform::create_workspace(url, admin, &body).await?;
+    molecule_platform::write_private_atomic(&saved, id.as_bytes())
+        .map_err(|e| anyhow::anyhow!("saving {}: {e}", saved.display()))?;
+    tracing::info!(workspace = %id, "created external workspace");
+    Ok(id)
+}
+
+/// Awareness when `AWARENESS_URL` is set, else the platform's memories when joined, else the
+/// embedded SQLite store.
+pub(crate) fn memory_backend(
+    plan: &Plan,
+    platform: Option<&PlatformClient>,
+) -> anyhow::Result<Arc<dyn MemoryBackend>> {
+    if let Some(url) = &plan.env.awareness_url {
+        let namespace = plan
+            .env
+            .awareness_namespace
+            .clone()
+            .unwrap_or_else(|| "workspace:standalone".into());
+        return Ok(Arc::new(AwarenessMemory::new(url, &namespace)?));
+    }
+    if let Some(client) = platform {
+        return Ok(Arc::new(PlatformMemory::new(client.clone())));
+    }
+    Ok(Arc::new(SqliteMemory::open(
+        &plan.data_dir.join("memory.sqlite"),
+    )?))
 }
