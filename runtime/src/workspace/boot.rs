@@ -18,6 +18,7 @@ use super::executor::AdapterExecutor;
 use super::peers::PlatformPeers;
 use super::platform::{
     join, memory_backend, platform_card, platform_client, pull_secrets, JoinOptions, PlatformLink,
+    ReportingMemory,
 };
 use super::policy::ConfigPolicy;
 use super::reload::{watch_skills, FolderWatcher, DEBOUNCE};
@@ -107,7 +108,14 @@ pub async fn boot(
         Some((client, admin)) => (Some(client), admin),
         None => (None, None),
     };
+    let activity = platform
+        .clone()
+        .map(|client| ActivityReporter::spawn(client, ActivityConfig::default()));
     let memory = memory_backend(&plan, platform.as_ref())?;
+    let memory: Arc<dyn MemoryBackend> = match &activity {
+        Some(activity) => Arc::new(ReportingMemory::new(memory, activity.clone())),
+        None => memory,
+    };
     let peers = platform.clone().map(PlatformPeers::new);
     let poker = Arc::new(std::sync::OnceLock::new());
     let coordinator = Arc::new(std::sync::atomic::AtomicBool::new(
@@ -190,9 +198,7 @@ pub async fn boot(
                 Builtins {
                     memory: Some(memory.clone()),
                     peers: peers.clone(),
-                    activity: platform
-                        .clone()
-                        .map(|client| ActivityReporter::spawn(client, ActivityConfig::default())),
+                    activity: activity.clone(),
                     coordinator: coordinator.clone(),
                     heartbeat: poker.clone(),
                 },

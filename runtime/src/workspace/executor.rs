@@ -178,7 +178,12 @@ impl AgentExecutor for AdapterExecutor {
                 .status(status)
                 .duration(started.elapsed());
             if let Err(reason) = &result {
-                report = report.error(crate::redact::redact(reason));
+                let reason = crate::redact::redact(reason);
+                report = report.error(reason.clone());
+                activity.submit(
+                    Activity::new(ActivityType::Error, format!("task {} failed", ctx.task_id))
+                        .error(reason),
+                );
             }
             activity.submit(report);
         }

@@ -286,3 +286,50 @@ pub(crate) fn memory_backend(
         &plan.data_dir.join("memory.sqlite"),
     )?))
 }
+
+/// Wraps a memory backend so every write is reported to the platform as `memory_write`
+/// (summary `"[SCOPE] <first 80 chars>"`), whoever wrote it: a skill or an adapter.
+pub struct ReportingMemory {
+    inner: Arc<dyn MemoryBackend>,
+    activity: molecule_platform::ActivityReporter,
+}
+
+impl ReportingMemory {
+    /// Reports writes to `inner` through `activity`.
+    pub fn new(
+        inner: Arc<dyn MemoryBackend>,
+        activity: molecule_platform::ActivityReporter,
+    ) -> Self {
+        ReportingMemory { inner, activity }
+    }
+}
+
+#[async_trait::async_trait]
+impl MemoryBackend for ReportingMemory {
+    async fn commit(
+        &self,
+        content: &str,
+        scope: crate::bindings::imports::molecule::runtime::memory::Scope,
+    ) -> Result<String, crate::bindings::HostError> {
+        let id = self.inner.commit(content, scope).await?;
+        let head: String = content.chars().take(80).collect();
+        let scope = crate::capabilities::memory::scope_name(scope);
+        self.activity.report(
+            molecule_platform::ActivityType::MemoryWrite,
+            format!("[{scope}] {head}"),
+        );
+        Ok(id)
+    }
+
+    async fn search(
+        &self,
+        query: &str,
+        scope: Option<crate::bindings::imports::molecule::runtime::memory::Scope>,
+        limit: u32,
+    ) -> Result<
+        Vec<crate::bindings::imports::molecule::runtime::memory::MemoryEntry>,
+        crate::bindings::HostError,
+    > {
+        self.inner.search(query, scope, limit).await
+    }
+}

@@ -218,10 +218,7 @@ impl TaskTools {
             .commit(&content, scope)
             .await
             .map_err(host_error)?;
-        self.report(ActivityType::MemoryWrite, || {
-            let head: String = content.chars().take(80).collect();
-            format!("[{}] {head}", scope_name(scope))
-        });
+
         Ok(json!({"id": id, "scope": scope_name(scope)}).to_string())
     }
 
