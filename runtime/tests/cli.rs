@@ -1,28 +1,10 @@
 //! The `molecule-runtime` binary end to end: `call` prints a tool's JSON result or a clear
 //! error with a non-zero exit, `check` link-checks, `build` builds into the cache.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// The cache the integration tests share, so guests are built once per run.
-fn cache_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        repo().join(target)
-    };
-    target.join("molecule-test-cache")
-}
+mod common;
+use common::{cache_dir, repo};
 
 fn runtime(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))

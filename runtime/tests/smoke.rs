@@ -6,31 +6,14 @@
 //! `runtime_config.smoke` picks the outcome); the broken components are built from WAT.
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// The cache the integration tests share, so guests are built once per run.
-fn cache_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        repo().join(target)
-    };
-    target.join("molecule-test-cache")
-}
+mod common;
+use common::{cache_dir, repo};
 
 /// A config folder whose config.yaml runs `runtime` with `extra` YAML appended.
 fn workspace(runtime: &str, extra: &str) -> tempfile::TempDir {
