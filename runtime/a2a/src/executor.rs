@@ -37,6 +37,9 @@ pub struct RequestContext {
     pub task: Task,
     /// True when the message continues an existing (interrupted) task.
     pub is_continuation: bool,
+    /// True when the server generated the context id (the client sent none), so no earlier
+    /// task shares this context.
+    pub new_context: bool,
     /// Media types the client accepts for output parts (empty = any).
     pub accepted_output_modes: Vec<String>,
     /// Request-level metadata from SendMessage.

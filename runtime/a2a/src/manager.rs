@@ -106,12 +106,17 @@ impl Shared {
     }
 }
 
-/// Starts (or continues) a task for `req` and returns its id with a stream registered before
-/// the executor starts, so no event is missed.
-pub(crate) async fn start(
-    shared: &Arc<Shared>,
-    req: SendMessageRequest,
-) -> A2aResult<(Task, EventReceiver)> {
+/// A task just started by [`start`].
+pub(crate) struct Started {
+    /// The task as submitted.
+    pub(crate) task: Task,
+    /// A stream registered before the executor started, so no event is missed.
+    pub(crate) events: EventReceiver,
+    live: Arc<LiveTask>,
+}
+
+/// Starts (or continues) a task for `req`.
+pub(crate) async fn start(shared: &Arc<Shared>, req: SendMessageRequest) -> A2aResult<Started> {
     let mut message = req.message;
     if message.role != Role::User {
         return Err(A2aError::InvalidParams(
@@ -123,51 +128,50 @@ pub(crate) async fn start(
             "`message.messageId` is required".into(),
         ));
     }
-    let (mut task, continuation) = match message.task_id.clone().filter(|t| !t.is_empty()) {
-        Some(task_id) => {
-            if let Some(l) = shared.live(&task_id) {
-                if !lock(&l.state).closed {
+    let (mut task, continuation, new_context) =
+        match message.task_id.clone().filter(|t| !t.is_empty()) {
+            Some(task_id) => {
+                if let Some(l) = shared.live(&task_id) {
+                    if !lock(&l.state).closed {
+                        return Err(A2aError::UnsupportedOperation(format!(
+                            "task `{task_id}` is still running"
+                        )));
+                    }
+                }
+                let task = shared.get_task(&task_id).await?;
+                if task.status.state.is_terminal() {
                     return Err(A2aError::UnsupportedOperation(format!(
-                        "task `{task_id}` is still running"
+                        "task `{task_id}` is in a terminal state"
                     )));
                 }
-            }
-            let task = shared.get_task(&task_id).await?;
-            if task.status.state.is_terminal() {
-                return Err(A2aError::UnsupportedOperation(format!(
-                    "task `{task_id}` is in a terminal state"
-                )));
-            }
-            if let Some(ctx) = message.context_id.as_deref().filter(|c| !c.is_empty()) {
-                if ctx != task.context_id {
-                    return Err(A2aError::InvalidParams(format!(
-                        "`message.contextId` `{ctx}` does not match the task's context"
-                    )));
+                if let Some(ctx) = message.context_id.as_deref().filter(|c| !c.is_empty()) {
+                    if ctx != task.context_id {
+                        return Err(A2aError::InvalidParams(format!(
+                            "`message.contextId` `{ctx}` does not match the task's context"
+                        )));
+                    }
                 }
+                (task, true, false)
             }
-            (task, true)
-        }
-        None => {
-            let context_id = message
-                .context_id
-                .clone()
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(crate::types::new_id);
-            let task = Task {
-                id: crate::types::new_id(),
-                context_id,
-                status: TaskStatus {
-                    state: TaskState::Submitted,
-                    message: None,
-                    timestamp: None,
-                },
-                artifacts: None,
-                history: None,
-                metadata: None,
-            };
-            (task, false)
-        }
-    };
+            None => {
+                let given = message.context_id.clone().filter(|c| !c.is_empty());
+                let new_context = given.is_none();
+                let context_id = given.unwrap_or_else(crate::types::new_id);
+                let task = Task {
+                    id: crate::types::new_id(),
+                    context_id,
+                    status: TaskStatus {
+                        state: TaskState::Submitted,
+                        message: None,
+                        timestamp: None,
+                    },
+                    artifacts: None,
+                    history: None,
+                    metadata: None,
+                };
+                (task, false, new_context)
+            }
+        };
     message.task_id = Some(task.id.clone());
     message.context_id = Some(task.context_id.clone());
     task.history
@@ -201,6 +205,7 @@ pub(crate) async fn start(
         message,
         task: task.clone(),
         is_continuation: continuation,
+        new_context,
         accepted_output_modes: req
             .configuration
             .and_then(|c| c.accepted_output_modes)
@@ -217,11 +222,16 @@ pub(crate) async fn start(
     let inner = tokio::spawn(async move { executor.execute(ctx, sink).await });
     lock(&live.state).abort = Some(inner.abort_handle());
     let shared2 = shared.clone();
+    let live2 = live.clone();
     tokio::spawn(async move {
         let result = inner.await;
-        finish(&shared2, &live, result);
+        finish(&shared2, &live2, result);
     });
-    Ok((task, rx))
+    Ok(Started {
+        task,
+        events: rx,
+        live,
+    })
 }
 
 /// Applies the executor's return value, then forgets the live task.
@@ -409,7 +419,11 @@ pub(crate) async fn send_message(
     req: SendMessageRequest,
     return_immediately: bool,
 ) -> A2aResult<SendOutcome> {
-    let (task, mut rx) = start(shared, req).await?;
+    let Started {
+        task,
+        events: mut rx,
+        live,
+    } = start(shared, req).await?;
     if return_immediately {
         return Ok(SendOutcome::Task(task));
     }
@@ -418,7 +432,10 @@ pub(crate) async fn send_message(
             return Ok(SendOutcome::Message(m));
         }
     }
-    Ok(SendOutcome::Task(shared.get_task(&task.id).await?))
+    // The stream ended: the task reached a final or interrupted state (or the server is
+    // shutting down). Either way the live snapshot is the task as of now; no store read.
+    let task = lock(&live.state).task.clone();
+    Ok(SendOutcome::Task(task))
 }
 
 /// SubscribeToTask: a stream that starts with the task snapshot.

@@ -172,7 +172,7 @@ pub(crate) async fn run(
             {
                 return Err(A2aError::PushNotificationNotSupported);
             }
-            let (_, rx) = manager::start(shared, req).await?;
+            let rx = manager::start(shared, req).await?.events;
             Ok(Reply::Stream(rx))
         }
         Op::GetTask => {

@@ -1,6 +1,9 @@
 //! The task store: tasks (with their history and artifacts) kept in SQLite (WAL mode) so they
 //! survive a restart, with retention bounded by count and age. All SQLite work runs on one
 //! dedicated thread fed by a FIFO queue, so writes stay in order and never block async threads.
+//! The thread takes whatever is queued as one batch and applies it in one transaction, keeping
+//! only the newest write of each task, so a busy server pays one commit per batch rather than
+//! one per status change.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -78,7 +81,18 @@ pub struct ListPage {
     pub total_size: usize,
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Work for the store thread, applied in queue order.
+enum Job {
+    /// Insert or replace one task row.
+    Put(Row),
+    /// Run arbitrary SQL work (reads, startup repairs, retention).
+    Run(Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
+/// Most jobs applied in one transaction.
+const MAX_BATCH: usize = 512;
+/// Retention runs after this many row writes.
+const PRUNE_EVERY: u32 = 256;
 
 /// Handle to the SQLite task store. Cheap to clone; the worker thread stops when the last
 /// handle is dropped.
@@ -123,12 +137,7 @@ impl TaskStore {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("a2a-task-store".into())
-            .spawn(move || {
-                let mut conn = conn;
-                while let Ok(job) = rx.recv() {
-                    job(&mut conn);
-                }
-            })
+            .spawn(move || Worker::new(conn, retention).run(rx))
             .map_err(|_| StoreError::Closed)?;
         let store = TaskStore { tx, retention };
         store.enqueue(move |c| {
@@ -140,7 +149,7 @@ impl TaskStore {
     }
 
     fn enqueue(&self, f: impl FnOnce(&mut Connection) + Send + 'static) {
-        if self.tx.send(Box::new(f)).is_err() {
+        if self.tx.send(Job::Run(Box::new(f))).is_err() {
             tracing::error!("a2a task store: worker thread stopped; write dropped");
         }
     }
@@ -151,9 +160,9 @@ impl TaskStore {
     ) -> Result<R, StoreError> {
         let (otx, orx) = oneshot::channel();
         self.tx
-            .send(Box::new(move |c| {
+            .send(Job::Run(Box::new(move |c| {
                 let _ = otx.send(f(c));
-            }))
+            })))
             .map_err(|_| StoreError::Closed)?;
         orx.await.map_err(|_| StoreError::Closed)?
     }
@@ -168,15 +177,9 @@ impl TaskStore {
                 return;
             }
         };
-        let retention = self.retention;
-        self.enqueue(move |c| {
-            if let Err(e) = write_row(c, &row) {
-                tracing::error!(error = %e, task_id = %row.id, "a2a task store: write failed");
-            }
-            if let Err(e) = maybe_prune(c, &retention) {
-                tracing::warn!(error = %e, "a2a task store: prune failed");
-            }
-        });
+        if self.tx.send(Job::Put(row)).is_err() {
+            tracing::error!("a2a task store: worker thread stopped; write dropped");
+        }
     }
 
     /// Waits until every write queued before this call is applied.
@@ -256,28 +259,20 @@ fn decode(id: &str, json: &str) -> Result<Task, StoreError> {
 }
 
 fn write_row(c: &mut Connection, row: &Row) -> Result<(), StoreError> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO tasks (id, context_id, state, updated_ms, task_json)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(id) DO UPDATE SET context_id = excluded.context_id,
            state = excluded.state, updated_ms = excluded.updated_ms,
            task_json = excluded.task_json",
-        params![row.id, row.context_id, row.state, row.updated_ms, row.json],
-    )?;
-    Ok(())
-}
-
-fn maybe_prune(c: &mut Connection, r: &Retention) -> Result<(), StoreError> {
-    // Pruning is cheap with the index, but there is no need to do it on every write.
-    thread_local!(static WRITES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
-    let n = WRITES.with(|w| {
-        let n = w.get().wrapping_add(1);
-        w.set(n);
-        n
-    });
-    if n.is_multiple_of(32) {
-        prune(c, r)?;
-    }
+    )?
+    .execute(params![
+        row.id,
+        row.context_id,
+        row.state,
+        row.updated_ms,
+        row.json
+    ])?;
     Ok(())
 }
 
@@ -299,7 +294,7 @@ fn prune(c: &mut Connection, r: &Retention) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Runs retention now (normally it runs at open and every 32 writes).
+/// Runs retention now (normally it runs at open and every [`PRUNE_EVERY`] writes).
 pub async fn prune_now(store: &TaskStore) -> Result<(), StoreError> {
     let r = store.retention;
     store.call(move |c| prune(c, &r)).await
@@ -325,11 +320,7 @@ fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> 
     } else {
         format!("WHERE {}", filters.join(" AND "))
     };
-    let total: i64 = c.query_row(
-        &format!("SELECT COUNT(*) FROM tasks {where_all}"),
-        rusqlite::params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
+    let count_args = args.clone();
     if let Some((ms, id)) = &q.after {
         args.push((*ms).into());
         let a = args.len();
@@ -358,6 +349,17 @@ fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> 
         })?
         .collect::<Result<_, _>>()?;
     let more = rows.len() > limit;
+    // A first page that holds every match is its own count.
+    let total = if q.after.is_none() && !more {
+        rows.len()
+    } else {
+        let n: i64 = c.query_row(
+            &format!("SELECT COUNT(*) FROM tasks {where_all}"),
+            rusqlite::params_from_iter(count_args.iter()),
+            |r| r.get(0),
+        )?;
+        usize::try_from(n).unwrap_or(0)
+    };
     let mut tasks = Vec::with_capacity(limit);
     let mut last = None;
     for (id, ms, json) in rows.into_iter().take(limit) {
@@ -371,7 +373,7 @@ fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> 
     Ok(ListPage {
         tasks,
         next_page_token,
-        total_size: usize::try_from(total).unwrap_or(0),
+        total_size: total,
     })
 }
 
@@ -379,4 +381,84 @@ fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> 
 pub fn parse_page_token(token: &str) -> Option<(i64, String)> {
     let (ms, id) = token.split_once(':')?;
     Some((ms.parse().ok()?, id.to_string()))
+}
+
+/// The store thread: applies queued jobs in batches, one transaction per batch.
+struct Worker {
+    conn: Connection,
+    retention: Retention,
+    /// Row writes since retention last ran.
+    writes: u32,
+}
+
+impl Worker {
+    fn new(conn: Connection, retention: Retention) -> Self {
+        Worker {
+            conn,
+            retention,
+            writes: 0,
+        }
+    }
+
+    /// Serves the queue until every [`TaskStore`] handle is dropped.
+    fn run(mut self, rx: mpsc::Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.apply(batch);
+        }
+    }
+
+    /// Applies one batch in order inside one transaction. Consecutive puts are coalesced per
+    /// task (the newest wins) and written before the next `Run` job, so reads see every write
+    /// queued before them.
+    fn apply(&mut self, batch: Vec<Job>) {
+        let in_tx = match self.conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "a2a task store: cannot begin a transaction");
+                false
+            }
+        };
+        let mut pending: Vec<Row> = Vec::new();
+        for job in batch {
+            match job {
+                Job::Put(row) => match pending.iter_mut().find(|p| p.id == row.id) {
+                    Some(slot) => *slot = row,
+                    None => pending.push(row),
+                },
+                Job::Run(f) => {
+                    self.write_pending(&mut pending);
+                    f(&mut self.conn);
+                }
+            }
+        }
+        self.write_pending(&mut pending);
+        if self.writes >= PRUNE_EVERY {
+            self.writes = 0;
+            if let Err(e) = prune(&mut self.conn, &self.retention) {
+                tracing::warn!(error = %e, "a2a task store: prune failed");
+            }
+        }
+        if in_tx {
+            if let Err(e) = self.conn.execute_batch("COMMIT") {
+                tracing::error!(error = %e, "a2a task store: commit failed; batch lost");
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+        }
+    }
+
+    fn write_pending(&mut self, pending: &mut Vec<Row>) {
+        for row in pending.drain(..) {
+            self.writes = self.writes.saturating_add(1);
+            if let Err(e) = write_row(&mut self.conn, &row) {
+                tracing::error!(error = %e, task_id = %row.id, "a2a task store: write failed");
+            }
+        }
+    }
 }

@@ -114,3 +114,90 @@ async fn retention_bounds_task_count() {
     let (_, l) = rpc(&s2.url, Some("1.0"), "ListTasks", json!({})).await;
     assert_eq!(l["result"]["totalSize"], 0, "{l}");
 }
+
+fn stored_task(
+    id: &str,
+    context: &str,
+    state: molecule_a2a::types::TaskState,
+    n: usize,
+) -> molecule_a2a::types::Task {
+    use molecule_a2a::types::{agent_text_message, now, Task, TaskStatus};
+    Task {
+        id: id.to_string(),
+        context_id: context.to_string(),
+        status: TaskStatus {
+            state,
+            message: Some(agent_text_message(format!("version {n}"), id, context)),
+            timestamp: Some(now()),
+        },
+        artifacts: None,
+        history: None,
+        metadata: None,
+    }
+}
+
+/// Writes are batched and coalesced on the store thread; every read must still see every write
+/// queued before it, and the newest version of each task must be what survives a reopen.
+#[tokio::test]
+async fn batched_writes_keep_order_and_survive_reopen() {
+    use molecule_a2a::store::ListQuery;
+    use molecule_a2a::types::TaskState;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tasks.db");
+    {
+        let store = TaskStore::open(&path, Retention::default()).expect("open store");
+        for version in 0..10 {
+            for t in 0..200 {
+                let state = if version == 9 {
+                    TaskState::Completed
+                } else {
+                    TaskState::Working
+                };
+                let id = format!("task-{t}");
+                store.put(&stored_task(&id, &format!("ctx-{}", t % 4), state, version));
+                if t % 50 == 0 {
+                    // A read queued right behind the write sees it.
+                    let got = store.get(&id).await.expect("get").expect("task exists");
+                    let text = got.status.message.expect("status message").parts[0]
+                        .as_text()
+                        .map(str::to_string);
+                    assert_eq!(text.as_deref(), Some(format!("version {version}").as_str()));
+                }
+            }
+        }
+        store.flush().await.expect("flush");
+    }
+    let store = TaskStore::open(&path, Retention::default()).expect("reopen store");
+    let all = store
+        .list(ListQuery {
+            page_size: 50,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(all.total_size, 200);
+    assert_eq!(all.tasks.len(), 50);
+    assert!(!all.next_page_token.is_empty());
+    let ctx = store
+        .list(ListQuery {
+            context_id: Some("ctx-1".into()),
+            page_size: 100,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list context");
+    assert_eq!(ctx.total_size, 50);
+    assert!(ctx.next_page_token.is_empty());
+    for t in [0, 77, 199] {
+        let got = store
+            .get(&format!("task-{t}"))
+            .await
+            .expect("get")
+            .expect("task kept");
+        assert_eq!(got.status.state, TaskState::Completed);
+        let text = got.status.message.expect("message").parts[0]
+            .as_text()
+            .map(str::to_string);
+        assert_eq!(text.as_deref(), Some("version 9"));
+    }
+}

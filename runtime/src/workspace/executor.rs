@@ -66,6 +66,10 @@ impl AdapterExecutor {
     /// agent message when its history has no agent reply.
     async fn history(&self, ctx: &RequestContext) -> Vec<wit::Message> {
         let mut out = Vec::new();
+        if ctx.new_context {
+            // The server made the context up for this task: nothing earlier to find.
+            return out;
+        }
         let query = ListQuery {
             context_id: Some(ctx.context_id.clone()),
             page_size: HISTORY_TASKS,
