@@ -8,7 +8,8 @@ mod cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging(&args.global);
+    // Declared before the async runtime so it drops after it: queued spans are flushed last.
+    let _telemetry = cli::init_logging(&args.global);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {

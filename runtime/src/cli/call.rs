@@ -9,6 +9,7 @@ use molecule_runtime::capabilities::memory::SqliteMemory;
 use molecule_runtime::grants::Grants;
 use molecule_runtime::limits::{parse_bytes, parse_duration, SandboxLimits};
 use molecule_runtime::sandbox::Sandbox;
+use tracing::Instrument as _;
 
 use super::{label_for, Context};
 
@@ -105,7 +106,12 @@ pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let sandbox = Sandbox::new(ctx.host.engine().clone());
-    match sandbox.call_tool(&skill, &args.tool, &args.args).await {
+    let span = tracing::info_span!("tool_call", tool = %args.tool, skill = %skill.label);
+    let result = sandbox
+        .call_tool(&skill, &args.tool, &args.args)
+        .instrument(span)
+        .await;
+    match result {
         Ok(output) => {
             println!("{output}");
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ mod call;
 mod check;
 mod run;
 mod smoke;
+pub mod telemetry;
 mod workspace_check;
 
 use std::path::{Path, PathBuf};
@@ -87,20 +88,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Sets up `tracing` on stderr; `LOG_LEVEL` (or `RUST_LOG`) picks the level, default `warn`.
-pub fn init_logging(global: &GlobalArgs) {
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP (see
+/// [`telemetry`]); keep the returned guard until exit so queued spans are flushed.
+pub fn init_logging(global: &GlobalArgs) -> telemetry::TelemetryGuard {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match global.log_format {
+        LogFormat::Human => fmt.boxed(),
+        LogFormat::Json => fmt.json().boxed(),
+    };
+    let telemetry = telemetry::from_env();
+    let layers: Vec<telemetry::BoxedLayer> = std::iter::once(fmt.with_filter(log_filter()).boxed())
+        .chain(telemetry.layer)
+        .collect();
+    tracing_subscriber::registry().with(layers).init();
+    for warning in &telemetry.warnings {
+        tracing::warn!("{warning}");
+    }
+    telemetry.guard
+}
+
+/// The stderr log filter from `LOG_LEVEL`, else `RUST_LOG`, else `warn`.
+fn log_filter() -> tracing_subscriber::EnvFilter {
     let level = std::env::var("LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "warn".into())
         .to_ascii_lowercase();
-    let filter = tracing_subscriber::EnvFilter::try_new(&level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match global.log_format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    tracing_subscriber::EnvFilter::try_new(&level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
 }
 
 /// What every subcommand shares: the component host and the builder.
