@@ -113,6 +113,11 @@ impl Drop for WasmEngine {
     }
 }
 
+/// Bytes of each pooled linear memory kept resident between instances.
+const KEEP_RESIDENT_MEMORY: usize = 2 << 20;
+/// Bytes of each pooled table kept resident between instances.
+const KEEP_RESIDENT_TABLE: usize = 64 << 10;
+
 fn config(options: &EngineOptions, pooling: bool) -> Config {
     let mut config = Config::new();
     config
@@ -134,7 +139,12 @@ fn config(options: &EngineOptions, pooling: bool) -> Config {
             .max_memory_size(4 << 30)
             .max_memories_per_component(8)
             .max_tables_per_component(16)
-            .max_core_instances_per_component(16);
+            .max_core_instances_per_component(16)
+            // Reset the first pages of a slot's memories and tables with memset rather than
+            // madvise: a fresh instance per call would otherwise fault those pages back in (and
+            // flush TLBs on every core) each time.
+            .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
+            .table_keep_resident(KEEP_RESIDENT_TABLE);
         config
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .memory_init_cow(true);

@@ -60,18 +60,21 @@ pub struct RunningWorkspace {
     pub card: CardHandle,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
+    store: TaskStore,
     _watchers: Vec<FolderWatcher>,
     _card_task: JoinHandle<()>,
     _platform: Option<PlatformLink>,
 }
 
 impl RunningWorkspace {
-    /// Stops serving and waits for the server to finish.
+    /// Stops serving, waits for the server to finish and for every queued task-store write
+    /// to reach the database.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         (&mut self.server).await.context("server task")??;
+        self.store.flush().await.context("writing the task store")?;
         Ok(())
     }
 
@@ -128,6 +131,7 @@ pub async fn boot(
     };
 
     let metrics_store = store.clone();
+    let flush_store = store.clone();
     crate::metrics::global(); // uptime counts from the first boot
 
     // The card is built from the skill folders before the adapter is set up.
@@ -277,6 +281,7 @@ pub async fn boot(
         card,
         shutdown: Some(tx),
         server: server_task,
+        store: flush_store,
         _watchers: watchers,
         _card_task: card_task,
         _platform: link,

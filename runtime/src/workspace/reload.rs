@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -24,7 +24,7 @@ pub type ReloadFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A running watcher; dropping it stops watching.
 pub struct FolderWatcher {
-    _watcher: RecommendedWatcher,
+    _watcher: Arc<Mutex<RecommendedWatcher>>,
     task: JoinHandle<()>,
 }
 
@@ -34,45 +34,56 @@ impl Drop for FolderWatcher {
     }
 }
 
-/// Watches `folders` recursively and calls `on_change` with the set of changed paths after
-/// each debounced burst. Paths inside `target/` folders and hidden files are ignored.
+/// Most folder levels watched below a root (a guard against symlink loops).
+const MAX_DEPTH: usize = 12;
+
+/// Watches `folders` and every folder below them, except build output (`target/`) and hidden
+/// folders (such as `.molecule`, where the task database is written on every status change),
+/// and calls `on_change` with the set of changed paths after each debounced burst. Folders
+/// created later are watched as they appear.
 pub fn watch_folders(
     folders: &[PathBuf],
     debounce: Duration,
     on_change: impl Fn(Vec<PathBuf>) -> ReloadFuture + Send + Sync + 'static,
 ) -> anyhow::Result<FolderWatcher> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-    let watched: Vec<PathBuf> = folders.to_vec();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
-            if matches!(event.kind, notify::EventKind::Access(_)) {
-                return;
-            }
-            for path in event.paths {
-                let rel = watched
-                    .iter()
-                    .find_map(|root| path.strip_prefix(root).ok())
-                    .unwrap_or(&path);
-                if !ignored(rel) {
-                    let _ = tx.send(path);
-                }
+    let (tx, mut rx) = mpsc::unbounded_channel::<(PathBuf, bool)>();
+    let roots: Vec<PathBuf> = folders.to_vec();
+    let watched = roots.clone();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        let created = matches!(event.kind, notify::EventKind::Create(_));
+        for path in event.paths {
+            if !ignored(below_root(&watched, &path)) {
+                let _ = tx.send((path, created));
             }
         }
     })
     .context("starting the file watcher")?;
-    for folder in folders {
-        if folder.is_dir() {
-            watcher
-                .watch(folder, RecursiveMode::Recursive)
-                .with_context(|| format!("watching {}", folder.display()))?;
-        }
+    let watcher = Arc::new(Mutex::new(watcher));
+    for folder in folders.iter().filter(|f| f.is_dir()) {
+        watch_tree(&mut lock(&watcher), folder, 0)?;
     }
+    let adder = watcher.clone();
     let task = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
-            let mut changed = BTreeSet::from([first]);
-            // Collect until the folder has been quiet for `debounce`.
-            while let Ok(Some(path)) = tokio::time::timeout(debounce, rx.recv()).await {
+            let mut changed = BTreeSet::new();
+            let mut note = |(path, created): (PathBuf, bool)| {
+                // A new folder: watch it (and what it holds) from now on.
+                if created && path.is_dir() {
+                    let depth = below_root(&roots, &path).components().count();
+                    if let Err(e) = watch_tree(&mut lock(&adder), &path, depth) {
+                        tracing::warn!(error = %format!("{e:#}"), "file watcher");
+                    }
+                }
                 changed.insert(path);
+            };
+            note(first);
+            // Collect until the folder has been quiet for `debounce`.
+            while let Ok(Some(event)) = tokio::time::timeout(debounce, rx.recv()).await {
+                note(event);
             }
             on_change(changed.into_iter().collect()).await;
         }
@@ -81,6 +92,38 @@ pub fn watch_folders(
         _watcher: watcher,
         task,
     })
+}
+
+/// Watches `dir` (not recursively) and, below it, every folder that is not ignored.
+fn watch_tree(watcher: &mut RecommendedWatcher, dir: &Path, depth: usize) -> anyhow::Result<()> {
+    watcher
+        .watch(dir, RecursiveMode::NonRecursive)
+        .with_context(|| format!("watching {}", dir.display()))?;
+    if depth >= MAX_DEPTH {
+        return Ok(());
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !ignored(Path::new(&entry.file_name())) {
+            watch_tree(watcher, &path, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// `path` relative to the first of `roots` that holds it (or `path` itself).
+fn below_root<'a>(roots: &[PathBuf], path: &'a Path) -> &'a Path {
+    roots
+        .iter()
+        .find_map(|root| path.strip_prefix(root).ok())
+        .unwrap_or(path)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// True for build output and hidden files, judged on the path below the watched folder.

@@ -1,9 +1,7 @@
 //! The task store: tasks (with their history and artifacts) kept in SQLite (WAL mode) so they
 //! survive a restart, with retention bounded by count and age. All SQLite work runs on one
 //! dedicated thread fed by a FIFO queue, so writes stay in order and never block async threads.
-//! The thread takes whatever is queued as one batch and applies it in one transaction, keeping
-//! only the newest write of each task, so a busy server pays one commit per batch rather than
-//! one per status change.
+//! How that thread batches its work is in `worker.rs`.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -13,6 +11,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::types::{now, state_name, Task, TaskState};
+
+mod worker;
+use worker::Worker;
 
 /// Errors from the task store.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +92,9 @@ enum Job {
 
 /// Most jobs applied in one transaction.
 const MAX_BATCH: usize = 512;
+/// How long the store thread waits for more writes before committing a batch that holds only
+/// writes (group commit). Reads never wait: a read ends the wait at once.
+const LINGER: Duration = Duration::from_millis(2);
 /// Retention runs after this many row writes.
 const PRUNE_EVERY: u32 = 256;
 
@@ -381,84 +385,4 @@ fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> 
 pub fn parse_page_token(token: &str) -> Option<(i64, String)> {
     let (ms, id) = token.split_once(':')?;
     Some((ms.parse().ok()?, id.to_string()))
-}
-
-/// The store thread: applies queued jobs in batches, one transaction per batch.
-struct Worker {
-    conn: Connection,
-    retention: Retention,
-    /// Row writes since retention last ran.
-    writes: u32,
-}
-
-impl Worker {
-    fn new(conn: Connection, retention: Retention) -> Self {
-        Worker {
-            conn,
-            retention,
-            writes: 0,
-        }
-    }
-
-    /// Serves the queue until every [`TaskStore`] handle is dropped.
-    fn run(mut self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            self.apply(batch);
-        }
-    }
-
-    /// Applies one batch in order inside one transaction. Consecutive puts are coalesced per
-    /// task (the newest wins) and written before the next `Run` job, so reads see every write
-    /// queued before them.
-    fn apply(&mut self, batch: Vec<Job>) {
-        let in_tx = match self.conn.execute_batch("BEGIN IMMEDIATE") {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "a2a task store: cannot begin a transaction");
-                false
-            }
-        };
-        let mut pending: Vec<Row> = Vec::new();
-        for job in batch {
-            match job {
-                Job::Put(row) => match pending.iter_mut().find(|p| p.id == row.id) {
-                    Some(slot) => *slot = row,
-                    None => pending.push(row),
-                },
-                Job::Run(f) => {
-                    self.write_pending(&mut pending);
-                    f(&mut self.conn);
-                }
-            }
-        }
-        self.write_pending(&mut pending);
-        if self.writes >= PRUNE_EVERY {
-            self.writes = 0;
-            if let Err(e) = prune(&mut self.conn, &self.retention) {
-                tracing::warn!(error = %e, "a2a task store: prune failed");
-            }
-        }
-        if in_tx {
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
-                tracing::error!(error = %e, "a2a task store: commit failed; batch lost");
-                let _ = self.conn.execute_batch("ROLLBACK");
-            }
-        }
-    }
-
-    fn write_pending(&mut self, pending: &mut Vec<Row>) {
-        for row in pending.drain(..) {
-            self.writes = self.writes.saturating_add(1);
-            if let Err(e) = write_row(&mut self.conn, &row) {
-                tracing::error!(error = %e, task_id = %row.id, "a2a task store: write failed");
-            }
-        }
-    }
 }

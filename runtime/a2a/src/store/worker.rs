@@ -1,0 +1,157 @@
+//! The task store's thread: takes whatever is queued as one batch (waiting briefly for more
+//! when the batch holds only writes), applies it in one transaction and keeps only the newest
+//! write of each task, so a busy server pays one commit per batch, not one per status change.
+
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+
+use super::{prune, write_row, Job, Retention, Row, LINGER, MAX_BATCH, PRUNE_EVERY};
+
+/// The store thread: applies queued jobs in batches, one transaction per batch.
+pub(super) struct Worker {
+    conn: Connection,
+    retention: Retention,
+    /// Row writes since retention last ran.
+    writes: u32,
+}
+
+impl Worker {
+    pub(super) fn new(conn: Connection, retention: Retention) -> Self {
+        Worker {
+            conn,
+            retention,
+            writes: 0,
+        }
+    }
+
+    /// Serves the queue until every [`TaskStore`] handle is dropped (then the queue is drained).
+    pub(super) fn run(mut self, rx: mpsc::Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let batch = collect_batch(&rx, first);
+            self.apply(batch);
+        }
+    }
+
+    /// Applies one batch in order inside one transaction. Consecutive puts are coalesced per
+    /// task (the newest wins) and written before the next `Run` job, so reads see every write
+    /// queued before them.
+    fn apply(&mut self, batch: Vec<Job>) {
+        let in_tx = match self.conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "a2a task store: cannot begin a transaction");
+                false
+            }
+        };
+        let mut pending: Vec<Row> = Vec::new();
+        for job in batch {
+            match job {
+                Job::Put(row) => match pending.iter_mut().find(|p| p.id == row.id) {
+                    Some(slot) => *slot = row,
+                    None => pending.push(row),
+                },
+                Job::Run(f) => {
+                    self.write_pending(&mut pending);
+                    f(&mut self.conn);
+                }
+            }
+        }
+        self.write_pending(&mut pending);
+        if self.writes >= PRUNE_EVERY {
+            self.writes = 0;
+            if let Err(e) = prune(&mut self.conn, &self.retention) {
+                tracing::warn!(error = %e, "a2a task store: prune failed");
+            }
+        }
+        if in_tx {
+            if let Err(e) = self.conn.execute_batch("COMMIT") {
+                tracing::error!(error = %e, "a2a task store: commit failed; batch lost");
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+        }
+    }
+
+    fn write_pending(&mut self, pending: &mut Vec<Row>) {
+        for row in pending.drain(..) {
+            self.writes = self.writes.saturating_add(1);
+            if let Err(e) = write_row(&mut self.conn, &row) {
+                tracing::error!(error = %e, task_id = %row.id, "a2a task store: write failed");
+            }
+        }
+    }
+}
+
+/// The batch that starts with `first`: everything already queued, and, while the batch holds
+/// only writes, whatever arrives within [`LINGER`]. A read (or a full batch) ends it at once.
+fn collect_batch(rx: &mpsc::Receiver<Job>, first: Job) -> Vec<Job> {
+    let deadline = std::time::Instant::now() + LINGER;
+    let mut only_writes = matches!(first, Job::Put(_));
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        let next = match rx.try_recv() {
+            Ok(job) => job,
+            Err(mpsc::TryRecvError::Disconnected) => break,
+            Err(mpsc::TryRecvError::Empty) if !only_writes => break,
+            Err(mpsc::TryRecvError::Empty) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            }
+        };
+        only_writes &= matches!(next, Job::Put(_));
+        batch.push(next);
+    }
+    batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(id: &str) -> Job {
+        Job::Put(Row {
+            id: id.into(),
+            context_id: "c".into(),
+            state: "TASK_STATE_WORKING",
+            updated_ms: 0,
+            json: "{}".into(),
+        })
+    }
+
+    #[test]
+    fn a_batch_takes_everything_queued_up_to_the_cap() {
+        let (tx, rx) = mpsc::channel();
+        for i in 0..MAX_BATCH + 5 {
+            tx.send(put(&i.to_string())).unwrap();
+        }
+        tx.send(Job::Run(Box::new(|_| {}))).unwrap();
+        let first = rx.recv().unwrap();
+        assert_eq!(collect_batch(&rx, first).len(), MAX_BATCH);
+        // The rest, including the read, make the next batch; the read means no waiting.
+        let first = rx.recv().unwrap();
+        let rest = collect_batch(&rx, first);
+        assert_eq!(rest.len(), 6);
+        assert!(matches!(rest.last(), Some(Job::Run(_))));
+    }
+
+    #[test]
+    fn coalesces_writes_per_task_and_keeps_the_newest() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(super::super::SCHEMA).unwrap();
+        let mut worker = Worker::new(conn, Retention::default());
+        let mut newest = put("a");
+        if let Job::Put(row) = &mut newest {
+            row.state = "TASK_STATE_COMPLETED";
+        }
+        worker.apply(vec![put("a"), put("b"), newest]);
+        assert_eq!(worker.writes, 2, "two rows written for three puts");
+        let state: String = worker
+            .conn
+            .query_row("SELECT state FROM tasks WHERE id = 'a'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(state, "TASK_STATE_COMPLETED");
+    }
+}
