@@ -2,6 +2,8 @@
 //! component host per process, and the guest components built from source once per run
 //! (the builder caches them by source hash across runs too).
 
+pub mod python;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
