@@ -5,7 +5,8 @@
 //!   (median of [`BOOTS`] boots; molecule-runtime with a warm compiled-code cache);
 //! * idle RSS: `VmRSS` from /proc/<pid>/status two seconds after the card answers;
 //! * SendMessage (JSON-RPC, `A2A-Version: 1.0`, blocking) throughput and p50/p99 latency at
-//!   concurrency 1 and 32, with the same reqwest load generator against both servers.
+//!   concurrency 1 and 32, with the same load generator against both servers: one keep-alive
+//!   HTTP/1.1 connection per in-flight request, hyper's connection-level client on one thread.
 //!
 //! Run: `cargo build --release -p molecule-runtime && cargo bench -p molecule-tests --bench
 //! workspace_vs_python`. Everything binds 127.0.0.1. The Python virtualenv is
@@ -171,8 +172,8 @@ async fn start(server: &Server, client: &reqwest::Client) -> (Running, Duration)
     }
 }
 
-/// (VmRSS, VmSize) in MiB.
-fn memory_mib(pid: u32) -> (f64, f64) {
+/// VmRSS in MiB.
+fn memory_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -183,7 +184,7 @@ fn memory_mib(pid: u32) -> (f64, f64) {
             .unwrap_or(0.0)
             / 1024.0
     };
-    (field("VmRSS:"), field("VmSize:"))
+    field("VmRSS:")
 }
 
 struct Load {
@@ -193,37 +194,26 @@ struct Load {
     errors: usize,
 }
 
-/// Sends `total` blocking SendMessage calls with `concurrency` in flight.
-async fn load(client: &reqwest::Client, port: u16, concurrency: usize, total: usize) -> Load {
-    let url = format!("http://127.0.0.1:{port}/");
+/// Sends `total` blocking SendMessage calls with `concurrency` in flight: one keep-alive
+/// HTTP/1.1 connection per in-flight request (as wrk does), driven by hyper's connection-level
+/// client so that the load generator costs as little CPU as possible on this small machine.
+async fn load(port: u16, concurrency: usize, total: usize) -> Load {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, url, next) = (client.clone(), url.clone(), next.clone());
+            let next = next.clone();
             tokio::spawn(async move {
+                let mut conn = Connection::open(port).await;
                 let mut latencies = Vec::new();
                 let mut errors = 0;
                 while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
-                    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
-                        "params": {"message": {"messageId": uuid(), "role": "ROLE_USER",
-                                               "parts": [{"text": "hello"}]}}});
                     let t = Instant::now();
-                    let ok = match client
-                        .post(&url)
-                        .header("A2A-Version", "1.0")
-                        .json(&body)
-                        .send()
-                        .await
-                    {
-                        Ok(resp) => resp.json::<serde_json::Value>().await.is_ok_and(|v| {
-                            v["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
-                        }),
-                        Err(_) => false,
-                    };
+                    let ok = conn.send_message().await;
                     latencies.push(t.elapsed());
                     if !ok {
                         errors += 1;
+                        conn = Connection::open(port).await;
                     }
                 }
                 (latencies, errors)
@@ -248,6 +238,52 @@ async fn load(client: &reqwest::Client, port: u16, concurrency: usize, total: us
     }
 }
 
+/// One keep-alive client connection.
+struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+}
+
+impl Connection {
+    async fn open(port: u16) -> Self {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect to the server under test");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("HTTP/1.1 handshake");
+        tokio::spawn(conn);
+        Connection { sender }
+    }
+
+    /// One blocking SendMessage; true when the answer is a COMPLETED task.
+    async fn send_message(&mut self) -> bool {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+            "params": {"message": {"messageId": uuid(), "role": "ROLE_USER",
+                                   "parts": [{"text": "hello"}]}}});
+        let request = hyper::Request::post("/")
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/json")
+            .header("a2a-version", "1.0")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_string(),
+            )))
+            .expect("request");
+        if self.sender.ready().await.is_err() {
+            return false;
+        }
+        let Ok(response) = self.sender.send_request(request).await else {
+            return false;
+        };
+        let Ok(body) = http_body_util::BodyExt::collect(response.into_body()).await else {
+            return false;
+        };
+        serde_json::from_slice::<serde_json::Value>(&body.to_bytes())
+            .is_ok_and(|v| v["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED")
+    }
+}
+
 fn uuid() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -263,7 +299,6 @@ struct Figures {
     boot: Duration,
     boot_min: Duration,
     rss_idle: f64,
-    vsz_idle: f64,
     rss_loaded: f64,
     loads: Vec<Load>,
 }
@@ -283,19 +318,18 @@ async fn measure(server: &Server) -> Figures {
     }
     let (running, _) = start(server, &client).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (rss_idle, vsz_idle) = memory_mib(running.0.id());
+    let rss_idle = memory_mib(running.0.id());
     let mut loads = Vec::new();
     for (concurrency, total) in RUNS {
-        load(&client, server.port, concurrency, 50).await; // warm connections
-        loads.push(load(&client, server.port, concurrency, total).await);
+        load(server.port, concurrency, 50).await; // warm up
+        loads.push(load(server.port, concurrency, total).await);
     }
-    let (rss_loaded, _) = memory_mib(running.0.id());
+    let rss_loaded = memory_mib(running.0.id());
     drop(running);
     Figures {
         boot_min: *boots.iter().min().expect("boots"),
         boot: median(boots),
         rss_idle,
-        vsz_idle,
         rss_loaded,
         loads,
     }
@@ -305,7 +339,8 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+// One thread, like `wrk -t1`: the load generator takes at most one of the machine's cores.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // `cargo test --benches` probes bench binaries; nothing to list or test here
@@ -346,7 +381,6 @@ async fn main() {
     row("boot to card (median)", ms(r.boot), ms(p.boot), "ms");
     row("boot to card (min)", ms(r.boot_min), ms(p.boot_min), "ms");
     row("idle RSS", r.rss_idle, p.rss_idle, "MB");
-    row("idle VSZ", r.vsz_idle, p.vsz_idle, "MB");
     row("RSS after load", r.rss_loaded, p.rss_loaded, "MB");
     for (i, (concurrency, total)) in RUNS.iter().enumerate() {
         let (a, b) = (&r.loads[i], &p.loads[i]);

@@ -4,7 +4,7 @@
 //! How that thread batches its work is in `worker.rs`.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -12,7 +12,9 @@ use tokio::sync::oneshot;
 
 use crate::types::{now, state_name, Task, TaskState};
 
+mod queue;
 mod worker;
+use queue::{Producer, Queue};
 use worker::Worker;
 
 /// Errors from the task store.
@@ -90,11 +92,6 @@ enum Job {
     Run(Box<dyn FnOnce(&mut Connection) + Send>),
 }
 
-/// Most jobs applied in one transaction.
-const MAX_BATCH: usize = 512;
-/// How long the store thread waits for more writes before committing a batch that holds only
-/// writes (group commit). Reads never wait: a read ends the wait at once.
-const LINGER: Duration = Duration::from_millis(2);
 /// Retention runs after this many row writes.
 const PRUNE_EVERY: u32 = 256;
 
@@ -102,7 +99,7 @@ const PRUNE_EVERY: u32 = 256;
 /// handle is dropped.
 #[derive(Clone)]
 pub struct TaskStore {
-    tx: mpsc::Sender<Job>,
+    queue: Arc<Producer>,
     retention: Retention,
 }
 
@@ -138,12 +135,16 @@ impl TaskStore {
 
     fn start(conn: Connection, retention: Retention) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA)?;
-        let (tx, rx) = mpsc::channel::<Job>();
+        let queue = Queue::new();
+        let consumer = queue.clone();
         std::thread::Builder::new()
             .name("a2a-task-store".into())
-            .spawn(move || Worker::new(conn, retention).run(rx))
+            .spawn(move || Worker::new(conn, retention).run(&consumer))
             .map_err(|_| StoreError::Closed)?;
-        let store = TaskStore { tx, retention };
+        let store = TaskStore {
+            queue: Arc::new(Producer(queue)),
+            retention,
+        };
         store.enqueue(move |c| {
             if let Err(e) = prune(c, &retention) {
                 tracing::warn!(error = %e, "a2a task store: prune failed");
@@ -153,7 +154,7 @@ impl TaskStore {
     }
 
     fn enqueue(&self, f: impl FnOnce(&mut Connection) + Send + 'static) {
-        if self.tx.send(Job::Run(Box::new(f))).is_err() {
+        if self.queue.0.push(Job::Run(Box::new(f))).is_err() {
             tracing::error!("a2a task store: worker thread stopped; write dropped");
         }
     }
@@ -163,11 +164,9 @@ impl TaskStore {
         f: impl FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let (otx, orx) = oneshot::channel();
-        self.tx
-            .send(Job::Run(Box::new(move |c| {
-                let _ = otx.send(f(c));
-            })))
-            .map_err(|_| StoreError::Closed)?;
+        self.queue.0.push(Job::Run(Box::new(move |c| {
+            let _ = otx.send(f(c));
+        })))?;
         orx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -181,7 +180,7 @@ impl TaskStore {
                 return;
             }
         };
-        if self.tx.send(Job::Put(row)).is_err() {
+        if self.queue.0.push(Job::Put(row)).is_err() {
             tracing::error!("a2a task store: worker thread stopped; write dropped");
         }
     }

@@ -1,12 +1,11 @@
-//! The task store's thread: takes whatever is queued as one batch (waiting briefly for more
-//! when the batch holds only writes), applies it in one transaction and keeps only the newest
-//! write of each task, so a busy server pays one commit per batch, not one per status change.
-
-use std::sync::mpsc;
+//! The task store's thread: applies each batch from the queue (`queue.rs`) in one transaction
+//! and keeps only the newest write of each task, so a busy server pays one commit per batch,
+//! not one per status change.
 
 use rusqlite::Connection;
 
-use super::{prune, write_row, Job, Retention, Row, LINGER, MAX_BATCH, PRUNE_EVERY};
+use super::queue::Queue;
+use super::{prune, write_row, Job, Retention, Row, PRUNE_EVERY};
 
 /// The store thread: applies queued jobs in batches, one transaction per batch.
 pub(super) struct Worker {
@@ -26,9 +25,8 @@ impl Worker {
     }
 
     /// Serves the queue until every [`TaskStore`] handle is dropped (then the queue is drained).
-    pub(super) fn run(mut self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
-            let batch = collect_batch(&rx, first);
+    pub(super) fn run(mut self, queue: &Queue) {
+        while let Some(batch) = queue.next_batch() {
             self.apply(batch);
         }
     }
@@ -82,31 +80,6 @@ impl Worker {
     }
 }
 
-/// The batch that starts with `first`: everything already queued, and, while the batch holds
-/// only writes, whatever arrives within [`LINGER`]. A read (or a full batch) ends it at once.
-fn collect_batch(rx: &mpsc::Receiver<Job>, first: Job) -> Vec<Job> {
-    let deadline = std::time::Instant::now() + LINGER;
-    let mut only_writes = matches!(first, Job::Put(_));
-    let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
-        let next = match rx.try_recv() {
-            Ok(job) => job,
-            Err(mpsc::TryRecvError::Disconnected) => break,
-            Err(mpsc::TryRecvError::Empty) if !only_writes => break,
-            Err(mpsc::TryRecvError::Empty) => {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                match rx.recv_timeout(left) {
-                    Ok(job) => job,
-                    Err(_) => break,
-                }
-            }
-        };
-        only_writes &= matches!(next, Job::Put(_));
-        batch.push(next);
-    }
-    batch
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,22 +92,6 @@ mod tests {
             updated_ms: 0,
             json: "{}".into(),
         })
-    }
-
-    #[test]
-    fn a_batch_takes_everything_queued_up_to_the_cap() {
-        let (tx, rx) = mpsc::channel();
-        for i in 0..MAX_BATCH + 5 {
-            tx.send(put(&i.to_string())).unwrap();
-        }
-        tx.send(Job::Run(Box::new(|_| {}))).unwrap();
-        let first = rx.recv().unwrap();
-        assert_eq!(collect_batch(&rx, first).len(), MAX_BATCH);
-        // The rest, including the read, make the next batch; the read means no waiting.
-        let first = rx.recv().unwrap();
-        let rest = collect_batch(&rx, first);
-        assert_eq!(rest.len(), 6);
-        assert!(matches!(rest.last(), Some(Job::Run(_))));
     }
 
     #[test]

@@ -1,0 +1,192 @@
+//! The task store's job queue: FIFO, filled from any thread, emptied in batches by the store
+//! thread. It wakes that thread only when there is something to do now — the first job into an
+//! idle queue, a read, a full batch, or shutdown. While the thread lingers to gather writes
+//! into one commit (group commit), further writes join the batch without waking it each time.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::{Job, StoreError};
+
+/// Most jobs applied in one transaction.
+pub(super) const MAX_BATCH: usize = 512;
+
+/// How long the store thread waits for more writes before committing a batch that holds only
+/// writes. A read, a full batch or shutdown ends the wait at once, so reads never wait for it.
+pub(super) const LINGER: Duration = Duration::from_millis(2);
+
+/// What the store thread is doing, as far as producers need to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Consumer {
+    /// Applying a batch; it looks at the queue again when done.
+    Busy,
+    /// Waiting for the first job.
+    Idle,
+    /// Gathering writes until the linger ends.
+    Lingering,
+}
+
+struct State {
+    jobs: VecDeque<Job>,
+    /// `Job::Run`s in `jobs`.
+    runs: usize,
+    consumer: Consumer,
+    closed: bool,
+}
+
+/// The queue shared by the [`Producer`]s and the store thread.
+pub(super) struct Queue {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Queue {
+    /// An empty, open queue.
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Queue {
+            state: Mutex::new(State {
+                jobs: VecDeque::new(),
+                runs: 0,
+                consumer: Consumer::Busy,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+        })
+    }
+
+    /// Appends `job`, waking the store thread if it should act on it now.
+    pub(super) fn push(&self, job: Job) -> Result<(), StoreError> {
+        let mut st = lock(&self.state);
+        if st.closed {
+            return Err(StoreError::Closed);
+        }
+        let run = matches!(job, Job::Run(_));
+        st.jobs.push_back(job);
+        st.runs += usize::from(run);
+        let wake = match st.consumer {
+            Consumer::Idle => true,
+            Consumer::Lingering => run || st.jobs.len() >= MAX_BATCH,
+            Consumer::Busy => false,
+        };
+        drop(st);
+        if wake {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Refuses further jobs; the store thread drains what is queued, then stops.
+    fn close(&self) {
+        lock(&self.state).closed = true;
+        self.wake.notify_one();
+    }
+
+    /// The next batch, in queue order: everything queued (up to [`MAX_BATCH`]), after waiting
+    /// up to [`LINGER`] for more when it holds only writes. `None` once closed and drained.
+    pub(super) fn next_batch(&self) -> Option<Vec<Job>> {
+        let mut st = lock(&self.state);
+        while st.jobs.is_empty() {
+            if st.closed {
+                return None;
+            }
+            st.consumer = Consumer::Idle;
+            st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        if st.runs == 0 && st.jobs.len() < MAX_BATCH && !st.closed {
+            st.consumer = Consumer::Lingering;
+            let deadline = Instant::now() + LINGER;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || st.runs > 0 || st.jobs.len() >= MAX_BATCH || st.closed {
+                    break;
+                }
+                st = self
+                    .wake
+                    .wait_timeout(st, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+        st.consumer = Consumer::Busy;
+        let n = st.jobs.len().min(MAX_BATCH);
+        let batch: Vec<Job> = st.jobs.drain(..n).collect();
+        st.runs -= batch.iter().filter(|j| matches!(j, Job::Run(_))).count();
+        Some(batch)
+    }
+}
+
+/// The producers' handle; the queue closes when the last clone of the `Arc` is dropped.
+pub(super) struct Producer(pub(super) Arc<Queue>);
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Row;
+    use super::*;
+
+    fn put(id: &str) -> Job {
+        Job::Put(Row {
+            id: id.into(),
+            context_id: "c".into(),
+            state: "TASK_STATE_WORKING",
+            updated_ms: 0,
+            json: "{}".into(),
+        })
+    }
+
+    #[test]
+    fn batches_keep_order_and_the_cap() {
+        let queue = Queue::new();
+        for i in 0..MAX_BATCH + 5 {
+            queue.push(put(&i.to_string())).unwrap();
+        }
+        queue.push(Job::Run(Box::new(|_| {}))).unwrap();
+        let first = queue.next_batch().unwrap();
+        assert_eq!(first.len(), MAX_BATCH);
+        assert!(matches!(&first[0], Job::Put(r) if r.id == "0"));
+        let rest = queue.next_batch().unwrap();
+        assert_eq!(rest.len(), 6);
+        assert!(matches!(&rest[0], Job::Put(r) if r.id == MAX_BATCH.to_string()));
+        assert!(matches!(rest.last(), Some(Job::Run(_))));
+    }
+
+    #[test]
+    fn closing_drains_then_stops_and_refuses_new_jobs() {
+        let queue = Queue::new();
+        let producer = Producer(queue.clone());
+        producer.0.push(put("a")).unwrap();
+        drop(producer);
+        assert!(matches!(queue.push(put("b")), Err(StoreError::Closed)));
+        assert_eq!(queue.next_batch().map(|b| b.len()), Some(1));
+        assert!(queue.next_batch().is_none());
+    }
+
+    #[test]
+    fn a_read_wakes_a_lingering_consumer() {
+        let queue = Queue::new();
+        queue.push(put("a")).unwrap();
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch().map(|b| b.len()))
+        };
+        queue.push(Job::Run(Box::new(|_| {}))).unwrap();
+        // Whether the read joined the first batch or not, nothing is lost or reordered.
+        let n = consumer.join().unwrap().unwrap();
+        let rest = if n < 2 {
+            queue.next_batch().unwrap().len()
+        } else {
+            0
+        };
+        assert_eq!(n + rest, 2);
+    }
+}
