@@ -133,6 +133,21 @@ async fn message_reply_failure_and_multi_turn() {
     assert_eq!(t["status"]["state"], "TASK_STATE_FAILED", "{v}");
     assert_eq!(t["status"]["message"]["parts"][0]["text"], "boom: hard");
 
+    // A panicking executor fails its task alone; the server keeps serving.
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "SendMessage",
+        json!({"message": user_message("panic")}),
+    )
+    .await;
+    let t = &v["result"]["task"];
+    assert_eq!(t["status"]["state"], "TASK_STATE_FAILED", "{v}");
+    assert_eq!(
+        t["status"]["message"]["parts"][0]["text"],
+        "executor panicked"
+    );
+
     let (_, v) = rpc(
         &s.url,
         Some("1.0"),

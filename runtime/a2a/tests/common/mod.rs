@@ -48,6 +48,12 @@ impl AgentExecutor for EchoExecutor {
             events.message(m).map_err(|e| e.to_string())?;
             return Ok(());
         }
+        if text == "panic" {
+            events
+                .status(TaskState::Working, None)
+                .map_err(|e| e.to_string())?;
+            panic!("the echo executor was asked to panic");
+        }
         if let Some(rest) = text.strip_prefix("fail ") {
             events
                 .status(TaskState::Working, None)

@@ -1,18 +1,23 @@
-//! The executor bridge: creates and continues tasks, runs `execute` in its own tokio task,
-//! applies executor events to the task snapshot, persists it, and fans every event out to all
-//! open streams of the task (Task snapshot first, then updates, closed at a final state).
+//! The executor bridge: creates and continues tasks, runs `execute` in its own tokio task, and
+//! serves the operations on running tasks (send, subscribe, cancel). How executor events change
+//! a task and reach its streams is in `events.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::mpsc;
+mod events;
+
+pub(crate) use events::apply_event;
+use events::{apply, set_status};
+use futures::FutureExt as _;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{A2aError, A2aResult};
-use crate::executor::{AgentEvent, AgentExecutor, EventSink, RequestContext, SinkClosed};
+use crate::executor::{AgentEvent, AgentExecutor, EventSink, RequestContext};
 use crate::store::TaskStore;
 use crate::types::{
-    agent_text_message, is_final, now, Message, Role, SendMessageRequest, StreamResponse, Task,
-    TaskArtifactUpdateEvent, TaskState, TaskStatus, TaskStatusUpdateEvent,
+    agent_text_message, now, Message, Role, SendMessageRequest, StreamResponse, Task, TaskState,
+    TaskStatus,
 };
 
 /// Receiving end of one stream of a task; closes after the final event.
@@ -45,7 +50,8 @@ struct LiveState {
     closed: bool,
     /// A cancel is in progress: however the executor returns, the task ends CANCELED.
     canceling: bool,
-    abort: Option<tokio::task::AbortHandle>,
+    /// Stops the executor future (sent, or dropped, by a cancel).
+    abort: Option<oneshot::Sender<()>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -219,13 +225,22 @@ pub(crate) async fn start(shared: &Arc<Shared>, req: SendMessageRequest) -> A2aR
         context_id: task.context_id.clone(),
     };
     let executor = shared.executor.clone();
-    let inner = tokio::spawn(async move { executor.execute(ctx, sink).await });
-    lock(&live.state).abort = Some(inner.abort_handle());
+    let (abort_tx, abort_rx) = oneshot::channel::<()>();
+    lock(&live.state).abort = Some(abort_tx);
     let shared2 = shared.clone();
     let live2 = live.clone();
+    // One tokio task per A2A task: it runs on the worker that accepted the request, with no
+    // hand-off to a second task (and so often no wake-up of another thread).
     tokio::spawn(async move {
-        let result = inner.await;
-        finish(&shared2, &live2, result);
+        let run = std::panic::AssertUnwindSafe(executor.execute(ctx, sink)).catch_unwind();
+        let ended = tokio::select! {
+            result = run => match result {
+                Ok(result) => Ended::Returned(result),
+                Err(_) => Ended::Panicked,
+            },
+            _ = abort_rx => Ended::Aborted,
+        };
+        finish(&shared2, &live2, ended);
     });
     Ok(Started {
         task,
@@ -234,17 +249,23 @@ pub(crate) async fn start(shared: &Arc<Shared>, req: SendMessageRequest) -> A2aR
     })
 }
 
+/// How an executor's `execute` future ended.
+enum Ended {
+    /// It returned.
+    Returned(Result<(), String>),
+    /// It panicked.
+    Panicked,
+    /// A cancel stopped it; the task is already CANCELED.
+    Aborted,
+}
+
 /// Applies the executor's return value, then forgets the live task.
-fn finish(
-    shared: &Arc<Shared>,
-    live: &Arc<LiveTask>,
-    result: Result<Result<(), String>, tokio::task::JoinError>,
-) {
-    let fallback = match result {
-        Ok(Ok(())) => Some((TaskState::Completed, None)),
-        Ok(Err(reason)) => Some((TaskState::Failed, Some(reason))),
-        Err(e) if e.is_panic() => Some((TaskState::Failed, Some("executor panicked".into()))),
-        Err(_) => None, // aborted by cancel; the task is already CANCELED
+fn finish(shared: &Arc<Shared>, live: &Arc<LiveTask>, ended: Ended) {
+    let fallback = match ended {
+        Ended::Returned(Ok(())) => Some((TaskState::Completed, None)),
+        Ended::Returned(Err(reason)) => Some((TaskState::Failed, Some(reason))),
+        Ended::Panicked => Some((TaskState::Failed, Some("executor panicked".into()))),
+        Ended::Aborted => None,
     };
     let id = {
         let st = lock(&live.state);
@@ -277,140 +298,6 @@ fn finish(
     if map.get(&id).is_some_and(|cur| Arc::ptr_eq(cur, live)) {
         map.remove(&id);
     }
-}
-
-/// Applies one executor event (the [`EventSink`] entry point).
-pub(crate) fn apply_event(
-    shared: &Arc<Shared>,
-    live: &Arc<LiveTask>,
-    event: AgentEvent,
-) -> Result<(), SinkClosed> {
-    apply(shared, live, event, false)
-}
-
-fn apply(
-    shared: &Arc<Shared>,
-    live: &Arc<LiveTask>,
-    event: AgentEvent,
-    internal: bool,
-) -> Result<(), SinkClosed> {
-    let mut st = lock(&live.state);
-    if st.closed {
-        return Err(SinkClosed(st.task.id.clone()));
-    }
-    let first = !st.started;
-    st.started = true;
-    let task_id = st.task.id.clone();
-    let context_id = st.task.context_id.clone();
-
-    // A message as the very first event of a new task is the whole answer.
-    if let (AgentEvent::Message(m), true, false, false) = (&event, first, st.continuation, internal)
-    {
-        let mut m = m.clone();
-        fill_ids(&mut m, &task_id, &context_id);
-        st.message_reply = Some(m.clone());
-        for s in st.subscribers.iter() {
-            if !s.primed {
-                let _ = s.tx.send(StreamResponse::Message(m.clone()));
-            }
-        }
-        st.subscribers.retain(|s| s.primed);
-        st.task.history.get_or_insert_with(Vec::new).push(m.clone());
-        set_status(&mut st.task, TaskState::Completed, Some(m));
-        let update = status_update(&st.task);
-        broadcast(&mut st, update);
-        st.closed = true;
-        st.subscribers.clear();
-        shared.store.put(&st.task);
-        return Ok(());
-    }
-
-    // Streams that have not seen the task yet get the snapshot before the update.
-    let snapshot = StreamResponse::Task(st.task.clone());
-    for s in st.subscribers.iter_mut().filter(|s| !s.primed) {
-        let _ = s.tx.send(snapshot.clone());
-        s.primed = true;
-    }
-
-    let update = match event {
-        AgentEvent::Status { state, message } => {
-            let message = message.map(|mut m| {
-                fill_ids(&mut m, &task_id, &context_id);
-                m
-            });
-            if let Some(m) = &message {
-                st.task.history.get_or_insert_with(Vec::new).push(m.clone());
-            }
-            set_status(&mut st.task, state, message);
-            status_update(&st.task)
-        }
-        AgentEvent::Message(mut m) => {
-            fill_ids(&mut m, &task_id, &context_id);
-            st.task.history.get_or_insert_with(Vec::new).push(m.clone());
-            let state = st.task.status.state.clone();
-            set_status(&mut st.task, state, Some(m));
-            status_update(&st.task)
-        }
-        AgentEvent::Artifact {
-            artifact,
-            append,
-            last_chunk,
-        } => {
-            let arts = st.task.artifacts.get_or_insert_with(Vec::new);
-            match arts
-                .iter_mut()
-                .find(|a| a.artifact_id == artifact.artifact_id)
-            {
-                Some(existing) if append => existing.parts.extend(artifact.parts.clone()),
-                Some(existing) => *existing = artifact.clone(),
-                None => arts.push(artifact.clone()),
-            }
-            StreamResponse::ArtifactUpdate(TaskArtifactUpdateEvent {
-                task_id: task_id.clone(),
-                context_id: context_id.clone(),
-                artifact,
-                append: Some(append),
-                last_chunk: Some(last_chunk),
-                metadata: None,
-            })
-        }
-    };
-    broadcast(&mut st, update);
-    if is_final(&st.task.status.state) {
-        st.closed = true;
-        st.subscribers.clear();
-    }
-    shared.store.put(&st.task);
-    Ok(())
-}
-
-fn fill_ids(m: &mut Message, task_id: &str, context_id: &str) {
-    if m.message_id.is_empty() {
-        m.message_id = crate::types::new_id();
-    }
-    m.task_id.get_or_insert_with(|| task_id.to_string());
-    m.context_id.get_or_insert_with(|| context_id.to_string());
-}
-
-fn set_status(task: &mut Task, state: TaskState, message: Option<Message>) {
-    task.status = TaskStatus {
-        state,
-        message,
-        timestamp: Some(now()),
-    };
-}
-
-fn status_update(task: &Task) -> StreamResponse {
-    StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
-        task_id: task.id.clone(),
-        context_id: task.context_id.clone(),
-        status: task.status.clone(),
-        metadata: None,
-    })
-}
-
-fn broadcast(st: &mut LiveState, event: StreamResponse) {
-    st.subscribers.retain(|s| s.tx.send(event.clone()).is_ok());
 }
 
 /// SendMessage: starts the task and waits for a final state unless `return_immediately`.
@@ -488,8 +375,8 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, task_id: &str) -> A2aResult<Tas
         true,
     );
     let mut st = lock(&l.state);
-    if let Some(h) = st.abort.take() {
-        h.abort();
+    if let Some(abort) = st.abort.take() {
+        let _ = abort.send(());
     }
     if canceled.is_err() && st.task.status.state != TaskState::Canceled {
         return Err(A2aError::TaskNotCancelable(format!(
