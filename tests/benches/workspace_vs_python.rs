@@ -9,8 +9,8 @@
 //!   HTTP/1.1 connection per in-flight request, hyper's connection-level client on one thread.
 //!
 //! Run: `cargo build --release -p molecule-runtime && cargo bench -p molecule-tests --bench
-//! workspace_vs_python`. Everything binds 127.0.0.1. The Python virtualenv is
-//! `$CARGO_TARGET_DIR/a2a-venv` (created on first use: needs python3 and PyPI).
+//! workspace_vs_python`. Everything binds 127.0.0.1. The Python virtualenv is the tests' shared
+//! one (`molecule_tests::python`, created on first use: needs python3 and PyPI).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -87,38 +87,8 @@ fn molecule_server(target: &Path) -> Server {
     }
 }
 
-fn python_server(target: &Path) -> Server {
-    let venv = target.join("a2a-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() || !venv.join("lib").exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "python3 -m venv failed");
-    }
-    let has_uvicorn = Command::new(&python)
-        .args(["-c", "import a2a, uvicorn"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_uvicorn {
-        let ok = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(["a2a-sdk[http-server]==1.3.0", "uvicorn"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "pip install a2a-sdk uvicorn failed (PyPI must be reachable)"
-        );
-    }
+fn python_server() -> Server {
+    let python = molecule_tests::python::venv_python(&["uvicorn"]);
     let script = repo_root().join("tests/benches/python/echo_server.py");
     Server {
         name: "python a2a-sdk",
@@ -359,7 +329,7 @@ async fn main() {
         }
         return;
     }
-    let servers = [molecule_server(&target), python_server(&target)];
+    let servers = [molecule_server(&target), python_server()];
     let mut results = Vec::new();
     for server in &servers {
         eprintln!("measuring {} ...", server.name);

@@ -58,10 +58,12 @@ pub(super) fn apply(
     }
 
     // Streams that have not seen the task yet get the snapshot before the update.
-    let snapshot = StreamResponse::Task(st.task.clone());
-    for s in st.subscribers.iter_mut().filter(|s| !s.primed) {
-        let _ = s.tx.send(snapshot.clone());
-        s.primed = true;
+    if st.subscribers.iter().any(|s| !s.primed) {
+        let snapshot = StreamResponse::Task(st.task.clone());
+        for s in st.subscribers.iter_mut().filter(|s| !s.primed) {
+            let _ = s.tx.send(snapshot.clone());
+            s.primed = true;
+        }
     }
 
     let update = match event {
