@@ -201,6 +201,26 @@ async fn a_trap_fails_its_task_alone() {
     ws.shutdown().await.unwrap();
 }
 
+/// Each task runs in its own instance, set up exactly once (no state leaks between tasks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_task_gets_a_fresh_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = boot_echo(dir.path(), "", &[], true).await;
+    let base = url(&ws);
+    for _ in 0..5 {
+        let task = send(&base, "instance", false).await;
+        assert_eq!(artifact_text(&task), "tasks=1 setups=1", "{task}");
+    }
+    let both = tokio::join!(
+        send(&base, "instance", false),
+        send(&base, "instance", false)
+    );
+    for task in [both.0, both.1] {
+        assert_eq!(artifact_text(&task), "tasks=1 setups=1", "{task}");
+    }
+    ws.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_reaches_a_running_task() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,8 @@
 //! * `trap` — crashes;
 //! * `fail` — returns an error;
 //! * `history` — returns the texts of the history it was given;
+//! * `instance` — how many tasks this instance has run, and how often `setup` ran in it
+//!   (`tasks=1 setups=1` in a fresh instance);
 //! * `ask` — asks the model and returns its answer;
 //! * `config KEY` — returns that key of the setup config;
 //! * anything else — returns `echo: <text>`.
@@ -13,6 +15,7 @@
 //! Setup fails when the config has `"fail_setup": true` (at the top level, or in
 //! `runtime_config`, where a workspace's config.yaml puts it).
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use molecule_guest_sdk::adapter::{Adapter, RequestContext};
@@ -21,6 +24,9 @@ use molecule_guest_sdk::{events, export_adapter, llm, tools};
 use serde_json::Value;
 
 static CONFIG: OnceLock<Value> = OnceLock::new();
+/// Tasks and setups this instance has seen (a fresh instance per task keeps both at 1).
+static TASKS: AtomicU32 = AtomicU32::new(0);
+static SETUPS: AtomicU32 = AtomicU32::new(0);
 
 struct Echo;
 
@@ -39,10 +45,12 @@ impl Adapter for Echo {
             return Err("setup refused: fail_setup is true (token sk-live-abcdef123456)".into());
         }
         let _ = CONFIG.set(config);
+        SETUPS.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     fn execute(context: RequestContext) -> Result<(), String> {
+        TASKS.fetch_add(1, Ordering::Relaxed);
         let text = context.message.text();
         let (command, rest) = text.split_once(' ').unwrap_or((text.as_str(), ""));
         match command {
@@ -71,6 +79,11 @@ impl Adapter for Echo {
                 unreachable!()
             }
             "fail" => Err(format!("asked to fail: {rest}")),
+            "instance" => reply(format!(
+                "tasks={} setups={}",
+                TASKS.load(Ordering::Relaxed),
+                SETUPS.load(Ordering::Relaxed)
+            )),
             "history" => {
                 let texts: Vec<String> = context.history.iter().map(|m| m.text()).collect();
                 reply(texts.join(" | "))
