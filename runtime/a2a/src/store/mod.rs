@@ -244,6 +244,18 @@ struct Row {
     json: String,
 }
 
+/// A queued write of a WORKING row for task `id` (unit tests of the queue and the worker).
+#[cfg(test)]
+fn test_put(id: &str) -> Job {
+    Job::Put(Row {
+        id: id.into(),
+        context_id: "c".into(),
+        state: "TASK_STATE_WORKING",
+        updated_ms: 0,
+        json: "{}".into(),
+    })
+}
+
 fn encode(task: &Task) -> Result<Row, StoreError> {
     Ok(Row {
         id: task.id.clone(),

@@ -131,18 +131,8 @@ impl Drop for Producer {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Row;
+    use super::super::test_put as put;
     use super::*;
-
-    fn put(id: &str) -> Job {
-        Job::Put(Row {
-            id: id.into(),
-            context_id: "c".into(),
-            state: "TASK_STATE_WORKING",
-            updated_ms: 0,
-            json: "{}".into(),
-        })
-    }
 
     #[test]
     fn batches_keep_order_and_the_cap() {

@@ -82,17 +82,8 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_put as put;
     use super::*;
-
-    fn put(id: &str) -> Job {
-        Job::Put(Row {
-            id: id.into(),
-            context_id: "c".into(),
-            state: "TASK_STATE_WORKING",
-            updated_ms: 0,
-            json: "{}".into(),
-        })
-    }
 
     #[test]
     fn coalesces_writes_per_task_and_keeps_the_newest() {
