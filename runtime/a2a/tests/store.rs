@@ -201,3 +201,52 @@ async fn batched_writes_keep_order_and_survive_reopen() {
         assert_eq!(text.as_deref(), Some("version 9"));
     }
 }
+
+/// Status changes in the same millisecond are routine on a fast server: "newest first" must
+/// then follow the order the writes were made, on every page and after a reopen (where new
+/// writes continue the numbering).
+#[tokio::test]
+async fn same_millisecond_updates_list_in_write_order() {
+    use molecule_a2a::store::ListQuery;
+    use molecule_a2a::types::TaskState;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tasks.db");
+    let at = molecule_a2a::types::now();
+    let put_at = |store: &TaskStore, id: &str, version: usize| {
+        let mut task = stored_task(id, "ctx", TaskState::Completed, version);
+        task.status.timestamp = Some(at);
+        store.put(&task);
+    };
+    let walk = |store: TaskStore| async move {
+        let mut ids = Vec::new();
+        let mut token = None;
+        loop {
+            let page = store
+                .list(ListQuery {
+                    page_size: 2,
+                    after: token
+                        .as_deref()
+                        .and_then(molecule_a2a::store::parse_page_token),
+                    ..ListQuery::default()
+                })
+                .await
+                .expect("list");
+            ids.extend(page.tasks.into_iter().map(|t| t.id));
+            if page.next_page_token.is_empty() {
+                return ids;
+            }
+            token = Some(page.next_page_token);
+        }
+    };
+    {
+        let store = TaskStore::open(&path, Retention::default()).expect("open store");
+        // "b" is written again after "c" and "a" (in the same batch): it is the newest.
+        for (id, v) in [("b", 0), ("c", 0), ("a", 0), ("b", 1), ("e", 0), ("d", 0)] {
+            put_at(&store, id, v);
+        }
+        assert_eq!(walk(store.clone()).await, ["d", "e", "b", "a", "c"]);
+    }
+    let store = TaskStore::open(&path, Retention::default()).expect("reopen store");
+    put_at(&store, "c", 1);
+    assert_eq!(walk(store.clone()).await, ["c", "d", "e", "b", "a"]);
+}

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use crate::types::{now, state_name, Task, TaskState};
 
 mod queue;
+mod schema;
 mod worker;
 use queue::{Producer, Queue};
 use worker::Worker;
@@ -69,8 +70,8 @@ pub struct ListQuery {
     pub updated_after_ms: Option<i64>,
     /// Page size, 1..=100.
     pub page_size: usize,
-    /// Continue after this (updated_ms, id) position.
-    pub after: Option<(i64, String)>,
+    /// Continue after this (updated_ms, seq) position, from a page token.
+    pub after: Option<(i64, i64)>,
 }
 
 /// One page of tasks.
@@ -103,18 +104,6 @@ pub struct TaskStore {
     retention: Retention,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS tasks (
-    id TEXT PRIMARY KEY,
-    context_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    task_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tasks_by_update ON tasks(updated_ms DESC, id DESC);
-CREATE INDEX IF NOT EXISTS tasks_by_context ON tasks(context_id);
-";
-
 const FINAL_STATES: &str = "('TASK_STATE_COMPLETED','TASK_STATE_FAILED','TASK_STATE_CANCELED',\
 'TASK_STATE_REJECTED','TASK_STATE_INPUT_REQUIRED','TASK_STATE_AUTH_REQUIRED')";
 
@@ -134,12 +123,12 @@ impl TaskStore {
     }
 
     fn start(conn: Connection, retention: Retention) -> Result<Self, StoreError> {
-        conn.execute_batch(SCHEMA)?;
+        let last_seq = schema::prepare(&conn)?;
         let queue = Queue::new();
         let consumer = queue.clone();
         std::thread::Builder::new()
             .name("a2a-task-store".into())
-            .spawn(move || Worker::new(conn, retention).run(&consumer))
+            .spawn(move || Worker::new(conn, retention, last_seq).run(&consumer))
             .map_err(|_| StoreError::Closed)?;
         let store = TaskStore {
             queue: Arc::new(Producer(queue)),
@@ -212,27 +201,32 @@ impl TaskStore {
     /// Marks every task that was still running (not terminal or interrupted) as FAILED with
     /// `reason`; used at startup because their executors died with the previous process.
     pub async fn fail_unfinished(&self, reason: &str) -> Result<usize, StoreError> {
-        let reason = reason.to_string();
-        self.call(move |c| {
-            let sql = format!("SELECT id, task_json FROM tasks WHERE state NOT IN {FINAL_STATES}");
-            let rows: Vec<(String, String)> = c
-                .prepare(&sql)?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let n = rows.len();
-            for (id, json) in rows {
-                let mut task = decode(&id, &json)?;
-                let ctx = task.context_id.clone();
-                task.status = crate::types::TaskStatus {
-                    state: TaskState::Failed,
-                    message: Some(crate::types::agent_text_message(&reason, &id, &ctx)),
-                    timestamp: Some(now()),
-                };
-                write_row(c, &encode(&task)?)?;
-            }
-            Ok(n)
-        })
-        .await
+        let unfinished = self
+            .call(move |c| {
+                let sql =
+                    format!("SELECT id, task_json FROM tasks WHERE state NOT IN {FINAL_STATES}");
+                let rows: Vec<(String, String)> = c
+                    .prepare(&sql)?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                rows.iter()
+                    .map(|(id, json)| decode(id, json))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        for mut task in unfinished.iter().cloned() {
+            task.status = crate::types::TaskStatus {
+                state: TaskState::Failed,
+                message: Some(crate::types::agent_text_message(
+                    reason,
+                    &task.id,
+                    &task.context_id,
+                )),
+                timestamp: Some(now()),
+            };
+            self.put(&task);
+        }
+        Ok(unfinished.len())
     }
 }
 
@@ -273,20 +267,22 @@ fn decode(id: &str, json: &str) -> Result<Task, StoreError> {
     })
 }
 
-fn write_row(c: &mut Connection, row: &Row) -> Result<(), StoreError> {
+/// Writes `row` as the store's `seq`-th write (see `schema.rs` for what `seq` orders).
+fn write_row(c: &mut Connection, row: &Row, seq: i64) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT INTO tasks (id, context_id, state, updated_ms, task_json)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO tasks (id, context_id, state, updated_ms, task_json, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(id) DO UPDATE SET context_id = excluded.context_id,
            state = excluded.state, updated_ms = excluded.updated_ms,
-           task_json = excluded.task_json",
+           task_json = excluded.task_json, seq = excluded.seq",
     )?
     .execute(params![
         row.id,
         row.context_id,
         row.state,
         row.updated_ms,
-        row.json
+        row.json,
+        seq
     ])?;
     Ok(())
 }
@@ -302,7 +298,7 @@ fn prune(c: &mut Connection, r: &Retention) -> Result<(), StoreError> {
     c.execute(
         &format!(
             "DELETE FROM tasks WHERE state IN {FINAL_STATES} AND id IN \
-             (SELECT id FROM tasks ORDER BY updated_ms DESC, id DESC LIMIT -1 OFFSET ?1)"
+             (SELECT id FROM tasks ORDER BY updated_ms DESC, seq DESC LIMIT -1 OFFSET ?1)"
         ),
         [keep],
     )?;
@@ -336,13 +332,13 @@ fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> 
         format!("WHERE {}", filters.join(" AND "))
     };
     let count_args = args.clone();
-    if let Some((ms, id)) = &q.after {
-        args.push((*ms).into());
+    if let Some((ms, seq)) = q.after {
+        args.push(ms.into());
         let a = args.len();
-        args.push(id.clone().into());
+        args.push(seq.into());
         let b = args.len();
         filters.push(format!(
-            "(updated_ms < ?{a} OR (updated_ms = ?{a} AND id < ?{b}))"
+            "(updated_ms < ?{a} OR (updated_ms = ?{a} AND seq < ?{b}))"
         ));
     }
     let where_page = if filters.is_empty() {
@@ -353,14 +349,14 @@ fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> 
     let limit = q.page_size.clamp(1, 100);
     args.push(i64::try_from(limit + 1).unwrap_or(101).into());
     let sql = format!(
-        "SELECT id, updated_ms, task_json FROM tasks {where_page} \
-         ORDER BY updated_ms DESC, id DESC LIMIT ?{}",
+        "SELECT id, updated_ms, seq, task_json FROM tasks {where_page} \
+         ORDER BY updated_ms DESC, seq DESC LIMIT ?{}",
         args.len()
     );
-    let rows: Vec<(String, i64, String)> = c
+    let rows: Vec<(String, i64, i64, String)> = c
         .prepare(&sql)?
         .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
         .collect::<Result<_, _>>()?;
     let more = rows.len() > limit;
@@ -377,12 +373,12 @@ fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> 
     };
     let mut tasks = Vec::with_capacity(limit);
     let mut last = None;
-    for (id, ms, json) in rows.into_iter().take(limit) {
+    for (id, ms, seq, json) in rows.into_iter().take(limit) {
         tasks.push(decode(&id, &json)?);
-        last = Some((ms, id));
+        last = Some((ms, seq));
     }
     let next_page_token = match (more, last) {
-        (true, Some((ms, id))) => format!("{ms}:{id}"),
+        (true, Some((ms, seq))) => format!("{ms}:{seq}"),
         _ => String::new(),
     };
     Ok(ListPage {
@@ -393,7 +389,7 @@ fn list_sync(c: &mut Connection, q: &ListQuery) -> Result<ListPage, StoreError> 
 }
 
 /// Parses a page token produced by [`TaskStore::list`].
-pub fn parse_page_token(token: &str) -> Option<(i64, String)> {
-    let (ms, id) = token.split_once(':')?;
-    Some((ms.parse().ok()?, id.to_string()))
+pub fn parse_page_token(token: &str) -> Option<(i64, i64)> {
+    let (ms, seq) = token.split_once(':')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
 }

@@ -13,14 +13,18 @@ pub(super) struct Worker {
     retention: Retention,
     /// Row writes since retention last ran.
     writes: u32,
+    /// `seq` of the last row written (see `schema.rs`).
+    seq: i64,
 }
 
 impl Worker {
-    pub(super) fn new(conn: Connection, retention: Retention) -> Self {
+    /// A worker over `conn` whose next write gets `seq` `last_seq + 1`.
+    pub(super) fn new(conn: Connection, retention: Retention, last_seq: i64) -> Self {
         Worker {
             conn,
             retention,
             writes: 0,
+            seq: last_seq,
         }
     }
 
@@ -32,8 +36,8 @@ impl Worker {
     }
 
     /// Applies one batch in order inside one transaction. Consecutive puts are coalesced per
-    /// task (the newest wins) and written before the next `Run` job, so reads see every write
-    /// queued before them.
+    /// task (the newest wins, in the position of its last put, so `seq` follows update order)
+    /// and written before the next `Run` job, so reads see every write queued before them.
     fn apply(&mut self, batch: Vec<Job>) {
         let in_tx = match self.conn.execute_batch("BEGIN IMMEDIATE") {
             Ok(()) => true,
@@ -45,10 +49,12 @@ impl Worker {
         let mut pending: Vec<Row> = Vec::new();
         for job in batch {
             match job {
-                Job::Put(row) => match pending.iter_mut().find(|p| p.id == row.id) {
-                    Some(slot) => *slot = row,
-                    None => pending.push(row),
-                },
+                Job::Put(row) => {
+                    if let Some(i) = pending.iter().position(|p| p.id == row.id) {
+                        pending.remove(i);
+                    }
+                    pending.push(row);
+                }
                 Job::Run(f) => {
                     self.write_pending(&mut pending);
                     f(&mut self.conn);
@@ -73,7 +79,8 @@ impl Worker {
     fn write_pending(&mut self, pending: &mut Vec<Row>) {
         for row in pending.drain(..) {
             self.writes = self.writes.saturating_add(1);
-            if let Err(e) = write_row(&mut self.conn, &row) {
+            self.seq += 1;
+            if let Err(e) = write_row(&mut self.conn, &row, self.seq) {
                 tracing::error!(error = %e, task_id = %row.id, "a2a task store: write failed");
             }
         }
@@ -88,8 +95,8 @@ mod tests {
     #[test]
     fn coalesces_writes_per_task_and_keeps_the_newest() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::super::SCHEMA).unwrap();
-        let mut worker = Worker::new(conn, Retention::default());
+        super::super::schema::prepare(&conn).unwrap();
+        let mut worker = Worker::new(conn, Retention::default(), 0);
         let mut newest = put("a");
         if let Job::Put(row) = &mut newest {
             row.state = "TASK_STATE_COMPLETED";
