@@ -14,8 +14,8 @@ use crate::error::A2aError;
 use crate::manager::Shared;
 use crate::ops::{self, Op, Reply};
 use crate::server::{
-    check_json_content_type, json_response, read_body, requested_version, transport_error,
-    AppState, Binding, Version,
+    check_json_content_type, encoded_response, json_response, read_body, requested_version,
+    transport_error, AppState, Binding, Version,
 };
 use crate::sse::{sse_response, v1_json};
 
@@ -33,13 +33,16 @@ pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request)
         Ok(v) => v,
         Err(e) => return error(&Value::Null, &A2aError::Parse(e.to_string())),
     };
-    let Some(obj) = body.as_object() else {
-        let what = if body.is_array() {
-            "batch requests are not supported"
-        } else {
-            "the request must be a JSON object"
-        };
-        return error(&Value::Null, &A2aError::InvalidRequest(what.into()));
+    let mut obj = match body {
+        Value::Object(obj) => obj,
+        other => {
+            let what = if other.is_array() {
+                "batch requests are not supported"
+            } else {
+                "the request must be a JSON object"
+            };
+            return error(&Value::Null, &A2aError::InvalidRequest(what.into()));
+        }
     };
     let id = obj.get("id").cloned().unwrap_or(Value::Null);
     if !(id.is_null() || id.is_string() || id.is_number()) {
@@ -86,7 +89,7 @@ pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request)
             )),
         );
     }
-    let params = obj.get("params").cloned().unwrap_or(Value::Null);
+    let params = obj.remove("params").unwrap_or(Value::Null);
     let params = if wire == Version::V03 && matches!(op, Op::SendMessage | Op::SendStreamingMessage)
     {
         match compat_v03::send_params_to_v1(&params) {
@@ -97,6 +100,14 @@ pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request)
         params
     };
     match ops::run(state, shared, op, params).await {
+        Ok(Reply::Encoded(text)) if wire == Version::V1 => result_response(&id, &text),
+        Ok(Reply::Encoded(text)) => match serde_json::from_str::<Value>(&text) {
+            Ok(v) => json_response(
+                StatusCode::OK,
+                &json!({"jsonrpc": "2.0", "id": id, "result": to_v03(op, &v)}),
+            ),
+            Err(e) => error(&id, &A2aError::Internal(format!("re-read result: {e}"))),
+        },
         Ok(Reply::Json(v)) => {
             let result = if wire == Version::V03 {
                 to_v03(op, &v)
@@ -136,6 +147,17 @@ fn to_v03(op: Op, v: &Value) -> Value {
         }
         _ => v.clone(),
     }
+}
+
+/// A JSON-RPC success response around an already-encoded 1.0 result.
+fn result_response(id: &Value, result: &str) -> Response {
+    let mut body = String::with_capacity(result.len() + 48);
+    body.push_str(r#"{"jsonrpc":"2.0","id":"#);
+    body.push_str(&id.to_string());
+    body.push_str(r#","result":"#);
+    body.push_str(result);
+    body.push('}');
+    encoded_response(StatusCode::OK, body)
 }
 
 /// A JSON-RPC error answered with HTTP 200.

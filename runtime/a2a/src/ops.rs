@@ -55,6 +55,9 @@ impl Op {
 pub(crate) enum Reply {
     /// A single 1.0 JSON result.
     Json(Value),
+    /// A single 1.0 JSON result, already encoded (tasks: written straight from the typed task,
+    /// with no JSON tree in between).
+    Encoded(String),
     /// An event stream (already started).
     Stream(EventReceiver),
 }
@@ -126,6 +129,18 @@ fn task_json(task: &Task) -> A2aResult<Value> {
     serde_json::to_value(task).map_err(|e| A2aError::Internal(format!("encode task: {e}")))
 }
 
+fn encoded<T: serde::Serialize>(value: &T) -> A2aResult<Reply> {
+    serde_json::to_string(value)
+        .map(Reply::Encoded)
+        .map_err(|e| A2aError::Internal(format!("encode task: {e}")))
+}
+
+/// SendMessage's `{"task": ...}` result.
+#[derive(serde::Serialize)]
+struct TaskResult<'a> {
+    task: &'a Task,
+}
+
 /// Runs `op` with 1.0 JSON `p`.
 pub(crate) async fn run(
     state: &AppState,
@@ -158,7 +173,7 @@ pub(crate) async fn run(
                 SendOutcome::Message(m) => Ok(Reply::Json(json!({ "message": m }))),
                 SendOutcome::Task(mut t) => {
                     trim_history(&mut t, hl);
-                    Ok(Reply::Json(json!({ "task": task_json(&t)? })))
+                    encoded(&TaskResult { task: &t })
                 }
             }
         }
@@ -172,7 +187,9 @@ pub(crate) async fn run(
             {
                 return Err(A2aError::PushNotificationNotSupported);
             }
-            let rx = manager::start(shared, req).await?.events;
+            let rx = manager::start(shared, req, manager::Follow::Stream)
+                .await?
+                .events;
             Ok(Reply::Stream(rx))
         }
         Op::GetTask => {
@@ -180,7 +197,7 @@ pub(crate) async fn run(
             let hl = history_length(q.history_length, "historyLength")?;
             let mut t = shared.get_task(&q.id).await?;
             trim_history(&mut t, hl);
-            Ok(Reply::Json(task_json(&t)?))
+            encoded(&t)
         }
         Op::CancelTask => {
             let q: IdParams = params(p, "params")?;

@@ -13,7 +13,8 @@ use crate::error::A2aError;
 use crate::manager::Shared;
 use crate::ops::{self, Op, Reply};
 use crate::server::{
-    check_json_content_type, json_response, read_body, requested_version, AppState, Version,
+    check_json_content_type, encoded_response, json_response, read_body, requested_version,
+    AppState, Version,
 };
 use crate::sse::{sse_response, v1_json};
 
@@ -87,6 +88,7 @@ async fn route(state: &AppState, shared: &Arc<Shared>, req: Request) -> Result<R
     };
     Ok(match ops::run(state, shared, op, params).await? {
         Reply::Json(v) => json_response(StatusCode::OK, &v),
+        Reply::Encoded(text) => encoded_response(StatusCode::OK, text),
         Reply::Stream(rx) => sse_response(rx, v1_json),
     })
 }

@@ -254,6 +254,11 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
+/// A response whose body is already-encoded JSON.
+pub(crate) fn encoded_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 /// An error answered before a JSON-RPC id is known (auth, content type, size): the HTTP
 /// status of the error, the body in the binding's shape.
 pub(crate) fn transport_error(binding: Binding, e: &A2aError) -> Response {

@@ -58,9 +58,13 @@ pub(super) fn apply(
     }
 
     // Streams that have not seen the task yet get the snapshot before the update.
-    if st.subscribers.iter().any(|s| !s.primed) {
+    if st.subscribers.iter().any(|s| !s.primed && !s.outcome_only) {
         let snapshot = StreamResponse::Task(st.task.clone());
-        for s in st.subscribers.iter_mut().filter(|s| !s.primed) {
+        for s in st
+            .subscribers
+            .iter_mut()
+            .filter(|s| !s.primed && !s.outcome_only)
+        {
             let _ = s.tx.send(snapshot.clone());
             s.primed = true;
         }
@@ -143,6 +147,8 @@ fn status_update(task: &Task) -> StreamResponse {
     })
 }
 
+/// Sends `event` to every stream (not to outcome-only followers); drops closed streams.
 fn broadcast(st: &mut LiveState, event: StreamResponse) {
-    st.subscribers.retain(|s| s.tx.send(event.clone()).is_ok());
+    st.subscribers
+        .retain(|s| s.outcome_only || s.tx.send(event.clone()).is_ok());
 }

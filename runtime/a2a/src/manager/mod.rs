@@ -37,6 +37,9 @@ pub(crate) struct LiveTask {
 struct Subscriber {
     tx: mpsc::UnboundedSender<StreamResponse>,
     primed: bool,
+    /// A blocking SendMessage waiting for the outcome: it gets a message reply, else only the
+    /// end of the stream (then it reads the live snapshot), never the snapshot or updates.
+    outcome_only: bool,
 }
 
 struct LiveState {
@@ -121,8 +124,21 @@ pub(crate) struct Started {
     live: Arc<LiveTask>,
 }
 
+/// How the caller of [`start`] follows the task.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// Every event, starting with the task snapshot (streaming).
+    Stream,
+    /// Only a message reply or the end (blocking SendMessage).
+    Outcome,
+}
+
 /// Starts (or continues) a task for `req`.
-pub(crate) async fn start(shared: &Arc<Shared>, req: SendMessageRequest) -> A2aResult<Started> {
+pub(crate) async fn start(
+    shared: &Arc<Shared>,
+    req: SendMessageRequest,
+    follow: Follow,
+) -> A2aResult<Started> {
     let mut message = req.message;
     if message.role != Role::User {
         return Err(A2aError::InvalidParams(
@@ -194,7 +210,11 @@ pub(crate) async fn start(shared: &Arc<Shared>, req: SendMessageRequest) -> A2aR
     let live = Arc::new(LiveTask {
         state: Mutex::new(LiveState {
             task: task.clone(),
-            subscribers: vec![Subscriber { tx, primed: false }],
+            subscribers: vec![Subscriber {
+                tx,
+                primed: false,
+                outcome_only: follow == Follow::Outcome,
+            }],
             started: false,
             continuation,
             message_reply: None,
@@ -310,7 +330,7 @@ pub(crate) async fn send_message(
         task,
         events: mut rx,
         live,
-    } = start(shared, req).await?;
+    } = start(shared, req, Follow::Outcome).await?;
     if return_immediately {
         return Ok(SendOutcome::Task(task));
     }
@@ -332,7 +352,11 @@ pub(crate) async fn subscribe(shared: &Arc<Shared>, task_id: &str) -> A2aResult<
         let mut st = lock(&l.state);
         if !st.closed {
             let _ = tx.send(StreamResponse::Task(st.task.clone()));
-            st.subscribers.push(Subscriber { tx, primed: true });
+            st.subscribers.push(Subscriber {
+                tx,
+                primed: true,
+                outcome_only: false,
+            });
             return Ok(rx);
         }
     }
