@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // Declared before the async runtime so it drops after it: queued spans are flushed last.
     let _telemetry = cli::init_logging(&args.global);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match async_runtime() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -24,4 +24,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The multi-threaded tokio runtime. `TOKIO_WORKER_THREADS` is checked here (tokio itself
+/// panics on a value it cannot parse) and then applied.
+fn async_runtime() -> Result<tokio::runtime::Runtime, String> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(raw) = std::env::var_os("TOKIO_WORKER_THREADS") {
+        let raw = raw.to_string_lossy();
+        let threads = raw
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                format!("TOKIO_WORKER_THREADS is `{raw}`: expected a number of threads (1 or more), or unset it")
+            })?;
+        builder.worker_threads(threads);
+    }
+    builder.build().map_err(|e| e.to_string())
 }

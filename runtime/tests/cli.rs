@@ -224,3 +224,30 @@ fn workspace_check_reports_grants_and_fails_on_unrequested_ones() {
     assert!(report.contains("skill json-query: FAIL"), "{report}");
     assert!(report.contains("grants.skills.json-query.env"), "{report}");
 }
+
+#[test]
+fn a_bad_worker_thread_count_is_a_clear_error() {
+    for bad in ["", "many", "0"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
+            .current_dir(repo())
+            .env("MOLECULE_CACHE_DIR", cache_dir())
+            .env("TOKIO_WORKER_THREADS", bad)
+            .args(["check", "skills-examples/json-query"])
+            .output()
+            .expect("running molecule-runtime");
+        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("TOKIO_WORKER_THREADS") && !err.contains("panicked"),
+            "{bad:?}: {err}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
+        .current_dir(repo())
+        .env("MOLECULE_CACHE_DIR", cache_dir())
+        .env("TOKIO_WORKER_THREADS", "1")
+        .args(["check", "skills-examples/json-query"])
+        .output()
+        .expect("running molecule-runtime");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -162,12 +162,10 @@ impl TaskStore {
     /// Queues a write of the whole task (insert or replace). Writes are applied in the order
     /// they are queued; errors are logged.
     pub fn put(&self, task: &Task) {
-        let row = match encode(task) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, task_id = %task.id, "a2a task store: encode failed");
-                return;
-            }
+        // Encoded on the store thread, once per batch for a task written several times.
+        let row = Row {
+            updated_ms: task.status.timestamp.unwrap_or_else(now).timestamp_millis(),
+            task: Box::new(task.clone()),
         };
         if self.queue.0.push(Job::Put(row)).is_err() {
             tracing::error!("a2a task store: worker thread stopped; write dropped");
@@ -230,33 +228,29 @@ impl TaskStore {
     }
 }
 
+/// A queued task write: the task as of the write, and its status time.
 struct Row {
-    id: String,
-    context_id: String,
-    state: &'static str,
     updated_ms: i64,
-    json: String,
+    task: Box<Task>,
 }
 
-/// A queued write of a WORKING row for task `id` (unit tests of the queue and the worker).
+/// A queued write of a WORKING task `id` (unit tests of the queue and the worker).
 #[cfg(test)]
 fn test_put(id: &str) -> Job {
     Job::Put(Row {
-        id: id.into(),
-        context_id: "c".into(),
-        state: "TASK_STATE_WORKING",
         updated_ms: 0,
-        json: "{}".into(),
-    })
-}
-
-fn encode(task: &Task) -> Result<Row, StoreError> {
-    Ok(Row {
-        id: task.id.clone(),
-        context_id: task.context_id.clone(),
-        state: state_name(&task.status.state),
-        updated_ms: task.status.timestamp.unwrap_or_else(now).timestamp_millis(),
-        json: serde_json::to_string(task).map_err(StoreError::Encode)?,
+        task: Box::new(Task {
+            id: id.into(),
+            context_id: "c".into(),
+            status: crate::types::TaskStatus {
+                state: TaskState::Working,
+                message: None,
+                timestamp: None,
+            },
+            artifacts: None,
+            history: None,
+            metadata: None,
+        }),
     })
 }
 
@@ -269,6 +263,8 @@ fn decode(id: &str, json: &str) -> Result<Task, StoreError> {
 
 /// Writes `row` as the store's `seq`-th write (see `schema.rs` for what `seq` orders).
 fn write_row(c: &mut Connection, row: &Row, seq: i64) -> Result<(), StoreError> {
+    let task = &row.task;
+    let json = serde_json::to_string(task).map_err(StoreError::Encode)?;
     c.prepare_cached(
         "INSERT INTO tasks (id, context_id, state, updated_ms, task_json, seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -277,11 +273,11 @@ fn write_row(c: &mut Connection, row: &Row, seq: i64) -> Result<(), StoreError> 
            task_json = excluded.task_json, seq = excluded.seq",
     )?
     .execute(params![
-        row.id,
-        row.context_id,
-        row.state,
+        task.id,
+        task.context_id,
+        state_name(&task.status.state),
         row.updated_ms,
-        row.json,
+        json,
         seq
     ])?;
     Ok(())

@@ -143,10 +143,10 @@ mod tests {
         queue.push(Job::Run(Box::new(|_| {}))).unwrap();
         let first = queue.next_batch().unwrap();
         assert_eq!(first.len(), MAX_BATCH);
-        assert!(matches!(&first[0], Job::Put(r) if r.id == "0"));
+        assert!(matches!(&first[0], Job::Put(r) if r.task.id == "0"));
         let rest = queue.next_batch().unwrap();
         assert_eq!(rest.len(), 6);
-        assert!(matches!(&rest[0], Job::Put(r) if r.id == MAX_BATCH.to_string()));
+        assert!(matches!(&rest[0], Job::Put(r) if r.task.id == MAX_BATCH.to_string()));
         assert!(matches!(rest.last(), Some(Job::Run(_))));
     }
 

@@ -50,7 +50,7 @@ impl Worker {
         for job in batch {
             match job {
                 Job::Put(row) => {
-                    if let Some(i) = pending.iter().position(|p| p.id == row.id) {
+                    if let Some(i) = pending.iter().position(|p| p.task.id == row.task.id) {
                         pending.remove(i);
                     }
                     pending.push(row);
@@ -81,7 +81,7 @@ impl Worker {
             self.writes = self.writes.saturating_add(1);
             self.seq += 1;
             if let Err(e) = write_row(&mut self.conn, &row, self.seq) {
-                tracing::error!(error = %e, task_id = %row.id, "a2a task store: write failed");
+                tracing::error!(error = %e, task_id = %row.task.id, "a2a task store: write failed");
             }
         }
     }
@@ -99,7 +99,7 @@ mod tests {
         let mut worker = Worker::new(conn, Retention::default(), 0);
         let mut newest = put("a");
         if let Job::Put(row) = &mut newest {
-            row.state = "TASK_STATE_COMPLETED";
+            row.task.status.state = crate::types::TaskState::Completed;
         }
         worker.apply(vec![put("a"), put("b"), newest]);
         assert_eq!(worker.writes, 2, "two rows written for three puts");
