@@ -93,8 +93,19 @@ enum Job {
     Run(Box<dyn FnOnce(&mut Connection) + Send>),
 }
 
-/// Retention runs after this many row writes.
+/// Retention runs after this many row writes, or an eighth of `max_tasks` if that is more:
+/// the count bound may be exceeded by that much between runs, and each run costs a scan of
+/// up to `max_tasks` index entries.
 const PRUNE_EVERY: u32 = 256;
+
+impl Retention {
+    /// Row writes between two retention runs.
+    fn prune_interval(&self) -> u32 {
+        u32::try_from(self.max_tasks / 8)
+            .unwrap_or(u32::MAX)
+            .max(PRUNE_EVERY)
+    }
+}
 
 /// Handle to the SQLite task store. Cheap to clone; the worker thread stops when the last
 /// handle is dropped.
@@ -301,7 +312,8 @@ fn prune(c: &mut Connection, r: &Retention) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Runs retention now (normally it runs at open and every [`PRUNE_EVERY`] writes).
+/// Runs retention now (normally it runs at open and then every few hundred writes, see
+/// [`PRUNE_EVERY`]).
 pub async fn prune_now(store: &TaskStore) -> Result<(), StoreError> {
     let r = store.retention;
     store.call(move |c| prune(c, &r)).await

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 use super::queue::Queue;
-use super::{prune, write_row, Job, Retention, Row, PRUNE_EVERY};
+use super::{prune, write_row, Job, Retention, Row};
 
 /// The store thread: applies queued jobs in batches, one transaction per batch.
 pub(super) struct Worker {
@@ -62,7 +62,7 @@ impl Worker {
             }
         }
         self.write_pending(&mut pending);
-        if self.writes >= PRUNE_EVERY {
+        if self.writes >= self.retention.prune_interval() {
             self.writes = 0;
             if let Err(e) = prune(&mut self.conn, &self.retention) {
                 tracing::warn!(error = %e, "a2a task store: prune failed");
