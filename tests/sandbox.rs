@@ -250,6 +250,33 @@ async fn hostile_guests_end_in_clean_errors() {
     );
 }
 
+/// Instances come from a pool and their memory is reset by the pages the guest dirtied: what
+/// one call leaves on its stack and heap (inside and past its initial memory) must be gone
+/// for every later call, including calls running on a recycled slot many times over.
+#[tokio::test]
+async fn no_call_sees_what_an_earlier_call_left_in_memory() {
+    let host = host();
+    let skill = load(&host, HOSTILE, Grants::builder("skill hostile")).await;
+    let marker = "molecule-residue-7f3a9c";
+    for kib in [0, 64, 4096, 16] {
+        for _ in 0..3 {
+            let out = call(
+                &host,
+                &skill,
+                "residue",
+                json!({"marker": marker, "kib": kib}),
+            )
+            .await
+            .expect("residue call");
+            assert_eq!(out["found"], 0, "after a call that left {kib} KiB: {out}");
+            assert!(
+                out["after"].as_u64() > Some(kib as u64),
+                "the scan sees its own writes: {out}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn guests_see_no_host_env_files_or_args() {
     let secret_name = "MOLECULE_SANDBOX_TEST_SECRET";

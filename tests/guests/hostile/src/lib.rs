@@ -3,7 +3,8 @@
 // Each tool exercises one limit or isolation property of the host: `spin` (CPU / epoch
 // deadline), `alloc_bomb` (memory limit), `recurse` (stack), `panic` and `trap` (guest faults
 // surface as errors, never crash the host), `big_output` (output size bound), `read_env`,
-// `read_file`, `list_dir` and `print` (WASI env/fs/stdio isolation), `use_memory`, `use_config`
+// `read_file`, `list_dir` and `print` (WASI env/fs/stdio isolation), `residue` (nothing a
+// call leaves in linear memory is visible to the next call), `use_memory`, `use_config`
 // and `use_llm` (capability denial is visible as `denied`), `sleep_ms` (wall-clock bound while
 // blocked in WASI). `echo` is the well-behaved control. The loops and recursion go through
 // `black_box` so the optimiser cannot remove or flatten them.
@@ -265,6 +266,69 @@ fn sleep_ms(input: SleepMs) -> Result<Value, ToolError> {
     Ok(json!({ "slept_ms": input.ms }))
 }
 
+/// `residue` input.
+#[derive(Deserialize)]
+struct Residue {
+    /// Searched for reversed (the input itself, lowered into this memory, must not match).
+    marker: String,
+    /// KiB of heap to fill with the marker (some of it past the initial memory size).
+    #[serde(default)]
+    kib: usize,
+}
+
+/// Counts copies of the reversed marker anywhere in linear memory (left by an earlier call if
+/// memory were reused unreset), then leaves copies in a stack buffer and in `kib` KiB of heap.
+fn residue(input: Residue) -> Result<Value, ToolError> {
+    let needle: Vec<u8> = input.marker.bytes().rev().collect();
+    if needle.len() < 8 {
+        return Err(ToolError::InvalidInput("marker: at least 8 bytes".into()));
+    }
+    let found = count_in_memory(&needle);
+    let mut on_stack = [0u8; 4096];
+    for slot in on_stack.chunks_mut(needle.len()) {
+        slot.copy_from_slice(&needle[..slot.len()]);
+    }
+    black_box(&on_stack);
+    let heap: Vec<u8> = needle
+        .iter()
+        .copied()
+        .cycle()
+        .take(input.kib << 10)
+        .collect();
+    black_box(heap.leak());
+    // Proof that the scan sees what this call just wrote.
+    let after = count_in_memory(&needle);
+    Ok(json!({ "found": found, "after": after }))
+}
+
+/// Occurrences of `needle` in the whole linear memory (except `needle` itself), read byte by
+/// byte.
+#[cfg(target_arch = "wasm32")]
+fn count_in_memory(needle: &[u8]) -> usize {
+    let size = core::arch::wasm32::memory_size(0) * 65536;
+    let own = needle.as_ptr() as usize;
+    let mut found = 0;
+    // Address 0 is never a needle start worth checking, and skipping it avoids a null read.
+    for start in (1..size.saturating_sub(needle.len())).filter(|a| *a != own) {
+        // SAFETY: every address below `memory_size` is in bounds of this module's linear
+        // memory, and volatile reads of plain bytes have no validity requirements.
+        let first = unsafe { core::ptr::read_volatile(start as *const u8) };
+        if first != needle[0] {
+            continue;
+        }
+        // SAFETY: as above; `start + needle.len()` is below `size`.
+        let matches = (1..needle.len())
+            .all(|i| unsafe { core::ptr::read_volatile((start + i) as *const u8) } == needle[i]);
+        found += usize::from(matches);
+    }
+    found
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn count_in_memory(_: &[u8]) -> usize {
+    0
+}
+
 /// Schema of a tool without input.
 fn no_input() -> Value {
     json!({ "type": "object", "properties": {} })
@@ -285,6 +349,16 @@ fn skill() -> Skill {
             echo,
         )
         .tool("spin", "Loops forever.", no_input(), spin)
+        .tool(
+            "residue",
+            "Counts the reversed `marker` in its linear memory, then leaves copies on the stack \
+             and in `kib` KiB of heap.",
+            object(
+                json!({ "marker": { "type": "string" }, "kib": { "type": "integer" } }),
+                &["marker"],
+            ),
+            residue,
+        )
         .tool(
             "alloc_bomb",
             "Allocates and touches `mib` MiB (default 4096), one MiB at a time.",
