@@ -2,7 +2,8 @@
 //! component host per process, and the guest components built from source once per run
 //! (the builder caches them by source hash across runs too).
 
-pub mod python;
+/// The shared Python virtualenv with the A2A SDK (crate `molecule-python-venv`).
+pub use molecule_python_venv as python;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

@@ -11,7 +11,11 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::repo_root;
+/// The repository root (this crate lives in `tests/python-venv`).
+fn repo_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
 
 /// The pinned SDK requirement installed into the venv.
 pub const A2A_SDK: &str = "a2a-sdk[http-server]==1.3.0";
