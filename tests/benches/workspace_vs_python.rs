@@ -13,7 +13,7 @@
 //! workspace_vs_python`. Everything binds 127.0.0.1. The Python virtualenv is the tests' shared
 //! one (`molecule_tests::python`, created on first use: needs python3 and PyPI).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,17 +29,6 @@ const RUNS: [(usize, usize); 2] = [(1, 1000), (32, 2000)];
 const ROUNDS: usize = 5;
 const RUST_PORT: u16 = 18181;
 const PY_PORT: u16 = 18182;
-
-fn target_dir() -> PathBuf {
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    if dir.is_absolute() {
-        dir
-    } else {
-        repo_root().join(dir)
-    }
-}
 
 /// One server under test: how to start it.
 struct Server {
@@ -376,7 +365,7 @@ async fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // `cargo test --benches` probes bench binaries; nothing to list or test here
     }
-    let target = target_dir();
+    let target = molecule_tests::python::target_dir();
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "molecule") {
         // Profiling aid: load molecule-runtime alone (e.g. under `perf record -a`).
         let f = measure(&molecule_server(&target)).await;

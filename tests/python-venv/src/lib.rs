@@ -25,7 +25,7 @@ pub const PIN_MARKER: &str = ".a2a-sdk-1.3.0";
 
 /// The cargo target dir (`$CARGO_TARGET_DIR`, relative ones taken from the repo root, else
 /// `<repo>/target`).
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
