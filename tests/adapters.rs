@@ -1,6 +1,6 @@
 //! The six adapters end to end through A2A: each test boots a workspace from a temp config
 //! folder (config.yaml naming the adapter, a scripted model, and a copy of the real
-//! `skills-examples/json-query` skill), sends a JSON-RPC `SendMessage` (A2A 1.0) with reqwest,
+//! `demo/skills/json-query` skill), sends a JSON-RPC `SendMessage` (A2A 1.0) with reqwest,
 //! and checks that the model's scripted `query` call reached the skill (its result is fed back
 //! to the model) and that the final answer arrives. langgraph also streams
 //! (`SendStreamingMessage`) and must deliver artifact chunks. Each script matches its
@@ -56,7 +56,7 @@ impl Provider for Recording {
 
 /// Copies json-query into `<dir>/skills/json-query`, pointing its SDK path at the repo.
 fn copy_json_query(dir: &Path) {
-    let from = repo_root().join("skills-examples/json-query");
+    let from = repo_root().join("demo/skills/json-query");
     let to = dir.join("skills/json-query");
     std::fs::create_dir_all(to.join("src")).unwrap();
     for file in ["SKILL.md", "Cargo.lock", "src/lib.rs"] {

@@ -126,7 +126,7 @@ async fn env_and_secrets_reach_only_granted_skills() {
 #[tokio::test]
 async fn memory_interface_needs_a_grant() {
     let root = tempfile::tempdir().unwrap();
-    let wasm = guest_wasm("skills-examples/notes");
+    let wasm = guest_wasm("demo/skills/notes");
     let notes = skill_dir(root.path(), "notes", "{interfaces: [memory]}", &wasm);
     let (sandbox, skill) = load(&policy(root.path(), "name: w\n", &[]), &notes, &wasm).await;
     match call(&sandbox, &skill, "add_note", json!({"text": "x"})).await {
@@ -281,5 +281,61 @@ async fn a_name_rebound_to_loopback_is_refused_unless_granted_exactly() {
         .await
         .unwrap();
     assert!(ok["body"].as_str().unwrap().contains("internal"), "{ok}");
+    server.abort();
+}
+
+/// Egress denials name the config key that grants hosts to this skill, not its log label.
+#[tokio::test]
+async fn egress_denials_name_the_skills_hosts_key() {
+    let root = tempfile::tempdir().unwrap();
+    let wasm = guest_wasm("skills-examples/web-fetch");
+    let caps = "{hosts: [\"https://api.example.test\"]}";
+    let fetcher = skill_dir(root.path(), "web-fetch", caps, &wasm);
+    for yaml in [
+        "name: w\n",
+        "grants:\n  skills:\n    web-fetch: {hosts: [\"https://api.example.test\"]}\n",
+    ] {
+        let grants = policy(root.path(), yaml, &[]).grants_for(&fetcher).unwrap();
+        assert_eq!(
+            grants.hosts_key(),
+            Some("grants.skills.web-fetch.hosts"),
+            "{yaml}"
+        );
+    }
+}
+
+/// Smoke mode: a granted origin is still never contacted — the request fails at once with
+/// "offline in smoke mode", and the server sees no connection.
+#[tokio::test]
+async fn offline_policy_never_connects_even_to_granted_origins() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let server = tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let root = tempfile::tempdir().unwrap();
+    let wasm = guest_wasm("skills-examples/web-fetch");
+    let origin = format!("http://127.0.0.1:{port}");
+    let caps = format!("{{hosts: [\"{origin}\"]}}");
+    let fetcher = skill_dir(root.path(), "web-fetch", &caps, &wasm);
+    let yaml = format!("grants:\n  skills:\n    web-fetch: {{hosts: [\"{origin}\"]}}\n");
+    let offline = policy(root.path(), &yaml, &[]).offline("offline in smoke mode: test");
+    let (sandbox, skill) = load(&offline, &fetcher, &wasm).await;
+    let result = call(
+        &sandbox,
+        &skill,
+        "fetch",
+        json!({"url": format!("{origin}/")}),
+    )
+    .await;
+    let text = format!("{result:?}");
+    assert!(result.is_err(), "{text}");
+    assert!(text.contains("offline in smoke mode"), "{text}");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
     server.abort();
 }

@@ -7,8 +7,8 @@ use molecule_tests::{guest_wasm, host};
 fn real_components_link_cleanly() {
     let host = host();
     for rel in [
-        "skills-examples/json-query",
-        "skills-examples/notes",
+        "demo/skills/json-query",
+        "demo/skills/notes",
         "tests/guests/hostile",
     ] {
         let (component, _) = host.compile(&guest_wasm(rel), rel).unwrap();

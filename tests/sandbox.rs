@@ -16,8 +16,8 @@ use molecule_tests::{guest_wasm, host};
 use serde_json::{json, Value};
 
 const HOSTILE: &str = "tests/guests/hostile";
-const JSON_QUERY: &str = "skills-examples/json-query";
-const NOTES: &str = "skills-examples/notes";
+const JSON_QUERY: &str = "demo/skills/json-query";
+const NOTES: &str = "demo/skills/notes";
 
 fn tight_limits() -> SandboxLimits {
     SandboxLimits {
@@ -44,6 +44,34 @@ async fn call(
         .call_tool(skill, tool, &input.to_string())
         .await
         .map(|out| serde_json::from_str(&out).expect("sandbox returns JSON"))
+}
+
+/// Numbers of any size or precision come back from json-query exactly as written: the guest
+/// cuts its answer out of the input text and the sandbox returns the guest's JSON text as is.
+#[tokio::test]
+async fn json_query_keeps_numbers_exact() {
+    let host = host();
+    let skill = load(&host, JSON_QUERY, Grants::builder("skill json-query")).await;
+    let sandbox = Sandbox::new(host.engine().clone());
+    for number in [
+        "123456789012345678901234567890",
+        "-98765432109876543210987654321098765432",
+        "0.1000000000000000055511151231257827",
+        "6.02214076e-23",
+        "-2.5E-7",
+        "1e-400",
+        "2.50",
+    ] {
+        let input = format!(r#"{{"json":{{"n":{number},"m":[{number}]}},"pointer":"/n"}}"#);
+        let out = sandbox
+            .call_tool(&skill, "query", &input)
+            .await
+            .unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(out, number, "input {input}");
+        let input = format!(r#"{{"json":{{"n":{number},"m":[{number}]}},"pointer":""}}"#);
+        let out = sandbox.call_tool(&skill, "query", &input).await.unwrap();
+        assert_eq!(out, format!(r#"{{"n":{number},"m":[{number}]}}"#));
+    }
 }
 
 #[tokio::test]

@@ -229,24 +229,41 @@ pub fn valid_tool_name(name: &str) -> bool {
 
 /// Parses a tool's JSON text input into `I`, with errors that name the offending field.
 ///
-/// An empty (or all-whitespace) input counts as `{}`.
+/// An empty (or all-whitespace) input counts as `{}`. `I` is read straight from the text (no
+/// `serde_json::Value` in between), so a field may be a
+/// [`Box<RawValue>`](serde_json::value::RawValue) to get that part of the input verbatim, and
+/// numbers reach typed fields exactly as written.
 pub fn parse_input<I: DeserializeOwned>(input: &str) -> Result<I, ToolError> {
     let text = input.trim();
-    let value: Value = if text.is_empty() {
-        Value::Object(Default::default())
-    } else {
-        serde_json::from_str(text)
-            .map_err(|e| ToolError::InvalidInput(format!("input is not valid JSON: {e}")))?
-    };
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    let text = if text.is_empty() { "{}" } else { text };
+    // Syntax first, so a malformed input is reported as such even where a field's type is
+    // wrong before the error.
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map_err(|e| ToolError::InvalidInput(format!("input is not valid JSON: {e}")))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: I = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
+        let inner = without_position(err.inner());
         if path == "." {
-            ToolError::InvalidInput(inner.to_string())
+            ToolError::InvalidInput(inner)
         } else {
             ToolError::InvalidInput(format!("field `{path}`: {inner}"))
         }
-    })
+    })?;
+    de.end()
+        .map_err(|e| ToolError::InvalidInput(format!("input is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// A serde_json error's message without the ` at line L column C` suffix: the field path
+/// already says where, and the position in a one-line tool input helps nobody.
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&suffix) {
+        Some(message) => message.to_string(),
+        None => text,
+    }
 }
 
 /// Exports a skill: implements the WIT `tool` interface (`describe` and `call`) from a
@@ -379,6 +396,40 @@ mod tests {
         assert!(t.starts_with("input is not valid JSON"), "{t}");
         let t = invalid(skill().call("add", ""));
         assert!(t.contains("missing field `a`"), "{t}");
+    }
+
+    #[test]
+    fn invalid_input_messages_carry_no_position() {
+        let t = invalid(skill().call("add", r#"{"a": 1, "b": "x"}"#));
+        assert_eq!(t, r#"field `b`: invalid type: string "x", expected i64"#);
+        let t = invalid(skill().call("add", r#"{"a": 1}"#));
+        assert_eq!(t, "missing field `b`");
+        // Syntax errors win over type errors earlier in the text, and trailing text counts.
+        let t = invalid(skill().call("add", r#"{"a": "x", oops"#));
+        assert!(t.starts_with("input is not valid JSON"), "{t}");
+        let t = invalid(skill().call("add", r#"{"a": 1, "b": 2} extra"#));
+        assert!(t.starts_with("input is not valid JSON"), "{t}");
+    }
+
+    #[derive(Deserialize)]
+    struct RawInput {
+        doc: Box<serde_json::value::RawValue>,
+    }
+
+    #[test]
+    fn raw_fields_see_the_input_verbatim() {
+        let raw = |input: RawInput| -> Result<String, ToolError> { Ok(input.doc.get().to_owned()) };
+        let skill = Skill::new().tool("raw", "Echoes `doc`.", json!({}), raw);
+        for doc in [
+            "123456789012345678901234567890",
+            "0.1000000000000000055511151231257827",
+            "-2.5E-7",
+            r#"{"b": 1, "a": [1.0, 2e+5]}"#,
+        ] {
+            let out = skill.call("raw", &format!(r#"{{"doc": {doc}}}"#)).unwrap();
+            let back: String = serde_json::from_str(&out).unwrap();
+            assert_eq!(back, doc);
+        }
     }
 
     #[test]

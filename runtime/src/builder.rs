@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use sha2::{Digest, Sha256};
 
+use crate::toolchain::GuestToolchain;
+
 /// The wasm target guests build for.
 pub const GUEST_TARGET: &str = "wasm32-wasip2";
 
@@ -18,6 +20,7 @@ pub const GUEST_TARGET: &str = "wasm32-wasip2";
 pub struct ComponentBuilder {
     target_dir: PathBuf,
     out_dir: PathBuf,
+    toolchain: GuestToolchain,
 }
 
 /// A built component.
@@ -39,7 +42,14 @@ impl ComponentBuilder {
         ComponentBuilder {
             target_dir: cache_root.join("cargo-target"),
             out_dir: cache_root.join("builds"),
+            toolchain: GuestToolchain::from_env(),
         }
+    }
+
+    /// The same builder using `toolchain` to find (and complete) the Rust toolchain.
+    pub fn with_toolchain(mut self, toolchain: GuestToolchain) -> Self {
+        self.toolchain = toolchain;
+        self
     }
 
     /// Builds the crate at `crate_dir` unless a build of the same sources is cached.
@@ -78,6 +88,7 @@ impl ComponentBuilder {
     }
 
     fn run_cargo(&self, crate_dir: &Path, manifest: &Path) -> anyhow::Result<PathBuf> {
+        self.toolchain.ensure_target(crate_dir)?;
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let output = Command::new(cargo)
             .current_dir(crate_dir)
@@ -103,8 +114,9 @@ impl ComponentBuilder {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let hint = if stderr.contains("target may not be installed")
                 || stderr.contains("can't find crate for `core`")
+                || stderr.contains("can't find crate for `std`")
             {
-                "\nhint: run `rustup target add wasm32-wasip2`"
+                "\nhint: the toolchain lacks the target: run `rustup target add wasm32-wasip2`"
             } else {
                 ""
             };

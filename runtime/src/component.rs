@@ -59,6 +59,9 @@ pub struct AdapterComponent {
     pub name: String,
     /// Whether compiling was needed.
     pub cache: CacheOutcome,
+    /// Whether the component imports the `llm` interface, i.e. may call the model (a
+    /// workspace without a model is "not configured" only for such an adapter).
+    pub calls_model: bool,
     pub(crate) pre: AdapterPre<HostState>,
     pub(crate) grants: Arc<Grants>,
 }
@@ -122,11 +125,16 @@ impl ComponentHost {
         let pre = AdapterPre::new(pre)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{label} does not export the molecule `agent` interface"))?;
+        let calls_model = component
+            .component_type()
+            .imports(self.engine.engine())
+            .any(|(name, _)| is_llm_interface(name));
         let mut adapter = AdapterComponent {
             label,
             digest: hex::encode(Sha256::digest(wasm)),
             name: String::new(),
             cache,
+            calls_model,
             pre,
             grants,
         };
@@ -185,4 +193,10 @@ impl ComponentHost {
         sandbox::validate_specs(&skill.label, &skill.tools)?;
         Ok(skill)
     }
+}
+
+/// `molecule:runtime/llm`, with or without a version.
+fn is_llm_interface(import: &str) -> bool {
+    let name = import.split('@').next().unwrap_or(import);
+    name == "molecule:runtime/llm"
 }

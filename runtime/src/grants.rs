@@ -56,12 +56,19 @@ impl Grants {
                 events: None,
                 egress: None,
             },
+            hosts_key: "the workspace's config.yaml".into(),
         }
     }
 
     /// The component label used in logs and errors.
     pub fn component(&self) -> &str {
         &self.component
+    }
+
+    /// The config key (or flag) that grants this component outgoing-HTTP origins, as named in
+    /// every egress denial: e.g. `grants.skills.web-fetch.hosts`, or `` `--allow-host` ``.
+    pub fn hosts_key(&self) -> Option<&str> {
+        self.egress.as_ref().map(|hooks| hooks.policy().grant_key())
     }
 
     /// The limits every call of this component runs under.
@@ -133,6 +140,8 @@ pub struct DirGrant {
 /// Builds a [`Grants`]; every method grants one thing.
 pub struct GrantsBuilder {
     grants: Grants,
+    /// Where outgoing-HTTP origins are granted, named in every egress denial.
+    hosts_key: String,
 }
 
 impl GrantsBuilder {
@@ -140,6 +149,14 @@ impl GrantsBuilder {
     /// (e.g. `config.yaml under skills.notes.grants`, or `the --grant flag`).
     pub fn grant_hint(mut self, hint: impl Into<String>) -> Self {
         self.grants.grant_hint = hint.into();
+        self
+    }
+
+    /// Names where outgoing-HTTP origins are granted (e.g. `grants.skills.web-fetch.hosts`,
+    /// or `--allow-host`); every egress denial tells the operator to add the origin there.
+    /// Set it before [`GrantsBuilder::http_hosts`].
+    pub fn hosts_key(mut self, key: impl Into<String>) -> Self {
+        self.hosts_key = key.into();
         self
     }
 
@@ -215,9 +232,25 @@ impl GrantsBuilder {
     /// Grants outgoing HTTP to `hosts` (`scheme://host[:port]`); everything else stays
     /// denied, including private addresses a granted name resolves to.
     pub fn http_hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> anyhow::Result<Self> {
-        let policy = EgressPolicy::new(&self.grants.component, hosts)?;
+        let policy = EgressPolicy::with_key(&self.grants.component, &self.hosts_key, hosts)?;
         self.grants.egress = Some(EgressHooks::new(policy)?);
         Ok(self)
+    }
+
+    /// Refuses every outgoing HTTP request with `reason` before any DNS lookup or
+    /// connection (smoke mode), whatever was granted.
+    pub fn offline_http(mut self, reason: &str) -> Self {
+        let none: [&str; 0] = [];
+        let policy = EgressPolicy::with_key(&self.grants.component, &self.hosts_key, &none)
+            .map(|p| p.offline(reason));
+        match policy
+            .map_err(anyhow::Error::from)
+            .and_then(|p| Ok(EgressHooks::new(p)?))
+        {
+            Ok(hooks) => self.grants.egress = Some(hooks),
+            Err(err) => tracing::error!(error = %err, "cannot set up the offline HTTP policy"),
+        }
+        self
     }
 
     /// Like [`GrantsBuilder::http_hosts`] with ready-made hooks (tests use a fixed resolver).
@@ -229,7 +262,9 @@ impl GrantsBuilder {
     /// Finishes the grants. Without an HTTP grant, outgoing HTTP is denied.
     pub fn build(mut self) -> Arc<Grants> {
         if self.grants.egress.is_none() {
-            let policy = EgressPolicy::deny_all(&self.grants.component);
+            let none: [&str; 0] = [];
+            let policy = EgressPolicy::with_key(&self.grants.component, &self.hosts_key, &none)
+                .expect("an empty list always parses");
             match EgressHooks::new(policy) {
                 Ok(hooks) => self.grants.egress = Some(hooks),
                 Err(err) => tracing::error!(error = %err, "cannot set up the HTTP deny policy"),

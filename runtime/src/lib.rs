@@ -4,7 +4,8 @@
 //! Data flows one way:
 //!
 //! * [`skill`] reads a skill folder (`SKILL.md` plus a component source);
-//! * [`builder`] turns Rust source into a `.wasm` component, cached by content hash;
+//! * [`builder`] turns Rust source into a `.wasm` component, cached by content hash, with
+//!   [`toolchain`] installing the `wasm32-wasip2` target when the toolchain lacks it;
 //! * [`engine`] owns the one wasmtime `Engine` and its epoch ticker;
 //! * [`component`] compiles (through [`cache`]), link-checks and pre-instantiates components;
 //! * [`sandbox`] runs one call in a fresh `Store` with the limits of [`limits`] and the
@@ -25,7 +26,9 @@ pub mod metrics;
 pub mod plan;
 pub mod redact;
 pub mod sandbox;
+pub mod scaffold;
 pub mod skill;
 pub mod state;
+pub mod toolchain;
 pub mod wasi;
 pub mod workspace;

@@ -137,23 +137,65 @@ impl Plan {
 impl Plan {
     /// The model gateway for this plan with `credentials`, or why there is none. The
     /// `scripted` provider defaults to `<configs>/model-script.yaml` when no script is set.
+    /// The reason names the model and the config key (or variable) it came from.
     pub fn gateway(
         &self,
+        credentials: molecule_llm::Credentials,
+    ) -> Result<Arc<molecule_llm::Gateway>, String> {
+        self.gateway_with(credentials, false)
+    }
+
+    /// Smoke mode's gateway: like [`Plan::gateway`], but it never opens a connection — only a
+    /// `scripted` model works, and any other fails at once ("offline in smoke mode").
+    pub fn offline_gateway(
+        &self,
+        credentials: molecule_llm::Credentials,
+    ) -> Result<Arc<molecule_llm::Gateway>, String> {
+        self.gateway_with(credentials, true)
+    }
+
+    fn gateway_with(
+        &self,
         mut credentials: molecule_llm::Credentials,
+        offline: bool,
     ) -> Result<Arc<molecule_llm::Gateway>, String> {
         let config = &self.config;
+        let why = |e: molecule_llm::LlmError| {
+            format!(
+                "no model is available ({e}); the model is `{}` from {}",
+                config.model,
+                self.model_source()
+            )
+        };
         let selection =
             molecule_llm::ModelSelection::resolve(config.provider.as_deref(), &config.model)
-                .map_err(|e| e.to_string())?;
+                .map_err(why)?;
         if credentials.scripted_file.is_none() {
             let default_script = config.config_dir.join("model-script.yaml");
             if default_script.is_file() {
                 credentials.scripted_file = Some(default_script);
             }
         }
-        molecule_llm::Gateway::new(selection, credentials)
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
+        let gateway = if offline {
+            molecule_llm::Gateway::offline(selection, credentials)
+        } else {
+            molecule_llm::Gateway::new(selection, credentials)
+        };
+        gateway.map(Arc::new).map_err(why)
+    }
+
+    /// Where the model setting came from, naming the key to change.
+    fn model_source(&self) -> String {
+        let file = self.config.config_dir.join(molecule_config::CONFIG_FILE);
+        match self.config.model_origin {
+            molecule_config::Origin::Default => format!(
+                "the built-in default (set `model` in {} to choose one)",
+                file.display()
+            ),
+            molecule_config::Origin::File { key } => format!("`{key}` in {}", file.display()),
+            molecule_config::Origin::Env { var } => format!("the environment variable {var}"),
+            molecule_config::Origin::ModelPrefix => format!("`model` in {}", file.display()),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use serde::Deserialize;
 
 /// The frontmatter fields of `SKILL.md` that the runtime uses.
@@ -57,6 +57,9 @@ pub enum ComponentSource {
     Prebuilt(PathBuf),
     /// A Rust crate to build for wasm32-wasip2.
     Crate(PathBuf),
+    /// No component was found; the text says what to add. The skill still has its
+    /// `SKILL.md` (and so its place on the Agent Card); loading its tools fails with this.
+    Missing(String),
 }
 
 /// A skill folder, read but not yet compiled.
@@ -89,16 +92,14 @@ impl SkillDir {
         let skill_md = dir.join("SKILL.md");
         let text = std::fs::read_to_string(&skill_md)
             .with_context(|| format!("reading {}", skill_md.display()))?;
-        let (meta, body, mut warnings) = parse_skill_md(&skill_md, &text);
+        let (mut meta, body, mut warnings) = parse_skill_md(&skill_md, &text);
         let frontmatter = frontmatter_text(&text).unwrap_or_default().to_owned();
         if !meta.name.is_empty() && meta.name != id {
-            warnings.push(format!(
-                "{}: name `{}` differs from the folder name `{id}`; the folder name is used",
-                skill_md.display(),
-                meta.name
-            ));
+            warnings.push(name_mismatch(&skill_md, &frontmatter, &meta.name, &id));
+            // The folder name is the one name of the skill everywhere, card included.
+            meta.name = id.clone();
         }
-        let source = find_source(dir)?;
+        let source = find_source(dir);
         Ok(SkillDir {
             id,
             dir: dir.to_owned(),
@@ -111,34 +112,103 @@ impl SkillDir {
     }
 }
 
-/// Splits `SKILL.md` into frontmatter and body. Malformed frontmatter yields empty metadata
-/// and a warning naming the file and line.
+/// The warning for a frontmatter `name` that is not the folder name. The Agent Skills format
+/// requires them to be equal; [`SkillDir::load`] then uses the folder name for everything.
+fn name_mismatch(skill_md: &Path, frontmatter: &str, name: &str, id: &str) -> String {
+    // The file's line of the top-level `name:` key (the frontmatter starts on line 2).
+    let line = frontmatter
+        .lines()
+        .position(|l| l.starts_with("name:"))
+        .map_or(String::new(), |i| format!(":{}", i + 2));
+    format!(
+        "{}{line}: name `{name}` differs from the folder name `{id}` (the Agent Skills format \
+         requires them to be equal); the skill is loaded as `{id}`: that is its id and its name \
+         on the Agent Card, its heading in the system prompt and its key in config.yaml \
+         (`skills`, `grants.skills.{id}`), and `{name}` is not used; rename the folder or fix \
+         `name`",
+        skill_md.display()
+    )
+}
+
+/// A `SKILL.md` split at its frontmatter delimiters by [`split_frontmatter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SkillMdParts<'a> {
+    /// The YAML between the opening and closing delimiter lines (may be empty). It starts on
+    /// line 2 of the file.
+    pub yaml: &'a str,
+    /// Everything after the closing delimiter line (its line ending included in neither).
+    pub body: &'a str,
+}
+
+/// Why a `SKILL.md` has no frontmatter to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontmatterError {
+    /// The first line (after an optional BOM) is not a `---` delimiter.
+    Missing,
+    /// No later line is a `---` delimiter.
+    Unclosed,
+}
+
+/// Splits `SKILL.md` text into frontmatter and body, per the Agent Skills format: an optional
+/// UTF-8 byte-order mark, then a delimiter line, the YAML, and the next delimiter line; lines
+/// end in LF or CRLF. A delimiter line is exactly `---`, optionally followed by spaces or tabs
+/// (YAML allows whitespace after its `---` marker). Only a whole line counts: `----`, `--- x`
+/// or an indented `---` inside the YAML do not end it (YAML forbids a `---` line inside a
+/// quoted or block scalar, so the first delimiter line really is the end). The one splitter
+/// behind both [`parse_skill_md`] and [`frontmatter_text`].
+pub fn split_frontmatter(text: &str) -> Result<SkillMdParts<'_>, FrontmatterError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.split_inclusive('\n');
+    let opening = lines.next().ok_or(FrontmatterError::Missing)?;
+    if !is_delimiter(opening) {
+        return Err(FrontmatterError::Missing);
+    }
+    let start = opening.len();
+    let mut end = start;
+    for line in lines {
+        if is_delimiter(line) {
+            return Ok(SkillMdParts {
+                yaml: &text[start..end],
+                body: &text[end + line.len()..],
+            });
+        }
+        end += line.len();
+    }
+    Err(FrontmatterError::Unclosed)
+}
+
+/// Whether `line` (with or without its LF / CRLF ending) is a `---` delimiter line.
+fn is_delimiter(line: &str) -> bool {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.chars().all(|c| c == ' ' || c == '\t'))
+}
+
+/// Splits `SKILL.md` into frontmatter and body (see [`split_frontmatter`]). Missing or
+/// malformed frontmatter yields empty metadata and a warning naming the file and line; without
+/// frontmatter the body is the whole text (minus a BOM).
 pub fn parse_skill_md(path: &Path, text: &str) -> (SkillMeta, String, Vec<String>) {
     let mut warnings = Vec::new();
-    let Some(rest) = text
-        .strip_prefix("---\n")
-        .or_else(|| text.strip_prefix("---\r\n"))
-    else {
-        warnings.push(format!(
-            "{}:1: no frontmatter (a `---` line, YAML, a `---` line)",
-            path.display()
-        ));
-        return (SkillMeta::default(), text.to_owned(), warnings);
+    let parts = match split_frontmatter(text) {
+        Ok(parts) => parts,
+        Err(err) => {
+            warnings.push(match err {
+                FrontmatterError::Missing => format!(
+                    "{}:1: no frontmatter (a `---` line, YAML, a `---` line)",
+                    path.display()
+                ),
+                FrontmatterError::Unclosed => format!(
+                    "{}:1: frontmatter has no closing `---` line",
+                    path.display()
+                ),
+            });
+            let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+            return (SkillMeta::default(), body.to_owned(), warnings);
+        }
     };
-    let Some(end) = rest.find("\n---") else {
-        warnings.push(format!(
-            "{}:1: frontmatter has no closing `---` line",
-            path.display()
-        ));
-        return (SkillMeta::default(), text.to_owned(), warnings);
-    };
-    let yaml = &rest[..end];
-    let body = rest[end + 4..]
-        .trim_start_matches(['-', '\r'])
-        .trim_start_matches('\n')
-        .to_owned();
-    let meta = match serde_yaml::from_str::<SkillMeta>(yaml) {
-        Ok(meta) => meta,
+    let meta = match serde_yaml::from_str::<Option<SkillMeta>>(parts.yaml) {
+        Ok(meta) => meta.unwrap_or_default(),
         Err(err) => {
             // Line numbers in the YAML error count from the frontmatter; the file has one
             // `---` line before it.
@@ -156,34 +226,32 @@ pub fn parse_skill_md(path: &Path, text: &str) -> (SkillMeta, String, Vec<String
             path.display()
         ));
     }
-    (meta, body, warnings)
+    (meta, parts.body.to_owned(), warnings)
 }
 
-/// The YAML between the opening and closing `---` lines, if any.
+/// The YAML between the opening and closing `---` lines, if any (see [`split_frontmatter`]).
 pub fn frontmatter_text(text: &str) -> Option<&str> {
-    let rest = text
-        .strip_prefix("---\n")
-        .or_else(|| text.strip_prefix("---\r\n"))?;
-    Some(&rest[..rest.find("\n---")?])
+    split_frontmatter(text).ok().map(|parts| parts.yaml)
 }
 
-/// Finds the component: `tool.wasm` or `<folder>.wasm`, else a `Cargo.toml` crate.
-fn find_source(dir: &Path) -> anyhow::Result<ComponentSource> {
+/// Finds the component: `tool.wasm` or `<folder>.wasm`, else a `Cargo.toml` crate, else
+/// [`ComponentSource::Missing`].
+fn find_source(dir: &Path) -> ComponentSource {
     let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or("tool");
     for name in ["tool.wasm".to_owned(), format!("{folder}.wasm")] {
         let path = dir.join(&name);
         if path.is_file() {
-            return Ok(ComponentSource::Prebuilt(path));
+            return ComponentSource::Prebuilt(path);
         }
     }
     if dir.join("Cargo.toml").is_file() {
-        return Ok(ComponentSource::Crate(dir.to_owned()));
+        return ComponentSource::Crate(dir.to_owned());
     }
-    bail!(
+    ComponentSource::Missing(format!(
         "{} has no tool component: add `tool.wasm` (a prebuilt component) or a Cargo.toml \
          crate that builds one",
         dir.display()
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -213,5 +281,116 @@ mod tests {
             "{warnings:?}"
         );
         assert!(warnings[0].contains("malformed frontmatter"));
+    }
+
+    /// Both entry points see the same split (there is one splitter).
+    fn split(text: &str) -> (SkillMeta, String, Vec<String>) {
+        let parsed = parse_skill_md(Path::new("s/SKILL.md"), text);
+        let parts = split_frontmatter(text).expect("frontmatter");
+        assert_eq!(frontmatter_text(text), Some(parts.yaml));
+        assert_eq!(parsed.1, parts.body);
+        parsed
+    }
+
+    #[test]
+    fn a_bom_before_the_frontmatter_is_skipped() {
+        let (meta, body, warnings) =
+            split("\u{feff}---\nname: s\ndescription: With a BOM\n---\nBody\n");
+        assert_eq!(meta.description, "With a BOM");
+        assert_eq!(body, "Body\n");
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn crlf_line_endings_are_read() {
+        let text =
+            "---\r\nname: s\r\ndescription: Windows\r\ntags: [a]\r\n---\r\n# Body\r\nmore\r\n";
+        let (meta, body, warnings) = split(text);
+        assert_eq!(meta.description, "Windows");
+        assert_eq!(meta.tags, ["a"]);
+        assert_eq!(body, "# Body\r\nmore\r\n");
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn only_a_whole_dashes_line_closes_the_frontmatter() {
+        // A quoted multi-line description with a `----` line used to cut the frontmatter at
+        // `\n---` and lose all metadata.
+        let text = "---\nname: s\ndescription: \"First paragraph.\n----\nSecond.\"\n\
+                    tags: [x]\n---\n# Body\n---\nafter a rule\n";
+        let (meta, body, warnings) = split(text);
+        assert_eq!(meta.description, "First paragraph. ---- Second.");
+        assert_eq!(meta.tags, ["x"]);
+        assert_eq!(meta.name, "s");
+        assert_eq!(body, "# Body\n---\nafter a rule\n");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // `--- x` is a line with content, not a delimiter.
+        let err = split_frontmatter("---\nname: s\n--- x\n");
+        assert_eq!(err, Err(FrontmatterError::Unclosed));
+    }
+
+    #[test]
+    fn delimiters_may_carry_trailing_spaces_and_tabs() {
+        let text = "--- \t\nname: s\ndescription: d\n---  \r\nBody";
+        let (meta, body, _) = split(text);
+        assert_eq!(meta.description, "d");
+        assert_eq!(body, "Body");
+    }
+
+    #[test]
+    fn the_body_starts_right_after_the_closing_line() {
+        let (_, body, _) = split("---\ndescription: d\n---\n\n## Usage\n");
+        assert_eq!(body, "\n## Usage\n");
+        let (_, body, _) = split("---\ndescription: d\n---");
+        assert_eq!(body, "");
+        let (meta, _, warnings) = split("---\n---\nbody\n");
+        assert_eq!(meta, SkillMeta::default());
+        assert!(warnings[0].contains("no `description`"), "{warnings:?}");
+    }
+
+    #[test]
+    fn missing_or_unclosed_frontmatter_warns_and_keeps_the_text_as_body() {
+        let (meta, body, warnings) = parse_skill_md(Path::new("SKILL.md"), "# Just markdown\n");
+        assert_eq!(meta, SkillMeta::default());
+        assert_eq!(body, "# Just markdown\n");
+        assert!(warnings[0].contains("no frontmatter"), "{warnings:?}");
+        assert_eq!(frontmatter_text("# Just markdown\n"), None);
+        let (_, _, warnings) = parse_skill_md(Path::new("SKILL.md"), "---\nname: s\n");
+        assert!(warnings[0].contains("no closing"), "{warnings:?}");
+        assert_eq!(frontmatter_text("---\nname: s\n"), None);
+    }
+
+    #[test]
+    fn a_name_other_than_the_folder_is_replaced_by_the_folder_name_everywhere() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("json-query");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join("SKILL.md"),
+            "---\ndescription: Query JSON\nname: JSON Query\n---\nbody\n",
+        )
+        .expect("write");
+        std::fs::write(dir.join("tool.wasm"), b"\0asm").expect("write");
+        let skill = SkillDir::load(&dir).expect("load");
+        let warning = &skill.warnings[0];
+        let file = dir.join("SKILL.md");
+        assert!(
+            warning.starts_with(&format!("{}:3: name `JSON Query`", file.display())),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("loaded as `json-query`")
+                && warning.contains("name on the Agent Card")
+                && warning.contains("grants.skills.json-query"),
+            "{warning}"
+        );
+        // What the message says is what happens: the card shows the folder name.
+        assert_eq!(skill.id, "json-query");
+        assert_eq!(skill.meta.name, "json-query");
+        let card = crate::workspace::card::card_skill(&skill);
+        assert_eq!(
+            (card.id.as_str(), card.name.as_str()),
+            ("json-query", "json-query")
+        );
     }
 }

@@ -24,7 +24,7 @@ fn text(bytes: &[u8]) -> String {
 fn call_prints_the_value_at_the_pointer() {
     let out = runtime(&[
         "call",
-        "skills-examples/json-query",
+        "demo/skills/json-query",
         "query",
         "--args",
         r#"{"json":{"a":[1,2]},"pointer":"/a/1"}"#,
@@ -33,11 +33,33 @@ fn call_prints_the_value_at_the_pointer() {
     assert_eq!(text(&out.stdout), "2\n");
 }
 
+/// `call` prints numbers exactly as the input wrote them (json-query cuts its answer out of the
+/// input text and the host forwards the tool's JSON text untouched): no trip through `f64`.
+#[test]
+fn call_keeps_numbers_exact() {
+    let out = runtime(&[
+        "call",
+        "demo/skills/json-query",
+        "query",
+        "--args",
+        r#"{"json":{"n":123456789012345678901234567890},"pointer":"/n"}"#,
+    ]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "123456789012345678901234567890\n");
+
+    let numbers = "[123456789012345678901234567890,-98765432109876543210987654321,\
+                   0.1000000000000000055511151231257827,6.02214076e-23,-2.5E-7,1e-400]";
+    let args = format!(r#"{{"json":{{"a":{numbers}}},"pointer":"/a"}}"#);
+    let out = runtime(&["call", "demo/skills/json-query", "query", "--args", &args]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{numbers}\n"));
+}
+
 #[test]
 fn call_reports_bad_input_clearly() {
     let out = runtime(&[
         "call",
-        "skills-examples/json-query",
+        "demo/skills/json-query",
         "query",
         "--args",
         r#"{"json":{"a":[1,2]},"pointer":"a/1"}"#,
@@ -50,13 +72,7 @@ fn call_reports_bad_input_clearly() {
         "{err}"
     );
 
-    let out = runtime(&[
-        "call",
-        "skills-examples/json-query",
-        "query",
-        "--args",
-        "{oops",
-    ]);
+    let out = runtime(&["call", "demo/skills/json-query", "query", "--args", "{oops"]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("not JSON"),
@@ -64,7 +80,7 @@ fn call_reports_bad_input_clearly() {
         text(&out.stderr)
     );
 
-    let out = runtime(&["call", "skills-examples/json-query", "nope"]);
+    let out = runtime(&["call", "demo/skills/json-query", "nope"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
@@ -82,7 +98,7 @@ fn call_reports_bad_input_clearly() {
 
     let out = runtime(&[
         "call",
-        "skills-examples/json-query",
+        "demo/skills/json-query",
         "query",
         "--timeout",
         "soon",
@@ -102,7 +118,7 @@ fn call_with_memory_grant_persists_notes() {
     let db = db.to_str().unwrap();
     let add = runtime(&[
         "call",
-        "skills-examples/notes",
+        "demo/skills/notes",
         "add_note",
         "--grant",
         "memory",
@@ -114,7 +130,7 @@ fn call_with_memory_grant_persists_notes() {
     assert!(add.status.success(), "{}", text(&add.stderr));
     let find = runtime(&[
         "call",
-        "skills-examples/notes",
+        "demo/skills/notes",
         "find_notes",
         "--grant",
         "memory",
@@ -132,7 +148,7 @@ fn call_with_memory_grant_persists_notes() {
 
     let denied = runtime(&[
         "call",
-        "skills-examples/notes",
+        "demo/skills/notes",
         "add_note",
         "--args",
         r#"{"text":"x"}"#,
@@ -144,11 +160,7 @@ fn call_with_memory_grant_persists_notes() {
 
 #[test]
 fn check_and_build_report_per_component() {
-    let out = runtime(&[
-        "check",
-        "skills-examples/json-query",
-        "skills-examples/notes",
-    ]);
+    let out = runtime(&["check", "demo/skills/json-query", "demo/skills/notes"]);
     assert!(
         out.status.success(),
         "{}{}",
@@ -160,7 +172,7 @@ fn check_and_build_report_per_component() {
     assert!(report.contains("tool query"), "{report}");
     assert!(report.contains("tool add_note"), "{report}");
 
-    let out = runtime(&["build", "skills-examples/json-query"]);
+    let out = runtime(&["build", "demo/skills/json-query"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("compiled code cached"),
@@ -186,12 +198,12 @@ fn workspace_check_reports_grants_and_fails_on_unrequested_ones() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("skills")).unwrap();
     std::os::unix::fs::symlink(
-        repo().join("skills-examples/json-query"),
+        repo().join("demo/skills/json-query"),
         dir.path().join("skills/json-query"),
     )
     .unwrap();
     std::os::unix::fs::symlink(
-        repo().join("skills-examples/notes"),
+        repo().join("demo/skills/notes"),
         dir.path().join("skills/notes"),
     )
     .unwrap();
@@ -232,7 +244,7 @@ fn a_bad_worker_thread_count_is_a_clear_error() {
             .current_dir(repo())
             .env("MOLECULE_CACHE_DIR", cache_dir())
             .env("TOKIO_WORKER_THREADS", bad)
-            .args(["check", "skills-examples/json-query"])
+            .args(["check", "demo/skills/json-query"])
             .output()
             .expect("running molecule-runtime");
         assert_eq!(out.status.code(), Some(1), "{bad:?}");
@@ -246,8 +258,28 @@ fn a_bad_worker_thread_count_is_a_clear_error() {
         .current_dir(repo())
         .env("MOLECULE_CACHE_DIR", cache_dir())
         .env("TOKIO_WORKER_THREADS", "1")
-        .args(["check", "skills-examples/json-query"])
+        .args(["check", "demo/skills/json-query"])
         .output()
         .expect("running molecule-runtime");
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// An egress denial from `call` tells the operator the flag that grants hosts there, never a
+/// config key built from the skill's log label (`grants.skills.skill web-fetch.hosts`).
+#[test]
+fn call_egress_denial_names_the_allow_host_flag() {
+    let out = runtime(&[
+        "call",
+        "skills-examples/web-fetch",
+        "fetch",
+        "--args",
+        r#"{"url":"http://127.0.0.1:9/"}"#,
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "stderr: {stderr}");
+    assert!(
+        stderr.contains(r#"add "http://127.0.0.1:9" to `--allow-host`"#),
+        "stderr: {stderr}"
+    );
+    assert!(!stderr.contains("grants.skills.skill"), "stderr: {stderr}");
 }

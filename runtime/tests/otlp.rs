@@ -204,18 +204,12 @@ fn wait(mut child: Child, limit: Duration) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// `call skills-examples/json-query query` with `env`; returns the output and its wall time.
+/// `call demo/skills/json-query query` with `env`; returns the output and its wall time.
 fn call_query(env: &[(&str, &str)]) -> (Output, Duration) {
     let args = r#"{"json":{"a":[1,2]},"pointer":"/a/1"}"#;
     let started = Instant::now();
     let child = command(
-        &[
-            "call",
-            "skills-examples/json-query",
-            "query",
-            "--args",
-            args,
-        ],
+        &["call", "demo/skills/json-query", "query", "--args", args],
         env,
     )
     .spawn()

@@ -89,7 +89,7 @@ fn clean_return_exits_0_and_lists_every_component() {
     );
     std::fs::create_dir(dir.path().join("skills")).unwrap();
     std::os::unix::fs::symlink(
-        repo().join("skills-examples/json-query"),
+        repo().join("demo/skills/json-query"),
         dir.path().join("skills/json-query"),
     )
     .unwrap();
@@ -130,30 +130,35 @@ fn ordinary_error_exits_0() {
     assert!(detail.contains("model unreachable"), "{detail}");
 }
 
+/// Smoke runs are offline: with the default model (no `model:` line) or a named provider,
+/// the model call fails at once with "offline in smoke mode" (outcome `error`, exit 0), and
+/// nothing connects to the provider's endpoint, here a listener on 127.0.0.1.
 #[test]
-fn unreachable_model_with_stub_credentials_exits_0() {
-    // A real provider with the stub key and nothing listening: the call fails or is still
-    // retrying when the time limit passes — either way a PASS.
-    let dir = workspace("langgraph", "");
-    let yaml = std::fs::read_to_string(dir.path().join("config.yaml"))
-        .unwrap()
-        .replace("scripted:smoke", "openai:gpt-4o-mini");
-    std::fs::write(dir.path().join("config.yaml"), yaml).unwrap();
-    let env = [
-        ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
-        ("MOLECULE_SMOKE_TIMEOUT_SECS", "2"),
-    ];
-    let (out, report, _) = smoke(dir.path(), &env);
-    assert_eq!(code(&out), 0, "{report:#}");
-    assert!(
-        ["error", "timeout"].contains(&outcome(&report)),
-        "{report:#}"
-    );
-    let text = report.to_string();
-    assert!(
-        !text.contains("sk-fake-smoke-openai"),
-        "stub key leaked: {text}"
-    );
+fn smoke_never_reaches_the_model_provider() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    for model_line in ["", "model: openai:gpt-4o-mini\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = format!("name: Smoke\nruntime: langgraph\n{model_line}");
+        std::fs::write(dir.path().join("config.yaml"), yaml).unwrap();
+        let env = [
+            ("OPENAI_BASE_URL", format!("{base}/v1")),
+            ("ANTHROPIC_BASE_URL", base.clone()),
+        ];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (out, report, _) = smoke(dir.path(), &env);
+        assert_eq!(code(&out), 0, "{model_line}: {report:#}");
+        assert_eq!(outcome(&report), "error", "{model_line}: {report:#}");
+        let detail = report["execute"]["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("offline in smoke mode"), "{detail}");
+        let text = report.to_string();
+        assert!(!text.contains("sk-fake-smoke"), "stub key leaked: {text}");
+        assert!(
+            listener.accept().is_err(),
+            "{model_line}: smoke connected to the provider"
+        );
+    }
 }
 
 #[test]

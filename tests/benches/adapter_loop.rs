@@ -87,7 +87,7 @@ fn adapter_loop(c: &mut Criterion) {
     let host = Arc::new(host());
     let skills_root = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(
-        repo_root().join("skills-examples/json-query"),
+        repo_root().join("demo/skills/json-query"),
         skills_root.path().join("json-query"),
     )
     .unwrap();

@@ -22,7 +22,7 @@ fn instantiate_call(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let wasm = guest_wasm("skills-examples/json-query");
+    let wasm = guest_wasm("demo/skills/json-query");
     let mut group = c.benchmark_group("instantiate_call");
     for (name, allocation) in [
         ("pooling", Allocation::Auto),
@@ -68,13 +68,7 @@ fn whole_process(c: &mut Criterion) {
         let out = Command::new(&bin)
             .current_dir(repo_root())
             .env("MOLECULE_CACHE_DIR", test_cache_dir())
-            .args([
-                "call",
-                "skills-examples/json-query",
-                "query",
-                "--args",
-                INPUT,
-            ])
+            .args(["call", "demo/skills/json-query", "query", "--args", INPUT])
             .output()
             .expect("run molecule-runtime");
         assert!(

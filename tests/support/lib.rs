@@ -146,6 +146,27 @@ pub async fn boot_config_env(
     env: &[(&str, &str)],
     in_memory_tasks: bool,
 ) -> molecule_runtime::workspace::boot::RunningWorkspace {
+    let credentials = molecule_llm::Credentials {
+        scripted_file: Some(repo_root().join("demo/model-script.yaml")),
+        ..molecule_llm::Credentials::default()
+    };
+    let selection = molecule_llm::ModelSelection::resolve(None, "scripted:demo").expect("model");
+    let gateway = molecule_llm::Gateway::new(selection, credentials)
+        .map(Arc::new)
+        .map_err(|e| e.to_string());
+    boot_with_gateway(dir, yaml, env, in_memory_tasks, |_| gateway).await
+}
+
+/// Boots a workspace from `config.yaml` text in `dir` on 127.0.0.1:0 with the model gateway
+/// `gateway` makes from the plan (e.g. `|plan| plan.gateway(Credentials::default())` for what
+/// the config alone gives). Preflight must pass.
+pub async fn boot_with_gateway(
+    dir: &Path,
+    yaml: &str,
+    env: &[(&str, &str)],
+    in_memory_tasks: bool,
+    gateway: impl FnOnce(&molecule_runtime::plan::Plan) -> Result<Arc<molecule_llm::Gateway>, String>,
+) -> molecule_runtime::workspace::boot::RunningWorkspace {
     use molecule_runtime::plan::{Overrides, Plan};
     use std::net::{IpAddr, Ipv4Addr};
     std::fs::write(dir.join("config.yaml"), yaml).expect("write config.yaml");
@@ -162,17 +183,10 @@ pub async fn boot_config_env(
         "{}",
         plan.preflight.render()
     );
-    let credentials = molecule_llm::Credentials {
-        scripted_file: Some(repo_root().join("demo/model-script.yaml")),
-        ..molecule_llm::Credentials::default()
-    };
-    let selection = molecule_llm::ModelSelection::resolve(None, "scripted:demo").expect("model");
     let deps = molecule_runtime::workspace::boot::BootDeps {
         host: Arc::new(host()),
         builder: ComponentBuilder::new(&test_cache_dir()),
-        gateway: molecule_llm::Gateway::new(selection, credentials)
-            .map(Arc::new)
-            .map_err(|e| e.to_string()),
+        gateway: gateway(&plan),
         in_memory_tasks,
     };
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))

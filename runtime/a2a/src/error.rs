@@ -52,47 +52,96 @@ pub enum A2aError {
     /// The request body exceeds the configured limit (HTTP 413; JSON-RPC -32600).
     #[error("Request body too large: limit is {0} bytes")]
     PayloadTooLarge(usize),
-    /// Missing or wrong bearer credentials (HTTP 401).
+    /// Missing or wrong bearer credentials (HTTP 401; JSON-RPC [`codes::UNAUTHENTICATED`]).
     #[error("Unauthorized: {0}")]
     Unauthorized(String),
 }
 
+/// JSON-RPC error codes: the five of JSON-RPC 2.0, the A2A 1.0 ones, and the one
+/// implementation-defined code this server adds ([`UNAUTHENTICATED`](codes::UNAUTHENTICATED)).
+pub mod codes {
+    /// -32700: the body is not valid JSON.
+    pub const PARSE_ERROR: i64 = -32700;
+    /// -32600: the JSON is not a valid JSON-RPC request object.
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// -32601: the method does not exist.
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// -32602: invalid method parameters.
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// -32603: internal error.
+    pub const INTERNAL_ERROR: i64 = -32603;
+    /// -32000 (JSON-RPC's implementation-defined server-error range, unused by A2A): missing
+    /// or wrong credentials. It is always sent with HTTP 401, which is what clients act on.
+    pub const UNAUTHENTICATED: i64 = -32000;
+    /// -32001: A2A TaskNotFoundError.
+    pub const TASK_NOT_FOUND: i64 = -32001;
+    /// -32002: A2A TaskNotCancelableError.
+    pub const TASK_NOT_CANCELABLE: i64 = -32002;
+    /// -32003: A2A PushNotificationNotSupportedError.
+    pub const PUSH_NOTIFICATION_NOT_SUPPORTED: i64 = -32003;
+    /// -32004: A2A UnsupportedOperationError.
+    pub const UNSUPPORTED_OPERATION: i64 = -32004;
+    /// -32005: A2A ContentTypeNotSupportedError.
+    pub const CONTENT_TYPE_NOT_SUPPORTED: i64 = -32005;
+    /// -32006: A2A InvalidAgentResponseError.
+    pub const INVALID_AGENT_RESPONSE: i64 = -32006;
+    /// -32007: A2A ExtendedAgentCardNotConfiguredError.
+    pub const EXTENDED_AGENT_CARD_NOT_CONFIGURED: i64 = -32007;
+    /// -32008: A2A ExtensionSupportRequiredError.
+    pub const EXTENSION_SUPPORT_REQUIRED: i64 = -32008;
+    /// -32009: A2A VersionNotSupportedError.
+    pub const VERSION_NOT_SUPPORTED: i64 = -32009;
+}
+
+/// The `google.rpc.ErrorInfo.reason` for a JSON-RPC error `code` (UPPER_SNAKE_CASE, the
+/// names the A2A SDKs use). This is the only place a reason is chosen: [`A2aError::reason`]
+/// is this function of [`A2aError::code`], so a reason can never disagree with its code. An
+/// unknown code answers `INTERNAL_ERROR`.
+pub fn reason_for_code(code: i64) -> &'static str {
+    match code {
+        codes::PARSE_ERROR => "PARSE_ERROR",
+        codes::INVALID_REQUEST => "INVALID_REQUEST",
+        codes::METHOD_NOT_FOUND => "METHOD_NOT_FOUND",
+        codes::INVALID_PARAMS => "INVALID_PARAMS",
+        codes::UNAUTHENTICATED => "UNAUTHENTICATED",
+        codes::TASK_NOT_FOUND => "TASK_NOT_FOUND",
+        codes::TASK_NOT_CANCELABLE => "TASK_NOT_CANCELABLE",
+        codes::PUSH_NOTIFICATION_NOT_SUPPORTED => "PUSH_NOTIFICATION_NOT_SUPPORTED",
+        codes::UNSUPPORTED_OPERATION => "UNSUPPORTED_OPERATION",
+        codes::CONTENT_TYPE_NOT_SUPPORTED => "CONTENT_TYPE_NOT_SUPPORTED",
+        codes::INVALID_AGENT_RESPONSE => "INVALID_AGENT_RESPONSE",
+        codes::EXTENDED_AGENT_CARD_NOT_CONFIGURED => "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
+        codes::EXTENSION_SUPPORT_REQUIRED => "EXTENSION_SUPPORT_REQUIRED",
+        codes::VERSION_NOT_SUPPORTED => "VERSION_NOT_SUPPORTED",
+        _ => "INTERNAL_ERROR",
+    }
+}
+
 impl A2aError {
-    /// The JSON-RPC error code.
+    /// The JSON-RPC error code. A body over the size limit is an invalid request (-32600,
+    /// sent with HTTP 413); missing or wrong credentials are [`codes::UNAUTHENTICATED`]
+    /// (sent with HTTP 401).
     pub fn code(&self) -> i64 {
         match self {
-            A2aError::Parse(_) => -32700,
-            A2aError::InvalidRequest(_) | A2aError::PayloadTooLarge(_) => -32600,
-            A2aError::MethodNotFound(_) => -32601,
-            A2aError::InvalidParams(_) => -32602,
-            A2aError::Internal(_) | A2aError::Unauthorized(_) => -32603,
-            A2aError::TaskNotFound(_) => -32001,
-            A2aError::TaskNotCancelable(_) => -32002,
-            A2aError::PushNotificationNotSupported => -32003,
-            A2aError::UnsupportedOperation(_) => -32004,
-            A2aError::ContentTypeNotSupported(_) => -32005,
-            A2aError::ExtendedAgentCardNotConfigured => -32007,
-            A2aError::VersionNotSupported(_) => -32009,
+            A2aError::Parse(_) => codes::PARSE_ERROR,
+            A2aError::InvalidRequest(_) | A2aError::PayloadTooLarge(_) => codes::INVALID_REQUEST,
+            A2aError::MethodNotFound(_) => codes::METHOD_NOT_FOUND,
+            A2aError::InvalidParams(_) => codes::INVALID_PARAMS,
+            A2aError::Internal(_) => codes::INTERNAL_ERROR,
+            A2aError::Unauthorized(_) => codes::UNAUTHENTICATED,
+            A2aError::TaskNotFound(_) => codes::TASK_NOT_FOUND,
+            A2aError::TaskNotCancelable(_) => codes::TASK_NOT_CANCELABLE,
+            A2aError::PushNotificationNotSupported => codes::PUSH_NOTIFICATION_NOT_SUPPORTED,
+            A2aError::UnsupportedOperation(_) => codes::UNSUPPORTED_OPERATION,
+            A2aError::ContentTypeNotSupported(_) => codes::CONTENT_TYPE_NOT_SUPPORTED,
+            A2aError::ExtendedAgentCardNotConfigured => codes::EXTENDED_AGENT_CARD_NOT_CONFIGURED,
+            A2aError::VersionNotSupported(_) => codes::VERSION_NOT_SUPPORTED,
         }
     }
 
-    /// The `ErrorInfo.reason` (UPPER_SNAKE_CASE, as the Python reference uses).
+    /// The `ErrorInfo.reason`: always [`reason_for_code`] of [`code`](Self::code).
     pub fn reason(&self) -> &'static str {
-        match self {
-            A2aError::Parse(_) | A2aError::InvalidRequest(_) => "INVALID_REQUEST",
-            A2aError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
-            A2aError::MethodNotFound(_) => "METHOD_NOT_FOUND",
-            A2aError::InvalidParams(_) => "INVALID_PARAMS",
-            A2aError::Internal(_) => "INTERNAL_ERROR",
-            A2aError::Unauthorized(_) => "UNAUTHENTICATED",
-            A2aError::TaskNotFound(_) => "TASK_NOT_FOUND",
-            A2aError::TaskNotCancelable(_) => "TASK_NOT_CANCELABLE",
-            A2aError::PushNotificationNotSupported => "PUSH_NOTIFICATION_NOT_SUPPORTED",
-            A2aError::UnsupportedOperation(_) => "UNSUPPORTED_OPERATION",
-            A2aError::ContentTypeNotSupported(_) => "CONTENT_TYPE_NOT_SUPPORTED",
-            A2aError::ExtendedAgentCardNotConfigured => "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
-            A2aError::VersionNotSupported(_) => "VERSION_NOT_SUPPORTED",
-        }
+        reason_for_code(self.code())
     }
 
     /// The gRPC status name used in REST error bodies.
@@ -173,6 +222,106 @@ mod tests {
         assert_eq!(v["error"]["data"][0]["reason"], "TASK_NOT_FOUND");
         assert_eq!(v["error"]["data"][0]["domain"], ERROR_DOMAIN);
         assert_eq!(v["id"], 7);
+    }
+
+    /// One error of every kind. The `match` has no wildcard, so a new variant does not
+    /// compile until it is listed here (and so walked by the tests below).
+    fn every_kind() -> Vec<A2aError> {
+        let all = vec![
+            A2aError::Parse("x".into()),
+            A2aError::InvalidRequest("x".into()),
+            A2aError::MethodNotFound("x".into()),
+            A2aError::InvalidParams("x".into()),
+            A2aError::Internal("x".into()),
+            A2aError::TaskNotFound("x".into()),
+            A2aError::TaskNotCancelable("x".into()),
+            A2aError::PushNotificationNotSupported,
+            A2aError::UnsupportedOperation("x".into()),
+            A2aError::ContentTypeNotSupported("x".into()),
+            A2aError::ExtendedAgentCardNotConfigured,
+            A2aError::VersionNotSupported("x".into()),
+            A2aError::PayloadTooLarge(1),
+            A2aError::Unauthorized("x".into()),
+        ];
+        for e in &all {
+            match e {
+                A2aError::Parse(_)
+                | A2aError::InvalidRequest(_)
+                | A2aError::MethodNotFound(_)
+                | A2aError::InvalidParams(_)
+                | A2aError::Internal(_)
+                | A2aError::TaskNotFound(_)
+                | A2aError::TaskNotCancelable(_)
+                | A2aError::PushNotificationNotSupported
+                | A2aError::UnsupportedOperation(_)
+                | A2aError::ContentTypeNotSupported(_)
+                | A2aError::ExtendedAgentCardNotConfigured
+                | A2aError::VersionNotSupported(_)
+                | A2aError::PayloadTooLarge(_)
+                | A2aError::Unauthorized(_) => {}
+            }
+        }
+        all
+    }
+
+    /// The reason each code must carry, written out independently of `reason_for_code`.
+    fn expected_reason(code: i64) -> &'static str {
+        match code {
+            -32700 => "PARSE_ERROR",
+            -32600 => "INVALID_REQUEST",
+            -32601 => "METHOD_NOT_FOUND",
+            -32602 => "INVALID_PARAMS",
+            -32603 => "INTERNAL_ERROR",
+            -32000 => "UNAUTHENTICATED",
+            -32001 => "TASK_NOT_FOUND",
+            -32002 => "TASK_NOT_CANCELABLE",
+            -32003 => "PUSH_NOTIFICATION_NOT_SUPPORTED",
+            -32004 => "UNSUPPORTED_OPERATION",
+            -32005 => "CONTENT_TYPE_NOT_SUPPORTED",
+            -32006 => "INVALID_AGENT_RESPONSE",
+            -32007 => "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
+            -32008 => "EXTENSION_SUPPORT_REQUIRED",
+            -32009 => "VERSION_NOT_SUPPORTED",
+            other => panic!("code {other} has no expected reason"),
+        }
+    }
+
+    #[test]
+    fn every_error_reason_matches_its_code() {
+        for e in every_kind() {
+            let code = e.code();
+            assert_eq!(e.reason(), expected_reason(code), "{e:?} (code {code})");
+            // Both wire shapes carry that same reason.
+            let rpc = e.to_jsonrpc_response(&json!(1));
+            assert_eq!(rpc["error"]["code"], code, "{e:?}");
+            assert_eq!(rpc["error"]["data"][0]["reason"], e.reason(), "{e:?}");
+            assert_eq!(
+                e.to_rest_body()["error"]["details"][0]["reason"],
+                e.reason(),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reason_table_agrees_with_the_official_a2a_crate() {
+        // Every JSON-RPC and A2A code: the reason the `a2a-lf` crate (a2aproject/a2a-rs)
+        // gives it. -32000 is ours (the crate maps codes it does not know to INTERNAL_ERROR).
+        for code in (-32009..=-32001).chain(-32603..=-32600).chain([-32700]) {
+            let ours = reason_for_code(code);
+            assert_eq!(ours, expected_reason(code), "code {code}");
+            let theirs = a2a::error_reason(i32::try_from(code).expect("code fits i32"));
+            assert_eq!(ours, theirs, "code {code}");
+        }
+        assert_eq!(reason_for_code(codes::UNAUTHENTICATED), "UNAUTHENTICATED");
+        assert_eq!(reason_for_code(-1), "INTERNAL_ERROR");
+    }
+
+    #[test]
+    fn parse_error_is_not_invalid_request() {
+        let e = A2aError::Parse("eof".into());
+        assert_eq!(e.code(), -32700);
+        assert_eq!(e.reason(), "PARSE_ERROR");
     }
 
     #[test]

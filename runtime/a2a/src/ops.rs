@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::{A2aError, A2aResult};
 use crate::manager::{self, EventReceiver, SendOutcome, Shared};
@@ -67,24 +67,177 @@ fn params<T: for<'de> Deserialize<'de>>(p: Value, what: &str) -> A2aResult<T> {
     serde_json::from_value(p).map_err(|e| A2aError::InvalidParams(format!("{what}: {e}")))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IdParams {
-    id: String,
-    #[serde(default)]
-    history_length: Option<i64>,
+/// The largest `historyLength`: the field is an `int32` in the A2A proto.
+const MAX_HISTORY_LENGTH: i64 = i32::MAX as i64;
+/// `ListTasks.pageSize` bounds and default (A2A 1.0: "The minimum value is 1. The maximum
+/// value is 100." and at most 50 when unset).
+const PAGE_SIZE_MIN: i64 = 1;
+const PAGE_SIZE_MAX: i64 = 100;
+const PAGE_SIZE_DEFAULT: usize = 50;
+
+/// Reads the members of a params object with errors that name the member. An out-of-range
+/// or mistyped value is refused (-32602 naming the field), never clamped or ignored. A
+/// member that is `null` counts as absent; unknown members are ignored (A2A: "Unknown fields
+/// are ignored").
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    /// Prepended to member names in errors, e.g. `configuration.`.
+    prefix: &'a str,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ListParams {
-    context_id: Option<String>,
-    status: Option<String>,
-    page_size: Option<i64>,
-    page_token: Option<String>,
-    history_length: Option<i64>,
-    status_timestamp_after: Option<String>,
-    include_artifacts: Option<bool>,
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+impl<'a> Fields<'a> {
+    /// The members of `p` (`null` = no members); anything but an object is an error naming
+    /// `what`.
+    fn of(p: &'a Value, prefix: &'a str, what: &str) -> A2aResult<Self> {
+        let map = match p {
+            Value::Object(map) => map,
+            Value::Null => &EMPTY,
+            other => {
+                return Err(A2aError::InvalidParams(format!(
+                    "`{what}` must be an object, got {}",
+                    kind(other)
+                )))
+            }
+        };
+        Ok(Fields { map, prefix })
+    }
+
+    fn name(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// An optional string member.
+    fn string(&self, key: &str) -> A2aResult<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(A2aError::InvalidParams(format!(
+                "`{}` must be a string, got {}",
+                self.name(key),
+                kind(other)
+            ))),
+        }
+    }
+
+    /// A required string member.
+    fn required_string(&self, key: &str) -> A2aResult<String> {
+        self.string(key)?
+            .ok_or_else(|| A2aError::InvalidParams(format!("missing field `{}`", self.name(key))))
+    }
+
+    /// An optional boolean member.
+    fn bool(&self, key: &str) -> A2aResult<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(A2aError::InvalidParams(format!(
+                "`{}` must be true or false, got {}",
+                self.name(key),
+                shown(other)
+            ))),
+        }
+    }
+
+    /// An optional integer member in `min..=max`. As in the protobuf JSON mapping, a whole
+    /// number may also be written as a string (`"10"`, as a REST query gives it) or with a
+    /// zero fraction (`10.0`, `1e1`).
+    fn int(&self, key: &str, min: i64, max: i64) -> A2aResult<Option<i64>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let name = self.name(key);
+        let range = || {
+            A2aError::InvalidParams(format!(
+                "`{name}` must be between {min} and {max}, got {}",
+                shown(v)
+            ))
+        };
+        let not_int = || {
+            A2aError::InvalidParams(format!(
+                "`{name}` must be a whole number between {min} and {max}, got {}",
+                shown(v)
+            ))
+        };
+        let n: i64 = match v {
+            Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => i,
+                (None, Some(_), _) => return Err(range()),
+                (None, None, Some(f)) if f.is_finite() && f.fract() == 0.0 => {
+                    // Beyond i64 is out of range whatever the bounds are.
+                    if f.abs() >= 9.2e18 {
+                        return Err(range());
+                    }
+                    f as i64
+                }
+                _ => return Err(not_int()),
+            },
+            Value::String(s) => match s.trim().parse::<i64>() {
+                Ok(i) => i,
+                Err(e) => {
+                    return Err(match e.kind() {
+                        std::num::IntErrorKind::PosOverflow
+                        | std::num::IntErrorKind::NegOverflow => range(),
+                        _ => not_int(),
+                    })
+                }
+            },
+            _ => return Err(not_int()),
+        };
+        if (min..=max).contains(&n) {
+            Ok(Some(n))
+        } else {
+            Err(range())
+        }
+    }
+}
+
+/// "a string", "an object", ... for error texts.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A short rendering of a scalar value for error texts (its kind for containers).
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Array(_) | Value::Object(_) => kind(v).to_string(),
+        Value::String(s) if s.chars().count() > 40 => {
+            format!("{:?}…", s.chars().take(40).collect::<String>())
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A validated `historyLength` (0 = no history, N = at most N messages) as the `i32` the
+/// proto declares.
+fn history_length(f: &Fields<'_>) -> A2aResult<Option<i32>> {
+    Ok(f.int("historyLength", 0, MAX_HISTORY_LENGTH)?
+        .and_then(|n| i32::try_from(n).ok()))
+}
+
+/// Validates `configuration.historyLength` of SendMessage params before the typed parse (so
+/// the error names the field) and writes it back as a plain integer.
+fn check_send_configuration(p: &mut Value) -> A2aResult<Option<i32>> {
+    let Some(cfg) = p.get_mut("configuration").filter(|c| !c.is_null()) else {
+        return Ok(None);
+    };
+    let hl = history_length(&Fields::of(cfg, "configuration.", "configuration")?)?;
+    if let (Some(n), Some(obj)) = (hl, cfg.as_object_mut()) {
+        obj.insert("historyLength".into(), Value::from(n));
+    }
+    Ok(hl)
 }
 
 /// Checks the raw message JSON: at least one part, and each part holds exactly one of
@@ -113,16 +266,6 @@ fn check_message_parts(p: &Value) -> A2aResult<()> {
         }
     }
     Ok(())
-}
-
-fn history_length(v: Option<i64>, field: &str) -> A2aResult<Option<i32>> {
-    match v {
-        None => Ok(None),
-        Some(n) if n < 0 => Err(A2aError::InvalidParams(format!(
-            "`{field}` must be >= 0, got {n}"
-        ))),
-        Some(n) => Ok(Some(i32::try_from(n).unwrap_or(i32::MAX))),
-    }
 }
 
 fn task_json(task: &Task) -> A2aResult<Value> {
@@ -155,7 +298,9 @@ pub(crate) async fn run(
     }
     match op {
         Op::SendMessage => {
+            let mut p = p;
             check_message_parts(&p)?;
+            let hl = check_send_configuration(&mut p)?;
             let req: SendMessageRequest = params(p, "params")?;
             let cfg = req.configuration.clone();
             if cfg
@@ -164,10 +309,6 @@ pub(crate) async fn run(
             {
                 return Err(A2aError::PushNotificationNotSupported);
             }
-            let hl = history_length(
-                cfg.as_ref().and_then(|c| c.history_length).map(i64::from),
-                "configuration.historyLength",
-            )?;
             let immediate = cfg.and_then(|c| c.return_immediately).unwrap_or(false);
             match manager::send_message(shared, req, immediate).await? {
                 SendOutcome::Message(m) => Ok(Reply::Json(json!({ "message": m }))),
@@ -178,7 +319,9 @@ pub(crate) async fn run(
             }
         }
         Op::SendStreamingMessage => {
+            let mut p = p;
             check_message_parts(&p)?;
+            check_send_configuration(&mut p)?;
             let req: SendMessageRequest = params(p, "params")?;
             if req
                 .configuration
@@ -193,53 +336,51 @@ pub(crate) async fn run(
             Ok(Reply::Stream(rx))
         }
         Op::GetTask => {
-            let q: IdParams = params(p, "params")?;
-            let hl = history_length(q.history_length, "historyLength")?;
-            let mut t = shared.get_task(&q.id).await?;
+            let f = Fields::of(&p, "", "params")?;
+            let id = f.required_string("id")?;
+            let hl = history_length(&f)?;
+            let mut t = shared.get_task(&id).await?;
             trim_history(&mut t, hl);
             encoded(&t)
         }
         Op::CancelTask => {
-            let q: IdParams = params(p, "params")?;
+            let id = Fields::of(&p, "", "params")?.required_string("id")?;
             Ok(Reply::Json(task_json(
-                &manager::cancel(shared, &q.id).await?,
+                &manager::cancel(shared, &id).await?,
             )?))
         }
         Op::SubscribeToTask => {
-            let q: IdParams = params(p, "params")?;
-            Ok(Reply::Stream(manager::subscribe(shared, &q.id).await?))
+            let id = Fields::of(&p, "", "params")?.required_string("id")?;
+            Ok(Reply::Stream(manager::subscribe(shared, &id).await?))
         }
-        Op::ListTasks => list(shared, params(p, "params")?).await,
+        Op::ListTasks => list(shared, &Fields::of(&p, "", "params")?).await,
         Op::PushConfig => Err(A2aError::PushNotificationNotSupported),
         Op::GetExtendedAgentCard => Err(A2aError::ExtendedAgentCardNotConfigured),
     }
 }
 
-async fn list(shared: &Arc<Shared>, q: ListParams) -> A2aResult<Reply> {
-    let page_size = match q.page_size {
-        None => 50,
-        Some(n) if n < 1 => {
-            return Err(A2aError::InvalidParams(format!(
-                "`pageSize` must be between 1 and 100, got {n}"
-            )))
-        }
-        Some(n) => usize::try_from(n.min(100)).unwrap_or(100),
+async fn list(shared: &Arc<Shared>, f: &Fields<'_>) -> A2aResult<Reply> {
+    let page_size = match f.int("pageSize", PAGE_SIZE_MIN, PAGE_SIZE_MAX)? {
+        None => PAGE_SIZE_DEFAULT,
+        Some(n) => usize::try_from(n).unwrap_or(PAGE_SIZE_DEFAULT),
     };
-    let state = match q.status.as_deref().filter(|s| !s.is_empty()) {
+    let status = f.string("status")?;
+    let state = match status.as_deref().filter(|s| !s.is_empty()) {
         None | Some("TASK_STATE_UNSPECIFIED") => None,
         Some(s) => Some(
             parse_state_name(s)
                 .ok_or_else(|| A2aError::InvalidParams(format!("`status`: unknown state `{s}`")))?,
         ),
     };
-    let after = match q.page_token.as_deref().filter(|t| !t.is_empty()) {
+    let page_token = f.string("pageToken")?;
+    let after = match page_token.as_deref().filter(|t| !t.is_empty()) {
         None => None,
         Some(t) => Some(
             parse_page_token(t)
                 .ok_or_else(|| A2aError::InvalidParams(format!("`pageToken` `{t}` is invalid")))?,
         ),
     };
-    let updated_after_ms = match q.status_timestamp_after.as_deref() {
+    let updated_after_ms = match f.string("statusTimestampAfter")?.as_deref() {
         None | Some("") => None,
         Some(ts) => Some(
             chrono::DateTime::parse_from_rfc3339(ts)
@@ -249,12 +390,13 @@ async fn list(shared: &Arc<Shared>, q: ListParams) -> A2aResult<Reply> {
                 .timestamp_millis(),
         ),
     };
-    let hl = history_length(q.history_length, "historyLength")?;
-    let include_artifacts = q.include_artifacts.unwrap_or(false);
+    let hl = history_length(f)?;
+    let context_id = f.string("contextId")?;
+    let include_artifacts = f.bool("includeArtifacts")?.unwrap_or(false);
     let page = shared
         .store
         .list(ListQuery {
-            context_id: q.context_id.filter(|c| !c.is_empty()),
+            context_id: context_id.filter(|c| !c.is_empty()),
             state,
             updated_after_ms,
             page_size,

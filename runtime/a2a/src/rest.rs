@@ -99,18 +99,21 @@ async fn json_body(state: &AppState, req: Request) -> Result<Value, A2aError> {
     serde_json::from_slice(&bytes).map_err(|e| A2aError::Parse(e.to_string()))
 }
 
-/// Parses a query string into typed JSON: integers become numbers, `true`/`false` booleans.
+/// Query parameters the A2A proto declares as booleans.
+const BOOL_QUERY_PARAMS: &[&str] = &["includeArtifacts"];
+
+/// Parses a query string into JSON members. Every value stays a string (a numeric
+/// `contextId` is still an id, not a number), except that `true`/`false` of a boolean
+/// parameter become booleans; integer parameters (`pageSize`, `historyLength`) are read from
+/// their text and range-checked by the operation, whose errors name the parameter.
 fn parse_query(q: &str) -> Map<String, Value> {
     let mut out = Map::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (k, v) = (percent_decode(k), percent_decode(v));
-        let value = if let Ok(n) = v.parse::<i64>() {
-            Value::from(n)
-        } else if v == "true" || v == "false" {
-            Value::Bool(v == "true")
-        } else {
-            Value::String(v)
+        let value = match v.as_str() {
+            "true" | "false" if BOOL_QUERY_PARAMS.contains(&k.as_str()) => Value::Bool(v == "true"),
+            _ => Value::String(v),
         };
         out.insert(k, value);
     }
@@ -146,11 +149,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_is_typed() {
-        let q = parse_query("pageSize=2&includeArtifacts=true&contextId=a%20b");
-        assert_eq!(q["pageSize"], 2);
+    fn query_values_stay_text_except_booleans() {
+        let q = parse_query("pageSize=2&includeArtifacts=true&contextId=a%20b&taskId=42&x=true");
+        assert_eq!(q["pageSize"], "2");
         assert_eq!(q["includeArtifacts"], true);
         assert_eq!(q["contextId"], "a b");
+        // An id made of digits is still a string, and only boolean parameters are converted.
+        assert_eq!(q["taskId"], "42");
+        assert_eq!(q["x"], "true");
     }
 
     #[test]

@@ -231,17 +231,15 @@ async fn not_configured(
         }});
         return json_response(StatusCode::SERVICE_UNAVAILABLE, &body);
     }
+    // The id is echoed exactly as sent when it is a valid one, else `null`.
     let id = match read_body(req, state.body_limit()).await {
-        Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("id").cloned())
-            .filter(|id| id.is_string() || id.is_number())
-            .unwrap_or(Value::Null),
-        Err(_) => Value::Null,
+        Ok(bytes) => crate::jsonrpc::reply_id(&bytes),
+        Err(_) => serde_json::value::RawValue::NULL.to_owned(),
     };
-    let body = json!({"jsonrpc": "2.0", "id": id, "error": {
-        "code": -32603, "message": "Internal error: agent not configured", "data": reason}});
-    json_response(StatusCode::SERVICE_UNAVAILABLE, &body)
+    let error = json!({"code": -32603, "message": "Internal error: agent not configured",
+                       "data": reason});
+    let body = crate::jsonrpc::envelope(&id, "error", &error.to_string());
+    encoded_response(StatusCode::SERVICE_UNAVAILABLE, body)
 }
 
 /// A JSON response with the given status.

@@ -35,6 +35,7 @@ async fn malformed_json_is_parse_error() {
     let (status, v) = raw_post(&s.url, Some("application/json"), b"{not json".to_vec()).await;
     assert_eq!(status, 200);
     assert_rpc_error(&v, -32700);
+    assert_eq!(v["error"]["data"][0]["reason"], "PARSE_ERROR", "{v}");
     assert_eq!(v["id"], Value::Null);
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
-use crate::lenient::{describe, field, join, scalar_text, Reader};
+use crate::lenient::{describe, field, join, Reader};
 
 /// A host interface a component may import (see `wit/host.wit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -258,9 +258,21 @@ fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
     }
 }
 
+/// Which side a capability set is read for; it decides what an unreadable limit does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// config.yaml `grants`: security settings. An unreadable `memory_limit` / `timeout` is an
+    /// error, since falling through to `grants.default` or `sandbox` could raise the limit.
+    Grant,
+    /// SKILL.md `capabilities`: an unreadable limit warns and requests none, so the granted
+    /// limit applies (a request can never exceed the grant).
+    Request,
+}
+
 /// Reads a capability set from the mapping `value` whose key path is `key`; unknown keys are
-/// ignored, bad items warn (naming e.g. `key.hosts[0]`) and are skipped.
-pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str) -> CapabilitySet {
+/// ignored, bad items warn (naming e.g. `key.hosts[0]`) and are skipped, so a bad item only
+/// ever narrows the set. Limits follow `side`.
+pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str, side: Side) -> CapabilitySet {
     let mut set = CapabilitySet::default();
     let k = |name: &str| join(key, name);
     let list = |r: &mut Reader<'_>, name: &str| -> Vec<(String, String)> {
@@ -270,7 +282,7 @@ pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str) -> Capabili
             .enumerate()
             .filter_map(|(i, item)| {
                 let item_key = format!("{key}[{i}]");
-                match scalar_text(item) {
+                match r.text(item) {
                     Some(text) => Some((item_key, text)),
                     None => {
                         r.warn(
@@ -323,16 +335,18 @@ pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str) -> Capabili
             push_unique(&mut set.dirs, dir);
         }
     }
-    set.memory_limit = r.opt_bytes(
-        field(value, "memory_limit"),
-        &k("memory_limit"),
-        "no limit from this entry",
-    );
-    set.timeout = r.opt_duration(
-        field(value, "timeout"),
-        &k("timeout"),
-        "no limit from this entry",
-    );
+    let (memory_limit, timeout) = (field(value, "memory_limit"), field(value, "timeout"));
+    match side {
+        Side::Grant => {
+            set.memory_limit = r.limit_bytes(memory_limit, &k("memory_limit"));
+            set.timeout = r.limit_duration(timeout, &k("timeout"));
+        }
+        Side::Request => {
+            let fallback = "no limit from this request (the granted limit applies)";
+            set.memory_limit = r.opt_bytes(memory_limit, &k("memory_limit"), fallback);
+            set.timeout = r.opt_duration(timeout, &k("timeout"), fallback);
+        }
+    }
     set
 }
 
@@ -343,7 +357,7 @@ fn read_dir(r: &mut Reader<'_>, item: &Value, key: &str) -> Option<DirAccess> {
         Value::Mapping(_) => {
             let path = r.opt_string(field(item, "path"), &join(key, "path"));
             let mode = match field(item, "mode")
-                .and_then(scalar_text)
+                .and_then(|m| r.text(m))
                 .as_deref()
                 .map(str::trim)
             {

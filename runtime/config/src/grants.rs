@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
-use crate::capabilities::{read_set, CapabilitySet};
-use crate::lenient::{field, Reader};
+use crate::capabilities::{read_set, CapabilitySet, Side};
+use crate::lenient::{describe, field, Reader};
 use crate::sections::SandboxConfig;
 use crate::warning::Warning;
 
@@ -46,24 +46,37 @@ impl Grant {
 }
 
 impl GrantsConfig {
+    /// Reads `grants`. Nothing here may widen what a skill gets: a bad list item is skipped
+    /// (less access), an unreadable skill entry grants nothing but `log` (it does not fall
+    /// back to `grants.default`), and what cannot be narrowed safely (`grants.skills` not a
+    /// mapping, an unreadable limit) is an error.
     pub(crate) fn read(r: &mut Reader<'_>, v: Option<&Value>) -> GrantsConfig {
         let Some(v) = r.mapping(v, "grants") else {
             return GrantsConfig::default();
         };
         let default = match r.mapping(field(v, "default"), "grants.default") {
-            Some(d) => read_set(r, d, "grants.default"),
+            Some(d) => read_set(r, d, "grants.default", Side::Grant),
             None => CapabilitySet::default(),
         };
         let mut skills = BTreeMap::new();
-        if let Some(map) = r.mapping(field(v, "skills"), "grants.skills") {
+        let holds = "the per-skill grants (without them every skill would get grants.default)";
+        if let Some(map) = r.secure_mapping(field(v, "skills"), "grants.skills", holds) {
             for (id, entry) in r.entries(map, "grants.skills") {
                 let key = format!("grants.skills.{id}");
                 let set = match entry {
                     Value::Null => CapabilitySet::default(),
-                    _ => match r.mapping(Some(entry), &key) {
-                        Some(m) => read_set(r, m, &key),
-                        None => continue,
-                    },
+                    Value::Mapping(_) => read_set(r, entry, &key, Side::Grant),
+                    other => {
+                        r.warn(
+                            &key,
+                            format!(
+                                "expected a mapping, found {}; `{id}` is granted nothing but \
+                                 log (not grants.default)",
+                                describe(other)
+                            ),
+                        );
+                        CapabilitySet::default()
+                    }
                 };
                 skills.insert(id, set);
             }
@@ -112,7 +125,7 @@ impl CapabilityRequest {
     ) -> (CapabilityRequest, Vec<Warning>) {
         let mut r = Reader::new(file);
         let caps = match r.mapping(field(frontmatter, "capabilities"), "capabilities") {
-            Some(v) => read_set(&mut r, v, "capabilities"),
+            Some(v) => read_set(&mut r, v, "capabilities", Side::Request),
             None => CapabilitySet::default(),
         };
         let request = CapabilityRequest {

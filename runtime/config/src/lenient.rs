@@ -1,19 +1,29 @@
 //! Lenient reading of YAML values: a missing or null key yields the default silently, a value
 //! of the wrong type or out of range yields the default plus a [`Warning`] naming the key path.
+//! Security settings use [`Reader::fail`] instead: their problems are errors (preflight FAILs),
+//! never a silent default. Text values keep the scalar as written (`1.10`, not `1.1`) when the
+//! reader has the source's [`SourceMap`], which also gives errors their line.
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde_yaml::{Mapping, Value};
 
-use crate::units::{format_bytes, format_duration, parse_bytes, parse_duration, seconds};
+use crate::source::SourceMap;
+use crate::units::{format_duration, parse_bytes, parse_duration, seconds};
 use crate::warning::Warning;
 
-/// Reads typed values out of a `serde_yaml::Value` tree, collecting warnings for `file`.
+/// Reads typed values out of a `serde_yaml::Value` tree, collecting warnings and errors for
+/// `file`.
 pub(crate) struct Reader<'a> {
     file: &'a Path,
+    /// Scalars' text as written and nodes' lines, when the tree came from
+    /// [`crate::source::parse`].
+    source: Option<&'a SourceMap<'a>>,
     /// Warnings collected so far, in the order the keys were read.
     pub(crate) warnings: Vec<Warning>,
+    /// Errors collected so far: unusable security settings (preflight FAILs on each).
+    pub(crate) errors: Vec<Warning>,
 }
 
 /// `parent.key`, or just `key` at the top level.
@@ -55,11 +65,21 @@ pub(crate) fn scalar_text(value: &Value) -> Option<String> {
 }
 
 impl<'a> Reader<'a> {
-    /// A reader whose warnings name `file`.
+    /// A reader whose warnings name `file`; text values are the parsed values' text.
     pub(crate) fn new(file: &'a Path) -> Self {
         Reader {
             file,
+            source: None,
             warnings: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// A reader whose text values are the scalars as written in `source`.
+    pub(crate) fn with_source(file: &'a Path, source: &'a SourceMap<'a>) -> Self {
+        Reader {
+            source: Some(source),
+            ..Reader::new(file)
         }
     }
 
@@ -67,6 +87,23 @@ impl<'a> Reader<'a> {
     pub(crate) fn warn(&mut self, key: &str, message: impl Into<String>) {
         self.warnings
             .push(Warning::in_file(self.file, key, message.into()));
+    }
+
+    /// Records an error about `key`, whose value is `node`: a security setting that is
+    /// present but unusable. The error carries the node's line when the source is known.
+    pub(crate) fn fail(&mut self, key: &str, node: &Value, message: impl Into<String>) {
+        let mut error = Warning::in_file(self.file, key, message.into());
+        error.line = self.source.and_then(|s| s.line_of(node));
+        self.errors.push(error);
+    }
+
+    /// A scalar as text, as written in the source when known (`1.10` stays `1.10`); strings,
+    /// numbers and booleans, `None` for lists, mappings, null and tagged values.
+    pub(crate) fn text(&self, value: &Value) -> Option<String> {
+        match (value, self.source.and_then(|s| s.raw_text(value))) {
+            (Value::Number(_) | Value::Bool(_), Some(raw)) => Some(raw.to_owned()),
+            _ => scalar_text(value),
+        }
     }
 
     fn wrong(&mut self, key: &str, expected: &str, found: &Value, default: &str) {
@@ -94,6 +131,32 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A mapping under `key` that holds security settings (`holds` names them): anything else
+    /// is an error rather than a section of defaults.
+    pub(crate) fn secure_mapping<'v>(
+        &mut self,
+        value: Option<&'v Value>,
+        key: &str,
+        holds: &str,
+    ) -> Option<&'v Value> {
+        match value {
+            None => None,
+            Some(v @ Value::Mapping(_)) => Some(v),
+            Some(other) => {
+                self.fail(
+                    key,
+                    other,
+                    format!(
+                        "expected a mapping, found {}; it holds {holds}, so it is not replaced \
+                         by defaults: fix it or remove it",
+                        describe(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// The entries of a mapping as (key text, value) pairs; non-string keys warn and are skipped.
     pub(crate) fn entries<'v>(&mut self, map: &'v Value, key: &str) -> Vec<(String, &'v Value)> {
         let Value::Mapping(m) = map else {
@@ -102,7 +165,7 @@ impl<'a> Reader<'a> {
         let m: &Mapping = m;
         let mut out = Vec::new();
         for (k, v) in m {
-            match scalar_text(k) {
+            match self.text(k) {
                 Some(name) => out.push((name, v)),
                 None => self.warn(
                     key,
@@ -116,7 +179,7 @@ impl<'a> Reader<'a> {
     /// An optional text value; numbers and booleans are accepted as their text.
     pub(crate) fn opt_string(&mut self, value: Option<&Value>, key: &str) -> Option<String> {
         let v = value?;
-        match scalar_text(v) {
+        match self.text(v) {
             Some(s) => Some(s),
             None => {
                 self.warn(
@@ -132,7 +195,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn string(&mut self, value: Option<&Value>, key: &str, default: &str) -> String {
         match value {
             None => default.to_string(),
-            Some(v) => match scalar_text(v) {
+            Some(v) => match self.text(v) {
                 Some(s) => s,
                 None => {
                     self.wrong(key, "a string", v, &format!("\"{default}\""));
@@ -217,7 +280,7 @@ impl<'a> Reader<'a> {
                     .iter()
                     .enumerate()
                     .filter_map(|(i, item)| {
-                        let text = scalar_text(item);
+                        let text = self.text(item);
                         if text.is_none() {
                             self.warn(
                                 &format!("{key}[{i}]"),
@@ -257,12 +320,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A byte size (`256m`, or an integer number of bytes), or `default`.
-    pub(crate) fn bytes(&mut self, value: Option<&Value>, key: &str, default: u64) -> u64 {
-        self.opt_bytes(value, key, &format_bytes(default))
-            .unwrap_or(default)
-    }
-
     /// An optional byte size; a bad one warns (mentioning `fallback`) and yields `None`.
     pub(crate) fn opt_bytes(
         &mut self,
@@ -270,12 +327,9 @@ impl<'a> Reader<'a> {
         key: &str,
         fallback: &str,
     ) -> Option<u64> {
-        let v = value?;
-        let text = scalar_text(v).unwrap_or_default();
-        match parse_bytes(&text) {
+        match bytes_of(value?) {
             Ok(n) => Some(n),
             Err(e) => {
-                let e = if text.is_empty() { describe(v) } else { e };
                 self.warn(key, format!("{e}; using {fallback}"));
                 None
             }
@@ -300,22 +354,54 @@ impl<'a> Reader<'a> {
         key: &str,
         fallback: &str,
     ) -> Option<Duration> {
-        let v = value?;
-        let parsed = match v {
-            Value::Number(n) => n
-                .as_f64()
-                .and_then(seconds)
-                .ok_or_else(|| format!("`{n}` must be a positive number of seconds")),
-            Value::String(s) => parse_duration(s),
-            other => Err(format!("expected a duration, found {}", describe(other))),
-        };
-        match parsed {
+        match duration_of(value?) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.warn(key, format!("{e}; using {fallback}"));
                 None
             }
         }
+    }
+
+    /// A memory limit for untrusted code (a security setting): `None` when absent; a value
+    /// that cannot be read is an error, since any fallback could raise the limit.
+    pub(crate) fn limit_bytes(&mut self, value: Option<&Value>, key: &str) -> Option<u64> {
+        let v = value?;
+        bytes_of(v)
+            .map_err(|e| self.fail(key, v, format!("{e}; {LIMIT_HINT}")))
+            .ok()
+    }
+
+    /// A time limit for untrusted code (a security setting), like [`Reader::limit_bytes`].
+    pub(crate) fn limit_duration(&mut self, value: Option<&Value>, key: &str) -> Option<Duration> {
+        let v = value?;
+        duration_of(v)
+            .map_err(|e| self.fail(key, v, format!("{e}; {LIMIT_HINT}")))
+            .ok()
+    }
+}
+
+/// What an unreadable limit error says to do.
+const LIMIT_HINT: &str = "a limit that cannot be read is not replaced by a default (which could \
+    raise it); fix the value or remove the key";
+
+/// A byte size from a number of bytes or text such as `256m`.
+fn bytes_of(value: &Value) -> Result<u64, String> {
+    match scalar_text(value) {
+        Some(text) => parse_bytes(&text),
+        None => Err(format!("expected a size, found {}", describe(value))),
+    }
+}
+
+/// A duration from a number of seconds or text such as `30s`.
+fn duration_of(value: &Value) -> Result<Duration, String> {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(seconds)
+            .ok_or_else(|| format!("`{n}` must be a positive number of seconds")),
+        Value::String(s) => parse_duration(s),
+        other => Err(format!("expected a duration, found {}", describe(other))),
     }
 }
 

@@ -2,9 +2,10 @@
 //! (config → plan → running workspace).
 //!
 //! - [`Env`]: the environment variables the runtime reads, captured once.
-//! - [`WorkspaceConfig`]: config.yaml, read leniently (defaults + [`Warning`]s), including the
-//!   capability [`GrantsConfig`]; [`CapabilityRequest`] is a skill's side and [`effective`]
-//!   intersects the two.
+//! - [`WorkspaceConfig`]: config.yaml, read leniently (defaults + [`Warning`]s) but failing
+//!   closed on an unusable file or security setting (`errors`), including the capability
+//!   [`GrantsConfig`]; [`CapabilityRequest`] is a skill's side and [`effective`] intersects
+//!   the two.
 //! - [`preflight`]: the PASS/WARN/FAIL checks run before the workspace goes live.
 //! - [`load_plugins`]: plugins from `<configs>/plugins` and `$PLUGINS_DIR`.
 //! - [`system_prompt`]: the one place the system prompt is assembled.
@@ -21,6 +22,7 @@ mod preflight;
 mod prompt;
 mod report;
 mod sections;
+mod source;
 pub mod units;
 mod warning;
 mod workspace;

@@ -1,4 +1,5 @@
-//! Preflight: the checks run before the workspace goes live. FAIL (the runtime exits 1) on an
+//! Preflight: the checks run before the workspace goes live. FAIL (the runtime exits 1) on a
+//! config error (config.yaml unreadable or not valid YAML, an unusable security setting), an
 //! unknown adapter or a port outside 1–65535; WARN on everything that degrades the workspace
 //! (missing required env, prompt files, SKILL.md files, plugins, config warnings, …).
 
@@ -18,6 +19,10 @@ pub fn preflight(
     config_dir: &Path,
 ) -> PreflightReport {
     let mut report = PreflightReport::default();
+    // Each error is one `config` FAIL naming the file, line and key (`Warning`'s Display).
+    for e in &config.errors {
+        report.push(Status::Fail, "config", e.to_string());
+    }
     for w in &env.warnings {
         report.push(Status::Warn, w.key.clone(), w.message.clone());
     }

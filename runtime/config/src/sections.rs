@@ -1,11 +1,14 @@
 //! The nested sections of config.yaml (`runtime_config`, `a2a`, `delegation`, `sandbox`,
-//! `observability`) with their defaults and lenient parsers.
+//! `observability`) with their defaults and lenient parsers. The security settings among them
+//! (`a2a.inbound_secret`, the `a2a` section itself, `sandbox.memory_limit`, `sandbox.timeout`)
+//! fail closed: a value present but unusable is an error, never a default.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde_yaml::Value;
 
-use crate::lenient::{field, Reader};
+use crate::lenient::{describe, field, Reader};
 
 /// One entry of `runtime_config.models`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,7 +84,7 @@ impl RuntimeConfig {
 }
 
 /// `a2a`: the A2A server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct A2aConfig {
     /// The port as written; preflight FAILs when it is outside 1–65535 (see [`A2aConfig::valid_port`]).
     pub port: i64,
@@ -89,6 +92,25 @@ pub struct A2aConfig {
     pub streaming: bool,
     /// Whether push notifications are advertised.
     pub push_notifications: bool,
+    /// `a2a.inbound_secret`: the bearer secret A2A callers must present (`None`: not set).
+    /// A security setting: a value that is present but not a non-empty string (a number, a
+    /// list, null, `""`) is a config error (preflight FAILs), never read as "no secret".
+    /// `Debug` prints it redacted.
+    pub inbound_secret: Option<String>,
+}
+
+impl fmt::Debug for A2aConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("A2aConfig")
+            .field("port", &self.port)
+            .field("streaming", &self.streaming)
+            .field("push_notifications", &self.push_notifications)
+            .field(
+                "inbound_secret",
+                &self.inbound_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl Default for A2aConfig {
@@ -97,9 +119,14 @@ impl Default for A2aConfig {
             port: 8000,
             streaming: true,
             push_notifications: true,
+            inbound_secret: None,
         }
     }
 }
+
+/// The keys of the `a2a` section; any other key is reported (a misspelt `inbound_secret`
+/// would otherwise leave A2A unauthenticated without a word).
+const A2A_KEYS: [&str; 4] = ["port", "streaming", "push_notifications", "inbound_secret"];
 
 impl A2aConfig {
     /// The port when it is within 1–65535.
@@ -109,9 +136,20 @@ impl A2aConfig {
 
     pub(crate) fn read(r: &mut Reader<'_>, v: Option<&Value>) -> A2aConfig {
         let d = A2aConfig::default();
-        let Some(v) = r.mapping(v, "a2a") else {
+        let Some(v) = r.secure_mapping(v, "a2a", "the security setting `inbound_secret`") else {
             return d;
         };
+        for (key, _) in r.entries(v, "a2a") {
+            if !A2A_KEYS.contains(&key.as_str()) {
+                r.warn(
+                    &format!("a2a.{key}"),
+                    format!(
+                        "unknown key, ignored; the a2a keys are {}",
+                        A2A_KEYS.join(", ")
+                    ),
+                );
+            }
+        }
         A2aConfig {
             // Any integer is kept so preflight can fail on it; only a non-integer falls back.
             port: r.int(field(v, "port"), "a2a.port", (i64::MIN, i64::MAX), d.port),
@@ -121,8 +159,32 @@ impl A2aConfig {
                 "a2a.push_notifications",
                 d.push_notifications,
             ),
+            inbound_secret: read_secret(r, v.get("inbound_secret"), "a2a.inbound_secret"),
         }
     }
+}
+
+/// A secret: a non-empty string. Anything else that is present (null included) is an error;
+/// the message never echoes the value.
+fn read_secret(r: &mut Reader<'_>, value: Option<&Value>, key: &str) -> Option<String> {
+    let value = value?;
+    let problem = match value {
+        Value::String(s) if !s.trim().is_empty() => return Some(s.clone()),
+        Value::String(_) | Value::Null => "is empty".to_string(),
+        Value::Number(_) => "is a number, not a string".to_string(),
+        Value::Bool(_) => "is a boolean, not a string".to_string(),
+        other => format!("expected a string, found {}", describe(other)),
+    };
+    r.fail(
+        key,
+        value,
+        format!(
+            "{problem}; a secret is never replaced by \"no secret\" (A2A calls would be \
+             unauthenticated): write it as a quoted string (`{key}: \"…\"`), or remove the \
+             key to run without one"
+        ),
+    );
+    None
 }
 
 /// `delegation`: how this workspace delegates to peers.
@@ -200,17 +262,19 @@ impl Default for SandboxConfig {
 impl SandboxConfig {
     pub(crate) fn read(r: &mut Reader<'_>, v: Option<&Value>) -> SandboxConfig {
         let d = SandboxConfig::default();
-        let Some(v) = r.mapping(v, "sandbox") else {
+        let holds = "the limits of untrusted code (`memory_limit`, `timeout`)";
+        let Some(v) = r.secure_mapping(v, "sandbox", holds) else {
             return d;
         };
         SandboxConfig {
             backend: r.opt_string(field(v, "backend"), "sandbox.backend"),
-            memory_limit: r.bytes(
-                field(v, "memory_limit"),
-                "sandbox.memory_limit",
-                d.memory_limit,
-            ),
-            timeout: r.duration(field(v, "timeout"), "sandbox.timeout", d.timeout),
+            // Limits of untrusted code: unreadable ones are errors, not defaults.
+            memory_limit: r
+                .limit_bytes(field(v, "memory_limit"), "sandbox.memory_limit")
+                .unwrap_or(d.memory_limit),
+            timeout: r
+                .limit_duration(field(v, "timeout"), "sandbox.timeout")
+                .unwrap_or(d.timeout),
         }
     }
 }

@@ -1,11 +1,13 @@
-//! Warnings produced while reading configuration: each names where the problem is (file or
-//! environment, key path, line when known) and what to do about it.
+//! Problems found while reading configuration: each names where it is (file or environment,
+//! key path, line when known) and what to do about it. The same type carries warnings (a value
+//! fell back to its default) and errors (`WorkspaceConfig::errors`: the workspace must not start).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A non-fatal configuration problem. The value in question fell back to its default (or was
-/// skipped); the message says what was wrong and how to fix it.
+/// A configuration problem. In a `warnings` list it is non-fatal: the value in question fell
+/// back to its default (or was skipped). In `WorkspaceConfig::errors` it is fatal: preflight
+/// FAILs. The message says what was wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     /// The file the problem is in; `None` for the process environment.

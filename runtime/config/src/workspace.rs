@@ -1,5 +1,7 @@
 //! [`WorkspaceConfig`]: config.yaml read leniently (every key has a default, problems become
-//! warnings) with the environment's model and provider overrides applied.
+//! warnings) except where leniency would be a silent security downgrade: a file that exists
+//! but cannot be read or parsed, and unusable security settings, become errors that preflight
+//! turns into FAILs. The environment's model and provider overrides are applied.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,10 +10,11 @@ use serde_yaml::Value;
 
 use crate::env::Env;
 use crate::grants::{Grant, GrantsConfig};
-use crate::lenient::{field, scalar_text, Reader};
+use crate::lenient::{describe, field, Reader};
 use crate::sections::{
     A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig, SandboxConfig,
 };
+use crate::source::{self, SourceMap};
 use crate::warning::Warning;
 
 /// The config file's name inside the config dir.
@@ -42,7 +45,8 @@ pub enum Origin {
     ModelPrefix,
 }
 
-/// The whole workspace configuration. Build it with [`WorkspaceConfig::load`]; it never fails.
+/// The whole workspace configuration. Build it with [`WorkspaceConfig::load`]; it never fails,
+/// but check [`WorkspaceConfig::errors`] (preflight does): a config with errors must not run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkspaceConfig {
     /// The directory holding config.yaml; relative paths in the config resolve against it.
@@ -105,69 +109,118 @@ pub struct WorkspaceConfig {
     pub grants: GrantsConfig,
     /// Everything that fell back to a default, in file order.
     pub warnings: Vec<Warning>,
+    /// Problems that must stop the workspace; preflight FAILs on each (check `config`). Either
+    /// the file itself: config.yaml exists but cannot be read, is not valid YAML (a duplicate
+    /// key included: the error names the key and its line), or its top level is not a mapping,
+    /// and then every other field is its default and nothing from the file is used; or a
+    /// security setting that is present but unusable (`a2a.inbound_secret`, the limits under
+    /// `sandbox` and `grants`, a non-mapping `a2a`, `sandbox` or `grants.skills`), and then
+    /// the other keys are read as usual. Empty for a usable config.
+    pub errors: Vec<Warning>,
 }
 
 impl WorkspaceConfig {
-    /// Reads `<config_dir>/config.yaml`. A missing or unreadable file gives all defaults plus a
-    /// warning; invalid YAML gives defaults plus a warning carrying the line.
+    /// Reads `<config_dir>/config.yaml`. A missing file gives all defaults plus a warning; a
+    /// file that exists but cannot be read (permissions, not UTF-8, a directory) gives all
+    /// defaults plus an error. See [`WorkspaceConfig::from_yaml_str`] for the text.
     pub fn load(config_dir: &Path, env: &Env) -> WorkspaceConfig {
         let file = config_dir.join(CONFIG_FILE);
         match std::fs::read_to_string(&file) {
             Ok(text) => WorkspaceConfig::from_yaml_str(&text, config_dir, env),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let w = Warning::in_file(
+                    &file,
+                    "",
+                    "not found, so every setting is its default: no a2a.inbound_secret (A2A \
+                     calls are unauthenticated unless MOLECULE_INBOUND_SECRET is set) and no \
+                     grants beyond log; create it, or point WORKSPACE_CONFIG_PATH at the \
+                     directory that holds it",
+                );
+                WorkspaceConfig::unusable(config_dir, env, vec![w], Vec::new())
+            }
             Err(e) => {
-                let why = if e.kind() == std::io::ErrorKind::NotFound {
-                    "not found; using defaults for everything (create it, or point \
-                     WORKSPACE_CONFIG_PATH at the directory that holds it)"
-                        .to_string()
-                } else {
-                    format!("cannot be read ({e}); using defaults for everything")
-                };
-                let mut config =
-                    WorkspaceConfig::from_value(&Value::Null, config_dir, env, Vec::new());
-                config.warnings.insert(0, Warning::in_file(&file, "", why));
-                config
+                let err = Warning::in_file(
+                    &file,
+                    "",
+                    format!(
+                        "exists but cannot be read ({e}); nothing from it is used and the \
+                         workspace does not start: fix its permissions or contents"
+                    ),
+                );
+                WorkspaceConfig::unusable(config_dir, env, Vec::new(), vec![err])
             }
         }
     }
 
-    /// Parses config.yaml's text; `config_dir` locates relative paths and names the file in warnings.
+    /// Parses config.yaml's text; `config_dir` locates relative paths and names the file in
+    /// warnings and errors. Text that is not valid YAML (a duplicate key included) or whose top
+    /// level is not a mapping gives all defaults plus an error naming the line (and the key);
+    /// empty text gives all defaults silently. Text-typed keys keep a plain scalar as written:
+    /// `version: 1.10` is `"1.10"`, not the float's `1.1`.
     pub fn from_yaml_str(text: &str, config_dir: &Path, env: &Env) -> WorkspaceConfig {
         let file = config_dir.join(CONFIG_FILE);
-        match serde_yaml::from_str::<Value>(text) {
-            Ok(value @ (Value::Mapping(_) | Value::Null)) => {
-                WorkspaceConfig::from_value(&value, config_dir, env, Vec::new())
+        let value = match source::parse(text) {
+            Ok(value) => value,
+            Err(e) => {
+                let mut err = Warning::in_file(
+                    &file,
+                    e.key,
+                    format!(
+                        "is not valid YAML: {}; nothing from the file is used and the \
+                         workspace does not start",
+                        e.message
+                    ),
+                );
+                err.line = e.line;
+                return WorkspaceConfig::unusable(config_dir, env, Vec::new(), vec![err]);
             }
-            Ok(other) => {
-                let w = Warning::in_file(
+        };
+        match &value {
+            Value::Mapping(_) => {
+                let source = SourceMap::new(text, &value);
+                WorkspaceConfig::from_value(&value, Some(&source), config_dir, env)
+            }
+            Value::Null => WorkspaceConfig::from_value(&Value::Null, None, config_dir, env),
+            other => {
+                let err = Warning::in_file(
                     &file,
                     "",
                     format!(
-                        "the top level must be a mapping of keys, found {}; using defaults for everything",
-                        crate::lenient::describe(&other)
+                        "the top level must be a mapping of keys, found {}; nothing from the \
+                         file is used and the workspace does not start",
+                        describe(other)
                     ),
-                );
-                WorkspaceConfig::from_value(&Value::Null, config_dir, env, vec![w])
-            }
-            Err(e) => {
-                let mut w = Warning::in_file(
-                    &file,
-                    "",
-                    format!("is not valid YAML ({e}); using defaults for everything"),
-                );
-                w.line = e.location().map(|l| l.line());
-                WorkspaceConfig::from_value(&Value::Null, config_dir, env, vec![w])
+                )
+                .at_line(1);
+                WorkspaceConfig::unusable(config_dir, env, Vec::new(), vec![err])
             }
         }
+    }
+
+    /// All defaults, with `warnings` and `errors` about the file as a whole.
+    fn unusable(
+        config_dir: &Path,
+        env: &Env,
+        warnings: Vec<Warning>,
+        errors: Vec<Warning>,
+    ) -> WorkspaceConfig {
+        let mut config = WorkspaceConfig::from_value(&Value::Null, None, config_dir, env);
+        config.warnings.splice(0..0, warnings);
+        config.errors.splice(0..0, errors);
+        config
     }
 
     fn from_value(
         v: &Value,
+        source: Option<&SourceMap<'_>>,
         config_dir: &Path,
         env: &Env,
-        mut warnings: Vec<Warning>,
     ) -> WorkspaceConfig {
         let file = config_dir.join(CONFIG_FILE);
-        let mut r = Reader::new(&file);
+        let mut r = match source {
+            Some(source) => Reader::with_source(&file, source),
+            None => Reader::new(&file),
+        };
         let text = |r: &mut Reader<'_>, key: &'static str| r.opt_string(field(v, key), key);
         let list =
             |r: &mut Reader<'_>, key: &str| r.string_list(field(v, key), key).unwrap_or_default();
@@ -207,7 +260,7 @@ impl WorkspaceConfig {
         let sandbox = SandboxConfig::read(&mut r, field(v, "sandbox"));
         let observability = ObservabilityConfig::read(&mut r, field(v, "observability"));
         let grants = GrantsConfig::read(&mut r, field(v, "grants"));
-        warnings.extend(r.warnings);
+        let (warnings, errors) = (r.warnings, r.errors);
 
         let (model, model_origin) = pick_model(env, yaml_model, &runtime_config);
         let (provider, provider_origin) =
@@ -248,6 +301,7 @@ impl WorkspaceConfig {
             observability,
             grants,
             warnings,
+            errors,
         }
     }
 
@@ -337,10 +391,10 @@ pub fn model_matches(id: &str, model: &str) -> bool {
 fn read_sub_workspaces(r: &mut Reader<'_>, v: Option<&Value>) -> Vec<String> {
     let mut out = Vec::new();
     for (i, item) in r.items(v, "sub_workspaces").iter().enumerate() {
-        let id = scalar_text(item).or_else(|| {
+        let id = r.text(item).or_else(|| {
             field(item, "id")
                 .or_else(|| field(item, "name"))
-                .and_then(scalar_text)
+                .and_then(|v| r.text(v))
         });
         match id {
             Some(id) => out.push(id),

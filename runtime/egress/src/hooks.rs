@@ -97,6 +97,15 @@ impl EgressHooks {
         options: Option<RequestOptions>,
     ) -> Result<(Response<WasiBody>, IoFuture), Error> {
         let policy = &self.inner.policy;
+        if let Some(reason) = policy.offline_reason() {
+            tracing::warn!(
+                component = policy.component(),
+                // A parsed URI holds visible ASCII only: nothing to escape.
+                uri = %request.uri(),
+                "outgoing HTTP refused: {reason}"
+            );
+            return Err(Error::InternalError(Some(reason.to_owned())));
+        }
         let uri = request.uri().clone();
         let scheme = uri
             .scheme_str()

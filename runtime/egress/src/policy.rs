@@ -183,6 +183,7 @@ pub struct EgressPolicy {
     timeouts: Timeouts,
     max_response_bytes: u64,
     extra_roots: Vec<CertificateDer<'static>>,
+    offline: Option<String>,
 }
 
 impl EgressPolicy {
@@ -220,6 +221,7 @@ impl EgressPolicy {
             timeouts: Timeouts::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             extra_roots: Vec::new(),
+            offline: None,
         })
     }
 
@@ -246,6 +248,18 @@ impl EgressPolicy {
     pub fn extra_root(mut self, der: CertificateDer<'static>) -> Self {
         self.extra_roots.push(der);
         self
+    }
+
+    /// Takes the policy offline (smoke mode): every request is refused before any DNS lookup
+    /// or connection, and the guest receives `internal-error(reason)`, granted origin or not.
+    pub fn offline(mut self, reason: impl Into<String>) -> Self {
+        self.offline = Some(reason.into());
+        self
+    }
+
+    /// Why every request is refused, when the policy is offline.
+    pub fn offline_reason(&self) -> Option<&str> {
+        self.offline.as_deref()
     }
 
     /// The component label used in messages.

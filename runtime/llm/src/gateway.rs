@@ -24,6 +24,8 @@ pub struct Gateway {
     options: HttpOptions,
     providers: Mutex<HashMap<String, Arc<dyn Provider>>>,
     usage: UsageMap,
+    /// When set, only providers that need no network ([`ProviderKind::Scripted`]) are built.
+    offline: bool,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -55,6 +57,23 @@ impl Gateway {
             options,
             providers: Mutex::new(HashMap::new()),
             usage: Arc::default(),
+            offline: false,
+        };
+        gw.provider_for(&gw.default)?;
+        Ok(gw)
+    }
+
+    /// A gateway that never opens a connection (smoke mode): only `scripted` models work;
+    /// any other model — the default or a per-request override — fails at once with
+    /// [`LlmError::Offline`], before a provider client is even built.
+    pub fn offline(default: ModelSelection, credentials: Credentials) -> Result<Self, LlmError> {
+        let gw = Self {
+            default,
+            credentials,
+            options: HttpOptions::default(),
+            providers: Mutex::new(HashMap::new()),
+            usage: Arc::default(),
+            offline: true,
         };
         gw.provider_for(&gw.default)?;
         Ok(gw)
@@ -70,6 +89,7 @@ impl Gateway {
             options: HttpOptions::default(),
             providers: Mutex::new(HashMap::from([(key, provider)])),
             usage: Arc::default(),
+            offline: false,
         }
     }
 
@@ -147,6 +167,12 @@ impl Gateway {
 
     /// The provider serving `sel`, built on first use.
     fn provider_for(&self, sel: &ModelSelection) -> Result<Arc<dyn Provider>, LlmError> {
+        if self.offline && sel.provider != ProviderKind::Scripted {
+            return Err(LlmError::Offline {
+                provider: sel.provider.name().to_owned(),
+                model: sel.to_string(),
+            });
+        }
         let key = cache_key(sel);
         let mut map = lock(&self.providers);
         if let Some(p) = map.get(&key) {

@@ -183,6 +183,15 @@ pub enum LlmError {
     /// The gateway configuration is unusable (unknown provider, bad script file, …).
     #[error("configuration: {0}")]
     Config(String),
+    /// The gateway is offline (smoke mode) and the model needs the network; no connection
+    /// was opened.
+    #[error("offline in smoke mode: model `{model}` (provider {provider}) would reach the network, and smoke runs never open a connection; a `scripted:` model runs offline")]
+    Offline {
+        /// Provider name.
+        provider: String,
+        /// The model, as `provider:model`.
+        model: String,
+    },
     /// The provider refused the request with a 4xx status other than 401/403/429; not retried.
     #[error("{provider}: HTTP {status}: {message}")]
     Rejected {
@@ -226,9 +235,9 @@ impl LlmError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             LlmError::InvalidInput(_) | LlmError::Rejected { .. } => ErrorKind::InvalidInput,
-            LlmError::MissingCredentials { .. } | LlmError::Unavailable { .. } => {
-                ErrorKind::Unavailable
-            }
+            LlmError::MissingCredentials { .. }
+            | LlmError::Unavailable { .. }
+            | LlmError::Offline { .. } => ErrorKind::Unavailable,
             LlmError::Config(_) | LlmError::Failed { .. } => ErrorKind::Failed,
         }
     }

@@ -167,3 +167,53 @@ async fn custom_provider_and_bad_override() {
         .expect_err("empty model");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
+
+/// Smoke mode's gateway: a network provider fails at once (default model or per-request
+/// override) and nothing connects to its endpoint, even with a key and a reachable base URL.
+#[tokio::test]
+async fn offline_gateway_never_connects() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let creds = Credentials {
+        anthropic_api_key: Some("sk-ant-stub".into()),
+        anthropic_base_url: Some(base.clone()),
+        openai_api_key: Some("sk-stub".into()),
+        openai_base_url: Some(base),
+        ..Default::default()
+    };
+    let err = Gateway::offline(sel("anthropic:claude-opus-4-7"), creds.clone()).expect_err("net");
+    assert!(
+        matches!(&err, LlmError::Offline { provider, .. } if provider == "anthropic"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("offline in smoke mode"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let creds = Credentials {
+        scripted_file: script_creds(&dir).scripted_file,
+        ..creds
+    };
+    let gw = Gateway::offline(sel("scripted:demo"), creds).expect("scripted works offline");
+    let mut req = ChatRequest {
+        messages: vec![ChatMessage::user("hi")],
+        ..Default::default()
+    };
+    let answer = gw
+        .complete("k", req.clone())
+        .await
+        .expect("scripted answer");
+    assert_eq!(answer.message.content, "hello there");
+    req.model = Some("openai:gpt-4o".into());
+    let err = gw.complete("k", req.clone()).await.expect_err("override");
+    assert!(matches!(err, LlmError::Offline { .. }), "{err}");
+    let Err(err) = gw.stream("k", req).await else {
+        panic!("an offline gateway streamed from openai");
+    };
+    assert!(matches!(err, LlmError::Offline { .. }), "{err}");
+    assert!(
+        listener.accept().is_err(),
+        "an offline gateway opened a connection"
+    );
+}

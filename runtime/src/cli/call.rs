@@ -61,6 +61,7 @@ pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
     };
     let mut grants = Grants::builder(label_for(&args.skill))
         .grant_hint("`--grant <interface>` (or `--config KEY=VALUE` for config keys)")
+        .hosts_key("`--allow-host`")
         .limits(limits);
     for kv in &args.config {
         let (key, value) = kv

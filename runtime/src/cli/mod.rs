@@ -3,6 +3,7 @@
 mod build;
 mod call;
 mod check;
+mod new;
 mod run;
 mod smoke;
 pub mod telemetry;
@@ -66,12 +67,18 @@ pub enum Command {
     /// "smoke test" request, exit 0/1; never registers or serves (`MOLECULE_SMOKE_MODE` makes
     /// `run` do this too).
     Smoke(smoke::SmokeArgs),
+    /// Write a new skill folder or a self-contained workspace from a template.
+    New(new::NewArgs),
 }
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = cli.command.unwrap_or(Command::Run(run::RunArgs::default()));
+    if let Command::New(args) = command {
+        return new::run(args);
+    }
     let ctx = Context::new(&cli.global)?;
-    match cli.command.unwrap_or(Command::Run(run::RunArgs::default())) {
+    match command {
         Command::Run(args) if molecule_config::Env::from_process().smoke_mode => {
             let args = smoke::SmokeArgs {
                 config_dir: args.config_dir,
@@ -84,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Call(args) => call::run(&ctx, *args).await,
         Command::Check(args) => check::run(&ctx, args).await,
         Command::Smoke(args) => smoke::run(&ctx, args).await,
+        Command::New(args) => new::run(args),
     }
 }
 
@@ -151,6 +159,7 @@ impl Context {
             match SkillDir::load(path)?.source {
                 ComponentSource::Prebuilt(file) => file,
                 ComponentSource::Crate(dir) => self.builder.build(&dir)?.wasm,
+                ComponentSource::Missing(reason) => anyhow::bail!(reason),
             }
         } else if path.join("Cargo.toml").is_file() {
             self.builder.build(path)?.wasm

@@ -25,14 +25,13 @@ use super::reload::{watch_skills, FolderWatcher, DEBOUNCE};
 use super::skills::{SkillFilter, SkillRegistry, SkillSnapshot};
 use super::tools::Builtins;
 use crate::builder::ComponentBuilder;
-use crate::capabilities::llm::{GatewayBackend, LlmBackend};
+use crate::capabilities::llm::model_access;
 use crate::capabilities::memory::MemoryBackend;
 use crate::component::{AdapterComponent, ComponentHost};
 use crate::grants::Grants;
 use crate::limits::SandboxLimits;
 use crate::plan::Plan;
 use crate::sandbox::Sandbox;
-use crate::skill::SkillDir;
 use molecule_platform::{ActivityConfig, ActivityReporter, PlatformClient};
 
 /// What boot needs besides the plan.
@@ -136,8 +135,14 @@ pub async fn boot(
 
     // The card is built from the skill folders before the adapter is set up.
     let info = card_info(&plan, addr);
-    let stubs = skill_stubs(&plan);
-    let card = CardHandle::new(build_card(&info, stubs.iter()));
+    let folders = plan_registry(
+        &plan,
+        deps.host.clone(),
+        deps.builder.clone(),
+        Arc::new(super::skills::GrantNothing),
+    )
+    .read_folders();
+    let card = CardHandle::new(build_card(&info, &folders));
 
     // An external workspace registers first (with the admin token) to receive its own token,
     // which it needs to pull its secrets.
@@ -159,25 +164,25 @@ pub async fn boot(
     };
     let skills = Arc::new(skill_registry_with(&plan, &deps, &memory, secrets));
     let snapshot = skills.load_all().await;
-    card.set(build_card(&info, snapshot.skills.values().map(|s| &s.dir)));
+    card.set(build_card(&info, snapshot.listed.values()));
     let adapter_config = Arc::new(ArcSwap::from_pointee(
         plan.adapter_config(&prompt_for(&plan, &snapshot)),
     ));
 
     let sandbox = Sandbox::new(deps.host.engine().clone());
-    let loaded = match &deps.gateway {
-        Err(reason) => Err(anyhow::anyhow!("model gateway: {reason}")),
-        Ok(_) => load_adapter(&plan, &deps, &memory).await,
-    };
+    let loaded = load_adapter(&plan, &deps, &memory).await;
     let ready: Result<AdapterComponent, String> = match loaded {
         Err(err) => Err(format!("{err:#}")),
-        Ok(adapter) => match sandbox
-            .setup_adapter(&adapter, adapter.grants(), &adapter_config.load())
-            .await
-        {
-            Ok(Ok(())) => Ok(adapter),
-            Ok(Err(reason)) => Err(format!("adapter setup failed: {reason}")),
-            Err(err) => Err(format!("adapter setup crashed: {err}")),
+        Ok(adapter) => match needs_model(&adapter, &deps.gateway) {
+            Some(reason) => Err(reason),
+            None => match sandbox
+                .setup_adapter(&adapter, adapter.grants(), &adapter_config.load())
+                .await
+            {
+                Ok(Ok(())) => Ok(adapter),
+                Ok(Err(reason)) => Err(format!("adapter setup failed: {reason}")),
+                Err(err) => Err(format!("adapter setup crashed: {err}")),
+            },
         },
     };
     let mut watchers = vec![watch_skills(skills.clone(), DEBOUNCE)?];
@@ -207,7 +212,7 @@ pub async fn boot(
                     heartbeat: poker.clone(),
                 },
                 store.clone(),
-                deps.gateway.clone().ok(),
+                deps.gateway.clone(),
             );
             (
                 A2aServer::new(card.clone(), Arc::new(executor), store),
@@ -325,7 +330,12 @@ fn skill_registry_with(
 ) -> SkillRegistry {
     let mut values = env_values();
     values.extend(secrets);
-    let policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), values);
+    let mut policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), values);
+    if plan.env.smoke_mode {
+        policy = policy.offline(
+            "offline in smoke mode: outgoing HTTP never opens a connection during a smoke run",
+        );
+    }
     plan_registry(
         plan,
         deps.host.clone(),
@@ -353,17 +363,6 @@ pub fn plan_registry(
             only: (!plan.config.skills.is_empty()).then(|| plan.config.skills.clone()),
             runtime: Some(plan.config.runtime.clone()),
         })
-}
-
-/// Skill folders read (not compiled) for the first card.
-fn skill_stubs(plan: &Plan) -> Vec<SkillDir> {
-    plan.skill_roots
-        .iter()
-        .filter_map(|root| std::fs::read_dir(root).ok())
-        .flat_map(|entries| entries.flatten())
-        .filter_map(|entry| SkillDir::load(&entry.path()).ok())
-        .filter(|dir| plan.config.skills.is_empty() || plan.config.skills.contains(&dir.id))
-        .collect()
 }
 
 /// The system prompt for the current skills.
@@ -420,20 +419,35 @@ pub(crate) async fn load_adapter(
             .unwrap_or(std::time::Duration::from_secs(600)),
         ..SandboxLimits::default()
     };
-    let mut grants = Grants::builder(format!("adapter {runtime}"))
+    let grants = Grants::builder(format!("adapter {runtime}"))
         .heartbeat(Arc::new(crate::liveness::LivenessBackend))
         .grant_hint("config.yaml")
         .limits(limits)
-        .memory(memory.clone());
-    if let Ok(gateway) = &deps.gateway {
-        let llm: Arc<dyn LlmBackend> = Arc::new(GatewayBackend::new(gateway.clone(), "setup"));
-        grants = grants.llm(llm);
-    }
+        .memory(memory.clone())
+        .llm(model_access(&deps.gateway, "setup"));
     let adapter = deps.host.load_adapter(&wasm, grants.build()).await?;
     if adapter.name != *runtime && !runtime.contains('/') && !runtime.ends_with(".wasm") {
         tracing::warn!(adapter = %adapter.name, runtime = %runtime, "adapter name differs from `runtime`");
     }
     Ok(adapter)
+}
+
+/// Why the workspace cannot serve without a model: only an adapter that imports `llm` needs
+/// one. An adapter that never calls the model runs without; were it to call, the call would
+/// fail at once with `reason` (see [`model_access`]).
+fn needs_model(
+    adapter: &AdapterComponent,
+    gateway: &Result<Arc<molecule_llm::Gateway>, String>,
+) -> Option<String> {
+    let reason = gateway.as_ref().err()?;
+    if adapter.calls_model {
+        return Some(format!(
+            "{reason}; the `{}` adapter calls the model (it imports `molecule:runtime/llm`)",
+            adapter.name
+        ));
+    }
+    tracing::warn!(%reason, adapter = %adapter.name, "serving without a model: this adapter does not call one");
+    None
 }
 
 /// Values for granted env vars and secrets: the host's environment.
@@ -461,7 +475,7 @@ fn follow_skill_changes(
     tokio::spawn(async move {
         while changes.changed().await.is_ok() {
             let snapshot = skills.snapshot();
-            let new_card = build_card(&info, snapshot.skills.values().map(|s| &s.dir));
+            let new_card = build_card(&info, snapshot.listed.values());
             if let Some((client, not_configured)) = &platform {
                 let card = platform_card(&new_card, &info.url, not_configured.as_deref());
                 if let Err(err) = client.update_card(&card).await {

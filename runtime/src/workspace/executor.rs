@@ -20,7 +20,7 @@ use super::skills::SkillRegistry;
 use super::tools::{Builtins, TaskTools};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types as wit;
-use crate::capabilities::llm::{GatewayBackend, LlmBackend};
+use crate::capabilities::llm::model_access;
 use crate::component::AdapterComponent;
 use crate::sandbox::Sandbox;
 
@@ -35,7 +35,7 @@ pub struct AdapterExecutor {
     skills: Arc<SkillRegistry>,
     builtins: Builtins,
     store: TaskStore,
-    gateway: Option<Arc<molecule_llm::Gateway>>,
+    gateway: Result<Arc<molecule_llm::Gateway>, String>,
 }
 
 impl AdapterExecutor {
@@ -48,7 +48,7 @@ impl AdapterExecutor {
         skills: Arc<SkillRegistry>,
         builtins: Builtins,
         store: TaskStore,
-        gateway: Option<Arc<molecule_llm::Gateway>>,
+        gateway: Result<Arc<molecule_llm::Gateway>, String>,
     ) -> Self {
         AdapterExecutor {
             sandbox,
@@ -135,9 +135,7 @@ impl AgentExecutor for AdapterExecutor {
             self.builtins.clone(),
             task_events.clone(),
         ));
-        let llm = self.gateway.clone().map(|gateway| {
-            Arc::new(GatewayBackend::new(gateway, ctx.task_id.clone())) as Arc<dyn LlmBackend>
-        });
+        let llm = Some(model_access(&self.gateway, ctx.task_id.clone()));
         let grants = adapter.grants().for_task(task_events, tools, llm);
         let context = agent::RequestContext {
             task_id: ctx.task_id.clone(),

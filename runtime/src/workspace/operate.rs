@@ -33,22 +33,13 @@ const STATES: [(TaskState, &str); 8] = [
 ];
 
 /// The inbound bearer secret: `$MOLECULE_INBOUND_SECRET`, else config.yaml
-/// `a2a.inbound_secret`; `None` (no auth) when neither is set or both are empty.
+/// `a2a.inbound_secret` as the config read it (an unusable value there is a preflight FAIL,
+/// so a workspace never boots with it silently dropped); `None` (no auth) when neither is set.
 pub fn inbound_secret(plan: &Plan) -> Option<String> {
     if let Some(secret) = plan.env.get(INBOUND_SECRET_ENV).filter(|s| !s.is_empty()) {
         return Some(secret.to_owned());
     }
-    let path = plan.config.config_dir.join("config.yaml");
-    let text = std::fs::read_to_string(path).ok()?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
-    match doc.get("a2a")?.get("inbound_secret")? {
-        serde_yaml::Value::String(s) if !s.is_empty() => Some(s.clone()),
-        serde_yaml::Value::Null => None,
-        other => {
-            tracing::warn!(value = ?other, "config.yaml `a2a.inbound_secret` is not a string; A2A calls are NOT authenticated");
-            None
-        }
-    }
+    plan.config.a2a.inbound_secret.clone()
 }
 
 /// The router serving `GET /metrics`, counting tasks by state in `store` at each scrape.

@@ -23,6 +23,7 @@ pub struct ConfigPolicy {
     config: Arc<WorkspaceConfig>,
     memory: Option<Arc<dyn MemoryBackend>>,
     values: BTreeMap<String, String>,
+    offline: Option<String>,
 }
 
 impl ConfigPolicy {
@@ -37,7 +38,15 @@ impl ConfigPolicy {
             config,
             memory,
             values,
+            offline: None,
         }
+    }
+
+    /// The same policy with outgoing HTTP offline (smoke mode): granted origins stay granted
+    /// on paper, but every request fails at once with `reason` and no connection is opened.
+    pub fn offline(mut self, reason: impl Into<String>) -> Self {
+        self.offline = Some(reason.into());
+        self
     }
 
     /// What `skill` requests, is granted, and gets (for `check` and logs).
@@ -76,6 +85,7 @@ impl GrantPolicy for ConfigPolicy {
         };
         let mut grants = Grants::builder(format!("skill {}", skill.id))
             .grant_hint(format!("config.yaml under grants.skills.{}", skill.id))
+            .hosts_key(format!("grants.skills.{}.hosts", skill.id))
             .limits(limits);
         for name in &eff.env {
             if let Some(value) = self.values.get(name) {
@@ -95,7 +105,9 @@ impl GrantPolicy for ConfigPolicy {
             );
             grants = grants.dir(host, guest_dir(i), dir.mode == DirMode::Rw);
         }
-        if !eff.hosts.is_empty() {
+        if let Some(reason) = &self.offline {
+            grants = grants.offline_http(reason);
+        } else if !eff.hosts.is_empty() {
             let hosts: Vec<String> = eff.hosts.iter().map(|h| h.to_string()).collect();
             grants = grants.http_hosts(&hosts)?;
         }

@@ -67,7 +67,11 @@ pub struct SkillSnapshot {
     pub skills: BTreeMap<String, Arc<LoadedSkill>>,
     /// Tool name → id of the skill that owns it.
     pub tools: BTreeMap<String, String>,
-    /// Skills (or tools) that could not be loaded, with the reason.
+    /// Every admitted skill folder whose `SKILL.md` reads, loaded or not, by id: the Agent
+    /// Card lists these, so a component that fails to build never empties the card.
+    pub listed: BTreeMap<String, SkillDir>,
+    /// Skills (or tools) that could not be loaded, and entries of the skill folders that are
+    /// not usable skills (broken links, folders without `SKILL.md`), with the reason.
     pub problems: BTreeMap<String, String>,
     /// Increases on every change.
     pub generation: u64,
@@ -167,8 +171,23 @@ impl SkillRegistry {
     /// Loads every skill folder under the roots (replacing whatever was loaded).
     pub async fn load_all(&self) -> Arc<SkillSnapshot> {
         let _guard = self.reload.lock().await;
-        let ids: Vec<String> = self.discover().into_keys().collect();
+        let found = self.discover();
+        for (entry, reason) in &found.unusable {
+            tracing::warn!(entry = %entry, "{reason}");
+        }
+        let ids: Vec<String> = found.skills.into_keys().collect();
         self.rebuild(&ids, &[]).await
+    }
+
+    /// The admitted skill folders whose `SKILL.md` reads, without building or compiling
+    /// anything (for the first Agent Card, before the components load).
+    pub fn read_folders(&self) -> Vec<SkillDir> {
+        self.discover()
+            .skills
+            .values()
+            .filter_map(|dir| SkillDir::load(dir).ok())
+            .filter(|dir| self.runs_here(dir).is_ok())
+            .collect()
     }
 
     /// Reloads the skills `ids` (added, changed or removed); the others stay as they are.
@@ -212,72 +231,79 @@ impl SkillRegistry {
         result
     }
 
-    /// Skill folders by id, first root first.
-    fn discover(&self) -> BTreeMap<String, PathBuf> {
-        let mut found = BTreeMap::new();
-        let listed = self
-            .roots
-            .iter()
-            .filter_map(|root| std::fs::read_dir(root).ok())
-            .flat_map(|entries| entries.flatten().map(|e| e.path()));
-        for path in listed.chain(self.extra.iter().cloned()) {
-            {
-                if path.join("SKILL.md").is_file() {
-                    if let Some(id) = path.file_name().and_then(|n| n.to_str()) {
-                        if self.filter.admits_id(id) {
-                            found.entry(id.to_owned()).or_insert(path);
+    /// Skill folders by id (first root first), and the entries of the roots that are not
+    /// usable skill folders.
+    fn discover(&self) -> Discovered {
+        let mut found = Discovered::default();
+        for root in &self.roots {
+            let Ok(entries) = std::fs::read_dir(root) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                match skill_entry(&path) {
+                    Ok(Some(id)) => self.admit(&mut found, id, path),
+                    Ok(None) => {}
+                    Err((id, reason)) => {
+                        if self.filter.admits_id(&id) && !found.skills.contains_key(&id) {
+                            found.unusable.entry(id).or_insert(reason);
                         }
                     }
+                }
+            }
+        }
+        for path in &self.extra {
+            if path.join("SKILL.md").is_file() {
+                if let Some(id) = path.file_name().and_then(|n| n.to_str()) {
+                    self.admit(&mut found, id.to_owned(), path.clone());
                 }
             }
         }
         found
     }
 
+    fn admit(&self, found: &mut Discovered, id: String, path: PathBuf) {
+        if self.filter.admits_id(&id) {
+            found.unusable.remove(&id);
+            found.skills.entry(id).or_insert(path);
+        }
+    }
+
+    /// Ok unless the skill's `runtime` excludes the workspace's adapter.
+    fn runs_here(&self, dir: &SkillDir) -> anyhow::Result<()> {
+        if let Some(runtime) = &self.filter.runtime {
+            if !dir.meta.runs_on(runtime) {
+                anyhow::bail!(
+                    "skipped: its SKILL.md `runtime` ({}) excludes the `{runtime}` adapter",
+                    dir.meta.runtime.join(", ")
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Loads `ids` fresh, keeps `keep` from the current snapshot, and swaps in the result.
     async fn rebuild(&self, ids: &[String], keep: &[String]) -> Arc<SkillSnapshot> {
         let old = self.snapshot();
-        let folders = self.discover();
-        let mut skills: BTreeMap<String, Arc<LoadedSkill>> = BTreeMap::new();
-        let mut problems = BTreeMap::new();
+        let found = self.discover();
+        let mut next = Next::default();
         for id in keep {
-            if let Some(skill) = old.skills.get(id) {
-                skills.insert(id.clone(), skill.clone());
-            }
-            if let Some(problem) = old.problems.get(id) {
-                problems.insert(id.clone(), problem.clone());
-            }
+            next.keep(&old, id);
         }
         for id in ids {
-            let Some(dir) = folders.get(id) else {
+            let Some(path) = found.skills.get(id) else {
                 tracing::info!(skill = %id, "skill removed");
                 continue;
             };
-            match self.load_one(dir).await {
-                Ok(skill) => {
-                    if old.skills.contains_key(id) {
-                        crate::metrics::global().component_swapped("skill");
-                    }
-                    for warning in &skill.dir.warnings {
-                        tracing::warn!(skill = %id, "{warning}");
-                    }
-                    skills.insert(id.clone(), Arc::new(skill));
-                }
-                Err(err) => {
-                    let text = format!("{err:#}");
-                    tracing::error!(skill = %id, error = %text, "skill failed to load");
-                    problems.insert(id.clone(), text);
-                    // A failed reload keeps the previous version serving.
-                    if let Some(previous) = old.skills.get(id) {
-                        skills.insert(id.clone(), previous.clone());
-                    }
-                }
-            }
+            self.load_into(&mut next, &old, id, path).await;
         }
-        let tools = index_tools(&skills, &mut problems);
+        let mut problems = next.problems;
+        problems.extend(found.unusable);
+        let tools = index_tools(&next.skills, &mut problems);
         let snapshot = Arc::new(SkillSnapshot {
-            skills,
+            skills: next.skills,
             tools,
+            listed: next.listed,
             problems,
             generation: old.generation + 1,
         });
@@ -286,18 +312,48 @@ impl SkillRegistry {
         snapshot
     }
 
-    async fn load_one(&self, dir: &Path) -> anyhow::Result<LoadedSkill> {
-        let skill_dir = SkillDir::load(dir)?;
-        if let Some(runtime) = &self.filter.runtime {
-            if !skill_dir.meta.runs_on(runtime) {
-                anyhow::bail!(
-                    "skipped: its SKILL.md `runtime` ({}) excludes the `{runtime}` adapter",
-                    skill_dir.meta.runtime.join(", ")
-                );
+    /// Reads and loads skill `id` from `path` into `next`. A skill whose `SKILL.md` reads is
+    /// listed even when its component fails; a failed reload keeps the previous version.
+    async fn load_into(&self, next: &mut Next, old: &SkillSnapshot, id: &str, path: &Path) {
+        let loaded = match SkillDir::load(path) {
+            Err(err) => Err(err),
+            Ok(dir) => match self.runs_here(&dir) {
+                Err(skipped) => Err(skipped),
+                Ok(()) => {
+                    next.listed.insert(id.to_owned(), dir.clone());
+                    self.load_one(dir).await
+                }
+            },
+        };
+        match loaded {
+            Ok(skill) => {
+                if old.skills.contains_key(id) {
+                    crate::metrics::global().component_swapped("skill");
+                }
+                for warning in &skill.dir.warnings {
+                    tracing::warn!(skill = %id, "{warning}");
+                }
+                next.skills.insert(id.to_owned(), Arc::new(skill));
+            }
+            Err(err) => {
+                let text = format!("{err:#}");
+                tracing::error!(skill = %id, error = %text, "skill failed to load");
+                next.problems.insert(id.to_owned(), text);
+                // A failed reload keeps the previous version serving (and listed).
+                if let Some(previous) = old.skills.get(id) {
+                    next.skills.insert(id.to_owned(), previous.clone());
+                    next.listed
+                        .entry(id.to_owned())
+                        .or_insert_with(|| previous.dir.clone());
+                }
             }
         }
+    }
+
+    async fn load_one(&self, skill_dir: SkillDir) -> anyhow::Result<LoadedSkill> {
         let wasm_path = match &skill_dir.source {
             ComponentSource::Prebuilt(path) => path.clone(),
+            ComponentSource::Missing(reason) => anyhow::bail!("{reason}"),
             ComponentSource::Crate(crate_dir) => {
                 let builder = self.builder.clone();
                 let crate_dir = crate_dir.clone();
@@ -319,6 +375,86 @@ impl SkillRegistry {
             dir: skill_dir,
             component,
         })
+    }
+}
+
+/// What [`SkillRegistry::discover`] found in the skill folders.
+#[derive(Default)]
+struct Discovered {
+    /// Skill folders by id.
+    skills: BTreeMap<String, PathBuf>,
+    /// Entries that look meant as skills but are not usable, by name, with the reason.
+    unusable: BTreeMap<String, String>,
+}
+
+/// The next snapshot's contents, while it is being assembled.
+#[derive(Default)]
+struct Next {
+    skills: BTreeMap<String, Arc<LoadedSkill>>,
+    listed: BTreeMap<String, SkillDir>,
+    problems: BTreeMap<String, String>,
+}
+
+impl Next {
+    /// Carries skill `id` over from `old` unchanged.
+    fn keep(&mut self, old: &SkillSnapshot, id: &str) {
+        if let Some(skill) = old.skills.get(id) {
+            self.skills.insert(id.to_owned(), skill.clone());
+        }
+        if let Some(dir) = old.listed.get(id) {
+            self.listed.insert(id.to_owned(), dir.clone());
+        }
+        if let Some(problem) = old.problems.get(id) {
+            self.problems.insert(id.to_owned(), problem.clone());
+        }
+    }
+}
+
+/// Classifies one entry of a skills root: `Ok(Some(id))` for a skill folder, `Ok(None)` for
+/// an entry that is not meant as a skill (a hidden entry, a plain file), and `Err((name,
+/// reason))` for one that is meant as a skill but unusable: a link whose target is missing,
+/// a folder that cannot be read, or a folder without `SKILL.md`.
+fn skill_entry(path: &Path) -> Result<Option<String>, (String, String)> {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Ok(None);
+    };
+    if name.starts_with('.') {
+        return Ok(None);
+    }
+    let unusable = |reason: String| Err((name.to_owned(), reason));
+    let is_link = path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink());
+    match std::fs::metadata(path) {
+        Err(err) if is_link => {
+            let target = std::fs::read_link(path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            unusable(format!(
+                "{} is a link to {target}, which cannot be followed ({err}); the skill is not \
+                 loaded. A copied workspace keeps relative links: copy the skill folder \
+                 itself (`cp -rL`), or start from `molecule-runtime new workspace`",
+                path.display()
+            ))
+        }
+        Err(err) => unusable(format!("{} cannot be read: {err}", path.display())),
+        Ok(meta) if !meta.is_dir() => Ok(None),
+        Ok(_) => {
+            let skill_md = path.join("SKILL.md");
+            match std::fs::metadata(&skill_md) {
+                Ok(m) if m.is_file() => Ok(Some(name.to_owned())),
+                Ok(_) => unusable(format!("{} is not a file", skill_md.display())),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => unusable(format!(
+                    "{} has no SKILL.md, so it is not a skill; add one (frontmatter with \
+                     `name` and `description`) or move the folder out of {}",
+                    path.display(),
+                    path.parent()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )),
+                Err(err) => unusable(format!("{} cannot be read: {err}", skill_md.display())),
+            }
+        }
     }
 }
 

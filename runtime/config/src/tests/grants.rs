@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{parse, warning};
+use super::{error, parse, warning};
 use crate::{
     effective, CapabilityKind, CapabilityRequest, DirAccess, DirMode, HostOrigin, Interface,
 };
@@ -96,14 +96,19 @@ fn bad_grant_items_warn_with_their_key_path_and_are_skipped() {
         .contains("ro nor rw"));
     warning(&c, "grants.skills.web-fetch.dirs[1]");
     warning(&c, "grants.skills.web-fetch.dirs[2]");
-    warning(&c, "grants.skills.web-fetch.memory_limit");
-    warning(&c, "grants.skills.web-fetch.timeout");
+    // Limits are security settings: unreadable ones are errors, not a fall-through.
+    assert!(error(&c, "grants.skills.web-fetch.memory_limit")
+        .message
+        .contains("lots"));
+    error(&c, "grants.skills.web-fetch.timeout");
     assert!(warning(&c, "grants.default.interfaces[1]")
         .message
         .contains("telepathy"));
     assert!(warning(&c, "grants.skills.other")
         .message
-        .contains("mapping"));
+        .contains("nothing but log"));
+    assert!(c.grants.skills["other"].is_empty());
+    assert_eq!(c.errors.len(), 2, "{:#?}", c.errors);
     let g = &c.grants.skills["web-fetch"];
     assert_eq!(g.hosts, [host("https://ok.com")]);
     assert_eq!(g.env, ["OK"]);

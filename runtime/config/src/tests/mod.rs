@@ -1,10 +1,12 @@
 //! Unit tests for the crate, one module per area; files go in temp dirs.
 
 mod env;
+mod fail_closed;
 mod grants;
 mod plugins;
 mod preflight;
 mod prompt;
+mod raw_scalars;
 mod units;
 mod workspace;
 
@@ -36,4 +38,13 @@ pub(crate) fn warning<'a>(config: &'a WorkspaceConfig, key: &str) -> &'a crate::
         .iter()
         .find(|w| w.key == key)
         .unwrap_or_else(|| panic!("no warning for {key}; got {:#?}", config.warnings))
+}
+
+/// The error whose key is `key`, panicking with all errors when there is none.
+pub(crate) fn error<'a>(config: &'a WorkspaceConfig, key: &str) -> &'a crate::Warning {
+    config
+        .errors
+        .iter()
+        .find(|e| e.key == key)
+        .unwrap_or_else(|| panic!("no error for {key}; got {:#?}", config.errors))
 }

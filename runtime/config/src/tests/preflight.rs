@@ -141,10 +141,25 @@ fn warnings_for_env_files_skills_plugins_and_grants() {
 #[test]
 fn config_file_warnings_carry_their_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = run(dir.path(), "a: [\n", &super::no_env());
-    let (status, detail) = one(&report, "config.yaml");
+    let report = run(dir.path(), "tier: many\n", &super::no_env());
+    let (status, detail) = one(&report, "tier");
     assert_eq!(status, Status::Warn);
-    assert!(detail.contains("(line "), "{detail}");
+    assert!(detail.contains("an integer"), "{detail}");
+}
+
+#[test]
+fn invalid_yaml_fails_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = run(dir.path(), "a: [\n", &super::no_env());
+    assert!(report.has_failures(), "{report}");
+    let (status, detail) = one(&report, "config");
+    assert_eq!(status, Status::Fail);
+    let file = dir.path().join("config.yaml");
+    assert!(
+        detail.starts_with(&format!("{}:2: ", file.display())),
+        "{detail}"
+    );
+    assert!(detail.contains("not valid YAML"), "{detail}");
 }
 
 #[test]

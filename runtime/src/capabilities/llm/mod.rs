@@ -12,7 +12,9 @@ use crate::bindings::HostError;
 use crate::state::HostState;
 
 mod gateway;
+mod unavailable;
 pub use self::gateway::GatewayBackend;
+pub use self::unavailable::{model_access, NoModel};
 
 /// A streamed completion in progress: events arrive in order, ending with `done`.
 pub struct ChatStream {

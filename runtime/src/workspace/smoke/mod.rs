@@ -37,7 +37,7 @@ use crate::bindings::HostError;
 use crate::builder::ComponentBuilder;
 use crate::capabilities::events::EventsBackend;
 use crate::capabilities::heartbeat::HeartbeatBackend;
-use crate::capabilities::llm::{GatewayBackend, LlmBackend};
+use crate::capabilities::llm::model_access;
 use crate::capabilities::memory::{MemoryBackend, SqliteMemory};
 use crate::component::{AdapterComponent, ComponentHost, LinkError};
 use crate::limits::LimitHit;
@@ -116,9 +116,10 @@ pub async fn smoke(plan: Plan, host: Arc<ComponentHost>, builder: ComponentBuild
             return report.finish();
         }
     };
-    let gateway = plan.gateway(smoke_credentials(&plan.env));
+    // Smoke runs are offline: stub credentials never leave the machine.
+    let gateway = plan.offline_gateway(smoke_credentials(&plan.env));
     if let Err(reason) = &gateway {
-        tracing::warn!(%reason, "smoke: no model gateway; the adapter's model calls are denied");
+        tracing::warn!(%reason, "smoke: no model; the adapter's model calls fail at once");
     }
     let deps = BootDeps {
         host,
@@ -176,11 +177,7 @@ async fn execute_once(
         ..Builtins::default()
     };
     let tools = Arc::new(TaskTools::new(skills, builtins, events.clone()));
-    let llm = deps
-        .gateway
-        .clone()
-        .ok()
-        .map(|gateway| Arc::new(GatewayBackend::new(gateway, "smoke")) as Arc<dyn LlmBackend>);
+    let llm = Some(model_access(&deps.gateway, "smoke"));
     let mut grants = (*adapter.grants().for_task(events, tools, llm)).clone();
     grants.limits.timeout = timeout;
     grants.heartbeat = Some(watch.clone());
@@ -355,6 +352,7 @@ async fn probe_link(deps: &BootDeps, dir: &Path) -> Vec<ImportProblem> {
                     .await??
                     .wasm
             }
+            ComponentSource::Missing(reason) => anyhow::bail!(reason),
         };
         let bytes = tokio::fs::read(&wasm).await?;
         let (component, _) = deps.host.compile(&bytes, &format!("skill {}", skill.id))?;

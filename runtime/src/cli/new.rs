@@ -1,0 +1,75 @@
+//! `molecule-runtime new skill DIR` and `new workspace DIR`: start a skill or a workspace from
+//! a template that works at once (see [`molecule_runtime::scaffold`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use molecule_runtime::scaffold::{guest_sdk, new_skill, new_workspace, SkillLang};
+
+/// Arguments of `new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    #[command(subcommand)]
+    pub what: NewWhat,
+}
+
+/// What `new` writes.
+#[derive(Debug, Subcommand)]
+pub enum NewWhat {
+    /// A skill folder whose `hello` tool takes {"name": string} and returns {"greeting": …}.
+    Skill {
+        /// The folder to create; its name is the skill's name (e.g. `weather-lookup`).
+        dir: PathBuf,
+        /// The language of the tool.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: Lang,
+        /// The guest SDK folder (default: $MOLECULE_GUEST_SDK, else this build's checkout).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
+    /// A self-contained workspace (the demo: offline scripted model, two skills) to make
+    /// your own; boot it with `molecule-runtime run --config-dir DIR`.
+    Workspace {
+        /// The folder to create.
+        dir: PathBuf,
+        /// The guest SDK folder (default: $MOLECULE_GUEST_SDK, else this build's checkout).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
+}
+
+/// Skill languages on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Lang {
+    /// A Rust component crate.
+    Rust,
+}
+
+/// Runs `new`.
+pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
+    match args.what {
+        NewWhat::Skill { dir, lang, sdk } => {
+            let lang = match lang {
+                Lang::Rust => SkillLang::Rust,
+            };
+            new_skill(&dir, lang, &guest_sdk(sdk.as_deref())?)?;
+            let shown = dir.display();
+            println!("wrote skill {shown}. Try:");
+            println!("  molecule-runtime call {shown} hello --args '{{\"name\":\"Ada\"}}'");
+            println!("  cargo test --manifest-path {shown}/Cargo.toml");
+            println!("Put it in a workspace's skills/ folder to serve it over A2A.");
+        }
+        NewWhat::Workspace { dir, sdk } => {
+            new_workspace(&dir, &guest_sdk(sdk.as_deref())?)?;
+            let shown = dir.display();
+            println!("wrote workspace {shown}. Boot it with:");
+            println!("  molecule-runtime run --config-dir {shown} --bind 127.0.0.1");
+            println!(
+                "Add skills with `molecule-runtime new skill {shown}/skills/NAME`; edit \
+                 {shown}/config.yaml to pick a model and grants."
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
