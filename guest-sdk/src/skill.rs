@@ -240,6 +240,12 @@ pub fn parse_input<I: DeserializeOwned>(input: &str) -> Result<I, ToolError> {
     // wrong before the error.
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map_err(|e| ToolError::InvalidInput(format!("input is not valid JSON: {e}")))?;
+    // serde_json's own deserializer first: it hands `RawValue` fields the exact input text
+    // (through a wrapper such as serde_path_to_error, numbers would be re-spelled under
+    // `arbitrary_precision`). Only a failure is parsed again, to name the field.
+    if let Ok(value) = serde_json::from_str::<I>(text) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value: I = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
