@@ -19,7 +19,7 @@ use molecule_llm::{
 use molecule_runtime::builder::ComponentBuilder;
 use molecule_runtime::plan::{Overrides, Plan};
 use molecule_runtime::workspace::boot::{boot, BootDeps, RunningWorkspace};
-use molecule_tests::{host, repo_root, test_cache_dir};
+use molecule_tests::{copy_crate, host, test_cache_dir};
 use serde_json::{json, Value};
 
 /// The value json-query returns for the scripted call.
@@ -56,20 +56,7 @@ impl Provider for Recording {
 
 /// Copies json-query into `<dir>/skills/json-query`, pointing its SDK path at the repo.
 fn copy_json_query(dir: &Path) {
-    let from = repo_root().join("demo/skills/json-query");
-    let to = dir.join("skills/json-query");
-    std::fs::create_dir_all(to.join("src")).unwrap();
-    for file in ["SKILL.md", "Cargo.lock", "src/lib.rs"] {
-        std::fs::copy(from.join(file), to.join(file)).unwrap();
-    }
-    let sdk = repo_root().join("guest-sdk");
-    let manifest = std::fs::read_to_string(from.join("Cargo.toml"))
-        .unwrap()
-        .replace(
-            "\"../../guest-sdk\"",
-            &format!("{:?}", sdk.display().to_string()),
-        );
-    std::fs::write(to.join("Cargo.toml"), manifest).unwrap();
+    copy_crate("demo/skills/json-query", &dir.join("skills/json-query"));
 }
 
 /// A booted workspace and what its model saw.

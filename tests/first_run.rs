@@ -89,7 +89,14 @@ async fn the_card_lists_every_skill_whose_skill_md_reads() {
     let snapshot = ws.skills.snapshot();
     assert!(snapshot.skills.contains_key("json-query"));
     let problem = |id: &str| snapshot.problems.get(id).cloned().unwrap_or_default();
-    assert!(problem("no-component").contains("has no tool component"));
+    // Instructions only (SKILL.md, no component): listed, with no tools and no problem.
+    assert!(
+        !snapshot.problems.contains_key("no-component"),
+        "{:?}",
+        snapshot.problems
+    );
+    assert!(snapshot.listed.contains_key("no-component"));
+    assert!(!snapshot.tools.values().any(|id| id == "no-component"));
     assert!(problem("broken-crate").contains("Cargo.toml"));
     assert!(
         problem("gone").contains("is a link to ../../nowhere"),

@@ -274,8 +274,17 @@ async fn setup_failure_serves_the_card_and_answers_503() {
         body["error"]["message"],
         "Internal error: agent not configured"
     );
-    let data = body["error"]["data"].as_str().unwrap_or_default();
+    let info = &body["error"]["data"][0];
+    assert_eq!(
+        info["@type"], "type.googleapis.com/google.rpc.ErrorInfo",
+        "{body}"
+    );
+    assert_eq!(info["reason"], "AGENT_NOT_CONFIGURED", "{body}");
+    assert_eq!(info["domain"], "a2a-protocol.org", "{body}");
+    let data = info["metadata"]["detail"].as_str().unwrap_or_default();
     assert!(data.contains("setup refused"), "{body}");
+    // No host path reaches clients.
+    assert!(!data.contains(&dir.path().display().to_string()), "{body}");
     assert!(
         data.contains("[REDACTED]") && !data.contains("sk-live"),
         "{body}"

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use sha2::{Digest, Sha256};
 
+use crate::python::PythonInterpreter;
 use crate::toolchain::GuestToolchain;
 
 /// The wasm target guests build for.
@@ -21,6 +22,7 @@ pub struct ComponentBuilder {
     target_dir: PathBuf,
     out_dir: PathBuf,
     toolchain: GuestToolchain,
+    python: PythonInterpreter,
 }
 
 /// A built component.
@@ -43,12 +45,24 @@ impl ComponentBuilder {
             target_dir: cache_root.join("cargo-target"),
             out_dir: cache_root.join("builds"),
             toolchain: GuestToolchain::from_env(),
+            python: PythonInterpreter::new(cache_root),
         }
     }
 
     /// The same builder using `toolchain` to find (and complete) the Rust toolchain.
     pub fn with_toolchain(mut self, toolchain: GuestToolchain) -> Self {
         self.toolchain = toolchain;
+        self
+    }
+
+    /// The Python interpreter builder sharing this builder's cache root.
+    pub fn python(&self) -> &PythonInterpreter {
+        &self.python
+    }
+
+    /// The same builder building the Python interpreter with `python`.
+    pub fn with_python(mut self, python: PythonInterpreter) -> Self {
+        self.python = python;
         self
     }
 

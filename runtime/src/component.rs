@@ -1,7 +1,9 @@
 //! Loading components: compile (through the cache), link-check against the host's linker,
 //! pre-instantiate once per component version, and ask a skill which tools it offers.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
@@ -23,6 +25,9 @@ pub struct ComponentHost {
     engine: Arc<WasmEngine>,
     linker: Linker<HostState>,
     cache: CompiledCache,
+    /// Components shared by many skills (the Python interpreter), compiled and
+    /// pre-instantiated once per process: memo key → (wasm digest, pre-instance).
+    shared: Mutex<HashMap<String, (String, SkillPre<HostState>)>>,
 }
 
 /// A component that failed the link check.
@@ -90,6 +95,7 @@ impl ComponentHost {
             engine,
             linker,
             cache,
+            shared: Mutex::new(HashMap::new()),
         })
     }
 
@@ -181,6 +187,64 @@ impl ComponentHost {
         let mut skill = SkillComponent {
             label,
             digest: hex::encode(Sha256::digest(wasm)),
+            tools: Vec::new(),
+            cache,
+            pre,
+            grants,
+        };
+        skill.tools = Sandbox::new(self.engine.clone())
+            .describe(&skill)
+            .await
+            .with_context(|| format!("asking {} for its tools", skill.label))?;
+        sandbox::validate_specs(&skill.label, &skill.tools)?;
+        Ok(skill)
+    }
+}
+
+impl ComponentHost {
+    /// Like [`ComponentHost::load_skill`] for a component many skills share (the Python
+    /// interpreter): the wasm file at `wasm` is read, compiled and pre-instantiated once per
+    /// process under the memo `key` (e.g. the interpreter's input key), and every later load
+    /// with that key only describes it under its own `grants` (a few milliseconds, no extra
+    /// copy of the compiled code in memory). Calls still get a fresh store and instance each.
+    pub async fn load_shared_skill(
+        &self,
+        key: &str,
+        wasm: &Path,
+        grants: Arc<Grants>,
+    ) -> anyhow::Result<SkillComponent> {
+        let label = grants.component().to_owned();
+        let memo = self
+            .shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned();
+        let (digest, pre, cache) = match memo {
+            Some((digest, pre)) => (digest, pre, CacheOutcome::Hit),
+            None => {
+                let bytes = tokio::fs::read(wasm)
+                    .await
+                    .with_context(|| format!("reading {}", wasm.display()))?;
+                let origin = wasm.display().to_string();
+                let (component, cache) = self.compile(&bytes, &origin)?;
+                let pre = self.pre_instantiate(&component, &origin)?;
+                let pre = SkillPre::new(pre)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| {
+                        format!("{origin} does not export the molecule `tool` interface")
+                    })?;
+                let digest = hex::encode(Sha256::digest(&bytes));
+                self.shared
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.to_owned(), (digest.clone(), pre.clone()));
+                (digest, pre, cache)
+            }
+        };
+        let mut skill = SkillComponent {
+            label,
+            digest,
             tools: Vec::new(),
             cache,
             pre,

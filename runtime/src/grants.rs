@@ -101,6 +101,14 @@ impl Grants {
         Arc::new(grants)
     }
 
+    /// A copy of these grants with `dirs` preopened too (e.g. a Python skill's own folder and
+    /// bytecode cache on top of what the operator granted).
+    pub fn with_dirs(&self, dirs: impl IntoIterator<Item = DirGrant>) -> Arc<Grants> {
+        let mut grants = self.clone();
+        grants.dirs.extend(dirs);
+        Arc::new(grants)
+    }
+
     /// Names of the host interfaces granted (for reports such as `check`).
     pub fn granted_interfaces(&self) -> Vec<&'static str> {
         let mut out = vec!["log"];

@@ -4,6 +4,8 @@
 //! Data flows one way:
 //!
 //! * [`skill`] reads a skill folder (`SKILL.md` plus a component source);
+//! * [`python`] runs Python skills on one shared interpreter component, the skill folder
+//!   as data;
 //! * [`builder`] turns Rust source into a `.wasm` component, cached by content hash, with
 //!   [`toolchain`] installing the `wasm32-wasip2` target when the toolchain lacks it;
 //! * [`engine`] owns the one wasmtime `Engine` and its epoch ticker;
@@ -24,6 +26,7 @@ pub mod link_check;
 pub mod liveness;
 pub mod metrics;
 pub mod plan;
+pub mod python;
 pub mod redact;
 pub mod sandbox;
 pub mod scaffold;

@@ -37,6 +37,43 @@ impl Default for SandboxLimits {
     }
 }
 
+/// Where each limit is set, named in the "raise …" hint of a limit error. [`Display`] of
+/// [`LimitHit`] and [`crate::sandbox::CallError`] uses [`LimitKeys::CONFIG`]; a caller whose
+/// limits come from elsewhere (`call`'s flags, the smoke timeout) renders with
+/// [`LimitHit::message`] / [`crate::sandbox::CallError::message`] and its own keys.
+///
+/// [`Display`]: fmt::Display
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitKeys {
+    /// Where the memory limit is set.
+    pub memory: &'static str,
+    /// Where the time limit is set.
+    pub timeout: &'static str,
+    /// Where the output limit is set.
+    pub max_output: &'static str,
+}
+
+impl LimitKeys {
+    /// The workspace's config.yaml keys.
+    pub const CONFIG: LimitKeys = LimitKeys {
+        memory: "sandbox.memory_limit",
+        timeout: "sandbox.timeout",
+        max_output: "sandbox.max_output",
+    };
+    /// The flags of `molecule-runtime call`.
+    pub const CALL_FLAGS: LimitKeys = LimitKeys {
+        memory: "--memory-limit",
+        timeout: "--timeout",
+        max_output: "--max-output",
+    };
+}
+
+impl Default for LimitKeys {
+    fn default() -> Self {
+        LimitKeys::CONFIG
+    }
+}
+
 /// Which limit stopped a call. Stored in the store so the caller can name it in the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitHit {
@@ -59,25 +96,32 @@ pub enum LimitHit {
     },
 }
 
-impl fmt::Display for LimitHit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl LimitHit {
+    /// The message, with a hint naming where the limit is set according to `keys`.
+    pub fn message(&self, keys: &LimitKeys) -> String {
         match self {
-            LimitHit::Memory { requested, limit } => write!(
-                f,
+            LimitHit::Memory { requested, limit } => format!(
                 "memory limit exceeded: the guest asked for {} but the limit is {} \
-                 (raise sandbox.memory_limit)",
+                 (raise {})",
                 format_bytes(*requested),
-                format_bytes(*limit)
+                format_bytes(*limit),
+                keys.memory
             ),
             LimitHit::Table { limit } => {
-                write!(f, "table limit exceeded: more than {limit} elements")
+                format!("table limit exceeded: more than {limit} elements")
             }
-            LimitHit::Time { limit } => write!(
-                f,
-                "time limit exceeded: the call ran longer than {} (raise sandbox.timeout)",
-                format_duration(*limit)
+            LimitHit::Time { limit } => format!(
+                "time limit exceeded: the call ran longer than {} (raise {})",
+                format_duration(*limit),
+                keys.timeout
             ),
         }
+    }
+}
+
+impl fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(&LimitKeys::CONFIG))
     }
 }
 
@@ -223,6 +267,17 @@ mod tests {
         };
         assert!(hit.to_string().contains("256 MiB"));
         assert!(hit.to_string().contains("sandbox.memory_limit"));
+        let time = LimitHit::Time {
+            limit: Duration::from_secs(1),
+        };
+        assert_eq!(
+            time.message(&LimitKeys::CALL_FLAGS),
+            "time limit exceeded: the call ran longer than 1s (raise --timeout)"
+        );
+        assert!(hit
+            .message(&LimitKeys::CALL_FLAGS)
+            .ends_with("(raise --memory-limit)"));
+        assert!(time.to_string().ends_with("(raise sandbox.timeout)"));
         assert_eq!(format_bytes((32 << 20) + (64 << 10)), "32.1 MiB");
         assert_eq!(format_bytes(1 << 30), "1 GiB");
         assert_eq!(format_bytes(17), "17 B");

@@ -97,7 +97,7 @@ impl Plan {
             .map(PathBuf::from)
             .unwrap_or_else(|| config_dir.join(".molecule"));
         Plan {
-            runtime_config: raw_runtime_config(&config_dir),
+            runtime_config: raw_runtime_config(&config.runtime_config.raw),
             skill_roots: vec![config_dir.join("skills")],
             env,
             config: Arc::new(config),
@@ -228,12 +228,9 @@ pub fn resolve_adapter(runtime: &str, config_dir: &Path) -> Option<PathBuf> {
     usable.then_some(path)
 }
 
-fn raw_runtime_config(config_dir: &Path) -> Value {
-    let text = std::fs::read_to_string(config_dir.join("config.yaml")).unwrap_or_default();
-    serde_yaml::from_str::<serde_yaml::Value>(&text)
+fn raw_runtime_config(raw: &serde_yaml::Value) -> Value {
+    serde_json::to_value(raw)
         .ok()
-        .and_then(|doc| doc.get("runtime_config").cloned())
-        .and_then(|v| serde_json::to_value(v).ok())
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}))
 }

@@ -16,7 +16,7 @@ use crate::bindings::{ToolError, ToolSpec};
 use crate::component::{AdapterComponent, SkillComponent};
 use crate::engine::WasmEngine;
 use crate::grants::Grants;
-use crate::limits::{format_bytes, LimitHit};
+use crate::limits::{format_bytes, LimitHit, LimitKeys};
 use crate::state::HostState;
 
 /// Extra wall-clock time granted beyond the epoch deadline before the host abandons a call
@@ -55,27 +55,35 @@ pub enum CallError {
     Unavailable(String),
 }
 
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl CallError {
+    /// The message, with limit hints naming where each limit is set according to `keys`
+    /// ([`Display`](fmt::Display) uses [`LimitKeys::CONFIG`]).
+    pub fn message(&self, keys: &LimitKeys) -> String {
         match self {
-            CallError::Tool(e) => write!(f, "{}", tool_error_text(e)),
-            CallError::Limit(hit) => write!(f, "{hit}"),
+            CallError::Tool(e) => tool_error_text(e),
+            CallError::Limit(hit) => hit.message(keys),
             CallError::Trap { reason, stderr } if stderr.is_empty() => {
-                write!(f, "the component crashed: {reason}")
+                format!("the component crashed: {reason}")
             }
             CallError::Trap { reason, stderr } => {
-                write!(f, "the component crashed: {reason}; it printed: {stderr}")
+                format!("the component crashed: {reason}; it printed: {stderr}")
             }
-            CallError::OutputTooLarge { bytes, limit } => write!(
-                f,
-                "output too large: {} exceeds the {} limit (raise sandbox.max_output)",
+            CallError::OutputTooLarge { bytes, limit } => format!(
+                "output too large: {} exceeds the {} limit (raise {})",
                 format_bytes(*bytes),
-                format_bytes(*limit)
+                format_bytes(*limit),
+                keys.max_output
             ),
-            CallError::InvalidOutput(e) => write!(f, "the tool returned invalid JSON: {e}"),
-            CallError::InvalidInput(e) => write!(f, "invalid input: {e}"),
-            CallError::Unavailable(e) => write!(f, "sandbox unavailable: {e}"),
+            CallError::InvalidOutput(e) => format!("the tool returned invalid JSON: {e}"),
+            CallError::InvalidInput(e) => format!("invalid input: {e}"),
+            CallError::Unavailable(e) => format!("sandbox unavailable: {e}"),
         }
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(&LimitKeys::CONFIG))
     }
 }
 

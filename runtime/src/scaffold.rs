@@ -14,6 +14,8 @@ use anyhow::{bail, Context as _};
 pub enum SkillLang {
     /// A Rust component crate built by the runtime's builder.
     Rust,
+    /// Python source (`app.py`) run on the shared interpreter component: no build step.
+    Python,
 }
 
 /// One file of a template: its path inside the new folder and its text.
@@ -28,6 +30,18 @@ const RUST_SKILL: [TemplateFile; 3] = [
     (
         "src/lib.rs",
         include_str!("../templates/rust-skill/src/lib.rs"),
+    ),
+];
+
+const PYTHON_SKILL: [TemplateFile; 3] = [
+    (
+        "SKILL.md",
+        include_str!("../templates/python-skill/SKILL.md"),
+    ),
+    ("app.py", include_str!("../templates/python-skill/app.py")),
+    (
+        "test_app.py",
+        include_str!("../templates/python-skill/test_app.py"),
     ),
 ];
 
@@ -108,7 +122,8 @@ pub fn guest_sdk(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("resolving {}", dir.display()))
 }
 
-/// Writes a new skill folder at `dir` whose `hello` tool takes `{"name": string}` and
+/// Writes a new skill folder at `dir` (a Rust crate, or `app.py` plus `test_app.py` for
+/// Python) whose `hello` tool takes `{"name": string}` and
 /// returns `{"greeting": string}`. The folder's name is the skill's name and must follow the
 /// Agent Skills rules (1–64 of `a-z 0-9 -`, no leading, trailing or double `-`).
 pub fn new_skill(dir: &Path, lang: SkillLang, sdk: &Path) -> anyhow::Result<()> {
@@ -117,16 +132,20 @@ pub fn new_skill(dir: &Path, lang: SkillLang, sdk: &Path) -> anyhow::Result<()> 
         .and_then(|n| n.to_str())
         .with_context(|| format!("{} does not end in a folder name", dir.display()))?;
     check_skill_name(name)?;
-    let files = match lang {
-        SkillLang::Rust => RUST_SKILL,
+    let files: &[TemplateFile] = match lang {
+        SkillLang::Rust => &RUST_SKILL,
+        SkillLang::Python => &PYTHON_SKILL,
     };
     let crate_name = name.replace('-', "_");
     let shown = dir.display().to_string();
+    // A Python string literal (JSON's escapes are valid Python for a path).
+    let sdk_python = serde_json::to_string(&sdk.join("python").to_string_lossy())?;
     let sdk = toml_string(sdk)?;
-    write_folder(dir, &files, |text| {
+    write_folder(dir, files, |text| {
         text.replace("{{name}}", name)
             .replace("{{crate}}", &crate_name)
             .replace("{{dir}}", &shown)
+            .replace("{{sdk_python}}", &sdk_python)
             .replace("{{sdk}}", &sdk)
     })
 }

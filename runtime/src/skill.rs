@@ -1,5 +1,6 @@
 //! A skill folder: `SKILL.md` (Agent Skills frontmatter plus a Markdown body) and the tool
-//! component, either a prebuilt `.wasm` in the folder or a Rust crate the builder compiles.
+//! component: a prebuilt `.wasm` in the folder, a Rust crate the builder compiles, Python
+//! source run on the shared interpreter, or none (an instructions-only skill).
 
 use std::path::{Path, PathBuf};
 
@@ -57,9 +58,12 @@ pub enum ComponentSource {
     Prebuilt(PathBuf),
     /// A Rust crate to build for wasm32-wasip2.
     Crate(PathBuf),
-    /// No component was found; the text says what to add. The skill still has its
-    /// `SKILL.md` (and so its place on the Agent Card); loading its tools fails with this.
-    Missing(String),
+    /// A Python skill (the folder: `app.py` and/or `scripts/*.py`), run on the shared
+    /// interpreter component (see [`crate::python`]).
+    Python(PathBuf),
+    /// Instructions only (an Agent Skill with just `SKILL.md` and resources): no component
+    /// and no tools; it is on the Agent Card and in the system prompt.
+    Instructions,
 }
 
 /// A skill folder, read but not yet compiled.
@@ -234,8 +238,8 @@ pub fn frontmatter_text(text: &str) -> Option<&str> {
     split_frontmatter(text).ok().map(|parts| parts.yaml)
 }
 
-/// Finds the component: `tool.wasm` or `<folder>.wasm`, else a `Cargo.toml` crate, else
-/// [`ComponentSource::Missing`].
+/// Finds the component: `tool.wasm` or `<folder>.wasm`, else a `Cargo.toml` crate, else a
+/// Python skill (`app.py` or `scripts/*.py`), else [`ComponentSource::Instructions`].
 fn find_source(dir: &Path) -> ComponentSource {
     let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or("tool");
     for name in ["tool.wasm".to_owned(), format!("{folder}.wasm")] {
@@ -247,11 +251,10 @@ fn find_source(dir: &Path) -> ComponentSource {
     if dir.join("Cargo.toml").is_file() {
         return ComponentSource::Crate(dir.to_owned());
     }
-    ComponentSource::Missing(format!(
-        "{} has no tool component: add `tool.wasm` (a prebuilt component) or a Cargo.toml \
-         crate that builds one",
-        dir.display()
-    ))
+    if crate::python::is_python_skill(dir) {
+        return ComponentSource::Python(dir.to_owned());
+    }
+    ComponentSource::Instructions
 }
 
 #[cfg(test)]

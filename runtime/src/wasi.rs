@@ -24,7 +24,13 @@ pub fn deny_by_default(grants: &Grants, budget: &LogBudget, tail: &StderrTail) -
         .stderr(stderr)
         .allow_tcp(false)
         .allow_udp(false)
-        .allow_ip_name_lookup(false);
+        .allow_ip_name_lookup(false)
+        // Filesystem ops of granted folders run on the calling tokio worker instead of a hop
+        // to the blocking pool: a `stat` costs 0.03 ms instead of 0.14 ms, which matters for
+        // Python skills (an import is dozens of fs ops). The trade-off: while one op runs (a
+        // local-disk read, microseconds) that worker runs nothing else; a slow network
+        // filesystem mounted into a skill would stall the worker for the op's duration.
+        .allow_blocking_current_thread(true);
     for (key, value) in &grants.env {
         builder.env(key, value);
     }

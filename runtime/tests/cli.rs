@@ -112,6 +112,19 @@ fn call_reports_bad_input_clearly() {
 }
 
 #[test]
+fn call_limit_hints_name_the_flag() {
+    // `call` takes its limits from flags, so a limit error names the flag, not config.yaml.
+    let out = runtime(&["call", "tests/guests/hostile", "spin", "--timeout", "1s"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("time limit exceeded") && err.contains("(raise --timeout)"),
+        "{err}"
+    );
+    assert!(!err.contains("sandbox.timeout"), "{err}");
+}
+
+#[test]
 fn call_with_memory_grant_persists_notes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("memory.sqlite");

@@ -67,3 +67,55 @@ fn run_exits_1_on_an_unusable_inbound_secret() {
         "the secret must not be echoed: {stderr}"
     );
 }
+
+/// `run` exits 1 with a `config` FAIL containing `needle`.
+fn assert_run_fails(dir: &Path, needle: &str) {
+    let out = runtime(dir, &["run", "--bind", "127.0.0.1", "--port", "0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(needle), "{needle}: {stderr}");
+}
+
+#[test]
+fn run_exits_1_on_a_merge_key_or_a_misplaced_secret() {
+    let dir = config("model: scripted:x\nbase: &b {inbound_secret: s}\na2a:\n  <<: *b\n");
+    assert_run_fails(
+        dir.path(),
+        "config.yaml:4: a2a.<<: is not supported: `<<` is a YAML merge key",
+    );
+    let dir = config("model: scripted:x\na2a:\ninbound_secret: abc\n");
+    assert_run_fails(dir.path(), "config.yaml:3: inbound_secret: ");
+    let dir = config("model: scripted:x\nA2A: {inbound_secret: abc}\n");
+    assert_run_fails(dir.path(), "did you mean `a2a`");
+}
+
+#[test]
+fn run_exits_1_on_a_missing_config_dir_or_a_dangling_config_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("typo-dir");
+    assert_run_fails(&missing, "does not exist");
+    assert!(
+        !missing.exists(),
+        "nothing is created in a missing config dir"
+    );
+    std::os::unix::fs::symlink("/nonexistent/config.yaml", dir.path().join("config.yaml"))
+        .expect("symlink");
+    assert_run_fails(dir.path(), "symbolic link to /nonexistent/config.yaml");
+}
+
+#[test]
+fn run_exits_1_on_a_blank_inbound_secret_variable() {
+    let dir = config("model: scripted:x\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
+        .current_dir(repo())
+        .env("MOLECULE_CACHE_DIR", cache_dir())
+        .env_remove("PLATFORM_URL")
+        .env("MOLECULE_INBOUND_SECRET", " ")
+        .args(["run", "--bind", "127.0.0.1", "--port", "0", "--config-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("running molecule-runtime");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("FAIL  MOLECULE_INBOUND_SECRET"), "{stderr}");
+}

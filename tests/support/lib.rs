@@ -53,6 +53,27 @@ pub fn guest_wasm(rel: &str) -> Arc<Vec<u8>> {
     bytes
 }
 
+/// The shared Python interpreter of the tests: built from this checkout's `guest-sdk/python`
+/// into the shared test cache (`<target>/molecule-test-cache/python`) at most once per
+/// source version — the build lock makes parallel test binaries wait for one build — and
+/// checked once per process. Panics with the build error (python3 and PyPI are needed the
+/// first time). The returned value builds nothing more.
+pub fn python_interpreter() -> molecule_runtime::python::PythonInterpreter {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let python = molecule_runtime::python::PythonInterpreter::new(&test_cache_dir())
+        .with_sdk(repo_root().join("guest-sdk"));
+    let built = BUILT.get_or_init(|| {
+        python
+            .ensure()
+            .map(|_| ())
+            .map_err(|e| format!("building the Python interpreter: {e:#}"))
+    });
+    if let Err(err) = built {
+        panic!("{err}");
+    }
+    python
+}
+
 /// A component host on a fresh engine, with the shared compiled-code cache.
 pub fn host() -> ComponentHost {
     host_with(EngineOptions::default())

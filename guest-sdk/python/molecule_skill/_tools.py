@@ -1,5 +1,8 @@
 """The ``@tool`` decorator, the registry of a skill's tools, and dispatch: JSON text in, JSON
 text out, every failure a :class:`~molecule_skill.errors.ToolError` (never a crash).
+
+:meth:`Registry.call` is the one dispatch implementation: the interpreter component
+(``molecule_interpreter``) and ``molecule_skill.testing.call`` both go through it.
 """
 
 import inspect
@@ -15,6 +18,8 @@ from ._schema import check_value, schema_for
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 #: How many of the author's traceback frames a ``failed`` error carries.
 FRAMES = 3
+#: Tool names starting with this are the interpreter's own (``__molecule_run_script__``, …).
+RESERVED_PREFIX = "__molecule"
 
 
 class Tool:
@@ -82,8 +87,14 @@ class Registry:
             raise
         except errors.HostError as err:
             raise host_to_tool(err) from None
-        except Exception as err:  # noqa: BLE001 - every exception becomes `failed`
+        except BaseException as err:  # noqa: BLE001 - every exception, exit included, is `failed`
+            misuse = _raw_err(err)
+            if misuse is not None:
+                raise misuse from None
             raise errors.Failed(describe_exception(err, root)) from None
+        misuse = _raw_err(result)
+        if misuse is not None:
+            raise misuse
         return encode_result(name, result)
 
 
@@ -98,6 +109,11 @@ def tool(func=None, *, name=None, description=None, schema=None):
 
     def declare(f):
         tool_name = name or f.__name__
+        if tool_name.startswith(RESERVED_PREFIX):
+            raise ValueError(
+                f"tool name `{tool_name}`: names starting with `{RESERVED_PREFIX}` are reserved "
+                "for the interpreter's own tools"
+            )
         if not tool_name or len(tool_name) > 64 or not set(tool_name) <= _NAME_CHARS:
             raise ValueError(
                 f"tool name `{tool_name}`: use 1 to 64 of a-z, 0-9, `_` and `-` (pass name=)"
@@ -147,21 +163,66 @@ def host_to_tool(err: "errors.HostError") -> "errors.ToolError":
 def describe_exception(err: BaseException, root: str) -> str:
     """``Type: message`` plus the last frames that are in the author's files (under ``root``),
     with paths relative to it; the interpreter's own frames are left out."""
+    if isinstance(err, SystemExit):
+        return (
+            f"SystemExit: {err.code!r}: a tool returns a value or raises an error; sys.exit() "
+            "and exit() are for scripts"
+        )
     head = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    if isinstance(err, SyntaxError) and err.filename:
+        # The traceback of a SyntaxError has no frame in the file that failed to compile.
+        where = _relative(err.filename, root)
+        head = f"{type(err).__name__}: {err.msg} ({where}, line {err.lineno})"
+        if err.text and err.text.strip():
+            head += f"\n    {err.text.strip()}"
     frames = [
         f for f in traceback.extract_tb(err.__traceback__) if _is_author_file(f.filename, root)
     ][-FRAMES:]
     lines = [head]
     for frame in frames:
-        where = os.path.relpath(frame.filename, root) if root else frame.filename
+        where = _relative(frame.filename, root)
         lines.append(f"  at {where}:{frame.lineno} in {frame.name}")
         if frame.line:
             lines.append(f"    {frame.line.strip()}")
     return "\n".join(lines)
 
 
+def _relative(path: str, root: str) -> str:
+    if root and _is_author_file(path, root) and not path.startswith("<"):
+        return os.path.relpath(path, root)
+    return path
+
+
 def _is_author_file(path: str, root: str) -> bool:
+    if path in AUTHOR_PSEUDO_FILES:
+        return True
     if not root:
         return "molecule_skill" not in path
     root = root.rstrip("/") + "/"
     return path.startswith(root)
+
+
+#: Pseudo file names of author code that has no file (``__molecule_run_code__`` uses ``<code>``).
+AUTHOR_PSEUDO_FILES = {"<code>"}
+
+
+def _raw_err(value):
+    """A ``componentize_py_types.Err`` raised or returned by a tool: the raw binding error the
+    SDK wraps. ``Err(ToolError_X(text))`` keeps its kind; anything else becomes ``failed``
+    with a hint, never an unexplained ``Err`` repr."""
+    cls = type(value)
+    if cls.__name__ != "Err" or "componentize_py" not in (cls.__module__ or ""):
+        return None
+    inner = getattr(value, "value", None)
+    kind_name = type(inner).__name__
+    if kind_name.startswith("ToolError_") and isinstance(getattr(inner, "value", None), str):
+        kind = {
+            "InvalidInput": errors.InvalidInput, "Failed": errors.Failed,
+            "Denied": errors.Denied, "NotFound": errors.NotFound,
+        }.get(kind_name.split("_", 1)[1], errors.Failed)
+        return kind(inner.value)
+    text = inner if isinstance(inner, str) else repr(inner)
+    return errors.Failed(
+        f"{text} (the tool used componentize_py_types.Err directly: raise "
+        "molecule_skill.Failed / InvalidInput / Denied instead)"
+    )

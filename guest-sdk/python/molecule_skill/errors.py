@@ -14,9 +14,11 @@ class ToolError(Exception):
 
     kind = "failed"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str = ""):
+        # A bare `raise Failed` still says something.
+        message = str(message) or type(self).__name__
         super().__init__(message)
-        self.message = str(message)
+        self.message = message
 
 
 class InvalidInput(ToolError):

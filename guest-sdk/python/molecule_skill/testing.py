@@ -8,13 +8,21 @@
     def test_hello():
         with FakeHost():
             assert call(app, "hello", {"name": "Ada"}) == {"greeting": "Hello, Ada!"}
+
+Agent Skills scripts and snippets run the way the interpreter runs them, too:
+
+    from molecule_skill.testing import run_script
+    result = run_script("path/to/skill", "stats.py", args=["--top", "3"], stdin="some text")
+    assert result["exit_code"] == 0
 """
 
 import importlib
 import itertools
 import json
+import os
+import sys
 
-from . import _tools, errors, host
+from . import _runner, _tools, errors, host
 
 
 class FakeHost:
@@ -110,10 +118,13 @@ def load(module):
     registry = _tools.Registry()
     previous, _tools.CURRENT = _tools.CURRENT, registry
     try:
-        if isinstance(module, str):
+        if isinstance(module, str) and module not in sys.modules:
             importlib.import_module(module)
         else:
-            importlib.reload(module)
+            if not isinstance(module, str):
+                # Another skill loaded under the same name (say `app`) may have replaced it.
+                sys.modules[module.__name__] = module
+            importlib.reload(sys.modules[module] if isinstance(module, str) else module)
     finally:
         _tools.CURRENT = previous
     return registry
@@ -130,3 +141,55 @@ def describe(module) -> list:
     """The tool specs of ``module`` as the runtime sees them (schemas decoded)."""
     specs = load(module).specs()
     return [dict(s, input_schema=json.loads(s["input_schema"])) for s in specs]
+
+
+class SkillFolder:
+    """A skill folder loaded as the interpreter loads ``/skill`` (``app.py`` with its folder
+    and ``vendor/`` on the path, native extensions refused). ``describe()`` and
+    ``call(name, json_text)`` are the interpreter's, reserved tools included; each leaves
+    ``sys.path``, ``sys.meta_path`` and the ``app`` module of the test process as they were."""
+
+    def __init__(self, folder):
+        self.skill = _runner.Skill(os.path.abspath(str(folder)))
+
+    def describe(self) -> list:
+        with _isolated():
+            return self.skill.describe()
+
+    def call(self, name: str, input_json: str = "{}") -> str:
+        with _isolated():
+            return self.skill.call(name, input_json)
+
+
+class _isolated:
+    def __enter__(self):
+        self._saved = (list(sys.path), list(sys.meta_path), sys.modules.get(_runner.APP_MODULE))
+
+    def __exit__(self, *exc):
+        path, meta_path, app = self._saved
+        sys.path[:], sys.meta_path[:] = path, meta_path
+        if app is None:
+            sys.modules.pop(_runner.APP_MODULE, None)
+        else:
+            sys.modules[_runner.APP_MODULE] = app
+        return False
+
+
+def skill(folder) -> SkillFolder:
+    """The skill folder ``folder``, to ``describe()`` and ``call()`` as the runtime does."""
+    return SkillFolder(folder)
+
+
+def run_script(folder, script: str, args=None, stdin: str = "") -> dict:
+    """Runs ``scripts/<script>`` of the skill in ``folder`` as ``__molecule_run_script__``
+    does; returns ``{"exit_code", "stdout", "stderr"}``."""
+    text = json.dumps({"script": script, "args": list(args or []), "stdin": stdin})
+    return json.loads(skill(folder).call(_runner.RUN_SCRIPT, text))
+
+
+def run_code(code: str, stdin: str = "", folder=None) -> dict:
+    """Runs ``code`` as ``__molecule_run_code__`` does (``folder``: the skill, default the
+    current directory)."""
+    text = json.dumps({"code": code, "stdin": stdin})
+    return json.loads(skill(folder if folder is not None else os.getcwd()).call(
+        _runner.RUN_CODE, text))

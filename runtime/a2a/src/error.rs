@@ -55,6 +55,87 @@ pub enum A2aError {
     /// Missing or wrong bearer credentials (HTTP 401; JSON-RPC [`codes::UNAUTHENTICATED`]).
     #[error("Unauthorized: {0}")]
     Unauthorized(String),
+    /// The agent failed setup, so no call can run (HTTP 503; JSON-RPC -32603 with the reason
+    /// [`AGENT_NOT_CONFIGURED`]). The text is the client-safe detail (see [`client_detail`]),
+    /// sent in the ErrorInfo's `metadata.detail`.
+    #[error("Internal error: agent not configured")]
+    NotConfigured(String),
+}
+
+/// The `ErrorInfo.reason` of [`A2aError::NotConfigured`]: the one error whose reason is more
+/// specific than its code's (-32603 is otherwise `INTERNAL_ERROR`), the same on both bindings.
+pub const AGENT_NOT_CONFIGURED: &str = "AGENT_NOT_CONFIGURED";
+
+/// The most characters of client-supplied text repeated in an error message.
+pub const ECHO_LIMIT: usize = 128;
+/// The most characters of a whole error message (a backstop behind [`clip`]).
+const MESSAGE_LIMIT: usize = 1024;
+/// The most characters of the "not configured" detail given to clients.
+const DETAIL_LIMIT: usize = 512;
+
+/// Client-supplied `text` as repeated in an error message: control characters escaped
+/// (`\n`, `\u{1b}`), and at most [`ECHO_LIMIT`] characters, the rest replaced by `…`.
+pub fn clip(text: &str) -> String {
+    clip_to(text, ECHO_LIMIT)
+}
+
+fn clip_to(text: &str, limit: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(limit + 8));
+    for (n, c) in text.chars().enumerate() {
+        if n == limit {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The setup-failure reason as told to clients: every absolute path (`/etc/x/config.yaml`,
+/// `C:\x\config.yaml`) replaced by its file name (or `<path>` when it has none), control
+/// characters escaped, and at most 512 characters. The full reason belongs in the log and
+/// operator surfaces only: clients, unauthenticated ones included, must not learn host paths.
+pub fn client_detail(reason: &str) -> String {
+    let chars: Vec<char> = reason.chars().collect();
+    let mut out = String::with_capacity(reason.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let boundary =
+            i == 0 || !(chars[i - 1].is_alphanumeric() || "/\\:._-~".contains(chars[i - 1]));
+        let unix = chars[i] == '/';
+        let windows = chars[i].is_ascii_alphabetic()
+            && chars.get(i + 1) == Some(&':')
+            && matches!(chars.get(i + 2), Some('\\' | '/'));
+        if !(boundary && (unix || windows)) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end < chars.len() && !is_path_end(chars[end]) {
+            end += 1;
+        }
+        // Punctuation that ends a sentence is not part of the path.
+        while end > i + 1 && matches!(chars[end - 1], '.' | ',' | ':' | ';') {
+            end -= 1;
+        }
+        let path: String = chars[i..end].iter().collect();
+        let name = path
+            .rsplit(['/', '\\'])
+            .next()
+            .filter(|n| !n.is_empty() && *n != "." && *n != "..");
+        out.push_str(name.unwrap_or("<path>"));
+        i = end;
+    }
+    clip_to(&out, DETAIL_LIMIT)
+}
+
+fn is_path_end(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '`' | '\'' | '"' | ')' | ']' | '>' | ',' | ';')
 }
 
 /// JSON-RPC error codes: the five of JSON-RPC 2.0, the A2A 1.0 ones, and the one
@@ -136,12 +217,23 @@ impl A2aError {
             A2aError::ContentTypeNotSupported(_) => codes::CONTENT_TYPE_NOT_SUPPORTED,
             A2aError::ExtendedAgentCardNotConfigured => codes::EXTENDED_AGENT_CARD_NOT_CONFIGURED,
             A2aError::VersionNotSupported(_) => codes::VERSION_NOT_SUPPORTED,
+            A2aError::NotConfigured(_) => codes::INTERNAL_ERROR,
         }
     }
 
-    /// The `ErrorInfo.reason`: always [`reason_for_code`] of [`code`](Self::code).
+    /// The `ErrorInfo.reason`: [`reason_for_code`] of [`code`](Self::code), except that
+    /// [`A2aError::NotConfigured`] says [`AGENT_NOT_CONFIGURED`] (on both bindings).
     pub fn reason(&self) -> &'static str {
-        reason_for_code(self.code())
+        match self {
+            A2aError::NotConfigured(_) => AGENT_NOT_CONFIGURED,
+            _ => reason_for_code(self.code()),
+        }
+    }
+
+    /// The message as sent: control characters escaped and at most 1024 characters (each
+    /// piece of client text in it is already [`clip`]ped; this is the backstop).
+    pub fn message(&self) -> String {
+        clip_to(&self.to_string(), MESSAGE_LIMIT)
     }
 
     /// The gRPC status name used in REST error bodies.
@@ -153,6 +245,7 @@ impl A2aError {
             | A2aError::ContentTypeNotSupported(_) => "INVALID_ARGUMENT",
             A2aError::MethodNotFound(_) | A2aError::TaskNotFound(_) => "NOT_FOUND",
             A2aError::Internal(_) => "INTERNAL",
+            A2aError::NotConfigured(_) => "UNAVAILABLE",
             A2aError::PayloadTooLarge(_) => "RESOURCE_EXHAUSTED",
             A2aError::Unauthorized(_) => "UNAUTHENTICATED",
             A2aError::TaskNotCancelable(_)
@@ -164,11 +257,14 @@ impl A2aError {
     }
 
     /// The HTTP status for the REST binding (JSON-RPC answers 200 except for transport-level
-    /// failures: 401, 413, 415).
+    /// failures, 401, 413, 415, and "not configured", 503: see [`jsonrpc_http_status`]).
+    ///
+    /// [`jsonrpc_http_status`]: Self::jsonrpc_http_status
     pub fn http_status(&self) -> u16 {
         match self {
             A2aError::TaskNotFound(_) | A2aError::MethodNotFound(_) => 404,
             A2aError::Internal(_) => 500,
+            A2aError::NotConfigured(_) => 503,
             A2aError::PayloadTooLarge(_) => 413,
             A2aError::Unauthorized(_) => 401,
             A2aError::ContentTypeNotSupported(_) => 415,
@@ -176,19 +272,33 @@ impl A2aError {
         }
     }
 
-    /// The `details` list: one `google.rpc.ErrorInfo`.
+    /// The HTTP status of a JSON-RPC answer carrying this error once the request was read:
+    /// 200, except 503 for [`A2aError::NotConfigured`].
+    pub fn jsonrpc_http_status(&self) -> u16 {
+        match self {
+            A2aError::NotConfigured(_) => 503,
+            _ => 200,
+        }
+    }
+
+    /// The `details` list: one `google.rpc.ErrorInfo` (`metadata.detail` says why the agent
+    /// is not configured; other errors have no metadata).
     pub fn details(&self) -> Value {
+        let metadata = match self {
+            A2aError::NotConfigured(detail) => json!({ "detail": detail }),
+            _ => json!({}),
+        };
         json!([{
             "@type": ERROR_INFO_TYPE,
             "reason": self.reason(),
             "domain": ERROR_DOMAIN,
-            "metadata": {},
+            "metadata": metadata,
         }])
     }
 
     /// The JSON-RPC `error` object (`code`, `message`, `data` = ErrorInfo details).
     pub fn to_jsonrpc_error(&self) -> Value {
-        json!({"code": self.code(), "message": self.to_string(), "data": self.details()})
+        json!({"code": self.code(), "message": self.message(), "data": self.details()})
     }
 
     /// A whole JSON-RPC error response with the given request id.
@@ -201,7 +311,7 @@ impl A2aError {
         json!({"error": {
             "code": self.http_status(),
             "status": self.grpc_status(),
-            "message": self.to_string(),
+            "message": self.message(),
             "details": self.details(),
         }})
     }
@@ -242,6 +352,7 @@ mod tests {
             A2aError::VersionNotSupported("x".into()),
             A2aError::PayloadTooLarge(1),
             A2aError::Unauthorized("x".into()),
+            A2aError::NotConfigured("x".into()),
         ];
         for e in &all {
             match e {
@@ -258,7 +369,8 @@ mod tests {
                 | A2aError::ExtendedAgentCardNotConfigured
                 | A2aError::VersionNotSupported(_)
                 | A2aError::PayloadTooLarge(_)
-                | A2aError::Unauthorized(_) => {}
+                | A2aError::Unauthorized(_)
+                | A2aError::NotConfigured(_) => {}
             }
         }
         all
@@ -290,7 +402,12 @@ mod tests {
     fn every_error_reason_matches_its_code() {
         for e in every_kind() {
             let code = e.code();
-            assert_eq!(e.reason(), expected_reason(code), "{e:?} (code {code})");
+            let expected = match e {
+                // The one refinement, the same reason the REST binding gives.
+                A2aError::NotConfigured(_) => "AGENT_NOT_CONFIGURED",
+                _ => expected_reason(code),
+            };
+            assert_eq!(e.reason(), expected, "{e:?} (code {code})");
             // Both wire shapes carry that same reason.
             let rpc = e.to_jsonrpc_response(&json!(1));
             assert_eq!(rpc["error"]["code"], code, "{e:?}");
@@ -322,6 +439,85 @@ mod tests {
         let e = A2aError::Parse("eof".into());
         assert_eq!(e.code(), -32700);
         assert_eq!(e.reason(), "PARSE_ERROR");
+    }
+
+    #[test]
+    fn every_error_data_is_one_error_info() {
+        for e in every_kind() {
+            let rpc = e.to_jsonrpc_error();
+            let data = rpc["data"].as_array().expect("data is a list");
+            assert_eq!(data.len(), 1, "{e:?}");
+            let info = data[0].as_object().expect("ErrorInfo object");
+            let mut keys: Vec<&str> = info.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["@type", "domain", "metadata", "reason"], "{e:?}");
+            assert_eq!(info["@type"], ERROR_INFO_TYPE, "{e:?}");
+            assert_eq!(info["domain"], ERROR_DOMAIN, "{e:?}");
+            assert!(info["metadata"].is_object(), "{e:?}");
+            assert_eq!(rpc["data"], e.to_rest_body()["error"]["details"], "{e:?}");
+        }
+    }
+
+    #[test]
+    fn not_configured_is_503_with_agent_not_configured_on_both_bindings() {
+        let e = A2aError::NotConfigured("adapter setup failed: no model".into());
+        assert_eq!(
+            e.to_jsonrpc_error(),
+            json!({"code": -32603, "message": "Internal error: agent not configured",
+                   "data": [{"@type": ERROR_INFO_TYPE, "reason": "AGENT_NOT_CONFIGURED",
+                             "domain": ERROR_DOMAIN,
+                             "metadata": {"detail": "adapter setup failed: no model"}}]})
+        );
+        assert_eq!(e.jsonrpc_http_status(), 503);
+        assert_eq!(e.http_status(), 503);
+        let rest = e.to_rest_body();
+        assert_eq!(rest["error"]["status"], "UNAVAILABLE");
+        assert_eq!(rest["error"]["details"], e.to_jsonrpc_error()["data"]);
+        assert_eq!(
+            A2aError::TaskNotFound("x".into()).jsonrpc_http_status(),
+            200
+        );
+    }
+
+    #[test]
+    fn client_detail_strips_absolute_paths() {
+        let cases = [
+            (
+                "no model is available: set `model` in /home/op/ws/config.yaml or export KEY",
+                "no model is available: set `model` in config.yaml or export KEY",
+            ),
+            ("reading /srv/ws/skills/: denied", "reading <path>: denied"),
+            ("open /etc/x.yaml.", "open x.yaml."),
+            ("see C:\\Users\\op\\config.yaml now", "see config.yaml now"),
+            ("path=/a/b/c and (/d/e)", "path=c and (e)"),
+            ("fetch http://h/a/b failed", "fetch http://h/a/b failed"),
+            ("a/b relative and 1/2", "a/b relative and 1/2"),
+            ("setup refused: [REDACTED]", "setup refused: [REDACTED]"),
+            ("line\nbreak \u{1b}[31m", "line\\nbreak \\u{1b}[31m"),
+        ];
+        for (reason, want) in cases {
+            assert_eq!(client_detail(reason), want, "{reason:?}");
+        }
+        let long = client_detail(&"x".repeat(5000));
+        assert_eq!(long.chars().count(), 513);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn echoed_client_text_is_clipped_and_escaped() {
+        assert_eq!(clip("short"), "short");
+        let c = clip(&"é".repeat(1000));
+        assert_eq!(c.chars().count(), ECHO_LIMIT + 1);
+        assert!(c.ends_with('…'));
+        assert_eq!(clip("a\nb\x1b"), "a\\nb\\u{1b}");
+        // The backstop: a whole message is at most 1024 characters, control characters escaped.
+        let e = A2aError::Internal(format!("{}\n", "y".repeat(5000)));
+        let m = e.to_jsonrpc_error()["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(m.chars().count(), 1025);
+        assert!(!m.contains('\n'));
     }
 
     #[test]

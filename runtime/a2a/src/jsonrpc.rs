@@ -2,9 +2,6 @@
 //! `A2A-Version` handling, 1.0 and 0.3 method names, and the answer in the matching version's
 //! shape (single JSON response or an SSE stream of JSON-RPC responses).
 
-use std::convert::Infallible;
-use std::sync::Arc;
-
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -13,11 +10,12 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::convert::Infallible;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::compat_v03;
 use crate::error::A2aError;
-use crate::manager::{EventReceiver, Shared};
+use crate::manager::EventReceiver;
 use crate::ops::{self, Op, Reply};
 use crate::server::{
     check_json_content_type, encoded_response, read_body, requested_version, transport_error,
@@ -52,6 +50,8 @@ struct RpcRequest<'a> {
     method: String,
     /// The params: an object, or `Value::Null` when absent or `null`.
     params: Value,
+    /// The params' JSON text as sent (for errors that repeat a value as written).
+    raw_params: Option<&'a RawValue>,
 }
 
 /// What a request that cannot be answered normally gets: the id to answer with (JSON `null`
@@ -134,9 +134,7 @@ fn parse_request(text: &str) -> Result<RpcRequest<'_>, Refusal<'_>> {
         None => Value::Null,
         Some(raw) => match raw.get().as_bytes().first() {
             Some(b'n') => Value::Null,
-            Some(b'{') => {
-                serde_json::from_str(raw.get()).map_err(|e| (id, A2aError::Parse(e.to_string())))?
-            }
+            Some(b'{') => ops::parse_params(raw.get()).map_err(|e| (id, e))?,
             Some(b'[') => {
                 let why = "`params` must be an object: A2A methods take named parameters, not \
                            a list";
@@ -149,19 +147,12 @@ fn parse_request(text: &str) -> Result<RpcRequest<'_>, Refusal<'_>> {
             }
         },
     };
-    Ok(RpcRequest { id, method, params })
-}
-
-/// The id to echo in a reply to `body` when the request will not be run (the "not
-/// configured" answer): the request's id if it is a valid one, else `null`.
-pub(crate) fn reply_id(body: &[u8]) -> Box<RawValue> {
-    std::str::from_utf8(body)
-        .ok()
-        .filter(|text| text.trim_start().starts_with('{'))
-        .and_then(|text| serde_json::from_str::<Envelope<'_>>(text).ok())
-        .and_then(|env| env.id)
-        .filter(|id| invalid_id(id).is_none())
-        .map_or_else(|| RawValue::NULL.to_owned(), RawValue::to_owned)
+    Ok(RpcRequest {
+        id,
+        method,
+        params,
+        raw_params: env.params,
+    })
 }
 
 /// A JSON-RPC response text: `{"jsonrpc":"2.0","id":<id>,"<member>":<body>}`, with the id
@@ -179,7 +170,7 @@ pub(crate) fn envelope(id: &RawValue, member: &str, body: &str) -> String {
 }
 
 /// Handles one `POST /` request.
-pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request) -> Response {
+pub(crate) async fn handle(state: &AppState, req: Request) -> Response {
     if let Err(e) = check_json_content_type(req.headers()) {
         return transport_error(Binding::JsonRpc, &e);
     }
@@ -197,7 +188,12 @@ pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request)
             )
         }
     };
-    let RpcRequest { id, method, params } = match parse_request(text) {
+    let RpcRequest {
+        id,
+        method,
+        params,
+        raw_params,
+    } = match parse_request(text) {
         Ok(r) => r,
         Err((id, e)) => return error(id, &e),
     };
@@ -209,12 +205,12 @@ pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request)
     let (op, wire) = if let Some(v1) = compat_v03::method_to_v1(method) {
         match Op::from_method(v1) {
             Some(op) => (op, Version::V03),
-            None => return error(id, &A2aError::MethodNotFound(method.to_string())),
+            None => return error(id, &A2aError::MethodNotFound(crate::error::clip(method))),
         }
     } else if let Some(op) = Op::from_method(method) {
         (op, Version::V1)
     } else {
-        return error(id, &A2aError::MethodNotFound(method.to_string()));
+        return error(id, &A2aError::MethodNotFound(crate::error::clip(method)));
     };
     if wire != version {
         let (needs, sent) = match wire {
@@ -224,7 +220,8 @@ pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request)
         return error(
             id,
             &A2aError::VersionNotSupported(format!(
-                "method `{method}` needs A2A-Version {needs}, request is {sent}"
+                "method `{}` needs A2A-Version {needs}, request is {sent}",
+                crate::error::clip(method)
             )),
         );
     }
@@ -237,7 +234,7 @@ pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request)
     } else {
         params
     };
-    match ops::run(state, shared, op, params).await {
+    match ops::run(state, op, params, raw_params.map(RawValue::get)).await {
         Ok(Reply::Encoded(text)) if wire == Version::V1 => result(id, &text),
         Ok(Reply::Encoded(text)) => match serde_json::from_str::<Value>(&text) {
             Ok(v) => result(id, &to_v03(op, &v).to_string()),
@@ -295,10 +292,11 @@ fn result(id: &RawValue, result: &str) -> Response {
     encoded_response(StatusCode::OK, envelope(id, "result", result))
 }
 
-/// A JSON-RPC error answered with HTTP 200.
+/// A JSON-RPC error, answered with HTTP 200 (503 when the agent is not configured).
 fn error(id: &RawValue, e: &A2aError) -> Response {
+    let status = StatusCode::from_u16(e.jsonrpc_http_status()).unwrap_or(StatusCode::OK);
     encoded_response(
-        StatusCode::OK,
+        status,
         envelope(id, "error", &e.to_jsonrpc_error().to_string()),
     )
 }

@@ -2,14 +2,13 @@
 //! (errors name the field) and answers 1.0 JSON or an event stream. The bindings only do
 //! framing and the 0.3 rewrite.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use crate::error::{A2aError, A2aResult};
-use crate::manager::{self, EventReceiver, SendOutcome, Shared};
-use crate::server::AppState;
+use crate::error::{clip, A2aError, A2aResult};
+use crate::manager::{self, EventReceiver, SendOutcome};
+use crate::server::{agent, AppState};
 use crate::store::{parse_page_token, ListQuery};
 use crate::types::{parse_state_name, trim_history, SendMessageRequest, Task};
 
@@ -64,7 +63,51 @@ pub(crate) enum Reply {
 
 fn params<T: for<'de> Deserialize<'de>>(p: Value, what: &str) -> A2aResult<T> {
     let p = if p.is_null() { json!({}) } else { p };
-    serde_json::from_value(p).map_err(|e| A2aError::InvalidParams(format!("{what}: {e}")))
+    serde_json::from_value(p)
+        .map_err(|e| A2aError::InvalidParams(format!("{what}: {}", clip(&e.to_string()))))
+}
+
+/// Parses a params object (JSON-RPC `params`, a REST body). Valid JSON holding a number no
+/// `f64` can hold (`1e400`) is -32602 naming the member and repeating the number as written;
+/// anything else that does not parse is -32700.
+pub(crate) fn parse_params(text: &str) -> A2aResult<Value> {
+    serde_json::from_str(text).map_err(|e| match unfit_number(text, "") {
+        Some((path, number)) => A2aError::InvalidParams(format!(
+            "`{path}`: the number {} is out of range",
+            clip(&number)
+        )),
+        None => A2aError::Parse(e.to_string()),
+    })
+}
+
+/// The path and text of the first number in the JSON `text` that does not fit a JSON value
+/// here (out of `f64` range), or `None` (also when `text` is not valid JSON).
+fn unfit_number(text: &str, path: &str) -> Option<(String, String)> {
+    match text.trim_start().as_bytes().first()? {
+        b'{' => {
+            let members: std::collections::BTreeMap<String, &RawValue> =
+                serde_json::from_str(text).ok()?;
+            members.iter().find_map(|(k, v)| {
+                let path = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                unfit_number(v.get(), &path)
+            })
+        }
+        b'[' => {
+            let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+            items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| unfit_number(v.get(), &format!("{path}[{i}]")))
+        }
+        b'-' | b'0'..=b'9' => serde_json::from_str::<Value>(text)
+            .is_err()
+            .then(|| (path.to_string(), text.trim().to_string())),
+        _ => None,
+    }
 }
 
 /// The largest `historyLength`: the field is an `int32` in the A2A proto.
@@ -83,6 +126,9 @@ struct Fields<'a> {
     map: &'a Map<String, Value>,
     /// Prepended to member names in errors, e.g. `configuration.`.
     prefix: &'a str,
+    /// The object's JSON text as the client wrote it, when known: errors repeat a bad number
+    /// as written (`-0`, not `-0.0`).
+    raw: Option<&'a str>,
 }
 
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
@@ -90,7 +136,7 @@ static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new
 impl<'a> Fields<'a> {
     /// The members of `p` (`null` = no members); anything but an object is an error naming
     /// `what`.
-    fn of(p: &'a Value, prefix: &'a str, what: &str) -> A2aResult<Self> {
+    fn of(p: &'a Value, prefix: &'a str, what: &str, raw: Option<&'a str>) -> A2aResult<Self> {
         let map = match p {
             Value::Object(map) => map,
             Value::Null => &EMPTY,
@@ -101,7 +147,24 @@ impl<'a> Fields<'a> {
                 )))
             }
         };
-        Ok(Fields { map, prefix })
+        Ok(Fields { map, prefix, raw })
+    }
+
+    /// The JSON text of member `key` as the client wrote it, when known.
+    fn written(&self, key: &str) -> Option<String> {
+        let members: std::collections::BTreeMap<String, &RawValue> =
+            serde_json::from_str(self.raw?).ok()?;
+        members.get(key).map(|v| v.get().trim().to_string())
+    }
+
+    /// A member's value for an error text: a number as written, else [`shown`].
+    fn shown(&self, key: &str, v: &Value) -> String {
+        match v {
+            Value::Number(_) => self
+                .written(key)
+                .map_or_else(|| shown(v), |text| clip(&text)),
+            _ => shown(v),
+        }
     }
 
     fn name(&self, key: &str) -> String {
@@ -139,29 +202,29 @@ impl<'a> Fields<'a> {
             Some(other) => Err(A2aError::InvalidParams(format!(
                 "`{}` must be true or false, got {}",
                 self.name(key),
-                shown(other)
+                self.shown(key, other)
             ))),
         }
     }
 
     /// An optional integer member in `min..=max`. As in the protobuf JSON mapping, a whole
-    /// number may also be written as a string (`"10"`, as a REST query gives it) or with a
-    /// zero fraction (`10.0`, `1e1`).
+    /// number may also be written as a string of digits (`"10"`, as a REST query gives it;
+    /// surrounding whitespace is refused, as protojson does) or with a zero fraction (`10.0`,
+    /// `1e1`).
     fn int(&self, key: &str, min: i64, max: i64) -> A2aResult<Option<i64>> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
         let name = self.name(key);
+        let got = self.shown(key, v);
         let range = || {
             A2aError::InvalidParams(format!(
-                "`{name}` must be between {min} and {max}, got {}",
-                shown(v)
+                "`{name}` must be between {min} and {max}, got {got}"
             ))
         };
         let not_int = || {
             A2aError::InvalidParams(format!(
-                "`{name}` must be a whole number between {min} and {max}, got {}",
-                shown(v)
+                "`{name}` must be a whole number between {min} and {max}, got {got}"
             ))
         };
         let n: i64 = match v {
@@ -177,7 +240,8 @@ impl<'a> Fields<'a> {
                 }
                 _ => return Err(not_int()),
             },
-            Value::String(s) => match s.trim().parse::<i64>() {
+            Value::String(s) if s.trim() != s => return Err(not_int()),
+            Value::String(s) => match s.parse::<i64>() {
                 Ok(i) => i,
                 Err(e) => {
                     return Err(match e.kind() {
@@ -229,11 +293,17 @@ fn history_length(f: &Fields<'_>) -> A2aResult<Option<i32>> {
 
 /// Validates `configuration.historyLength` of SendMessage params before the typed parse (so
 /// the error names the field) and writes it back as a plain integer.
-fn check_send_configuration(p: &mut Value) -> A2aResult<Option<i32>> {
+fn check_send_configuration(p: &mut Value, raw: Option<&str>) -> A2aResult<Option<i32>> {
     let Some(cfg) = p.get_mut("configuration").filter(|c| !c.is_null()) else {
         return Ok(None);
     };
-    let hl = history_length(&Fields::of(cfg, "configuration.", "configuration")?)?;
+    let raw_cfg = Fields::of(&Value::Null, "", "params", raw)?.written("configuration");
+    let hl = history_length(&Fields::of(
+        cfg,
+        "configuration.",
+        "configuration",
+        raw_cfg.as_deref(),
+    )?)?;
     if let (Some(n), Some(obj)) = (hl, cfg.as_object_mut()) {
         obj.insert("historyLength".into(), Value::from(n));
     }
@@ -284,13 +354,11 @@ struct TaskResult<'a> {
     task: &'a Task,
 }
 
-/// Runs `op` with 1.0 JSON `p`.
-pub(crate) async fn run(
-    state: &AppState,
-    shared: &Arc<Shared>,
-    op: Op,
-    p: Value,
-) -> A2aResult<Reply> {
+/// Runs `op` with 1.0 JSON `p`, whose JSON text as the client sent it is `raw` when known
+/// (errors then repeat bad numbers as written). The params are validated first; only a valid
+/// request reaches the agent, and a server that is not configured answers
+/// [`A2aError::NotConfigured`] at that point.
+pub(crate) async fn run(state: &AppState, op: Op, p: Value, raw: Option<&str>) -> A2aResult<Reply> {
     if op.is_streaming() && !state.card.streaming() {
         return Err(A2aError::UnsupportedOperation(
             "streaming is not declared in the agent card".into(),
@@ -300,7 +368,7 @@ pub(crate) async fn run(
         Op::SendMessage => {
             let mut p = p;
             check_message_parts(&p)?;
-            let hl = check_send_configuration(&mut p)?;
+            let hl = check_send_configuration(&mut p, raw)?;
             let req: SendMessageRequest = params(p, "params")?;
             let cfg = req.configuration.clone();
             if cfg
@@ -310,7 +378,7 @@ pub(crate) async fn run(
                 return Err(A2aError::PushNotificationNotSupported);
             }
             let immediate = cfg.and_then(|c| c.return_immediately).unwrap_or(false);
-            match manager::send_message(shared, req, immediate).await? {
+            match manager::send_message(agent(state)?, req, immediate).await? {
                 SendOutcome::Message(m) => Ok(Reply::Json(json!({ "message": m }))),
                 SendOutcome::Task(mut t) => {
                     trim_history(&mut t, hl);
@@ -321,7 +389,7 @@ pub(crate) async fn run(
         Op::SendStreamingMessage => {
             let mut p = p;
             check_message_parts(&p)?;
-            check_send_configuration(&mut p)?;
+            check_send_configuration(&mut p, raw)?;
             let req: SendMessageRequest = params(p, "params")?;
             if req
                 .configuration
@@ -330,36 +398,36 @@ pub(crate) async fn run(
             {
                 return Err(A2aError::PushNotificationNotSupported);
             }
-            let rx = manager::start(shared, req, manager::Follow::Stream)
+            let rx = manager::start(agent(state)?, req, manager::Follow::Stream)
                 .await?
                 .events;
             Ok(Reply::Stream(rx))
         }
         Op::GetTask => {
-            let f = Fields::of(&p, "", "params")?;
+            let f = Fields::of(&p, "", "params", raw)?;
             let id = f.required_string("id")?;
             let hl = history_length(&f)?;
-            let mut t = shared.get_task(&id).await?;
+            let mut t = agent(state)?.get_task(&id).await?;
             trim_history(&mut t, hl);
             encoded(&t)
         }
         Op::CancelTask => {
-            let id = Fields::of(&p, "", "params")?.required_string("id")?;
+            let id = Fields::of(&p, "", "params", raw)?.required_string("id")?;
             Ok(Reply::Json(task_json(
-                &manager::cancel(shared, &id).await?,
+                &manager::cancel(agent(state)?, &id).await?,
             )?))
         }
         Op::SubscribeToTask => {
-            let id = Fields::of(&p, "", "params")?.required_string("id")?;
-            Ok(Reply::Stream(manager::subscribe(shared, &id).await?))
+            let id = Fields::of(&p, "", "params", raw)?.required_string("id")?;
+            Ok(Reply::Stream(manager::subscribe(agent(state)?, &id).await?))
         }
-        Op::ListTasks => list(shared, &Fields::of(&p, "", "params")?).await,
+        Op::ListTasks => list(state, &Fields::of(&p, "", "params", raw)?).await,
         Op::PushConfig => Err(A2aError::PushNotificationNotSupported),
         Op::GetExtendedAgentCard => Err(A2aError::ExtendedAgentCardNotConfigured),
     }
 }
 
-async fn list(shared: &Arc<Shared>, f: &Fields<'_>) -> A2aResult<Reply> {
+async fn list(app: &AppState, f: &Fields<'_>) -> A2aResult<Reply> {
     let page_size = match f.int("pageSize", PAGE_SIZE_MIN, PAGE_SIZE_MAX)? {
         None => PAGE_SIZE_DEFAULT,
         Some(n) => usize::try_from(n).unwrap_or(PAGE_SIZE_DEFAULT),
@@ -367,25 +435,23 @@ async fn list(shared: &Arc<Shared>, f: &Fields<'_>) -> A2aResult<Reply> {
     let status = f.string("status")?;
     let state = match status.as_deref().filter(|s| !s.is_empty()) {
         None | Some("TASK_STATE_UNSPECIFIED") => None,
-        Some(s) => Some(
-            parse_state_name(s)
-                .ok_or_else(|| A2aError::InvalidParams(format!("`status`: unknown state `{s}`")))?,
-        ),
+        Some(s) => Some(parse_state_name(s).ok_or_else(|| {
+            A2aError::InvalidParams(format!("`status`: unknown state `{}`", clip(s)))
+        })?),
     };
     let page_token = f.string("pageToken")?;
     let after = match page_token.as_deref().filter(|t| !t.is_empty()) {
         None => None,
-        Some(t) => Some(
-            parse_page_token(t)
-                .ok_or_else(|| A2aError::InvalidParams(format!("`pageToken` `{t}` is invalid")))?,
-        ),
+        Some(t) => Some(parse_page_token(t).ok_or_else(|| {
+            A2aError::InvalidParams(format!("`pageToken` `{}` is invalid", clip(t)))
+        })?),
     };
     let updated_after_ms = match f.string("statusTimestampAfter")?.as_deref() {
         None | Some("") => None,
         Some(ts) => Some(
             chrono::DateTime::parse_from_rfc3339(ts)
                 .map_err(|e| {
-                    A2aError::InvalidParams(format!("`statusTimestampAfter` `{ts}`: {e}"))
+                    A2aError::InvalidParams(format!("`statusTimestampAfter` `{}`: {e}", clip(ts)))
                 })?
                 .timestamp_millis(),
         ),
@@ -393,7 +459,7 @@ async fn list(shared: &Arc<Shared>, f: &Fields<'_>) -> A2aResult<Reply> {
     let hl = history_length(f)?;
     let context_id = f.string("contextId")?;
     let include_artifacts = f.bool("includeArtifacts")?.unwrap_or(false);
-    let page = shared
+    let page = agent(app)?
         .store
         .list(ListQuery {
             context_id: context_id.filter(|c| !c.is_empty()),

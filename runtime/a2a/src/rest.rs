@@ -2,15 +2,12 @@
 //! `/tasks/{id}:cancel`, `/tasks/{id}:subscribe`, push-config paths and `/extendedAgentCard`.
 //! Answers 1.0 JSON (`Content-Type: application/json`) and REST error bodies.
 
-use std::sync::Arc;
-
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use crate::error::A2aError;
-use crate::manager::Shared;
 use crate::ops::{self, Op, Reply};
 use crate::server::{
     check_json_content_type, encoded_response, json_response, read_body, requested_version,
@@ -19,8 +16,8 @@ use crate::server::{
 use crate::sse::{sse_response, v1_json};
 
 /// Handles one REST request.
-pub(crate) async fn handle(state: &AppState, shared: &Arc<Shared>, req: Request) -> Response {
-    match route(state, shared, req).await {
+pub(crate) async fn handle(state: &AppState, req: Request) -> Response {
+    match route(state, req).await {
         Ok(resp) => resp,
         Err(e) => error(&e),
     }
@@ -47,17 +44,21 @@ fn check_version(headers: &HeaderMap) -> Result<(), A2aError> {
     }
 }
 
-async fn route(state: &AppState, shared: &Arc<Shared>, req: Request) -> Result<Response, A2aError> {
+async fn route(state: &AppState, req: Request) -> Result<Response, A2aError> {
     check_version(req.headers())?;
     let path = req.uri().path().to_string();
     let query = parse_query(req.uri().query().unwrap_or(""));
     let method = req.method().clone();
-    let not_found = || A2aError::MethodNotFound(format!("{method} {path}"));
+    let not_found = || A2aError::MethodNotFound(format!("{method} {}", crate::error::clip(&path)));
+    let mut raw = None;
     let (op, params) = match (method.clone(), path.as_str()) {
-        (Method::POST, "/message:send") => (Op::SendMessage, json_body(state, req).await?),
-        (Method::POST, "/message:stream") => {
-            (Op::SendStreamingMessage, json_body(state, req).await?)
+        (Method::POST, "/message:send") => {
+            (Op::SendMessage, json_body(state, req, &mut raw).await?)
         }
+        (Method::POST, "/message:stream") => (
+            Op::SendStreamingMessage,
+            json_body(state, req, &mut raw).await?,
+        ),
         (Method::GET, "/tasks") => (Op::ListTasks, Value::Object(query)),
         (Method::GET, "/extendedAgentCard") => (Op::GetExtendedAgentCard, Value::Null),
         (m, p) => {
@@ -86,17 +87,26 @@ async fn route(state: &AppState, shared: &Arc<Shared>, req: Request) -> Result<R
             }
         }
     };
-    Ok(match ops::run(state, shared, op, params).await? {
+    Ok(match ops::run(state, op, params, raw.as_deref()).await? {
         Reply::Json(v) => json_response(StatusCode::OK, &v),
         Reply::Encoded(text) => encoded_response(StatusCode::OK, text),
         Reply::Stream(rx) => sse_response(rx, v1_json),
     })
 }
 
-async fn json_body(state: &AppState, req: Request) -> Result<Value, A2aError> {
+/// Reads a JSON body; `raw` gets its text (for errors that repeat a value as written).
+async fn json_body(
+    state: &AppState,
+    req: Request,
+    raw: &mut Option<String>,
+) -> Result<Value, A2aError> {
     check_json_content_type(req.headers())?;
     let bytes = read_body(req, state.body_limit()).await?;
-    serde_json::from_slice(&bytes).map_err(|e| A2aError::Parse(e.to_string()))
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|e| A2aError::Parse(format!("the body is not UTF-8: {e}")))?;
+    let value = ops::parse_params(&text)?;
+    *raw = Some(text);
+    Ok(value)
 }
 
 /// Query parameters the A2A proto declares as booleans.

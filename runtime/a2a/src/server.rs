@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::card::{CardHandle, AGENT_CARD_PATH};
 use crate::error::A2aError;
@@ -26,7 +26,11 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Whether the agent can take work.
 pub(crate) enum Mode {
     Ready(Arc<Shared>),
-    NotConfigured(String),
+    /// Setup failed: `reason` is the full text (operators), `detail` what clients are told.
+    NotConfigured {
+        reason: String,
+        detail: String,
+    },
 }
 
 impl AppState {
@@ -57,11 +61,26 @@ impl A2aServer {
         Self::with_mode(card, Mode::Ready(Shared::new(executor, store)))
     }
 
-    /// A server whose agent failed setup: `POST /` answers HTTP 503 with a JSON-RPC -32603
-    /// "agent not configured" error whose `data` is `reason` (which must already be redacted);
-    /// the agent card still answers.
+    /// A server whose agent failed setup: the agent card still answers; A2A calls are checked
+    /// exactly as on a ready server (auth, envelope, version, method, parameters) and then,
+    /// instead of running, answer HTTP 503 with -32603 (REST: `UNAVAILABLE`) and the ErrorInfo
+    /// reason `AGENT_NOT_CONFIGURED`, whose `metadata.detail` is
+    /// [`client_detail`](crate::error::client_detail)`(reason)`: absolute paths cut to their
+    /// file name. `reason` must already be redacted of secrets; the full text stays available
+    /// to operators through [`not_configured_reason`](Self::not_configured_reason).
     pub fn not_configured(card: CardHandle, reason: impl Into<String>) -> Self {
-        Self::with_mode(card, Mode::NotConfigured(reason.into()))
+        let reason = reason.into();
+        let detail = crate::error::client_detail(&reason);
+        Self::with_mode(card, Mode::NotConfigured { reason, detail })
+    }
+
+    /// The full setup-failure reason (for logs and operator surfaces, never for clients), or
+    /// `None` when the agent is ready.
+    pub fn not_configured_reason(&self) -> Option<&str> {
+        match &self.state.mode {
+            Mode::Ready(_) => None,
+            Mode::NotConfigured { reason, .. } => Some(reason),
+        }
     }
 
     fn with_mode(card: CardHandle, mode: Mode) -> Self {
@@ -102,7 +121,7 @@ impl A2aServer {
     pub fn active_tasks(&self) -> usize {
         match &self.state.mode {
             Mode::Ready(s) => s.active_tasks(),
-            Mode::NotConfigured(_) => 0,
+            Mode::NotConfigured { .. } => 0,
         }
     }
 
@@ -115,7 +134,7 @@ impl A2aServer {
                     .fail_unfinished("interrupted: the agent restarted")
                     .await
             }
-            Mode::NotConfigured(_) => Ok(0),
+            Mode::NotConfigured { .. } => Ok(0),
         }
     }
 
@@ -177,13 +196,20 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
     if let Err(e) = check_auth(&state, req.headers()) {
         return transport_error(binding, &e);
     }
-    let shared = match &state.mode {
-        Mode::Ready(s) => s.clone(),
-        Mode::NotConfigured(reason) => return not_configured(binding, reason, req, &state).await,
-    };
+    // One path for both modes: a server that is not configured validates the request exactly
+    // as a ready one does, and refuses only where the agent would be needed ([`agent`]).
     match binding {
-        Binding::JsonRpc => crate::jsonrpc::handle(&state, &shared, req).await,
-        Binding::Rest => crate::rest::handle(&state, &shared, req).await,
+        Binding::JsonRpc => crate::jsonrpc::handle(&state, req).await,
+        Binding::Rest => crate::rest::handle(&state, req).await,
+    }
+}
+
+/// The agent that runs calls, or the "not configured" error once a request has been found
+/// valid.
+pub(crate) fn agent(state: &AppState) -> Result<&Arc<Shared>, A2aError> {
+    match &state.mode {
+        Mode::Ready(shared) => Ok(shared),
+        Mode::NotConfigured { detail, .. } => Err(A2aError::NotConfigured(detail.clone())),
     }
 }
 
@@ -195,11 +221,7 @@ fn check_auth(state: &AppState, headers: &HeaderMap) -> Result<(), A2aError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+        .and_then(bearer_token);
     match given {
         Some(g) if constant_time_eq(g.as_bytes(), secret.as_bytes()) => Ok(()),
         Some(_) => Err(A2aError::Unauthorized("invalid bearer token".into())),
@@ -209,37 +231,23 @@ fn check_auth(state: &AppState, headers: &HeaderMap) -> Result<(), A2aError> {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The token of an `Authorization: Bearer <token>` value. The scheme name is
+/// case-insensitive (RFC 9110 §11.1: `Bearer`, `bearer`, `BEARER`), followed by one or more
+/// spaces; surrounding whitespace is ignored.
+fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim_start();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn not_configured(
-    binding: Binding,
-    reason: &str,
-    req: Request,
-    state: &AppState,
-) -> Response {
-    if binding == Binding::Rest {
-        let body = json!({"error": {
-            "code": 503, "status": "UNAVAILABLE",
-            "message": "Internal error: agent not configured",
-            "details": [{"@type": crate::error::ERROR_INFO_TYPE, "reason": "AGENT_NOT_CONFIGURED",
-                         "domain": crate::error::ERROR_DOMAIN, "metadata": {"reason": reason}}],
-        }});
-        return json_response(StatusCode::SERVICE_UNAVAILABLE, &body);
+/// Compares a presented token with the secret in time that depends only on the secret's
+/// length (not on where the two differ, nor on the presented length).
+fn constant_time_eq(given: &[u8], secret: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != secret.len());
+    for (i, s) in secret.iter().enumerate() {
+        diff |= given.get(i).copied().unwrap_or(0) ^ s;
     }
-    // The id is echoed exactly as sent when it is a valid one, else `null`.
-    let id = match read_body(req, state.body_limit()).await {
-        Ok(bytes) => crate::jsonrpc::reply_id(&bytes),
-        Err(_) => serde_json::value::RawValue::NULL.to_owned(),
-    };
-    let error = json!({"code": -32603, "message": "Internal error: agent not configured",
-                       "data": reason});
-    let body = crate::jsonrpc::envelope(&id, "error", &error.to_string());
-    encoded_response(StatusCode::SERVICE_UNAVAILABLE, body)
+    std::hint::black_box(diff) == 0
 }
 
 /// A JSON response with the given status.
@@ -307,7 +315,8 @@ pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), A2aErro
         ))
     } else {
         Err(A2aError::ContentTypeNotSupported(format!(
-            "`{mime}`; expected application/json"
+            "`{}`; expected application/json",
+            crate::error::clip(&mime)
         )))
     }
 }
@@ -352,7 +361,8 @@ pub(crate) fn requested_version(headers: &HeaderMap) -> Result<Version, A2aError
         ("1", "0") => Ok(Version::V1),
         ("0", "3") => Ok(Version::V03),
         _ => Err(A2aError::VersionNotSupported(format!(
-            "`{raw}` (supported: 1.0, 0.3)"
+            "`{}` (supported: 1.0, 0.3)",
+            crate::error::clip(&raw)
         ))),
     }
 }

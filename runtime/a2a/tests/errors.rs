@@ -241,7 +241,11 @@ async fn bearer_auth_guards_everything_but_the_card() {
 #[tokio::test]
 async fn not_configured_answers_503_and_serves_the_card() {
     let s = spawn(Setup {
-        not_configured: Some("adapter setup failed: missing OPENAI_API_KEY".into()),
+        not_configured: Some(
+            "adapter setup failed: missing OPENAI_API_KEY; set `model` in \
+             /home/op/ws/config.yaml"
+                .into(),
+        ),
         ..Setup::default()
     })
     .await;
@@ -253,15 +257,32 @@ async fn not_configured_answers_503_and_serves_the_card() {
     )
     .await;
     assert_eq!(status, 503);
+    // The same ErrorInfo shape as every other error, the reason REST gives too, and no host
+    // path: the config path is cut to its file name.
+    let info = json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "AGENT_NOT_CONFIGURED", "domain": "a2a-protocol.org",
+        "metadata": {"detail": "adapter setup failed: missing OPENAI_API_KEY; set `model` in \
+                                config.yaml"}}]);
     assert_eq!(
         v,
         json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32603,
-        "message": "Internal error: agent not configured",
-        "data": "adapter setup failed: missing OPENAI_API_KEY"}})
+        "message": "Internal error: agent not configured", "data": info}})
     );
+    // The envelope is checked first, exactly as on a ready server.
     let (status, v) = raw_post(&s.url, Some("application/json"), b"garbage".to_vec()).await;
-    assert_eq!(status, 503);
+    assert_eq!(status, 200, "{v}");
     assert_eq!(v["id"], Value::Null);
+    assert_rpc_error(&v, -32700);
+    let note = br#"{"jsonrpc":"2.0","method":"message/send","params":{}}"#.to_vec();
+    let (status, v) = raw_post(&s.url, Some("application/json"), note).await;
+    assert_eq!(status, 200, "{v}");
+    assert_rpc_error(&v, -32600);
+    let (status, v) = rpc(&s.url, None, "no/such", json!({})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_rpc_error(&v, -32601);
+    let (status, v) = rpc(&s.url, Some("1.0"), "ListTasks", json!({"pageSize": 0})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_rpc_error(&v, -32602);
     let resp = reqwest::get(format!("{}/.well-known/agent-card.json", s.url))
         .await
         .expect("card");
@@ -272,6 +293,86 @@ async fn not_configured_answers_503_and_serves_the_card() {
     assert_eq!(resp.status().as_u16(), 503);
     let v: Value = resp.json().await.expect("json");
     assert_eq!(v["error"]["status"], "UNAVAILABLE");
+    assert_eq!(v["error"]["details"], info, "{v}");
+    let resp = reqwest::get(format!("{}/tasks?pageSize=0", s.url))
+        .await
+        .expect("rest");
+    assert_eq!(resp.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn bearer_scheme_is_case_insensitive() {
+    let s = spawn(Setup {
+        secret: Some("s3cret".into()),
+        ..Setup::default()
+    })
+    .await;
+    let get = |auth: &'static str| {
+        let url = s.url.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}/"))
+                .header("A2A-Version", "1.0")
+                .header("Authorization", auth)
+                .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "GetTask",
+                              "params": {"id": "x"}}))
+                .send()
+                .await
+                .expect("send")
+                .status()
+                .as_u16()
+        }
+    };
+    for ok in [
+        "Bearer s3cret",
+        "bearer s3cret",
+        "BEARER s3cret",
+        "bEaReR  s3cret",
+    ] {
+        assert_eq!(get(ok).await, 200, "{ok}");
+    }
+    for bad in [
+        "BEARER s3cre",
+        "Basic s3cret",
+        "Bearers3cret",
+        "s3cret",
+        "Bearer S3CRET",
+    ] {
+        assert_eq!(get(bad).await, 401, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn echoed_client_text_is_capped() {
+    let s = spawn(Setup::default()).await;
+    let long = "a".repeat(900_000);
+    let (_, v) = rpc(&s.url, Some("1.0"), "GetTask", json!({"id": long})).await;
+    assert_rpc_error(&v, -32001);
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(msg, format!("Task not found: {}…", "a".repeat(128)));
+    let (_, v) = rpc(&s.url, Some("1.0"), &long, json!({})).await;
+    assert_rpc_error(&v, -32601);
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(msg, format!("Method not found: {}…", "a".repeat(128)));
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "ListTasks",
+        json!({"pageToken": format!("\u{1b}[31m{long}")}),
+    )
+    .await;
+    assert_rpc_error(&v, -32602);
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.len() < 300 && msg.contains("\\u{1b}[31maaa") && msg.contains('…'),
+        "{msg}"
+    );
+    let mut m = common::user_message("hi");
+    m["role"] = json!(long);
+    let (_, v) = rpc(&s.url, Some("1.0"), "SendMessage", json!({"message": m})).await;
+    assert_rpc_error(&v, -32602);
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.chars().count() < 400, "{} chars", msg.len());
 }
 
 #[tokio::test]

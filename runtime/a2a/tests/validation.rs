@@ -473,7 +473,7 @@ async fn not_configured_echoes_the_exact_id() {
     .await;
     let (status, text) = post_text(
         &s.url,
-        r#"{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"SendMessage"}"#,
+        r#"{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"SendMessage","params":{"message":{"messageId":"m","role":"ROLE_USER","parts":[{"text":"hi"}]}}}"#,
     )
     .await;
     assert_eq!(status, 503);
@@ -486,7 +486,92 @@ async fn not_configured_echoes_the_exact_id() {
         r#"{"jsonrpc":"2.0","id":{},"method":"SendMessage"}"#,
     )
     .await;
+    // An invalid id is refused as on a ready server (-32600), not answered "not configured".
     let v: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(v["id"], Value::Null, "{v}");
-    assert_eq!(v["error"]["code"], -32603, "{v}");
+    assert_error(&v, -32600, "`id` must be a string or a number");
+}
+
+#[tokio::test]
+async fn unfit_numbers_are_invalid_params_naming_the_field() {
+    let s = spawn(Setup::default()).await;
+    for (body, needle) in [
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"ListTasks","params":{"pageSize":1e400}}"#,
+            "`pageSize`: the number 1e400 is out of range",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"configuration":{"historyLength":-1E400}}}"#,
+            "`configuration.historyLength`: the number -1E400 is out of range",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"message":{"parts":[{"data":{"x":[1,2e999]}}]}}}"#,
+            "`message.parts[0].data.x[1]`: the number 2e999 is out of range",
+        ),
+    ] {
+        let v = post(&s.url, body).await;
+        assert_eq!(v["id"], 1, "{v}");
+        assert_error(&v, -32602, needle);
+    }
+    // Bad numbers are repeated as written.
+    for (raw, shown) in [
+        ("-0", "got -0"),
+        ("18446744073709551616", "got 18446744073709551616"),
+        ("1.50", "got 1.50"),
+        ("1e3", "got 1e3"),
+    ] {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":"a","method":"ListTasks","params":{{"pageSize":{raw}}}}}"#
+        );
+        let v = post(&s.url, &body).await;
+        assert_eq!(v["id"], "a", "{v}");
+        assert_error(&v, -32602, "`pageSize` must be");
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.ends_with(shown), "{raw}: {msg}");
+    }
+    // REST bodies: the same 400 naming the field.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/message:send", s.url))
+        .header("Content-Type", "application/json")
+        .body(r#"{"configuration":{"historyLength":1e400}}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 400);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["details"][0]["reason"], "INVALID_PARAMS", "{v}");
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("`configuration.historyLength`"), "{msg}");
+    // Not JSON at all stays a parse error.
+    let v = post(
+        &s.url,
+        r#"{"jsonrpc":"2.0","id":1,"method":"ListTasks","params":{"pageSize":1e400,}}"#,
+    )
+    .await;
+    assert_error(&v, -32700, "");
+}
+
+#[tokio::test]
+async fn integer_strings_follow_protojson() {
+    // protojson reads an int32 from a string of digits, and refuses surrounding whitespace.
+    let s = spawn(Setup::default()).await;
+    for bad in [" 5", "50 ", "\t5", "5\n", "", "+ 5"] {
+        let (_, v) = rpc(&s.url, Some("1.0"), "ListTasks", json!({"pageSize": bad})).await;
+        assert_error(&v, -32602, "`pageSize` must be a whole number");
+        let resp = reqwest::get(format!(
+            "{}/tasks?pageSize={}",
+            s.url,
+            bad.replace(' ', "%20")
+                .replace('\t', "%09")
+                .replace('\n', "%0A")
+                .replace('+', "%2B")
+        ))
+        .await
+        .expect("get");
+        assert_eq!(resp.status().as_u16(), 400, "{bad:?}");
+    }
+    for good in ["5", "+5", "0005"] {
+        let (_, v) = rpc(&s.url, Some("1.0"), "ListTasks", json!({"pageSize": good})).await;
+        assert_eq!(v["result"]["pageSize"], 5, "{good}: {v}");
+    }
 }

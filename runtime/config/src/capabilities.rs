@@ -77,7 +77,8 @@ impl fmt::Display for Interface {
 pub struct HostOrigin {
     /// `http`, `https`, `ws` or `wss`, lower case.
     pub scheme: String,
-    /// The host name (lower case) or IP address (IPv6 in brackets).
+    /// The host name (lower case), a `*.domain` pattern (its subdomains), or an IP address
+    /// (IPv6 in brackets).
     pub host: String,
     /// The port, explicit or the scheme's default.
     pub port: u16,
@@ -120,11 +121,18 @@ impl HostOrigin {
         };
         let host = host.to_ascii_lowercase();
         let bracketed = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
-        let plain = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        if !(bracketed || plain) {
+        let is_plain = |name: &str| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        };
+        // `*.example.org`: every subdomain, as the egress layer matches it; the domain must
+        // have a dot, so no grant covers a whole top-level domain.
+        let wildcard = host
+            .strip_prefix("*.")
+            .is_some_and(|domain| is_plain(domain) && domain.contains('.'));
+        if !(bracketed || wildcard || is_plain(&host)) {
             return Err(format!("`{t}` has an invalid host `{host}`; {hint}"));
         }
         Ok(HostOrigin { scheme, host, port })
@@ -337,9 +345,10 @@ pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str, side: Side)
     }
     let (memory_limit, timeout) = (field(value, "memory_limit"), field(value, "timeout"));
     match side {
+        // A granted limit written as null is an error too: write a value or remove the key.
         Side::Grant => {
-            set.memory_limit = r.limit_bytes(memory_limit, &k("memory_limit"));
-            set.timeout = r.limit_duration(timeout, &k("timeout"));
+            set.memory_limit = r.limit_bytes(value.get("memory_limit"), &k("memory_limit"));
+            set.timeout = r.limit_duration(value.get("timeout"), &k("timeout"));
         }
         Side::Request => {
             let fallback = "no limit from this request (the granted limit applies)";

@@ -52,7 +52,7 @@ pub struct Env {
     pub otel_endpoint: Option<String>,
     /// Problems found while parsing (e.g. a malformed smoke timeout).
     pub warnings: Vec<Warning>,
-    vars: BTreeMap<String, String>,
+    pub(crate) vars: BTreeMap<String, String>,
 }
 
 impl Env {

@@ -9,9 +9,22 @@ use std::time::Duration;
 use serde_yaml::Value;
 
 use crate::capabilities::{read_set, CapabilitySet, Side};
+use crate::keys::check_keys;
 use crate::lenient::{describe, field, Reader};
 use crate::sections::SandboxConfig;
 use crate::warning::Warning;
+
+/// The keys of a grant (`grants.default`, `grants.skills.<id>`). A near miss of any of them
+/// is an error: a misspelt limit would fall through to a higher one.
+const GRANT_KEYS: [&str; 7] = [
+    "hosts",
+    "env",
+    "secrets",
+    "dirs",
+    "interfaces",
+    "memory_limit",
+    "timeout",
+];
 
 /// The `grants:` section of config.yaml.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,8 +67,27 @@ impl GrantsConfig {
         let Some(v) = r.mapping(v, "grants") else {
             return GrantsConfig::default();
         };
+        let limits = ["memory_limit", "timeout", "inbound_secret"];
+        check_keys(
+            r,
+            v,
+            "grants",
+            &["default", "skills"],
+            &["default", "skills"],
+            &limits,
+        );
         let default = match r.mapping(field(v, "default"), "grants.default") {
-            Some(d) => read_set(r, d, "grants.default", Side::Grant),
+            Some(d) => {
+                check_keys(
+                    r,
+                    d,
+                    "grants.default",
+                    &GRANT_KEYS,
+                    &GRANT_KEYS,
+                    &["inbound_secret"],
+                );
+                read_set(r, d, "grants.default", Side::Grant)
+            }
             None => CapabilitySet::default(),
         };
         let mut skills = BTreeMap::new();
@@ -65,7 +97,17 @@ impl GrantsConfig {
                 let key = format!("grants.skills.{id}");
                 let set = match entry {
                     Value::Null => CapabilitySet::default(),
-                    Value::Mapping(_) => read_set(r, entry, &key, Side::Grant),
+                    Value::Mapping(_) => {
+                        check_keys(
+                            r,
+                            entry,
+                            &key,
+                            &GRANT_KEYS,
+                            &GRANT_KEYS,
+                            &["inbound_secret"],
+                        );
+                        read_set(r, entry, &key, Side::Grant)
+                    }
                     other => {
                         r.warn(
                             &key,

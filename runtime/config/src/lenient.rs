@@ -1,4 +1,5 @@
-//! Lenient reading of YAML values: a missing or null key yields the default silently, a value
+//! Lenient reading of YAML values: a missing or null key yields the default silently (but a
+//! null limit of untrusted code is an error, see [`Reader::limit_bytes`]), a value
 //! of the wrong type or out of range yields the default plus a [`Warning`] naming the key path.
 //! Security settings use [`Reader::fail`] instead: their problems are errors (preflight FAILs),
 //! never a silent default. Text values keep the scalar as written (`1.10`, not `1.1`) when the
@@ -89,6 +90,14 @@ impl<'a> Reader<'a> {
             .push(Warning::in_file(self.file, key, message.into()));
     }
 
+    /// Records a warning about `key`, located at `node` (a node of the tree) when the source
+    /// is known.
+    pub(crate) fn warn_at(&mut self, key: &str, node: &Value, message: impl Into<String>) {
+        let mut w = Warning::in_file(self.file, key, message.into());
+        w.line = self.source.and_then(|s| s.line_of(node));
+        self.warnings.push(w);
+    }
+
     /// Records an error about `key`, whose value is `node`: a security setting that is
     /// present but unusable. The error carries the node's line when the source is known.
     pub(crate) fn fail(&mut self, key: &str, node: &Value, message: impl Into<String>) {
@@ -101,7 +110,9 @@ impl<'a> Reader<'a> {
     /// numbers and booleans, `None` for lists, mappings, null and tagged values.
     pub(crate) fn text(&self, value: &Value) -> Option<String> {
         match (value, self.source.and_then(|s| s.raw_text(value))) {
-            (Value::Number(_) | Value::Bool(_), Some(raw)) => Some(raw.to_owned()),
+            (Value::Number(_) | Value::Bool(_) | Value::String(_), Some(raw)) => {
+                Some(raw.to_owned())
+            }
             _ => scalar_text(value),
         }
     }
@@ -215,24 +226,26 @@ impl<'a> Reader<'a> {
     ) -> i64 {
         let Some(v) = value else { return default };
         let parsed = match v {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.trim().parse::<i64>().ok(),
+            Value::Number(n) => n.as_i64().map(i128::from),
+            Value::String(s) => s.trim().parse::<i128>().ok(),
             _ => None,
         };
-        match parsed {
-            Some(n) if (min..=max).contains(&n) => n,
-            Some(n) => {
-                self.warn(
-                    key,
-                    format!("{n} is out of range {min}–{max}; using the default {default}"),
-                );
-                default
-            }
-            None => {
-                self.wrong(key, "an integer", v, &default.to_string());
-                default
-            }
+        let digits = |s: &str| {
+            let d = s.trim().trim_start_matches(['-', '+']);
+            !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+        };
+        if let Some(n) = parsed.filter(|n| (i128::from(min)..=i128::from(max)).contains(n)) {
+            return i64::try_from(n).unwrap_or(default);
         }
+        let written = self.text(v).filter(|t| parsed.is_some() || digits(t));
+        match written {
+            Some(n) => self.warn(
+                key,
+                format!("{n} is out of range {min}–{max}; using the default {default}"),
+            ),
+            None => self.wrong(key, "an integer", v, &default.to_string()),
+        }
+        default
     }
 
     /// A number of seconds ≥ 0 (numeric strings accepted), or `default`.
@@ -366,7 +379,7 @@ impl<'a> Reader<'a> {
     /// A memory limit for untrusted code (a security setting): `None` when absent; a value
     /// that cannot be read is an error, since any fallback could raise the limit.
     pub(crate) fn limit_bytes(&mut self, value: Option<&Value>, key: &str) -> Option<u64> {
-        let v = value?;
+        let v = self.not_null_limit(value?, key)?;
         bytes_of(v)
             .map_err(|e| self.fail(key, v, format!("{e}; {LIMIT_HINT}")))
             .ok()
@@ -374,10 +387,26 @@ impl<'a> Reader<'a> {
 
     /// A time limit for untrusted code (a security setting), like [`Reader::limit_bytes`].
     pub(crate) fn limit_duration(&mut self, value: Option<&Value>, key: &str) -> Option<Duration> {
-        let v = value?;
+        let v = self.not_null_limit(value?, key)?;
         duration_of(v)
             .map_err(|e| self.fail(key, v, format!("{e}; {LIMIT_HINT}")))
             .ok()
+    }
+}
+
+impl Reader<'_> {
+    /// `value` unless it is null, which is an error for a limit (`memory_limit: ~`).
+    fn not_null_limit<'v>(&mut self, value: &'v Value, key: &str) -> Option<&'v Value> {
+        if !value.is_null() {
+            return Some(value);
+        }
+        self.fail(
+            key,
+            value,
+            "is empty (null); an empty limit is not read as the default (which could raise \
+             it): write a value, or remove the key to use the default",
+        );
+        None
     }
 }
 

@@ -16,6 +16,7 @@ mod capabilities;
 mod effective;
 mod env;
 mod grants;
+mod keys;
 mod lenient;
 mod plugins;
 mod preflight;
@@ -45,8 +46,8 @@ pub use sections::{
     A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig, SandboxConfig,
     DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,
 };
-pub use warning::Warning;
+pub use warning::{escape_text, Warning};
 pub use workspace::{
     model_matches, model_prefix, Origin, WorkspaceConfig, CONFIG_FILE, DEFAULT_MODEL,
-    DEFAULT_PROMPT_FILE, DEFAULT_RUNTIME,
+    DEFAULT_PROMPT_FILE, DEFAULT_RUNTIME, MAX_CONFIG_BYTES,
 };

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::env::Env;
 use crate::report::{PreflightReport, Status};
+use crate::sections::{sendable_secret, UNSENDABLE};
 use crate::workspace::{Origin, WorkspaceConfig};
 
 /// Runs every check against `env` and `config`. `known_adapters` are the built-in adapter
@@ -23,6 +24,7 @@ pub fn preflight(
     for e in &config.errors {
         report.push(Status::Fail, "config", e.to_string());
     }
+    check_env_secret(&mut report, env);
     for w in &env.warnings {
         report.push(Status::Warn, w.key.clone(), w.message.clone());
     }
@@ -66,6 +68,31 @@ pub fn preflight(
         );
     }
     report
+}
+
+/// The variable that overrides `a2a.inbound_secret` (read by the runtime).
+pub const INBOUND_SECRET_VAR: &str = "MOLECULE_INBOUND_SECRET";
+
+/// `MOLECULE_INBOUND_SECRET` set to something that is not a usable secret is a FAIL: blank
+/// (it would count as unset: no authentication) or not sendable in an Authorization header
+/// (every caller would be refused). Empty counts as unset. The value is never echoed.
+fn check_env_secret(report: &mut PreflightReport, env: &Env) {
+    let Some(raw) = env.vars.get(INBOUND_SECRET_VAR).filter(|v| !v.is_empty()) else {
+        return;
+    };
+    let problem = if raw.trim().is_empty() {
+        "is set but blank (only whitespace); it would count as unset and A2A calls would be \
+         unauthenticated: set a secret, or unset the variable to use a2a.inbound_secret"
+    } else if !sendable_secret(raw) {
+        UNSENDABLE
+    } else {
+        return;
+    };
+    report.push(
+        Status::Fail,
+        INBOUND_SECRET_VAR,
+        format!("environment: {INBOUND_SECRET_VAR} {problem}"),
+    );
 }
 
 fn check_runtime(report: &mut PreflightReport, runtime: &str, known: &[&str], config_dir: &Path) {

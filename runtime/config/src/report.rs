@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::warning::escape_text;
+
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
@@ -49,10 +51,12 @@ impl PreflightReport {
         name: impl Into<String>,
         detail: impl Into<String>,
     ) {
+        // Names and details carry text from files and the environment: escape it, so that
+        // no value can start a line of its own (a forged `PASS`) or restyle the terminal.
         self.checks.push(Check {
-            name: name.into(),
+            name: escape_text(&name.into()),
             status,
-            detail: detail.into(),
+            detail: escape_text(&detail.into()),
         });
     }
 

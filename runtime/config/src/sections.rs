@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
+use crate::keys::check_keys;
 use crate::lenient::{describe, field, Reader};
 
 /// One entry of `runtime_config.models`.
@@ -38,6 +39,11 @@ pub struct RuntimeConfig {
     pub provider: Option<String>,
     /// Models the adapter offers.
     pub models: Vec<ModelOption>,
+    /// The whole `runtime_config` mapping as parsed (adapters read their own keys from it);
+    /// `Null` when absent, not a mapping, or the file is unusable. Use this rather than
+    /// parsing config.yaml again: it went through the same checks (size, file type, nesting
+    /// depth, byte-order mark, duplicate and merge keys).
+    pub raw: Value,
 }
 
 impl RuntimeConfig {
@@ -45,6 +51,7 @@ impl RuntimeConfig {
         let Some(v) = r.mapping(v, "runtime_config") else {
             return RuntimeConfig::default();
         };
+        let raw = v.clone();
         let mut models = Vec::new();
         for (i, item) in r
             .items(field(v, "models"), "runtime_config.models")
@@ -79,6 +86,7 @@ impl RuntimeConfig {
             model: r.opt_string(field(v, "model"), "runtime_config.model"),
             provider: r.opt_string(field(v, "provider"), "runtime_config.provider"),
             models,
+            raw,
         }
     }
 }
@@ -139,17 +147,14 @@ impl A2aConfig {
         let Some(v) = r.secure_mapping(v, "a2a", "the security setting `inbound_secret`") else {
             return d;
         };
-        for (key, _) in r.entries(v, "a2a") {
-            if !A2A_KEYS.contains(&key.as_str()) {
-                r.warn(
-                    &format!("a2a.{key}"),
-                    format!(
-                        "unknown key, ignored; the a2a keys are {}",
-                        A2A_KEYS.join(", ")
-                    ),
-                );
-            }
-        }
+        check_keys(
+            r,
+            v,
+            "a2a",
+            &A2A_KEYS,
+            &["inbound_secret"],
+            &["inbound_secret"],
+        );
         A2aConfig {
             // Any integer is kept so preflight can fail on it; only a non-integer falls back.
             port: r.int(field(v, "port"), "a2a.port", (i64::MIN, i64::MAX), d.port),
@@ -164,12 +169,25 @@ impl A2aConfig {
     }
 }
 
+/// Whether a secret can be sent as `Authorization: Bearer <secret>`: non-empty and nothing but
+/// visible ASCII (no spaces, tabs, line breaks, control characters or non-ASCII letters).
+pub(crate) fn sendable_secret(secret: &str) -> bool {
+    !secret.is_empty() && secret.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Why an unsendable secret is refused (never echoing it).
+pub(crate) const UNSENDABLE: &str = "contains characters that cannot be sent in an HTTP \
+    Authorization header (a space, tab or line break, e.g. leading or trailing, a control \
+    character, or a non-ASCII character), so every caller would be refused; use visible ASCII \
+    only";
+
 /// A secret: a non-empty string. Anything else that is present (null included) is an error;
 /// the message never echoes the value.
 fn read_secret(r: &mut Reader<'_>, value: Option<&Value>, key: &str) -> Option<String> {
     let value = value?;
     let problem = match value {
-        Value::String(s) if !s.trim().is_empty() => return Some(s.clone()),
+        Value::String(s) if sendable_secret(s) => return Some(s.clone()),
+        Value::String(s) if !s.trim().is_empty() => UNSENDABLE.to_string(),
         Value::String(_) | Value::Null => "is empty".to_string(),
         Value::Number(_) => "is a number, not a string".to_string(),
         Value::Bool(_) => "is a boolean, not a string".to_string(),
@@ -259,6 +277,9 @@ impl Default for SandboxConfig {
     }
 }
 
+/// The keys of the `sandbox` section.
+const SANDBOX_KEYS: [&str; 3] = ["backend", "memory_limit", "timeout"];
+
 impl SandboxConfig {
     pub(crate) fn read(r: &mut Reader<'_>, v: Option<&Value>) -> SandboxConfig {
         let d = SandboxConfig::default();
@@ -266,14 +287,17 @@ impl SandboxConfig {
         let Some(v) = r.secure_mapping(v, "sandbox", holds) else {
             return d;
         };
+        let limits = ["memory_limit", "timeout"];
+        check_keys(r, v, "sandbox", &SANDBOX_KEYS, &limits, &["inbound_secret"]);
         SandboxConfig {
             backend: r.opt_string(field(v, "backend"), "sandbox.backend"),
-            // Limits of untrusted code: unreadable ones are errors, not defaults.
+            // Limits of untrusted code: unreadable ones (null included) are errors, not
+            // defaults.
             memory_limit: r
-                .limit_bytes(field(v, "memory_limit"), "sandbox.memory_limit")
+                .limit_bytes(v.get("memory_limit"), "sandbox.memory_limit")
                 .unwrap_or(d.memory_limit),
             timeout: r
-                .limit_duration(field(v, "timeout"), "sandbox.timeout")
+                .limit_duration(v.get("timeout"), "sandbox.timeout")
                 .unwrap_or(d.timeout),
         }
     }

@@ -35,36 +35,102 @@ pub(crate) struct ParseError {
     pub(crate) line: Option<usize>,
     /// The key path of a repeated key (`a2a.port`); empty for other errors.
     pub(crate) key: String,
-    /// What is wrong.
+    /// What is wrong, starting with a verb (`is not valid YAML: …`).
     pub(crate) message: String,
 }
 
-/// Parses one YAML document into a `Value`, rejecting repeated keys at their own line.
+/// How deeply collections may nest (serde_yaml's own recursion limit is the same); deeper
+/// flow collections are refused by a linear scan before the parser, whose cost grows with the
+/// square of the flow depth.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Parses one YAML document into a `Value`, rejecting repeated keys and merge keys (`<<`) at
+/// their own line. A leading byte-order mark is the caller's to strip.
 pub(crate) fn parse(text: &str) -> Result<Value, ParseError> {
-    let duplicate = RefCell::new(None);
+    check_flow_depth(text)?;
+    let problem = RefCell::new(None);
     let seed = NodeSeed {
         path: String::new(),
-        duplicate: &duplicate,
+        problem: &problem,
     };
     let result = seed.deserialize(serde_yaml::Deserializer::from_str(text));
     result.map_err(|e| {
         let line = e.location().map(|l| l.line());
-        match duplicate.into_inner() {
-            Some(key) => ParseError {
-                line,
-                message: format!(
-                    "duplicate key `{key}`: YAML requires the keys of a mapping to be unique, \
-                     and which value was meant cannot be known; remove one of them"
-                ),
-                key,
-            },
+        match problem.into_inner() {
+            Some((key, message)) => ParseError { line, message, key },
             None => ParseError {
                 line,
                 key: String::new(),
-                message: e.to_string(),
+                message: format!("is not valid YAML: {e}"),
             },
         }
     })
+}
+
+/// Refuses flow collections (`[…]`, `{…}`) nested deeper than [`MAX_DEPTH`], naming the
+/// line, in one pass over the text. Quoted scalars, comments and block scalars are skipped; a
+/// `[` or `{` inside a plain scalar in block context (`a: b[c`) is not an indicator.
+fn check_flow_depth(text: &str) -> Result<(), ParseError> {
+    let mut depth = 0usize;
+    // Inside a quoted scalar: the closing quote (quoted scalars may span lines).
+    let mut quote: Option<char> = None;
+    // Skipping the lines of a block scalar more indented than this.
+    let mut block: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(parent) = block {
+            if line.trim().is_empty() || indent > parent {
+                continue;
+            }
+            block = None;
+        }
+        let header = block_header(line);
+        let mut prev = ' ';
+        let mut chars = line.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            if let Some(q) = quote {
+                let next = chars.peek().map(|&(_, c)| c);
+                let escaped =
+                    (q == '"' && c == '\\') || (c == q && q == '\'' && next == Some('\''));
+                if escaped {
+                    chars.next();
+                } else if c == q {
+                    quote = None;
+                }
+                prev = c;
+                continue;
+            }
+            let starts = prev == ' '
+                || prev == '\t'
+                || matches!(prev, '[' | '{' | ',')
+                || (depth > 0 && prev == ':');
+            match c {
+                '#' if prev == ' ' || prev == '\t' => break,
+                '"' | '\'' if starts => quote = Some(c),
+                '[' | '{' if starts || depth > 0 => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(ParseError {
+                            line: Some(i + 1),
+                            key: String::new(),
+                            message: format!(
+                                "is not usable: collections nest deeper than {MAX_DEPTH} \
+                                 levels; flatten it"
+                            ),
+                        });
+                    }
+                }
+                ']' | '}' if depth > 0 => depth -= 1,
+                '|' | '>' if starts && depth == 0 && header == Some(at) => {
+                    block = Some(indent);
+                    break;
+                }
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+    Ok(())
 }
 
 /// What [`parse`] cannot keep in a `Value`: the text as written of every number and boolean
@@ -113,10 +179,11 @@ impl<'v> SourceMap<'v> {
     }
 }
 
-/// Builds one node; `path` names it in a duplicate-key message.
+/// Builds one node; `path` names it in a duplicate-key or merge-key message, which is left
+/// in `problem` as (key path, message).
 struct NodeSeed<'d> {
     path: String,
-    duplicate: &'d RefCell<Option<String>>,
+    problem: &'d RefCell<Option<(String, String)>>,
 }
 
 impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
@@ -143,6 +210,15 @@ impl NodeVisitor<'_, '_> {
         let Some(mapping) = self.siblings else {
             return Ok(value);
         };
+        if value.as_str() == Some("<<") {
+            let key = join(&self.seed.path, "<<");
+            let message = "is not supported: `<<` is a YAML merge key, which this runtime \
+                does not apply (the keys merged through it would be dropped, security settings \
+                included); write the keys out in full instead of merging them"
+                .to_string();
+            *self.seed.problem.borrow_mut() = Some((key, message.clone()));
+            return Err(E::custom(message));
+        }
         if !mapping.contains_key(&value) {
             return Ok(value);
         }
@@ -154,15 +230,18 @@ impl NodeVisitor<'_, '_> {
             _ => "(a complex key)".into(),
         };
         let key = join(&self.seed.path, &name);
-        let message = format!("duplicate key `{key}`");
-        *self.seed.duplicate.borrow_mut() = Some(key);
+        let message = format!(
+            "is not valid YAML: duplicate key `{key}`: YAML requires the keys of a mapping to \
+             be unique, and which value was meant cannot be known; remove one of them"
+        );
+        *self.seed.problem.borrow_mut() = Some((key, message.clone()));
         Err(E::custom(message))
     }
 
     fn child(&self, path: String) -> NodeSeed<'_> {
         NodeSeed {
             path,
-            duplicate: self.seed.duplicate,
+            problem: self.seed.problem,
         }
     }
 }
@@ -188,6 +267,17 @@ impl<'de> Visitor<'de> for NodeVisitor<'_, '_> {
 
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
         self.done(Value::Number(Number::from(v)))
+    }
+
+    // Integers beyond 64 bits are valid YAML but do not fit a `Number`: they are kept as
+    // their digits (a text key keeps them as written via the source map; a number key then
+    // reports them out of range).
+    fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Value, E> {
+        self.done(Value::String(v.to_string()))
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Value, E> {
+        self.done(Value::String(v.to_string()))
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
@@ -323,11 +413,32 @@ impl<'de> DeserializeSeed<'de> for NodeWalk<'_, '_> {
                 mapping,
                 walk: self.walk,
             }),
+            Value::String(s) if is_big_integer(s) => {
+                let text = d.deserialize_str(TextVisitor)?;
+                self.walk.raw.insert(self.node as *const Value, text);
+                Ok(())
+            }
             Value::Null | Value::String(_) | Value::Tagged(_) => {
                 d.deserialize_ignored_any(IgnoredAny).map(|_| ())
             }
         }
     }
+}
+
+/// Where the indicator of a block scalar header (`key: |`, `- >-`, `|2 # note`) that ends
+/// `line` is, if one does.
+fn block_header(line: &str) -> Option<usize> {
+    let code = line.split(" #").next().unwrap_or(line).trim_end();
+    let head = code.trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
+    let at = head.len().checked_sub(1)?;
+    let before = head[..at].chars().next_back();
+    (head.ends_with(['|', '>']) && matches!(before, None | Some(' ' | '\t'))).then_some(at)
+}
+
+/// Whether `s` is the digits [`NodeVisitor`] keeps for an integer beyond 64 bits.
+fn is_big_integer(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    digits.len() >= 19 && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Rejects every value (each `visit_*` is serde's default: an "invalid type" error).

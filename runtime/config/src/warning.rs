@@ -21,24 +21,49 @@ pub struct Warning {
     pub message: String,
 }
 
+/// `text` with every control character (line breaks, tabs, escape sequences, …) and every
+/// bidirectional-text control written as an escape (`\n`, `\u{1b}`), so that text taken
+/// from a file or the environment can never start a new line or restyle a terminal in a
+/// warning, an error or the preflight report.
+pub fn escape_text(text: &str) -> String {
+    if !text.chars().any(needs_escape) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
 impl Warning {
-    /// A warning about `key` in `file`.
+    /// A warning about `key` in `file`. The key and message are escaped ([`escape_text`]).
     pub fn in_file(file: &Path, key: impl Into<String>, message: impl Into<String>) -> Self {
         Warning {
             file: Some(file.to_path_buf()),
-            key: key.into(),
+            key: escape_text(&key.into()),
             line: None,
-            message: message.into(),
+            message: escape_text(&message.into()),
         }
     }
 
-    /// A warning about the environment variable `var`.
+    /// A warning about the environment variable `var`. The name and message are escaped.
     pub fn in_env(var: impl Into<String>, message: impl Into<String>) -> Self {
         Warning {
             file: None,
-            key: var.into(),
+            key: escape_text(&var.into()),
             line: None,
-            message: message.into(),
+            message: escape_text(&message.into()),
         }
     }
 
@@ -52,7 +77,7 @@ impl Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.file {
-            Some(file) => write!(f, "{}", file.display())?,
+            Some(file) => write!(f, "{}", escape_text(&file.display().to_string()))?,
             None => write!(f, "environment")?,
         }
         if let Some(line) = self.line {

@@ -10,6 +10,7 @@ use serde_yaml::Value;
 
 use crate::env::Env;
 use crate::grants::{Grant, GrantsConfig};
+use crate::keys::{check_keys, check_nested, TOP_KEYS};
 use crate::lenient::{describe, field, Reader};
 use crate::sections::{
     A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig, SandboxConfig,
@@ -114,20 +115,25 @@ pub struct WorkspaceConfig {
     /// key included: the error names the key and its line), or its top level is not a mapping,
     /// and then every other field is its default and nothing from the file is used; or a
     /// security setting that is present but unusable (`a2a.inbound_secret`, the limits under
-    /// `sandbox` and `grants`, a non-mapping `a2a`, `sandbox` or `grants.skills`), and then
-    /// the other keys are read as usual. Empty for a usable config.
+    /// `sandbox` and `grants`, a non-mapping `a2a`, `sandbox` or `grants.skills`), or a near
+    /// miss or misplaced security key (`A2A`, `a2a.Inbound_Secret`, a top-level
+    /// `inbound_secret`, `sandbox.Timeout`), and then the other keys are read as usual. The
+    /// file-level errors also cover a missing config folder, a dangling symlink, a file that is
+    /// not regular or is over [`MAX_CONFIG_BYTES`], merge keys (`<<`) and nesting deeper than
+    /// 128. Empty for a usable config.
     pub errors: Vec<Warning>,
 }
 
 impl WorkspaceConfig {
     /// Reads `<config_dir>/config.yaml`. A missing file gives all defaults plus a warning; a
-    /// file that exists but cannot be read (permissions, not UTF-8, a directory) gives all
-    /// defaults plus an error. See [`WorkspaceConfig::from_yaml_str`] for the text.
+    /// missing `config_dir`, a dangling symlink, a file that is not regular (never opened, so a
+    /// FIFO cannot block), larger than [`MAX_CONFIG_BYTES`] or that cannot be read
+    /// (permissions, not UTF-8) gives all defaults plus an error. See [`WorkspaceConfig::from_yaml_str`] for the text.
     pub fn load(config_dir: &Path, env: &Env) -> WorkspaceConfig {
         let file = config_dir.join(CONFIG_FILE);
-        match std::fs::read_to_string(&file) {
-            Ok(text) => WorkspaceConfig::from_yaml_str(&text, config_dir, env),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        match read_config_file(config_dir, &file) {
+            Ok(Some(text)) => WorkspaceConfig::from_yaml_str(&text, config_dir, env),
+            Ok(None) => {
                 let w = Warning::in_file(
                     &file,
                     "",
@@ -138,17 +144,7 @@ impl WorkspaceConfig {
                 );
                 WorkspaceConfig::unusable(config_dir, env, vec![w], Vec::new())
             }
-            Err(e) => {
-                let err = Warning::in_file(
-                    &file,
-                    "",
-                    format!(
-                        "exists but cannot be read ({e}); nothing from it is used and the \
-                         workspace does not start: fix its permissions or contents"
-                    ),
-                );
-                WorkspaceConfig::unusable(config_dir, env, Vec::new(), vec![err])
-            }
+            Err(err) => WorkspaceConfig::unusable(config_dir, env, Vec::new(), vec![err]),
         }
     }
 
@@ -159,6 +155,12 @@ impl WorkspaceConfig {
     /// `version: 1.10` is `"1.10"`, not the float's `1.1`.
     pub fn from_yaml_str(text: &str, config_dir: &Path, env: &Env) -> WorkspaceConfig {
         let file = config_dir.join(CONFIG_FILE);
+        if text.len() > MAX_CONFIG_BYTES {
+            let err = too_large(&file, text.len() as u64);
+            return WorkspaceConfig::unusable(config_dir, env, Vec::new(), vec![err]);
+        }
+        // YAML allows a byte-order mark; it is not part of the first key.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let value = match source::parse(text) {
             Ok(value) => value,
             Err(e) => {
@@ -166,8 +168,7 @@ impl WorkspaceConfig {
                     &file,
                     e.key,
                     format!(
-                        "is not valid YAML: {}; nothing from the file is used and the \
-                         workspace does not start",
+                        "{}; nothing from the file is used and the workspace does not start",
                         e.message
                     ),
                 );
@@ -260,6 +261,7 @@ impl WorkspaceConfig {
         let sandbox = SandboxConfig::read(&mut r, field(v, "sandbox"));
         let observability = ObservabilityConfig::read(&mut r, field(v, "observability"));
         let grants = GrantsConfig::read(&mut r, field(v, "grants"));
+        check_top_level(&mut r, v);
         let (warnings, errors) = (r.warnings, r.errors);
 
         let (model, model_origin) = pick_model(env, yaml_model, &runtime_config);
@@ -386,6 +388,125 @@ pub fn model_matches(id: &str, model: &str) -> bool {
     let id = id.trim();
     let bare = model_prefix(model).map_or(model, |p| &model[p.len() + 1..]);
     id.eq_ignore_ascii_case(model.trim()) || id.eq_ignore_ascii_case(bare.trim())
+}
+
+/// The largest config.yaml read (1 MiB); a larger file is an error.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+fn too_large(file: &Path, size: u64) -> Warning {
+    Warning::in_file(
+        file,
+        "",
+        format!(
+            "is {size} bytes, more than the limit of {MAX_CONFIG_BYTES} bytes (1 MiB); nothing \
+             from it is used and the workspace does not start"
+        ),
+    )
+}
+
+/// config.yaml's text: `Ok(None)` when there is no such file (in a folder that exists), an
+/// error when the folder does not exist, the file is a dangling symbolic link, not a regular
+/// file (a FIFO would block), larger than [`MAX_CONFIG_BYTES`], or cannot be read.
+fn read_config_file(config_dir: &Path, file: &Path) -> Result<Option<String>, Warning> {
+    use std::io::{ErrorKind, Read};
+    let cannot = |why: String| {
+        Warning::in_file(
+            file,
+            "",
+            format!(
+                "exists but cannot be read ({why}); nothing from it is used and the workspace \
+                 does not start: fix its permissions or contents"
+            ),
+        )
+    };
+    if let Err(e) = std::fs::metadata(config_dir) {
+        if e.kind() == ErrorKind::NotFound {
+            return Err(Warning::in_file(
+                config_dir,
+                "",
+                format!(
+                    "config folder {} does not exist; nothing is loaded and the workspace does \
+                     not start: fix --config-dir / WORKSPACE_CONFIG_PATH",
+                    config_dir.display()
+                ),
+            ));
+        }
+    }
+    let link = match std::fs::symlink_metadata(file) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(cannot(e.to_string())),
+    };
+    let meta = match std::fs::metadata(file) {
+        Ok(m) => m,
+        Err(e) if link.file_type().is_symlink() && e.kind() == ErrorKind::NotFound => {
+            let target = std::fs::read_link(file)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            return Err(Warning::in_file(
+                file,
+                "",
+                format!(
+                    "is a symbolic link to {target}, which does not exist; nothing is loaded \
+                     and the workspace does not start (a dangling link is not a missing file): \
+                     fix the link or its target"
+                ),
+            ));
+        }
+        Err(e) => return Err(cannot(e.to_string())),
+    };
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "a FIFO, socket or device"
+        };
+        return Err(cannot(format!("it is {kind}, not a regular file")));
+    }
+    if meta.len() > MAX_CONFIG_BYTES as u64 {
+        return Err(too_large(file, meta.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| cannot(e.to_string()))?;
+    if bytes.len() > MAX_CONFIG_BYTES {
+        return Err(too_large(file, bytes.len() as u64));
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| cannot("stream did not contain valid UTF-8".into()))
+}
+
+/// Unknown and misplaced top-level keys, empty security sections, and security settings
+/// nested where they are never read.
+fn check_top_level(r: &mut Reader<'_>, v: &Value) {
+    let secure = ["a2a", "sandbox", "grants"];
+    let placed = ["inbound_secret", "memory_limit", "timeout"];
+    check_keys(r, v, "", &TOP_KEYS, &secure, &placed);
+    for (key, holds) in [
+        ("a2a", "inbound_secret"),
+        ("sandbox", "the limits of untrusted code"),
+        ("grants", "the capability grants"),
+    ] {
+        if v.get(key).is_some_and(Value::is_null) {
+            r.warn(
+                key,
+                format!(
+                    "is empty, so nothing under it is set (it holds {holds}); indent its keys \
+                     under it, or remove it"
+                ),
+            );
+        }
+    }
+    let Value::Mapping(m) = v else { return };
+    for (k, value) in m {
+        let Some(name) = r.text(k) else { continue };
+        // a2a, sandbox and grants check their own keys.
+        if !secure.contains(&name.as_str()) {
+            check_nested(r, value, &name, name == "runtime_config", 1);
+        }
+    }
 }
 
 fn read_sub_workspaces(r: &mut Reader<'_>, v: Option<&Value>) -> Vec<String> {

@@ -235,10 +235,13 @@ impl LlmError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             LlmError::InvalidInput(_) | LlmError::Rejected { .. } => ErrorKind::InvalidInput,
-            LlmError::MissingCredentials { .. }
-            | LlmError::Unavailable { .. }
-            | LlmError::Offline { .. } => ErrorKind::Unavailable,
-            LlmError::Config(_) | LlmError::Failed { .. } => ErrorKind::Failed,
+            LlmError::MissingCredentials { .. } | LlmError::Unavailable { .. } => {
+                ErrorKind::Unavailable
+            }
+            // Offline is final for the whole run: `failed`, so no adapter retries it.
+            LlmError::Config(_) | LlmError::Failed { .. } | LlmError::Offline { .. } => {
+                ErrorKind::Failed
+            }
         }
     }
 

@@ -188,7 +188,11 @@ async fn offline_gateway_never_connects() {
         "{err}"
     );
     assert!(err.to_string().contains("offline in smoke mode"), "{err}");
-    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Failed,
+        "final: adapters must not retry it"
+    );
 
     let dir = tempfile::tempdir().expect("tempdir");
     let creds = Credentials {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use molecule_runtime::capabilities::memory::SqliteMemory;
 use molecule_runtime::grants::Grants;
-use molecule_runtime::limits::{parse_bytes, parse_duration, SandboxLimits};
+use molecule_runtime::limits::{parse_bytes, parse_duration, LimitKeys, SandboxLimits};
 use molecule_runtime::sandbox::Sandbox;
 use tracing::Instrument as _;
 
@@ -16,7 +16,7 @@ use super::{label_for, Context};
 /// Arguments of `call`.
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// The skill folder (SKILL.md plus tool.wasm or a crate), a crate, or a .wasm file.
+    /// The skill folder (SKILL.md plus tool.wasm, a crate or app.py), a crate, or a .wasm file.
     pub skill: PathBuf,
     /// The tool to call.
     pub tool: String,
@@ -95,8 +95,13 @@ pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
             ),
         };
     }
-    let wasm = ctx.component_bytes(&args.skill)?;
-    let skill = ctx.host.load_skill(&wasm, grants.build()).await?;
+    let Some(skill) = ctx.load_skill(&args.skill, grants.build()).await? else {
+        anyhow::bail!(
+            "{} is an instructions-only skill (SKILL.md, no app.py, scripts/*.py, tool.wasm or \
+             Cargo.toml): it has no tools to call",
+            args.skill.display()
+        );
+    };
     if !skill.tools.iter().any(|t| t.name == args.tool) {
         let names: Vec<&str> = skill.tools.iter().map(|t| t.name.as_str()).collect();
         anyhow::bail!(
@@ -118,6 +123,8 @@ pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {
+            // Limits here come from flags, so the hint names the flag.
+            let err = err.message(&LimitKeys::CALL_FLAGS);
             eprintln!("error: {} `{}`: {err}", skill.label, args.tool);
             Ok(ExitCode::FAILURE)
         }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use molecule_runtime::grants::Grants;
+use molecule_runtime::skill::{ComponentSource, SkillDir};
 
 use super::{label_for, Context};
 
@@ -56,6 +57,22 @@ async fn check_one(
     path: &std::path::Path,
     label: &str,
 ) -> anyhow::Result<Vec<String>> {
+    let source = path
+        .join("SKILL.md")
+        .is_file()
+        .then(|| SkillDir::load(path).map(|d| d.source))
+        .transpose()?;
+    if matches!(
+        source,
+        Some(ComponentSource::Python(_) | ComponentSource::Instructions)
+    ) {
+        // The shared interpreter is link-checked as it is pre-instantiated.
+        let grants = Grants::builder(label).build();
+        return Ok(match ctx.load_skill(path, grants).await? {
+            Some(skill) => tool_lines(&skill.tools),
+            None => vec!["instructions only: no tools".to_owned()],
+        });
+    }
     let wasm = ctx.component_bytes(path)?;
     let (component, _) = ctx.host.compile(&wasm, label)?;
     let problems = ctx.host.link_check(&component);
@@ -67,9 +84,12 @@ async fn check_one(
         .host
         .load_skill(&wasm, Grants::builder(label).build())
         .await?;
-    Ok(skill
-        .tools
+    Ok(tool_lines(&skill.tools))
+}
+
+fn tool_lines(tools: &[molecule_runtime::bindings::ToolSpec]) -> Vec<String> {
+    tools
         .iter()
         .map(|t| format!("tool {}: {}", t.name, t.description))
-        .collect())
+        .collect()
 }

@@ -17,8 +17,9 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use molecule_runtime::builder::ComponentBuilder;
 use molecule_runtime::cache::CompiledCache;
-use molecule_runtime::component::ComponentHost;
+use molecule_runtime::component::{ComponentHost, SkillComponent};
 use molecule_runtime::engine::{EngineOptions, WasmEngine};
+use molecule_runtime::grants::Grants;
 use molecule_runtime::skill::{ComponentSource, SkillDir};
 
 /// Runs Molecule AI workspaces whose adapters and skill tools are sandboxed wasm components.
@@ -143,7 +144,7 @@ impl Context {
             None => default_cache_dir()?,
         };
         let engine = Arc::new(WasmEngine::new(EngineOptions::default())?);
-        let cache = CompiledCache::new(cache_root.join("compiled"));
+        let cache = CompiledCache::from_env(cache_root.join("compiled"))?;
         Ok(Context {
             host: Arc::new(ComponentHost::new(engine, cache)?),
             builder: ComponentBuilder::new(&cache_root),
@@ -152,6 +153,8 @@ impl Context {
     }
 
     /// The wasm bytes of a skill folder, a crate folder or a `.wasm` file, building if needed.
+    /// A Python skill folder gives the shared interpreter component (built once); an
+    /// instructions-only skill folder has no component and is an error here.
     pub fn component_bytes(&self, path: &Path) -> anyhow::Result<Vec<u8>> {
         let wasm = if path.is_file() {
             path.to_owned()
@@ -159,7 +162,12 @@ impl Context {
             match SkillDir::load(path)?.source {
                 ComponentSource::Prebuilt(file) => file,
                 ComponentSource::Crate(dir) => self.builder.build(&dir)?.wasm,
-                ComponentSource::Missing(reason) => anyhow::bail!(reason),
+                ComponentSource::Python(_) => self.builder.python().ensure()?.wasm,
+                ComponentSource::Instructions => anyhow::bail!(
+                    "{} is an instructions-only skill (SKILL.md, no app.py, scripts/*.py, \
+                     tool.wasm or Cargo.toml): it has no tools to build or call",
+                    path.display()
+                ),
             }
         } else if path.join("Cargo.toml").is_file() {
             self.builder.build(path)?.wasm
@@ -170,6 +178,34 @@ impl Context {
             );
         };
         std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))
+    }
+}
+
+impl Context {
+    /// Loads the skill at `path` (a skill folder, crate or `.wasm` file) with `grants` and
+    /// asks it for its tools. A Python skill runs on the shared interpreter with its folder
+    /// at `/skill` and its bytecode cache at `/pycache` besides `grants`; an
+    /// instructions-only skill loads with no tools.
+    pub async fn load_skill(
+        &self,
+        path: &Path,
+        grants: Arc<Grants>,
+    ) -> anyhow::Result<Option<SkillComponent>> {
+        if path.join("SKILL.md").is_file() {
+            match SkillDir::load(path)?.source {
+                ComponentSource::Python(dir) => {
+                    let python = self.builder.python();
+                    let skill =
+                        molecule_runtime::python::load_skill(&self.host, python, &dir, &grants)
+                            .await?;
+                    return Ok(Some(skill));
+                }
+                ComponentSource::Instructions => return Ok(None),
+                _ => {}
+            }
+        }
+        let wasm = self.component_bytes(path)?;
+        Ok(Some(self.host.load_skill(&wasm, grants).await?))
     }
 }
 

@@ -44,6 +44,8 @@ pub enum NewWhat {
 pub enum Lang {
     /// A Rust component crate.
     Rust,
+    /// Python (`app.py`), run on the shared interpreter: no build step.
+    Python,
 }
 
 /// Runs `new`.
@@ -52,24 +54,62 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         NewWhat::Skill { dir, lang, sdk } => {
             let lang = match lang {
                 Lang::Rust => SkillLang::Rust,
+                Lang::Python => SkillLang::Python,
             };
             new_skill(&dir, lang, &guest_sdk(sdk.as_deref())?)?;
-            let shown = dir.display();
+            let shown = shell_quote(&dir.display().to_string());
             println!("wrote skill {shown}. Try:");
             println!("  molecule-runtime call {shown} hello --args '{{\"name\":\"Ada\"}}'");
-            println!("  cargo test --manifest-path {shown}/Cargo.toml");
+            match lang {
+                SkillLang::Rust => {
+                    let manifest = shell_quote(&dir.join("Cargo.toml").display().to_string());
+                    println!("  cargo test --manifest-path {manifest}");
+                }
+                SkillLang::Python => {
+                    let test = shell_quote(&dir.join("test_app.py").display().to_string());
+                    println!("  python3 {test}");
+                    println!(
+                        "(the first Python call builds the shared interpreter once, about a \
+                         minute; `molecule-runtime build --python` does it ahead)"
+                    );
+                }
+            }
             println!("Put it in a workspace's skills/ folder to serve it over A2A.");
         }
         NewWhat::Workspace { dir, sdk } => {
             new_workspace(&dir, &guest_sdk(sdk.as_deref())?)?;
-            let shown = dir.display();
+            let shown = shell_quote(&dir.display().to_string());
             println!("wrote workspace {shown}. Boot it with:");
             println!("  molecule-runtime run --config-dir {shown} --bind 127.0.0.1");
             println!(
-                "Add skills with `molecule-runtime new skill {shown}/skills/NAME`; edit \
-                 {shown}/config.yaml to pick a model and grants."
+                "Add skills with `molecule-runtime new skill {}`; edit {} to pick a model \
+                 and grants.",
+                shell_quote(&dir.join("skills/NAME").display().to_string()),
+                shell_quote(&dir.join("config.yaml").display().to_string())
             );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` quoted for a POSIX shell when it holds anything but safe characters.
+fn shell_quote(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn quotes_only_what_needs_it() {
+        assert_eq!(shell_quote("my-ws/skills"), "my-ws/skills");
+        assert_eq!(shell_quote("with space"), "'with space'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
 }

@@ -372,15 +372,23 @@ pub(crate) fn prompt_for(plan: &Plan, snapshot: &SkillSnapshot) -> String {
 
 /// The system prompt for the current skills and `plugins`.
 pub(crate) fn prompt_with(plan: &Plan, plugins: &[Plugin], snapshot: &SkillSnapshot) -> String {
-    let skills: Vec<PromptSkill> = snapshot
+    // Loaded skills, plus instructions-only skills (listed, with no component to load).
+    let instructions = snapshot.listed.values().filter(|dir| {
+        dir.source == crate::skill::ComponentSource::Instructions
+            && !snapshot.skills.contains_key(&dir.id)
+    });
+    let mut skills: Vec<PromptSkill> = snapshot
         .skills
         .values()
-        .map(|s| PromptSkill {
-            name: s.dir.id.clone(),
-            description: s.dir.meta.description.clone(),
-            body: s.dir.body.clone(),
+        .map(|s| &s.dir)
+        .chain(instructions)
+        .map(|dir| PromptSkill {
+            name: dir.id.clone(),
+            description: dir.meta.description.clone(),
+            body: dir.body.clone(),
         })
         .collect();
+    skills.sort_by(|a, b| a.name.cmp(&b.name));
     let mut parts = PromptParts::new(&plan.config.config_dir);
     parts.prompt_files = &plan.config.prompt_files;
     parts.plugins = plugins;

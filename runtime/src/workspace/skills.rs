@@ -226,6 +226,11 @@ impl SkillRegistry {
             .call_tool(&skill.component, name, input)
             .instrument(span)
             .await;
+        if let Err(err @ (CallError::Trap { .. } | CallError::Limit(_))) = &result {
+            // A crash or a limit is the skill's fault, not the caller's: say so loudly. The
+            // caller (an adapter's tool call) gets the error as a failed tool call.
+            tracing::warn!(skill = %skill.dir.id, tool = %name, error = %err, "tool call crashed");
+        }
         let outcome = crate::metrics::outcome_of(&result);
         crate::metrics::global().tool_call(name, outcome, started.elapsed());
         result
@@ -319,6 +324,14 @@ impl SkillRegistry {
             Err(err) => Err(err),
             Ok(dir) => match self.runs_here(&dir) {
                 Err(skipped) => Err(skipped),
+                Ok(()) if dir.source == ComponentSource::Instructions => {
+                    // Instructions only: on the card and in the prompt, with no tools.
+                    for warning in &dir.warnings {
+                        tracing::warn!(skill = %id, "{warning}");
+                    }
+                    next.listed.insert(id.to_owned(), dir);
+                    return;
+                }
                 Ok(()) => {
                     next.listed.insert(id.to_owned(), dir.clone());
                     self.load_one(dir).await
@@ -353,7 +366,18 @@ impl SkillRegistry {
     async fn load_one(&self, skill_dir: SkillDir) -> anyhow::Result<LoadedSkill> {
         let wasm_path = match &skill_dir.source {
             ComponentSource::Prebuilt(path) => path.clone(),
-            ComponentSource::Missing(reason) => anyhow::bail!("{reason}"),
+            ComponentSource::Instructions => {
+                anyhow::bail!("{} has no tool component", skill_dir.dir.display())
+            }
+            ComponentSource::Python(dir) => {
+                let grants = self.policy.grants_for(&skill_dir)?;
+                let python = self.builder.python();
+                let component = crate::python::load_skill(&self.host, python, dir, &grants).await?;
+                return Ok(LoadedSkill {
+                    dir: skill_dir,
+                    component,
+                });
+            }
             ComponentSource::Crate(crate_dir) => {
                 let builder = self.builder.clone();
                 let crate_dir = crate_dir.clone();

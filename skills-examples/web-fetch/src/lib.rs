@@ -208,8 +208,9 @@ mod http {
         match code {
             ErrorCode::HttpRequestDenied => ToolError::Denied(format!(
                 "the host does not let this skill reach {origin}: it is not among the origins \
-                 granted to it. Ask the operator to add \"{origin}\" to the skill's hosts \
-                 grant (grants.skills.<skill id>.hosts, e.g. grants.skills.web-fetch.hosts)"
+                 granted to it. Ask the operator to grant \"{origin}\" to this skill (the host's \
+                 log names where: in a workspace config.yaml `grants.skills.<skill id>.hosts`, \
+                 with `molecule-runtime call` the `--allow-host` flag)"
             )),
             ErrorCode::DestinationIpProhibited => ToolError::Denied(format!(
                 "{} resolves to a private, loopback or link-local address, which this skill \

@@ -111,7 +111,7 @@ impl Shared {
             .get(id)
             .await
             .map_err(|e| A2aError::Internal(e.to_string()))?
-            .ok_or_else(|| A2aError::TaskNotFound(id.to_string()))
+            .ok_or_else(|| A2aError::TaskNotFound(crate::error::clip(id)))
     }
 }
 
@@ -156,7 +156,8 @@ pub(crate) async fn start(
                 if let Some(l) = shared.live(&task_id) {
                     if !lock(&l.state).closed {
                         return Err(A2aError::UnsupportedOperation(format!(
-                            "task `{task_id}` is still running"
+                            "task `{}` is still running",
+                            crate::error::clip(&task_id)
                         )));
                     }
                 }
@@ -169,7 +170,8 @@ pub(crate) async fn start(
                 if let Some(ctx) = message.context_id.as_deref().filter(|c| !c.is_empty()) {
                     if ctx != task.context_id {
                         return Err(A2aError::InvalidParams(format!(
-                            "`message.contextId` `{ctx}` does not match the task's context"
+                            "`message.contextId` `{}` does not match the task's context",
+                            crate::error::clip(ctx)
                         )));
                     }
                 }

@@ -168,14 +168,18 @@ fn inbound_secret_must_be_a_non_empty_string() {
 }
 
 #[test]
-fn an_unreadable_a2a_section_fails_and_a_misspelt_key_warns() {
+fn an_unreadable_a2a_section_fails_and_a_misspelt_secret_fails() {
     let c = parse("a2a: s3cret\n");
     assert!(error(&c, "a2a").message.contains("inbound_secret"));
+    // A near miss of `inbound_secret` would leave A2A unauthenticated: an error, not a warning.
     let c = parse("a2a: {inbound_secert: s3cret}\n");
-    assert!(c.errors.is_empty());
-    assert!(warning(&c, "a2a.inbound_secert")
-        .message
-        .contains("inbound_secret"));
+    let e = error(&c, "a2a.inbound_secert");
+    assert!(
+        e.message.contains("did you mean `a2a.inbound_secret`"),
+        "{e}"
+    );
+    assert_eq!(e.line, Some(1), "{e}");
+    assert!(!e.message.contains("s3cret"), "{e}");
 }
 
 #[test]

@@ -131,6 +131,16 @@ fn host_origins_compare_by_scheme_host_and_port() {
     assert_eq!(host("http://[::1]:9000").to_string(), "http://[::1]:9000");
     assert!(HostOrigin::parse("https://a.com:0").is_err());
     assert!(HostOrigin::parse("https://user@a.com").is_err());
+    // Subdomain patterns, as skills-examples/web-fetch requests and the egress layer matches.
+    assert_eq!(host("https://*.Wikipedia.org").host, "*.wikipedia.org");
+    for bad in [
+        "https://*.com",
+        "https://*.",
+        "https://a.*.com",
+        "https://*x.com",
+    ] {
+        assert!(HostOrigin::parse(bad).is_err(), "{bad}");
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod env;
 mod fail_closed;
 mod grants;
+mod hostile;
 mod plugins;
 mod preflight;
 mod prompt;

@@ -39,7 +39,7 @@ fn empty_file_gives_every_default_without_warnings() {
 }
 
 #[test]
-fn reads_the_langgraph_template_and_ignores_unknown_keys() {
+fn reads_the_langgraph_template_and_warns_about_unknown_keys() {
     let c = parse(
         "name: LangGraph Agent\nruntime: langgraph\ndescription: LangGraph ReAct agent\n\
          version: 1.0.0\ntier: 2\nmodel: openai:gpt-4.1-mini\nskills: []\n\
@@ -47,7 +47,12 @@ fn reads_the_langgraph_template_and_ignores_unknown_keys() {
          a2a: {port: 8000, streaming: true, push_notifications: true}\n\
          delegation: {retry_attempts: 3, timeout: 120}\nsomething_new: {x: 1}\n",
     );
-    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // An unknown top-level key is ignored with a warning naming it and its line.
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    let w = warning(&c, "something_new");
+    assert!(w.message.contains("unknown key, ignored"), "{w}");
+    assert_eq!(w.line, Some(11), "{w}");
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
     assert_eq!(c.name, "LangGraph Agent");
     assert_eq!(c.tier, 2);
     assert_eq!(c.model, "openai:gpt-4.1-mini");

@@ -10,7 +10,7 @@ use super::{ChatStream, GatewayBackend, LlmBackend};
 use crate::bindings::imports::molecule::runtime::llm::{ChatRequest, ChatResponse};
 use crate::bindings::HostError;
 
-/// Answers every request with `unavailable(reason)`.
+/// Answers every request with `failed(reason)`: final, so adapters do not retry it.
 #[derive(Debug, Clone)]
 pub struct NoModel {
     reason: String,
@@ -28,11 +28,11 @@ impl NoModel {
 #[async_trait]
 impl LlmBackend for NoModel {
     async fn complete(&self, _request: ChatRequest) -> Result<ChatResponse, HostError> {
-        Err(HostError::Unavailable(self.reason.clone()))
+        Err(HostError::Failed(self.reason.clone()))
     }
 
     async fn stream(&self, _request: ChatRequest) -> Result<ChatStream, HostError> {
-        Err(HostError::Unavailable(self.reason.clone()))
+        Err(HostError::Failed(self.reason.clone()))
     }
 }
 

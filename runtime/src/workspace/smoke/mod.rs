@@ -40,7 +40,7 @@ use crate::capabilities::heartbeat::HeartbeatBackend;
 use crate::capabilities::llm::model_access;
 use crate::capabilities::memory::{MemoryBackend, SqliteMemory};
 use crate::component::{AdapterComponent, ComponentHost, LinkError};
-use crate::limits::LimitHit;
+use crate::limits::{LimitHit, LimitKeys};
 use crate::plan::Plan;
 use crate::sandbox::{CallError, Sandbox};
 use crate::skill::{ComponentSource, SkillDir};
@@ -207,7 +207,11 @@ fn classify(result: Result<Result<(), String>, CallError>) -> (Outcome, Option<S
         Ok(Ok(())) => (Outcome::Clean, None),
         Ok(Err(reason)) => (Outcome::Error, Some(reason)),
         Err(CallError::Limit(hit @ LimitHit::Time { .. })) => {
-            (Outcome::Timeout, Some(hit.to_string()))
+            let keys = LimitKeys {
+                timeout: "MOLECULE_SMOKE_TIMEOUT_SECS",
+                ..LimitKeys::CONFIG
+            };
+            (Outcome::Timeout, Some(hit.message(&keys)))
         }
         Err(err @ (CallError::Limit(_) | CallError::Trap { .. })) => {
             (Outcome::Crash, Some(err.to_string()))
@@ -317,6 +321,13 @@ async fn skill_report(
             .iter()
             .map(|t| t.name.clone())
             .collect();
+    } else if snapshot
+        .listed
+        .get(id)
+        .is_some_and(|d| d.source == ComponentSource::Instructions)
+    {
+        // Instructions only: nothing to load, nothing that can fail.
+        report.loaded = true;
     }
     let clashes: Vec<&String> = snapshot
         .problems
@@ -352,7 +363,8 @@ async fn probe_link(deps: &BootDeps, dir: &Path) -> Vec<ImportProblem> {
                     .await??
                     .wasm
             }
-            ComponentSource::Missing(reason) => anyhow::bail!(reason),
+            ComponentSource::Python(_) => crate::python::ensure(deps.builder.python()).await?.wasm,
+            ComponentSource::Instructions => return Ok(Vec::new()),
         };
         let bytes = tokio::fs::read(&wasm).await?;
         let (component, _) = deps.host.compile(&bytes, &format!("skill {}", skill.id))?;
@@ -443,7 +455,13 @@ mod tests {
         let time = Err(CallError::Limit(LimitHit::Time {
             limit: Duration::from_secs(5),
         }));
-        assert_eq!(classify(time).0, Outcome::Timeout);
+        let (outcome, detail) = classify(time);
+        assert_eq!(outcome, Outcome::Timeout);
+        let detail = detail.unwrap_or_default();
+        assert!(
+            detail.ends_with("(raise MOLECULE_SMOKE_TIMEOUT_SECS)"),
+            "{detail}"
+        );
         let trap = Err(CallError::Trap {
             reason: "unreachable".into(),
             stderr: String::new(),

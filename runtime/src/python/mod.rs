@@ -1,0 +1,260 @@
+//! Python skills: a skill folder with `app.py` (or only `scripts/*.py`) runs on the one shared
+//! interpreter component of [`interpreter`], with the folder as data.
+//!
+//! Every Python skill gets, besides what the operator grants it:
+//!
+//! * a snapshot of its folder, read-only, at [`SKILL_MOUNT`] (`/skill`), taken when the
+//!   skill (version) loads: the interpreter imports `app.py` from it at call time, so an edit
+//!   is served by the next load with no rebuild and no recompile, and a file being written
+//!   never reaches the calls of a loaded version (they answer old or new, never half);
+//! * a writable, host-owned bytecode folder at [`PYCACHE_MOUNT`] (`/pycache`).
+//!
+//! Both live in `<cache>/python/skills/<folder hash>/<source fingerprint>/{src,pycache}`. The
+//! fingerprint covers every `.py` file's path, size and modification time in nanoseconds, so
+//! bytecode written for an older `app.py` is never read for a newer one, even when an edit
+//! keeps the size and lands within the same second (CPython's own `.pyc` check compares
+//! whole seconds and the size only).
+//!
+//! The compiled interpreter is shared: [`crate::component::ComponentHost::load_shared_skill`]
+//! compiles and pre-instantiates it once per process, whatever the number of Python skills.
+
+pub mod interpreter;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+
+use crate::component::{ComponentHost, SkillComponent};
+use crate::grants::{DirGrant, Grants};
+pub use interpreter::{Interpreter, PythonInterpreter};
+
+/// Where a Python skill's folder is mounted, read-only.
+pub const SKILL_MOUNT: &str = "/skill";
+/// Where a Python skill's bytecode cache is mounted, writable.
+pub const PYCACHE_MOUNT: &str = "/pycache";
+/// The internal tool that runs `scripts/<name>.py` (input `{"script", "args", "stdin"}`,
+/// output `{"exit_code", "stdout", "stderr"}`); never listed by `describe`.
+pub const RUN_SCRIPT_TOOL: &str = "__molecule_run_script__";
+/// The internal tool that runs a code snippet (input `{"code", "stdin"}`); never listed.
+pub const RUN_CODE_TOOL: &str = "__molecule_run_code__";
+
+/// True when `dir` is a Python skill folder: it has `app.py`, or a `scripts/` folder with a
+/// `.py` file in it.
+pub fn is_python_skill(dir: &Path) -> bool {
+    if dir.join("app.py").is_file() {
+        return true;
+    }
+    std::fs::read_dir(dir.join("scripts")).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "py"))
+    })
+}
+
+/// `grants` plus the Python skill's own mounts (see the module docs): a snapshot of
+/// `skill_dir` read-only at `/skill`, and its bytecode folder writable at `/pycache`, both for
+/// the folder's current source version, under `python_dir` (`<cache>/python`). Errors when
+/// the folder cannot be read or the snapshot not written.
+pub fn skill_grants(
+    grants: &Grants,
+    skill_dir: &Path,
+    python_dir: &Path,
+) -> anyhow::Result<Arc<Grants>> {
+    let skill_dir = skill_dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", skill_dir.display()))?;
+    let version = version_dir(&skill_dir, python_dir)?;
+    Ok(grants.with_dirs([
+        DirGrant {
+            host: version.join("src"),
+            guest: SKILL_MOUNT.into(),
+            writable: false,
+        },
+        DirGrant {
+            host: version.join("pycache"),
+            guest: PYCACHE_MOUNT.into(),
+            writable: true,
+        },
+    ]))
+}
+
+/// How long an older version's folder is kept after a newer one appears: calls that started
+/// on the older version (bounded by the call timeout) finish on its files.
+const KEEP_OLD_VERSIONS: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Creates (if needed) and returns `<python_dir>/skills/<folder hash>/<source fingerprint>`
+/// holding `src/` (a snapshot of the skill folder: `.py` files copied, other files
+/// hard-linked or copied; hidden entries, `target/` and `__pycache__` skipped) and
+/// `pycache/`. A version's snapshot is what its calls read, so an edit in progress never
+/// reaches a loaded version; versions superseded more than 5 minutes ago are removed.
+pub fn version_dir(skill_dir: &Path, python_dir: &Path) -> anyhow::Result<PathBuf> {
+    let folder = hex::encode(&Sha256::digest(skill_dir.to_string_lossy().as_bytes())[..8]);
+    let parent = python_dir.join("skills").join(folder);
+    let version = source_fingerprint(skill_dir)?;
+    let dir = parent.join(&version);
+    if !dir.join("src").is_dir() {
+        let tmp = parent.join(format!(".tmp-{version}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        snapshot(skill_dir, &tmp.join("src"))?;
+        std::fs::create_dir_all(tmp.join("pycache"))
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        if std::fs::rename(&tmp, &dir).is_err() {
+            // Another loader made the same version first.
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    let now = std::time::SystemTime::now();
+    let _ = filetime_touch(&dir);
+    for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > KEEP_OLD_VERSIONS);
+        if stale && entry.file_name() != version.as_str() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(dir)
+}
+
+/// Marks `dir` as current (its mtime orders the clean-up of old versions).
+fn filetime_touch(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.set_modified(std::time::SystemTime::now())
+}
+
+/// Copies the skill folder `from` into `to` (see [`version_dir`]).
+fn snapshot(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let text = name.to_string_lossy();
+        if text.starts_with('.') || text == "target" || text == "__pycache__" {
+            continue;
+        }
+        let (src, dest) = (entry.path(), to.join(&name));
+        let meta = std::fs::metadata(&src)?;
+        if meta.is_dir() {
+            snapshot(&src, &dest)?;
+        } else if src.extension().is_some_and(|e| e == "py")
+            || std::fs::hard_link(&src, &dest).is_err()
+        {
+            std::fs::copy(&src, &dest)
+                .with_context(|| format!("copying {} to {}", src.display(), dest.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Hex digest of every `.py` file's relative path, size and mtime (ns) under `dir`, skipping
+/// hidden entries, `__pycache__` and `target/`.
+pub fn source_fingerprint(dir: &Path) -> anyhow::Result<String> {
+    fn walk(root: &Path, dir: &Path, hasher: &mut Sha256) -> anyhow::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(Result::ok)
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "__pycache__" || name == "target" {
+                continue;
+            }
+            let path = entry.path();
+            let meta = std::fs::metadata(&path)?;
+            if meta.is_dir() {
+                walk(root, &path, hasher)?;
+            } else if path.extension().is_some_and(|e| e == "py") {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                hasher.update(rel.to_string_lossy().as_bytes());
+                hasher.update([0]);
+                hasher.update(meta.len().to_le_bytes());
+                hasher.update(mtime.to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+    let mut hasher = Sha256::new();
+    walk(dir, dir, &mut hasher)?;
+    Ok(hex::encode(&hasher.finalize()[..8]))
+}
+
+/// Loads the Python skill in `skill_dir` on the shared interpreter: ensures the interpreter
+/// is built (blocking work runs on the blocking pool), adds the skill's mounts to `grants`,
+/// and describes it. Errors name the build step, the folder or the skill's import failure.
+pub async fn load_skill(
+    host: &ComponentHost,
+    python: &PythonInterpreter,
+    skill_dir: &Path,
+    grants: &Grants,
+) -> anyhow::Result<SkillComponent> {
+    let interpreter = ensure(python).await?;
+    let grants = skill_grants(grants, skill_dir, python.dir())?;
+    host.load_shared_skill(&interpreter.key, &interpreter.wasm, grants)
+        .await
+}
+
+/// [`PythonInterpreter::ensure`] on the blocking pool, logging a fresh build.
+pub async fn ensure(python: &PythonInterpreter) -> anyhow::Result<Interpreter> {
+    let python = python.clone();
+    let interpreter = tokio::task::spawn_blocking(move || python.ensure())
+        .await
+        .context("the interpreter build task failed")??;
+    if interpreter.built_now {
+        tracing::info!(
+            wasm = %interpreter.wasm.display(),
+            elapsed = ?interpreter.elapsed,
+            "built the Python interpreter component"
+        );
+    }
+    Ok(interpreter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_gets_a_new_version_and_the_old_snapshot_stays_intact() {
+        let root = tempfile::tempdir().unwrap();
+        let skill = root.path().join("s");
+        std::fs::create_dir_all(skill.join("data")).unwrap();
+        std::fs::write(skill.join("app.py"), "A = 1").unwrap();
+        std::fs::write(skill.join("data/x.txt"), "x").unwrap();
+        std::fs::create_dir_all(skill.join("__pycache__")).unwrap();
+        let cache = root.path().join("python");
+        let first = version_dir(&skill, &cache).unwrap();
+        assert_eq!(version_dir(&skill, &cache).unwrap(), first);
+        assert!(first.join("pycache").is_dir());
+        assert!(first.join("src/data/x.txt").is_file());
+        assert!(!first.join("src/__pycache__").exists());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::fs::write(skill.join("app.py"), "A = 2").unwrap(); // same size, in place
+        let second = version_dir(&skill, &cache).unwrap();
+        assert_ne!(second, first);
+        let read = |d: &Path| std::fs::read_to_string(d.join("src/app.py")).unwrap();
+        assert_eq!(
+            (read(&first).as_str(), read(&second).as_str()),
+            ("A = 1", "A = 2")
+        );
+    }
+
+    #[test]
+    fn python_skills_are_recognised() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(!is_python_skill(root.path()));
+        std::fs::create_dir_all(root.path().join("scripts")).unwrap();
+        std::fs::write(root.path().join("scripts/run.sh"), "").unwrap();
+        assert!(!is_python_skill(root.path()));
+        std::fs::write(root.path().join("scripts/x.py"), "").unwrap();
+        assert!(is_python_skill(root.path()));
+    }
+}
