@@ -61,3 +61,33 @@ mod tests {
         assert_eq!(redact("the deploy is on friday"), "the deploy is on friday");
     }
 }
+
+/// `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\u{1b}`), so
+/// text from a guest, a client or a file cannot start a new log line or colour a terminal.
+pub fn escape(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape("plain"), "plain");
+        assert_eq!(escape("a\nb\tc\u{1b}[31m"), "a\\nb\\tc\\u{1b}[31m");
+    }
+}

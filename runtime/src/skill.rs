@@ -66,6 +66,10 @@ pub enum ComponentSource {
     Instructions,
 }
 
+/// The largest `SKILL.md` read (bytes): the Agent Skills format keeps it short and points to
+/// other files for long material; the runtime puts it on the card and in the prompt.
+pub const MAX_SKILL_MD_BYTES: u64 = 256 * 1024;
+
 /// A skill folder, read but not yet compiled.
 #[derive(Debug, Clone)]
 pub struct SkillDir {
@@ -94,6 +98,15 @@ impl SkillDir {
             .with_context(|| format!("{} is not a usable skill folder name", dir.display()))?
             .to_owned();
         let skill_md = dir.join("SKILL.md");
+        let size = std::fs::metadata(&skill_md)
+            .with_context(|| format!("reading {}", skill_md.display()))?
+            .len();
+        anyhow::ensure!(
+            size <= MAX_SKILL_MD_BYTES,
+            "{} is {size} bytes, over the {MAX_SKILL_MD_BYTES}-byte limit for SKILL.md (it is \
+             read into every Agent Card and system prompt); move long material into other files",
+            skill_md.display()
+        );
         let text = std::fs::read_to_string(&skill_md)
             .with_context(|| format!("reading {}", skill_md.display()))?;
         let (mut meta, body, mut warnings) = parse_skill_md(&skill_md, &text);
@@ -293,6 +306,21 @@ mod tests {
         assert_eq!(frontmatter_text(text), Some(parts.yaml));
         assert_eq!(parsed.1, parts.body);
         parsed
+    }
+
+    #[test]
+    fn an_oversized_skill_md_is_refused_naming_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let skill = dir.path().join("big");
+        std::fs::create_dir_all(&skill).unwrap();
+        let body = "x".repeat(MAX_SKILL_MD_BYTES as usize);
+        std::fs::write(
+            skill.join("SKILL.md"),
+            format!("---\nname: big\n---\n{body}"),
+        )
+        .unwrap();
+        let err = format!("{:#}", SkillDir::load(&skill).unwrap_err());
+        assert!(err.contains("byte limit for SKILL.md"), "{err}");
     }
 
     #[test]

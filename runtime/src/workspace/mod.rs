@@ -5,6 +5,7 @@ pub mod adapter_reload;
 pub mod boot;
 pub mod card;
 pub mod convert;
+mod discover;
 pub mod events;
 pub mod executor;
 pub mod operate;

@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{watch, Mutex};
 use tracing::Instrument;
 
+use super::discover::{skill_entry, Discovered};
 use crate::bindings::{ToolError, ToolSpec};
 use crate::builder::ComponentBuilder;
 use crate::component::{ComponentHost, SkillComponent};
@@ -326,13 +327,13 @@ impl SkillRegistry {
                 Err(skipped) => Err(skipped),
                 Ok(()) if dir.source == ComponentSource::Instructions => {
                     // Instructions only: on the card and in the prompt, with no tools.
-                    for warning in &dir.warnings {
-                        tracing::warn!(skill = %id, "{warning}");
-                    }
+                    log_warnings(id, &dir);
                     next.listed.insert(id.to_owned(), dir);
                     return;
                 }
                 Ok(()) => {
+                    // SKILL.md problems are reported whatever happens to the component.
+                    log_warnings(id, &dir);
                     next.listed.insert(id.to_owned(), dir.clone());
                     self.load_one(dir).await
                 }
@@ -342,9 +343,6 @@ impl SkillRegistry {
             Ok(skill) => {
                 if old.skills.contains_key(id) {
                     crate::metrics::global().component_swapped("skill");
-                }
-                for warning in &skill.dir.warnings {
-                    tracing::warn!(skill = %id, "{warning}");
                 }
                 next.skills.insert(id.to_owned(), Arc::new(skill));
             }
@@ -402,15 +400,6 @@ impl SkillRegistry {
     }
 }
 
-/// What [`SkillRegistry::discover`] found in the skill folders.
-#[derive(Default)]
-struct Discovered {
-    /// Skill folders by id.
-    skills: BTreeMap<String, PathBuf>,
-    /// Entries that look meant as skills but are not usable, by name, with the reason.
-    unusable: BTreeMap<String, String>,
-}
-
 /// The next snapshot's contents, while it is being assembled.
 #[derive(Default)]
 struct Next {
@@ -430,54 +419,6 @@ impl Next {
         }
         if let Some(problem) = old.problems.get(id) {
             self.problems.insert(id.to_owned(), problem.clone());
-        }
-    }
-}
-
-/// Classifies one entry of a skills root: `Ok(Some(id))` for a skill folder, `Ok(None)` for
-/// an entry that is not meant as a skill (a hidden entry, a plain file), and `Err((name,
-/// reason))` for one that is meant as a skill but unusable: a link whose target is missing,
-/// a folder that cannot be read, or a folder without `SKILL.md`.
-fn skill_entry(path: &Path) -> Result<Option<String>, (String, String)> {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return Ok(None);
-    };
-    if name.starts_with('.') {
-        return Ok(None);
-    }
-    let unusable = |reason: String| Err((name.to_owned(), reason));
-    let is_link = path
-        .symlink_metadata()
-        .is_ok_and(|m| m.file_type().is_symlink());
-    match std::fs::metadata(path) {
-        Err(err) if is_link => {
-            let target = std::fs::read_link(path)
-                .map(|t| t.display().to_string())
-                .unwrap_or_else(|_| "?".into());
-            unusable(format!(
-                "{} is a link to {target}, which cannot be followed ({err}); the skill is not \
-                 loaded. A copied workspace keeps relative links: copy the skill folder \
-                 itself (`cp -rL`), or start from `molecule-runtime new workspace`",
-                path.display()
-            ))
-        }
-        Err(err) => unusable(format!("{} cannot be read: {err}", path.display())),
-        Ok(meta) if !meta.is_dir() => Ok(None),
-        Ok(_) => {
-            let skill_md = path.join("SKILL.md");
-            match std::fs::metadata(&skill_md) {
-                Ok(m) if m.is_file() => Ok(Some(name.to_owned())),
-                Ok(_) => unusable(format!("{} is not a file", skill_md.display())),
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => unusable(format!(
-                    "{} has no SKILL.md, so it is not a skill; add one (frontmatter with \
-                     `name` and `description`) or move the folder out of {}",
-                    path.display(),
-                    path.parent()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                )),
-                Err(err) => unusable(format!("{} cannot be read: {err}", skill_md.display())),
-            }
         }
     }
 }
@@ -508,4 +449,11 @@ fn index_tools(
         }
     }
     tools
+}
+
+/// Logs the problems found in a skill's `SKILL.md` (each names the file and line).
+fn log_warnings(id: &str, dir: &SkillDir) {
+    for warning in &dir.warnings {
+        tracing::warn!(skill = %crate::redact::escape(id), "{}", crate::redact::escape(warning));
+    }
 }
