@@ -199,7 +199,7 @@ fn check_and_build_report_per_component() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["build", "call", "check"] {
+    for sub in ["build", "call", "check", "script"] {
         let out = runtime(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
         assert!(text(&out.stdout).contains("Usage"), "{sub}");
@@ -295,4 +295,121 @@ fn call_egress_denial_names_the_allow_host_flag() {
         "stderr: {stderr}"
     );
     assert!(!stderr.contains("grants.skills.skill"), "stderr: {stderr}");
+}
+
+/// Runs `molecule-runtime ARGS` with `stdin` piped in.
+fn runtime_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    runtime_in_tmp(args, stdin, &std::env::temp_dir())
+}
+
+/// Like [`runtime_with_stdin`] with `TMPDIR` set to `tmp`.
+fn runtime_in_tmp(args: &[&str], stdin: &[u8], tmp: &std::path::Path) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
+        .current_dir(repo())
+        .env("TMPDIR", tmp)
+        .env("MOLECULE_CACHE_DIR", cache_dir())
+        .env_remove("LOG_LEVEL")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running molecule-runtime");
+    let mut pipe = child.stdin.take().unwrap();
+    // A write error means the child stopped reading (the too-large case): fine.
+    let _ = pipe.write_all(stdin);
+    drop(pipe);
+    child
+        .wait_with_output()
+        .expect("waiting for molecule-runtime")
+}
+
+/// `script` runs an Agent Skills script in the sandbox like `python scripts/stats.py ARGS`:
+/// our stdin is its stdin, its stdout and stderr are ours, its exit code is ours. (The Python
+/// interpreter is built into the shared test cache on first use: python3 and PyPI.)
+#[test]
+fn script_runs_an_agent_skills_script_like_python() {
+    let skill = "skills-examples/text-stats";
+    let out = runtime_with_stdin(
+        &["script", skill, "scripts/stats.py", "--top", "2", "--json"],
+        b"the cat and the hat",
+    );
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(stats["words"], 5);
+    assert_eq!(
+        stats["top_words"],
+        serde_json::json!([{"word": "the", "count": 2}, {"word": "and", "count": 1}])
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+
+    // Empty stdin: the script's own exit code 3 and message on stderr, nothing on stdout.
+    let out = runtime_with_stdin(&["script", skill, "stats.py"], b"");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("no text on stdin"));
+
+    // argv reaches argparse: an unknown option is its exit code 2 with the usage.
+    let out = runtime_with_stdin(&["script", skill, "stats.py", "--bogus"], b"x");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unrecognized arguments: --bogus"));
+
+    // Unknown or escaping scripts name what exists; stdin past 1 MiB is refused.
+    let out = runtime_with_stdin(&["script", skill, "nope.py"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("nope.py") && err.contains("stats.py"), "{err}");
+    let out = runtime_with_stdin(&["script", skill, "../SKILL.md"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not a file inside"));
+    let out = runtime_with_stdin(&["script", skill, "stats.py"], &vec![b'a'; (1 << 20) + 1]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("larger than 1 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `script` applies `--timeout` and names the flag when the script runs out of time.
+#[test]
+fn script_timeout_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let skill = dir.path().join("spin");
+    std::fs::create_dir_all(skill.join("scripts")).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: spin\ndescription: Spins.\n---\n",
+    )
+    .unwrap();
+    std::fs::write(
+        skill.join("scripts/spin.py"),
+        "import os\nopen('here', 'w').write(os.getcwd())\nwhile True:\n    pass\n",
+    )
+    .unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let started = std::time::Instant::now();
+    let out = runtime_in_tmp(
+        &[
+            "script",
+            "--timeout",
+            "1s",
+            skill.to_str().unwrap(),
+            "spin.py",
+        ],
+        b"",
+        &tmp,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("time limit") && err.contains("--timeout"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // The scratch folder the script wrote into is gone.
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
 }

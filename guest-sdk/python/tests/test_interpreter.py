@@ -419,3 +419,32 @@ def test_testing_helpers_run_scripts_and_code(tmp_path):
     assert [s["name"] for s in loaded.describe()] == ["one"]
     assert loaded.call("one", "{}") == "1"
     _runner._forget_modules_under(str(tmp_path))
+
+
+def test_per_call_work_stays_small(tmp_path, monkeypatch):
+    """One refuser per skill however many calls; inside the interpreter (a fresh instance per
+    call) the first load does not scan sys.modules, a second load of the same folder does."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.setattr(_runner, "_LOADED_ROOTS", set())
+    app = "from molecule_skill import tool\n\n@tool\ndef hello(name: str):\n    \"\"\"Hi.\"\"\"\n" \
+          "    return name\n"
+    write(tmp_path / "a", "app.py", app)
+    before = len(sys.meta_path)
+    first = _runner.Skill(str(tmp_path / "a"))
+    for _ in range(3):
+        assert first.call("hello", '{"name": "x"}') == '"x"'
+    assert len(sys.meta_path) == before + 1
+    assert json.loads(first.describe()[0]["input_schema"])["required"] == ["name"]
+
+    scanned = []
+    monkeypatch.setattr(sys, "platform", "wasi")
+    monkeypatch.setattr(_runner, "_forget_modules_under", scanned.append)
+    write(tmp_path / "b", "app.py", app)
+    assert _runner.Skill(str(tmp_path / "b")).call("hello", '{"name": "y"}') == '"y"'
+    assert scanned == []
+    _runner.Skill(str(tmp_path / "b")).load()
+    assert scanned == [str(tmp_path / "b")]
+    for name in [n for n, m in sys.modules.items()
+                 if (getattr(m, "__file__", None) or "").startswith(str(tmp_path))]:
+        del sys.modules[name]

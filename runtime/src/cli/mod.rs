@@ -5,6 +5,7 @@ mod call;
 mod check;
 mod new;
 mod run;
+mod script;
 mod smoke;
 pub mod telemetry;
 mod workspace_check;
@@ -64,6 +65,9 @@ pub enum Command {
     Call(Box<call::CallArgs>),
     /// Link-check components and list the tools each offers; fails on any unsatisfied import.
     Check(check::CheckArgs),
+    /// Run an Agent Skills script (scripts/NAME.py of a skill folder) in the sandbox: stdin in,
+    /// its stdout and stderr out, its exit code.
+    Script(script::ScriptArgs),
     /// Smoke mode: preflight, load and link-check every component, execute once on a stub
     /// "smoke test" request, exit 0/1; never registers or serves (`MOLECULE_SMOKE_MODE` makes
     /// `run` do this too).
@@ -91,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(&ctx, args).await,
         Command::Call(args) => call::run(&ctx, *args).await,
         Command::Check(args) => check::run(&ctx, args).await,
+        Command::Script(args) => script::run(&ctx, args).await,
         Command::Smoke(args) => smoke::run(&ctx, args).await,
         Command::New(args) => new::run(args),
     }

@@ -19,6 +19,7 @@
 //! compiles and pre-instantiates it once per process, whatever the number of Python skills.
 
 pub mod interpreter;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -96,6 +96,37 @@ impl RunningWorkspace {
     }
 }
 
+/// `run_code` for adapters when config.yaml's `tools:` lists it: Python snippets on the shared
+/// interpreter under the `sandbox` limits, with no capability beyond `log`.
+fn code_runner(plan: &Plan, deps: &BootDeps) -> Option<crate::python::run::CodeRunner> {
+    let tools = &plan.config.tools;
+    if !tools.iter().any(|t| t == super::tools::RUN_CODE) {
+        return None;
+    }
+    let sandbox = &plan.config.sandbox;
+    let limits = SandboxLimits {
+        memory_bytes: usize::try_from(sandbox.memory_limit).unwrap_or(usize::MAX),
+        timeout: sandbox.timeout.max(std::time::Duration::from_millis(10)),
+        ..SandboxLimits::default()
+    };
+    Some(crate::python::run::CodeRunner::new(
+        deps.host.clone(),
+        deps.builder.python().clone(),
+        limits,
+    ))
+}
+
+/// `<data dir>/scratch`, where each task's `/scratch` folder is made; emptied at boot (what a
+/// killed process left behind).
+fn scratch_root(plan: &Plan) -> std::path::PathBuf {
+    let root = plan.data_dir.join("scratch");
+    let _ = std::fs::remove_dir_all(&root);
+    if let Err(err) = std::fs::create_dir_all(&root) {
+        tracing::warn!(dir = %root.display(), error = %err, "cannot create the scratch folder");
+    }
+    root
+}
+
 /// Boots the workspace described by `plan`, serving on `listener`.
 pub async fn boot(
     plan: Plan,
@@ -210,6 +241,8 @@ pub async fn boot(
                     activity: activity.clone(),
                     coordinator: coordinator.clone(),
                     heartbeat: poker.clone(),
+                    code: code_runner(&plan, &deps),
+                    scratch_root: Some(scratch_root(&plan)),
                 },
                 store.clone(),
                 deps.gateway.clone(),

@@ -159,6 +159,11 @@ impl SkillRegistry {
         roots
     }
 
+    /// The sandbox the skills' calls run in.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<SkillSnapshot> {
         self.current.load_full()

@@ -1,18 +1,23 @@
 //! The `tools` an adapter sees during one task: every skill tool (each call sandboxed with the
 //! owning skill's grants) plus the built-ins — `commit_memory`, `search_memory` (alias
-//! `recall_memory`), `send_message_to_user`, and the delegation tools, which need a platform.
+//! `recall_memory`), `send_message_to_user`, and the delegation tools, which need a platform —
+//! and the Python ones: `run_skill_script` (listed when a loaded skill has `scripts/*.py`) and
+//! `run_code` (listed when config.yaml's `tools:` has `run_code`). Both run in the shared
+//! Python interpreter component with a per-task `/scratch` folder, removed when the task ends.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tracing::Instrument as _;
 
 use molecule_platform::{ActivityReporter, ActivityType, HeartbeatPoker};
 
 use super::peers::PlatformPeers;
-use super::skills::SkillRegistry;
+use super::skills::{LoadedSkill, SkillRegistry, SkillSnapshot};
 use crate::bindings::imports::molecule::runtime::memory::Scope;
 use crate::bindings::imports::molecule::runtime::types::{Message, Part, Role, TaskState};
 use crate::bindings::{HostError, ToolError, ToolSpec};
@@ -20,7 +25,10 @@ use crate::capabilities::a2a::A2aBackend;
 use crate::capabilities::events::EventsBackend;
 use crate::capabilities::memory::{parse_scope, scope_name, MemoryBackend};
 use crate::capabilities::tools::ToolsBackend;
+use crate::limits::{format_bytes, format_duration};
+use crate::python::run::{self as python_run, CodeRunner, RunError, Scratch};
 use crate::sandbox::CallError;
+use crate::skill::ComponentSource;
 
 /// What the built-in tools reach.
 #[derive(Clone, Default)]
@@ -36,13 +44,19 @@ pub struct Builtins {
     /// A coordinator (a workspace with children) delegates: it gets the built-ins, not the
     /// skill tools, and a call to a work tool is refused. Set once the platform says so.
     pub coordinator: Arc<AtomicBool>,
+    /// `run_code`, when config.yaml enables it (`tools: [run_code]`).
+    pub code: Option<CodeRunner>,
+    /// Where each task's `/scratch` folder is made (`<data dir>/scratch` in a workspace); the
+    /// system temp folder when unset.
+    pub scratch_root: Option<PathBuf>,
 }
 
-/// The tools of one task.
+/// The tools of one task. Dropping it (when the task ends) removes the task's `/scratch`.
 pub struct TaskTools {
     skills: Arc<SkillRegistry>,
     builtins: Builtins,
     events: Arc<dyn EventsBackend>,
+    scratch: Scratch,
 }
 
 impl TaskTools {
@@ -52,11 +66,98 @@ impl TaskTools {
         builtins: Builtins,
         events: Arc<dyn EventsBackend>,
     ) -> Self {
+        let scratch = Scratch::new(builtins.scratch_root.clone());
         TaskTools {
             skills,
             builtins,
             events,
+            scratch,
         }
+    }
+
+    /// The task's scratch folder, once a script or snippet made it (for tests).
+    pub fn scratch_dir(&self) -> Option<PathBuf> {
+        self.scratch.existing()
+    }
+}
+
+/// The built-in tool running an Agent Skills script.
+pub const RUN_SKILL_SCRIPT: &str = "run_skill_script";
+/// The built-in tool running a Python snippet (enabled by `tools: [run_code]`).
+pub const RUN_CODE: &str = "run_code";
+
+/// The loaded Python skills with `scripts/*.py`, by id.
+fn script_skills(snapshot: &SkillSnapshot) -> Vec<(&str, &Arc<LoadedSkill>)> {
+    snapshot
+        .skills
+        .iter()
+        .filter(|(_, skill)| script_folder(skill).is_some())
+        .map(|(id, skill)| (id.as_str(), skill))
+        .collect()
+}
+
+/// The folder of a loaded Python skill that has `scripts/*.py`.
+fn script_folder(skill: &LoadedSkill) -> Option<&std::path::Path> {
+    match &skill.dir.source {
+        ComponentSource::Python(dir) if python_run::has_scripts(dir) => Some(dir),
+        _ => None,
+    }
+}
+
+/// The spec of `run_skill_script` for the skills `ids` (those with scripts).
+pub fn run_skill_script_spec(ids: &[&str]) -> ToolSpec {
+    let description = format!(
+        "Runs a Python script of an Agent Skills skill (the file scripts/<script> of the skill's \
+         folder, as its SKILL.md describes) like `python scripts/<script> ARGS...`, with `stdin` \
+         as its standard input, in a sandbox: the skill's folder is read-only, /scratch is a \
+         writable folder kept for this task (the working directory), no subprocesses. Returns \
+         {{\"exit_code\", \"stdout\", \"stderr\"}}; read the skill's SKILL.md for its scripts \
+         and options. Skills with scripts: {}.",
+        ids.join(", ")
+    );
+    ToolSpec {
+        name: RUN_SKILL_SCRIPT.into(),
+        description,
+        input_schema: json!({
+            "type": "object",
+            "properties": {
+                "skill": {"type": "string", "enum": ids, "description": "The skill's id."},
+                "script": {"type": "string", "description": "The file under scripts/, e.g. `stats.py`."},
+                "args": {"type": "array", "items": {"type": "string"}, "description": "Command-line arguments."},
+                "stdin": {"type": "string", "description": "Text given to the script on standard input."}
+            },
+            "required": ["skill", "script"],
+            "additionalProperties": false
+        })
+        .to_string(),
+    }
+}
+
+/// The spec of `run_code` under `runner`'s limits.
+pub fn run_code_spec(runner: &CodeRunner) -> ToolSpec {
+    let limits = runner.limits();
+    let description = format!(
+        "Runs Python 3 code and returns {{\"exit_code\", \"stdout\", \"stderr\"}}: print what \
+         you need to see. It runs in a sandbox (a WebAssembly CPython: standard library only, \
+         no network, no subprocesses, no host files); /scratch is a writable folder kept for \
+         this task (the working directory), so later runs can read what earlier ones wrote. \
+         Each run may use {} of memory and {}; stdout is cut at 512 KiB.",
+        format_bytes(limits.memory_bytes),
+        format_duration(limits.timeout)
+    );
+    ToolSpec {
+        name: RUN_CODE.into(),
+        description,
+        input_schema: json!({
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "description": "Python source, run as __main__."},
+                "stdin": {"type": "string", "description": "Text given to the code on standard input."}
+            },
+            "required": ["code"],
+            "additionalProperties": false
+        })
+        .to_string(),
     }
 }
 
@@ -99,7 +200,23 @@ impl ToolsBackend for TaskTools {
     async fn list(&self) -> Vec<ToolSpec> {
         let mut specs = builtin_specs();
         if !self.builtins.coordinator.load(Ordering::Relaxed) {
-            specs.extend(self.skills.snapshot().tool_specs());
+            let snapshot = self.skills.snapshot();
+            let ids: Vec<&str> = script_skills(&snapshot)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            if !ids.is_empty() && !snapshot.tools.contains_key(RUN_SKILL_SCRIPT) {
+                specs.push(run_skill_script_spec(&ids));
+            }
+            if let Some(runner) = &self.builtins.code {
+                specs.push(run_code_spec(runner));
+            }
+            specs.extend(
+                snapshot
+                    .tool_specs()
+                    .into_iter()
+                    .filter(|t| !(t.name == RUN_CODE && self.builtins.code.is_some())),
+            );
         }
         specs
     }
@@ -118,6 +235,10 @@ impl ToolsBackend for TaskTools {
                  calling `{name}` itself; use delegate_task with one of its children"
                 )))
             }
+            RUN_SKILL_SCRIPT if !self.skills.snapshot().tools.contains_key(name) => {
+                self.run_skill_script(input).await
+            }
+            RUN_CODE if self.builtins.code.is_some() => self.run_code(input).await,
             _ => self.skills.call(name, input).await.map_err(|e| match e {
                 CallError::Tool(tool_error) => tool_error,
                 other => ToolError::Failed(other.to_string()),
@@ -156,6 +277,48 @@ struct StatusInput {
 #[derive(Deserialize)]
 struct MessageInput {
     message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptInput {
+    skill: String,
+    script: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    stdin: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeInput {
+    code: String,
+    #[serde(default)]
+    stdin: String,
+}
+
+/// A script's or snippet's failure as a tool error (a limit or crash is `failed`).
+fn run_error(err: RunError) -> ToolError {
+    match err {
+        RunError::Call(CallError::Tool(tool_error)) => tool_error,
+        other => ToolError::Failed(other.to_string()),
+    }
+}
+
+/// Records a Python run in the tool-call metrics and logs a limit or crash.
+fn record(tool: &str, result: &Result<String, RunError>, started: std::time::Instant) {
+    let outcome = match result {
+        Ok(out) => crate::metrics::outcome_of(&Ok(out.clone())),
+        Err(RunError::Call(err)) => {
+            if matches!(err, CallError::Trap { .. } | CallError::Limit(_)) {
+                tracing::warn!(tool = %tool, error = %err, "Python run stopped");
+            }
+            crate::metrics::outcome_of(&Err(err.clone()))
+        }
+        Err(_) => "tool_error",
+    };
+    crate::metrics::global().tool_call(tool, outcome, started.elapsed());
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(tool: &str, input: &str) -> Result<T, ToolError> {
@@ -282,6 +445,78 @@ impl TaskTools {
                 )
             }
         }
+    }
+
+    async fn run_skill_script(&self, input: &str) -> Result<String, ToolError> {
+        let input: ScriptInput = parse(RUN_SKILL_SCRIPT, input)?;
+        let snapshot = self.skills.snapshot();
+        let with_scripts = script_skills(&snapshot);
+        let Some((_, skill)) = with_scripts.iter().find(|(id, _)| *id == input.skill) else {
+            let ids: Vec<&str> = with_scripts.iter().map(|(id, _)| *id).collect();
+            let why = if snapshot.skills.contains_key(&input.skill) {
+                format!("skill `{}` has no scripts/*.py", input.skill)
+            } else {
+                format!("no skill `{}` is loaded", input.skill)
+            };
+            let ids = if ids.is_empty() {
+                "none".to_owned()
+            } else {
+                ids.join(", ")
+            };
+            return Err(ToolError::NotFound(format!(
+                "{why}; skills with scripts: {ids}"
+            )));
+        };
+        let skill = (*skill).clone();
+        drop(snapshot);
+        let folder = script_folder(&skill).unwrap_or(&skill.dir.dir).to_owned();
+        let available = python_run::scripts(&folder);
+        let Some(script) = python_run::script_name(&input.script) else {
+            return Err(ToolError::InvalidInput(format!(
+                "field `script`: `{}` is not a file inside scripts/ of skill `{}`; its scripts: {}",
+                input.script,
+                input.skill,
+                available.join(", ")
+            )));
+        };
+        if !available.contains(&script) {
+            return Err(ToolError::NotFound(format!(
+                "skill `{}` has no script `scripts/{script}`; its scripts: {}",
+                input.skill,
+                available.join(", ")
+            )));
+        }
+        let span = tracing::info_span!("tool_call", tool = RUN_SKILL_SCRIPT, skill = %skill.dir.id, script = %script);
+        let started = std::time::Instant::now();
+        let result = python_run::run_script(
+            self.skills.sandbox(),
+            &skill.component,
+            &self.scratch,
+            &script,
+            &input.args,
+            &input.stdin,
+        )
+        .instrument(span)
+        .await;
+        record(RUN_SKILL_SCRIPT, &result, started);
+        result.map_err(run_error)
+    }
+
+    async fn run_code(&self, input: &str) -> Result<String, ToolError> {
+        let input: CodeInput = parse(RUN_CODE, input)?;
+        let Some(runner) = &self.builtins.code else {
+            return Err(ToolError::NotFound(format!(
+                "`{RUN_CODE}` is not enabled: add it to `tools:` in config.yaml"
+            )));
+        };
+        let span = tracing::info_span!("tool_call", tool = RUN_CODE);
+        let started = std::time::Instant::now();
+        let result = runner
+            .run(&self.scratch, &input.code, &input.stdin)
+            .instrument(span)
+            .await;
+        record(RUN_CODE, &result, started);
+        result.map_err(run_error)
     }
 
     async fn send_message(&self, input: &str) -> Result<String, ToolError> {
