@@ -20,12 +20,14 @@
 
 pub mod interpreter;
 pub mod run;
+mod snapshot;
 
-use std::path::{Path, PathBuf};
+pub use self::snapshot::{source_fingerprint, version_dir};
+
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use sha2::{Digest, Sha256};
 
 use crate::component::{ComponentHost, SkillComponent};
 use crate::grants::{DirGrant, Grants};
@@ -79,113 +81,6 @@ pub fn skill_grants(
             writable: true,
         },
     ]))
-}
-
-/// How long an older version's folder is kept after a newer one appears: calls that started
-/// on the older version (bounded by the call timeout) finish on its files.
-const KEEP_OLD_VERSIONS: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// Creates (if needed) and returns `<python_dir>/skills/<folder hash>/<source fingerprint>`
-/// holding `src/` (a snapshot of the skill folder: `.py` files copied, other files
-/// hard-linked or copied; hidden entries, `target/` and `__pycache__` skipped) and
-/// `pycache/`. A version's snapshot is what its calls read, so an edit in progress never
-/// reaches a loaded version; versions superseded more than 5 minutes ago are removed.
-pub fn version_dir(skill_dir: &Path, python_dir: &Path) -> anyhow::Result<PathBuf> {
-    let folder = hex::encode(&Sha256::digest(skill_dir.to_string_lossy().as_bytes())[..8]);
-    let parent = python_dir.join("skills").join(folder);
-    let version = source_fingerprint(skill_dir)?;
-    let dir = parent.join(&version);
-    if !dir.join("src").is_dir() {
-        let tmp = parent.join(format!(".tmp-{version}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        snapshot(skill_dir, &tmp.join("src"))?;
-        std::fs::create_dir_all(tmp.join("pycache"))
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        if std::fs::rename(&tmp, &dir).is_err() {
-            // Another loader made the same version first.
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-    }
-    let now = std::time::SystemTime::now();
-    let _ = filetime_touch(&dir);
-    for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > KEEP_OLD_VERSIONS);
-        if stale && entry.file_name() != version.as_str() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-    Ok(dir)
-}
-
-/// Marks `dir` as current (its mtime orders the clean-up of old versions).
-fn filetime_touch(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.set_modified(std::time::SystemTime::now())
-}
-
-/// Copies the skill folder `from` into `to` (see [`version_dir`]).
-fn snapshot(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let text = name.to_string_lossy();
-        if text.starts_with('.') || text == "target" || text == "__pycache__" {
-            continue;
-        }
-        let (src, dest) = (entry.path(), to.join(&name));
-        let meta = std::fs::metadata(&src)?;
-        if meta.is_dir() {
-            snapshot(&src, &dest)?;
-        } else if src.extension().is_some_and(|e| e == "py")
-            || std::fs::hard_link(&src, &dest).is_err()
-        {
-            std::fs::copy(&src, &dest)
-                .with_context(|| format!("copying {} to {}", src.display(), dest.display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Hex digest of every `.py` file's relative path, size and mtime (ns) under `dir`, skipping
-/// hidden entries, `__pycache__` and `target/`.
-pub fn source_fingerprint(dir: &Path) -> anyhow::Result<String> {
-    fn walk(root: &Path, dir: &Path, hasher: &mut Sha256) -> anyhow::Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .with_context(|| format!("reading {}", dir.display()))?
-            .filter_map(Result::ok)
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') || name == "__pycache__" || name == "target" {
-                continue;
-            }
-            let path = entry.path();
-            let meta = std::fs::metadata(&path)?;
-            if meta.is_dir() {
-                walk(root, &path, hasher)?;
-            } else if path.extension().is_some_and(|e| e == "py") {
-                let rel = path.strip_prefix(root).unwrap_or(&path);
-                let mtime = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos());
-                hasher.update(rel.to_string_lossy().as_bytes());
-                hasher.update([0]);
-                hasher.update(meta.len().to_le_bytes());
-                hasher.update(mtime.to_le_bytes());
-            }
-        }
-        Ok(())
-    }
-    let mut hasher = Sha256::new();
-    walk(dir, dir, &mut hasher)?;
-    Ok(hex::encode(&hasher.finalize()[..8]))
 }
 
 /// Loads the Python skill in `skill_dir` on the shared interpreter: ensures the interpreter

@@ -1,0 +1,258 @@
+//! The per-version snapshot of a Python skill folder that the interpreter reads at `/skill`,
+//! and the fingerprint that names a version.
+//!
+//! The folder is untrusted input (skills come from other people), so the snapshot never
+//! follows a link out of it: a symbolic link is taken only when it points at a file inside
+//! the folder, and is otherwise skipped with a warning (a direct preopen of the folder would
+//! refuse it the same way). The snapshot is bounded — [`MAX_FILES`] entries, [`MAX_DEPTH`]
+//! levels, [`MAX_COPIED_BYTES`] copied (`.py` files are copied; other files are hard-linked,
+//! and copied only where linking fails) — and a folder over a bound is an error naming it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use sha2::{Digest, Sha256};
+
+/// How long an older version's folder is kept after a newer one appears: calls that started
+/// on the older version (bounded by the call timeout) finish on its files.
+const KEEP_OLD_VERSIONS: std::time::Duration = std::time::Duration::from_secs(300);
+/// Most entries (files and folders) a snapshot holds.
+pub const MAX_FILES: usize = 10_000;
+/// Deepest folder nesting a snapshot follows.
+pub const MAX_DEPTH: usize = 32;
+/// Most bytes a snapshot copies (bytes).
+pub const MAX_COPIED_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Creates (if needed) and returns `<python_dir>/skills/<folder hash>/<source fingerprint>`
+/// holding `src/` (a snapshot of the skill folder; hidden entries, `target/` and
+/// `__pycache__` skipped) and `pycache/`. A version's snapshot is what its calls read, so an
+/// edit in progress never reaches a loaded version; versions superseded more than 5 minutes
+/// ago are removed. Errors name the folder and the bound it passed.
+pub fn version_dir(skill_dir: &Path, python_dir: &Path) -> anyhow::Result<PathBuf> {
+    let folder = hex::encode(&Sha256::digest(skill_dir.to_string_lossy().as_bytes())[..8]);
+    let parent = python_dir.join("skills").join(folder);
+    let version = source_fingerprint(skill_dir)?;
+    let dir = parent.join(&version);
+    if !dir.join("src").is_dir() {
+        let tmp = parent.join(format!(".tmp-{version}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let root = skill_dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", skill_dir.display()))?;
+        let mut budget = Budget::default();
+        if let Err(err) = copy_tree(&root, &root, &tmp.join("src"), 0, &mut budget) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(err);
+        }
+        std::fs::create_dir_all(tmp.join("pycache"))
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        if std::fs::rename(&tmp, &dir).is_err() {
+            // Another loader made the same version first.
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    let now = std::time::SystemTime::now();
+    let _ = touch(&dir);
+    for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > KEEP_OLD_VERSIONS);
+        if stale && entry.file_name() != version.as_str() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(dir)
+}
+
+/// Hex digest of every `.py` file's relative path, size and mtime (ns) under `dir`, skipping
+/// hidden entries, `__pycache__`, `target/` and links; bounded like the snapshot.
+pub fn source_fingerprint(dir: &Path) -> anyhow::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut budget = Budget::default();
+    walk(dir, dir, 0, &mut budget, &mut |rel, _src, meta| {
+        if rel.extension().is_some_and(|e| e == "py") {
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            hasher.update(rel.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            hasher.update(meta.len().to_le_bytes());
+            hasher.update(mtime.to_le_bytes());
+        }
+        Ok(())
+    })?;
+    Ok(hex::encode(&hasher.finalize()[..8]))
+}
+
+/// What a snapshot has used of its bounds so far.
+#[derive(Default)]
+struct Budget {
+    entries: usize,
+    copied: u64,
+}
+
+/// Marks `dir` as current (its mtime orders the clean-up of old versions).
+fn touch(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.set_modified(std::time::SystemTime::now())
+}
+
+/// Copies the files under `dir` (inside `root`) to `to`, `.py` files by copy and the rest by
+/// hard link where possible.
+fn copy_tree(
+    root: &Path,
+    dir: &Path,
+    to: &Path,
+    depth: usize,
+    budget: &mut Budget,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let mut copied = 0u64;
+    let mut files = Vec::new();
+    walk(root, dir, depth, budget, &mut |rel, src, meta| {
+        files.push((rel.to_owned(), src.to_owned(), meta.len()));
+        Ok(())
+    })?;
+    for (rel, src, len) in files {
+        let dest = to.join(&rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let is_py = rel.extension().is_some_and(|e| e == "py");
+        if is_py || std::fs::hard_link(&src, &dest).is_err() {
+            copied += len;
+            if copied > MAX_COPIED_BYTES {
+                bail!(
+                    "{} holds more than {MAX_COPIED_BYTES} bytes to copy for a Python skill \
+                     snapshot; keep large data out of the skill folder",
+                    root.display()
+                );
+            }
+            std::fs::copy(&src, &dest)
+                .with_context(|| format!("copying {} to {}", src.display(), dest.display()))?;
+        }
+    }
+    budget.copied += copied;
+    Ok(())
+}
+
+type Visit<'a> = dyn FnMut(&Path, &Path, &std::fs::Metadata) -> anyhow::Result<()> + 'a;
+
+/// Calls `visit(relative path, source path, metadata)` for every regular file under `dir`
+/// (inside `root`), in name order, without following links out of `root`.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    budget: &mut Budget,
+    visit: &mut Visit<'_>,
+) -> anyhow::Result<()> {
+    if depth > MAX_DEPTH {
+        bail!(
+            "{} is nested deeper than {MAX_DEPTH} folders; a Python skill folder may not be",
+            dir.display()
+        );
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(Result::ok)
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let text = name.to_string_lossy();
+        if text.starts_with('.') || text == "target" || text == "__pycache__" {
+            continue;
+        }
+        budget.entries += 1;
+        if budget.entries > MAX_FILES {
+            bail!(
+                "{} holds more than {MAX_FILES} files and folders; a Python skill folder may not",
+                root.display()
+            );
+        }
+        let path = entry.path();
+        let meta = match linked_file_inside(root, &path)? {
+            Some(meta) => meta,
+            None => continue,
+        };
+        if meta.is_dir() {
+            walk(root, &path, depth + 1, budget, visit)?;
+        } else if meta.is_file() {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            visit(rel, &path, &meta)?;
+        }
+    }
+    Ok(())
+}
+
+/// The metadata of `path` when it is a plain file or folder, or a link to a file inside
+/// `root`; `None` (with a warning) for a link that leads elsewhere or nowhere, and for
+/// anything that is neither file nor folder.
+fn linked_file_inside(root: &Path, path: &Path) -> anyhow::Result<Option<std::fs::Metadata>> {
+    let own =
+        std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !own.file_type().is_symlink() {
+        return Ok((own.is_file() || own.is_dir()).then_some(own));
+    }
+    let target = path.canonicalize().ok();
+    match target {
+        Some(target) if target.starts_with(root) && target.is_file() => {
+            Ok(Some(std::fs::metadata(&target)?))
+        }
+        _ => {
+            tracing::warn!(
+                link = %crate::redact::escape(&path.display().to_string()),
+                "skipped a link in a Python skill folder: only links to files inside the \
+                 folder are followed"
+            );
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_out_of_the_folder_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (skill, cache) = (dir.path().join("skill"), dir.path().join("cache"));
+        std::fs::create_dir_all(skill.join("sub")).unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "host secret").unwrap();
+        std::fs::write(skill.join("app.py"), "x = 1\n").unwrap();
+        std::fs::write(skill.join("sub/data.txt"), "inside").unwrap();
+        let link = |to: &str, at: &str| std::os::unix::fs::symlink(to, skill.join(at)).unwrap();
+        link("../secret.txt", "leak.txt");
+        link("/etc", "etc");
+        link("sub/data.txt", "alias.txt");
+        link("..", "up");
+        let src = version_dir(&skill, &cache).unwrap().join("src");
+        assert!(src.join("app.py").is_file());
+        assert_eq!(
+            std::fs::read_to_string(src.join("alias.txt")).unwrap(),
+            "inside"
+        );
+        for gone in ["leak.txt", "etc", "up"] {
+            assert!(!src.join(gone).exists(), "{gone} was followed");
+        }
+    }
+
+    #[test]
+    fn an_oversized_folder_is_refused_naming_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let (skill, cache) = (dir.path().join("skill"), dir.path().join("cache"));
+        let mut deep = skill.clone();
+        for _ in 0..=MAX_DEPTH + 1 {
+            deep = deep.join("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(skill.join("app.py"), "x = 1\n").unwrap();
+        let err = format!("{:#}", version_dir(&skill, &cache).unwrap_err());
+        assert!(err.contains("nested deeper than"), "{err}");
+    }
+}
