@@ -12,6 +12,14 @@ use sha2::{Digest, Sha256};
 
 use crate::python::PythonInterpreter;
 use crate::toolchain::GuestToolchain;
+use crate::tree_hash::{hash_tree, TreeFilter};
+
+/// What of a crate's tree a build reads: everything but `target/` (and hidden entries).
+const CRATE_FILES: TreeFilter = TreeFilter {
+    skip: &["target"],
+    skip_at_root: &[],
+    extension: None,
+};
 
 /// The wasm target guests build for.
 pub const GUEST_TARGET: &str = "wasm32-wasip2";
@@ -190,10 +198,10 @@ pub fn source_hash(crate_dir: &Path) -> anyhow::Result<String> {
         .unwrap_or_else(|_| crate_dir.to_owned());
     // The crate's own files first and without its location (a moved crate is the same
     // source); then each dependency with its location.
-    hash_tree(&own, &own, &mut hasher)?;
+    hash_tree(&own, CRATE_FILES, &mut hasher)?;
     for root in roots.iter().filter(|r| **r != own) {
         hasher.update(root.to_string_lossy().as_bytes());
-        hash_tree(root, root, &mut hasher)?;
+        hash_tree(root, CRATE_FILES, &mut hasher)?;
     }
     Ok(hex::encode(hasher.finalize()))
 }
@@ -254,35 +262,6 @@ fn path_dependencies(doc: &toml::Table) -> Vec<String> {
         .flat_map(|t| t.values())
         .filter_map(|dep| dep.get("path").and_then(|p| p.as_str()).map(str::to_owned))
         .collect()
-}
-
-fn hash_tree(root: &Path, dir: &Path, hasher: &mut Sha256) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(Result::ok)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
-        let path = entry.path();
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            hash_tree(root, &path, hasher)?;
-        } else if file_type.is_file() {
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            hasher.update(rel.to_string_lossy().as_bytes());
-            hasher.update([0]);
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            hasher.update((bytes.len() as u64).to_le_bytes());
-            hasher.update(&bytes);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

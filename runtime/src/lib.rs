@@ -33,5 +33,6 @@ pub mod scaffold;
 pub mod skill;
 pub mod state;
 pub mod toolchain;
+pub mod tree_hash;
 pub mod wasi;
 pub mod workspace;

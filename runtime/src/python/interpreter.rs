@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use sha2::{Digest, Sha256};
 
+use crate::tree_hash::{hash_tree, TreeFilter};
+
 /// The pinned componentize-py version.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 /// The WIT world the interpreter implements.
@@ -219,39 +221,16 @@ pub fn source_key(python: &Path, wit: &Path) -> anyhow::Result<String> {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
+    let only = |extension| TreeFilter {
+        skip: &["__pycache__"],
+        skip_at_root: &["tests"],
+        extension: Some(extension),
+    };
     hasher.update(b"wit\0");
-    hash_files(wit, wit, "wit", &mut hasher)?;
+    hash_tree(wit, only("wit"), &mut hasher)?;
     hasher.update(b"python\0");
-    hash_files(python, python, "py", &mut hasher)?;
+    hash_tree(python, only("py"), &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
-}
-
-fn hash_files(root: &Path, dir: &Path, ext: &str, hasher: &mut Sha256) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(Result::ok)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "__pycache__" || (dir == root && name == "tests") {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            hash_files(root, &path, ext, hasher)?;
-        } else if path.extension().is_some_and(|e| e == ext) {
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            hasher.update(rel.to_string_lossy().as_bytes());
-            hasher.update([0]);
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            hasher.update((bytes.len() as u64).to_le_bytes());
-            hasher.update(&bytes);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
