@@ -184,7 +184,7 @@ impl Sandbox {
                 })
             })
             .await?
-            .map_err(CallError::Tool)?;
+            .map_err(|err| CallError::Tool(cap_tool_error(err, limit)))?;
         if output.len() > limit {
             return Err(CallError::OutputTooLarge {
                 bytes: output.len(),
@@ -327,4 +327,58 @@ pub fn validate_specs(label: &str, specs: &[ToolSpec]) -> anyhow::Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// A tool error whose text is within `limit` bytes (the output cap, which error text must not
+/// escape) and holds no control characters but line breaks and tabs, so a guest cannot flood
+/// or forge what the caller, a log or a terminal shows.
+fn cap_tool_error(err: ToolError, limit: usize) -> ToolError {
+    let fit = |text: String| {
+        let clean: String = text
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        if clean.len() <= limit {
+            return clean;
+        }
+        let mut end = limit.saturating_sub(64);
+        while !clean.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!(
+            "{}… [truncated: {} more bytes]",
+            &clean[..end],
+            clean.len() - end
+        )
+    };
+    match err {
+        ToolError::InvalidInput(t) => ToolError::InvalidInput(fit(t)),
+        ToolError::Failed(t) => ToolError::Failed(fit(t)),
+        ToolError::Denied(t) => ToolError::Denied(fit(t)),
+        ToolError::NotFound(t) => ToolError::NotFound(fit(t)),
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+
+    #[test]
+    fn tool_error_text_is_capped_and_cleaned() {
+        let long = ToolError::Failed(format!("\u{1b}[2J{}", "é".repeat(10_000)));
+        let ToolError::Failed(text) = cap_tool_error(long, 1024) else {
+            panic!("kind kept")
+        };
+        assert!(text.len() <= 1024, "{}", text.len());
+        assert!(!text.contains('\u{1b}'));
+        assert!(text.ends_with("more bytes]"), "{text}");
+        let short = cap_tool_error(ToolError::Denied("line\nnext".into()), 1024);
+        assert!(matches!(short, ToolError::Denied(t) if t == "line\nnext"));
+    }
 }

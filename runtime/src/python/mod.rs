@@ -56,20 +56,13 @@ pub fn is_python_skill(dir: &Path) -> bool {
     })
 }
 
-/// `grants` plus the Python skill's own mounts (see the module docs): a snapshot of
-/// `skill_dir` read-only at `/skill`, and its bytecode folder writable at `/pycache`, both for
-/// the folder's current source version, under `python_dir` (`<cache>/python`). Errors when
-/// the folder cannot be read or the snapshot not written.
-pub fn skill_grants(
-    grants: &Grants,
-    skill_dir: &Path,
-    python_dir: &Path,
-) -> anyhow::Result<Arc<Grants>> {
-    let skill_dir = skill_dir
-        .canonicalize()
-        .with_context(|| format!("resolving {}", skill_dir.display()))?;
-    let version = version_dir(&skill_dir, python_dir)?;
-    Ok(grants.with_dirs([
+/// `grants` plus the Python skill's own mounts (see the module docs) for the source version
+/// in `version` (from [`version_dir`]): the snapshot read-only at `/skill`, and the bytecode
+/// folder at `/pycache`, writable only when `write_bytecode` — for the one `describe` call
+/// at load, which imports the skill's own modules with no outside input. Tool calls get it
+/// read-only, so a call, whatever its input, can never plant bytecode that later calls run.
+pub fn skill_grants(grants: &Grants, version: &Path, write_bytecode: bool) -> Arc<Grants> {
+    grants.with_dirs([
         DirGrant {
             host: version.join("src"),
             guest: SKILL_MOUNT.into(),
@@ -78,14 +71,18 @@ pub fn skill_grants(
         DirGrant {
             host: version.join("pycache"),
             guest: PYCACHE_MOUNT.into(),
-            writable: true,
+            writable: write_bytecode,
         },
-    ]))
+    ])
 }
 
+/// The most bytecode one skill version may hold (bytes); more is an error at load.
+pub const MAX_PYCACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Loads the Python skill in `skill_dir` on the shared interpreter: ensures the interpreter
-/// is built (blocking work runs on the blocking pool), adds the skill's mounts to `grants`,
-/// and describes it. Errors name the build step, the folder or the skill's import failure.
+/// is built and the folder's snapshot taken (both on the blocking pool), describes it with
+/// its bytecode folder writable, then keeps it for calls with that folder read-only. Errors
+/// name the build step, the folder, the bound passed, or the skill's import failure.
 pub async fn load_skill(
     host: &ComponentHost,
     python: &PythonInterpreter,
@@ -93,9 +90,35 @@ pub async fn load_skill(
     grants: &Grants,
 ) -> anyhow::Result<SkillComponent> {
     let interpreter = ensure(python).await?;
-    let grants = skill_grants(grants, skill_dir, python.dir())?;
-    host.load_shared_skill(&interpreter.key, &interpreter.wasm, grants)
-        .await
+    let (skill_dir, python_dir) = (skill_dir.to_owned(), python.dir().to_owned());
+    let version = tokio::task::spawn_blocking(move || {
+        let skill_dir = skill_dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", skill_dir.display()))?;
+        version_dir(&skill_dir, &python_dir)
+    })
+    .await
+    .context("the snapshot task failed")??;
+    let mut skill = host
+        .load_shared_skill(
+            &interpreter.key,
+            &interpreter.wasm,
+            skill_grants(grants, &version, true),
+        )
+        .await?;
+    let bytecode = snapshot::tree_bytes(&version.join("pycache"));
+    if bytecode > MAX_PYCACHE_BYTES {
+        let _ = std::fs::remove_dir_all(version.join("pycache"));
+        let _ = std::fs::create_dir_all(version.join("pycache"));
+        anyhow::bail!(
+            "{} wrote {bytecode} bytes into its bytecode folder while loading, over the \
+             {MAX_PYCACHE_BYTES}-byte limit",
+            skill.label
+        );
+    }
+    skill.grants = skill_grants(grants, &version, false);
+    snapshot::mark_current(&version);
+    Ok(skill)
 }
 
 /// [`PythonInterpreter::ensure`] on the blocking pool, logging a fresh build.

@@ -26,8 +26,8 @@ pub const MAX_COPIED_BYTES: u64 = 64 * 1024 * 1024;
 /// Creates (if needed) and returns `<python_dir>/skills/<folder hash>/<source fingerprint>`
 /// holding `src/` (a snapshot of the skill folder; hidden entries, `target/` and
 /// `__pycache__` skipped) and `pycache/`. A version's snapshot is what its calls read, so an
-/// edit in progress never reaches a loaded version; versions superseded more than 5 minutes
-/// ago are removed. Errors name the folder and the bound it passed.
+/// edit in progress never reaches a loaded version. Nothing is removed here: see
+/// [`mark_current`]. Errors name the folder and the bound it passed.
 pub fn version_dir(skill_dir: &Path, python_dir: &Path) -> anyhow::Result<PathBuf> {
     let folder = hex::encode(&Sha256::digest(skill_dir.to_string_lossy().as_bytes())[..8]);
     let parent = python_dir.join("skills").join(folder);
@@ -49,17 +49,6 @@ pub fn version_dir(skill_dir: &Path, python_dir: &Path) -> anyhow::Result<PathBu
         if std::fs::rename(&tmp, &dir).is_err() {
             // Another loader made the same version first.
             let _ = std::fs::remove_dir_all(&tmp);
-        }
-    }
-    let now = std::time::SystemTime::now();
-    let _ = touch(&dir);
-    for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > KEEP_OLD_VERSIONS);
-        if stale && entry.file_name() != version.as_str() {
-            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
     Ok(dir)
@@ -94,7 +83,64 @@ struct Budget {
     copied: u64,
 }
 
-/// Marks `dir` as current (its mtime orders the clean-up of old versions).
+/// Records `version` (a folder from [`version_dir`] that just loaded) as its skill's current
+/// version: the version it replaces is stamped "superseded now", and versions (and
+/// unfinished `.tmp-*` snapshots) superseded more than 5 minutes ago are removed, so a call
+/// that started on an older version finishes on its files, and a failed load never removes
+/// the version still serving. Best effort: a clean-up error only costs disk space.
+pub fn mark_current(version: &Path) {
+    let (Some(parent), Some(name)) = (version.parent(), version.file_name()) else {
+        return;
+    };
+    let marker = parent.join("current");
+    let previous = std::fs::read_to_string(&marker).unwrap_or_default();
+    if previous.trim() != name.to_string_lossy() {
+        if !previous.trim().is_empty() {
+            let _ = touch(&parent.join(previous.trim()));
+        }
+        let tmp = parent.join(format!(".current-{}", std::process::id()));
+        if std::fs::write(&tmp, name.to_string_lossy().as_bytes()).is_ok() {
+            let _ = std::fs::rename(&tmp, &marker);
+        }
+    }
+    let now = std::time::SystemTime::now();
+    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let entry_name = entry.file_name();
+        if entry_name == name || entry_name == "current" {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > KEEP_OLD_VERSIONS);
+        if stale {
+            let path = entry.path();
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    }
+}
+
+/// The bytes of the regular files under `dir` (links not followed); 0 when unreadable.
+pub fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| Some((e.path(), e.file_type().ok()?)))
+        .map(|(path, kind)| {
+            if kind.is_dir() {
+                tree_bytes(&path)
+            } else if kind.is_file() {
+                std::fs::symlink_metadata(&path).map_or(0, |m| m.len())
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+/// Stamps `dir` with the current time (the clean-up measures from it).
 fn touch(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.set_modified(std::time::SystemTime::now())
 }
@@ -240,6 +286,34 @@ mod tests {
         for gone in ["leak.txt", "etc", "up"] {
             assert!(!src.join(gone).exists(), "{gone} was followed");
         }
+    }
+
+    #[test]
+    fn a_superseded_version_is_kept_until_its_grace_period_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (skill, cache) = (dir.path().join("skill"), dir.path().join("cache"));
+        std::fs::create_dir_all(&skill).unwrap();
+        std::fs::write(skill.join("app.py"), "x = 1\n").unwrap();
+        let v1 = version_dir(&skill, &cache).unwrap();
+        mark_current(&v1);
+        // v1 loaded long ago: backdate it, as a long-running workspace would have it.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::open(&v1).unwrap().set_modified(old).unwrap();
+        std::fs::write(skill.join("app.py"), "x = 22\n").unwrap();
+        let v2 = version_dir(&skill, &cache).unwrap();
+        assert!(
+            v1.is_dir(),
+            "taking a new snapshot removes nothing (its load may fail)"
+        );
+        mark_current(&v2);
+        assert!(
+            v1.is_dir(),
+            "just superseded: kept for calls still running on it"
+        );
+        std::fs::File::open(&v1).unwrap().set_modified(old).unwrap();
+        mark_current(&v2);
+        assert!(!v1.exists(), "superseded long ago: removed");
+        assert!(v2.is_dir());
     }
 
     #[test]
