@@ -52,7 +52,10 @@ impl ComponentBuilder {
         ComponentBuilder {
             target_dir: cache_root.join("cargo-target"),
             out_dir: cache_root.join("builds"),
-            toolchain: GuestToolchain::from_env(),
+            toolchain: GuestToolchain {
+                lock: Some(cache_root.join("wasm-target.lock")),
+                ..GuestToolchain::from_env()
+            },
             python: PythonInterpreter::new(cache_root),
         }
     }

@@ -154,7 +154,36 @@ pub fn new_skill(dir: &Path, lang: SkillLang, sdk: &Path) -> anyhow::Result<()> 
 /// `molecule-runtime run --config-dir DIR`.
 pub fn new_workspace(dir: &Path, sdk: &Path) -> anyhow::Result<()> {
     let dep = format!("path = {}", toml_string(sdk)?);
-    write_folder(dir, &WORKSPACE, |text| text.replace(DEMO_SDK_DEP, &dep))
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "My Workspace".into());
+    // The demo's header comment and name become the new workspace's own.
+    let shown = serde_json::to_string(&name).unwrap_or_else(|_| "\"My Workspace\"".into());
+    write_folder(dir, &WORKSPACE, |text| {
+        let text = text.replace(DEMO_SDK_DEP, &dep);
+        if !text.starts_with("# The demo workspace:") {
+            return text;
+        }
+        let body = text
+            .lines()
+            .skip_while(|l| l.starts_with('#'))
+            .map(|l| {
+                if l.starts_with("name: ") {
+                    format!("name: {shown}")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!(
+            "# A molecule-runtime workspace, started from the demo (`molecule-runtime new \
+             workspace`):\n# the langgraph adapter, the offline scripted model \
+             (model-script.yaml) and two skills.\n# Boot it with `molecule-runtime run \
+             --config-dir <this folder>`.\n{body}\n"
+        )
+    })
 }
 
 /// The Agent Skills name rules (agentskills.io specification, `name` field).
@@ -261,7 +290,9 @@ mod tests {
             let path = &doc["dependencies"]["molecule-guest-sdk"]["path"];
             assert_eq!(path.as_str(), Some("/opt/sdk \"x\""), "{text}");
         }
-        assert!(ws.join("config.yaml").is_file());
+        let config = std::fs::read_to_string(ws.join("config.yaml")).unwrap();
+        assert!(config.contains("name: \"ws\""), "{config}");
+        assert!(!config.contains("Demo Workspace") && !config.contains("config-dir demo"));
     }
 
     #[test]

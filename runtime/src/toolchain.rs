@@ -26,6 +26,9 @@ pub struct GuestToolchain {
     pub rustc: OsString,
     /// `rustup`, used to add a missing target (`$RUSTUP`, else `rustup` on `PATH`).
     pub rustup: OsString,
+    /// A file locked while checking and installing, shared by processes that build into the
+    /// same cache (`None`: only this process's builds are serialised).
+    pub lock: Option<PathBuf>,
 }
 
 impl Default for GuestToolchain {
@@ -45,6 +48,7 @@ impl GuestToolchain {
         GuestToolchain {
             rustc: pick("RUSTC", "rustc"),
             rustup: pick("RUSTUP", "rustup"),
+            lock: None,
         }
     }
 
@@ -54,6 +58,12 @@ impl GuestToolchain {
     /// Errors: `rustc` cannot be run; the target is missing and rustup is absent, fails, or
     /// does not manage the toolchain — each message ends with the command to run by hand.
     pub fn ensure_target(&self, crate_dir: &Path) -> anyhow::Result<()> {
+        // Builds run in parallel (a workspace loads its skills and adapter at once): one
+        // check-and-install at a time, in this process and across processes sharing `lock`,
+        // so no build starts on a target another build is still installing.
+        static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+        let _file_lock = self.lock_file()?;
         let sysroot = self.sysroot(crate_dir)?;
         if has_target(&sysroot) {
             return Ok(());
@@ -92,6 +102,22 @@ impl GuestToolchain {
         }
         tracing::info!("installed the `{GUEST_TARGET}` target into `{toolchain}`");
         Ok(())
+    }
+
+    /// Takes the cross-process lock file, when one is set.
+    fn lock_file(&self) -> anyhow::Result<Option<std::fs::File>> {
+        let Some(path) = &self.lock else {
+            return Ok(None);
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("creating the lock file {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(Some(file))
     }
 
     /// The sysroot of the `rustc` that cargo will use in `crate_dir`.
@@ -140,8 +166,15 @@ fn target_dir(sysroot: &Path) -> PathBuf {
     sysroot.join("lib").join("rustlib").join(GUEST_TARGET)
 }
 
+/// The target's library folder exists and, in a rustup toolchain, rustup's manifest of the
+/// component too (it is complete, not being extracted right now).
 fn has_target(sysroot: &Path) -> bool {
+    let manifest = sysroot
+        .join("lib")
+        .join("rustlib")
+        .join(format!("manifest-rust-std-{GUEST_TARGET}"));
     target_dir(sysroot).join("lib").is_dir()
+        && (rustup_toolchain_name(sysroot).is_none() || manifest.is_file())
 }
 
 /// The rustup toolchain name of a sysroot inside `$RUSTUP_HOME/toolchains/`, e.g.

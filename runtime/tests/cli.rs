@@ -354,6 +354,10 @@ fn script_runs_an_agent_skills_script_like_python() {
     let out = runtime_with_stdin(&["script", skill, "stats.py", "--bogus"], b"x");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unrecognized arguments: --bogus"));
+    // Everything after the script is the script's, even names of our own options.
+    let out = runtime_with_stdin(&["script", skill, "stats.py", "--timeout", "1s"], b"x");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("unrecognized arguments: --timeout 1s"));
 
     // Unknown or escaping scripts name what exists; stdin past 1 MiB is refused.
     let out = runtime_with_stdin(&["script", skill, "nope.py"], b"");

@@ -102,7 +102,15 @@ pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
             args.skill.display()
         );
     };
-    if !skill.tools.iter().any(|t| t.name == args.tool) {
+    // A Python skill also answers the interpreter's internal tools (scripts, code), which
+    // `describe` never lists; the skill folder decides, the guest checks the input.
+    let internal = [
+        molecule_runtime::python::RUN_SCRIPT_TOOL,
+        molecule_runtime::python::RUN_CODE_TOOL,
+    ];
+    let python = molecule_runtime::python::is_python_skill(&args.skill);
+    let listed = skill.tools.iter().any(|t| t.name == args.tool);
+    if !listed && !(python && internal.contains(&args.tool.as_str())) {
         let names: Vec<&str> = skill.tools.iter().map(|t| t.name.as_str()).collect();
         anyhow::bail!(
             "{} has no tool `{}`; it offers: {}",

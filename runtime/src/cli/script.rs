@@ -37,11 +37,29 @@ pub struct ScriptArgs {
     pub timeout: String,
     /// The skill folder (SKILL.md plus scripts/*.py).
     pub skill: PathBuf,
-    /// The script: `NAME.py` or `scripts/NAME.py`.
-    pub script: String,
-    /// Arguments passed to the script (everything after SCRIPT, options included).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
+    /// The script (`NAME.py` or `scripts/NAME.py`) and its arguments: everything after
+    /// SKILL_DIR goes to the script as written, options such as `--timeout` included (give
+    /// this command's own options before SKILL_DIR).
+    #[arg(
+        value_name = "SCRIPT [ARGS]...",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+impl ScriptArgs {
+    /// The script name as given.
+    fn script(&self) -> &str {
+        self.command.first().map_or("", String::as_str)
+    }
+
+    /// The script's arguments.
+    fn script_args(&self) -> &[String] {
+        self.command.get(1..).unwrap_or_default()
+    }
 }
 
 /// Runs `script`.
@@ -63,10 +81,10 @@ pub async fn run(ctx: &Context, args: ScriptArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let available = run::scripts(folder);
-    let Some(script) = run::script_name(&args.script) else {
+    let Some(script) = run::script_name(args.script()) else {
         anyhow::bail!(
             "`{}` is not a file inside {}/scripts; its scripts: {}",
-            args.script,
+            args.script(),
             args.skill.display(),
             listed(&available)
         );
@@ -90,9 +108,16 @@ pub async fn run(ctx: &Context, args: ScriptArgs) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::new(ctx.host.engine().clone());
     let span =
         tracing::info_span!("tool_call", tool = "script", skill = %skill.label, script = %script);
-    let result = run::run_script(&sandbox, &skill, &scratch, &script, &args.args, &stdin)
-        .instrument(span)
-        .await;
+    let result = run::run_script(
+        &sandbox,
+        &skill,
+        &scratch,
+        &script,
+        args.script_args(),
+        &stdin,
+    )
+    .instrument(span)
+    .await;
     drop(scratch);
     let output = match result {
         Ok(output) => output,

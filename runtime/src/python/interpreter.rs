@@ -131,7 +131,11 @@ impl PythonInterpreter {
         if wasm.is_file() {
             return Ok(done(false));
         }
-        tracing::info!(key = %key, "building the Python interpreter component (once)");
+        tracing::warn!(
+            key = %key,
+            "building the Python interpreter component once (about a minute: a venv with \
+             componentize-py from PyPI, then componentize); later loads reuse it"
+        );
         let tool = self.venv()?;
         let tmp = self
             .dir

@@ -55,6 +55,7 @@ impl Fixture {
         GuestToolchain {
             rustc: self.dir.path().join("rustc").into(),
             rustup: self.dir.path().join("rustup").into(),
+            lock: Some(self.dir.path().join("target.lock")),
         }
     }
 
@@ -66,7 +67,8 @@ impl Fixture {
 #[test]
 fn installs_a_missing_target_once_with_rustup() {
     let installs = format!(
-        "mkdir -p \"$(dirname \"$0\")/toolchains/{TOOLCHAIN}/lib/rustlib/{GUEST_TARGET}/lib\""
+        "mkdir -p \"$(dirname \"$0\")/toolchains/{TOOLCHAIN}/lib/rustlib/{GUEST_TARGET}/lib\" && \
+         touch \"$(dirname \"$0\")/toolchains/{TOOLCHAIN}/lib/rustlib/manifest-rust-std-{GUEST_TARGET}\""
     );
     let fx = Fixture::new(&installs);
     fx.toolchain().ensure_target(fx.crate_dir()).unwrap();
@@ -84,8 +86,44 @@ fn installs_a_missing_target_once_with_rustup() {
 fn an_installed_target_never_calls_rustup() {
     let fx = Fixture::new("exit 1");
     std::fs::create_dir_all(fx.sysroot.join(format!("lib/rustlib/{GUEST_TARGET}/lib"))).unwrap();
+    std::fs::write(
+        fx.sysroot
+            .join(format!("lib/rustlib/manifest-rust-std-{GUEST_TARGET}")),
+        "",
+    )
+    .unwrap();
     fx.toolchain().ensure_target(fx.crate_dir()).unwrap();
     assert!(fx.rustup_calls().is_empty());
+}
+
+/// A target folder without rustup's manifest is an install in progress (or a broken one):
+/// not usable, so rustup is asked again rather than a build started on half a library.
+#[test]
+fn a_half_installed_target_is_installed_again() {
+    let installs = format!(
+        "touch \"$(dirname \"$0\")/toolchains/{TOOLCHAIN}/lib/rustlib/manifest-rust-std-{GUEST_TARGET}\""
+    );
+    let fx = Fixture::new(&installs);
+    std::fs::create_dir_all(fx.sysroot.join(format!("lib/rustlib/{GUEST_TARGET}/lib"))).unwrap();
+    fx.toolchain().ensure_target(fx.crate_dir()).unwrap();
+    assert_eq!(fx.rustup_calls().len(), 1);
+}
+
+/// Parallel builds in one process: rustup runs once, and no build sees the target before
+/// the install finished.
+#[test]
+fn parallel_builds_install_once() {
+    let installs = format!(
+        "sleep 0.3; mkdir -p \"$(dirname \"$0\")/toolchains/{TOOLCHAIN}/lib/rustlib/{GUEST_TARGET}/lib\" && \
+         touch \"$(dirname \"$0\")/toolchains/{TOOLCHAIN}/lib/rustlib/manifest-rust-std-{GUEST_TARGET}\""
+    );
+    let fx = Fixture::new(&installs);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| fx.toolchain().ensure_target(fx.crate_dir()).unwrap());
+        }
+    });
+    assert_eq!(fx.rustup_calls().len(), 1);
 }
 
 #[test]
