@@ -110,7 +110,8 @@ pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
     ];
     let python = molecule_runtime::python::is_python_skill(&args.skill);
     let listed = skill.tools.iter().any(|t| t.name == args.tool);
-    if !listed && !(python && internal.contains(&args.tool.as_str())) {
+    let internal_ok = python && internal.contains(&args.tool.as_str());
+    if !(listed || internal_ok) {
         let names: Vec<&str> = skill.tools.iter().map(|t| t.name.as_str()).collect();
         anyhow::bail!(
             "{} has no tool `{}`; it offers: {}",
