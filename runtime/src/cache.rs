@@ -84,7 +84,37 @@ impl CompiledCache {
         wasm: &[u8],
         origin: &str,
     ) -> anyhow::Result<(Component, CacheOutcome)> {
-        let path = self.dir.join(format!("{}.cwasm", cache_key(engine, wasm)));
+        let key = cache_key(engine, wasm);
+        self.load_at(engine, &key, &|| Ok(wasm.to_vec()), origin)
+    }
+
+    /// Like [`CompiledCache::load`] for a component already named by `content_key` (a digest
+    /// that changes whenever its bytes do, e.g. the Python interpreter's source key plus the
+    /// file's size and time): the bytes are read (by `wasm`) only when it must be compiled,
+    /// sparing a hash of tens of MiB on every start.
+    pub fn load_keyed(
+        &self,
+        engine: &Engine,
+        content_key: &str,
+        wasm: &dyn Fn() -> anyhow::Result<Vec<u8>>,
+        origin: &str,
+    ) -> anyhow::Result<(Component, CacheOutcome)> {
+        let mut hasher = ShaHasher(Sha256::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.0.update(b"keyed\0");
+        hasher.0.update(content_key.as_bytes());
+        let key = hex::encode(hasher.0.finalize());
+        self.load_at(engine, &key, wasm, origin)
+    }
+
+    fn load_at(
+        &self,
+        engine: &Engine,
+        key: &str,
+        wasm: &dyn Fn() -> anyhow::Result<Vec<u8>>,
+        origin: &str,
+    ) -> anyhow::Result<(Component, CacheOutcome)> {
+        let path = self.dir.join(format!("{key}.cwasm"));
         self.mark_in_use(&path);
         if path.exists() {
             touch(&path);
@@ -100,8 +130,9 @@ impl CompiledCache {
                 ),
             }
         }
+        let wasm = wasm()?;
         let compiled = engine
-            .precompile_component(wasm)
+            .precompile_component(&wasm)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{origin} is not a valid WebAssembly component"))?;
         match write_atomically(&self.dir, &path, &compiled) {

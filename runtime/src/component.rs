@@ -44,7 +44,9 @@ pub struct LinkError {
 pub struct SkillComponent {
     /// The label used in logs and errors, e.g. `skill json-query`.
     pub label: String,
-    /// sha256 of the wasm, hex.
+    /// sha256 of the wasm, hex; for a skill on the shared Python interpreter, the
+    /// interpreter's source key with the file's size and time (hashing its tens of MiB on
+    /// every start would cost more than the call).
     pub digest: String,
     /// The tools it offers, as its `describe` returned them.
     pub tools: Vec<ToolSpec>,
@@ -223,18 +225,28 @@ impl ComponentHost {
         let (digest, pre, cache) = match memo {
             Some((digest, pre)) => (digest, pre, CacheOutcome::Hit),
             None => {
-                let bytes = tokio::fs::read(wasm)
-                    .await
-                    .with_context(|| format!("reading {}", wasm.display()))?;
                 let origin = wasm.display().to_string();
-                let (component, cache) = self.compile(&bytes, &origin)?;
+                // The key names the sources; the file's size and time tell a rebuilt file.
+                let meta = std::fs::metadata(wasm)
+                    .with_context(|| format!("reading {}", wasm.display()))?;
+                let stamp = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                let content_key = format!("{key}:{}:{stamp}", meta.len());
+                let read =
+                    || std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()));
+                let (component, cache) =
+                    self.cache
+                        .load_keyed(self.engine.engine(), &content_key, &read, &origin)?;
                 let pre = self.pre_instantiate(&component, &origin)?;
                 let pre = SkillPre::new(pre)
                     .map_err(anyhow::Error::from)
                     .with_context(|| {
                         format!("{origin} does not export the molecule `tool` interface")
                     })?;
-                let digest = hex::encode(Sha256::digest(&bytes));
+                let digest = content_key;
                 self.shared
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
