@@ -384,3 +384,64 @@ async fn a_call_cannot_plant_files_for_later_calls() {
         "describe wrote the bytecode: {seen}"
     );
 }
+
+const FETCHER: &str = r#"from molecule_skill import http, tool
+
+@tool
+def get(url: str) -> dict:
+    """Fetches a URL."""
+    response = http.get(url)
+    return {"status": response.status, "body": response.text()}
+"#;
+
+/// Outgoing HTTP from Python goes through the same `wasi:http` egress as Rust skills: a
+/// granted origin answers, anything else is `denied` before a connection is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_http_reaches_only_granted_origins() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let body = "hello from loopback";
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_skill(root.path(), "fetcher", &[("app.py", FETCHER)]);
+    let origin = format!("http://127.0.0.1:{port}");
+    let url = serde_json::json!({ "url": format!("{origin}/x") }).to_string();
+
+    let granted = Grants::builder("skill fetcher")
+        .http_hosts(&[origin.clone()])
+        .unwrap()
+        .build();
+    let skill = load(&dir, granted).await;
+    let out = sandbox().call_tool(&skill, "get", &url).await.unwrap();
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(out["body"], "hello from loopback");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+    let skill = load(&dir, Grants::builder("skill fetcher").build()).await;
+    let denied = sandbox().call_tool(&skill, "get", &url).await;
+    assert!(
+        matches!(denied, Err(CallError::Tool(ToolError::Denied(_)))),
+        "{denied:?}"
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "a denied request connected"
+    );
+    server.abort();
+}
