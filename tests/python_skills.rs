@@ -422,7 +422,7 @@ async fn python_http_reaches_only_granted_origins() {
     let url = serde_json::json!({ "url": format!("{origin}/x") }).to_string();
 
     let granted = Grants::builder("skill fetcher")
-        .http_hosts(&[origin.clone()])
+        .http_hosts(std::slice::from_ref(&origin))
         .unwrap()
         .build();
     let skill = load(&dir, granted).await;
