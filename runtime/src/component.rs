@@ -186,7 +186,7 @@ impl ComponentHost {
         let pre = SkillPre::new(pre)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{label} does not export the molecule `tool` interface"))?;
-        let mut skill = SkillComponent {
+        let skill = SkillComponent {
             label,
             digest: hex::encode(Sha256::digest(wasm)),
             tools: Vec::new(),
@@ -194,12 +194,7 @@ impl ComponentHost {
             pre,
             grants,
         };
-        skill.tools = Sandbox::new(self.engine.clone())
-            .describe(&skill)
-            .await
-            .with_context(|| format!("asking {} for its tools", skill.label))?;
-        sandbox::validate_specs(&skill.label, &skill.tools)?;
-        Ok(skill)
+        self.with_tools(skill).await
     }
 }
 
@@ -254,7 +249,7 @@ impl ComponentHost {
                 (digest, pre, cache)
             }
         };
-        let mut skill = SkillComponent {
+        let skill = SkillComponent {
             label,
             digest,
             tools: Vec::new(),
@@ -262,6 +257,11 @@ impl ComponentHost {
             pre,
             grants,
         };
+        self.with_tools(skill).await
+    }
+
+    /// `skill` with the tools it describes, checked (names, sizes) before anything uses them.
+    async fn with_tools(&self, mut skill: SkillComponent) -> anyhow::Result<SkillComponent> {
         skill.tools = Sandbox::new(self.engine.clone())
             .describe(&skill)
             .await
