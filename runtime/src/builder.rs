@@ -27,6 +27,7 @@ pub const GUEST_TARGET: &str = "wasm32-wasip2";
 /// Builds component crates into the cache.
 #[derive(Debug, Clone)]
 pub struct ComponentBuilder {
+    cache_root: PathBuf,
     target_dir: PathBuf,
     out_dir: PathBuf,
     toolchain: GuestToolchain,
@@ -50,6 +51,7 @@ impl ComponentBuilder {
     /// A builder keeping cargo's target dir and the built components under `cache_root`.
     pub fn new(cache_root: &Path) -> Self {
         ComponentBuilder {
+            cache_root: cache_root.to_owned(),
             target_dir: cache_root.join("cargo-target"),
             out_dir: cache_root.join("builds"),
             toolchain: GuestToolchain {
@@ -77,8 +79,51 @@ impl ComponentBuilder {
         self
     }
 
+    /// The cache root this builder keeps its folders under.
+    pub fn cache_root(&self) -> &Path {
+        &self.cache_root
+    }
+
+    /// cargo's target folder for guest builds (`<cache>/cargo-target`).
+    pub fn target_dir(&self) -> &Path {
+        &self.target_dir
+    }
+
     /// Builds the crate at `crate_dir` unless a build of the same sources is cached.
     pub fn build(&self, crate_dir: &Path) -> anyhow::Result<Built> {
+        self.build_with_env(crate_dir, &[])
+    }
+
+    /// Where a build of `crate_dir` with the extra environment `env` is (or would be)
+    /// cached: `(source hash, .wasm path)`. The hash covers `env` too.
+    pub fn cached_path(
+        &self,
+        crate_dir: &Path,
+        env: &[(String, String)],
+    ) -> anyhow::Result<(String, PathBuf)> {
+        let mut hash = source_hash(crate_dir)?;
+        if !env.is_empty() {
+            let mut hasher = Sha256::new();
+            hasher.update(hash.as_bytes());
+            for (key, value) in env {
+                hasher.update([0]);
+                hasher.update(key.as_bytes());
+                hasher.update([0]);
+                hasher.update(value.as_bytes());
+            }
+            hash = hex::encode(hasher.finalize());
+        }
+        let wasm = self.out_dir.join(format!("{hash}.wasm"));
+        Ok((hash, wasm))
+    }
+
+    /// [`Self::build`] with extra environment variables for cargo (e.g. a C compiler for a
+    /// `-sys` crate's build script); they are part of the cache key.
+    pub fn build_with_env(
+        &self,
+        crate_dir: &Path,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Built> {
         let start = Instant::now();
         let crate_dir = &crate_dir
             .canonicalize()
@@ -90,8 +135,7 @@ impl ComponentBuilder {
                 crate_dir.display()
             );
         }
-        let source_hash = source_hash(crate_dir)?;
-        let wasm = self.out_dir.join(format!("{source_hash}.wasm"));
+        let (source_hash, wasm) = self.cached_path(crate_dir, env)?;
         if wasm.is_file() {
             return Ok(Built {
                 wasm,
@@ -100,7 +144,7 @@ impl ComponentBuilder {
                 elapsed: start.elapsed(),
             });
         }
-        let artifact = self.run_cargo(crate_dir, &manifest)?;
+        let artifact = self.run_cargo(crate_dir, &manifest, env)?;
         let bytes = std::fs::read(&artifact)
             .with_context(|| format!("reading build output {}", artifact.display()))?;
         crate::cache::write_atomically(&self.out_dir, &wasm, &bytes)?;
@@ -112,7 +156,12 @@ impl ComponentBuilder {
         })
     }
 
-    fn run_cargo(&self, crate_dir: &Path, manifest: &Path) -> anyhow::Result<PathBuf> {
+    fn run_cargo(
+        &self,
+        crate_dir: &Path,
+        manifest: &Path,
+        env: &[(String, String)],
+    ) -> anyhow::Result<PathBuf> {
         self.toolchain.ensure_target(crate_dir)?;
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let output = Command::new(cargo)
@@ -133,6 +182,7 @@ impl ComponentBuilder {
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .env_remove("CARGO_BUILD_RUSTFLAGS")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .output()
             .context("running cargo (is the Rust toolchain installed?)")?;
         if !output.status.success() {

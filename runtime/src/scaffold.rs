@@ -16,6 +16,9 @@ pub enum SkillLang {
     Rust,
     /// Python source (`app.py`) run on the shared interpreter component: no build step.
     Python,
+    /// JavaScript source (`app.js`, an ES module) run on the shared JavaScript engine
+    /// component: no build step; `npm test` tests it under Node with the SDK's fake host.
+    JavaScript,
 }
 
 /// One file of a template: its path inside the new folder and its text.
@@ -42,6 +45,19 @@ const PYTHON_SKILL: [TemplateFile; 3] = [
     (
         "test_app.py",
         include_str!("../templates/python-skill/test_app.py"),
+    ),
+];
+
+const JS_SKILL: [TemplateFile; 4] = [
+    ("SKILL.md", include_str!("../templates/js-skill/SKILL.md")),
+    ("app.js", include_str!("../templates/js-skill/app.js")),
+    (
+        "app.test.js",
+        include_str!("../templates/js-skill/app.test.js"),
+    ),
+    (
+        "package.json",
+        include_str!("../templates/js-skill/package.json"),
     ),
 ];
 
@@ -122,8 +138,9 @@ pub fn guest_sdk(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("resolving {}", dir.display()))
 }
 
-/// Writes a new skill folder at `dir` (a Rust crate, or `app.py` plus `test_app.py` for
-/// Python) whose `hello` tool takes `{"name": string}` and
+/// Writes a new skill folder at `dir` (a Rust crate, `app.py` plus `test_app.py` for Python,
+/// or `app.js`, `app.test.js` and a `package.json` naming the JavaScript SDK by a `file:` path
+/// for JavaScript) whose `hello` tool takes `{"name": string}` and
 /// returns `{"greeting": string}`. The folder's name is the skill's name and must follow the
 /// Agent Skills rules (1–64 of `a-z 0-9 -`, no leading, trailing or double `-`).
 pub fn new_skill(dir: &Path, lang: SkillLang, sdk: &Path) -> anyhow::Result<()> {
@@ -135,17 +152,22 @@ pub fn new_skill(dir: &Path, lang: SkillLang, sdk: &Path) -> anyhow::Result<()> 
     let files: &[TemplateFile] = match lang {
         SkillLang::Rust => &RUST_SKILL,
         SkillLang::Python => &PYTHON_SKILL,
+        SkillLang::JavaScript => &JS_SKILL,
     };
     let crate_name = name.replace('-', "_");
     let shown = dir.display().to_string();
     // A Python string literal (JSON's escapes are valid Python for a path).
     let sdk_python = serde_json::to_string(&sdk.join("python").to_string_lossy())?;
+    // A JSON string for package.json: npm's `file:` spec of the JavaScript SDK (an absolute
+    // path, so `npm install` links it offline wherever the skill folder is).
+    let sdk_js = serde_json::to_string(&format!("file:{}", sdk.join("js").to_string_lossy()))?;
     let sdk = toml_string(sdk)?;
     write_folder(dir, files, |text| {
         text.replace("{{name}}", name)
             .replace("{{crate}}", &crate_name)
             .replace("{{dir}}", &shown)
             .replace("{{sdk_python}}", &sdk_python)
+            .replace("{{sdk_js}}", &sdk_js)
             .replace("{{sdk}}", &sdk)
     })
 }
@@ -293,6 +315,68 @@ mod tests {
         let config = std::fs::read_to_string(ws.join("config.yaml")).unwrap();
         assert!(config.contains("name: \"ws\""), "{config}");
         assert!(!config.contains("Demo Workspace") && !config.contains("config-dir demo"));
+    }
+
+    #[test]
+    fn js_skill_files_have_their_placeholders_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let skill = dir.path().join("greeter");
+        new_skill(&skill, SkillLang::JavaScript, Path::new("/opt/sdk \"x\"")).unwrap();
+        for (rel, _) in JS_SKILL {
+            let text = std::fs::read_to_string(skill.join(rel)).unwrap();
+            assert!(!text.contains("{{"), "{rel} keeps a placeholder:\n{text}");
+        }
+        let package: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(skill.join("package.json")).unwrap())
+                .unwrap();
+        assert_eq!(package["name"], "greeter");
+        assert_eq!(package["type"], "module");
+        assert_eq!(package["scripts"]["test"], "node --test");
+        assert_eq!(
+            package["devDependencies"]["molecule-skill"],
+            "file:/opt/sdk \"x\"/js"
+        );
+        let card = std::fs::read_to_string(skill.join("SKILL.md")).unwrap();
+        assert!(card.starts_with("---\nname: greeter\n"), "{card}");
+        assert!(card.contains(&skill.display().to_string()), "{card}");
+        let app = std::fs::read_to_string(skill.join("app.js")).unwrap();
+        assert!(app.contains("export const hello = tool("), "{app}");
+        assert!(app.contains("from \"molecule-skill\""), "{app}");
+        let test = std::fs::read_to_string(skill.join("app.test.js")).unwrap();
+        assert!(test.contains("from \"molecule-skill/testing\""), "{test}");
+    }
+
+    #[test]
+    fn every_skill_template_is_filled() {
+        for lang in [SkillLang::Rust, SkillLang::Python, SkillLang::JavaScript] {
+            let dir = tempfile::tempdir().unwrap();
+            let skill = dir.path().join("my-skill");
+            new_skill(&skill, lang, Path::new("/sdk")).unwrap();
+            let mut seen = 0;
+            for entry in walk(&skill) {
+                let text = std::fs::read_to_string(&entry).unwrap();
+                assert!(
+                    !text.contains("{{"),
+                    "{lang:?}: {} keeps a placeholder",
+                    entry.display()
+                );
+                seen += 1;
+            }
+            assert!(seen >= 3, "{lang:?}: {seen} files");
+        }
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
     }
 
     #[test]

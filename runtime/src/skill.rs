@@ -61,6 +61,9 @@ pub enum ComponentSource {
     /// A Python skill (the folder: `app.py` and/or `scripts/*.py`), run on the shared
     /// interpreter component (see [`crate::python`]).
     Python(PathBuf),
+    /// A JavaScript skill (the folder: `app.js`), run on the shared engine component (see
+    /// [`crate::javascript`]).
+    JavaScript(PathBuf),
     /// Instructions only (an Agent Skill with just `SKILL.md` and resources): no component
     /// and no tools; it is on the Agent Card and in the system prompt.
     Instructions,
@@ -252,7 +255,8 @@ pub fn frontmatter_text(text: &str) -> Option<&str> {
 }
 
 /// Finds the component: `tool.wasm` or `<folder>.wasm`, else a `Cargo.toml` crate, else a
-/// Python skill (`app.py` or `scripts/*.py`), else [`ComponentSource::Instructions`].
+/// Python skill (`app.py` or `scripts/*.py`), else a JavaScript skill (`app.js`), else
+/// [`ComponentSource::Instructions`].
 fn find_source(dir: &Path) -> ComponentSource {
     let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or("tool");
     for name in ["tool.wasm".to_owned(), format!("{folder}.wasm")] {
@@ -266,6 +270,9 @@ fn find_source(dir: &Path) -> ComponentSource {
     }
     if crate::python::is_python_skill(dir) {
         return ComponentSource::Python(dir.to_owned());
+    }
+    if crate::javascript::is_js_skill(dir) {
+        return ComponentSource::JavaScript(dir.to_owned());
     }
     ComponentSource::Instructions
 }

@@ -74,6 +74,25 @@ pub fn python_interpreter() -> molecule_runtime::python::PythonInterpreter {
     python
 }
 
+/// The tests' builder, with the shared JavaScript engine built: from this checkout's
+/// `guest-sdk/js` into the shared test cache at most once per engine source version (cargo's
+/// lock makes parallel test binaries wait for one build) and checked once per process.
+/// Panics with the build error (clang, llvm-ar and wasi-libc are needed the first time:
+/// `dev/setup`). JavaScript skills loaded through the returned builder build nothing more.
+pub fn js_builder() -> ComponentBuilder {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let builder = ComponentBuilder::new(&test_cache_dir());
+    let built = BUILT.get_or_init(|| {
+        molecule_runtime::javascript::engine::ensure(&builder)
+            .map(|_| ())
+            .map_err(|e| format!("building the JavaScript engine: {e:#}"))
+    });
+    if let Err(err) = built {
+        panic!("{err}");
+    }
+    builder
+}
+
 /// A component host on a fresh engine, with the shared compiled-code cache.
 pub fn host() -> ComponentHost {
     host_with(EngineOptions::default())

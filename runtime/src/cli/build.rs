@@ -12,45 +12,68 @@ use super::{label_for, Context};
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Crate folders or skill folders to build (a Python skill folder builds the shared
-    /// Python interpreter).
-    #[arg(required_unless_present = "python")]
+    /// Python interpreter, a JavaScript one the shared JavaScript engine).
+    #[arg(required_unless_present_any = ["python", "js"])]
     pub paths: Vec<PathBuf>,
     /// Build and compile the shared Python interpreter component (once per machine and
     /// source) and print where it is.
     #[arg(long)]
     pub python: bool,
+    /// Build and compile the shared JavaScript engine component (once per machine and
+    /// source; needs clang, llvm-ar and wasi-libc: `dev/setup`) and print where it is.
+    #[arg(long)]
+    pub js: bool,
 }
 
-/// Runs `build`.
-pub async fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitCode> {
-    let mut failed = false;
-    if args.python {
-        let started = std::time::Instant::now();
-        let result = ctx.builder.python().ensure().and_then(|interp| {
-            let wasm = std::fs::read(&interp.wasm)?;
-            let (_, outcome) = ctx.host.compile(&wasm, "the Python interpreter")?;
-            Ok((interp, outcome))
-        });
-        match result {
-            Ok((interp, outcome)) => println!(
-                "python interpreter: ok ({}, {}, {}, {:.1?})",
-                interp.wasm.display(),
-                if interp.built_now {
-                    "built now"
-                } else {
-                    "cached"
-                },
+/// Prints `what: ok (wasm, built now|cached, compiled now|cached, time)`, or the error.
+fn report(
+    what: &str,
+    started: std::time::Instant,
+    result: anyhow::Result<(PathBuf, bool, CacheOutcome)>,
+) -> bool {
+    match result {
+        Ok((wasm, built_now, outcome)) => {
+            println!(
+                "{what}: ok ({}, {}, {}, {:.1?})",
+                wasm.display(),
+                if built_now { "built now" } else { "cached" },
                 match outcome {
                     CacheOutcome::Hit => "compiled code cached",
                     CacheOutcome::Compiled => "compiled now",
                 },
                 started.elapsed()
-            ),
-            Err(err) => {
-                failed = true;
-                eprintln!("python interpreter: {err:#}");
-            }
+            );
+            true
         }
+        Err(err) => {
+            eprintln!("{what}: {err:#}");
+            false
+        }
+    }
+}
+
+/// Runs `build`.
+pub async fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let compile = |wasm: &std::path::Path, label: &str| -> anyhow::Result<CacheOutcome> {
+        let bytes = std::fs::read(wasm)?;
+        Ok(ctx.host.compile(&bytes, label)?.1)
+    };
+    if args.python {
+        let started = std::time::Instant::now();
+        let result = ctx.builder.python().ensure().and_then(|interp| {
+            let outcome = compile(&interp.wasm, "the Python interpreter")?;
+            Ok((interp.wasm, interp.built_now, outcome))
+        });
+        failed |= !report("python interpreter", started, result);
+    }
+    if args.js {
+        let started = std::time::Instant::now();
+        let result = molecule_runtime::javascript::engine::ensure(&ctx.builder).and_then(|e| {
+            let outcome = compile(&e.wasm, "the JavaScript engine")?;
+            Ok((e.wasm, e.built_now, outcome))
+        });
+        failed |= !report("javascript engine", started, result);
     }
     for path in &args.paths {
         let label = label_for(path);

@@ -64,7 +64,11 @@ async fn check_one(
         .transpose()?;
     if matches!(
         source,
-        Some(ComponentSource::Python(_) | ComponentSource::Instructions)
+        Some(
+            ComponentSource::Python(_)
+                | ComponentSource::JavaScript(_)
+                | ComponentSource::Instructions
+        )
     ) {
         // The shared interpreter is link-checked as it is pre-instantiated.
         let grants = Grants::builder(label).build();

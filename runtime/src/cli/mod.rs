@@ -168,9 +168,12 @@ impl Context {
                 ComponentSource::Prebuilt(file) => file,
                 ComponentSource::Crate(dir) => self.builder.build(&dir)?.wasm,
                 ComponentSource::Python(_) => self.builder.python().ensure()?.wasm,
+                ComponentSource::JavaScript(_) => {
+                    molecule_runtime::javascript::engine::ensure(&self.builder)?.wasm
+                }
                 ComponentSource::Instructions => anyhow::bail!(
                     "{} is an instructions-only skill (SKILL.md, no app.py, scripts/*.py, \
-                     tool.wasm or Cargo.toml): it has no tools to build or call",
+                     app.js, tool.wasm or Cargo.toml): it has no tools to build or call",
                     path.display()
                 ),
             }
@@ -203,6 +206,16 @@ impl Context {
                     let skill =
                         molecule_runtime::python::load_skill(&self.host, python, &dir, &grants)
                             .await?;
+                    return Ok(Some(skill));
+                }
+                ComponentSource::JavaScript(dir) => {
+                    let skill = molecule_runtime::javascript::load_skill(
+                        &self.host,
+                        &self.builder,
+                        &dir,
+                        &grants,
+                    )
+                    .await?;
                     return Ok(Some(skill));
                 }
                 ComponentSource::Instructions => return Ok(None),

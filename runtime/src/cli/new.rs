@@ -46,6 +46,9 @@ pub enum Lang {
     Rust,
     /// Python (`app.py`), run on the shared interpreter: no build step.
     Python,
+    /// JavaScript (`app.js`, an ES module), run on the shared engine: no build step.
+    #[value(alias = "javascript")]
+    Js,
 }
 
 /// Runs `new`.
@@ -55,6 +58,7 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
             let lang = match lang {
                 Lang::Rust => SkillLang::Rust,
                 Lang::Python => SkillLang::Python,
+                Lang::Js => SkillLang::JavaScript,
             };
             new_skill(&dir, lang, &guest_sdk(sdk.as_deref())?)?;
             let shown = shell_quote(&dir.display().to_string());
@@ -72,6 +76,9 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
                         "(the first Python call builds the shared interpreter once, about a \
                          minute; `molecule-runtime build --python` does it ahead)"
                     );
+                }
+                SkillLang::JavaScript => {
+                    println!("  cd {shown} && npm install && npm test   # Node 20+, no wasm");
                 }
             }
             println!("Put it in a workspace's skills/ folder to serve it over A2A.");

@@ -20,9 +20,8 @@
 
 pub mod interpreter;
 pub mod run;
-mod snapshot;
 
-pub use self::snapshot::{source_fingerprint, version_dir};
+use crate::skill_snapshot::{self as snapshot, PYTHON};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -57,7 +56,7 @@ pub fn is_python_skill(dir: &Path) -> bool {
 }
 
 /// `grants` plus the Python skill's own mounts (see the module docs) for the source version
-/// in `version` (from [`version_dir`]): the snapshot read-only at `/skill`, and the bytecode
+/// in `version` (from [`snapshot::version_dir`]): the snapshot read-only at `/skill`, and the bytecode
 /// folder at `/pycache`, writable only when `write_bytecode` — for the one `describe` call
 /// at load, which imports the skill's own modules with no outside input. Tool calls get it
 /// read-only, so a call, whatever its input, can never plant bytecode that later calls run.
@@ -95,7 +94,7 @@ pub async fn load_skill(
         let skill_dir = skill_dir
             .canonicalize()
             .with_context(|| format!("resolving {}", skill_dir.display()))?;
-        version_dir(&skill_dir, &python_dir)
+        snapshot::version_dir(PYTHON, &skill_dir, &python_dir)
     })
     .await
     .context("the snapshot task failed")??;
@@ -150,14 +149,17 @@ mod tests {
         std::fs::write(skill.join("data/x.txt"), "x").unwrap();
         std::fs::create_dir_all(skill.join("__pycache__")).unwrap();
         let cache = root.path().join("python");
-        let first = version_dir(&skill, &cache).unwrap();
-        assert_eq!(version_dir(&skill, &cache).unwrap(), first);
+        let first = snapshot::version_dir(PYTHON, &skill, &cache).unwrap();
+        assert_eq!(
+            snapshot::version_dir(PYTHON, &skill, &cache).unwrap(),
+            first
+        );
         assert!(first.join("pycache").is_dir());
         assert!(first.join("src/data/x.txt").is_file());
         assert!(!first.join("src/__pycache__").exists());
         std::thread::sleep(std::time::Duration::from_millis(5));
         std::fs::write(skill.join("app.py"), "A = 2").unwrap(); // same size, in place
-        let second = version_dir(&skill, &cache).unwrap();
+        let second = snapshot::version_dir(PYTHON, &skill, &cache).unwrap();
         assert_ne!(second, first);
         let read = |d: &Path| std::fs::read_to_string(d.join("src/app.py")).unwrap();
         assert_eq!(

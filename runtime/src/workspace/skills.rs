@@ -381,6 +381,15 @@ impl SkillRegistry {
                     component,
                 });
             }
+            ComponentSource::JavaScript(dir) => {
+                let grants = self.policy.grants_for(&skill_dir)?;
+                let component =
+                    crate::javascript::load_skill(&self.host, &self.builder, dir, &grants).await?;
+                return Ok(LoadedSkill {
+                    dir: skill_dir,
+                    component,
+                });
+            }
             ComponentSource::Crate(crate_dir) => {
                 let builder = self.builder.clone();
                 let crate_dir = crate_dir.clone();

@@ -364,6 +364,7 @@ async fn probe_link(deps: &BootDeps, dir: &Path) -> Vec<ImportProblem> {
                     .wasm
             }
             ComponentSource::Python(_) => crate::python::ensure(deps.builder.python()).await?.wasm,
+            ComponentSource::JavaScript(_) => crate::javascript::ensure(&deps.builder).await?.wasm,
             ComponentSource::Instructions => return Ok(Vec::new()),
         };
         let bytes = tokio::fs::read(&wasm).await?;

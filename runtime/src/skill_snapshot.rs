@@ -1,12 +1,13 @@
-//! The per-version snapshot of a Python skill folder that the interpreter reads at `/skill`,
-//! and the fingerprint that names a version.
+//! The per-version snapshot of a script skill folder (Python or JavaScript) that the shared
+//! interpreter or engine reads at `/skill`, and the fingerprint that names a version.
 //!
 //! The folder is untrusted input (skills come from other people), so the snapshot never
 //! follows a link out of it: a symbolic link is taken only when it points at a file inside
 //! the folder, and is otherwise skipped with a warning (a direct preopen of the folder would
 //! refuse it the same way). The snapshot is bounded — [`MAX_FILES`] entries, [`MAX_DEPTH`]
-//! levels, [`MAX_COPIED_BYTES`] copied (`.py` files are copied; other files are hard-linked,
-//! and copied only where linking fails) — and a folder over a bound is an error naming it.
+//! levels, [`MAX_COPIED_BYTES`] copied (source files — [`Language::sources`] — are copied;
+//! other files are hard-linked, and copied only where linking fails) — and a folder over a
+//! bound is an error naming it.
 
 use std::path::{Path, PathBuf};
 
@@ -23,15 +24,54 @@ pub const MAX_DEPTH: usize = 32;
 /// Most bytes a snapshot copies (bytes).
 pub const MAX_COPIED_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Creates (if needed) and returns `<python_dir>/skills/<folder hash>/<source fingerprint>`
-/// holding `src/` (a snapshot of the skill folder; hidden entries, `target/` and
-/// `__pycache__` skipped) and `pycache/`. A version's snapshot is what its calls read, so an
-/// edit in progress never reaches a loaded version. Nothing is removed here: see
-/// [`mark_current`]. Errors name the folder and the bound it passed.
-pub fn version_dir(skill_dir: &Path, python_dir: &Path) -> anyhow::Result<PathBuf> {
+/// What a snapshot of one language's skill folder holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Language {
+    /// The language's name in messages, e.g. `Python`.
+    pub name: &'static str,
+    /// Extensions of its source files: copied (never linked) and fingerprinted.
+    pub sources: &'static [&'static str],
+    /// Folder names never snapshotted, besides hidden entries and `target/`.
+    pub skip: &'static [&'static str],
+    /// Empty folders created beside `src/` in each version (e.g. a bytecode cache).
+    pub extra_dirs: &'static [&'static str],
+}
+
+/// Python skills: `.py` sources; `__pycache__` skipped; a `pycache/` folder per version.
+pub const PYTHON: Language = Language {
+    name: "Python",
+    sources: &["py"],
+    skip: &["__pycache__"],
+    extra_dirs: &["pycache"],
+};
+
+/// JavaScript skills: `.js`, `.mjs` and `.json` sources; `node_modules` (an author's
+/// development dependencies, e.g. the SDK linked for `node --test`) skipped.
+pub const JAVASCRIPT: Language = Language {
+    name: "JavaScript",
+    sources: &["js", "mjs", "json"],
+    skip: &["node_modules"],
+    extra_dirs: &[],
+};
+
+impl Language {
+    fn is_source(&self, rel: &Path) -> bool {
+        rel.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| self.sources.contains(&e))
+    }
+}
+
+/// Creates (if needed) and returns `<cache_dir>/skills/<folder hash>/<source fingerprint>`
+/// holding `src/` (a snapshot of the skill folder; hidden entries, `target/` and the
+/// language's [`Language::skip`] folders skipped) and the language's extra folders. A
+/// version's snapshot is what its calls read, so an edit in progress never reaches a loaded
+/// version. Nothing is removed here: see [`mark_current`]. Errors name the folder and the
+/// bound it passed.
+pub fn version_dir(lang: Language, skill_dir: &Path, cache_dir: &Path) -> anyhow::Result<PathBuf> {
     let folder = hex::encode(&Sha256::digest(skill_dir.to_string_lossy().as_bytes())[..8]);
-    let parent = python_dir.join("skills").join(folder);
-    let version = source_fingerprint(skill_dir)?;
+    let parent = cache_dir.join("skills").join(folder);
+    let version = source_fingerprint(lang, skill_dir)?;
     let dir = parent.join(&version);
     if !dir.join("src").is_dir() {
         let tmp = parent.join(format!(".tmp-{version}-{}", std::process::id()));
@@ -40,12 +80,14 @@ pub fn version_dir(skill_dir: &Path, python_dir: &Path) -> anyhow::Result<PathBu
             .canonicalize()
             .with_context(|| format!("resolving {}", skill_dir.display()))?;
         let mut budget = Budget::default();
-        if let Err(err) = copy_tree(&root, &root, &tmp.join("src"), 0, &mut budget) {
+        if let Err(err) = copy_tree(lang, &root, &tmp.join("src"), &mut budget) {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(err);
         }
-        std::fs::create_dir_all(tmp.join("pycache"))
-            .with_context(|| format!("creating {}", tmp.display()))?;
+        for extra in lang.extra_dirs {
+            std::fs::create_dir_all(tmp.join(extra))
+                .with_context(|| format!("creating {}", tmp.join(extra).display()))?;
+        }
         if std::fs::rename(&tmp, &dir).is_err() {
             // Another loader made the same version first.
             let _ = std::fs::remove_dir_all(&tmp);
@@ -54,13 +96,13 @@ pub fn version_dir(skill_dir: &Path, python_dir: &Path) -> anyhow::Result<PathBu
     Ok(dir)
 }
 
-/// Hex digest of every `.py` file's relative path, size and mtime (ns) under `dir`, skipping
-/// hidden entries, `__pycache__`, `target/` and links; bounded like the snapshot.
-pub fn source_fingerprint(dir: &Path) -> anyhow::Result<String> {
+/// Hex digest of every source file's relative path, size and mtime (ns) under `dir`,
+/// skipping what the snapshot skips and links out of `dir`; bounded like the snapshot.
+pub fn source_fingerprint(lang: Language, dir: &Path) -> anyhow::Result<String> {
     let mut hasher = Sha256::new();
     let mut budget = Budget::default();
-    walk(dir, dir, 0, &mut budget, &mut |rel, _src, meta| {
-        if rel.extension().is_some_and(|e| e == "py") {
+    walk(lang, dir, dir, 0, &mut budget, &mut |rel, _src, meta| {
+        if lang.is_source(rel) {
             let mtime = meta
                 .modified()
                 .ok()
@@ -145,19 +187,13 @@ fn touch(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.set_modified(std::time::SystemTime::now())
 }
 
-/// Copies the files under `dir` (inside `root`) to `to`, `.py` files by copy and the rest by
-/// hard link where possible.
-fn copy_tree(
-    root: &Path,
-    dir: &Path,
-    to: &Path,
-    depth: usize,
-    budget: &mut Budget,
-) -> anyhow::Result<()> {
+/// Copies the files under `root` to `to`, source files by copy and the rest by hard link
+/// where possible.
+fn copy_tree(lang: Language, root: &Path, to: &Path, budget: &mut Budget) -> anyhow::Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     let mut copied = 0u64;
     let mut files = Vec::new();
-    walk(root, dir, depth, budget, &mut |rel, src, meta| {
+    walk(lang, root, root, 0, budget, &mut |rel, src, meta| {
         files.push((rel.to_owned(), src.to_owned(), meta.len()));
         Ok(())
     })?;
@@ -167,14 +203,14 @@ fn copy_tree(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let is_py = rel.extension().is_some_and(|e| e == "py");
-        if is_py || std::fs::hard_link(&src, &dest).is_err() {
+        if lang.is_source(&rel) || std::fs::hard_link(&src, &dest).is_err() {
             copied += len;
             if copied > MAX_COPIED_BYTES {
                 bail!(
-                    "{} holds more than {MAX_COPIED_BYTES} bytes to copy for a Python skill \
+                    "{} holds more than {MAX_COPIED_BYTES} bytes to copy for a {} skill \
                      snapshot; keep large data out of the skill folder",
-                    root.display()
+                    root.display(),
+                    lang.name
                 );
             }
             std::fs::copy(&src, &dest)
@@ -190,6 +226,7 @@ type Visit<'a> = dyn FnMut(&Path, &Path, &std::fs::Metadata) -> anyhow::Result<(
 /// Calls `visit(relative path, source path, metadata)` for every regular file under `dir`
 /// (inside `root`), in name order, without following links out of `root`.
 fn walk(
+    lang: Language,
     root: &Path,
     dir: &Path,
     depth: usize,
@@ -198,8 +235,9 @@ fn walk(
 ) -> anyhow::Result<()> {
     if depth > MAX_DEPTH {
         bail!(
-            "{} is nested deeper than {MAX_DEPTH} folders; a Python skill folder may not be",
-            dir.display()
+            "{} is nested deeper than {MAX_DEPTH} folders; a {} skill folder may not be",
+            dir.display(),
+            lang.name
         );
     }
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -210,23 +248,24 @@ fn walk(
     for entry in entries {
         let name = entry.file_name();
         let text = name.to_string_lossy();
-        if text.starts_with('.') || text == "target" || text == "__pycache__" {
+        if text.starts_with('.') || text == "target" || lang.skip.contains(&text.as_ref()) {
             continue;
         }
         budget.entries += 1;
         if budget.entries > MAX_FILES {
             bail!(
-                "{} holds more than {MAX_FILES} files and folders; a Python skill folder may not",
-                root.display()
+                "{} holds more than {MAX_FILES} files and folders; a {} skill folder may not",
+                root.display(),
+                lang.name
             );
         }
         let path = entry.path();
-        let meta = match linked_file_inside(root, &path)? {
+        let meta = match linked_file_inside(lang, root, &path)? {
             Some(meta) => meta,
             None => continue,
         };
         if meta.is_dir() {
-            walk(root, &path, depth + 1, budget, visit)?;
+            walk(lang, root, &path, depth + 1, budget, visit)?;
         } else if meta.is_file() {
             let rel = path.strip_prefix(root).unwrap_or(&path);
             visit(rel, &path, &meta)?;
@@ -238,7 +277,11 @@ fn walk(
 /// The metadata of `path` when it is a plain file or folder, or a link to a file inside
 /// `root`; `None` (with a warning) for a link that leads elsewhere or nowhere, and for
 /// anything that is neither file nor folder.
-fn linked_file_inside(root: &Path, path: &Path) -> anyhow::Result<Option<std::fs::Metadata>> {
+fn linked_file_inside(
+    lang: Language,
+    root: &Path,
+    path: &Path,
+) -> anyhow::Result<Option<std::fs::Metadata>> {
     let own =
         std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
     if !own.file_type().is_symlink() {
@@ -252,8 +295,9 @@ fn linked_file_inside(root: &Path, path: &Path) -> anyhow::Result<Option<std::fs
         _ => {
             tracing::warn!(
                 link = %crate::redact::escape(&path.display().to_string()),
-                "skipped a link in a Python skill folder: only links to files inside the \
-                 folder are followed"
+                language = lang.name,
+                "skipped a link in a skill folder: only links to files inside the folder are \
+                 followed"
             );
             Ok(None)
         }
@@ -277,7 +321,7 @@ mod tests {
         link("/etc", "etc");
         link("sub/data.txt", "alias.txt");
         link("..", "up");
-        let src = version_dir(&skill, &cache).unwrap().join("src");
+        let src = version_dir(PYTHON, &skill, &cache).unwrap().join("src");
         assert!(src.join("app.py").is_file());
         assert_eq!(
             std::fs::read_to_string(src.join("alias.txt")).unwrap(),
@@ -294,13 +338,13 @@ mod tests {
         let (skill, cache) = (dir.path().join("skill"), dir.path().join("cache"));
         std::fs::create_dir_all(&skill).unwrap();
         std::fs::write(skill.join("app.py"), "x = 1\n").unwrap();
-        let v1 = version_dir(&skill, &cache).unwrap();
+        let v1 = version_dir(PYTHON, &skill, &cache).unwrap();
         mark_current(&v1);
         // v1 loaded long ago: backdate it, as a long-running workspace would have it.
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         std::fs::File::open(&v1).unwrap().set_modified(old).unwrap();
         std::fs::write(skill.join("app.py"), "x = 22\n").unwrap();
-        let v2 = version_dir(&skill, &cache).unwrap();
+        let v2 = version_dir(PYTHON, &skill, &cache).unwrap();
         assert!(
             v1.is_dir(),
             "taking a new snapshot removes nothing (its load may fail)"
@@ -326,7 +370,7 @@ mod tests {
         }
         std::fs::create_dir_all(&deep).unwrap();
         std::fs::write(skill.join("app.py"), "x = 1\n").unwrap();
-        let err = format!("{:#}", version_dir(&skill, &cache).unwrap_err());
+        let err = format!("{:#}", version_dir(PYTHON, &skill, &cache).unwrap_err());
         assert!(err.contains("nested deeper than"), "{err}");
     }
 }

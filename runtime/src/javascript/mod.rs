@@ -1,0 +1,88 @@
+//! JavaScript skills: a skill folder with `app.js` (an ES module) runs on the one shared
+//! engine component of [`engine`], with the folder as data.
+//!
+//! Every JavaScript skill gets, besides what the operator grants it, a snapshot of its folder,
+//! read-only, at [`SKILL_MOUNT`] (`/skill`), taken when the skill (version) loads: the engine
+//! imports `app.js` from it at each call, so an edit is served by the next load with no
+//! rebuild and no recompile, and a file being written never reaches the calls of a loaded
+//! version. Snapshots live in `<cache>/javascript/skills/<folder hash>/<source fingerprint>`
+//! (see [`crate::skill_snapshot`]); `node_modules/` is never part of one.
+//!
+//! The compiled engine is shared: [`crate::component::ComponentHost::load_shared_skill`]
+//! compiles and pre-instantiates it once per process, whatever the number of skills.
+
+pub mod engine;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::builder::ComponentBuilder;
+use crate::component::{ComponentHost, SkillComponent};
+use crate::grants::{DirGrant, Grants};
+use crate::skill_snapshot::{self as snapshot, JAVASCRIPT};
+
+pub use engine::Engine;
+
+/// Where a JavaScript skill's folder is mounted, read-only.
+pub const SKILL_MOUNT: &str = "/skill";
+/// The entry module the engine imports.
+pub const ENTRY: &str = "app.js";
+
+/// True when `dir` is a JavaScript skill folder: it has `app.js`.
+pub fn is_js_skill(dir: &Path) -> bool {
+    dir.join(ENTRY).is_file()
+}
+
+/// `<cache root>/javascript`: the skills' snapshots.
+pub fn cache_dir(builder: &ComponentBuilder) -> PathBuf {
+    builder.cache_root().join("javascript")
+}
+
+/// Loads the JavaScript skill in `skill_dir` on the shared engine: ensures the engine is
+/// built and the folder's snapshot taken (both on the blocking pool), then describes it with
+/// the snapshot at `/skill`. Errors name the build step, the folder, the bound passed, or the
+/// skill's load failure (a syntax error with its file and line, say).
+pub async fn load_skill(
+    host: &ComponentHost,
+    builder: &ComponentBuilder,
+    skill_dir: &Path,
+    grants: &Grants,
+) -> anyhow::Result<SkillComponent> {
+    let engine = ensure(builder).await?;
+    let (skill_dir, cache) = (skill_dir.to_owned(), cache_dir(builder));
+    let version = tokio::task::spawn_blocking(move || {
+        let skill_dir = skill_dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", skill_dir.display()))?;
+        snapshot::version_dir(JAVASCRIPT, &skill_dir, &cache)
+    })
+    .await
+    .context("the snapshot task failed")??;
+    let grants = grants.with_dirs([DirGrant {
+        host: version.join("src"),
+        guest: SKILL_MOUNT.into(),
+        writable: false,
+    }]);
+    let skill = host
+        .load_shared_skill(&engine.key, &engine.wasm, grants)
+        .await?;
+    snapshot::mark_current(&version);
+    Ok(skill)
+}
+
+/// [`engine::ensure`] on the blocking pool, logging a fresh build.
+pub async fn ensure(builder: &ComponentBuilder) -> anyhow::Result<Engine> {
+    let builder = builder.clone();
+    let engine = tokio::task::spawn_blocking(move || engine::ensure(&builder))
+        .await
+        .context("the engine build task failed")??;
+    if engine.built_now {
+        tracing::info!(
+            wasm = %engine.wasm.display(),
+            elapsed = ?engine.elapsed,
+            "built the JavaScript engine component"
+        );
+    }
+    Ok(engine)
+}
