@@ -311,7 +311,7 @@ async fn a_skill_that_cannot_load_names_the_file_and_the_reason() {
     ];
     for (id, files, needles) in cases {
         let dir = write_skill(root.path(), id, &files);
-        let err = match try_load(&dir, Grants::builder(&format!("skill {id}")).build()).await {
+        let err = match try_load(&dir, Grants::builder(format!("skill {id}")).build()).await {
             Ok(skill) => panic!("{id} loaded with tools {:?}", skill.tools),
             Err(err) => format!("{err:#}"),
         };

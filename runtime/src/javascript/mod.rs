@@ -1,12 +1,19 @@
 //! JavaScript skills: a skill folder with `app.js` (an ES module) runs on the one shared
 //! engine component of [`engine`], with the folder as data.
 //!
-//! Every JavaScript skill gets, besides what the operator grants it, a snapshot of its folder,
-//! read-only, at [`SKILL_MOUNT`] (`/skill`), taken when the skill (version) loads: the engine
-//! imports `app.js` from it at each call, so an edit is served by the next load with no
-//! rebuild and no recompile, and a file being written never reaches the calls of a loaded
-//! version. Snapshots live in `<cache>/javascript/skills/<folder hash>/<source fingerprint>`
-//! (see [`crate::skill_snapshot`]); `node_modules/` is never part of one.
+//! Every JavaScript skill gets, besides what the operator grants it:
+//!
+//! * a snapshot of its folder, read-only, at [`SKILL_MOUNT`] (`/skill`), taken when the skill
+//!   (version) loads: the engine imports `app.js` from it at each call, so an edit is served
+//!   by the next load with no rebuild and no recompile, and a file being written never
+//!   reaches the calls of a loaded version (`node_modules/` is never part of one);
+//! * a host-owned bytecode folder at [`BYTECODE_MOUNT`] (`/jscache`), one per skill version
+//!   and engine build, writable only for the `describe` at load (the engine compiles every
+//!   module it imports and keeps its QuickJS bytecode there) and read-only for calls, so a
+//!   call parses nothing and, whatever its input, can never plant code for later calls.
+//!
+//! Both live in `<cache>/javascript/skills/<folder hash>/<source fingerprint>/` (see
+//! [`crate::skill_snapshot`]).
 //!
 //! The compiled engine is shared: [`crate::component::ComponentHost::load_shared_skill`]
 //! compiles and pre-instantiates it once per process, whatever the number of skills.
@@ -26,8 +33,12 @@ pub use engine::Engine;
 
 /// Where a JavaScript skill's folder is mounted, read-only.
 pub const SKILL_MOUNT: &str = "/skill";
+/// Where a JavaScript skill's bytecode folder is mounted (writable only while loading).
+pub const BYTECODE_MOUNT: &str = "/jscache";
 /// The entry module the engine imports.
 pub const ENTRY: &str = "app.js";
+/// The most bytecode one skill version may hold (bytes); more is an error at load.
+pub const MAX_BYTECODE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// True when `dir` is a JavaScript skill folder: it has `app.js`.
 pub fn is_js_skill(dir: &Path) -> bool {
@@ -59,14 +70,37 @@ pub async fn load_skill(
     })
     .await
     .context("the snapshot task failed")??;
-    let grants = grants.with_dirs([DirGrant {
-        host: version.join("src"),
-        guest: SKILL_MOUNT.into(),
-        writable: false,
-    }]);
-    let skill = host
-        .load_shared_skill(&engine.key, &engine.wasm, grants)
+    // Bytecode is specific to the engine build: one folder per build in each version.
+    let bytecode = version.join("jscache").join(&engine.key[..16]);
+    std::fs::create_dir_all(&bytecode)
+        .with_context(|| format!("creating {}", bytecode.display()))?;
+    let mounts = |writable| {
+        grants.with_dirs([
+            DirGrant {
+                host: version.join("src"),
+                guest: SKILL_MOUNT.into(),
+                writable: false,
+            },
+            DirGrant {
+                host: bytecode.clone(),
+                guest: BYTECODE_MOUNT.into(),
+                writable,
+            },
+        ])
+    };
+    let mut skill = host
+        .load_shared_skill(&engine.key, &engine.wasm, mounts(true))
         .await?;
+    let written = snapshot::tree_bytes(&bytecode);
+    if written > MAX_BYTECODE_BYTES {
+        let _ = std::fs::remove_dir_all(&bytecode);
+        anyhow::bail!(
+            "{} wrote {written} bytes of bytecode while loading, over the \
+             {MAX_BYTECODE_BYTES}-byte limit",
+            skill.label
+        );
+    }
+    skill.grants = mounts(false);
     snapshot::mark_current(&version);
     Ok(skill)
 }
