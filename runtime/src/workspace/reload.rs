@@ -126,11 +126,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// True for build output and hidden files, judged on the path below the watched folder.
+/// True for build output, hidden files and `node_modules/` (a JavaScript skill's development
+/// dependencies, never part of what is served), judged on the path below the watched folder.
 fn ignored(path: &Path) -> bool {
     path.components().any(|c| {
         let s = c.as_os_str().to_string_lossy();
-        s == "target" || (s.starts_with('.') && s != "." && s != "..")
+        s == "target" || s == "node_modules" || (s.starts_with('.') && s != "." && s != "..")
     })
 }
 
@@ -199,6 +200,8 @@ mod tests {
     fn ignores_build_output_and_hidden_files() {
         assert!(ignored(Path::new("notes/target/release/x.wasm")));
         assert!(ignored(Path::new("notes/.SKILL.md.swp")));
+        assert!(ignored(Path::new("greeter/node_modules/molecule-skill")));
+        assert!(!ignored(Path::new("greeter/app.js")));
         assert!(!ignored(Path::new("notes/SKILL.md")));
     }
 }
