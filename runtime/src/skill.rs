@@ -120,6 +120,14 @@ impl SkillDir {
             meta.name = id.clone();
         }
         let source = find_source(dir);
+        if matches!(source, ComponentSource::Python(_)) && crate::javascript::is_js_skill(dir) {
+            warnings.push(format!(
+                "{} has both Python (app.py or scripts/*.py) and JavaScript (app.js) tools; \
+                 it runs as a Python skill and app.js is not served: keep one language per \
+                 skill folder",
+                dir.display()
+            ));
+        }
         Ok(SkillDir {
             id,
             dir: dir.to_owned(),
@@ -328,6 +336,33 @@ mod tests {
         .unwrap();
         let err = format!("{:#}", SkillDir::load(&skill).unwrap_err());
         assert!(err.contains("byte limit for SKILL.md"), "{err}");
+    }
+
+    #[test]
+    fn a_folder_with_python_and_javascript_says_which_one_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let skill = dir.path().join("both");
+        std::fs::create_dir_all(&skill).unwrap();
+        std::fs::write(
+            skill.join("SKILL.md"),
+            "---\nname: both\ndescription: d\n---\n",
+        )
+        .unwrap();
+        std::fs::write(skill.join("app.js"), "export const x = 1;").unwrap();
+        let loaded = SkillDir::load(&skill).unwrap();
+        assert!(matches!(loaded.source, ComponentSource::JavaScript(_)));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        std::fs::write(skill.join("app.py"), "x = 1").unwrap();
+        let loaded = SkillDir::load(&skill).unwrap();
+        assert!(matches!(loaded.source, ComponentSource::Python(_)));
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.contains("app.js is not served")),
+            "{:?}",
+            loaded.warnings
+        );
     }
 
     #[test]
