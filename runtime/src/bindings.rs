@@ -11,7 +11,7 @@ pub mod imports {
         imports: { default: async },
         additional_derives: [PartialEq],
         with: {
-            "molecule:runtime/llm.chat-stream": crate::capabilities::llm::ChatStream,
+            "molecule:runtime/llm.chat-stream": crate::bindings::ChatStream,
         },
     });
 }
@@ -59,3 +59,27 @@ pub mod adapter {
 }
 
 pub use imports::molecule::runtime::types::{HostError, ToolError, ToolSpec};
+
+/// The host side of the `llm.chat-stream` resource: a streamed completion in progress, whose
+/// events arrive in order, ending with `done`. Declared here, beside the bindings that name
+/// it, so the bindings depend on nothing else of the crate.
+pub struct ChatStream {
+    pub(crate) events: tokio::sync::mpsc::Receiver<
+        Result<imports::molecule::runtime::llm::StreamEvent, HostError>,
+    >,
+    pub(crate) finished: bool,
+}
+
+impl ChatStream {
+    /// Wraps a channel the backend writes events into.
+    pub fn new(
+        events: tokio::sync::mpsc::Receiver<
+            Result<imports::molecule::runtime::llm::StreamEvent, HostError>,
+        >,
+    ) -> Self {
+        ChatStream {
+            events,
+            finished: false,
+        }
+    }
+}

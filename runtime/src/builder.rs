@@ -21,8 +21,7 @@ const CRATE_FILES: TreeFilter = TreeFilter {
     extension: None,
 };
 
-/// The wasm target guests build for.
-pub const GUEST_TARGET: &str = "wasm32-wasip2";
+pub use crate::toolchain::GUEST_TARGET;
 
 /// Builds component crates into the cache.
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@ use crate::capabilities::heartbeat::HeartbeatBackend;
 use crate::capabilities::llm::LlmBackend;
 use crate::capabilities::memory::MemoryBackend;
 use crate::capabilities::tools::ToolsBackend;
+use crate::capabilities::Denial;
 use crate::limits::SandboxLimits;
 use molecule_egress::{EgressHooks, EgressPolicy};
 
@@ -76,12 +77,10 @@ impl Grants {
         &self.limits
     }
 
-    /// The `denied` error for `capability`, naming the component and how to grant it.
+    /// The `denied` error for `capability`, naming the component and how to grant it (the
+    /// same text every capability's denial has: [`Denial`]).
     pub fn denied(&self, capability: &str) -> HostError {
-        HostError::Denied(format!(
-            "{} is not granted `{capability}`; grant it in {}",
-            self.component, self.grant_hint
-        ))
+        Denial::new(self.component.clone(), self.grant_hint.clone()).deny(capability)
     }
 
     /// A copy of these grants for one task: its `events` go to that task, its `tools` see

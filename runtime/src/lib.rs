@@ -25,6 +25,7 @@ pub mod javascript;
 pub mod limits;
 pub mod link_check;
 pub mod liveness;
+pub mod loaded;
 pub mod metrics;
 pub mod plan;
 pub mod python;

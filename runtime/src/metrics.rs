@@ -12,7 +12,6 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::limits::LimitHit;
-use crate::sandbox::CallError;
 
 /// Upper bounds (seconds) of the duration histogram buckets.
 pub const BUCKETS: [f64; 14] = [
@@ -94,20 +93,6 @@ pub fn global() -> &'static Metrics {
     METRICS.get_or_init(Metrics::new)
 }
 
-/// The label value for an error of a sandboxed call.
-pub fn outcome_of(result: &Result<String, CallError>) -> &'static str {
-    match result {
-        Ok(_) => "ok",
-        Err(CallError::Tool(_)) => "tool_error",
-        Err(CallError::Limit(_)) => "limit",
-        Err(CallError::Trap { .. }) => "trap",
-        Err(CallError::OutputTooLarge { .. }) => "output_too_large",
-        Err(CallError::InvalidOutput(_)) => "invalid_output",
-        Err(CallError::InvalidInput(_)) => "invalid_input",
-        Err(CallError::Unavailable(_)) => "unavailable",
-    }
-}
-
 impl Metrics {
     fn new() -> Self {
         let start_unix = SystemTime::now()
@@ -146,7 +131,7 @@ impl Metrics {
         lock(&self.task_duration).observe(elapsed.as_secs_f64());
     }
 
-    /// Records one tool call with its outcome label (see [`outcome_of`]) and duration.
+    /// Records one tool call with its outcome label (`ok`, or [`crate::sandbox::CallError::outcome`]) and duration.
     pub fn tool_call(&self, tool: &str, outcome: &'static str, elapsed: Duration) {
         *lock(&self.tool_calls)
             .entry((tool.to_owned(), outcome))

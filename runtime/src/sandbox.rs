@@ -13,10 +13,10 @@ use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::adapter::exports::molecule::runtime::agent::RequestContext;
 use crate::bindings::{ToolError, ToolSpec};
-use crate::component::{AdapterComponent, SkillComponent};
 use crate::engine::WasmEngine;
 use crate::grants::Grants;
 use crate::limits::{format_bytes, LimitHit, LimitKeys};
+use crate::loaded::{AdapterComponent, SkillComponent};
 use crate::state::HostState;
 
 /// Extra wall-clock time granted beyond the epoch deadline before the host abandons a call
@@ -56,6 +56,26 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// This error's label in metrics (`molecule_tool_calls_total{outcome}`): `tool_error`,
+    /// `limit`, `trap`, `output_too_large`, `invalid_output`, `invalid_input` or
+    /// `unavailable` (a successful call is `ok`).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            CallError::Tool(_) => "tool_error",
+            CallError::Limit(_) => "limit",
+            CallError::Trap { .. } => "trap",
+            CallError::OutputTooLarge { .. } => "output_too_large",
+            CallError::InvalidOutput(_) => "invalid_output",
+            CallError::InvalidInput(_) => "invalid_input",
+            CallError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// The metrics label of a call's result: `ok`, or [`CallError::outcome`].
+    pub fn outcome_of(result: &Result<String, CallError>) -> &'static str {
+        result.as_ref().map_or_else(CallError::outcome, |_| "ok")
+    }
+
     /// The message, with limit hints naming where each limit is set according to `keys`
     /// ([`Display`](fmt::Display) uses [`LimitKeys::CONFIG`]).
     pub fn message(&self, keys: &LimitKeys) -> String {

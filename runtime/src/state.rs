@@ -8,21 +8,26 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
+use crate::capabilities::config::ConfigCtx;
+use crate::capabilities::log::{LogBudget, LogCtx};
+use crate::capabilities::{Capabilities, CapabilitiesView, Denial, Granted};
 use crate::grants::Grants;
 use crate::limits::StoreLimiter;
-use crate::wasi::{self, LogBudget, StderrTail};
+use crate::wasi::{self, StderrTail};
 
 /// Most resources (streams, pollables, chat streams) a guest may hold at once.
 const MAX_RESOURCES: usize = 10_000;
 
 /// Everything a store's host functions can reach. Built by [`HostState::new`] from the
-/// component's [`Grants`]; nothing else is visible to the guest.
+/// component's [`Grants`]; nothing else is visible to the guest. The host code of each
+/// capability sees only its own context (see [`crate::capabilities`]); the sandbox's own
+/// bookkeeping (limiter, deadline, stderr tail) is not reachable from any of it.
 pub struct HostState {
     pub(crate) grants: Arc<Grants>,
     pub(crate) limiter: StoreLimiter,
     pub(crate) deadline: Instant,
-    pub(crate) log_budget: LogBudget,
     pub(crate) stderr_tail: StderrTail,
+    capabilities: Capabilities,
     wasi: WasiCtx,
     table: ResourceTable,
     egress: Option<EgressState>,
@@ -41,8 +46,8 @@ impl HostState {
             egress: grants.egress.clone().map(EgressState::new),
             limiter: StoreLimiter::new(limits),
             deadline: Instant::now() + limits.timeout,
+            capabilities: capabilities(&grants, log_budget),
             grants,
-            log_budget,
             stderr_tail,
             wasi,
             table,
@@ -57,6 +62,27 @@ impl HostState {
     /// The resource table of this store.
     pub fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+}
+
+/// Each capability's context, from what `grants` grants.
+fn capabilities(grants: &Grants, log_budget: LogBudget) -> Capabilities {
+    let denial = Denial::new(grants.component(), grants.grant_hint.clone());
+    Capabilities {
+        log: LogCtx::new(grants.component(), log_budget),
+        config: ConfigCtx::new(grants.config.clone(), denial.clone()),
+        memory: Granted::new("memory", grants.memory.clone(), denial.clone()),
+        a2a: Granted::new("a2a", grants.a2a.clone(), denial.clone()),
+        heartbeat: Granted::new("heartbeat", grants.heartbeat.clone(), denial.clone()),
+        llm: Granted::new("llm", grants.llm.clone(), denial.clone()),
+        tools: Granted::new("tools", grants.tools.clone(), denial.clone()),
+        events: Granted::new("events", grants.events.clone(), denial.clone()),
+    }
+}
+
+impl CapabilitiesView for HostState {
+    fn capabilities(&mut self) -> (&mut Capabilities, &mut ResourceTable) {
+        (&mut self.capabilities, &mut self.table)
     }
 }
 

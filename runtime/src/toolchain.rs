@@ -17,7 +17,8 @@ use std::process::{Command, Output};
 
 use anyhow::{bail, Context as _};
 
-use crate::builder::GUEST_TARGET;
+/// The wasm target guests build for.
+pub const GUEST_TARGET: &str = "wasm32-wasip2";
 
 /// The programs a guest build uses to find and complete its toolchain.
 #[derive(Debug, Clone)]

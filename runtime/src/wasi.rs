@@ -4,7 +4,6 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -12,6 +11,7 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
+pub use crate::capabilities::log::LogBudget;
 use crate::grants::Grants;
 
 /// Builds the WASI context of one store from the component's grants.
@@ -50,43 +50,6 @@ pub fn deny_by_default(grants: &Grants, budget: &LogBudget, tail: &StderrTail) -
         }
     }
     builder.build()
-}
-
-/// Bytes of guest output (stdout, stderr and `log`) still allowed in one call. Shared by the
-/// streams of a store; once spent, further output is dropped and one note is logged.
-#[derive(Clone, Debug)]
-pub struct LogBudget {
-    remaining: Arc<AtomicUsize>,
-    noted: Arc<AtomicBool>,
-}
-
-impl LogBudget {
-    /// A budget of `bytes`.
-    pub fn new(bytes: usize) -> Self {
-        LogBudget {
-            remaining: Arc::new(AtomicUsize::new(bytes)),
-            noted: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// Takes up to `want` bytes from the budget and returns how many may be kept. Logs once
-    /// when the budget runs out.
-    pub fn take(&self, component: &str, want: usize) -> usize {
-        let mut granted = 0;
-        let _ = self
-            .remaining
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                granted = want.min(left);
-                Some(left - granted)
-            });
-        if granted < want && !self.noted.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                component,
-                "guest output budget spent; dropping further output"
-            );
-        }
-        granted
-    }
 }
 
 /// The last lines a guest wrote to stderr, kept so a trap can say what the guest printed

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use crate::bindings::imports::molecule::runtime::a2a::{self, DelegationStatus, Peer, SendResult};
 use crate::bindings::imports::molecule::runtime::types::Message;
 use crate::bindings::HostError;
-use crate::state::HostState;
+
+use super::grant::Granted;
 
 /// Reaches peer workspaces.
 #[async_trait]
@@ -21,32 +22,23 @@ pub trait A2aBackend: Send + Sync {
     async fn delegation_status(&self, id: &str) -> Result<DelegationStatus, HostError>;
 }
 
-impl a2a::Host for HostState {
+/// The `a2a` capability of one store.
+pub type A2aCtx = Granted<dyn A2aBackend>;
+
+impl a2a::Host for A2aCtx {
     async fn list_peers(&mut self) -> Result<Vec<Peer>, HostError> {
-        match self.grants.a2a.clone() {
-            Some(b) => b.list_peers().await,
-            None => Err(self.grants.denied("a2a")),
-        }
+        self.get()?.list_peers().await
     }
 
     async fn send(&mut self, peer_id: String, message: Message) -> Result<SendResult, HostError> {
-        match self.grants.a2a.clone() {
-            Some(b) => b.send(&peer_id, message).await,
-            None => Err(self.grants.denied("a2a")),
-        }
+        self.get()?.send(&peer_id, message).await
     }
 
     async fn delegate(&mut self, peer_id: String, task: String) -> Result<String, HostError> {
-        match self.grants.a2a.clone() {
-            Some(b) => b.delegate(&peer_id, &task).await,
-            None => Err(self.grants.denied("a2a")),
-        }
+        self.get()?.delegate(&peer_id, &task).await
     }
 
     async fn check_delegation(&mut self, id: String) -> Result<DelegationStatus, HostError> {
-        match self.grants.a2a.clone() {
-            Some(b) => b.delegation_status(&id).await,
-            None => Err(self.grants.denied("a2a")),
-        }
+        self.get()?.delegation_status(&id).await
     }
 }

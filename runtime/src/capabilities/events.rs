@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use crate::bindings::imports::molecule::runtime::events;
 use crate::bindings::imports::molecule::runtime::types::{Artifact, Message, TaskState};
 use crate::bindings::HostError;
-use crate::state::HostState;
+
+use super::grant::Granted;
 
 /// Receives the events of one task.
 #[async_trait]
@@ -19,29 +20,23 @@ pub trait EventsBackend: Send + Sync {
     async fn message(&self, message: Message) -> Result<(), HostError>;
 }
 
-impl events::Host for HostState {
+/// The `events` capability of one store.
+pub type EventsCtx = Granted<dyn EventsBackend>;
+
+impl events::Host for EventsCtx {
     async fn update_status(
         &mut self,
         state: TaskState,
         message: Option<Message>,
     ) -> Result<(), HostError> {
-        match self.grants.events.clone() {
-            Some(b) => b.status(state, message).await,
-            None => Err(self.grants.denied("events")),
-        }
+        self.get()?.status(state, message).await
     }
 
     async fn add_artifact(&mut self, artifact: Artifact) -> Result<(), HostError> {
-        match self.grants.events.clone() {
-            Some(b) => b.artifact(artifact).await,
-            None => Err(self.grants.denied("events")),
-        }
+        self.get()?.artifact(artifact).await
     }
 
     async fn send_message(&mut self, message: Message) -> Result<(), HostError> {
-        match self.grants.events.clone() {
-            Some(b) => b.message(message).await,
-            None => Err(self.grants.denied("events")),
-        }
+        self.get()?.message(message).await
     }
 }

@@ -1,9 +1,11 @@
 //! `heartbeat`: what the component is doing now, and whether it is wedged. The backend
-//! forwards it to the platform's heartbeat loop. Ungranted calls are ignored (logged at debug):
-//! the interface returns nothing a guest could act on.
+//! forwards it to the platform's heartbeat loop. The interface returns nothing a guest could
+//! act on, so an ungranted call is not an error: it is logged (a wedged report at WARN) with
+//! the same denial text as every other capability.
 
 use crate::bindings::imports::molecule::runtime::heartbeat;
-use crate::state::HostState;
+
+use super::grant::Granted;
 
 /// Receives liveness signals from components.
 pub trait HeartbeatBackend: Send + Sync {
@@ -13,20 +15,24 @@ pub trait HeartbeatBackend: Send + Sync {
     fn report_wedged(&self, component: &str, reason: &str);
 }
 
-impl heartbeat::Host for HostState {
+/// The `heartbeat` capability of one store.
+pub type HeartbeatCtx = Granted<dyn HeartbeatBackend>;
+
+impl heartbeat::Host for HeartbeatCtx {
     async fn set_current_task(&mut self, summary: String) {
-        match &self.grants.heartbeat {
-            Some(b) => b.set_current_task(self.grants.component(), &summary),
-            None => tracing::debug!(component = self.grants.component(), "heartbeat not granted"),
+        match self.get() {
+            Ok(b) => b.set_current_task(self.component(), &summary),
+            Err(denied) => tracing::debug!(component = self.component(), ?denied),
         }
     }
 
     async fn report_wedged(&mut self, reason: String) {
-        match &self.grants.heartbeat {
-            Some(b) => b.report_wedged(self.grants.component(), &reason),
-            None => tracing::warn!(
-                component = self.grants.component(),
-                reason,
+        match self.get() {
+            Ok(b) => b.report_wedged(self.component(), &reason),
+            Err(denied) => tracing::warn!(
+                component = self.component(),
+                reason = %crate::redact::escape(&reason),
+                ?denied,
                 "component reports itself wedged (heartbeat not granted)"
             ),
         }

@@ -1,17 +1,36 @@
 //! `log`: guest log records go to the host's `tracing` log, tagged with the component and
-//! counted against the call's output budget. Always granted; there is no other backend.
+//! counted against the call's output budget ([`LogBudget`], shared with the guest's stdout and
+//! stderr). Always granted; there is no other backend.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crate::bindings::imports::molecule::runtime::log::{self, Level};
-use crate::state::HostState;
 
 /// Longest single record kept, in bytes; longer ones are cut at a character boundary.
 const MAX_RECORD: usize = 8 << 10;
 
-impl log::Host for HostState {
+/// The `log` capability of one store.
+pub struct LogCtx {
+    component: String,
+    budget: LogBudget,
+}
+
+impl LogCtx {
+    /// Records of the component labelled `component`, within `budget`.
+    pub fn new(component: impl Into<String>, budget: LogBudget) -> Self {
+        LogCtx {
+            component: component.into(),
+            budget,
+        }
+    }
+}
+
+impl log::Host for LogCtx {
     async fn write(&mut self, level: Level, message: String) {
-        let component = self.grants.component().to_owned();
+        let component = self.component.as_str();
         let want = message.len().min(MAX_RECORD);
-        let keep = self.log_budget.take(&component, want);
+        let keep = self.budget.take(component, want);
         let text = truncate(&message, keep);
         match level {
             Level::Trace => tracing::trace!(target: "guest", component, "{text}"),
@@ -20,6 +39,43 @@ impl log::Host for HostState {
             Level::Warn => tracing::warn!(target: "guest", component, "{text}"),
             Level::Error => tracing::error!(target: "guest", component, "{text}"),
         }
+    }
+}
+
+/// Bytes of guest output (stdout, stderr and `log`) still allowed in one call. Shared by the
+/// streams of a store; once spent, further output is dropped and one note is logged.
+#[derive(Clone, Debug)]
+pub struct LogBudget {
+    remaining: Arc<AtomicUsize>,
+    noted: Arc<AtomicBool>,
+}
+
+impl LogBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> Self {
+        LogBudget {
+            remaining: Arc::new(AtomicUsize::new(bytes)),
+            noted: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Takes up to `want` bytes from the budget and returns how many may be kept. Logs once
+    /// when the budget runs out.
+    pub fn take(&self, component: &str, want: usize) -> usize {
+        let mut granted = 0;
+        let _ = self
+            .remaining
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                granted = want.min(left);
+                Some(left - granted)
+            });
+        if granted < want && !self.noted.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                component,
+                "guest output budget spent; dropping further output"
+            );
+        }
+        granted
     }
 }
 
@@ -37,10 +93,21 @@ fn truncate(s: &str, max: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn truncates_on_char_boundary() {
-        assert_eq!(super::truncate("héllo", 2), "h");
-        assert_eq!(super::truncate("héllo", 3), "hé");
-        assert_eq!(super::truncate("abc", 10), "abc");
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[test]
+    fn the_budget_is_shared_and_runs_out() {
+        let budget = LogBudget::new(10);
+        let other = budget.clone();
+        assert_eq!(budget.take("c", 6), 6);
+        assert_eq!(other.take("c", 6), 4);
+        assert_eq!(budget.take("c", 1), 0);
     }
 }

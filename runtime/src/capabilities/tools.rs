@@ -1,12 +1,14 @@
 //! `tools`: lets a component (normally an adapter) list and call the workspace's tools. The
 //! backend is the workspace's tool registry, which runs each call in the owning skill's own
-//! sandbox.
+//! sandbox. Ungranted, the list is empty and a call is the tool error `denied` with the
+//! common denial text.
 
 use async_trait::async_trait;
 
 use crate::bindings::imports::molecule::runtime::tools;
-use crate::bindings::{ToolError, ToolSpec};
-use crate::state::HostState;
+use crate::bindings::{HostError, ToolError, ToolSpec};
+
+use super::grant::Granted;
 
 /// The tools a component may see and call.
 #[async_trait]
@@ -17,21 +19,24 @@ pub trait ToolsBackend: Send + Sync {
     async fn call(&self, name: &str, input: &str) -> Result<String, ToolError>;
 }
 
-impl tools::Host for HostState {
+/// The `tools` capability of one store.
+pub type ToolsCtx = Granted<dyn ToolsBackend>;
+
+impl tools::Host for ToolsCtx {
     async fn list(&mut self) -> Vec<ToolSpec> {
-        match self.grants.tools.clone() {
-            Some(b) => b.list().await,
-            None => Vec::new(),
+        match self.get() {
+            Ok(b) => b.list().await,
+            Err(_) => Vec::new(),
         }
     }
 
     async fn call(&mut self, name: String, input: String) -> Result<String, ToolError> {
-        match self.grants.tools.clone() {
-            Some(b) => b.call(&name, &input).await,
-            None => Err(ToolError::Denied(format!(
-                "{} is not granted `tools`, so it cannot call `{name}`",
-                self.grants.component()
+        match self.get() {
+            Ok(b) => b.call(&name, &input).await,
+            Err(HostError::Denied(text)) => Err(ToolError::Denied(format!(
+                "{text}; without it, it cannot call `{name}`"
             ))),
+            Err(other) => Err(ToolError::Failed(format!("{other:?}"))),
         }
     }
 }

@@ -237,7 +237,7 @@ impl SkillRegistry {
             // caller (an adapter's tool call) gets the error as a failed tool call.
             tracing::warn!(skill = %skill.dir.id, tool = %name, error = %err, "tool call crashed");
         }
-        let outcome = crate::metrics::outcome_of(&result);
+        let outcome = crate::sandbox::CallError::outcome_of(&result);
         crate::metrics::global().tool_call(name, outcome, started.elapsed());
         result
     }

@@ -309,12 +309,12 @@ fn run_error(err: RunError) -> ToolError {
 /// Records a Python run in the tool-call metrics and logs a limit or crash.
 fn record(tool: &str, result: &Result<String, RunError>, started: std::time::Instant) {
     let outcome = match result {
-        Ok(out) => crate::metrics::outcome_of(&Ok(out.clone())),
+        Ok(_) => "ok",
         Err(RunError::Call(err)) => {
             if matches!(err, CallError::Trap { .. } | CallError::Limit(_)) {
                 tracing::warn!(tool = %tool, error = %err, "Python run stopped");
             }
-            crate::metrics::outcome_of(&Err(err.clone()))
+            err.outcome()
         }
         Err(_) => "tool_error",
     };

@@ -2,35 +2,21 @@
 //! in the host) holds the credentials, so no guest ever sees an API key.
 
 use async_trait::async_trait;
-use tokio::sync::mpsc;
-use wasmtime::component::Resource;
+use wasmtime::component::{HasData, Resource, ResourceTable};
 
 use crate::bindings::imports::molecule::runtime::llm::{
     self, ChatRequest, ChatResponse, StreamEvent,
 };
 use crate::bindings::HostError;
-use crate::state::HostState;
+
+use super::grant::Granted;
 
 mod gateway;
 mod unavailable;
 pub use self::gateway::GatewayBackend;
 pub use self::unavailable::{model_access, NoModel};
 
-/// A streamed completion in progress: events arrive in order, ending with `done`.
-pub struct ChatStream {
-    events: mpsc::Receiver<Result<StreamEvent, HostError>>,
-    finished: bool,
-}
-
-impl ChatStream {
-    /// Wraps a channel the backend writes events into.
-    pub fn new(events: mpsc::Receiver<Result<StreamEvent, HostError>>) -> Self {
-        ChatStream {
-            events,
-            finished: false,
-        }
-    }
-}
+pub use crate::bindings::ChatStream;
 
 /// Answers completion requests.
 #[async_trait]
@@ -41,33 +27,45 @@ pub trait LlmBackend: Send + Sync {
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, HostError>;
 }
 
-impl llm::Host for HostState {
+/// The `llm` capability of one store.
+pub type LlmCtx = Granted<dyn LlmBackend>;
+
+/// What the `llm` host code sees of a store: its capability and the store's resource table
+/// (for chat streams), as wasmtime's `WasiCtxView` does for WASI.
+pub struct LlmView<'a> {
+    /// The capability.
+    pub ctx: &'a LlmCtx,
+    /// The store's resource table.
+    pub table: &'a mut ResourceTable,
+}
+
+/// [`HasData`] for linking `llm` with an [`LlmView`] of the store.
+pub struct LlmData;
+
+impl HasData for LlmData {
+    type Data<'a> = LlmView<'a>;
+}
+
+impl llm::Host for LlmView<'_> {
     async fn complete(&mut self, request: ChatRequest) -> Result<ChatResponse, HostError> {
-        match self.grants.llm.clone() {
-            Some(b) => b.complete(request).await,
-            None => Err(self.grants.denied("llm")),
-        }
+        self.ctx.get()?.complete(request).await
     }
 
     async fn stream(&mut self, request: ChatRequest) -> Result<Resource<ChatStream>, HostError> {
-        let backend = match self.grants.llm.clone() {
-            Some(b) => b,
-            None => return Err(self.grants.denied("llm")),
-        };
-        let stream = backend.stream(request).await?;
-        self.table()
+        let stream = self.ctx.get()?.stream(request).await?;
+        self.table
             .push(stream)
             .map_err(|e| HostError::Failed(format!("too many open streams: {e}")))
     }
 }
 
-impl llm::HostChatStream for HostState {
+impl llm::HostChatStream for LlmView<'_> {
     async fn next(
         &mut self,
         stream: Resource<ChatStream>,
     ) -> Result<Option<StreamEvent>, HostError> {
         let stream = self
-            .table()
+            .table
             .get_mut(&stream)
             .map_err(|e| HostError::InvalidInput(format!("unknown chat stream: {e}")))?;
         if stream.finished {
@@ -94,7 +92,7 @@ impl llm::HostChatStream for HostState {
     }
 
     async fn drop(&mut self, stream: Resource<ChatStream>) -> wasmtime::Result<()> {
-        self.table().delete(stream)?;
+        self.table.delete(stream)?;
         Ok(())
     }
 }

@@ -14,7 +14,8 @@ pub use self::platform::PlatformMemory;
 pub use self::sqlite::SqliteMemory;
 use crate::bindings::imports::molecule::runtime::memory::{self, MemoryEntry, Scope};
 use crate::bindings::HostError;
-use crate::state::HostState;
+
+use super::grant::Granted;
 
 /// Most entries one search may return.
 pub const MAX_SEARCH_LIMIT: u32 = 100;
@@ -33,13 +34,12 @@ pub trait MemoryBackend: Send + Sync {
     ) -> Result<Vec<MemoryEntry>, HostError>;
 }
 
-impl memory::Host for HostState {
+/// The `memory` capability of one store.
+pub type MemoryCtx = Granted<dyn MemoryBackend>;
+
+impl memory::Host for MemoryCtx {
     async fn commit(&mut self, content: String, scope: Scope) -> Result<String, HostError> {
-        let backend = self
-            .grants
-            .memory
-            .clone()
-            .ok_or_else(|| self.grants.denied("memory"))?;
+        let backend = self.get()?;
         if content.trim().is_empty() {
             return Err(HostError::InvalidInput("content: must not be empty".into()));
         }
@@ -54,11 +54,7 @@ impl memory::Host for HostState {
         scope: Option<Scope>,
         limit: u32,
     ) -> Result<Vec<MemoryEntry>, HostError> {
-        let backend = self
-            .grants
-            .memory
-            .clone()
-            .ok_or_else(|| self.grants.denied("memory"))?;
+        let backend = self.get()?;
         backend
             .search(&query, scope, limit.clamp(1, MAX_SEARCH_LIMIT))
             .await
