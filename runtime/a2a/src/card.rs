@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::types::{AgentCard, BINDING_JSONRPC, LEGACY_PROTOCOL_VERSION};
 
 /// Path of the public agent card.
-pub const AGENT_CARD_PATH: &str = "/.well-known/agent-card.json";
+pub(crate) const AGENT_CARD_PATH: &str = "/.well-known/agent-card.json";
 
 /// The card as served: the JSON body and its cache validators.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ impl CardHandle {
     }
 
     /// True when the card declares streaming.
-    pub fn streaming(&self) -> bool {
+    pub(crate) fn streaming(&self) -> bool {
         self.get().capabilities.streaming == Some(true)
     }
 

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{A2aError, A2aResult};
 
 /// 0.3 JSON-RPC method names and the 1.0 method each one maps to.
-pub const METHODS: &[(&str, &str)] = &[
+pub(crate) const METHODS: &[(&str, &str)] = &[
     ("message/send", "SendMessage"),
     ("message/stream", "SendStreamingMessage"),
     ("tasks/get", "GetTask"),
@@ -35,7 +35,7 @@ pub const METHODS: &[(&str, &str)] = &[
 ];
 
 /// The 1.0 method name for a 0.3 method name.
-pub fn method_to_v1(method: &str) -> Option<&'static str> {
+pub(crate) fn method_to_v1(method: &str) -> Option<&'static str> {
     METHODS
         .iter()
         .find(|(old, _)| *old == method)
@@ -48,7 +48,7 @@ fn obj<'a>(v: &'a Value, field: &str) -> A2aResult<&'a Map<String, Value>> {
 }
 
 /// Rewrites 0.3 `MessageSendParams` into a 1.0 `SendMessageRequest` JSON value.
-pub fn send_params_to_v1(params: &Value) -> A2aResult<Value> {
+pub(crate) fn send_params_to_v1(params: &Value) -> A2aResult<Value> {
     let p = obj(params, "params")?;
     let mut out = Map::new();
     let message = p
@@ -79,7 +79,7 @@ pub fn send_params_to_v1(params: &Value) -> A2aResult<Value> {
 }
 
 /// Rewrites a 0.3 `Message` into 1.0 JSON.
-pub fn message_to_v1(message: &Value) -> A2aResult<Value> {
+pub(crate) fn message_to_v1(message: &Value) -> A2aResult<Value> {
     let mut m = obj(message, "message")?.clone();
     m.remove("kind");
     if let Some(role) = m.get("role").and_then(Value::as_str) {
@@ -175,7 +175,7 @@ fn part_to_v1(part: &Value, index: usize) -> A2aResult<Value> {
 }
 
 /// The 0.3 name of a 1.0 task state name (`TASK_STATE_INPUT_REQUIRED` → `input-required`).
-pub fn state_to_v03(state: &str) -> String {
+pub(crate) fn state_to_v03(state: &str) -> String {
     match state.strip_prefix("TASK_STATE_") {
         Some("UNSPECIFIED") | None => "unknown".to_string(),
         Some(rest) => rest.to_ascii_lowercase().replace('_', "-"),
@@ -183,7 +183,7 @@ pub fn state_to_v03(state: &str) -> String {
 }
 
 /// Rewrites a 1.0 `Part` into a 0.3 kind-tagged part.
-pub fn part_to_v03(part: &Value) -> Value {
+pub(crate) fn part_to_v03(part: &Value) -> Value {
     let Some(p) = part.as_object() else {
         return part.clone();
     };
@@ -234,7 +234,7 @@ fn parts_to_v03(v: &mut Map<String, Value>) {
 }
 
 /// Rewrites a 1.0 `Message` into 0.3 JSON.
-pub fn message_to_v03(message: &Value) -> Value {
+pub(crate) fn message_to_v03(message: &Value) -> Value {
     let Some(m) = message.as_object() else {
         return message.clone();
     };
@@ -274,7 +274,7 @@ fn artifact_to_v03(artifact: &Value) -> Value {
 }
 
 /// Rewrites a 1.0 `Task` into 0.3 JSON.
-pub fn task_to_v03(task: &Value) -> Value {
+pub(crate) fn task_to_v03(task: &Value) -> Value {
     let Some(t) = task.as_object() else {
         return task.clone();
     };
@@ -298,7 +298,7 @@ pub fn task_to_v03(task: &Value) -> Value {
 
 /// Rewrites a 1.0 `StreamResponse` (or `SendMessageResponse`) wrapper into the bare 0.3 event
 /// (`Task`, `Message`, `TaskStatusUpdateEvent` with `final`, `TaskArtifactUpdateEvent`).
-pub fn stream_response_to_v03(resp: &Value) -> Value {
+pub(crate) fn stream_response_to_v03(resp: &Value) -> Value {
     if let Some(t) = resp.get("task") {
         return task_to_v03(t);
     }

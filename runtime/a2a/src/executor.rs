@@ -1,13 +1,14 @@
 //! The agent side of the server: the [`AgentExecutor`] trait the runtime implements (its wasm
 //! adapter plugs in here), the [`RequestContext`] it receives and the [`EventSink`] through
-//! which it reports status changes, artifacts and messages, in order.
+//! which it reports status changes, artifacts and messages, in order. This is the contract
+//! only: the task manager implements `EventTarget` behind each sink, and depends on this
+//! module, not the reverse.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::manager::{LiveTask, Shared};
 use crate::types::{Artifact, Message, Task, TaskState};
 
 /// Runs agent work for A2A requests. One `execute` call runs per SendMessage, each in its own
@@ -60,7 +61,7 @@ impl RequestContext {
 
 /// One event from an executor.
 #[derive(Debug, Clone)]
-pub enum AgentEvent {
+pub(crate) enum AgentEvent {
     /// The task moved to `state`, optionally with an agent message.
     Status {
         /// The new state.
@@ -86,18 +87,33 @@ pub enum AgentEvent {
 /// Error returned by the sink once the task is terminal (for example after a cancel).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("task `{0}` is closed; the event was dropped")]
-pub struct SinkClosed(pub String);
+pub struct SinkClosed(pub(crate) String);
+
+/// What receives the events of one task's [`EventSink`]: applies each event to the task and
+/// fans it out to the task's streams, in call order.
+pub(crate) trait EventTarget: Send + Sync {
+    /// Applies one event; fails once the task is closed.
+    fn apply(&self, event: AgentEvent) -> Result<(), SinkClosed>;
+}
 
 /// Where an executor sends its events. Events are applied and fanned out in call order.
 #[derive(Clone)]
 pub struct EventSink {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) live: Arc<LiveTask>,
-    pub(crate) task_id: String,
-    pub(crate) context_id: String,
+    target: Arc<dyn EventTarget>,
+    task_id: String,
+    context_id: String,
 }
 
 impl EventSink {
+    /// A sink for task `task_id` in `context_id` whose events go to `target`.
+    pub(crate) fn new(target: Arc<dyn EventTarget>, task_id: String, context_id: String) -> Self {
+        EventSink {
+            target,
+            task_id,
+            context_id,
+        }
+    }
+
     /// The task this sink reports for.
     pub fn task_id(&self) -> &str {
         &self.task_id
@@ -109,8 +125,8 @@ impl EventSink {
     }
 
     /// Sends any event.
-    pub fn send(&self, event: AgentEvent) -> Result<(), SinkClosed> {
-        crate::manager::apply_event(&self.shared, &self.live, event)
+    pub(crate) fn send(&self, event: AgentEvent) -> Result<(), SinkClosed> {
+        self.target.apply(event)
     }
 
     /// Reports a status change.
@@ -138,7 +154,9 @@ impl EventSink {
         })
     }
 
-    /// Sends an agent message (see [`AgentEvent::Message`]).
+    /// Sends an agent message. As the first event of a new task it is the whole answer
+    /// (SendMessage returns `{message}` and the task completes silently); later it is added to
+    /// the history and sent to streams as a status update carrying the message.
     pub fn message(&self, message: Message) -> Result<(), SinkClosed> {
         self.send(AgentEvent::Message(message))
     }

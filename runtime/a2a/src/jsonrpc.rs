@@ -15,13 +15,14 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::compat_v03;
 use crate::error::A2aError;
+use crate::http::{
+    check_json_content_type, encoded_response, read_body, requested_version, transport_error,
+    Binding, Version,
+};
 use crate::manager::EventReceiver;
 use crate::ops::{self, Op, Reply};
-use crate::server::{
-    check_json_content_type, encoded_response, read_body, requested_version, transport_error,
-    AppState, Binding, Version,
-};
 use crate::sse::v1_json;
+use crate::state::AppState;
 
 /// The members of a request object the server reads, each kept as the exact JSON text the
 /// client sent (so the `id` is echoed byte for byte, even a number no `f64` holds). `None` is a

@@ -19,20 +19,21 @@
 //! ```
 
 pub mod card;
-pub mod compat_v03;
-pub mod error;
+mod compat_v03;
+mod error;
 pub mod executor;
+mod http;
 mod jsonrpc;
 mod manager;
 mod ops;
 mod rest;
 pub mod server;
 mod sse;
+mod state;
 pub mod store;
 pub mod types;
 
 pub use card::CardHandle;
-pub use error::{A2aError, A2aResult};
-pub use executor::{AgentEvent, AgentExecutor, EventSink, RequestContext, SinkClosed};
-pub use server::{A2aServer, DEFAULT_BODY_LIMIT};
+pub use executor::{AgentExecutor, EventSink, RequestContext, SinkClosed};
+pub use server::A2aServer;
 pub use store::{Retention, StoreError, TaskStore};

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{clip, A2aError, A2aResult};
 use crate::manager::{self, EventReceiver, SendOutcome};
-use crate::server::{agent, AppState};
+use crate::state::{agent, AppState};
 use crate::store::{parse_page_token, ListQuery};
 use crate::types::{parse_state_name, trim_history, SendMessageRequest, Task};
 

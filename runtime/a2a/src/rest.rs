@@ -8,12 +8,13 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use crate::error::A2aError;
-use crate::ops::{self, Op, Reply};
-use crate::server::{
+use crate::http::{
     check_json_content_type, encoded_response, json_response, read_body, requested_version,
-    AppState, Version,
+    transport_error_with_status, Version,
 };
+use crate::ops::{self, Op, Reply};
 use crate::sse::{sse_response, v1_json};
+use crate::state::AppState;
 
 /// Handles one REST request.
 pub(crate) async fn handle(state: &AppState, req: Request) -> Response {
@@ -25,7 +26,7 @@ pub(crate) async fn handle(state: &AppState, req: Request) -> Response {
 
 fn error(e: &A2aError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    crate::server::transport_error_with_status(status, e)
+    transport_error_with_status(status, e)
 }
 
 /// REST paths exist only in 1.0 (0.3 used `/v1/...`), so a missing header means 1.0 here.

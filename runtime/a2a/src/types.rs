@@ -11,28 +11,28 @@ pub use a2a::{
 };
 
 /// The protocol version this server speaks natively.
-pub const PROTOCOL_VERSION: &str = "1.0";
+pub(crate) const PROTOCOL_VERSION: &str = "1.0";
 /// The legacy protocol version still accepted (missing `A2A-Version` header).
-pub const LEGACY_PROTOCOL_VERSION: &str = "0.3";
+pub(crate) const LEGACY_PROTOCOL_VERSION: &str = "0.3";
 /// Binding name of the JSON-RPC interface in `supportedInterfaces`.
-pub const BINDING_JSONRPC: &str = "JSONRPC";
+pub(crate) const BINDING_JSONRPC: &str = "JSONRPC";
 /// Binding name of the REST interface in `supportedInterfaces`.
-pub const BINDING_HTTP_JSON: &str = "HTTP+JSON";
+pub(crate) const BINDING_HTTP_JSON: &str = "HTTP+JSON";
 
 /// True for the interrupted states (`INPUT_REQUIRED`, `AUTH_REQUIRED`): the executor stopped
 /// and waits for the client.
-pub fn is_interrupted(state: &TaskState) -> bool {
+pub(crate) fn is_interrupted(state: &TaskState) -> bool {
     matches!(state, TaskState::InputRequired | TaskState::AuthRequired)
 }
 
 /// True when a task in this state will not change without new client input: terminal or
 /// interrupted. Streams close and blocking `SendMessage` returns at such a state.
-pub fn is_final(state: &TaskState) -> bool {
+pub(crate) fn is_final(state: &TaskState) -> bool {
     state.is_terminal() || is_interrupted(state)
 }
 
 /// The protobuf enum name of a state, e.g. `TASK_STATE_COMPLETED`.
-pub fn state_name(state: &TaskState) -> &'static str {
+pub(crate) fn state_name(state: &TaskState) -> &'static str {
     match state {
         TaskState::Unspecified => "TASK_STATE_UNSPECIFIED",
         TaskState::Submitted => "TASK_STATE_SUBMITTED",
@@ -47,7 +47,7 @@ pub fn state_name(state: &TaskState) -> &'static str {
 }
 
 /// Parses a protobuf enum name (`TASK_STATE_WORKING`) into a state.
-pub fn parse_state_name(name: &str) -> Option<TaskState> {
+pub(crate) fn parse_state_name(name: &str) -> Option<TaskState> {
     serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
 
@@ -100,7 +100,7 @@ pub fn standard_interfaces(base_url: &str) -> Vec<AgentInterface> {
 
 /// Keeps at most the `n` most recent messages of a task's history (`historyLength`
 /// semantics: `None` = no limit, 0 = no history).
-pub fn trim_history(task: &mut Task, history_length: Option<i32>) {
+pub(crate) fn trim_history(task: &mut Task, history_length: Option<i32>) {
     let Some(n) = history_length else { return };
     let n = usize::try_from(n.max(0)).unwrap_or(0);
     if n == 0 {

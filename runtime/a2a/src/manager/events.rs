@@ -4,22 +4,27 @@
 
 use std::sync::Arc;
 
-use super::{lock, LiveState, LiveTask, Shared};
-use crate::executor::{AgentEvent, SinkClosed};
+use super::live::{lock, LiveState, LiveTask, Shared};
+use crate::executor::{AgentEvent, EventTarget, SinkClosed};
 use crate::types::{
     is_final, now, Message, StreamResponse, Task, TaskArtifactUpdateEvent, TaskState, TaskStatus,
     TaskStatusUpdateEvent,
 };
 
-/// Applies one executor event (the [`EventSink`] entry point).
-pub(crate) fn apply_event(
-    shared: &Arc<Shared>,
-    live: &Arc<LiveTask>,
-    event: AgentEvent,
-) -> Result<(), SinkClosed> {
-    apply(shared, live, event, false)
+/// Where the [`EventSink`](crate::executor::EventSink) of one task sends its events.
+pub(super) struct TaskEvents {
+    pub(super) shared: Arc<Shared>,
+    pub(super) live: Arc<LiveTask>,
 }
 
+impl EventTarget for TaskEvents {
+    fn apply(&self, event: AgentEvent) -> Result<(), SinkClosed> {
+        apply(&self.shared, &self.live, event, false)
+    }
+}
+
+/// Applies one event to `live`; `internal` marks the manager's own events (the executor's
+/// return value, a cancel), which never count as a message reply.
 pub(super) fn apply(
     shared: &Arc<Shared>,
     live: &Arc<LiveTask>,

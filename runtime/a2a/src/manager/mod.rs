@@ -1,118 +1,36 @@
 //! The executor bridge: creates and continues tasks, runs `execute` in its own tokio task, and
-//! serves the operations on running tasks (send, subscribe, cancel). How executor events change
-//! a task and reach its streams is in `events.rs`.
+//! serves the operations on running tasks (send, subscribe, cancel). The state of running tasks
+//! is in `live.rs`; how executor events change a task and reach its streams, in `events.rs`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-mod events;
-
-pub(crate) use events::apply_event;
-use events::{apply, set_status};
 use futures::FutureExt as _;
 use tokio::sync::{mpsc, oneshot};
 
+mod events;
+mod live;
+
+use events::{apply, set_status, TaskEvents};
+pub(crate) use live::Shared;
+use live::{lock, LiveState, LiveTask, Subscriber};
+
 use crate::error::{A2aError, A2aResult};
-use crate::executor::{AgentEvent, AgentExecutor, EventSink, RequestContext};
-use crate::store::TaskStore;
+use crate::executor::{AgentEvent, EventSink, RequestContext};
 use crate::types::{
     agent_text_message, now, Message, Role, SendMessageRequest, StreamResponse, Task, TaskState,
     TaskStatus,
 };
 
 /// Receiving end of one stream of a task; closes after the final event.
-pub type EventReceiver = mpsc::UnboundedReceiver<StreamResponse>;
-
-/// State shared by the server handlers and every running task.
-pub(crate) struct Shared {
-    pub(crate) executor: Arc<dyn AgentExecutor>,
-    pub(crate) store: TaskStore,
-    live: Mutex<HashMap<String, Arc<LiveTask>>>,
-}
-
-pub(crate) struct LiveTask {
-    state: Mutex<LiveState>,
-}
-
-struct Subscriber {
-    tx: mpsc::UnboundedSender<StreamResponse>,
-    primed: bool,
-    /// A blocking SendMessage waiting for the outcome: it gets a message reply, else only the
-    /// end of the stream (then it reads the live snapshot), never the snapshot or updates.
-    outcome_only: bool,
-}
-
-struct LiveState {
-    task: Task,
-    subscribers: Vec<Subscriber>,
-    /// True once the executor sent its first event.
-    started: bool,
-    continuation: bool,
-    /// The executor answered with a message instead of a task.
-    message_reply: Option<Message>,
-    closed: bool,
-    /// A cancel is in progress: however the executor returns, the task ends CANCELED.
-    canceling: bool,
-    /// Stops the executor future (sent, or dropped, by a cancel).
-    abort: Option<oneshot::Sender<()>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) type EventReceiver = mpsc::UnboundedReceiver<StreamResponse>;
 
 /// What a blocking SendMessage returns.
 #[derive(Debug, Clone)]
-pub enum SendOutcome {
+pub(crate) enum SendOutcome {
     /// The task (terminal, interrupted, or just created with `returnImmediately`).
     Task(Task),
     /// The executor answered with a message.
     Message(Message),
-}
-
-impl Shared {
-    pub(crate) fn new(executor: Arc<dyn AgentExecutor>, store: TaskStore) -> Arc<Self> {
-        Arc::new(Shared {
-            executor,
-            store,
-            live: Mutex::new(HashMap::new()),
-        })
-    }
-
-    fn live(&self, id: &str) -> Option<Arc<LiveTask>> {
-        lock(&self.live).get(id).cloned()
-    }
-
-    /// Ends every open stream (used at shutdown so graceful shutdown does not wait on SSE
-    /// connections of long tasks). Tasks keep running.
-    pub(crate) fn close_streams(&self) {
-        let live: Vec<Arc<LiveTask>> = lock(&self.live).values().cloned().collect();
-        for l in live {
-            lock(&l.state).subscribers.clear();
-        }
-    }
-
-    /// Number of tasks whose executor is still running.
-    pub(crate) fn active_tasks(&self) -> usize {
-        lock(&self.live).len()
-    }
-
-    /// Reads a task: the live snapshot if it is running, else the store.
-    pub(crate) async fn get_task(&self, id: &str) -> A2aResult<Task> {
-        // A closed live task may be changed by a cancel after it was interrupted; the store
-        // (written in order under the task lock) is authoritative then.
-        if let Some(l) = self.live(id) {
-            let st = lock(&l.state);
-            if !st.closed {
-                return Ok(st.task.clone());
-            }
-        }
-        self.store
-            .get(id)
-            .await
-            .map_err(|e| A2aError::Internal(e.to_string()))?
-            .ok_or_else(|| A2aError::TaskNotFound(crate::error::clip(id)))
-    }
 }
 
 /// A task just started by [`start`].
@@ -240,12 +158,14 @@ pub(crate) async fn start(
             .unwrap_or_default(),
         metadata: req.metadata.unwrap_or_default(),
     };
-    let sink = EventSink {
-        shared: shared.clone(),
-        live: live.clone(),
-        task_id: task.id.clone(),
-        context_id: task.context_id.clone(),
-    };
+    let sink = EventSink::new(
+        Arc::new(TaskEvents {
+            shared: shared.clone(),
+            live: live.clone(),
+        }),
+        task.id.clone(),
+        task.context_id.clone(),
+    );
     let executor = shared.executor.clone();
     let (abort_tx, abort_rx) = oneshot::channel::<()>();
     lock(&live.state).abort = Some(abort_tx);

@@ -7,7 +7,18 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Job, StoreError};
+use rusqlite::Connection;
+
+use super::sql::Row;
+use super::types::StoreError;
+
+/// Work for the store thread, applied in queue order.
+pub(super) enum Job {
+    /// Insert or replace one task row.
+    Put(Row),
+    /// Run arbitrary SQL work (reads, startup repairs, retention).
+    Run(Box<dyn FnOnce(&mut Connection) + Send>),
+}
 
 /// Most jobs applied in one transaction.
 pub(super) const MAX_BATCH: usize = 512;
@@ -120,6 +131,26 @@ impl Queue {
     }
 }
 
+/// A queued write of a WORKING task `id` (unit tests of the queue and the worker).
+#[cfg(test)]
+pub(super) fn test_put(id: &str) -> Job {
+    Job::Put(Row {
+        updated_ms: 0,
+        task: Box::new(crate::types::Task {
+            id: id.into(),
+            context_id: "c".into(),
+            status: crate::types::TaskStatus {
+                state: crate::types::TaskState::Working,
+                message: None,
+                timestamp: None,
+            },
+            artifacts: None,
+            history: None,
+            metadata: None,
+        }),
+    })
+}
+
 /// The producers' handle; the queue closes when the last clone of the `Arc` is dropped.
 pub(super) struct Producer(pub(super) Arc<Queue>);
 
@@ -131,7 +162,7 @@ impl Drop for Producer {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_put as put;
+    use super::test_put as put;
     use super::*;
 
     #[test]

@@ -6,7 +6,7 @@
 
 use rusqlite::Connection;
 
-use super::StoreError;
+use super::types::StoreError;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS tasks (

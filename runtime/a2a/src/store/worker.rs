@@ -4,8 +4,9 @@
 
 use rusqlite::Connection;
 
-use super::queue::Queue;
-use super::{prune, write_row, Job, Retention, Row};
+use super::queue::{Job, Queue};
+use super::sql::{prune, write_row, Row};
+use super::types::Retention;
 
 /// The store thread: applies queued jobs in batches, one transaction per batch.
 pub(super) struct Worker {
@@ -89,7 +90,7 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_put as put;
+    use super::super::queue::test_put as put;
     use super::*;
 
     #[test]

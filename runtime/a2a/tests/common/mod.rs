@@ -291,3 +291,71 @@ pub async fn wait_state(url: &str, task_id: &str, state: &str) -> Value {
     }
     panic!("task {task_id} never reached {state}");
 }
+
+// JSON-RPC envelope and parameter checks (tests/envelope.rs, tests/validation.rs).
+
+/// The reason every JSON-RPC code must carry (A2A 1.0 names, plus this server's -32000).
+pub fn reason_of(code: i64) -> &'static str {
+    match code {
+        -32700 => "PARSE_ERROR",
+        -32600 => "INVALID_REQUEST",
+        -32601 => "METHOD_NOT_FOUND",
+        -32602 => "INVALID_PARAMS",
+        -32603 => "INTERNAL_ERROR",
+        -32000 => "UNAUTHENTICATED",
+        -32001 => "TASK_NOT_FOUND",
+        -32002 => "TASK_NOT_CANCELABLE",
+        -32003 => "PUSH_NOTIFICATION_NOT_SUPPORTED",
+        -32004 => "UNSUPPORTED_OPERATION",
+        -32005 => "CONTENT_TYPE_NOT_SUPPORTED",
+        -32007 => "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
+        -32009 => "VERSION_NOT_SUPPORTED",
+        other => panic!("unexpected code {other}"),
+    }
+}
+
+/// Asserts a JSON-RPC error with `code`, the matching reason, and a message containing
+/// `needle`.
+pub fn assert_error(v: &Value, code: i64, needle: &str) {
+    assert_eq!(v["jsonrpc"], "2.0", "{v}");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert_eq!(v["error"]["data"][0]["reason"], reason_of(code), "{v}");
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains(needle),
+        "message {msg:?} lacks {needle:?}: {v}"
+    );
+}
+
+/// POSTs `body` verbatim to `/` with `A2A-Version: 1.0`; returns the status and the raw text.
+pub async fn post_text(url: &str, body: &str) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/"))
+        .header("Content-Type", "application/json")
+        .header("A2A-Version", "1.0")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("body"))
+}
+
+/// POSTs `body` like [`post_text`] and parses the reply, which must be HTTP 200.
+pub async fn post(url: &str, body: &str) -> Value {
+    let (status, text) = post_text(url, body).await;
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).expect("json reply")
+}
+
+/// How many tasks the server holds.
+pub async fn task_count(url: &str) -> u64 {
+    let (_, v) = rpc(url, Some("1.0"), "ListTasks", json!({})).await;
+    assert!(v["result"]["tasks"].is_array(), "{v}");
+    v["result"]["totalSize"].as_u64().expect("totalSize")
+}
+
+/// SendMessage params with a plain user message.
+pub fn send_params() -> Value {
+    json!({"message": user_message("hello")})
+}

@@ -4,15 +4,17 @@
 
 use serde_json::{json, Value};
 
-/// The `@type` URL of a `google.rpc.ErrorInfo` detail.
-pub const ERROR_INFO_TYPE: &str = "type.googleapis.com/google.rpc.ErrorInfo";
-/// The `domain` carried by every A2A `ErrorInfo`.
-pub const ERROR_DOMAIN: &str = "a2a-protocol.org";
+pub(crate) mod codes;
+mod info;
+mod text;
+
+pub(crate) use info::{reason_for_code, AGENT_NOT_CONFIGURED, ERROR_DOMAIN, ERROR_INFO_TYPE};
+pub(crate) use text::{client_detail, clip};
 
 /// An error answered to an A2A client. The message is sent to the client as is, so it must
 /// never contain secrets.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum A2aError {
+pub(crate) enum A2aError {
     /// -32700: the body is not valid JSON.
     #[error("Parse error: {0}")]
     Parse(String),
@@ -62,147 +64,11 @@ pub enum A2aError {
     NotConfigured(String),
 }
 
-/// The `ErrorInfo.reason` of [`A2aError::NotConfigured`]: the one error whose reason is more
-/// specific than its code's (-32603 is otherwise `INTERNAL_ERROR`), the same on both bindings.
-pub const AGENT_NOT_CONFIGURED: &str = "AGENT_NOT_CONFIGURED";
-
-/// The most characters of client-supplied text repeated in an error message.
-pub const ECHO_LIMIT: usize = 128;
-/// The most characters of a whole error message (a backstop behind [`clip`]).
-const MESSAGE_LIMIT: usize = 1024;
-/// The most characters of the "not configured" detail given to clients.
-const DETAIL_LIMIT: usize = 512;
-
-/// Client-supplied `text` as repeated in an error message: control characters escaped
-/// (`\n`, `\u{1b}`), and at most [`ECHO_LIMIT`] characters, the rest replaced by `…`.
-pub fn clip(text: &str) -> String {
-    clip_to(text, ECHO_LIMIT)
-}
-
-fn clip_to(text: &str, limit: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(limit + 8));
-    for (n, c) in text.chars().enumerate() {
-        if n == limit {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The setup-failure reason as told to clients: every absolute path (`/etc/x/config.yaml`,
-/// `C:\x\config.yaml`) replaced by its file name (or `<path>` when it has none), control
-/// characters escaped, and at most 512 characters. The full reason belongs in the log and
-/// operator surfaces only: clients, unauthenticated ones included, must not learn host paths.
-pub fn client_detail(reason: &str) -> String {
-    let chars: Vec<char> = reason.chars().collect();
-    let mut out = String::with_capacity(reason.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let boundary =
-            i == 0 || !(chars[i - 1].is_alphanumeric() || "/\\:._-~".contains(chars[i - 1]));
-        let unix = chars[i] == '/';
-        let windows = chars[i].is_ascii_alphabetic()
-            && chars.get(i + 1) == Some(&':')
-            && matches!(chars.get(i + 2), Some('\\' | '/'));
-        if !(boundary && (unix || windows)) {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        let mut end = i;
-        while end < chars.len() && !is_path_end(chars[end]) {
-            end += 1;
-        }
-        // Punctuation that ends a sentence is not part of the path.
-        while end > i + 1 && matches!(chars[end - 1], '.' | ',' | ':' | ';') {
-            end -= 1;
-        }
-        let path: String = chars[i..end].iter().collect();
-        let name = path
-            .rsplit(['/', '\\'])
-            .next()
-            .filter(|n| !n.is_empty() && *n != "." && *n != "..");
-        out.push_str(name.unwrap_or("<path>"));
-        i = end;
-    }
-    clip_to(&out, DETAIL_LIMIT)
-}
-
-fn is_path_end(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '`' | '\'' | '"' | ')' | ']' | '>' | ',' | ';')
-}
-
-/// JSON-RPC error codes: the five of JSON-RPC 2.0, the A2A 1.0 ones, and the one
-/// implementation-defined code this server adds ([`UNAUTHENTICATED`](codes::UNAUTHENTICATED)).
-pub mod codes {
-    /// -32700: the body is not valid JSON.
-    pub const PARSE_ERROR: i64 = -32700;
-    /// -32600: the JSON is not a valid JSON-RPC request object.
-    pub const INVALID_REQUEST: i64 = -32600;
-    /// -32601: the method does not exist.
-    pub const METHOD_NOT_FOUND: i64 = -32601;
-    /// -32602: invalid method parameters.
-    pub const INVALID_PARAMS: i64 = -32602;
-    /// -32603: internal error.
-    pub const INTERNAL_ERROR: i64 = -32603;
-    /// -32000 (JSON-RPC's implementation-defined server-error range, unused by A2A): missing
-    /// or wrong credentials. It is always sent with HTTP 401, which is what clients act on.
-    pub const UNAUTHENTICATED: i64 = -32000;
-    /// -32001: A2A TaskNotFoundError.
-    pub const TASK_NOT_FOUND: i64 = -32001;
-    /// -32002: A2A TaskNotCancelableError.
-    pub const TASK_NOT_CANCELABLE: i64 = -32002;
-    /// -32003: A2A PushNotificationNotSupportedError.
-    pub const PUSH_NOTIFICATION_NOT_SUPPORTED: i64 = -32003;
-    /// -32004: A2A UnsupportedOperationError.
-    pub const UNSUPPORTED_OPERATION: i64 = -32004;
-    /// -32005: A2A ContentTypeNotSupportedError.
-    pub const CONTENT_TYPE_NOT_SUPPORTED: i64 = -32005;
-    /// -32006: A2A InvalidAgentResponseError.
-    pub const INVALID_AGENT_RESPONSE: i64 = -32006;
-    /// -32007: A2A ExtendedAgentCardNotConfiguredError.
-    pub const EXTENDED_AGENT_CARD_NOT_CONFIGURED: i64 = -32007;
-    /// -32008: A2A ExtensionSupportRequiredError.
-    pub const EXTENSION_SUPPORT_REQUIRED: i64 = -32008;
-    /// -32009: A2A VersionNotSupportedError.
-    pub const VERSION_NOT_SUPPORTED: i64 = -32009;
-}
-
-/// The `google.rpc.ErrorInfo.reason` for a JSON-RPC error `code` (UPPER_SNAKE_CASE, the
-/// names the A2A SDKs use). This is the only place a reason is chosen: [`A2aError::reason`]
-/// is this function of [`A2aError::code`], so a reason can never disagree with its code. An
-/// unknown code answers `INTERNAL_ERROR`.
-pub fn reason_for_code(code: i64) -> &'static str {
-    match code {
-        codes::PARSE_ERROR => "PARSE_ERROR",
-        codes::INVALID_REQUEST => "INVALID_REQUEST",
-        codes::METHOD_NOT_FOUND => "METHOD_NOT_FOUND",
-        codes::INVALID_PARAMS => "INVALID_PARAMS",
-        codes::UNAUTHENTICATED => "UNAUTHENTICATED",
-        codes::TASK_NOT_FOUND => "TASK_NOT_FOUND",
-        codes::TASK_NOT_CANCELABLE => "TASK_NOT_CANCELABLE",
-        codes::PUSH_NOTIFICATION_NOT_SUPPORTED => "PUSH_NOTIFICATION_NOT_SUPPORTED",
-        codes::UNSUPPORTED_OPERATION => "UNSUPPORTED_OPERATION",
-        codes::CONTENT_TYPE_NOT_SUPPORTED => "CONTENT_TYPE_NOT_SUPPORTED",
-        codes::INVALID_AGENT_RESPONSE => "INVALID_AGENT_RESPONSE",
-        codes::EXTENDED_AGENT_CARD_NOT_CONFIGURED => "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
-        codes::EXTENSION_SUPPORT_REQUIRED => "EXTENSION_SUPPORT_REQUIRED",
-        codes::VERSION_NOT_SUPPORTED => "VERSION_NOT_SUPPORTED",
-        _ => "INTERNAL_ERROR",
-    }
-}
-
 impl A2aError {
     /// The JSON-RPC error code. A body over the size limit is an invalid request (-32600,
     /// sent with HTTP 413); missing or wrong credentials are [`codes::UNAUTHENTICATED`]
     /// (sent with HTTP 401).
-    pub fn code(&self) -> i64 {
+    pub(crate) fn code(&self) -> i64 {
         match self {
             A2aError::Parse(_) => codes::PARSE_ERROR,
             A2aError::InvalidRequest(_) | A2aError::PayloadTooLarge(_) => codes::INVALID_REQUEST,
@@ -223,7 +89,7 @@ impl A2aError {
 
     /// The `ErrorInfo.reason`: [`reason_for_code`] of [`code`](Self::code), except that
     /// [`A2aError::NotConfigured`] says [`AGENT_NOT_CONFIGURED`] (on both bindings).
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             A2aError::NotConfigured(_) => AGENT_NOT_CONFIGURED,
             _ => reason_for_code(self.code()),
@@ -232,12 +98,12 @@ impl A2aError {
 
     /// The message as sent: control characters escaped and at most 1024 characters (each
     /// piece of client text in it is already [`clip`]ped; this is the backstop).
-    pub fn message(&self) -> String {
-        clip_to(&self.to_string(), MESSAGE_LIMIT)
+    pub(crate) fn message(&self) -> String {
+        text::clip_message(&self.to_string())
     }
 
     /// The gRPC status name used in REST error bodies.
-    pub fn grpc_status(&self) -> &'static str {
+    pub(crate) fn grpc_status(&self) -> &'static str {
         match self {
             A2aError::Parse(_)
             | A2aError::InvalidRequest(_)
@@ -260,7 +126,7 @@ impl A2aError {
     /// failures, 401, 413, 415, and "not configured", 503: see [`jsonrpc_http_status`]).
     ///
     /// [`jsonrpc_http_status`]: Self::jsonrpc_http_status
-    pub fn http_status(&self) -> u16 {
+    pub(crate) fn http_status(&self) -> u16 {
         match self {
             A2aError::TaskNotFound(_) | A2aError::MethodNotFound(_) => 404,
             A2aError::Internal(_) => 500,
@@ -274,7 +140,7 @@ impl A2aError {
 
     /// The HTTP status of a JSON-RPC answer carrying this error once the request was read:
     /// 200, except 503 for [`A2aError::NotConfigured`].
-    pub fn jsonrpc_http_status(&self) -> u16 {
+    pub(crate) fn jsonrpc_http_status(&self) -> u16 {
         match self {
             A2aError::NotConfigured(_) => 503,
             _ => 200,
@@ -283,7 +149,7 @@ impl A2aError {
 
     /// The `details` list: one `google.rpc.ErrorInfo` (`metadata.detail` says why the agent
     /// is not configured; other errors have no metadata).
-    pub fn details(&self) -> Value {
+    pub(crate) fn details(&self) -> Value {
         let metadata = match self {
             A2aError::NotConfigured(detail) => json!({ "detail": detail }),
             _ => json!({}),
@@ -297,17 +163,17 @@ impl A2aError {
     }
 
     /// The JSON-RPC `error` object (`code`, `message`, `data` = ErrorInfo details).
-    pub fn to_jsonrpc_error(&self) -> Value {
+    pub(crate) fn to_jsonrpc_error(&self) -> Value {
         json!({"code": self.code(), "message": self.message(), "data": self.details()})
     }
 
     /// A whole JSON-RPC error response with the given request id.
-    pub fn to_jsonrpc_response(&self, id: &Value) -> Value {
+    pub(crate) fn to_jsonrpc_response(&self, id: &Value) -> Value {
         json!({"jsonrpc": "2.0", "id": id, "error": self.to_jsonrpc_error()})
     }
 
     /// The REST error body `{"error":{code,status,message,details}}`.
-    pub fn to_rest_body(&self) -> Value {
+    pub(crate) fn to_rest_body(&self) -> Value {
         json!({"error": {
             "code": self.http_status(),
             "status": self.grpc_status(),
@@ -318,10 +184,11 @@ impl A2aError {
 }
 
 /// Result alias for operations that answer an [`A2aError`].
-pub type A2aResult<T> = Result<T, A2aError>;
+pub(crate) type A2aResult<T> = Result<T, A2aError>;
 
 #[cfg(test)]
 mod tests {
+    use super::text::ECHO_LIMIT;
     use super::*;
 
     #[test]
@@ -477,30 +344,6 @@ mod tests {
             A2aError::TaskNotFound("x".into()).jsonrpc_http_status(),
             200
         );
-    }
-
-    #[test]
-    fn client_detail_strips_absolute_paths() {
-        let cases = [
-            (
-                "no model is available: set `model` in /home/op/ws/config.yaml or export KEY",
-                "no model is available: set `model` in config.yaml or export KEY",
-            ),
-            ("reading /srv/ws/skills/: denied", "reading <path>: denied"),
-            ("open /etc/x.yaml.", "open x.yaml."),
-            ("see C:\\Users\\op\\config.yaml now", "see config.yaml now"),
-            ("path=/a/b/c and (/d/e)", "path=c and (e)"),
-            ("fetch http://h/a/b failed", "fetch http://h/a/b failed"),
-            ("a/b relative and 1/2", "a/b relative and 1/2"),
-            ("setup refused: [REDACTED]", "setup refused: [REDACTED]"),
-            ("line\nbreak \u{1b}[31m", "line\\nbreak \\u{1b}[31m"),
-        ];
-        for (reason, want) in cases {
-            assert_eq!(client_detail(reason), want, "{reason:?}");
-        }
-        let long = client_detail(&"x".repeat(5000));
-        assert_eq!(long.chars().count(), 513);
-        assert!(long.ends_with('…'));
     }
 
     #[test]

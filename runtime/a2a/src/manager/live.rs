@@ -1,0 +1,105 @@
+//! The state of running tasks: [`Shared`] (the executor, the task store and the live tasks by
+//! id) and each [`LiveTask`]'s snapshot, subscribers and cancel flags, all behind mutexes.
+//! The operations on tasks are in the parent module; how events change a task, in `events.rs`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{A2aError, A2aResult};
+use crate::executor::AgentExecutor;
+use crate::store::TaskStore;
+use crate::types::{Message, StreamResponse, Task};
+
+/// State shared by the server handlers and every running task.
+pub(crate) struct Shared {
+    pub(super) executor: Arc<dyn AgentExecutor>,
+    pub(crate) store: TaskStore,
+    /// The tasks whose executor is running, by id.
+    pub(super) live: Mutex<HashMap<String, Arc<LiveTask>>>,
+}
+
+/// One running task.
+pub(super) struct LiveTask {
+    pub(super) state: Mutex<LiveState>,
+}
+
+/// One open stream of a task.
+pub(super) struct Subscriber {
+    pub(super) tx: mpsc::UnboundedSender<StreamResponse>,
+    /// True once the stream got the task snapshot.
+    pub(super) primed: bool,
+    /// A blocking SendMessage waiting for the outcome: it gets a message reply, else only the
+    /// end of the stream (then it reads the live snapshot), never the snapshot or updates.
+    pub(super) outcome_only: bool,
+}
+
+/// A running task's snapshot and followers.
+pub(super) struct LiveState {
+    pub(super) task: Task,
+    pub(super) subscribers: Vec<Subscriber>,
+    /// True once the executor sent its first event.
+    pub(super) started: bool,
+    /// The message continues an interrupted task.
+    pub(super) continuation: bool,
+    /// The executor answered with a message instead of a task.
+    pub(super) message_reply: Option<Message>,
+    /// The task reached a final state: no more events are applied.
+    pub(super) closed: bool,
+    /// A cancel is in progress: however the executor returns, the task ends CANCELED.
+    pub(super) canceling: bool,
+    /// Stops the executor future (sent, or dropped, by a cancel).
+    pub(super) abort: Option<oneshot::Sender<()>>,
+}
+
+/// Locks `m`, recovering the data of a poisoned mutex.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+impl Shared {
+    /// State for `executor`, keeping tasks in `store`.
+    pub(crate) fn new(executor: Arc<dyn AgentExecutor>, store: TaskStore) -> Arc<Self> {
+        Arc::new(Shared {
+            executor,
+            store,
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The live task `id`, if its executor is running.
+    pub(super) fn live(&self, id: &str) -> Option<Arc<LiveTask>> {
+        lock(&self.live).get(id).cloned()
+    }
+
+    /// Ends every open stream (used at shutdown so graceful shutdown does not wait on SSE
+    /// connections of long tasks). Tasks keep running.
+    pub(crate) fn close_streams(&self) {
+        let live: Vec<Arc<LiveTask>> = lock(&self.live).values().cloned().collect();
+        for l in live {
+            lock(&l.state).subscribers.clear();
+        }
+    }
+
+    /// Number of tasks whose executor is still running.
+    pub(crate) fn active_tasks(&self) -> usize {
+        lock(&self.live).len()
+    }
+
+    /// Reads a task: the live snapshot if it is running, else the store.
+    pub(crate) async fn get_task(&self, id: &str) -> A2aResult<Task> {
+        // A closed live task may be changed by a cancel after it was interrupted; the store
+        // (written in order under the task lock) is authoritative then.
+        if let Some(l) = self.live(id) {
+            let st = lock(&l.state);
+            if !st.closed {
+                return Ok(st.task.clone());
+            }
+        }
+        self.store
+            .get(id)
+            .await
+            .map_err(|e| A2aError::Internal(e.to_string()))?
+            .ok_or_else(|| A2aError::TaskNotFound(crate::error::clip(id)))
+    }
+}
