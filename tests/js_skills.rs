@@ -415,7 +415,7 @@ async fn hostile_javascript_is_contained() {
     let dir = write_skill(root.path(), "hostile", &[("app.js", HOSTILE)]);
     let limits = SandboxLimits {
         memory_bytes: 64 << 20,
-        timeout: Duration::from_millis(500),
+        timeout: Duration::from_secs(3),
         ..SandboxLimits::default()
     };
     let grants = Grants::builder("skill hostile").limits(limits).build();

@@ -222,10 +222,23 @@ impl ComponentHost {
 
     /// `skill` with the tools it describes, checked (names, sizes) before anything uses them.
     async fn with_tools(&self, mut skill: SkillComponent) -> anyhow::Result<SkillComponent> {
-        skill.tools = Sandbox::new(self.engine.clone())
-            .describe(&skill)
-            .await
-            .with_context(|| format!("asking {} for its tools", skill.label))?;
+        skill.tools = match Sandbox::new(self.engine.clone()).describe(&skill).await {
+            Ok(tools) => tools,
+            // A guest that says why on stderr and then traps (the Python interpreter and the
+            // JavaScript engine on a skill that does not load) failed to load, not crashed.
+            Err(sandbox::CallError::Trap { reason, stderr })
+                if reason.contains("unreachable") && !stderr.trim().is_empty() =>
+            {
+                anyhow::bail!(
+                    "{} failed to load: {}",
+                    skill.label,
+                    crate::redact::escape_keep_lines(stderr.trim())
+                )
+            }
+            Err(err) => {
+                return Err(err).with_context(|| format!("asking {} for its tools", skill.label))
+            }
+        };
         sandbox::validate_specs(&skill.label, &skill.tools)?;
         Ok(skill)
     }

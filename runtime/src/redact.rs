@@ -81,9 +81,43 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Like [`escape`], but keeps line breaks (`\n`): for guest text shown as several lines,
+/// such as a stack trace a guest printed. Carriage returns, escape sequences, other control
+/// characters and the Unicode line and paragraph separators and bidirectional overrides are
+/// escaped, so the text cannot move the cursor, recolour a terminal or hide what follows.
+pub fn escape_keep_lines(text: &str) -> String {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod escape_tests {
-    use super::escape;
+    use super::{escape, escape_keep_lines};
+
+    #[test]
+    fn keeping_lines_still_escapes_terminal_control() {
+        let text = "SyntaxError: x\n    at app.js:3\u{1b}]0;pwned\u{7}\r\nFORGED\u{202e}";
+        assert_eq!(
+            escape_keep_lines(text),
+            "SyntaxError: x\n    at app.js:3\\u{1b}]0;pwned\\u{7}\\r\nFORGED\\u{202e}"
+        );
+        assert_eq!(escape_keep_lines("plain\nlines"), "plain\nlines");
+    }
 
     #[test]
     fn control_characters_are_escaped() {

@@ -85,9 +85,10 @@ impl CallError {
             CallError::Trap { reason, stderr } if stderr.is_empty() => {
                 format!("the component crashed: {reason}")
             }
-            CallError::Trap { reason, stderr } => {
-                format!("the component crashed: {reason}; it printed: {stderr}")
-            }
+            CallError::Trap { reason, stderr } => format!(
+                "the component crashed: {reason}; it printed: {}",
+                crate::redact::escape_keep_lines(stderr)
+            ),
             CallError::OutputTooLarge { bytes, limit } => format!(
                 "output too large: {} exceeds the {} limit (raise {})",
                 format_bytes(*bytes),

@@ -79,7 +79,10 @@ pub fn version_dir(lang: Language, skill_dir: &Path, cache_dir: &Path) -> anyhow
         let root = skill_dir
             .canonicalize()
             .with_context(|| format!("resolving {}", skill_dir.display()))?;
-        let mut budget = Budget::default();
+        let mut budget = Budget {
+            warn_links: true,
+            ..Budget::default()
+        };
         if let Err(err) = copy_tree(lang, &root, &tmp.join("src"), &mut budget) {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(err);
@@ -123,6 +126,8 @@ pub fn source_fingerprint(lang: Language, dir: &Path) -> anyhow::Result<String> 
 struct Budget {
     entries: usize,
     copied: u64,
+    /// Whether a skipped link is logged (once per snapshot taken, not per fingerprint).
+    warn_links: bool,
 }
 
 /// Records `version` (a folder from [`version_dir`] that just loaded) as its skill's current
@@ -260,7 +265,7 @@ fn walk(
             );
         }
         let path = entry.path();
-        let meta = match linked_file_inside(lang, root, &path)? {
+        let meta = match linked_file_inside(lang, root, &path, budget.warn_links)? {
             Some(meta) => meta,
             None => continue,
         };
@@ -281,6 +286,7 @@ fn linked_file_inside(
     lang: Language,
     root: &Path,
     path: &Path,
+    warn: bool,
 ) -> anyhow::Result<Option<std::fs::Metadata>> {
     let own =
         std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
@@ -292,6 +298,7 @@ fn linked_file_inside(
         Some(target) if target.starts_with(root) && target.is_file() => {
             Ok(Some(std::fs::metadata(&target)?))
         }
+        _ if !warn => Ok(None),
         _ => {
             tracing::warn!(
                 link = %crate::redact::escape(&path.display().to_string()),

@@ -94,6 +94,10 @@ async fn check_one(
 fn tool_lines(tools: &[molecule_runtime::bindings::ToolSpec]) -> Vec<String> {
     tools
         .iter()
-        .map(|t| format!("tool {}: {}", t.name, t.description))
+        // Guest text: escaped, so a description cannot drive the terminal or forge lines.
+        .map(|t| {
+            let escape = molecule_runtime::redact::escape;
+            format!("tool {}: {}", escape(&t.name), escape(&t.description))
+        })
         .collect()
 }

@@ -15,6 +15,9 @@ use crate::host::{copy_bytes, throw};
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// Bytes per blocking write (wasi:io allows at most 4096).
 const WRITE_CHUNK: usize = 4096;
+/// Most bytes of request header names and values (the host refuses larger field sets with a
+/// trap, so they are refused here first as invalid input).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// `httpRequest(method, url, headersJson, body)` → `{status, headers, body}` (see the module
 /// docs); `headersJson` and the answer's `headers` are JSON `[[name, value], ...]`.
@@ -28,6 +31,14 @@ pub fn request<'js>(
     let target = Target::parse(&url).map_err(|m| throw(&ctx, "invalid-input", m))?;
     let headers: Vec<(String, String)> = serde_json::from_str(&headers)
         .map_err(|e| throw(&ctx, "invalid-input", format!("headers: {e}")))?;
+    let header_bytes: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(throw(
+            &ctx,
+            "invalid-input",
+            format!("headers: {header_bytes} bytes, over the {MAX_HEADER_BYTES}-byte limit"),
+        ));
+    }
     let body = body.as_ref().map(copy_bytes).unwrap_or_default();
     let (status, headers, body) = send(&target, &method, headers, &body)
         .map_err(|(kind, message)| throw(&ctx, kind, message))?;
@@ -138,7 +149,7 @@ fn write_body(t: &Target, out_body: OutgoingBody, body: &[u8]) -> std::result::R
                     break;
                 }
                 Err(StreamError::LastOperationFailed(e)) => {
-                    return Err(("failed", format!("sending the body to {}: {}", t.origin(), e.to_debug_string())))
+                    return Err(("failed", format!("sending the body to {}: {}", t.origin(), first_line(&e.to_debug_string()))))
                 }
             }
         }
@@ -160,7 +171,7 @@ fn read_body(t: &Target, incoming: &IncomingBody) -> std::result::Result<Vec<u8>
             Err(StreamError::LastOperationFailed(err)) => {
                 return Err(match wasip2::http::types::http_error_code(&err) {
                     Some(code) => explain(t, code),
-                    None => ("failed", format!("reading the body of {}: {}", t.origin(), err.to_debug_string())),
+                    None => ("failed", format!("reading the body of {}: {}", t.origin(), first_line(&err.to_debug_string()))),
                 })
             }
         }
@@ -169,6 +180,12 @@ fn read_body(t: &Target, incoming: &IncomingBody) -> std::result::Result<Vec<u8>
         }
     }
     Ok(out)
+}
+
+/// The first line of a host error's debug text (the rest can be a host backtrace, which
+/// is no business of the guest's).
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
 }
 
 /// A wasi:http error code as `(kind, message)` that says what happened and what fixes it.

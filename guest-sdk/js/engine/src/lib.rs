@@ -134,6 +134,9 @@ fn call_tool(name: &str, input: &str) -> Result<(String, String), String> {
             Some(promise) => settle(&l.ctx, promise.clone())?,
             None => answer,
         };
+        // Jobs the tool queued and did not await (`promise.then(...)` of a host call) still
+        // run before the call ends, as they would under Node.
+        while l.ctx.execute_pending_job() {}
         let answer = answer
             .into_object()
             .ok_or("the dispatcher answered a non-object")?;

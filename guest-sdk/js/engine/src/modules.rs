@@ -25,6 +25,9 @@ const SDK_INDEX: &str = "molecule-skill/index.js";
 const MAX_MODULE_BYTES: u64 = 8 * 1024 * 1024;
 /// Where the host mounts the bytecode cache (see the module docs).
 const BYTECODE_DIR: &str = "/jscache";
+/// Extensions of importable files: exactly the source files the host fingerprints and copies
+/// into each version's snapshot, so what a version runs never changes under it.
+const SOURCE_EXTENSIONS: [&str; 2] = [".js", ".mjs"];
 
 /// `(module name, source)` of every embedded SDK file (from `build.rs`).
 static SDK_MODULES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/sdk_modules.rs"));
@@ -108,6 +111,13 @@ impl Files {
                 .ok_or_else(|| Error::new_loading_message(name, "no such SDK module"))?;
             return Ok(source.as_bytes().to_vec());
         }
+        if !SOURCE_EXTENSIONS.iter().any(|x| name.ends_with(x)) {
+            return Err(Error::new_loading_message(
+                name,
+                "only .js and .mjs files can be imported (put data in a module: \
+                 `export default {...}`)",
+            ));
+        }
         let path = format!("{}/{name}", self.root);
         let size = std::fs::metadata(&path)
             .map_err(|e| Error::new_loading_message(name, reason(&e)))?
@@ -132,13 +142,22 @@ fn from_bytecode<'js>(ctx: &Ctx<'js>, path: &str) -> Option<Module<'js, Declared
     // keys the folder by the engine build, and only `describe` may write to it, compiling
     // the skill's own files). Bytecode from elsewhere could at worst corrupt this instance's
     // own linear memory, which already runs the skill's code; the sandbox bounds it.
-    unsafe { Module::load(ctx.clone(), bytes) }.ok()
+    match unsafe { Module::load(ctx.clone(), bytes) } {
+        Ok(module) => Some(module),
+        Err(_) => {
+            // Unreadable (torn, or from another QuickJS): clear the pending exception and
+            // compile the source instead; `describe` then rewrites the file.
+            let _ = ctx.catch();
+            None
+        }
+    }
 }
 
-/// Writes `bytes` to `path` through a temporary file, so readers see all of it or nothing;
-/// silently nothing when the folder is read-only (every call but the load's `describe`).
+/// Writes `bytes` to `path` through a temporary file of its own (loads of one version may run
+/// at once), so readers see all of it or nothing; silently nothing when the folder is
+/// read-only (every call but the load's `describe`).
 fn store(path: &str, bytes: &[u8]) {
-    let tmp = format!("{path}.tmp");
+    let tmp = format!("{path}.{}.tmp", molecule_guest_sdk::new_id());
     if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
