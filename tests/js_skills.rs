@@ -304,6 +304,11 @@ async fn a_skill_that_cannot_load_names_the_file_and_the_reason() {
             vec!["leaves"],
         ),
         (
+            "data",
+            vec![("app.js", "import data from \"./data.txt\";\nexport const x = data;\n"), ("data.txt", "v = 1")],
+            vec!["data.txt", "only .js and .mjs"],
+        ),
+        (
             "typo",
             vec![("app.js", "import { tool } from \"molecule-skill\";\nexport const x = tool({ description: \"x\", input_schema: {} }, () => 1);\n")],
             vec!["input_schema", "inputSchema"],
@@ -500,4 +505,107 @@ async fn js_http_reaches_only_granted_origins() {
         "a denied request connected"
     );
     server.abort();
+}
+
+const QUEUED: &str = r#"import { tool, memory } from "molecule-skill";
+
+export const later = tool({ description: "Queues a commit it does not await." }, () => {
+  Promise.resolve().then(() => memory.commit("committed from a job"));
+  return "returned";
+});
+export const count = tool({ description: "Counts matching notes." }, () =>
+  memory.search("committed from a job").length);
+"#;
+
+/// Promise jobs a tool queues without awaiting them still run before its call ends, as they
+/// would under Node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_a_tool_queued_run_before_the_call_ends() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_skill(root.path(), "queued", &[("app.js", QUEUED)]);
+    let db = root.path().join("memory.sqlite");
+    let grants = Grants::builder("skill queued")
+        .memory(Arc::new(SqliteMemory::open(&db).unwrap()))
+        .build();
+    let skill = load(&dir, grants).await;
+    let out = sandbox().call_tool(&skill, "later", "{}").await.unwrap();
+    assert_eq!(out, r#""returned""#);
+    let count = sandbox().call_tool(&skill, "count", "{}").await.unwrap();
+    assert_eq!(count, "1", "the queued commit ran");
+}
+
+/// Every bytecode file of a loaded version, found by the version's copy of `app.js`.
+fn bytecode_files(marker: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![js_builder().cache_root().join("javascript/skills")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "qbc") {
+                // <version>/jscache/<engine>/<file>.qbc, and <version>/src/app.js
+                let version = path.parent().and_then(Path::parent).and_then(Path::parent);
+                let app = version.map(|v| v.join("src/app.js")).unwrap_or_default();
+                if std::fs::read_to_string(app).is_ok_and(|t| t.contains(marker)) {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A torn or foreign bytecode file never breaks a skill: the engine compiles the source
+/// instead (and the next load rewrites the file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_bytecode_falls_back_to_the_source() {
+    let root = tempfile::tempdir().unwrap();
+    let marker = format!("marker-{}", std::process::id());
+    let app = HELLO.replace("Greets someone", &format!("Greets someone ({marker})"));
+    let dir = write_skill(root.path(), "torn", &[("app.js", app.as_str())]);
+    let skill = load(&dir, Grants::builder("skill torn").build()).await;
+    let files = bytecode_files(&marker);
+    assert!(
+        files.iter().any(|f| f.ends_with("app.js.qbc")),
+        "the load wrote bytecode: {files:?}"
+    );
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        std::fs::write(file, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let out = sandbox()
+        .call_tool(&skill, "hello", r#"{"name":"Ada"}"#)
+        .await
+        .unwrap();
+    assert_eq!(parse(&out), json!({"greeting": "Hello, Ada!"}));
+}
+
+const BIG_HEADERS: &str = r#"import { tool, http } from "molecule-skill";
+
+export const get = tool({ description: "Sends a huge header." }, ({ url }) =>
+  http.get(url, { headers: { "x-big": "v".repeat(100000) } }).status);
+"#;
+
+/// Request headers over the engine's limit are refused as invalid input before the host sees
+/// them (the host would otherwise trap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_request_headers_are_refused_cleanly() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_skill(root.path(), "headers", &[("app.js", BIG_HEADERS)]);
+    let granted = Grants::builder("skill headers")
+        .http_hosts(&["http://127.0.0.1:9"])
+        .unwrap()
+        .build();
+    let skill = load(&dir, granted).await;
+    let err = sandbox()
+        .call_tool(&skill, "get", r#"{"url":"http://127.0.0.1:9/"}"#)
+        .await
+        .unwrap_err();
+    match &err {
+        CallError::Tool(ToolError::Failed(text)) => {
+            assert!(text.contains("65536-byte limit"), "{text}")
+        }
+        other => panic!("expected a tool error, got {other:?}"),
+    }
 }
