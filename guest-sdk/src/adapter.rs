@@ -3,7 +3,9 @@
 // Only compiled with the `adapter` feature, which generates the WIT world `adapter` (export
 // `molecule:runtime/agent`). The trait mirrors the WIT functions but speaks serde_json for the
 // configuration; `export_adapter!` implements the generated `Guest` trait on a hidden type that
-// forwards to the author's `Adapter` implementation.
+// forwards to the author's `Adapter` implementation. Its settings form also writes that
+// implementation: a `SetupCell` static filled by `setup` (through `setup_settings`) and read
+// by `execute` (through `execute_with_settings`, with `WasmHost`).
 
 //! Writing an adapter: a component that runs the agent loop for tasks.
 //!
@@ -35,7 +37,12 @@
 //!
 //! molecule_guest_sdk::export_adapter!(Echo);
 //! ```
+//!
+//! An adapter built from the [`agent`](crate::agent) library usually parses its settings in
+//! `setup` and runs a loop over them in `execute`; the settings form of `export_adapter!`
+//! writes that [`Adapter`] implementation, see [`export_adapter!`](crate::export_adapter).
 
+use crate::agent::{AgentError, AgentHost, SetupCell};
 pub use crate::bindings::exports::molecule::runtime::agent::RequestContext;
 use serde_json::Value;
 
@@ -77,12 +84,127 @@ pub fn parse_config(config: &str) -> Result<Value, String> {
     serde_json::from_str(config).map_err(|e| format!("configuration is not valid JSON: {e}"))
 }
 
+/// `setup` of the settings form of [`export_adapter!`](crate::export_adapter): prepares the
+/// settings from `config` and keeps them in `cell`; a preparation error is returned as is.
+#[doc(hidden)]
+pub fn setup_settings<S: Clone>(
+    cell: &SetupCell<S>,
+    config: Value,
+    prepare: impl FnOnce(Value) -> Result<S, String>,
+) -> Result<(), String> {
+    cell.set(prepare(config)?);
+    Ok(())
+}
+
+/// `execute` of the settings form of [`export_adapter!`](crate::export_adapter): runs the task
+/// on the settings in `cell` (an error when `setup` did not run or failed), the loop's error
+/// as its text.
+#[doc(hidden)]
+pub fn execute_with_settings<S: Clone>(
+    cell: &SetupCell<S>,
+    host: &dyn AgentHost,
+    context: &RequestContext,
+    run: impl FnOnce(&dyn AgentHost, &S, &RequestContext) -> Result<(), AgentError>,
+) -> Result<(), String> {
+    run(host, &cell.get()?, context).map_err(String::from)
+}
+
 /// Exports an adapter: implements the WIT `agent` interface by forwarding to a type that
 /// implements [`adapter::Adapter`](crate::adapter::Adapter). Invoke it once, at the top level
 /// of the component's crate (a `cdylib`). See the [`adapter`](crate::adapter) module for an
 /// example.
+///
+/// The settings form also writes the `Adapter` implementation of an adapter whose `setup`
+/// only prepares settings for `execute`:
+///
+/// ```ignore
+/// export_adapter!(MyAdapter {
+///     name: "mine",                    // Adapter::name
+///     settings: Settings = settings,   // type; fn(Value) -> Result<Settings, String>
+///     run: run,                        // fn(&dyn AgentHost, &Settings, &RequestContext)
+///                                      //     -> Result<(), AgentError>
+/// });
+/// ```
+///
+/// `setup` calls the settings function (a function or a closure) and keeps its value in a
+/// [`SetupCell`](crate::agent::SetupCell) static; its error fails `setup` as is. `execute`
+/// calls `run` with [`WasmHost`](crate::agent::WasmHost) and those settings: before a
+/// successful `setup` it fails with `adapter not configured: setup did not run or failed`, an
+/// [`AgentError`](crate::agent::AgentError) fails it with the error's text. `cancel` does
+/// nothing. For example:
+///
+/// ```no_run
+/// use molecule_guest_sdk::adapter::RequestContext;
+/// use molecule_guest_sdk::agent::{
+///     build_conversation, finish, run_tool_loop, AgentConfig, AgentError, AgentHost,
+///     LoopOptions, NoLocalTools,
+/// };
+///
+/// #[derive(Clone)]
+/// struct Settings {
+///     prompt: String,
+///     options: LoopOptions,
+/// }
+///
+/// fn run(host: &dyn AgentHost, s: &Settings, context: &RequestContext) -> Result<(), AgentError> {
+///     let messages = build_conversation(&s.prompt, &context.history, &context.message);
+///     let outcome = run_tool_loop(host, messages, &s.options, &mut NoLocalTools)?;
+///     finish(host, context, &outcome.text, None)
+/// }
+///
+/// /// The exported adapter.
+/// pub struct Mine;
+///
+/// molecule_guest_sdk::export_adapter!(Mine {
+///     name: "mine",
+///     settings: Settings = |config| {
+///         let config = AgentConfig::from_value(config)?;
+///         let max_turns = config.runtime_config.u32_or("max_turns", 10)?;
+///         let options = LoopOptions { max_turns, ..LoopOptions::default() };
+///         Ok(Settings { prompt: config.system_prompt, options })
+///     },
+///     run: run,
+/// });
+/// ```
 #[macro_export]
 macro_rules! export_adapter {
+    (
+        $adapter:ty {
+            name: $name:expr,
+            settings: $settings:ty = $prepare:expr,
+            run: $run:expr $(,)?
+        }
+    ) => {
+        const _: () = {
+            static SETTINGS: $crate::agent::SetupCell<$settings> =
+                $crate::agent::SetupCell::new();
+
+            impl $crate::adapter::Adapter for $adapter {
+                fn name() -> ::std::string::String {
+                    ::std::string::String::from($name)
+                }
+
+                fn setup(
+                    config: $crate::Value,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::adapter::setup_settings(&SETTINGS, config, $prepare)
+                }
+
+                fn execute(
+                    context: $crate::adapter::RequestContext,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::adapter::execute_with_settings(
+                        &SETTINGS,
+                        &$crate::agent::WasmHost,
+                        &context,
+                        $run,
+                    )
+                }
+            }
+        };
+
+        $crate::export_adapter!($adapter);
+    };
     ($adapter:ty) => {
         const _: () = {
             struct MoleculeAdapterExport;
@@ -117,4 +239,51 @@ macro_rules! export_adapter {
             );
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{test_context, FakeHost, HostEvent};
+    use serde_json::json;
+
+    #[derive(Clone)]
+    struct Named(String);
+
+    fn prepare(config: Value) -> Result<Named, String> {
+        match config["name"].as_str() {
+            Some(name) => Ok(Named(name.into())),
+            None => Err("name: missing".into()),
+        }
+    }
+
+    fn run(host: &dyn AgentHost, named: &Named, _: &RequestContext) -> Result<(), AgentError> {
+        if named.0 == "cancel" {
+            return Err(AgentError::Cancelled);
+        }
+        host.set_current_task(&named.0);
+        Ok(())
+    }
+
+    #[test]
+    fn settings_flow_from_setup_to_execute() {
+        let cell = SetupCell::new();
+        let host = FakeHost::new();
+        let context = test_context("hi", vec![]);
+        let unset = execute_with_settings(&cell, &host, &context, run);
+        assert_eq!(
+            unset.unwrap_err(),
+            "adapter not configured: setup did not run or failed"
+        );
+        assert_eq!(
+            setup_settings(&cell, json!({}), prepare).unwrap_err(),
+            "name: missing"
+        );
+        setup_settings(&cell, json!({"name": "cancel"}), prepare).unwrap();
+        let err = execute_with_settings(&cell, &host, &context, run).unwrap_err();
+        assert_eq!(err, AgentError::Cancelled.to_string());
+        setup_settings(&cell, json!({}), |_| Ok(Named("ok".into()))).unwrap();
+        execute_with_settings(&cell, &host, &context, run).unwrap();
+        assert_eq!(host.events(), [HostEvent::CurrentTask("ok".into())]);
+    }
 }

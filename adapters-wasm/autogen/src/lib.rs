@@ -1,14 +1,14 @@
-// molecule-runtime adapter "autogen": an AutoGen-style round-robin group chat as a WebAssembly
-// component. Two participants take turns: the assistant (the model, with every host tool) and
-// a tool executor that runs the assistant's tool calls and answers with their results — or,
-// when the assistant called no tools and did not finish, asks it to continue. The chat ends
-// when the assistant says the termination keyword (`TERMINATE`) or after `max_turns`
-// participant turns (default 10). The answer is the assistant's last text without the keyword.
+//! molecule-runtime adapter "autogen": an AutoGen-style round-robin group chat as a WebAssembly
+//! component. Two participants take turns: the assistant (the model, with every host tool) and
+//! a tool executor that runs the assistant's tool calls and answers with their results — or,
+//! when the assistant called no tools and did not finish, asks it to continue. The chat ends
+//! when the assistant says the termination keyword (`TERMINATE`) or after `max_turns`
+//! participant turns (default 10). The answer is the assistant's last text without the keyword.
 
-use molecule_guest_sdk::adapter::{Adapter, RequestContext};
+use molecule_guest_sdk::adapter::RequestContext;
 use molecule_guest_sdk::agent::{
     begin, build_conversation, execute_tool_calls, finish, model_turn, offered_tools, AgentConfig,
-    AgentError, AgentHost, LoopOptions, NoLocalTools, SetupCell, WasmHost,
+    AgentError, AgentHost, LoopOptions, NoLocalTools,
 };
 use molecule_guest_sdk::llm::{ChatMessage, ChatRequest, ChatRole};
 use molecule_guest_sdk::serde_json::Value;
@@ -158,27 +158,14 @@ pub fn run(
     finish(host, context, &text, None)
 }
 
-static SETTINGS: SetupCell<Settings> = SetupCell::new();
-
 /// The exported adapter.
 pub struct AutoGen;
 
-impl Adapter for AutoGen {
-    fn name() -> String {
-        "autogen".into()
-    }
-
-    fn setup(config: Value) -> Result<(), String> {
-        SETTINGS.set(settings(config)?);
-        Ok(())
-    }
-
-    fn execute(context: RequestContext) -> Result<(), String> {
-        run(&WasmHost, &SETTINGS.get()?, &context).map_err(String::from)
-    }
-}
-
-molecule_guest_sdk::export_adapter!(AutoGen);
+molecule_guest_sdk::export_adapter!(AutoGen {
+    name: "autogen",
+    settings: Settings = settings,
+    run: run,
+});
 
 #[cfg(test)]
 mod tests {

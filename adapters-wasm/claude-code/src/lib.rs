@@ -1,16 +1,15 @@
-// molecule-runtime adapter "claude-code": a Claude Code-style, Anthropic-native agent loop as
-// a WebAssembly component. The model comes from `runtime_config.model` as an alias (`sonnet`,
-// `opus`, or a full id) passed as the request model — the host's gateway maps aliases. Every
-// request carries `max_tokens` (Anthropic requires it). Model calls answered `unavailable` are
-// retried with bounded exponential backoff. Continuity per context comes from the request
-// history; after each turn a short conversation summary is written to LOCAL memory (a denied
-// memory grant is ignored). Text streams as `response` artifact chunks.
+//! molecule-runtime adapter "claude-code": a Claude Code-style, Anthropic-native agent loop as
+//! a WebAssembly component. The model comes from `runtime_config.model` as an alias (`sonnet`,
+//! `opus`, or a full id) passed as the request model — the host's gateway maps aliases. Every
+//! request carries `max_tokens` (Anthropic requires it). Model calls answered `unavailable` are
+//! retried with bounded exponential backoff. Continuity per context comes from the request
+//! history; after each turn a short conversation summary is written to LOCAL memory (a denied
+//! memory grant is ignored). Text streams as `response` artifact chunks.
 
-use molecule_guest_sdk::adapter::{Adapter, RequestContext};
+use molecule_guest_sdk::adapter::RequestContext;
 use molecule_guest_sdk::agent::{
     begin, build_conversation, describe_host_error, finish, run_tool_loop, AgentConfig, AgentError,
-    AgentHost, LoopOptions, NoLocalTools, RetryPolicy, SetupCell, StopReason, WasmHost,
-    RESPONSE_ARTIFACT,
+    AgentHost, LoopOptions, NoLocalTools, RetryPolicy, StopReason, RESPONSE_ARTIFACT,
 };
 use molecule_guest_sdk::log::Level;
 use molecule_guest_sdk::memory::Scope;
@@ -139,27 +138,14 @@ pub fn run(
     finish(host, context, &text, outcome.streamed_artifact.as_deref())
 }
 
-static SETTINGS: SetupCell<Settings> = SetupCell::new();
-
 /// The exported adapter.
 pub struct ClaudeCode;
 
-impl Adapter for ClaudeCode {
-    fn name() -> String {
-        "claude-code".into()
-    }
-
-    fn setup(config: Value) -> Result<(), String> {
-        SETTINGS.set(settings(config)?);
-        Ok(())
-    }
-
-    fn execute(context: RequestContext) -> Result<(), String> {
-        run(&WasmHost, &SETTINGS.get()?, &context).map_err(String::from)
-    }
-}
-
-molecule_guest_sdk::export_adapter!(ClaudeCode);
+molecule_guest_sdk::export_adapter!(ClaudeCode {
+    name: "claude-code",
+    settings: Settings = settings,
+    run: run,
+});
 
 #[cfg(test)]
 mod tests {

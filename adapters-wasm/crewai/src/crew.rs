@@ -1,6 +1,6 @@
-// The crew: agents and tasks read from `runtime_config`, validated at setup (every task's
-// `agent` must name a configured agent by name or role), plus the CrewAI-style prompts of an
-// agent (role, backstory, goal) and of a task (description, expected output, context).
+//! The crew: agents and tasks read from `runtime_config`, validated at setup (every task's
+//! `agent` must name a configured agent by name or role), plus the CrewAI-style prompts of an
+//! agent (role, backstory, goal) and of a task (description, expected output, context).
 
 use molecule_guest_sdk::agent::{AgentConfig, LoopOptions, RuntimeConfig};
 use serde::Deserialize;

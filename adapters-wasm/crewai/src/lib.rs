@@ -1,22 +1,27 @@
-// molecule-runtime adapter "crewai": a CrewAI-style sequential crew as a WebAssembly
-// component. Agents (role, goal, backstory) and tasks (description, expected_output, agent)
-// come from `runtime_config`; the tasks run in order, each as a tool loop of its agent, and
-// each task's output is the context of the next. The last task's output is the answer.
-// Without configured tasks the crew is one task — the user's request — done by one agent
-// built from the workspace (role/name, description).
+//! molecule-runtime adapter "crewai": a CrewAI-style sequential crew as a WebAssembly
+//! component. Agents (role, goal, backstory) and tasks (description, expected_output, agent)
+//! come from `runtime_config`; the tasks run in order, each as a tool loop of its agent, and
+//! each task's output is the context of the next. The last task's output is the answer.
+//! Without configured tasks the crew is one task — the user's request — done by one agent
+//! built from the workspace (role/name, description).
 
 mod crew;
 
 pub use crew::{AgentSpec, Crew, TaskSpec};
 
-use molecule_guest_sdk::adapter::{Adapter, RequestContext};
+use molecule_guest_sdk::adapter::RequestContext;
 use molecule_guest_sdk::agent::{
     begin, best_effort, finish, run_tool_loop, transcript, AgentConfig, AgentError, AgentHost,
-    LoopOptions, NoLocalTools, SetupCell, WasmHost,
+    LoopOptions, NoLocalTools,
 };
 use molecule_guest_sdk::llm::ChatMessage;
 use molecule_guest_sdk::serde_json::Value;
 use molecule_guest_sdk::types::Artifact;
+
+/// Reads the configuration: the crew (agents, tasks, loop settings) from `runtime_config`.
+pub fn settings(config: Value) -> Result<Crew, String> {
+    Crew::from_config(&AgentConfig::from_value(config)?)
+}
 
 /// Runs one task: every crew task in order, then completion with the last output.
 pub fn run(host: &dyn AgentHost, crew: &Crew, context: &RequestContext) -> Result<(), AgentError> {
@@ -53,27 +58,14 @@ pub fn run(host: &dyn AgentHost, crew: &Crew, context: &RequestContext) -> Resul
     finish(host, context, &previous, None)
 }
 
-static CREW: SetupCell<Crew> = SetupCell::new();
-
 /// The exported adapter.
 pub struct CrewAi;
 
-impl Adapter for CrewAi {
-    fn name() -> String {
-        "crewai".into()
-    }
-
-    fn setup(config: Value) -> Result<(), String> {
-        CREW.set(Crew::from_config(&AgentConfig::from_value(config)?)?);
-        Ok(())
-    }
-
-    fn execute(context: RequestContext) -> Result<(), String> {
-        run(&WasmHost, &CREW.get()?, &context).map_err(String::from)
-    }
-}
-
-molecule_guest_sdk::export_adapter!(CrewAi);
+molecule_guest_sdk::export_adapter!(CrewAi {
+    name: "crewai",
+    settings: Crew = settings,
+    run: run,
+});
 
 #[cfg(test)]
 mod tests;

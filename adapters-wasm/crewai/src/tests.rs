@@ -1,4 +1,4 @@
-// Native tests of the crewai strategy through the SDK's scripted `FakeHost`.
+//! Native tests of the crewai strategy through the SDK's scripted `FakeHost`.
 
 use super::*;
 use molecule_guest_sdk::agent::{test_context, FakeHost};

@@ -1,19 +1,19 @@
-// molecule-runtime adapter "deepagents": a deep agent as a WebAssembly component — a ReAct
-// loop (streamed) with planning (`write_todos`, reported as the `todos` data artifact), a
-// virtual filesystem (`ls`, `read_file`, `write_file`, `edit_file`, never the host's disk) and
-// sub-agents (`task`, a nested loop with a sub-agent prompt). The filesystem and the plan are
-// persisted in the task's completion message and seeded from the context's history, so they
-// carry over between the tasks of a conversation (see `state.rs`).
+//! molecule-runtime adapter "deepagents": a deep agent as a WebAssembly component — a ReAct
+//! loop (streamed) with planning (`write_todos`, reported as the `todos` data artifact), a
+//! virtual filesystem (`ls`, `read_file`, `write_file`, `edit_file`, never the host's disk) and
+//! sub-agents (`task`, a nested loop with a sub-agent prompt). The filesystem and the plan are
+//! persisted in the task's completion message and seeded from the context's history, so they
+//! carry over between the tasks of a conversation (see `state.rs`).
 
 pub mod prompts;
 pub mod state;
 pub mod tools;
 pub mod vfs;
 
-use molecule_guest_sdk::adapter::{Adapter, RequestContext};
+use molecule_guest_sdk::adapter::RequestContext;
 use molecule_guest_sdk::agent::{
     begin, best_effort, build_conversation, finish_with_parts, run_tool_loop, AgentConfig,
-    AgentError, AgentHost, LoopOptions, SetupCell, StopReason, WasmHost, RESPONSE_ARTIFACT,
+    AgentError, AgentHost, LoopOptions, StopReason, RESPONSE_ARTIFACT,
 };
 use molecule_guest_sdk::serde_json::Value;
 use std::collections::BTreeMap;
@@ -117,27 +117,14 @@ pub fn run(
     )
 }
 
-static SETTINGS: SetupCell<Settings> = SetupCell::new();
-
 /// The exported adapter.
 pub struct DeepAgents;
 
-impl Adapter for DeepAgents {
-    fn name() -> String {
-        "deepagents".into()
-    }
-
-    fn setup(config: Value) -> Result<(), String> {
-        SETTINGS.set(settings(config)?);
-        Ok(())
-    }
-
-    fn execute(context: RequestContext) -> Result<(), String> {
-        run(&WasmHost, &SETTINGS.get()?, &context).map_err(String::from)
-    }
-}
-
-molecule_guest_sdk::export_adapter!(DeepAgents);
+molecule_guest_sdk::export_adapter!(DeepAgents {
+    name: "deepagents",
+    settings: Settings = settings,
+    run: run,
+});
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
-// The instructions deepagents adds to the workspace's system prompt: planning with
-// `write_todos`, the virtual filesystem, and delegating with `task`.
+//! The instructions deepagents adds to the workspace's system prompt: planning with
+//! `write_todos`, the virtual filesystem, and delegating with `task`.
 
 /// Base instructions of the main agent.
 pub const BASE_PROMPT: &str = "In order to complete the objective that the user asks of you, \

@@ -1,9 +1,9 @@
-// The deepagents state that outlives a task: the todo list and the virtual filesystem. The
-// adapter instance is fresh per task, so the state travels with the conversation: each task's
-// completion message carries a data part `{"kind": "molecule/deepagents-state", "files": {…},
-// "todos": […]}` (the conversation builder keeps `molecule/` data out of the model's context),
-// and the next task of the context seeds itself from the latest such part in its history.
-// Files a client attaches by value (UTF-8) to the new message are added too.
+//! The deepagents state that outlives a task: the todo list and the virtual filesystem. The
+//! adapter instance is fresh per task, so the state travels with the conversation: each task's
+//! completion message carries a data part `{"kind": "molecule/deepagents-state", "files": {…},
+//! "todos": […]}` (the conversation builder keeps `molecule/` data out of the model's context),
+//! and the next task of the context seeds itself from the latest such part in its history.
+//! Files a client attaches by value (UTF-8) to the new message are added too.
 
 use crate::vfs::{normalize, Vfs};
 use molecule_guest_sdk::types::{Artifact, Message, Part};

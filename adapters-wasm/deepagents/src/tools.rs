@@ -1,8 +1,8 @@
-// The deepagents pseudo-tools, run inside the adapter: `write_todos` (the plan, reported to
-// the client as the `todos` data artifact), the virtual-filesystem tools, and `task`, which
-// runs a sub-agent: a nested tool loop with the sub-agent's prompt, the host's tools (optionally
-// restricted) and the same virtual filesystem, whose final answer is the tool result.
-// Sub-agents cannot plan or spawn further sub-agents.
+//! The deepagents pseudo-tools, run inside the adapter: `write_todos` (the plan, reported to
+//! the client as the `todos` data artifact), the virtual-filesystem tools, and `task`, which
+//! runs a sub-agent: a nested tool loop with the sub-agent's prompt, the host's tools (optionally
+//! restricted) and the same virtual filesystem, whose final answer is the tool result.
+//! Sub-agents cannot plan or spawn further sub-agents.
 
 use crate::state::{parse_todos, todos_artifact, Todo};
 use crate::vfs::Vfs;

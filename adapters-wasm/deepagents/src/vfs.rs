@@ -1,8 +1,8 @@
-// The in-instance virtual filesystem of the deepagents adapter and its file tools (`ls`,
-// `read_file`, `write_file`, `edit_file`), modelled on deepagents' state-backed filesystem.
-// Nothing touches the host's filesystem: files live in a map for the task, are seeded from the
-// state snapshot the previous task of the context left in its completion message (see
-// `state.rs`) and persisted the same way at the end.
+//! The in-instance virtual filesystem of the deepagents adapter and its file tools (`ls`,
+//! `read_file`, `write_file`, `edit_file`), modelled on deepagents' state-backed filesystem.
+//! Nothing touches the host's filesystem: files live in a map for the task, are seeded from the
+//! state snapshot the previous task of the context left in its completion message (see
+//! `state.rs`) and persisted the same way at the end.
 
 use molecule_guest_sdk::agent::ToolOutput;
 use molecule_guest_sdk::types::ToolSpec;

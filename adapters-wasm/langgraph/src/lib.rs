@@ -1,14 +1,14 @@
-// molecule-runtime adapter "langgraph": a LangGraph-style ReAct agent as a WebAssembly
-// component. The thread is the A2A context: the conversation is rebuilt from the request's
-// history (earlier tasks of the context) plus the new message on every task. The model is
-// asked in a loop; tool calls run through the host (`tools.call`) and are fed back until the
-// model answers without tools or the turn limit is hit. Tokens are streamed to the client as
-// chunks of a `response` artifact; the answer also completes the task as an agent message.
+//! molecule-runtime adapter "langgraph": a LangGraph-style ReAct agent as a WebAssembly
+//! component. The thread is the A2A context: the conversation is rebuilt from the request's
+//! history (earlier tasks of the context) plus the new message on every task. The model is
+//! asked in a loop; tool calls run through the host (`tools.call`) and are fed back until the
+//! model answers without tools or the turn limit is hit. Tokens are streamed to the client as
+//! chunks of a `response` artifact; the answer also completes the task as an agent message.
 
-use molecule_guest_sdk::adapter::{Adapter, RequestContext};
+use molecule_guest_sdk::adapter::RequestContext;
 use molecule_guest_sdk::agent::{
     begin, build_conversation, finish, run_tool_loop, AgentConfig, AgentError, AgentHost,
-    LoopOptions, NoLocalTools, SetupCell, StopReason, WasmHost, RESPONSE_ARTIFACT,
+    LoopOptions, NoLocalTools, StopReason, RESPONSE_ARTIFACT,
 };
 use molecule_guest_sdk::serde_json::Value;
 
@@ -68,27 +68,14 @@ pub fn run(
     finish(host, context, &text, outcome.streamed_artifact.as_deref())
 }
 
-static SETTINGS: SetupCell<Settings> = SetupCell::new();
-
 /// The exported adapter.
 pub struct LangGraph;
 
-impl Adapter for LangGraph {
-    fn name() -> String {
-        "langgraph".into()
-    }
-
-    fn setup(config: Value) -> Result<(), String> {
-        SETTINGS.set(settings(config)?);
-        Ok(())
-    }
-
-    fn execute(context: RequestContext) -> Result<(), String> {
-        run(&WasmHost, &SETTINGS.get()?, &context).map_err(String::from)
-    }
-}
-
-molecule_guest_sdk::export_adapter!(LangGraph);
+molecule_guest_sdk::export_adapter!(LangGraph {
+    name: "langgraph",
+    settings: Settings = settings,
+    run: run,
+});
 
 #[cfg(test)]
 mod tests {

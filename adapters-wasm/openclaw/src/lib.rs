@@ -1,14 +1,14 @@
-// molecule-runtime adapter "openclaw": an OpenClaw gateway-style agent as a WebAssembly
-// component. Each A2A task is one session (`openclaw:<task-id>`) speaking the
-// OpenAI-compatible chat shape through the host's gateway: the workspace's markdown context
-// files (already inside the host-assembled `system_prompt`) plus any inline
-// `runtime_config.context` entries form the system message, the context's history and the new
-// message follow, and a simple tool loop runs until the model answers without tool calls.
+//! molecule-runtime adapter "openclaw": an OpenClaw gateway-style agent as a WebAssembly
+//! component. Each A2A task is one session (`openclaw:<task-id>`) speaking the
+//! OpenAI-compatible chat shape through the host's gateway: the workspace's markdown context
+//! files (already inside the host-assembled `system_prompt`) plus any inline
+//! `runtime_config.context` entries form the system message, the context's history and the new
+//! message follow, and a simple tool loop runs until the model answers without tool calls.
 
-use molecule_guest_sdk::adapter::{Adapter, RequestContext};
+use molecule_guest_sdk::adapter::RequestContext;
 use molecule_guest_sdk::agent::{
     begin, build_conversation, finish, run_tool_loop, AgentConfig, AgentError, AgentHost,
-    LoopOptions, NoLocalTools, SetupCell, StopReason, WasmHost, RESPONSE_ARTIFACT,
+    LoopOptions, NoLocalTools, StopReason, RESPONSE_ARTIFACT,
 };
 use molecule_guest_sdk::log::Level;
 use molecule_guest_sdk::serde_json::Value;
@@ -138,27 +138,14 @@ pub fn run(
     finish(host, context, &text, outcome.streamed_artifact.as_deref())
 }
 
-static SETTINGS: SetupCell<Settings> = SetupCell::new();
-
 /// The exported adapter.
 pub struct OpenClaw;
 
-impl Adapter for OpenClaw {
-    fn name() -> String {
-        "openclaw".into()
-    }
-
-    fn setup(config: Value) -> Result<(), String> {
-        SETTINGS.set(settings(config)?);
-        Ok(())
-    }
-
-    fn execute(context: RequestContext) -> Result<(), String> {
-        run(&WasmHost, &SETTINGS.get()?, &context).map_err(String::from)
-    }
-}
-
-molecule_guest_sdk::export_adapter!(OpenClaw);
+molecule_guest_sdk::export_adapter!(OpenClaw {
+    name: "openclaw",
+    settings: Settings = settings,
+    run: run,
+});
 
 #[cfg(test)]
 mod tests {

@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 
 use crate::http::{parse_error_body, start_stream, HttpCore, RequestFactory, StreamHandler};
 use crate::provider::{
-    finish_arguments, parse_arguments, parse_schema, tokens, HttpOptions, Provider,
+    finish_arguments, for_each_part, system_prompt, tokens, tool_declarations, HttpOptions, Part,
+    Provider, Turns,
 };
 use crate::sse::SseEvent;
 use crate::types::{
-    ChatMessage, ChatRequest, ChatResponse, ChatRole, ChatStream, LlmError, StreamEvent, ToolCall,
-    Usage,
+    ChatMessage, ChatRequest, ChatResponse, ChatStream, LlmError, StreamEvent, ToolCall, Usage,
 };
 
 /// `anthropic-version` header value.
@@ -126,69 +126,38 @@ pub(crate) fn request_body(
     req: &ChatRequest,
     stream: bool,
 ) -> Result<Value, LlmError> {
-    let mut system: Vec<&str> = Vec::new();
-    let mut turns: Vec<(&str, Vec<Value>)> = Vec::new();
-    let mut push = |role: &'static str, block: Value| match turns.last_mut() {
-        Some((r, blocks)) if *r == role => blocks.push(block),
-        _ => turns.push((role, vec![block])),
-    };
-    for (i, m) in req.messages.iter().enumerate() {
-        match m.role {
-            ChatRole::System => system.push(&m.content),
-            ChatRole::User => {
-                if !m.content.is_empty() {
-                    push("user", json!({"type": "text", "text": m.content}));
-                }
+    let mut turns = Turns::default();
+    for_each_part(&req.messages, |_, part| {
+        match part {
+            Part::UserText("") => {}
+            Part::UserText(text) => turns.push("user", json!({"type": "text", "text": text})),
+            Part::AssistantText(text) => {
+                turns.push("assistant", json!({"type": "text", "text": text}));
             }
-            ChatRole::Assistant => {
-                if !m.content.is_empty() {
-                    push("assistant", json!({"type": "text", "text": m.content}));
-                }
-                for c in &m.tool_calls {
-                    let input = parse_arguments(&c.arguments, || {
-                        format!("message {i}, tool call `{}`", c.name)
-                    })?;
-                    push(
-                        "assistant",
-                        json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}),
-                    );
-                }
-            }
-            ChatRole::Tool => {
-                let id = m.tool_call_id.as_deref().ok_or_else(|| {
-                    LlmError::InvalidInput(format!(
-                        "message {i}: tool message without tool_call_id"
-                    ))
-                })?;
-                push(
-                    "user",
-                    json!({"type": "tool_result", "tool_use_id": id, "content": m.content}),
-                );
-            }
+            Part::ToolCall(c, input) => turns.push(
+                "assistant",
+                json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}),
+            ),
+            Part::ToolResult { id, content } => turns.push(
+                "user",
+                json!({"type": "tool_result", "tool_use_id": id, "content": content}),
+            ),
         }
-    }
-    let messages: Vec<Value> = turns
-        .into_iter()
-        .map(|(role, content)| json!({"role": role, "content": content}))
-        .collect();
+        Ok(())
+    })?;
     let mut body = json!({
         "model": model,
         "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
-        "messages": messages,
+        "messages": turns.into_json("content"),
     });
-    let system: Vec<&str> = system.into_iter().filter(|s| !s.is_empty()).collect();
-    if !system.is_empty() {
-        body["system"] = json!(system.join("\n\n"));
+    if let Some(system) = system_prompt(&req.messages) {
+        body["system"] = json!(system);
     }
     if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(|t| {
-                Ok(json!({"name": t.name, "description": t.description,
-                    "input_schema": parse_schema(&t.name, &t.input_schema)?}))
-            })
-            .collect::<Result<Vec<_>, LlmError>>()?;
+        let tools = tool_declarations(
+            &req.tools,
+            |t, schema| json!({"name": t.name, "description": t.description, "input_schema": schema}),
+        )?;
         body["tools"] = Value::Array(tools);
     }
     if let Some(t) = req.temperature {

@@ -9,11 +9,12 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::http::{parse_error_body, start_stream, HttpCore, RequestFactory, StreamHandler};
-use crate::provider::{parse_arguments, parse_schema, tokens, HttpOptions, Provider};
+use crate::provider::{
+    for_each_part, system_prompt, tokens, tool_declarations, HttpOptions, Part, Provider, Turns,
+};
 use crate::sse::SseEvent;
 use crate::types::{
-    ChatMessage, ChatRequest, ChatResponse, ChatRole, ChatStream, LlmError, StreamEvent, ToolCall,
-    Usage,
+    ChatMessage, ChatRequest, ChatResponse, ChatStream, LlmError, StreamEvent, ToolCall, Usage,
 };
 
 const NAME: &str = "gemini";
@@ -101,84 +102,49 @@ impl Provider for Gemini {
 
 /// Builds a `generateContent` body.
 pub(crate) fn request_body(req: &ChatRequest) -> Result<Value, LlmError> {
-    let mut system: Vec<&str> = Vec::new();
-    let mut contents: Vec<(&str, Vec<Value>)> = Vec::new();
-    let mut push = |role: &'static str, part: Value| match contents.last_mut() {
-        Some((r, parts)) if *r == role => parts.push(part),
-        _ => contents.push((role, vec![part])),
-    };
-    for (i, m) in req.messages.iter().enumerate() {
-        match m.role {
-            ChatRole::System => system.push(&m.content),
-            ChatRole::User => push("user", json!({"text": m.content})),
-            ChatRole::Assistant => {
-                if !m.content.is_empty() {
-                    push("model", json!({"text": m.content}));
-                }
-                for c in &m.tool_calls {
-                    let args = parse_arguments(&c.arguments, || {
-                        format!("message {i}, tool call `{}`", c.name)
-                    })?;
-                    push(
-                        "model",
-                        json!({"functionCall": {"name": c.name, "args": args}}),
-                    );
-                }
-            }
-            ChatRole::Tool => {
-                let id = m.tool_call_id.as_deref().ok_or_else(|| {
+    let mut contents = Turns::default();
+    for_each_part(&req.messages, |i, part| {
+        match part {
+            Part::UserText(text) => contents.push("user", json!({"text": text})),
+            Part::AssistantText(text) => contents.push("model", json!({"text": text})),
+            Part::ToolCall(c, args) => contents.push(
+                "model",
+                json!({"functionCall": {"name": c.name, "args": args}}),
+            ),
+            Part::ToolResult { id, content } => {
+                let name = called_tool(&req.messages[..i], id).ok_or_else(|| {
                     LlmError::InvalidInput(format!(
-                        "message {i}: tool message without tool_call_id"
+                        "message {i}: tool result for unknown tool call `{id}`"
                     ))
                 })?;
-                let name = req.messages[..i]
-                    .iter()
-                    .rev()
-                    .flat_map(|p| p.tool_calls.iter())
-                    .find(|c| c.id == id)
-                    .map(|c| c.name.clone())
-                    .ok_or_else(|| {
-                        LlmError::InvalidInput(format!(
-                            "message {i}: tool result for unknown tool call `{id}`"
-                        ))
-                    })?;
-                let response = match serde_json::from_str::<Value>(&m.content) {
+                let response = match serde_json::from_str::<Value>(content) {
                     Ok(v @ Value::Object(_)) => v,
-                    _ => json!({"result": m.content}),
+                    _ => json!({"result": content}),
                 };
-                push(
+                contents.push(
                     "user",
                     json!({"functionResponse": {"name": name, "response": response}}),
                 );
             }
         }
-    }
-    let contents: Vec<Value> = contents
-        .into_iter()
-        .map(|(role, parts)| json!({"role": role, "parts": parts}))
-        .collect();
-    let mut body = json!({"contents": contents});
-    let system: Vec<&str> = system.into_iter().filter(|s| !s.is_empty()).collect();
-    if !system.is_empty() {
-        body["systemInstruction"] = json!({"parts": [{"text": system.join("\n\n")}]});
+        Ok(())
+    })?;
+    let mut body = json!({"contents": contents.into_json("parts")});
+    if let Some(system) = system_prompt(&req.messages) {
+        body["systemInstruction"] = json!({"parts": [{"text": system}]});
     }
     if !req.tools.is_empty() {
-        let decls = req
-            .tools
-            .iter()
-            .map(|t| {
-                let mut d = json!({"name": t.name, "description": t.description});
-                let mut schema = parse_schema(&t.name, &t.input_schema)?;
-                sanitize(&mut schema);
-                let has_props = schema["properties"]
-                    .as_object()
-                    .is_some_and(|p| !p.is_empty());
-                if has_props {
-                    d["parameters"] = schema;
-                }
-                Ok(d)
-            })
-            .collect::<Result<Vec<_>, LlmError>>()?;
+        let decls = tool_declarations(&req.tools, |t, mut schema| {
+            let mut d = json!({"name": t.name, "description": t.description});
+            sanitize(&mut schema);
+            let has_props = schema["properties"]
+                .as_object()
+                .is_some_and(|p| !p.is_empty());
+            if has_props {
+                d["parameters"] = schema;
+            }
+            d
+        })?;
         body["tools"] = json!([{"functionDeclarations": decls}]);
     }
     let mut config = json!({});
@@ -192,6 +158,16 @@ pub(crate) fn request_body(req: &ChatRequest) -> Result<Value, LlmError> {
         body["generationConfig"] = config;
     }
     Ok(body)
+}
+
+/// The name of the tool of call `id`, the latest such call among `earlier` messages.
+fn called_tool<'a>(earlier: &'a [ChatMessage], id: &str) -> Option<&'a str> {
+    earlier
+        .iter()
+        .rev()
+        .flat_map(|m| m.tool_calls.iter())
+        .find(|c| c.id == id)
+        .map(|c| c.name.as_str())
 }
 
 /// Drops JSON Schema keywords Gemini rejects, recursively.

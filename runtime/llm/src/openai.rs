@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::http::{parse_error_body, start_stream, HttpCore, RequestFactory, StreamHandler};
-use crate::provider::{finish_arguments, parse_arguments, parse_schema, tokens, Provider};
+use crate::provider::{
+    call_arguments, finish_arguments, tokens, tool_call_id, tool_declarations, Provider,
+};
 use crate::sse::SseEvent;
 use crate::types::{
     ChatMessage, ChatRequest, ChatResponse, ChatRole, ChatStream, LlmError, StreamEvent, ToolCall,
@@ -112,17 +114,13 @@ pub(crate) fn request_body(
         .collect::<Result<Vec<_>, _>>()?;
     let mut body = json!({"model": model, "messages": messages});
     if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(|t| {
-                Ok(json!({"type": "function", "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": parse_schema(&t.name, &t.input_schema)?,
-                }}))
-            })
-            .collect::<Result<Vec<_>, LlmError>>()?;
+        let tools = tool_declarations(&req.tools, |t, schema| {
+            json!({"type": "function", "function": {
+                "name": t.name,
+                "description": t.description,
+                "parameters": schema,
+            }})
+        })?;
         body["tools"] = Value::Array(tools);
     }
     if let Some(n) = req.max_tokens {
@@ -154,9 +152,7 @@ fn message_json(i: usize, m: &ChatMessage) -> Result<Value, LlmError> {
                     .tool_calls
                     .iter()
                     .map(|c| {
-                        let args = parse_arguments(&c.arguments, || {
-                            format!("message {i}, tool call `{}`", c.name)
-                        })?;
+                        let args = call_arguments(i, c)?;
                         Ok(json!({"id": c.id, "type": "function",
                             "function": {"name": c.name, "arguments": args.to_string()}}))
                     })
@@ -166,9 +162,7 @@ fn message_json(i: usize, m: &ChatMessage) -> Result<Value, LlmError> {
             v
         }
         ChatRole::Tool => {
-            let id = m.tool_call_id.as_deref().ok_or_else(|| {
-                LlmError::InvalidInput(format!("message {i}: tool message without tool_call_id"))
-            })?;
+            let id = tool_call_id(i, m)?;
             json!({"role": "tool", "tool_call_id": id, "content": m.content})
         }
     })
