@@ -1,11 +1,11 @@
-// Writing an adapter (an agent loop) component: the `Adapter` trait and `export_adapter!`.
-//
-// Only compiled with the `adapter` feature, which generates the WIT world `adapter` (export
-// `molecule:runtime/agent`). The trait mirrors the WIT functions but speaks serde_json for the
-// configuration; `export_adapter!` implements the generated `Guest` trait on a hidden type that
-// forwards to the author's `Adapter` implementation. Its settings form also writes that
-// implementation: a `SetupCell` static filled by `setup` (through `setup_settings`) and read
-// by `execute` (through `execute_with_settings`, with `WasmHost`).
+//! Writing an adapter (an agent loop) component: the `Adapter` trait and `export_adapter!`.
+//!
+//! Only compiled with the `adapter` feature, which generates the WIT world `adapter` (export
+//! `molecule:runtime/agent`). The trait mirrors the WIT functions but speaks serde_json for the
+//! configuration; `export_adapter!` implements the generated `Guest` trait on a hidden type that
+//! forwards to the author's `Adapter` implementation. Its settings form also writes that
+//! implementation: a `SetupCell` static filled by `setup` (through `setup_settings`) and read
+//! by `execute` (through `execute_with_settings`, with `WasmHost`).
 
 //! Writing an adapter: a component that runs the agent loop for tasks.
 //!

@@ -1,11 +1,11 @@
-// Safe, ergonomic wrappers over the host imports of molecule:runtime@0.1.0.
-//
-// Every world (skill and adapter) imports the same interfaces, so these wrappers are shared.
-// They re-export the generated types under readable paths (`memory::Scope`, `llm::ChatMessage`,
-// ...), take `&str` / `impl AsRef<str>` where the bindings want borrowed data, speak
-// `serde_json::Value` where the WIT says `json`, and add small constructors to the generated
-// records. The generated types live in this crate, so inherent impls and trait impls on them
-// are allowed here.
+//! Safe, ergonomic wrappers over the host imports of molecule:runtime@0.1.0.
+//!
+//! Every world (skill and adapter) imports the same interfaces, so these wrappers are shared.
+//! They re-export the generated types under readable paths (`memory::Scope`, `llm::ChatMessage`,
+//! ...), take `&str` / `impl AsRef<str>` where the bindings want borrowed data, speak
+//! `serde_json::Value` where the WIT says `json`, and add small constructors to the generated
+//! records. The generated types live in this crate, so inherent impls and trait impls on them
+//! are allowed here.
 
 use crate::bindings::molecule::runtime as raw;
 

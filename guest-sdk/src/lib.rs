@@ -1,18 +1,18 @@
-// molecule-guest-sdk: the guest side of molecule-runtime.
-//
-// This crate wraps the wit-bindgen bindings of the WIT package `molecule:runtime@0.1.0` (in
-// `../wit`) so that skill and adapter authors never touch wit-bindgen themselves:
-//
-// * `skill.rs`   — `Skill` / `Tool`: declare tools (name, description, JSON Schema, handler),
-//                  typed input through serde, dispatch and error mapping; `export_skill!`.
-// * `adapter.rs` — the `Adapter` trait and `export_adapter!` for the `adapter` world.
-// * `host.rs`    — safe, ergonomic wrappers over every host import (log, config, memory, a2a,
-//                  heartbeat, llm, tools, events) and the shared types.
-//
-// The Cargo features `skill` (default) and `adapter` select the world that is generated; a
-// component is either a skill or an adapter. `adapter` takes precedence, so enabling it on top of
-// the default (e.g. `cargo test -p molecule-guest-sdk --features adapter`) builds the adapter
-// world. `agent/` (adapter feature) is the agent-loop library adapters are built from.
+//! molecule-guest-sdk: the guest side of molecule-runtime.
+//!
+//! This crate wraps the wit-bindgen bindings of the WIT package `molecule:runtime@0.1.0` (in
+//! `../wit`) so that skill and adapter authors never touch wit-bindgen themselves:
+//!
+//! * `skill.rs`   — `Skill` / `Tool`: declare tools (name, description, JSON Schema, handler),
+//!                  typed input through serde, dispatch and error mapping; `export_skill!`.
+//! * `adapter.rs` — the `Adapter` trait and `export_adapter!` for the `adapter` world.
+//! * `host.rs`    — safe, ergonomic wrappers over every host import (log, config, memory, a2a,
+//!                  heartbeat, llm, tools, events) and the shared types.
+//!
+//! The Cargo features `skill` (default) and `adapter` select the world that is generated; a
+//! component is either a skill or an adapter. `adapter` takes precedence, so enabling it on top of
+//! the default (e.g. `cargo test -p molecule-guest-sdk --features adapter`) builds the adapter
+//! world. `agent/` (adapter feature) is the agent-loop library adapters are built from.
 
 //! # molecule-guest-sdk
 //!

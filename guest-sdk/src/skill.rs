@@ -1,12 +1,12 @@
-// Declaring and exporting the tools of a skill component.
-//
-// A `Skill` is a list of `Tool`s; each tool is a name, a description for the model, a JSON
-// Schema of its input and a type-erased handler `&str -> Result<String, ToolError>` built from
-// an author's typed function `I -> Result<O, E>` (I: Deserialize, O: Serialize,
-// E: Into<ToolError>). `export_skill!` implements the WIT `tool` interface by building the
-// skill on each call (cheap: a component instance is fresh per call anyway) and delegating to
-// `Skill::describe` / `Skill::call`. Everything here is plain Rust, so authors can unit-test
-// their skills natively through `Skill::call`.
+//! Declaring and exporting the tools of a skill component.
+//!
+//! A `Skill` is a list of `Tool`s; each tool is a name, a description for the model, a JSON
+//! Schema of its input and a type-erased handler `&str -> Result<String, ToolError>` built from
+//! an author's typed function `I -> Result<O, E>` (I: Deserialize, O: Serialize,
+//! E: Into<ToolError>). `export_skill!` implements the WIT `tool` interface by building the
+//! skill on each call (cheap: a component instance is fresh per call anyway) and delegating to
+//! `Skill::describe` / `Skill::call`. Everything here is plain Rust, so authors can unit-test
+//! their skills natively through `Skill::call`.
 
 use crate::types::{ToolError, ToolSpec};
 use serde::de::DeserializeOwned;

@@ -1,8 +1,8 @@
-// The adapter's view of the setup configuration: the workspace config.yaml after defaults, as
-// JSON, plus the keys the host adds (`system_prompt`, `runtime`, `model`, `runtime_config`,
-// `name`, `description`). `RuntimeConfig` reads `runtime_config` keys with defaults and errors
-// that name the key (`runtime_config.max_turns: expected a whole number ≥ 0, got "ten"`).
-// `SetupCell` carries the parsed configuration from `setup` to `execute` (same instance).
+//! The adapter's view of the setup configuration: the workspace config.yaml after defaults, as
+//! JSON, plus the keys the host adds (`system_prompt`, `runtime`, `model`, `runtime_config`,
+//! `name`, `description`). `RuntimeConfig` reads `runtime_config` keys with defaults and errors
+//! that name the key (`runtime_config.max_turns: expected a whole number ≥ 0, got "ten"`).
+//! `SetupCell` carries the parsed configuration from `setup` to `execute` (same instance).
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};

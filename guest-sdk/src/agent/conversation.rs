@@ -1,12 +1,12 @@
-// Building the model's conversation from the A2A request: the system prompt, the earlier
-// messages of the context (history, oldest first) and the new message.
-//
-// A2A `user` messages become `user` chat messages and `agent` messages become `assistant`
-// ones. Text parts are kept, data parts are rendered as JSON (except adapter-internal data
-// whose `kind` starts with `molecule/`, e.g. a persisted virtual filesystem), file parts as a
-// one-line reference. Consecutive messages of one role are merged (providers such as Anthropic
-// require alternation), empty ones dropped, and the new message is not repeated if the host
-// also put it at the end of the history.
+//! Building the model's conversation from the A2A request: the system prompt, the earlier
+//! messages of the context (history, oldest first) and the new message.
+//!
+//! A2A `user` messages become `user` chat messages and `agent` messages become `assistant`
+//! ones. Text parts are kept, data parts are rendered as JSON (except adapter-internal data
+//! whose `kind` starts with `molecule/`, e.g. a persisted virtual filesystem), file parts as a
+//! one-line reference. Consecutive messages of one role are merged (providers such as Anthropic
+//! require alternation), empty ones dropped, and the new message is not repeated if the host
+//! also put it at the end of the history.
 
 use crate::llm::{ChatMessage, ChatRole};
 use crate::types::{Message, Part, Role};

@@ -1,9 +1,9 @@
-// `FakeHost`: an in-memory, scripted `AgentHost` for native unit tests of agent loops.
-//
-// Model answers are scripted in order (`reply_text`, `reply_tools`, `reply_error`, ...); every
-// request the loop sent, every tool call and every task event is recorded for assertions.
-// Streams are synthesized from the scripted answer: the text split into word-sized deltas,
-// then the tool calls, then `done`.
+//! `FakeHost`: an in-memory, scripted `AgentHost` for native unit tests of agent loops.
+//!
+//! Model answers are scripted in order (`reply_text`, `reply_tools`, `reply_error`, ...); every
+//! request the loop sent, every tool call and every task event is recorded for assertions.
+//! Streams are synthesized from the scripted answer: the text split into word-sized deltas,
+//! then the tool calls, then `done`.
 
 use super::{AgentHost, ChatEvents};
 use crate::llm::{ChatMessage, ChatRequest, ChatResponse, ChatRole, StreamEvent, ToolCall, Usage};

@@ -1,17 +1,17 @@
-// The agent-loop library adapters are built from (feature `adapter`).
-//
-// Everything here is written against the small `AgentHost` trait instead of the raw imports:
-// `WasmHost` forwards to the host imports inside a component, `FakeHost` is an in-memory,
-// scripted host for native unit tests. Building blocks:
-//
-// * `config.rs`       — `AgentConfig` (the setup JSON) and `RuntimeConfig` typed getters;
-//                       `SetupCell` to carry the config from `setup` to `execute`.
-// * `conversation.rs` — chat messages from system prompt + A2A history + the new message.
-// * `stream.rs`       — `ArtifactStreamer`: streamed text as artifact chunks.
-// * `turn.rs`         — one model turn (complete or stream) with bounded retries.
-// * `tools.rs`        — executing tool calls (host tools + in-adapter `LocalTools`).
-// * `react.rs`        — the ReAct tool loop with a turn limit.
-// * `output.rs`       — finishing a task (final artifact + completed status message).
+//! The agent-loop library adapters are built from (feature `adapter`).
+//!
+//! Everything here is written against the small `AgentHost` trait instead of the raw imports:
+//! `WasmHost` forwards to the host imports inside a component, `FakeHost` is an in-memory,
+//! scripted host for native unit tests. Building blocks:
+//!
+//! * `config.rs`       — `AgentConfig` (the setup JSON) and `RuntimeConfig` typed getters;
+//!                       `SetupCell` to carry the config from `setup` to `execute`.
+//! * `conversation.rs` — chat messages from system prompt + A2A history + the new message.
+//! * `stream.rs`       — `ArtifactStreamer`: streamed text as artifact chunks.
+//! * `turn.rs`         — one model turn (complete or stream) with bounded retries.
+//! * `tools.rs`        — executing tool calls (host tools + in-adapter `LocalTools`).
+//! * `react.rs`        — the ReAct tool loop with a turn limit.
+//! * `output.rs`       — finishing a task (final artifact + completed status message).
 
 //! The agent-loop library: the building blocks of an adapter, testable natively.
 //!

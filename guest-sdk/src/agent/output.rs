@@ -1,7 +1,7 @@
-// Starting and finishing a task. Finishing emits the answer as a `response` artifact (unless it
-// was already streamed into one) and moves the task to `completed` with an agent message
-// holding the answer: the status message is what A2A task history keeps, so it is what the
-// next task of the same context sees as this turn's reply.
+//! Starting and finishing a task. Finishing emits the answer as a `response` artifact (unless it
+//! was already streamed into one) and moves the task to `completed` with an agent message
+//! holding the answer: the status message is what A2A task history keeps, so it is what the
+//! next task of the same context sees as this turn's reply.
 
 use super::{best_effort, AgentError, AgentHost};
 use crate::adapter::RequestContext;

@@ -1,7 +1,7 @@
-// The ReAct tool loop: ask the model; if it called tools, run them (local pseudo-tools first,
-// then the host's), feed the results back as `tool` messages and ask again; stop when the
-// model answers without tool calls or after `max_turns` model turns. Text can be streamed to
-// the client as artifact chunks as it is generated.
+//! The ReAct tool loop: ask the model; if it called tools, run them (local pseudo-tools first,
+//! then the host's), feed the results back as `tool` messages and ask again; stop when the
+//! model answers without tool calls or after `max_turns` model turns. Text can be streamed to
+//! the client as artifact chunks as it is generated.
 
 use super::{
     execute_tool_calls, model_turn, AgentError, AgentHost, ArtifactStreamer, LocalTools,

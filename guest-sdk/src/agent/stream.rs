@@ -1,7 +1,7 @@
-// `ArtifactStreamer`: emits streamed model text as chunks of one artifact. The first chunk has
-// `append = false`, later ones `append = true`; the final chunk carries `last-chunk = true`.
-// One delta is held back so that the final chunk carries real text (no empty trailing chunk)
-// unless nothing was streamed at all.
+//! `ArtifactStreamer`: emits streamed model text as chunks of one artifact. The first chunk has
+//! `append = false`, later ones `append = true`; the final chunk carries `last-chunk = true`.
+//! One delta is held back so that the final chunk carries real text (no empty trailing chunk)
+//! unless nothing was streamed at all.
 
 use super::{best_effort, AgentError, AgentHost};
 use crate::types::{Artifact, Part};

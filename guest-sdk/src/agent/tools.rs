@@ -1,8 +1,8 @@
-// Executing the tool calls of a model turn. Each call goes first to the adapter's own
-// `LocalTools` (pseudo-tools such as `write_todos` or a virtual filesystem), then to the host's
-// `tools.call`. Every outcome becomes a `tool` message answering the call's id: tool errors
-// (not found, invalid input, denied, failed) are fed back as text so the model can recover;
-// only `AgentError`s from local tools (e.g. a cancelled nested loop) abort the loop.
+//! Executing the tool calls of a model turn. Each call goes first to the adapter's own
+//! `LocalTools` (pseudo-tools such as `write_todos` or a virtual filesystem), then to the host's
+//! `tools.call`. Every outcome becomes a `tool` message answering the call's id: tool errors
+//! (not found, invalid input, denied, failed) are fed back as text so the model can recover;
+//! only `AgentError`s from local tools (e.g. a cancelled nested loop) abort the loop.
 
 use super::{AgentError, AgentHost};
 use crate::llm::{ChatMessage, ToolCall};

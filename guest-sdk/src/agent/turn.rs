@@ -1,8 +1,8 @@
-// One model turn: a completion (or a streamed completion whose text goes to an
-// `ArtifactStreamer`), retried on `host-error::unavailable` with bounded exponential backoff.
-// A stream is retried only while it has not produced text yet (text already shown to the
-// client cannot be taken back). A stream that ends without `done` is assembled from its
-// deltas and tool calls.
+//! One model turn: a completion (or a streamed completion whose text goes to an
+//! `ArtifactStreamer`), retried on `host-error::unavailable` with bounded exponential backoff.
+//! A stream is retried only while it has not produced text yet (text already shown to the
+//! client cannot be taken back). A stream that ends without `done` is assembled from its
+//! deltas and tool calls.
 
 use super::{AgentError, AgentHost, ArtifactStreamer};
 use crate::llm::{ChatMessage, ChatRequest, ChatResponse, StreamEvent, Usage};

@@ -1,5 +1,5 @@
-// `WasmHost`: the `AgentHost` implementation over the component's host imports. Natively
-// (outside a component) every method panics, like the imports themselves.
+//! `WasmHost`: the `AgentHost` implementation over the component's host imports. Natively
+//! (outside a component) every method panics, like the imports themselves.
 
 use super::{AgentHost, ChatEvents};
 use crate::llm::{ChatRequest, ChatResponse};

@@ -1,5 +1,5 @@
-// The shared WIT types with the helpers authors use on them (text of a part or message,
-// constructors for messages and artifacts, JSON views of schemas and metadata).
+//! The shared WIT types with the helpers authors use on them (text of a part or message,
+//! constructors for messages and artifacts, JSON views of schemas and metadata).
 
 pub use super::raw::types::{
     Artifact, FilePart, HostError, Json, Message, Part, Role, TaskState, ToolError, ToolSpec,

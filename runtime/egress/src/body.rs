@@ -1,5 +1,5 @@
-// The response body handed to the guest: hyper's incoming body with a cap on its total size
-// and a bound on the silence between two chunks.
+//! The response body handed to the guest: hyper's incoming body with a cap on its total size
+//! and a bound on the silence between two chunks.
 
 //! [`CappedBody`]: a response body that ends in an error past a size cap or a read timeout.
 

@@ -1,6 +1,6 @@
-// The IP classifier: tells public unicast addresses from the ones a skill must not reach
-// unless granted literally (loopback, private, link-local incl. cloud metadata, CGNAT, ...),
-// looking through IPv4-mapped, IPv4-compatible, NAT64 and 6to4 IPv6 forms.
+//! The IP classifier: tells public unicast addresses from the ones a skill must not reach
+//! unless granted literally (loopback, private, link-local incl. cloud metadata, CGNAT, ...),
+//! looking through IPv4-mapped, IPv4-compatible, NAT64 and 6to4 IPv6 forms.
 
 //! [`classify`]: is an address public, and if not, which kind of special address is it.
 

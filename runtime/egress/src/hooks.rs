@@ -1,6 +1,6 @@
-// The wasmtime-wasi-http 48 `WasiHttpHooks::send_request` implementation: allowlist check,
-// one DNS resolution, address classification, then a connection to exactly the checked
-// address (TLS with SNI = the requested host), with timeouts and a response-size cap.
+//! The wasmtime-wasi-http 48 `WasiHttpHooks::send_request` implementation: allowlist check,
+//! one DNS resolution, address classification, then a connection to exactly the checked
+//! address (TLS with SNI = the requested host), with timeouts and a response-size cap.
 
 //! [`EgressHooks`]: the outgoing-request hook a store's `WasiHttpView` hands to wasi-http.
 

@@ -1,6 +1,6 @@
-// molecule-egress: outgoing HTTP for untrusted skill components. An allowlist of origins per
-// component, one DNS resolution per request, refusal of private/loopback/link-local addresses
-// unless granted literally, and a connection to exactly the address that was checked.
+//! molecule-egress: outgoing HTTP for untrusted skill components. An allowlist of origins per
+//! component, one DNS resolution per request, refusal of private/loopback/link-local addresses
+//! unless granted literally, and a connection to exactly the address that was checked.
 
 //! Outgoing-HTTP policy for molecule-runtime skills, as a `wasmtime-wasi-http` 48 hook.
 //!

@@ -1,5 +1,5 @@
-// The egress allowlist: origins parsed from `scheme://host[:port]` strings, the component they
-// belong to, and the limits (timeouts, response size) every outgoing request runs under.
+//! The egress allowlist: origins parsed from `scheme://host[:port]` strings, the component they
+//! belong to, and the limits (timeouts, response size) every outgoing request runs under.
 
 //! [`EgressPolicy`]: which origins a component may reach, and under which limits.
 

@@ -1,5 +1,5 @@
-// DNS resolution behind a trait, so the hook resolves each request's host exactly once and
-// tests can substitute a fixed map (and count calls).
+//! DNS resolution behind a trait, so the hook resolves each request's host exactly once and
+//! tests can substitute a fixed map (and count calls).
 
 //! [`Resolver`]: turns a host name into addresses; [`SystemResolver`] and [`StaticResolver`].
 

@@ -1,6 +1,6 @@
-// End to end: the real web-fetch skill component, built from skills-examples/web-fetch, runs
-// in a minimal host of this test (wasmtime component Linker + WASI p2 + wasi-http with the
-// egress hooks) and fetches from a local server — granted, denied, rebound and truncated.
+//! End to end: the real web-fetch skill component, built from skills-examples/web-fetch, runs
+//! in a minimal host of this test (wasmtime component Linker + WASI p2 + wasi-http with the
+//! egress hooks) and fetches from a local server — granted, denied, rebound and truncated.
 
 mod support;
 

@@ -1,6 +1,6 @@
-// Tests of the send_request hook against real local servers: granted and denied origins,
-// DNS-rebinding refusal, resolve-once/connect-to-checked-address, HTTPS with SNI, the
-// response-size cap and the first-byte timeout.
+//! Tests of the send_request hook against real local servers: granted and denied origins,
+//! DNS-rebinding refusal, resolve-once/connect-to-checked-address, HTTPS with SNI, the
+//! response-size cap and the first-byte timeout.
 
 mod support;
 

@@ -1,5 +1,5 @@
-// Tests of allowlist parsing and matching: what entries parse to, what errors say, and which
-// requests an allowlist grants (literally, by pattern, or not at all).
+//! Tests of allowlist parsing and matching: what entries parse to, what errors say, and which
+//! requests an allowlist grants (literally, by pattern, or not at all).
 
 use std::net::IpAddr;
 

@@ -1,6 +1,6 @@
-// file-search: an example molecule-runtime skill that reads a directory the operator granted
-// read-only (the host preopens it at /data). Tool `search` returns the lines that contain a
-// text, tool `read` returns one file, size-capped. Only std::fs over WASI: no other capability.
+//! file-search: an example molecule-runtime skill that reads a directory the operator granted
+//! read-only (the host preopens it at /data). Tool `search` returns the lines that contain a
+//! text, tool `read` returns one file, size-capped. Only std::fs over WASI: no other capability.
 
 //! The `file-search` skill: tools `search` and `read` over the preopened `/data` directory.
 

@@ -1,6 +1,6 @@
-// Path checking for file-search: every path a caller gives must stay inside the data root
-// (the WASI preopen at /data). `..`, other absolute roots and empty names are refused before
-// any file system call, so errors can say what to write instead.
+//! Path checking for file-search: every path a caller gives must stay inside the data root
+//! (the WASI preopen at /data). `..`, other absolute roots and empty names are refused before
+//! any file system call, so errors can say what to write instead.
 
 //! [`resolve`]: a caller's path → a path under the data root, or an `invalid-input` text.
 

@@ -1,5 +1,5 @@
-// Native unit tests of file-search: the tools run over a temporary directory standing in for
-// the /data preopen (the logic takes the root as a parameter; only `skill()` fixes /data).
+//! Native unit tests of file-search: the tools run over a temporary directory standing in for
+//! the /data preopen (the logic takes the root as a parameter; only `skill()` fixes /data).
 
 use super::*;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
-// web-fetch: an example molecule-runtime skill with one tool, `fetch`, that sends an HTTP GET
-// or HEAD through wasi:http/outgoing-handler and returns the status, a few headers and the
-// body as text, truncated. Which origins it may reach is the host's egress policy (the
-// skill's `hosts` grant); a denial comes back as a `denied` tool error saying what to grant.
+//! web-fetch: an example molecule-runtime skill with one tool, `fetch`, that sends an HTTP GET
+//! or HEAD through wasi:http/outgoing-handler and returns the status, a few headers and the
+//! body as text, truncated. Which origins it may reach is the host's egress policy (the
+//! skill's `hosts` grant); a denial comes back as a `denied` tool error saying what to grant.
 
 //! The `web-fetch` skill: tool `fetch` makes one HTTP GET/HEAD request.
 

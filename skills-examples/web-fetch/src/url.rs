@@ -1,6 +1,6 @@
-// A deliberately small URL splitter for web-fetch: scheme (http/https), authority and
-// path-with-query, which is all wasi:http's outgoing-request needs. The host's egress policy,
-// not this parser, decides what may be reached.
+//! A deliberately small URL splitter for web-fetch: scheme (http/https), authority and
+//! path-with-query, which is all wasi:http's outgoing-request needs. The host's egress policy,
+//! not this parser, decides what may be reached.
 
 //! [`Target`]: the parts of an `http(s)://` URL that an outgoing request is made of.
 

@@ -1,6 +1,6 @@
-// json-query: an example molecule-runtime skill with one pure tool, `query`, that returns the
-// value an RFC 6901 JSON Pointer selects inside a JSON document. It uses no host capability,
-// so it runs with no grants at all.
+//! json-query: an example molecule-runtime skill with one pure tool, `query`, that returns the
+//! value an RFC 6901 JSON Pointer selects inside a JSON document. It uses no host capability,
+//! so it runs with no grants at all.
 
 //! The `json-query` skill: tool `query` returns the value at an RFC 6901 JSON Pointer.
 

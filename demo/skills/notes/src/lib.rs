@@ -1,7 +1,7 @@
-// notes: an example molecule-runtime skill that keeps notes in the host's long-term memory.
-// Tools `add_note` and `find_notes` call the `memory` import (commit / search); a memory
-// capability the operator did not grant comes back as tool-error `denied`, an unreachable
-// backend as `failed`, each with the host's text (the SDK's `From<HostError> for ToolError`).
+//! notes: an example molecule-runtime skill that keeps notes in the host's long-term memory.
+//! Tools `add_note` and `find_notes` call the `memory` import (commit / search); a memory
+//! capability the operator did not grant comes back as tool-error `denied`, an unreachable
+//! backend as `failed`, each with the host's text (the SDK's `From<HostError> for ToolError`).
 
 //! The `notes` skill: `add_note` stores a note in memory, `find_notes` searches them.
 

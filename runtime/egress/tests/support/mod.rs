@@ -1,6 +1,6 @@
-// Shared fixtures for the egress tests: a tiny HTTP(S) server on a loopback address that
-// names itself in its answers and records connections and TLS server names, request
-// builders, and a log capture for asserting denial messages.
+//! Shared fixtures for the egress tests: a tiny HTTP(S) server on a loopback address that
+//! names itself in its answers and records connections and TLS server names, request
+//! builders, and a log capture for asserting denial messages.
 
 #![allow(dead_code)]
 

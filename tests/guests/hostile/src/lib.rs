@@ -1,13 +1,13 @@
-// hostile: a skill component whose tools misbehave on purpose, for the runtime's sandbox tests.
-//
-// Each tool exercises one limit or isolation property of the host: `spin` (CPU / epoch
-// deadline), `alloc_bomb` (memory limit), `recurse` (stack), `panic` and `trap` (guest faults
-// surface as errors, never crash the host), `big_output` (output size bound), `read_env`,
-// `read_file`, `list_dir` and `print` (WASI env/fs/stdio isolation), `residue` (nothing a
-// call leaves in linear memory is visible to the next call), `use_memory`, `use_config`
-// and `use_llm` (capability denial is visible as `denied`), `sleep_ms` (wall-clock bound while
-// blocked in WASI). `echo` is the well-behaved control. The loops and recursion go through
-// `black_box` so the optimiser cannot remove or flatten them.
+//! hostile: a skill component whose tools misbehave on purpose, for the runtime's sandbox tests.
+//!
+//! Each tool exercises one limit or isolation property of the host: `spin` (CPU / epoch
+//! deadline), `alloc_bomb` (memory limit), `recurse` (stack), `panic` and `trap` (guest faults
+//! surface as errors, never crash the host), `big_output` (output size bound), `read_env`,
+//! `read_file`, `list_dir` and `print` (WASI env/fs/stdio isolation), `residue` (nothing a
+//! call leaves in linear memory is visible to the next call), `use_memory`, `use_config`
+//! and `use_llm` (capability denial is visible as `denied`), `sleep_ms` (wall-clock bound while
+//! blocked in WASI). `echo` is the well-behaved control. The loops and recursion go through
+//! `black_box` so the optimiser cannot remove or flatten them.
 
 //! The `hostile` skill: tools that attack the sandbox, for integration tests.
 
