@@ -16,47 +16,43 @@ pub mod imports {
     });
 }
 
-/// Bindings for the `skill` world: the exported `tool` interface.
-pub mod skill {
-    wasmtime::component::bindgen!({
-        world: "skill",
-        path: "../wit",
-        imports: { default: async },
-        exports: { default: async },
-        with: {
-            "molecule:runtime/types": crate::bindings::imports::molecule::runtime::types,
-            "molecule:runtime/log": crate::bindings::imports::molecule::runtime::log,
-            "molecule:runtime/config": crate::bindings::imports::molecule::runtime::config,
-            "molecule:runtime/memory": crate::bindings::imports::molecule::runtime::memory,
-            "molecule:runtime/a2a": crate::bindings::imports::molecule::runtime::a2a,
-            "molecule:runtime/heartbeat": crate::bindings::imports::molecule::runtime::heartbeat,
-            "molecule:runtime/llm": crate::bindings::imports::molecule::runtime::llm,
-            "molecule:runtime/tools": crate::bindings::imports::molecule::runtime::tools,
-            "molecule:runtime/events": crate::bindings::imports::molecule::runtime::events,
-        },
-    });
+/// Generates the bindings of world `$world` in module `$module`, reusing the host interfaces
+/// of [`imports`] (one set of traits for every world) and adding the world's exports.
+macro_rules! world_bindings {
+    ($(#[$doc:meta])* $module:ident, $world:literal) => {
+        $(#[$doc])*
+        pub mod $module {
+            wasmtime::component::bindgen!({
+                world: $world,
+                path: "../wit",
+                imports: { default: async },
+                exports: { default: async },
+                with: {
+                    "molecule:runtime/types": crate::bindings::imports::molecule::runtime::types,
+                    "molecule:runtime/log": crate::bindings::imports::molecule::runtime::log,
+                    "molecule:runtime/config": crate::bindings::imports::molecule::runtime::config,
+                    "molecule:runtime/memory": crate::bindings::imports::molecule::runtime::memory,
+                    "molecule:runtime/a2a": crate::bindings::imports::molecule::runtime::a2a,
+                    "molecule:runtime/heartbeat": crate::bindings::imports::molecule::runtime::heartbeat,
+                    "molecule:runtime/llm": crate::bindings::imports::molecule::runtime::llm,
+                    "molecule:runtime/tools": crate::bindings::imports::molecule::runtime::tools,
+                    "molecule:runtime/events": crate::bindings::imports::molecule::runtime::events,
+                },
+            });
+        }
+    };
 }
 
-/// Bindings for the `adapter` world: the exported `agent` interface.
-pub mod adapter {
-    wasmtime::component::bindgen!({
-        world: "adapter",
-        path: "../wit",
-        imports: { default: async },
-        exports: { default: async },
-        with: {
-            "molecule:runtime/types": crate::bindings::imports::molecule::runtime::types,
-            "molecule:runtime/log": crate::bindings::imports::molecule::runtime::log,
-            "molecule:runtime/config": crate::bindings::imports::molecule::runtime::config,
-            "molecule:runtime/memory": crate::bindings::imports::molecule::runtime::memory,
-            "molecule:runtime/a2a": crate::bindings::imports::molecule::runtime::a2a,
-            "molecule:runtime/heartbeat": crate::bindings::imports::molecule::runtime::heartbeat,
-            "molecule:runtime/llm": crate::bindings::imports::molecule::runtime::llm,
-            "molecule:runtime/tools": crate::bindings::imports::molecule::runtime::tools,
-            "molecule:runtime/events": crate::bindings::imports::molecule::runtime::events,
-        },
-    });
-}
+world_bindings!(
+    /// Bindings for the `skill` world: the exported `tool` interface.
+    skill,
+    "skill"
+);
+world_bindings!(
+    /// Bindings for the `adapter` world: the exported `agent` interface.
+    adapter,
+    "adapter"
+);
 
 pub use imports::molecule::runtime::types::{HostError, ToolError, ToolSpec};
 

@@ -89,10 +89,7 @@ impl ComponentHost {
     ) -> anyhow::Result<AdapterComponent> {
         let label = grants.component().to_owned();
         let (component, cache) = self.compile(wasm, &label)?;
-        let pre = self.pre_instantiate(&component, &label)?;
-        let pre = AdapterPre::new(pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{label} does not export the molecule `agent` interface"))?;
+        let pre = self.pre_instantiate(&component, &label, "agent", AdapterPre::new)?;
         let calls_model = component
             .component_type()
             .imports(self.engine.engine())
@@ -113,12 +110,15 @@ impl ComponentHost {
         Ok(adapter)
     }
 
-    /// Link-checks `component` and pre-instantiates it.
-    fn pre_instantiate(
+    /// Link-checks `component`, pre-instantiates it and checks it exports the world's
+    /// `interface` (`tool` or `agent`) through the world's `new` (e.g. `SkillPre::new`).
+    fn pre_instantiate<P>(
         &self,
         component: &Component,
         label: &str,
-    ) -> anyhow::Result<wasmtime::component::InstancePre<HostState>> {
+        interface: &str,
+        new: impl FnOnce(wasmtime::component::InstancePre<HostState>) -> wasmtime::Result<P>,
+    ) -> anyhow::Result<P> {
         let problems = self.link_check(component);
         if !problems.is_empty() {
             return Err(LinkError {
@@ -127,10 +127,14 @@ impl ComponentHost {
             }
             .into());
         }
-        self.linker
+        let pre = self
+            .linker
             .instantiate_pre(component)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("pre-instantiating {label}"))
+            .with_context(|| format!("pre-instantiating {label}"))?;
+        new(pre).map_err(anyhow::Error::from).with_context(|| {
+            format!("{label} does not export the molecule `{interface}` interface")
+        })
     }
 
     /// Compiles, link-checks and pre-instantiates a skill, then asks it for its tools (in a
@@ -142,10 +146,7 @@ impl ComponentHost {
     ) -> anyhow::Result<SkillComponent> {
         let label = grants.component().to_owned();
         let (component, cache) = self.compile(wasm, &label)?;
-        let pre = self.pre_instantiate(&component, &label)?;
-        let pre = SkillPre::new(pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{label} does not export the molecule `tool` interface"))?;
+        let pre = self.pre_instantiate(&component, &label, "tool", SkillPre::new)?;
         let skill = SkillComponent {
             label,
             digest: hex::encode(Sha256::digest(wasm)),
@@ -195,12 +196,7 @@ impl ComponentHost {
                 let (component, cache) =
                     self.cache
                         .load_keyed(self.engine.engine(), &content_key, &read, &origin)?;
-                let pre = self.pre_instantiate(&component, &origin)?;
-                let pre = SkillPre::new(pre)
-                    .map_err(anyhow::Error::from)
-                    .with_context(|| {
-                        format!("{origin} does not export the molecule `tool` interface")
-                    })?;
+                let pre = self.pre_instantiate(&component, &origin, "tool", SkillPre::new)?;
                 let digest = content_key;
                 self.shared
                     .lock()

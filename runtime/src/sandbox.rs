@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::adapter::exports::molecule::runtime::agent::RequestContext;
+use crate::bindings::adapter::{Adapter, AdapterPre};
+use crate::bindings::skill::{Skill, SkillPre};
 use crate::bindings::{ToolError, ToolSpec};
 use crate::engine::WasmEngine;
 use crate::grants::Grants;
@@ -168,17 +170,33 @@ impl Sandbox {
         result
     }
 
+    /// The one path of every call: a fresh store for `grants` (see [`Self::run`]), a fresh
+    /// instance from `pre`, then `f` on that instance.
+    async fn on_instance<P: PreInstance, R>(
+        &self,
+        grants: &Arc<Grants>,
+        pre: &P,
+        f: impl for<'a> FnOnce(
+                P::Instance,
+                &'a mut Store<HostState>,
+            ) -> BoxFuture<'a, wasmtime::Result<R>>
+            + Send
+            + 'static,
+    ) -> Result<R, CallError> {
+        let pre = pre.clone();
+        self.run(grants, move |store| {
+            Box::pin(async move {
+                let instance = pre.instantiate(&mut *store).await?;
+                f(instance, store).await
+            })
+        })
+        .await
+    }
+
     /// Calls `describe` on a skill.
     pub async fn describe(&self, skill: &SkillComponent) -> Result<Vec<ToolSpec>, CallError> {
-        let pre = skill.pre.clone();
-        self.run(&skill.grants, |store| {
-            Box::pin(async move {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                instance
-                    .molecule_runtime_tool()
-                    .call_describe(&mut *store)
-                    .await
-            })
+        self.on_instance(&skill.grants, &skill.pre, |skill, store| {
+            Box::pin(async move { skill.molecule_runtime_tool().call_describe(store).await })
         })
         .await
     }
@@ -193,15 +211,12 @@ impl Sandbox {
         serde_json::from_str::<serde::de::IgnoredAny>(input)
             .map_err(|e| CallError::InvalidInput(format!("input is not JSON: {e}")))?;
         let limit = skill.grants.limits().max_output_bytes;
-        let (pre, tool, input) = (skill.pre.clone(), tool.to_owned(), input.to_owned());
+        let (tool, input) = (tool.to_owned(), input.to_owned());
         let output = self
-            .run(&skill.grants, |store| {
+            .on_instance(&skill.grants, &skill.pre, move |skill, store| {
                 Box::pin(async move {
-                    let instance = pre.instantiate_async(&mut *store).await?;
-                    instance
-                        .molecule_runtime_tool()
-                        .call_call(&mut *store, &tool, &input)
-                        .await
+                    let tools = skill.molecule_runtime_tool();
+                    tools.call_call(store, &tool, &input).await
                 })
             })
             .await?
@@ -219,15 +234,8 @@ impl Sandbox {
 
     /// Asks an adapter for its runtime name.
     pub async fn adapter_name(&self, adapter: &AdapterComponent) -> Result<String, CallError> {
-        let pre = adapter.pre.clone();
-        self.run(&adapter.grants, |store| {
-            Box::pin(async move {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                instance
-                    .molecule_runtime_agent()
-                    .call_name(&mut *store)
-                    .await
-            })
+        self.on_instance(&adapter.grants, &adapter.pre, |adapter, store| {
+            Box::pin(async move { adapter.molecule_runtime_agent().call_name(store).await })
         })
         .await
     }
@@ -240,14 +248,11 @@ impl Sandbox {
         grants: &Arc<Grants>,
         config: &str,
     ) -> Result<Result<(), String>, CallError> {
-        let (pre, config) = (adapter.pre.clone(), config.to_owned());
-        self.run(grants, |store| {
+        let config = config.to_owned();
+        self.on_instance(grants, &adapter.pre, move |adapter, store| {
             Box::pin(async move {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                instance
-                    .molecule_runtime_agent()
-                    .call_setup(&mut *store, &config)
-                    .await
+                let agent = adapter.molecule_runtime_agent();
+                agent.call_setup(store, &config).await
             })
         })
         .await
@@ -262,15 +267,14 @@ impl Sandbox {
         config: &str,
         context: RequestContext,
     ) -> Result<Result<(), String>, CallError> {
-        let (pre, config) = (adapter.pre.clone(), config.to_owned());
-        self.run(grants, |store| {
+        let config = config.to_owned();
+        self.on_instance(grants, &adapter.pre, move |adapter, store| {
             Box::pin(async move {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let agent = instance.molecule_runtime_agent();
+                let agent = adapter.molecule_runtime_agent();
                 if let Err(reason) = agent.call_setup(&mut *store, &config).await? {
                     return Ok(Err(format!("adapter setup failed: {reason}")));
                 }
-                agent.call_execute(&mut *store, &context).await
+                agent.call_execute(store, &context).await
             })
         })
         .await
@@ -283,17 +287,45 @@ impl Sandbox {
         grants: &Arc<Grants>,
         task_id: &str,
     ) -> Result<(), CallError> {
-        let (pre, task_id) = (adapter.pre.clone(), task_id.to_owned());
-        self.run(grants, |store| {
+        let task_id = task_id.to_owned();
+        self.on_instance(grants, &adapter.pre, move |adapter, store| {
             Box::pin(async move {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                instance
-                    .molecule_runtime_agent()
-                    .call_cancel(&mut *store, &task_id)
-                    .await
+                let agent = adapter.molecule_runtime_agent();
+                agent.call_cancel(store, &task_id).await
             })
         })
         .await
+    }
+}
+
+/// A pre-instantiated component of either world, instantiated once per call.
+trait PreInstance: Clone + Send + Sync + 'static {
+    /// The world's instance (its exports).
+    type Instance: Send + 'static;
+    /// A fresh instance in `store`.
+    fn instantiate<'a>(
+        &'a self,
+        store: &'a mut Store<HostState>,
+    ) -> BoxFuture<'a, wasmtime::Result<Self::Instance>>;
+}
+
+impl PreInstance for SkillPre<HostState> {
+    type Instance = Skill;
+    fn instantiate<'a>(
+        &'a self,
+        store: &'a mut Store<HostState>,
+    ) -> BoxFuture<'a, wasmtime::Result<Skill>> {
+        Box::pin(self.instantiate_async(store))
+    }
+}
+
+impl PreInstance for AdapterPre<HostState> {
+    type Instance = Adapter;
+    fn instantiate<'a>(
+        &'a self,
+        store: &'a mut Store<HostState>,
+    ) -> BoxFuture<'a, wasmtime::Result<Adapter>> {
+        Box::pin(self.instantiate_async(store))
     }
 }
 
