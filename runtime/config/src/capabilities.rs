@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
-use crate::lenient::{describe, field, join, Reader};
+use crate::key_path::join;
+use crate::lenient::{describe, field, Reader};
 
 /// A host interface a component may import (see `wit/host.wit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -5,7 +5,8 @@
 
 use serde_yaml::Value;
 
-use crate::lenient::{describe, join, Reader};
+use crate::key_path::join;
+use crate::lenient::{describe, Reader};
 
 /// The keys read at the top level of config.yaml.
 pub(crate) const TOP_KEYS: [&str; 24] = [

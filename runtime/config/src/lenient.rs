@@ -19,21 +19,12 @@ use crate::warning::Warning;
 pub(crate) struct Reader<'a> {
     file: &'a Path,
     /// Scalars' text as written and nodes' lines, when the tree came from
-    /// [`crate::source::parse`].
+    /// [`crate::source::parse()`].
     source: Option<&'a SourceMap<'a>>,
     /// Warnings collected so far, in the order the keys were read.
     pub(crate) warnings: Vec<Warning>,
     /// Errors collected so far: unusable security settings (preflight FAILs on each).
     pub(crate) errors: Vec<Warning>,
-}
-
-/// `parent.key`, or just `key` at the top level.
-pub(crate) fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}.{key}")
-    }
 }
 
 /// The value under `key` in `map`, treating a null value like an absent key.

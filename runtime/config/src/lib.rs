@@ -4,9 +4,9 @@
 //! - [`Env`]: the environment variables the runtime reads, captured once.
 //! - [`WorkspaceConfig`]: config.yaml, read leniently (defaults + [`Warning`]s) but failing
 //!   closed on an unusable file or security setting (`errors`), including the capability
-//!   [`GrantsConfig`]; [`CapabilityRequest`] is a skill's side and [`effective`] intersects
+//!   [`GrantsConfig`]; [`CapabilityRequest`] is a skill's side and [`effective()`] intersects
 //!   the two.
-//! - [`preflight`]: the PASS/WARN/FAIL checks run before the workspace goes live.
+//! - [`preflight()`]: the PASS/WARN/FAIL checks run before the workspace goes live.
 //! - [`load_plugins`]: plugins from `<configs>/plugins` and `$PLUGINS_DIR`.
 //! - [`system_prompt`]: the one place the system prompt is assembled.
 
@@ -16,6 +16,7 @@ mod capabilities;
 mod effective;
 mod env;
 mod grants;
+mod key_path;
 mod keys;
 mod lenient;
 mod plugins;
