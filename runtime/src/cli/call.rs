@@ -16,7 +16,8 @@ use super::{label_for, Context};
 /// Arguments of `call`.
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// The skill folder (SKILL.md plus tool.wasm, a crate or app.py), a crate, or a .wasm file.
+    /// The skill folder (SKILL.md plus tool.wasm, a crate, app.py or app.js), a crate, or a
+    /// .wasm file.
     pub skill: PathBuf,
     /// The tool to call.
     pub tool: String,
@@ -97,7 +98,7 @@ pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
     }
     let Some(skill) = ctx.load_skill(&args.skill, grants.build()).await? else {
         anyhow::bail!(
-            "{} is an instructions-only skill (SKILL.md, no app.py, scripts/*.py, tool.wasm or \
+            "{} is an instructions-only skill (SKILL.md, no app.py, scripts/*.py, app.js, tool.wasm or \
              Cargo.toml): it has no tools to call",
             args.skill.display()
         );

@@ -81,8 +81,9 @@ pub fn ensure(builder: &ComponentBuilder) -> anyhow::Result<Engine> {
     check_c_toolchain()?;
     tracing::warn!(
         key = %key,
-        "building the JavaScript engine component once (about a minute and a half: QuickJS \
-         from crates.io, compiled with clang); later loads reuse it"
+        "building the JavaScript engine component once (about a minute: cargo builds QuickJS's \
+         crate, pinned by guest-sdk/js/engine/Cargo.lock, with clang; nothing else is \
+         downloaded); later loads reuse it"
     );
     let built = builder
         .build_with_env(&dir, &env)

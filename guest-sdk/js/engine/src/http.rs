@@ -194,8 +194,10 @@ fn explain(t: &Target, code: ErrorCode) -> Failure {
     match code {
         ErrorCode::HttpRequestDenied => ("denied", format!(
             "the host does not let this skill reach {origin}: it is not among the origins \
-             granted to it. Ask the operator to add \"{origin}\" to the skill's hosts grant \
-             (grants.skills.<skill id>.hosts)"
+             granted to it. In a workspace the skill's SKILL.md must request it \
+             (`capabilities: {{hosts: [\"{origin}\"]}}`) and config.yaml grant it \
+             (`grants.skills.<skill id>.hosts`); with `molecule-runtime call`, pass \
+             `--allow-host {origin}`. The host's log names the exact key"
         )),
         ErrorCode::DestinationIpProhibited => ("denied", format!(
             "{origin} resolves to a private, loopback or link-local address, which this skill \
