@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::capabilities::{DirAccess, HostOrigin, Interface};
-use crate::grants::{CapabilityRequest, Grant};
+use crate::grants_config::{CapabilityRequest, Grant};
 use crate::units::{format_bytes, format_duration};
 
 /// The kind of a capability, as named in config.yaml and SKILL.md.

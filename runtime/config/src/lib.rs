@@ -15,7 +15,7 @@
 mod capabilities;
 mod effective;
 mod env;
-mod grants;
+mod grants_config;
 mod key_path;
 mod keys;
 mod lenient;
@@ -35,7 +35,7 @@ mod tests;
 pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
-pub use grants::{CapabilityRequest, Grant, GrantsConfig};
+pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
 pub use plugins::{
     load_plugins, Plugin, PluginManifest, PluginOrigin, PluginSet, PromptText, Shadowed,
     SkippedPlugin,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::env::Env;
-use crate::grants::{Grant, GrantsConfig};
+use crate::grants_config::{Grant, GrantsConfig};
 use crate::sections::{
     A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig, SandboxConfig,
 };

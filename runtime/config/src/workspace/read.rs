@@ -10,7 +10,7 @@ use serde_yaml::Value;
 use super::config::{WorkspaceConfig, CONFIG_FILE, DEFAULT_PROMPT_FILE, DEFAULT_RUNTIME};
 use super::model::{model_matches, pick_model, pick_provider};
 use crate::env::Env;
-use crate::grants::GrantsConfig;
+use crate::grants_config::GrantsConfig;
 use crate::keys::{check_keys, check_nested, TOP_KEYS};
 use crate::lenient::{field, Reader};
 use crate::sections::{
