@@ -20,7 +20,7 @@ use molecule_runtime::component::ComponentHost;
 use molecule_runtime::limits::SandboxLimits;
 use molecule_runtime::python::run::{CodeRunner, SCRATCH_BUDGET};
 use molecule_runtime::workspace::skills::{GrantNothing, SkillRegistry};
-use molecule_runtime::workspace::tools::{Builtins, TaskTools, RUN_CODE, RUN_SKILL_SCRIPT};
+use molecule_runtime::workspace::task_tools::{Builtins, TaskTools, RUN_CODE, RUN_SKILL_SCRIPT};
 use molecule_tests::{host, python_interpreter, repo_root, test_cache_dir};
 use serde_json::{json, Value};
 

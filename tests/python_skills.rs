@@ -20,7 +20,7 @@ use molecule_runtime::grants::Grants;
 use molecule_runtime::python::{self, RUN_SCRIPT_TOOL};
 use molecule_runtime::sandbox::{CallError, Sandbox};
 use molecule_runtime::workspace::skills::{GrantNothing, SkillRegistry};
-use molecule_runtime::workspace::tools::{Builtins, TaskTools};
+use molecule_runtime::workspace::task_tools::{Builtins, TaskTools};
 use molecule_tests::{guest_wasm, host, python_interpreter, test_cache_dir};
 
 const HELLO: &str = r#"from molecule_skill import tool

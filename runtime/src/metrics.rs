@@ -3,7 +3,7 @@
 //! series is small and fixed (tool names are the only open label), so a metrics crate would add
 //! build time without adding anything. Fed by the executor bridge (tasks), the skill registry
 //! (tool calls), the sandbox (limit hits) and skill reloads (component swaps); served as
-//! `GET /metrics` on the A2A port by `workspace::operate`.
+//! `GET /metrics` on the A2A port by `workspace::metrics_route`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

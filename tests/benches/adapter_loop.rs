@@ -29,7 +29,7 @@ use molecule_runtime::capabilities::llm::{GatewayBackend, LlmBackend};
 use molecule_runtime::grants::Grants;
 use molecule_runtime::sandbox::Sandbox;
 use molecule_runtime::workspace::skills::{GrantNothing, SkillRegistry};
-use molecule_runtime::workspace::tools::{Builtins, TaskTools};
+use molecule_runtime::workspace::task_tools::{Builtins, TaskTools};
 use molecule_tests::{guest_wasm, host, repo_root, test_cache_dir};
 
 /// Tool-loop turns of the long task (plus one final answer).

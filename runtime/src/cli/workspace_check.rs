@@ -12,8 +12,8 @@ use molecule_runtime::capabilities::memory::SqliteMemory;
 use molecule_runtime::grants::Grants;
 use molecule_runtime::limits::format_bytes;
 use molecule_runtime::plan::{Overrides, Plan};
-use molecule_runtime::workspace::boot::plan_registry;
 use molecule_runtime::workspace::policy::ConfigPolicy;
+use molecule_runtime::workspace::registry::plan_registry;
 
 use super::Context;
 

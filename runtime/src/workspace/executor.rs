@@ -15,9 +15,9 @@ use molecule_platform::{Activity, ActivityType};
 use tracing::Instrument;
 
 use super::convert;
-use super::events::TaskEvents;
 use super::skills::SkillRegistry;
-use super::tools::{Builtins, TaskTools};
+use super::task_events::TaskEvents;
+use super::task_tools::{Builtins, TaskTools};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types as wit;
 use crate::capabilities::llm::model_access;

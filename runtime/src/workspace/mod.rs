@@ -1,19 +1,34 @@
-//! The running workspace: its skills (loaded, swapped on change), the adapter executor that
-//! serves A2A tasks, the tools adapters see, and the Agent Card.
+//! The running workspace, by idea:
+//!
+//! * start-up — [`boot`] (one stage after another), with `deps.rs` what it needs besides the
+//!   plan, [`registry`] the skill registry the plan describes, `adapter.rs` the adapter's
+//!   load, setup and hot reload, `prompt.rs` the system prompt and its rebuild;
+//! * the skills — [`skills`] (one atomically swapped snapshot; `discover.rs` finds the
+//!   folders) under the grants of [`policy`];
+//! * the A2A bridge — `executor.rs` runs each task on the adapter, `convert.rs` maps the wire
+//!   types to the WIT ones, `card.rs` builds the Agent Card, `metrics_route.rs` serves
+//!   `GET /metrics` beside it;
+//! * the capability backends of one task — [`task_tools`] (skill tools and built-ins),
+//!   `task_events.rs`, `peers.rs` (the platform's peers);
+//! * joining the platform — `platform.rs`;
+//! * hot reload — [`reload`] (the folder watcher);
+//! * the smoke command — [`smoke`].
 
-pub mod adapter_reload;
+mod adapter;
 pub mod boot;
-pub mod card;
-pub mod convert;
+pub(crate) mod card;
+mod convert;
+mod deps;
 mod discover;
-pub mod events;
-pub mod executor;
-pub mod operate;
-pub mod peers;
-pub mod platform;
+mod executor;
+mod metrics_route;
+mod peers;
+mod platform;
 pub mod policy;
-pub mod prompt_reload;
+mod prompt;
+pub mod registry;
 pub mod reload;
 pub mod skills;
 pub mod smoke;
-pub mod tools;
+mod task_events;
+pub mod task_tools;

@@ -26,9 +26,12 @@ pub use report::{
     SmokeReport,
 };
 
-use super::boot::{load_adapter, prompt_for, redact, skill_registry, BootDeps};
-use super::skills::SkillSnapshot;
-use super::tools::{builtin_specs, Builtins, TaskTools};
+use super::adapter::load_adapter;
+use super::deps::BootDeps;
+use super::prompt::adapter_config;
+use super::registry::skill_registry;
+use super::skills::{SkillRegistry, SkillSnapshot};
+use super::task_tools::{builtin_specs, Builtins, TaskTools};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types::{
     Artifact, Message, Part, Role, TaskState,
@@ -42,6 +45,7 @@ use crate::capabilities::memory::{MemoryBackend, SqliteMemory};
 use crate::component::{AdapterComponent, ComponentHost, LinkError};
 use crate::limits::{LimitHit, LimitKeys};
 use crate::plan::Plan;
+use crate::redact::redact;
 use crate::sandbox::{CallError, Sandbox};
 use crate::skill::{ComponentSource, SkillDir};
 
@@ -149,7 +153,7 @@ pub async fn smoke(plan: Plan, host: Arc<ComponentHost>, builder: ComponentBuild
         }
     };
 
-    let config = plan.adapter_config(&prompt_for(&plan, &snapshot));
+    let config = adapter_config(&plan, &snapshot);
     let watch = Arc::new(WedgeWatch::default());
     let started = Instant::now();
     let result = execute_once(&deps, &adapter, skills, memory, &config, timeout, &watch).await;
@@ -165,7 +169,7 @@ pub async fn smoke(plan: Plan, host: Arc<ComponentHost>, builder: ComponentBuild
 async fn execute_once(
     deps: &BootDeps,
     adapter: &AdapterComponent,
-    skills: Arc<super::skills::SkillRegistry>,
+    skills: Arc<SkillRegistry>,
     memory: Arc<dyn MemoryBackend>,
     config: &str,
     timeout: Duration,

@@ -1,5 +1,6 @@
-//! The `events` backend of one task: forwards what the adapter emits to the task's A2A event
-//! sink, in order. A closed sink (the task was cancelled) answers `cancelled`, so the adapter
+//! The workspace's `events` backend for one A2A task (the capability itself is
+//! `capabilities::events`): forwards what the adapter emits to the task's A2A event sink, in
+//! order. A closed sink (the task was cancelled) answers `cancelled`, so the adapter
 //! stops promptly.
 
 use async_trait::async_trait;

@@ -1,0 +1,183 @@
+//! Boot stages 5, 8 and 9, the A2A server: with the adapter executor and its built-in tools
+//! when the adapter is ready (and the adapter watched for hot reload), the card only ("not
+//! configured") when it is not; guarded by the inbound bearer secret; tasks a previous run
+//! left unfinished marked failed; then the serve loop, with `GET /metrics` on the same port.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use molecule_a2a::{A2aServer, TaskStore};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::open::Opened;
+use super::skills_and_card::Skills;
+use crate::component::AdapterComponent;
+use crate::limits::SandboxLimits;
+use crate::plan::Plan;
+use crate::python::run::CodeRunner;
+use crate::sandbox::Sandbox;
+use crate::workspace::adapter::AdapterReloader;
+use crate::workspace::deps::BootDeps;
+use crate::workspace::executor::AdapterExecutor;
+use crate::workspace::metrics_route::metrics_router;
+use crate::workspace::reload::FolderWatcher;
+use crate::workspace::task_tools::{Builtins, RUN_CODE};
+
+/// The env var holding the inbound bearer secret (wins over config.yaml `a2a.inbound_secret`).
+const INBOUND_SECRET_ENV: &str = "MOLECULE_INBOUND_SECRET";
+
+/// The A2A server, before it serves.
+pub(super) struct Server {
+    /// The server (routes, executor or not-configured answer, bearer secret).
+    pub(super) a2a: A2aServer,
+    /// Why the workspace is not configured, if it is not (redacted).
+    pub(super) not_configured: Option<String>,
+    /// The inbound secret comes from config (the platform's does not replace it).
+    pub(super) keeps_configured_secret: bool,
+}
+
+/// The A2A server for `adapter` (ready, or why not), guarded by the inbound secret. A ready
+/// adapter's source is watched for hot reload; that watcher joins `watchers`.
+pub(super) fn a2a_server(
+    plan: &Arc<Plan>,
+    deps: &BootDeps,
+    opened: &Opened,
+    skills: &Skills,
+    adapter: Result<AdapterComponent, String>,
+    watchers: &mut Vec<FolderWatcher>,
+) -> anyhow::Result<Server> {
+    let card = skills.card.handle.clone();
+    let (server, not_configured) = match adapter {
+        Ok(adapter) => {
+            let slot = Arc::new(ArcSwap::from_pointee(adapter));
+            let reloader = AdapterReloader {
+                plan: plan.clone(),
+                deps: deps.clone(),
+                memory: opened.memory.clone(),
+                slot: slot.clone(),
+                config: skills.adapter_config.clone(),
+            };
+            if let Some(watcher) = reloader.watch()? {
+                watchers.push(watcher);
+            }
+            let executor = AdapterExecutor::new(
+                Sandbox::new(deps.host.engine().clone()),
+                slot,
+                skills.adapter_config.clone(),
+                skills.registry.clone(),
+                Builtins {
+                    memory: Some(opened.memory.clone()),
+                    peers: opened.peers.clone(),
+                    activity: opened.activity.clone(),
+                    coordinator: opened.coordinator.clone(),
+                    heartbeat: opened.poker.clone(),
+                    code: code_runner(plan, deps),
+                    scratch_root: Some(scratch_root(plan)),
+                },
+                opened.store.clone(),
+                deps.gateway.clone(),
+            );
+            (
+                A2aServer::new(card, Arc::new(executor), opened.store.clone()),
+                None,
+            )
+        }
+        Err(reason) => {
+            let reason = crate::redact::redact(&reason);
+            tracing::error!(%reason, "workspace is NOT configured; serving the card only");
+            (
+                A2aServer::not_configured(card, reason.clone()),
+                Some(reason),
+            )
+        }
+    };
+    let configured_secret = inbound_secret(plan);
+    let keeps_configured_secret = configured_secret.is_some();
+    Ok(Server {
+        a2a: server.with_bearer_secret(configured_secret),
+        not_configured,
+        keeps_configured_secret,
+    })
+}
+
+/// Marks the tasks a previous run left unfinished as failed (logged when it cannot).
+pub(super) async fn fail_leftover_tasks(server: &Server) {
+    if let Err(err) = server.a2a.fail_unfinished_tasks().await {
+        tracing::warn!(error = %err, "could not mark tasks left by a previous run as failed");
+    }
+}
+
+/// Starts serving on `listener`; the sender stops it.
+pub(super) fn start_serving(
+    server: A2aServer,
+    store: TaskStore,
+    listener: TcpListener,
+) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(server, store, listener, async move {
+        let _ = rx.await;
+    }));
+    (tx, task)
+}
+
+/// Serves the A2A router merged with [`metrics_router`] on `listener` until `shutdown`
+/// resolves, then closes open SSE streams and waits for in-flight requests.
+async fn serve(
+    server: A2aServer,
+    store: TaskStore,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = server.router().merge(metrics_router(store));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            server.close_streams();
+        })
+        .await
+}
+
+/// The inbound bearer secret: `$MOLECULE_INBOUND_SECRET`, else config.yaml
+/// `a2a.inbound_secret` as the config read it (an unusable value there is a preflight FAIL,
+/// so a workspace never boots with it silently dropped); `None` (no auth) when neither is set.
+fn inbound_secret(plan: &Plan) -> Option<String> {
+    if let Some(secret) = plan.env.get(INBOUND_SECRET_ENV).filter(|s| !s.is_empty()) {
+        return Some(secret.to_owned());
+    }
+    plan.config.a2a.inbound_secret.clone()
+}
+
+/// `run_code` for adapters when config.yaml's `tools:` lists it: Python snippets on the shared
+/// interpreter under the `sandbox` limits, with no capability beyond `log`.
+fn code_runner(plan: &Plan, deps: &BootDeps) -> Option<CodeRunner> {
+    let tools = &plan.config.tools;
+    if !tools.iter().any(|t| t == RUN_CODE) {
+        return None;
+    }
+    let sandbox = &plan.config.sandbox;
+    let limits = SandboxLimits {
+        memory_bytes: usize::try_from(sandbox.memory_limit).unwrap_or(usize::MAX),
+        timeout: sandbox.timeout.max(std::time::Duration::from_millis(10)),
+        ..SandboxLimits::default()
+    };
+    Some(CodeRunner::new(
+        deps.host.clone(),
+        deps.builder.python().clone(),
+        limits,
+    ))
+}
+
+/// `<data dir>/scratch`, where each task's `/scratch` folder is made; emptied at boot (what a
+/// killed process left behind).
+fn scratch_root(plan: &Plan) -> PathBuf {
+    let root = plan.data_dir.join("scratch");
+    let _ = std::fs::remove_dir_all(&root);
+    if let Err(err) = std::fs::create_dir_all(&root) {
+        tracing::warn!(dir = %root.display(), error = %err, "cannot create the scratch folder");
+    }
+    root
+}

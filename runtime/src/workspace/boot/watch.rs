@@ -1,0 +1,66 @@
+//! Boot stage 10, following changes: the prompt sources (plugins, prompt files) are watched,
+//! and every skill change updates the card — sent to the platform with `update-card` when
+//! joined — and rebuilds the adapter's system prompt. (The skills' and the adapter's own
+//! watchers start with the stages that make them.)
+
+use std::sync::Arc;
+
+use molecule_a2a::CardHandle;
+use molecule_platform::PlatformClient;
+use tokio::task::JoinHandle;
+
+use super::serve::Server;
+use super::skills_and_card::Skills;
+use crate::plan::Plan;
+use crate::workspace::card::{build_card, CardInfo};
+use crate::workspace::platform::{platform_card, PlatformLink};
+use crate::workspace::prompt::{watch_prompt_sources, PromptSources};
+use crate::workspace::reload::FolderWatcher;
+use crate::workspace::skills::SkillRegistry;
+
+/// Watches the prompt sources and follows skill changes; the watcher and the task that
+/// follows the skills live as long as the workspace.
+pub(super) fn follow_changes(
+    plan: &Arc<Plan>,
+    skills: &Skills,
+    link: Option<&PlatformLink>,
+    server: &Server,
+) -> anyhow::Result<(FolderWatcher, JoinHandle<()>)> {
+    let card_client = link.map(|l| (l.client.clone(), server.not_configured.clone()));
+    let sources = PromptSources::new(plan.clone(), skills.adapter_config.clone());
+    let watcher = watch_prompt_sources(sources.clone(), skills.registry.clone())?;
+    let task = follow_skill_changes(
+        skills.registry.clone(),
+        skills.card.handle.clone(),
+        skills.card.info.clone(),
+        sources,
+        card_client,
+    );
+    Ok((watcher, task))
+}
+
+/// Keeps the card and the adapter's system prompt in step with the skills.
+/// When the workspace joined a platform, every card change is sent with `update-card`.
+fn follow_skill_changes(
+    skills: Arc<SkillRegistry>,
+    card: CardHandle,
+    info: CardInfo,
+    prompt: PromptSources,
+    platform: Option<(PlatformClient, Option<String>)>,
+) -> JoinHandle<()> {
+    let mut changes = skills.subscribe();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let snapshot = skills.snapshot();
+            let new_card = build_card(&info, snapshot.listed.values());
+            if let Some((client, not_configured)) = &platform {
+                let card = platform_card(&new_card, &info.url, not_configured.as_deref());
+                if let Err(err) = client.update_card(&card).await {
+                    tracing::warn!(error = %err, "could not send the new card to the platform");
+                }
+            }
+            card.set(new_card);
+            prompt.rebuild(&snapshot);
+        }
+    })
+}
