@@ -14,7 +14,7 @@ use molecule_runtime::capabilities::memory::SqliteMemory;
 use molecule_runtime::component::SkillComponent;
 use molecule_runtime::grants::Grants;
 use molecule_runtime::sandbox::{CallError, Sandbox};
-use molecule_runtime::skill::SkillDir;
+use molecule_runtime::skill_dir::SkillDir;
 use molecule_runtime::workspace::policy::ConfigPolicy;
 use molecule_runtime::workspace::skills::GrantPolicy;
 use molecule_tests::{guest_wasm, host};

@@ -38,11 +38,6 @@ impl Histogram {
         self.sum += seconds;
     }
 
-    /// Number of observations.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
         for (bound, n) in BUCKETS.iter().zip(self.counts) {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use molecule_runtime::grants::Grants;
-use molecule_runtime::skill::{ComponentSource, SkillDir};
+use molecule_runtime::skill_dir::{ComponentSource, SkillDir};
 
 use super::{label_for, Context};
 

@@ -21,7 +21,7 @@ use molecule_runtime::cache::CompiledCache;
 use molecule_runtime::component::{ComponentHost, SkillComponent};
 use molecule_runtime::engine::{EngineOptions, WasmEngine};
 use molecule_runtime::grants::Grants;
-use molecule_runtime::skill::{ComponentSource, SkillDir};
+use molecule_runtime::skill_dir::{ComponentSource, SkillDir};
 
 /// Runs Molecule AI workspaces whose adapters and skill tools are sandboxed wasm components.
 #[derive(Debug, Parser)]

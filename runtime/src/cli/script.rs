@@ -18,7 +18,7 @@ use molecule_runtime::grants::Grants;
 use molecule_runtime::limits::{parse_bytes, parse_duration, LimitKeys, SandboxLimits};
 use molecule_runtime::python::run::{self, RunError, Scratch};
 use molecule_runtime::sandbox::Sandbox;
-use molecule_runtime::skill::{ComponentSource, SkillDir};
+use molecule_runtime::skill_dir::{ComponentSource, SkillDir};
 use tracing::Instrument as _;
 
 use super::{label_for, Context};

@@ -13,7 +13,7 @@
 //!   call parses nothing and, whatever its input, can never plant code for later calls.
 //!
 //! Both live in `<cache>/javascript/skills/<folder hash>/<source fingerprint>/` (see
-//! [`crate::skill_snapshot`]).
+//! `skill_snapshot.rs`).
 //!
 //! The compiled engine is shared: [`crate::component::ComponentHost::load_shared_skill`]
 //! compiles and pre-instantiates it once per process, whatever the number of skills.

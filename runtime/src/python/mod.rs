@@ -56,7 +56,7 @@ pub fn is_python_skill(dir: &Path) -> bool {
 }
 
 /// `grants` plus the Python skill's own mounts (see the module docs) for the source version
-/// in `version` (from [`snapshot::version_dir`]): the snapshot read-only at `/skill`, and the bytecode
+/// in `version` (from `skill_snapshot::version_dir`): the snapshot read-only at `/skill`, and the bytecode
 /// folder at `/pycache`, writable only when `write_bytecode` — for the one `describe` call
 /// at load, which imports the skill's own modules with no outside input. Tool calls get it
 /// read-only, so a call, whatever its input, can never plant bytecode that later calls run.

@@ -6,7 +6,7 @@ use molecule_a2a::types::{
     standard_interfaces, AgentCapabilities, AgentCard, AgentProvider, AgentSkill,
 };
 
-use crate::skill::SkillDir;
+use crate::skill_dir::SkillDir;
 
 /// What the card says about the workspace itself.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use super::skills::GrantPolicy;
 use crate::capabilities::memory::MemoryBackend;
 use crate::grants::Grants;
 use crate::limits::SandboxLimits;
-use crate::skill::SkillDir;
+use crate::skill_dir::SkillDir;
 
 /// Grants computed from the workspace config.
 pub struct ConfigPolicy {

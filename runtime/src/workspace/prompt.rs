@@ -24,7 +24,7 @@ pub(crate) fn adapter_config(plan: &Plan, snapshot: &SkillSnapshot) -> String {
 fn prompt_with(plan: &Plan, plugins: &[Plugin], snapshot: &SkillSnapshot) -> String {
     // Loaded skills, plus instructions-only skills (listed, with no component to load).
     let instructions = snapshot.listed.values().filter(|dir| {
-        dir.source == crate::skill::ComponentSource::Instructions
+        dir.source == crate::skill_dir::ComponentSource::Instructions
             && !snapshot.skills.contains_key(&dir.id)
     });
     let mut skills: Vec<PromptSkill> = snapshot

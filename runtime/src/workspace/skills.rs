@@ -19,7 +19,7 @@ use crate::builder::ComponentBuilder;
 use crate::component::{ComponentHost, SkillComponent};
 use crate::grants::Grants;
 use crate::sandbox::{CallError, Sandbox};
-use crate::skill::{ComponentSource, SkillDir};
+use crate::skill_dir::{ComponentSource, SkillDir};
 
 /// Decides what each skill may do (requested ∩ granted).
 pub trait GrantPolicy: Send + Sync {

@@ -47,7 +47,7 @@ use crate::limits::{LimitHit, LimitKeys};
 use crate::plan::Plan;
 use crate::redact::redact;
 use crate::sandbox::{CallError, Sandbox};
-use crate::skill::{ComponentSource, SkillDir};
+use crate::skill_dir::{ComponentSource, SkillDir};
 
 /// Prefix of every stub credential.
 pub const STUB_CREDENTIAL_PREFIX: &str = "sk-fake-smoke-";

@@ -31,7 +31,7 @@ use crate::capabilities::memory::{parse_scope, scope_name, MemoryBackend};
 use crate::capabilities::tools::ToolsBackend;
 use crate::python::run::{self as python_run, CodeRunner, RunError, Scratch};
 use crate::sandbox::CallError;
-use crate::skill::ComponentSource;
+use crate::skill_dir::ComponentSource;
 
 pub use specs::{
     builtin_specs, run_code_spec, run_skill_script_spec, BUILTIN_NAMES, RUN_CODE, RUN_SKILL_SCRIPT,
