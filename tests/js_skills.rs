@@ -609,3 +609,85 @@ async fn oversized_request_headers_are_refused_cleanly() {
         other => panic!("expected a tool error, got {other:?}"),
     }
 }
+
+const ASKS: &str = r#"import { tool, llm } from "molecule-skill";
+
+export const ask = tool({ description: "Asks the model." }, ({ q }) => llm.ask(q));
+"#;
+
+/// The model the workspace policy gives a skill: a fixed answer, recording the prompt.
+struct FixedModel;
+
+#[async_trait::async_trait]
+impl molecule_runtime::capabilities::llm::LlmBackend for FixedModel {
+    async fn complete(
+        &self,
+        request: molecule_runtime::bindings::imports::molecule::runtime::llm::ChatRequest,
+    ) -> Result<molecule_runtime::bindings::imports::molecule::runtime::llm::ChatResponse, HostError>
+    {
+        use molecule_runtime::bindings::imports::molecule::runtime::llm::{
+            ChatMessage, ChatResponse, ChatRole, Usage,
+        };
+        let prompt = request.messages.last().map(|m| m.content.clone());
+        Ok(ChatResponse {
+            message: ChatMessage {
+                role: ChatRole::Assistant,
+                content: format!("you asked: {}", prompt.unwrap_or_default()),
+                tool_calls: Vec::new(),
+                tool_call_id: None,
+            },
+            stop_reason: "end_turn".into(),
+            usage: Usage {
+                input_tokens: 1,
+                output_tokens: 1,
+            },
+        })
+    }
+
+    async fn stream(
+        &self,
+        _: molecule_runtime::bindings::imports::molecule::runtime::llm::ChatRequest,
+    ) -> Result<molecule_runtime::bindings::ChatStream, HostError> {
+        Err(HostError::Unavailable("no streaming here".into()))
+    }
+}
+
+/// In a workspace, a skill whose SKILL.md requests `llm` and whose config.yaml grant allows it
+/// reaches the workspace's model; without the grant the denial names both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_grants_a_js_skill_the_model() {
+    use molecule_runtime::skill_dir::SkillDir;
+    use molecule_runtime::workspace::policy::ConfigPolicy;
+    use molecule_runtime::workspace::skills::GrantPolicy;
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_skill(root.path(), "asker", &[("app.js", ASKS)]);
+    let md = "---\nname: asker\ndescription: Asks.\ncapabilities:\n  interfaces: [llm]\n---\n";
+    std::fs::write(dir.join("SKILL.md"), md).unwrap();
+    let skill_dir = SkillDir::load(&dir).unwrap();
+    let policy = |yaml: &str| {
+        let env = molecule_config::Env::from_pairs(Vec::<(String, String)>::new());
+        let config = molecule_config::WorkspaceConfig::from_yaml_str(yaml, root.path(), &env);
+        ConfigPolicy::new(Arc::new(config), None, Default::default()).with_llm(Arc::new(FixedModel))
+    };
+    let granted = policy("grants:\n  skills:\n    asker: {interfaces: [llm]}\n");
+    let skill = load(&dir, granted.grants_for(&skill_dir).unwrap()).await;
+    let out = sandbox()
+        .call_tool(&skill, "ask", r#"{"q":"why?"}"#)
+        .await
+        .unwrap();
+    assert_eq!(parse(&out), json!("you asked: why?"));
+
+    let bare = policy("name: w\n");
+    let skill = load(&dir, bare.grants_for(&skill_dir).unwrap()).await;
+    let err = sandbox()
+        .call_tool(&skill, "ask", r#"{"q":"why?"}"#)
+        .await
+        .unwrap_err();
+    match &err {
+        CallError::Tool(ToolError::Denied(text)) => {
+            assert!(text.contains("grants.skills.asker"), "{text}");
+            assert!(text.contains("SKILL.md"), "{text}");
+        }
+        other => panic!("expected denied, got {other:?}"),
+    }
+}

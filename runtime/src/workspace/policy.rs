@@ -13,6 +13,7 @@ use molecule_config::{
 };
 
 use super::skills::GrantPolicy;
+use crate::capabilities::llm::LlmBackend;
 use crate::capabilities::memory::MemoryBackend;
 use crate::grants::Grants;
 use crate::limits::SandboxLimits;
@@ -22,9 +23,14 @@ use crate::skill_dir::SkillDir;
 pub struct ConfigPolicy {
     config: Arc<WorkspaceConfig>,
     memory: Option<Arc<dyn MemoryBackend>>,
+    llm: Option<Arc<dyn LlmBackend>>,
     values: BTreeMap<String, String>,
     offline: Option<String>,
 }
+
+/// Host interfaces a workspace can give an adapter but not a skill: a granted one is refused
+/// with a warning naming it (and the call stays `denied`, saying so) instead of seeming on.
+const ADAPTER_ONLY: [Interface; 3] = [Interface::A2a, Interface::Tools, Interface::Events];
 
 impl ConfigPolicy {
     /// A policy over `config`. `values` supplies env and secret values by name (the host's
@@ -37,9 +43,17 @@ impl ConfigPolicy {
         ConfigPolicy {
             config,
             memory,
+            llm: None,
             values,
             offline: None,
         }
+    }
+
+    /// The same policy giving skills granted `llm` the model through `backend` (the
+    /// workspace's gateway, or the reason there is none).
+    pub fn with_llm(mut self, backend: Arc<dyn LlmBackend>) -> Self {
+        self.llm = Some(backend);
+        self
     }
 
     /// The same policy with outgoing HTTP offline (smoke mode): granted origins stay granted
@@ -83,9 +97,28 @@ impl GrantPolicy for ConfigPolicy {
             timeout: eff.timeout.max(Duration::from_millis(10)),
             ..SandboxLimits::default()
         };
-        let mut grants = Grants::builder(format!("skill {}", skill.id))
-            .grant_hint(format!("config.yaml under grants.skills.{}", skill.id))
-            .hosts_key(format!("grants.skills.{}.hosts", skill.id))
+        let id = &skill.id;
+        let skill_md = skill.dir.join("SKILL.md");
+        // A skill gets what its SKILL.md requests and config.yaml grants: where the skill
+        // requests no origin, a denial names that half too.
+        let (request, _) =
+            CapabilityRequest::from_frontmatter_str(id, &skill.frontmatter, &skill_md);
+        let hosts_key = if request.caps.hosts.is_empty() {
+            format!(
+                "grants.skills.{id}.hosts in config.yaml, and requested under \
+                 `capabilities: {{hosts: [...]}}` in {}",
+                skill_md.display()
+            )
+        } else {
+            format!("grants.skills.{id}.hosts")
+        };
+        let mut grants = Grants::builder(format!("skill {id}"))
+            .grant_hint(format!(
+                "config.yaml under grants.skills.{id} (and request it under `capabilities:` in \
+                 {})",
+                skill_md.display()
+            ))
+            .hosts_key(hosts_key)
             .limits(limits);
         for name in &eff.env {
             if let Some(value) = self.values.get(name) {
@@ -115,6 +148,22 @@ impl GrantPolicy for ConfigPolicy {
             if let Some(memory) = &self.memory {
                 grants = grants.memory(memory.clone());
             }
+        }
+        if eff.interfaces.contains(&Interface::Llm) {
+            if let Some(llm) = &self.llm {
+                grants = grants.llm(llm.clone());
+            }
+        }
+        if eff.interfaces.contains(&Interface::Heartbeat) {
+            grants = grants.heartbeat(Arc::new(crate::liveness::LivenessBackend));
+        }
+        for interface in eff.interfaces.iter().filter(|i| ADAPTER_ONLY.contains(i)) {
+            tracing::warn!(
+                skill = %skill.id,
+                interface = ?interface,
+                "granted an interface only adapters can use in this runtime; the skill's calls \
+                 to it are denied"
+            );
         }
         Ok(grants.build())
     }

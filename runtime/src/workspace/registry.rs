@@ -33,7 +33,9 @@ pub(crate) fn skill_registry_with(
 ) -> SkillRegistry {
     let mut values = env_values();
     values.extend(secrets);
-    let mut policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), values);
+    let mut policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), values).with_llm(
+        crate::capabilities::llm::model_access(&deps.gateway, "skills"),
+    );
     if plan.env.smoke_mode {
         policy = policy.offline(
             "offline in smoke mode: outgoing HTTP never opens a connection during a smoke run",
