@@ -48,8 +48,9 @@ const PYTHON_SKILL: [TemplateFile; 3] = [
     ),
 ];
 
-const JS_SKILL: [TemplateFile; 4] = [
+const JS_SKILL: [TemplateFile; 5] = [
     ("SKILL.md", include_str!("../templates/js-skill/SKILL.md")),
+    (".gitignore", include_str!("../templates/js-skill/.gitignore")),
     ("app.js", include_str!("../templates/js-skill/app.js")),
     (
         "app.test.js",

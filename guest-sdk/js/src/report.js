@@ -1,7 +1,9 @@
 // What a tool call answers: its result as JSON text, or a tool error made from whatever the
-// tool threw, with the stack frames that are in the author's own files.
+// tool threw, with the stack frames that are in the author's own files (and a hint when it is
+// a ReferenceError naming a global the sandbox lacks).
 
 import { Denied, Failed, isHostError, isToolError, TOOL_ERRORS } from "./errors.js";
+import { hintFor } from "./hints.js";
 
 /** How many of the author's stack frames a `failed` error carries (innermost first). */
 export const FRAMES = 3;
@@ -86,7 +88,8 @@ function describeError(error) {
   if (!name) name = (error.constructor && error.constructor.name) || "Error";
   const head = error.message ? `${name}: ${error.message}` : name;
   const frames = authorFrames(typeof error.stack === "string" ? error.stack : "");
-  return [head].concat(frames.slice(0, FRAMES)).join("\n");
+  const hint = hintFor(error);
+  return [head].concat(frames.slice(0, FRAMES), hint ? [hint] : []).join("\n");
 }
 
 function showObject(value) {
@@ -114,6 +117,22 @@ export function authorFrames(stack) {
     if (!isAuthorFile(frame.file)) continue;
     const where = `${showFile(frame.file)}:${frame.line}${frame.column ? `:${frame.column}` : ""}`;
     out.push(frame.func ? `  at ${where} in ${frame.func}` : `  at ${where}`);
+  }
+  return out;
+}
+
+/**
+ * The frames of `stack` in the author's own files, innermost first, as `{file, place, async}`:
+ * `file` as the stack names it, `place` as a failure shows it (`lib/maths.js:3:11`), `async`
+ * for V8's `at async …` frames (what awaits, not what called).
+ */
+export function authorPlaces(stack) {
+  const out = [];
+  for (const raw of String(stack).split("\n")) {
+    const frame = parseFrame(raw);
+    if (!frame || !isAuthorFile(frame.file)) continue;
+    const place = `${showFile(frame.file)}:${frame.line}${frame.column ? `:${frame.column}` : ""}`;
+    out.push({ file: frame.file, place, async: /^\s*at async /.test(raw) });
   }
   return out;
 }

@@ -1,6 +1,8 @@
 // Testing a skill under Node, with no wasm: `FakeHost` answers host calls from memory through
 // the same native contract as the runtime's engine, and `call` runs a tool exactly as the
-// runtime does (`__moleculeCall`: JSON text in, `{tag, val}` out, errors mapped).
+// runtime does (`__moleculeCall`: JSON text in, `{tag, val}` out, errors mapped), with the
+// globals the engine lacks (timers, `process`, `Buffer`, `fetch`, `URL`, …) hidden while the
+// tool runs, so a tool that needs them fails here as it would in the runtime.
 //
 //   import { test } from "node:test";
 //   import assert from "node:assert/strict";
@@ -20,8 +22,15 @@ import { pathToFileURL } from "node:url";
 
 import { __moleculeCall, __moleculeDescribe } from "./index.js";
 import { TOOL_ERRORS } from "./errors.js";
+import { beginEvaluation, shareEvaluations } from "./evaluation.js";
 import { setStackRoot } from "./report.js";
 import { closest } from "./suggest.js";
+
+// One SDK serves every skill and test file of this process: each evaluation's tools are its own.
+shareEvaluations();
+
+// `process` itself is hidden while a tool runs; calls that overlap still need the folder.
+const nodeProcess = process;
 
 const OPTIONS = ["config", "memory", "llmReplies", "http", "skill"];
 
@@ -183,39 +192,168 @@ export class FakeHost {
   }
 }
 
+// -- the engine's globals ---------------------------------------------------------------------
+
+/**
+ * The globals of the runtime's engine: what QuickJS-ng's `JS_NewContext` installs (the
+ * language, `queueMicrotask`, `performance`, `atob`/`btoa`; see `JS_NewContext` in quickjs.c
+ * of rquickjs-sys 0.14) and what the engine adds (`console`, `TextEncoder`/`TextDecoder`,
+ * `__moleculeHost`). Every other global Node has is hidden while a tool runs.
+ */
+export const ENGINE_GLOBALS = Object.freeze([
+  // JS_AddIntrinsicBaseObjects and the other intrinsics of JS_NewContext
+  "AggregateError", "Array", "ArrayBuffer", "AsyncDisposableStack", "Atomics", "BigInt",
+  "BigInt64Array", "BigUint64Array", "Boolean", "DOMException", "DataView", "Date",
+  "DisposableStack", "Error", "EvalError", "FinalizationRegistry", "Float16Array", "Float32Array",
+  "Float64Array", "Function", "Infinity", "Int16Array", "Int32Array", "Int8Array", "InternalError",
+  "Iterator", "JSON", "Map", "Math", "NaN", "Number", "Object", "Promise", "Proxy", "RangeError",
+  "ReferenceError", "Reflect", "RegExp", "Set", "SharedArrayBuffer", "String", "SuppressedError",
+  "Symbol", "SyntaxError", "TypeError", "URIError", "Uint16Array", "Uint32Array", "Uint8Array",
+  "Uint8ClampedArray", "WeakMap", "WeakRef", "WeakSet", "atob", "btoa", "decodeURI",
+  "decodeURIComponent", "encodeURI", "encodeURIComponent", "escape", "eval", "globalThis",
+  "isFinite", "isNaN", "parseFloat", "parseInt", "performance", "queueMicrotask", "undefined",
+  "unescape",
+  // the engine's prelude and host object (guest-sdk/js/engine/src)
+  "console", "TextEncoder", "TextDecoder", "__moleculeHost",
+]);
+
+// Names Node (or a browser) may define that the engine lacks, hidden even if defined after
+// this module loaded (a test's `globalThis.fetch = stub`).
+const KNOWN_MISSING = [
+  "process", "Buffer", "global", "setTimeout", "setInterval", "setImmediate", "clearTimeout",
+  "clearInterval", "clearImmediate", "fetch", "Headers", "Request", "Response", "FormData",
+  "URL", "URLSearchParams", "structuredClone", "Intl", "crypto", "navigator", "WebAssembly",
+  "require", "module", "exports", "__dirname", "__filename", "window", "self",
+];
+
+// Node's globals (as this module loaded: built-ins and preloads) that the engine lacks. A global
+// a test adds later under a new name is its own and stays.
+const HIDDEN = Array.from(
+  new Set(Object.getOwnPropertyNames(globalThis).concat(KNOWN_MISSING)),
+).filter((name) => !ENGINE_GLOBALS.includes(name));
+
+let hiders = 0;
+let saved = [];
+
+// Hides the globals the engine lacks until the returned function is called. Calls that overlap
+// share one hiding: the globals come back when the last one ends.
+function hideNodeGlobals() {
+  if (hiders === 0) {
+    saved = [];
+    for (const name of HIDDEN) {
+      const descriptor = Object.getOwnPropertyDescriptor(globalThis, name);
+      if (!descriptor || !descriptor.configurable) continue;
+      saved.push([name, descriptor]);
+      delete globalThis[name];
+    }
+  }
+  hiders += 1;
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    hiders -= 1;
+    if (hiders > 0) return;
+    for (const [name, descriptor] of saved) Object.defineProperty(globalThis, name, descriptor);
+    saved = [];
+  };
+}
+
+const RUN_OPTIONS = ["nodeGlobals"];
+
+function runOptions(opts, what) {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== "object" || Array.isArray(opts)) {
+    throw new TypeError(`${what}: options must be an object such as { nodeGlobals: true }`);
+  }
+  for (const key of Object.keys(opts)) {
+    if (RUN_OPTIONS.includes(key)) continue;
+    const meant = closest(key, RUN_OPTIONS);
+    throw new TypeError(
+      `${what}: unknown option \`${key}\`${meant ? `; did you mean \`${meant}\`?` : ""} (options: ${RUN_OPTIONS.join(", ")})`,
+    );
+  }
+  return opts;
+}
+
+// Runs `run()` (a function answering a value or a promise) with Node's globals hidden unless
+// `nodeGlobals`; they are back once its promise settles, whether it resolved or rejected.
+async function asInEngine(opts, run) {
+  const restore = opts.nodeGlobals ? () => {} : hideNodeGlobals();
+  try {
+    return await run();
+  } finally {
+    restore();
+  }
+}
+
+// -- skills ------------------------------------------------------------------------------------
+
 const ROOTS = new WeakMap();
 let loads = 0;
+let loading = Promise.resolve();
 
 /**
  * Imports `<folder>/app.js` afresh (a new module instance each time; the modules it imports
- * are Node's cached ones) and returns its namespace. Stack frames of its calls are shown
- * relative to `folder`.
+ * are Node's cached ones) and returns its namespace. Its evaluation sees only the engine's
+ * globals unless `{ nodeGlobals: true }`; the tools it makes are this namespace's (a tool it
+ * makes but does not export fails `describe`). Stack frames of its calls are shown relative
+ * to `folder`.
  */
-export async function loadSkill(folder) {
+export async function loadSkill(folder, opts) {
+  const options = runOptions(opts, "loadSkill");
   const root = resolve(String(folder));
   loads += 1;
-  const namespace = await import(`${pathToFileURL(join(root, "app.js")).href}?molecule-load=${loads}`);
+  const url = `${pathToFileURL(join(root, "app.js")).href}?molecule-load=${loads}`;
+  // One load at a time, so each evaluation's tools are its own.
+  const previous = loading;
+  let finished;
+  loading = new Promise((done) => {
+    finished = done;
+  });
+  await previous;
+  const evaluation = beginEvaluation();
+  let namespace = null;
+  try {
+    namespace = await asInEngine(options, () => import(url));
+  } finally {
+    evaluation.end(namespace);
+    finished();
+  }
   ROOTS.set(namespace, `${pathToFileURL(root).href}/`);
   return namespace;
 }
 
+function rootOf(namespace) {
+  return ROOTS.get(namespace) || `${pathToFileURL(nodeProcess.cwd()).href}/`;
+}
+
 /** The tool specs of a skill module as the runtime sees them: `[{name, description, inputSchema}]`. */
 export function describe(namespace) {
-  return JSON.parse(__moleculeDescribe(namespace));
+  const previous = setStackRoot(rootOf(namespace));
+  try {
+    return JSON.parse(__moleculeDescribe(namespace));
+  } finally {
+    setStackRoot(previous);
+  }
 }
 
 /**
  * Runs tool `name` of `namespace` with `args` (an object, or JSON text as the runtime passes
  * it) through `__moleculeCall`, as the runtime does; resolves to the decoded result, or
  * rejects with the ToolError of the answer (InvalidInput, Failed, Denied, NotFound).
+ *
+ * While the tool runs (its awaited part included) the globals the engine lacks are hidden,
+ * so using one fails with the runtime's ReferenceError; `{ nodeGlobals: true }` keeps them
+ * for a test that needs them.
  */
-export async function call(namespace, name, args) {
+export async function call(namespace, name, args, opts) {
+  const options = runOptions(opts, "call");
   const text = typeof args === "string" ? args : JSON.stringify(args === undefined ? {} : args);
-  const root = ROOTS.get(namespace) || `${pathToFileURL(process.cwd()).href}/`;
-  const previous = setStackRoot(root);
+  const previous = setStackRoot(rootOf(namespace));
   let answer;
   try {
-    answer = await __moleculeCall(namespace, name, text);
+    answer = await asInEngine(options, () => __moleculeCall(namespace, name, text));
   } finally {
     setStackRoot(previous);
   }

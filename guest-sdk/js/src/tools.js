@@ -8,6 +8,7 @@ import { InvalidInput } from "./errors.js";
 import { checkInput } from "./schema.js";
 import { encodeResult, reportThrown, withoutSdkFrames } from "./report.js";
 import { closest } from "./suggest.js";
+import { noteTool, unexportedProblem } from "./evaluation.js";
 
 /** Marks a Tool object; `Symbol.for`, so tools made by another copy of the SDK count too. */
 export const TOOL = Symbol.for("molecule.tool");
@@ -102,7 +103,7 @@ export function tool(spec, handler) {
     );
   }
   sequence += 1;
-  return Object.freeze({
+  const made = Object.freeze({
     [TOOL]: true,
     name: spec.name === undefined ? null : spec.name,
     description: spec.description.trim(),
@@ -110,6 +111,8 @@ export function tool(spec, handler) {
     handler,
     order: sequence,
   });
+  noteTool(made);
+  return made;
 }
 
 /** True for a Tool object made by `tool()` (of any copy of the SDK). */
@@ -121,8 +124,8 @@ const COLLECTED = new WeakMap();
 
 /**
  * The tools a skill module exports, in the order they were declared: `[{name, tool}]`.
- * Throws an Error saying what to fix on a skill without tools, a bad or reserved name, or two
- * tools with one name.
+ * Throws an Error saying what to fix on a skill without tools, a bad or reserved name, two
+ * tools with one name, or a tool its evaluation made but it does not export.
  */
 export function collectTools(namespace) {
   if (namespace === null || (typeof namespace !== "object" && typeof namespace !== "function")) {
@@ -153,6 +156,8 @@ export function collectTools(namespace) {
     }
     found.push({ name, exportName, tool: value });
   }
+  const unexported = unexportedProblem(namespace, found.map((entry) => entry.tool));
+  if (unexported) throw skillError(unexported);
   if (found.length === 0) {
     throw skillError(
       'the skill exports no tools: in app.js, export const hello = tool({description: "…"}, (input) => …)',

@@ -1,4 +1,6 @@
-// Native tests of app.js with the SDK's fake host: `npm test` (node --test), no wasm.
+// Native tests of app.js with the SDK's fake host: `npm test` (node --test), no wasm. `call`
+// runs a tool with the runtime engine's globals only (no setTimeout, process, Buffer, fetch,
+// URL, …), so what fails in the runtime fails here too.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
