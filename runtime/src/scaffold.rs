@@ -50,7 +50,10 @@ const PYTHON_SKILL: [TemplateFile; 3] = [
 
 const JS_SKILL: [TemplateFile; 5] = [
     ("SKILL.md", include_str!("../templates/js-skill/SKILL.md")),
-    (".gitignore", include_str!("../templates/js-skill/.gitignore")),
+    (
+        ".gitignore",
+        include_str!("../templates/js-skill/.gitignore"),
+    ),
     ("app.js", include_str!("../templates/js-skill/app.js")),
     (
         "app.test.js",

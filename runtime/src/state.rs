@@ -18,12 +18,12 @@ use crate::wasi::{self, StderrTail};
 /// Most resources (streams, pollables, chat streams) a guest may hold at once.
 const MAX_RESOURCES: usize = 10_000;
 
-/// Everything a store's host functions can reach. Built by [`HostState::new`] from the
-/// component's [`Grants`]; nothing else is visible to the guest. The host code of each
-/// capability sees only its own context (see [`crate::capabilities`]); the sandbox's own
-/// bookkeeping (limiter, deadline, stderr tail) is not reachable from any of it.
+/// Everything a store's host functions can reach: the context of each capability, built by
+/// [`HostState::new`] from the component's [`Grants`] (the molecule interfaces in
+/// [`Capabilities`], WASI, `wasi:http` through the egress state, and the resource table they
+/// share), plus the sandbox's own bookkeeping (limiter, deadline, stderr tail), which no
+/// capability's host code can reach: each sees only its own context.
 pub struct HostState {
-    pub(crate) grants: Arc<Grants>,
     pub(crate) limiter: StoreLimiter,
     pub(crate) deadline: Instant,
     pub(crate) stderr_tail: StderrTail,
@@ -47,16 +47,10 @@ impl HostState {
             limiter: StoreLimiter::new(limits),
             deadline: Instant::now() + limits.timeout,
             capabilities: capabilities(&grants, log_budget),
-            grants,
             stderr_tail,
             wasi,
             table,
         }
-    }
-
-    /// The grants of the component this store runs.
-    pub fn grants(&self) -> &Grants {
-        &self.grants
     }
 
     /// The resource table of this store.

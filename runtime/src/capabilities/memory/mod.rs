@@ -79,3 +79,42 @@ pub fn parse_scope(name: &str) -> Option<Scope> {
         _ => None,
     }
 }
+
+/// The capability alone, without a guest: its WIT trait called on a context built here.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::capabilities::Denial;
+    use memory::Host as _;
+
+    fn ctx(backend: Option<Arc<dyn MemoryBackend>>) -> MemoryCtx {
+        MemoryCtx::new("memory", backend, Denial::new("skill notes", "the test"))
+    }
+
+    #[tokio::test]
+    async fn ungranted_memory_is_denied_and_granted_memory_redacts_secrets() {
+        let mut denied = ctx(None);
+        assert_eq!(
+            denied.commit("x".into(), Scope::Local).await,
+            Err(HostError::Denied(
+                "skill notes is not granted `memory`; grant it in the test".into()
+            ))
+        );
+        let backend: Arc<dyn MemoryBackend> = Arc::new(SqliteMemory::in_memory().unwrap());
+        let mut granted = ctx(Some(backend));
+        assert!(matches!(
+            granted.commit("  ".into(), Scope::Local).await,
+            Err(HostError::InvalidInput(_))
+        ));
+        let key = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789";
+        granted
+            .commit(format!("the key is {key}"), Scope::Team)
+            .await
+            .unwrap();
+        let found = granted.search("key".into(), None, 500).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(!found[0].content.contains(key), "{}", found[0].content);
+    }
+}
