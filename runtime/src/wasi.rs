@@ -138,6 +138,7 @@ impl LineWriter {
         if let Some(tail) = &self.out.tail {
             tail.push(text);
         }
+        let text = crate::redact::escape(text);
         tracing::info!(
             target: "guest",
             component = %self.out.component,

@@ -29,9 +29,15 @@ impl LogCtx {
 impl log::Host for LogCtx {
     async fn write(&mut self, level: Level, message: String) {
         let component = self.component.as_str();
-        let want = message.len().min(MAX_RECORD);
+        // Every record costs at least a byte, so empty records cannot flood the log either;
+        // once the budget is spent, records are dropped (the budget logs that once).
+        let want = message.len().clamp(1, MAX_RECORD);
         let keep = self.budget.take(component, want);
-        let text = truncate(&message, keep);
+        if keep == 0 {
+            return;
+        }
+        // Guest text: escaped, so a record is one line and cannot forge others.
+        let text = crate::redact::escape(truncate(&message, keep));
         match level {
             Level::Trace => tracing::trace!(target: "guest", component, "{text}"),
             Level::Debug => tracing::debug!(target: "guest", component, "{text}"),
@@ -100,6 +106,23 @@ mod tests {
         assert_eq!(truncate("héllo", 2), "h");
         assert_eq!(truncate("héllo", 3), "hé");
         assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[tokio::test]
+    async fn records_past_the_budget_are_dropped_even_empty_ones() {
+        use log::Host as _;
+        let budget = LogBudget::new(4);
+        let mut ctx = LogCtx::new("skill s", budget.clone());
+        for _ in 0..3 {
+            ctx.write(Level::Info, String::new()).await;
+        }
+        assert_eq!(
+            budget.take("skill s", 10),
+            1,
+            "three empty records cost three bytes"
+        );
+        ctx.write(Level::Info, "dropped".into()).await;
+        assert_eq!(budget.take("skill s", 10), 0);
     }
 
     #[test]
