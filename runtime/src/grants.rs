@@ -22,10 +22,10 @@ use molecule_egress::{EgressHooks, EgressPolicy};
 /// The capabilities granted to one component.
 #[derive(Clone)]
 pub struct Grants {
-    pub(crate) component: String,
-    pub(crate) grant_hint: String,
+    pub(crate) component: Arc<str>,
+    pub(crate) grant_hint: Arc<str>,
     pub(crate) limits: SandboxLimits,
-    pub(crate) config: BTreeMap<String, Option<String>>,
+    pub(crate) config: Arc<BTreeMap<String, Option<String>>>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) dirs: Vec<DirGrant>,
     pub(crate) memory: Option<Arc<dyn MemoryBackend>>,
@@ -43,10 +43,10 @@ impl Grants {
     pub fn builder(component: impl Into<String>) -> GrantsBuilder {
         GrantsBuilder {
             grants: Grants {
-                component: component.into(),
-                grant_hint: "the workspace's config.yaml".into(),
+                component: Arc::from(component.into()),
+                grant_hint: Arc::from("the workspace's config.yaml"),
                 limits: SandboxLimits::default(),
-                config: BTreeMap::new(),
+                config: Arc::default(),
                 env: Vec::new(),
                 dirs: Vec::new(),
                 memory: None,
@@ -80,7 +80,12 @@ impl Grants {
     /// The `denied` error for `capability`, naming the component and how to grant it (the
     /// same text every capability's denial has: [`Denial`]).
     pub fn denied(&self, capability: &str) -> HostError {
-        Denial::new(self.component.clone(), self.grant_hint.clone()).deny(capability)
+        self.denial().deny(capability)
+    }
+
+    /// The denials of this component (shared text; every store's capabilities hold one).
+    pub fn denial(&self) -> Denial {
+        Denial::new(self.component.clone(), self.grant_hint.clone())
     }
 
     /// A copy of these grants for one task: its `events` go to that task, its `tools` see
@@ -155,7 +160,7 @@ impl GrantsBuilder {
     /// Says where the operator grants capabilities, for denial messages
     /// (e.g. `config.yaml under skills.notes.grants`, or `the --grant flag`).
     pub fn grant_hint(mut self, hint: impl Into<String>) -> Self {
-        self.grants.grant_hint = hint.into();
+        self.grants.grant_hint = Arc::from(hint.into());
         self
     }
 
@@ -175,7 +180,7 @@ impl GrantsBuilder {
 
     /// Grants the config key `key` with `value` (`None`: granted but unset).
     pub fn config(mut self, key: impl Into<String>, value: Option<String>) -> Self {
-        self.grants.config.insert(key.into(), value);
+        Arc::make_mut(&mut self.grants.config).insert(key.into(), value);
         self
     }
 

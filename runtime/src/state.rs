@@ -10,7 +10,7 @@ use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 use crate::capabilities::config::ConfigCtx;
 use crate::capabilities::log::{LogBudget, LogCtx};
-use crate::capabilities::{Capabilities, CapabilitiesView, Denial, Granted};
+use crate::capabilities::{Capabilities, CapabilitiesView, Granted};
 use crate::grants::Grants;
 use crate::limits::StoreLimiter;
 use crate::wasi::{self, StderrTail};
@@ -61,9 +61,9 @@ impl HostState {
 
 /// Each capability's context, from what `grants` grants.
 fn capabilities(grants: &Grants, log_budget: LogBudget) -> Capabilities {
-    let denial = Denial::new(grants.component(), grants.grant_hint.clone());
+    let denial = grants.denial();
     Capabilities {
-        log: LogCtx::new(grants.component(), log_budget),
+        log: LogCtx::new(grants.component.clone(), log_budget),
         config: ConfigCtx::new(grants.config.clone(), denial.clone()),
         memory: Granted::new("memory", grants.memory.clone(), denial.clone()),
         a2a: Granted::new("a2a", grants.a2a.clone(), denial.clone()),

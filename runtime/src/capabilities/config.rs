@@ -2,6 +2,7 @@
 //! values and secrets), and nothing else. The backend is the granted map itself.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::bindings::imports::molecule::runtime::config;
 use crate::bindings::HostError;
@@ -11,13 +12,13 @@ use super::grant::Denial;
 /// The `config` capability of one store: the granted keys (a value, or `None` for granted
 /// but unset).
 pub struct ConfigCtx {
-    values: BTreeMap<String, Option<String>>,
+    values: Arc<BTreeMap<String, Option<String>>>,
     denial: Denial,
 }
 
 impl ConfigCtx {
     /// The granted `values`; any other key is denied with `denial`.
-    pub fn new(values: BTreeMap<String, Option<String>>, denial: Denial) -> Self {
+    pub fn new(values: Arc<BTreeMap<String, Option<String>>>, denial: Denial) -> Self {
         ConfigCtx { values, denial }
     }
 }
@@ -46,7 +47,7 @@ mod tests {
             ("A".to_owned(), Some("1".to_owned())),
             ("B".to_owned(), None),
         ]);
-        let mut ctx = ConfigCtx::new(values, Denial::new("skill s", "the test"));
+        let mut ctx = ConfigCtx::new(Arc::new(values), Denial::new("skill s", "the test"));
         assert_eq!(ctx.get("A".into()).await, Ok(Some("1".into())));
         assert_eq!(ctx.get("B".into()).await, Ok(None));
         assert_eq!(

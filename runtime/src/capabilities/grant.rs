@@ -6,17 +6,18 @@ use std::sync::Arc;
 
 use crate::bindings::HostError;
 
-/// Who is asking and where the operator grants capabilities, for `denied` errors.
+/// Who is asking and where the operator grants capabilities, for `denied` errors. Cheap to
+/// clone (shared text): every capability context of every store holds one.
 #[derive(Debug, Clone)]
 pub struct Denial {
-    component: String,
-    hint: String,
+    component: Arc<str>,
+    hint: Arc<str>,
 }
 
 impl Denial {
     /// The denials of the component labelled `component` (e.g. `skill notes`); `hint` says
     /// where capabilities are granted (e.g. `config.yaml under grants.skills.notes`).
-    pub fn new(component: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub fn new(component: impl Into<Arc<str>>, hint: impl Into<Arc<str>>) -> Self {
         Denial {
             component: component.into(),
             hint: hint.into(),

@@ -12,13 +12,13 @@ const MAX_RECORD: usize = 8 << 10;
 
 /// The `log` capability of one store.
 pub struct LogCtx {
-    component: String,
+    component: Arc<str>,
     budget: LogBudget,
 }
 
 impl LogCtx {
     /// Records of the component labelled `component`, within `budget`.
-    pub fn new(component: impl Into<String>, budget: LogBudget) -> Self {
+    pub fn new(component: impl Into<Arc<str>>, budget: LogBudget) -> Self {
         LogCtx {
             component: component.into(),
             budget,
@@ -28,7 +28,7 @@ impl LogCtx {
 
 impl log::Host for LogCtx {
     async fn write(&mut self, level: Level, message: String) {
-        let component = self.component.as_str();
+        let component = &*self.component;
         // Every record costs at least a byte, so empty records cannot flood the log either;
         // once the budget is spent, records are dropped (the budget logs that once).
         let want = message.len().clamp(1, MAX_RECORD);
