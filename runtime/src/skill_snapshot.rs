@@ -45,11 +45,12 @@ pub const PYTHON: Language = Language {
     extra_dirs: &["pycache"],
 };
 
-/// JavaScript skills: `.js`, `.mjs` and `.json` sources; `node_modules` (an author's
-/// development dependencies, e.g. the SDK linked for `node --test`) skipped.
+/// JavaScript skills: `.js` and `.mjs` sources (exactly what the engine can import);
+/// `node_modules` (an author's development dependencies, e.g. the SDK linked for
+/// `node --test`) skipped.
 pub const JAVASCRIPT: Language = Language {
     name: "JavaScript",
-    sources: &["js", "mjs", "json"],
+    sources: &["js", "mjs"],
     skip: &["node_modules"],
     extra_dirs: &[],
 };

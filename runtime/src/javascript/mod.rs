@@ -20,7 +20,9 @@
 
 pub mod engine;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::Context as _;
 
@@ -62,18 +64,20 @@ pub async fn load_skill(
 ) -> anyhow::Result<SkillComponent> {
     let engine = ensure(builder).await?;
     let (skill_dir, cache) = (skill_dir.to_owned(), cache_dir(builder));
-    let version = tokio::task::spawn_blocking(move || {
+    // Bytecode is specific to the engine build: one folder per build in each version.
+    let engine_dir = engine.key[..16].to_owned();
+    let (version, bytecode) = tokio::task::spawn_blocking(move || {
         let skill_dir = skill_dir
             .canonicalize()
             .with_context(|| format!("resolving {}", skill_dir.display()))?;
-        snapshot::version_dir(JAVASCRIPT, &skill_dir, &cache)
+        let version = snapshot::version_dir(JAVASCRIPT, &skill_dir, &cache)?;
+        let bytecode = version.join("jscache").join(engine_dir);
+        std::fs::create_dir_all(&bytecode)
+            .with_context(|| format!("creating {}", bytecode.display()))?;
+        anyhow::Ok((version, bytecode))
     })
     .await
     .context("the snapshot task failed")??;
-    // Bytecode is specific to the engine build: one folder per build in each version.
-    let bytecode = version.join("jscache").join(&engine.key[..16]);
-    std::fs::create_dir_all(&bytecode)
-        .with_context(|| format!("creating {}", bytecode.display()))?;
     let mounts = |writable| {
         grants.with_dirs([
             DirGrant {
@@ -105,12 +109,32 @@ pub async fn load_skill(
     Ok(skill)
 }
 
-/// [`engine::ensure`] on the blocking pool, logging a fresh build.
+/// [`engine::ensure`] on the blocking pool, logging a fresh build. Remembered per cache root
+/// for the process while its file exists, so loading or reloading a skill does not hash the
+/// engine's sources again (the engine is part of the runtime version).
 pub async fn ensure(builder: &ComponentBuilder) -> anyhow::Result<Engine> {
+    static ENSURED: Mutex<BTreeMap<PathBuf, Engine>> = Mutex::new(BTreeMap::new());
+    let root = builder.cache_root().to_owned();
+    let known = ENSURED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&root)
+        .cloned();
+    if let Some(engine) = known.filter(|e| e.wasm.is_file()) {
+        return Ok(Engine {
+            built_now: false,
+            elapsed: std::time::Duration::ZERO,
+            ..engine
+        });
+    }
     let builder = builder.clone();
     let engine = tokio::task::spawn_blocking(move || engine::ensure(&builder))
         .await
         .context("the engine build task failed")??;
+    ENSURED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(root, engine.clone());
     if engine.built_now {
         tracing::info!(
             wasm = %engine.wasm.display(),

@@ -65,6 +65,11 @@ impl ConfigPolicy {
 
     /// What `skill` requests, is granted, and gets (for `check` and logs).
     pub fn effective_for(&self, skill: &SkillDir) -> Effective {
+        self.request_and_effective(skill).1
+    }
+
+    /// What `skill`'s SKILL.md requests (its warnings logged) and what it then gets.
+    fn request_and_effective(&self, skill: &SkillDir) -> (CapabilityRequest, Effective) {
         let (request, warnings) = CapabilityRequest::from_frontmatter_str(
             &skill.id,
             &skill.frontmatter,
@@ -73,7 +78,8 @@ impl ConfigPolicy {
         for w in warnings {
             tracing::warn!(skill = %skill.id, "{w}");
         }
-        effective(&request, &self.config.grant_for(&skill.id))
+        let eff = effective(&request, &self.config.grant_for(&skill.id));
+        (request, eff)
     }
 }
 
@@ -88,7 +94,7 @@ pub fn guest_dir(index: usize) -> String {
 
 impl GrantPolicy for ConfigPolicy {
     fn grants_for(&self, skill: &SkillDir) -> anyhow::Result<Arc<Grants>> {
-        let eff = self.effective_for(skill);
+        let (request, eff) = self.request_and_effective(skill);
         for denial in &eff.denials {
             tracing::warn!(skill = %skill.id, "{denial}");
         }
@@ -101,8 +107,6 @@ impl GrantPolicy for ConfigPolicy {
         let skill_md = skill.dir.join("SKILL.md");
         // A skill gets what its SKILL.md requests and config.yaml grants: where the skill
         // requests no origin, a denial names that half too.
-        let (request, _) =
-            CapabilityRequest::from_frontmatter_str(id, &skill.frontmatter, &skill_md);
         let hosts_key = if request.caps.hosts.is_empty() {
             format!(
                 "grants.skills.{id}.hosts in config.yaml, and requested under \
