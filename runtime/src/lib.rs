@@ -20,6 +20,7 @@
 //! ARCHITECTURE.md at the repository root tells the whole flow and the layering rules.
 
 pub mod bindings;
+pub mod budgets;
 pub mod builder;
 pub mod cache;
 pub mod capabilities;

@@ -22,6 +22,9 @@ pub struct SandboxLimits {
     /// Largest amount of stdout/stderr/log text kept per call, in bytes; the rest is dropped
     /// with a note in the log.
     pub max_log_bytes: usize,
+    /// Budgets on what the guest makes the host store, send or do (log records, memory,
+    /// HTTP, events, `describe`, …).
+    pub budgets: crate::budgets::Budgets,
 }
 
 impl Default for SandboxLimits {
@@ -33,6 +36,7 @@ impl Default for SandboxLimits {
             instances: 32,
             max_output_bytes: 1 << 20,
             max_log_bytes: 64 << 10,
+            budgets: crate::budgets::Budgets::default(),
         }
     }
 }

@@ -272,6 +272,16 @@ impl Metrics {
         }
         header(
             &mut out,
+            "molecule_budget_hits_total",
+            "counter",
+            "Guest actions refused because a budget was spent, by budget (see budgets.rs).",
+        );
+        for (budget, n) in crate::budgets::hits() {
+            let label = budget.label();
+            let _ = writeln!(out, "molecule_budget_hits_total{{budget=\"{label}\"}} {n}");
+        }
+        header(
+            &mut out,
             "molecule_component_swaps_total",
             "counter",
             "Running components replaced by a new version, by kind.",
