@@ -61,6 +61,29 @@ impl Default for Budgets {
     }
 }
 
+impl Budgets {
+    /// The budgets config.yaml's `sandbox` section sets, each absent key at its default.
+    pub fn configured(sandbox: &molecule_config::SandboxConfig) -> Budgets {
+        let d = Budgets::default();
+        let get = |b: Budget, default: u64| sandbox.limit(b.key()).unwrap_or(default);
+        Budgets {
+            log_records: get(Budget::LogRecords, d.log_records),
+            wedged_reports: get(Budget::WedgedReports, d.wedged_reports),
+            describe_bytes: get(Budget::DescribeBytes, d.describe_bytes),
+            describe_tools: get(Budget::DescribeTools, d.describe_tools),
+            tool_name_bytes: get(Budget::ToolNameBytes, d.tool_name_bytes),
+            schema_bytes: get(Budget::SchemaBytes, d.schema_bytes),
+            memory_entry_bytes: get(Budget::MemoryEntryBytes, d.memory_entry_bytes),
+            memory_quota_bytes: get(Budget::MemoryQuota, d.memory_quota_bytes),
+            memory_writes: get(Budget::MemoryWrites, d.memory_writes),
+            http_requests: get(Budget::HttpRequests, d.http_requests),
+            http_bytes: get(Budget::HttpBytes, d.http_bytes),
+            task_events: get(Budget::TaskEvents, d.task_events),
+            artifact_bytes: get(Budget::ArtifactBytes, d.artifact_bytes),
+        }
+    }
+}
+
 /// Each budget a guest can spend, as named in errors, config.yaml and `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Budget {
@@ -278,6 +301,28 @@ mod tests {
         for (i, b) in ALL.iter().enumerate() {
             assert_eq!(b.index(), i);
         }
+    }
+
+    #[test]
+    fn every_budget_key_is_one_config_yaml_reads() {
+        let known = molecule_config::SandboxConfig::known_keys();
+        for b in ALL {
+            assert!(
+                known.iter().any(|k| k == b.key()),
+                "{} is not read",
+                b.key()
+            );
+        }
+        let yaml = "sandbox: {http: {max_requests_per_call: 3}, task: {max_events: 9}}\n";
+        let config = molecule_config::WorkspaceConfig::from_yaml_str(
+            yaml,
+            std::path::Path::new("/cfg"),
+            &molecule_config::Env::from_pairs(Vec::<(String, String)>::new()),
+        );
+        let b = Budgets::configured(&config.sandbox);
+        assert_eq!(b.http_requests, 3);
+        assert_eq!(b.task_events, 9);
+        assert_eq!(b.log_records, Budgets::default().log_records);
     }
 
     #[test]

@@ -41,6 +41,30 @@ impl Default for SandboxLimits {
     }
 }
 
+impl SandboxLimits {
+    /// The limits config.yaml's `sandbox` section sets: the memory and time limits, the output
+    /// cap (`sandbox.max_output`), the table limit (`sandbox.table_elements`), the log budget
+    /// (`sandbox.log.max_bytes`) and every [`crate::budgets::Budgets`] key; each absent key at
+    /// its default. Callers override what they set elsewhere (a skill's grant, `call`'s flags).
+    pub fn configured(sandbox: &molecule_config::SandboxConfig) -> SandboxLimits {
+        let d = SandboxLimits::default();
+        let size = |key: &str, default: usize| {
+            sandbox
+                .limit(key)
+                .map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        SandboxLimits {
+            memory_bytes: usize::try_from(sandbox.memory_limit).unwrap_or(usize::MAX),
+            timeout: sandbox.timeout.max(Duration::from_millis(10)),
+            table_elements: size("sandbox.table_elements", d.table_elements),
+            instances: d.instances,
+            max_output_bytes: size("sandbox.max_output", d.max_output_bytes),
+            max_log_bytes: size("sandbox.log.max_bytes", d.max_log_bytes),
+            budgets: crate::budgets::Budgets::configured(sandbox),
+        }
+    }
+}
+
 /// Where each limit is set, named in the "raise …" hint of a limit error. [`Display`] of
 /// [`LimitHit`] and [`crate::sandbox::CallError`] uses [`LimitKeys::CONFIG`]; a caller whose
 /// limits come from elsewhere (`call`'s flags, the smoke timeout) renders with

@@ -11,7 +11,7 @@ use serde_yaml::Value;
 use crate::capabilities::{read_set, CapabilitySet, Side};
 use crate::keys::check_keys;
 use crate::lenient::{describe, field, Reader};
-use crate::sections::SandboxConfig;
+use crate::sandbox::SandboxConfig;
 use crate::warning::Warning;
 
 /// The keys of a grant (`grants.default`, `grants.skills.<id>`). A near miss of any of them

@@ -23,6 +23,7 @@ mod plugins;
 mod preflight;
 mod prompt;
 mod report;
+mod sandbox;
 mod sections;
 mod source;
 pub mod units;
@@ -43,9 +44,10 @@ pub use plugins::{
 pub use preflight::preflight;
 pub use prompt::{system_prompt, PromptParts, PromptPeer, PromptSkill};
 pub use report::{Check, PreflightReport, Status};
+pub use sandbox::{SandboxConfig, DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT};
 pub use sections::{
-    A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig, SandboxConfig,
-    DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,
+    A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig,
+    MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,
 };
 pub use warning::{escape_text, Warning};
 pub use workspace::{

@@ -1,5 +1,5 @@
-//! The nested sections of config.yaml (`runtime_config`, `a2a`, `delegation`, `sandbox`,
-//! `observability`) with their defaults and lenient parsers. The security settings among them
+//! The nested sections of config.yaml (`runtime_config`, `a2a`, `delegation`,
+//! `observability`; `sandbox` is `sandbox.rs`) with their defaults and lenient parsers. The security settings among them
 //! (`a2a.inbound_secret`, the `a2a` section itself, `sandbox.memory_limit`, `sandbox.timeout`)
 //! fail closed: a value present but unusable is an error, never a default.
 
@@ -247,58 +247,6 @@ impl DelegationConfig {
             retry_delay: Duration::from_secs_f64(delay.min(1e9)),
             timeout: r.duration(field(v, "timeout"), "delegation.timeout", d.timeout),
             escalate: r.bool(field(v, "escalate"), "delegation.escalate", d.escalate),
-        }
-    }
-}
-
-/// Default `sandbox.memory_limit`: 256 MiB.
-pub const DEFAULT_MEMORY_LIMIT: u64 = 256 << 20;
-/// Default `sandbox.timeout`: 30 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// `sandbox`: for us, the default wasm limits of every component.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SandboxConfig {
-    /// The Python runtime's sandbox backend name; kept for compatibility, unused by wasm.
-    pub backend: Option<String>,
-    /// Linear-memory limit in bytes (`memory_limit: 256m`).
-    pub memory_limit: u64,
-    /// Per-call time limit (`timeout: 30`, seconds or `30s`).
-    pub timeout: Duration,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            backend: None,
-            memory_limit: DEFAULT_MEMORY_LIMIT,
-            timeout: DEFAULT_TIMEOUT,
-        }
-    }
-}
-
-/// The keys of the `sandbox` section.
-const SANDBOX_KEYS: [&str; 3] = ["backend", "memory_limit", "timeout"];
-
-impl SandboxConfig {
-    pub(crate) fn read(r: &mut Reader<'_>, v: Option<&Value>) -> SandboxConfig {
-        let d = SandboxConfig::default();
-        let holds = "the limits of untrusted code (`memory_limit`, `timeout`)";
-        let Some(v) = r.secure_mapping(v, "sandbox", holds) else {
-            return d;
-        };
-        let limits = ["memory_limit", "timeout"];
-        check_keys(r, v, "sandbox", &SANDBOX_KEYS, &limits, &["inbound_secret"]);
-        SandboxConfig {
-            backend: r.opt_string(field(v, "backend"), "sandbox.backend"),
-            // Limits of untrusted code: unreadable ones (null included) are errors, not
-            // defaults.
-            memory_limit: r
-                .limit_bytes(v.get("memory_limit"), "sandbox.memory_limit")
-                .unwrap_or(d.memory_limit),
-            timeout: r
-                .limit_duration(v.get("timeout"), "sandbox.timeout")
-                .unwrap_or(d.timeout),
         }
     }
 }

@@ -43,13 +43,12 @@ pub(crate) async fn load_adapter(
         .await
         .with_context(|| format!("reading {}", wasm_path.display()))?;
     let limits = SandboxLimits {
-        memory_bytes: usize::try_from(plan.config.sandbox.memory_limit).unwrap_or(usize::MAX),
         timeout: plan
             .config
             .runtime_config
             .timeout
             .unwrap_or(std::time::Duration::from_secs(600)),
-        ..SandboxLimits::default()
+        ..SandboxLimits::configured(&plan.config.sandbox)
     };
     let grants = Grants::builder(format!("adapter {runtime}"))
         .heartbeat(Arc::new(crate::liveness::LivenessBackend))

@@ -101,7 +101,7 @@ impl GrantPolicy for ConfigPolicy {
         let limits = SandboxLimits {
             memory_bytes: usize::try_from(eff.memory_limit).unwrap_or(usize::MAX),
             timeout: eff.timeout.max(Duration::from_millis(10)),
-            ..SandboxLimits::default()
+            ..SandboxLimits::configured(&self.config.sandbox)
         };
         let id = &skill.id;
         let skill_md = skill.dir.join("SKILL.md");

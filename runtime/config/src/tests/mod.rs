@@ -8,6 +8,7 @@ mod plugins;
 mod preflight;
 mod prompt;
 mod raw_scalars;
+mod sandbox;
 mod units;
 mod workspace;
 

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use crate::env::Env;
 use crate::grants_config::{Grant, GrantsConfig};
-use crate::sections::{
-    A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig, SandboxConfig,
-};
+use crate::sandbox::SandboxConfig;
+use crate::sections::{A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig};
 use crate::warning::Warning;
 
 /// The config file's name inside the config dir.

@@ -13,9 +13,8 @@ use crate::env::Env;
 use crate::grants_config::GrantsConfig;
 use crate::keys::{check_keys, check_nested, TOP_KEYS};
 use crate::lenient::{field, Reader};
-use crate::sections::{
-    A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig, SandboxConfig,
-};
+use crate::sandbox::SandboxConfig;
+use crate::sections::{A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig};
 use crate::source::SourceMap;
 
 impl WorkspaceConfig {

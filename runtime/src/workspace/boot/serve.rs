@@ -158,16 +158,10 @@ fn code_runner(plan: &Plan, deps: &BootDeps) -> Option<CodeRunner> {
     if !tools.iter().any(|t| t == RUN_CODE) {
         return None;
     }
-    let sandbox = &plan.config.sandbox;
-    let limits = SandboxLimits {
-        memory_bytes: usize::try_from(sandbox.memory_limit).unwrap_or(usize::MAX),
-        timeout: sandbox.timeout.max(std::time::Duration::from_millis(10)),
-        ..SandboxLimits::default()
-    };
     Some(CodeRunner::new(
         deps.host.clone(),
         deps.builder.python().clone(),
-        limits,
+        SandboxLimits::configured(&plan.config.sandbox),
     ))
 }
 
