@@ -21,7 +21,8 @@ pub struct Budgets {
     pub describe_bytes: u64,
     /// Tools one skill may declare.
     pub describe_tools: u64,
-    /// Longest tool name, in bytes (names are also limited to `[A-Za-z0-9_.-]`).
+    /// Longest tool name, in bytes (names are also limited to `[a-z0-9_-]`, the rule of
+    /// `wit/types.wit`; see [`crate::describe`]).
     pub tool_name_bytes: u64,
     /// Largest input schema of one tool, in bytes of JSON.
     pub schema_bytes: u64,

@@ -235,7 +235,9 @@ impl ComponentHost {
                 return Err(err).with_context(|| format!("asking {} for its tools", skill.label))
             }
         };
-        sandbox::validate_specs(&skill.label, &skill.tools)?;
+        // Budgets first, before any per-tool work: a refused answer is dropped here.
+        let budgets = skill.grants.limits().budgets;
+        crate::describe::check_specs(&skill.label, &skill.tools, &budgets)?;
         Ok(skill)
     }
 }

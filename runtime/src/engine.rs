@@ -12,6 +12,8 @@ use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy,
 };
 
+use crate::scheduler::{Admission, AdmissionConfig};
+
 /// How instances get their memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allocation {
@@ -35,6 +37,18 @@ pub struct EngineOptions {
     pub max_wasm_stack: usize,
 }
 
+impl EngineOptions {
+    /// Instances the pool must hold for `max_concurrent_calls` admitted calls, plus 64 spare
+    /// ones shared by the calls that take no slot (an adapter's tool calls wait for a spare
+    /// instance rather than fail). Never below the default pool. Each live instance maps
+    /// about six regions and each pooled stack two: past ~10,000 calls the kernel's
+    /// `vm.max_map_count` (65,530 by default) must be raised.
+    pub fn pool_for_calls(max_concurrent_calls: u32) -> u32 {
+        let needed = max_concurrent_calls.saturating_add(64);
+        needed.max(EngineOptions::default().max_concurrent)
+    }
+}
+
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
@@ -46,11 +60,13 @@ impl Default for EngineOptions {
     }
 }
 
-/// The engine plus its epoch ticker. Dropping it stops the ticker.
+/// The engine plus its epoch ticker and the admission state of the calls that run on it
+/// (one engine per workspace). Dropping it stops the ticker.
 pub struct WasmEngine {
     engine: Engine,
     pooling: bool,
     options: EngineOptions,
+    admission: Arc<Admission>,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
 }
@@ -74,10 +90,12 @@ impl WasmEngine {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = spawn_ticker(&engine, options.tick, stop.clone())?;
+        let pool = pooling.then_some(options.max_concurrent);
         Ok(WasmEngine {
             engine,
             pooling,
             options,
+            admission: Arc::new(Admission::new(AdmissionConfig::default(), pool)),
             stop,
             ticker: Some(ticker),
         })
@@ -96,6 +114,12 @@ impl WasmEngine {
     /// The options the engine was built with.
     pub fn options(&self) -> &EngineOptions {
         &self.options
+    }
+
+    /// Admission of the calls on this engine: slots, the waiting queue and the guest-memory
+    /// budget (`sandbox.admission.*`; boot applies the workspace's settings).
+    pub fn admission(&self) -> &Arc<Admission> {
+        &self.admission
     }
 
     /// Number of epoch ticks that cover `d`, rounded up, at least one.
@@ -131,16 +155,21 @@ fn config(options: &EngineOptions, pooling: bool) -> Config {
     if pooling {
         let n = options.max_concurrent;
         let mut pool = PoolingAllocationConfig::default();
-        // A Rust wasip2 component instantiates about three core instances, each of which
-        // may own a memory and a table: size every pool for that, not only components.
+        // A Rust wasip2 component instantiates about three core instances and two tables;
+        // every guest built here (Rust, the Python and JavaScript engines) defines one linear
+        // memory. Memories are what limit the pool's size: each slot reserves 4 GiB of address
+        // space plus its guard, so one per component lets ~20,000 fit in 47 bits.
         pool.total_component_instances(n)
             .total_core_instances(n * 4)
-            .total_memories(n * 2)
+            .total_memories(n)
             .total_tables(n * 4)
             .total_stacks(n)
             .max_memory_size(4 << 30)
             .max_memories_per_component(8)
             .max_tables_per_component(16)
+            // As many elements per table as the largest table limit a store may set, so the
+            // limit in force is the configured one (the limiter refuses growth past it).
+            .table_elements(crate::limits::TABLE_POOL_ELEMENTS)
             .max_core_instances_per_component(16)
             // Reset the first pages of a slot's memories and tables with memset rather than
             // madvise: a fresh instance per call would otherwise fault those pages back in (and

@@ -13,7 +13,8 @@ pub struct SandboxLimits {
     pub memory_bytes: usize,
     /// Wall-clock budget of one call; wasm execution and host calls both count.
     pub timeout: Duration,
-    /// Largest number of elements in any one table.
+    /// Largest number of elements in any one table. At most [`TABLE_POOL_ELEMENTS`]: a larger
+    /// value is capped there (the engine's table pool holds no more).
     pub table_elements: usize,
     /// Largest number of core instances, tables and memories a store may create.
     pub instances: usize,
@@ -32,7 +33,7 @@ impl Default for SandboxLimits {
         SandboxLimits {
             memory_bytes: 256 << 20,
             timeout: Duration::from_secs(30),
-            table_elements: 100_000,
+            table_elements: TABLE_POOL_ELEMENTS,
             instances: 32,
             max_output_bytes: 1 << 20,
             max_log_bytes: 64 << 10,
@@ -56,13 +57,30 @@ impl SandboxLimits {
         SandboxLimits {
             memory_bytes: usize::try_from(sandbox.memory_limit).unwrap_or(usize::MAX),
             timeout: sandbox.timeout.max(Duration::from_millis(10)),
-            table_elements: size("sandbox.table_elements", d.table_elements),
+            table_elements: table_limit(size("sandbox.table_elements", d.table_elements)),
             instances: d.instances,
             max_output_bytes: size("sandbox.max_output", d.max_output_bytes),
             max_log_bytes: size("sandbox.log.max_bytes", d.max_log_bytes),
             budgets: crate::budgets::Budgets::configured(sandbox),
         }
     }
+}
+
+/// Elements of one table the engine's pooling allocator holds (`engine.rs` sizes its table
+/// pool by this; 8 bytes each, reserved address space): the most `sandbox.table_elements` can
+/// allow, and its default.
+pub const TABLE_POOL_ELEMENTS: usize = 100_000;
+
+/// `sandbox.table_elements` as in force: `configured`, capped at [`TABLE_POOL_ELEMENTS`] with
+/// a warning when it asks for more.
+fn table_limit(configured: usize) -> usize {
+    if configured > TABLE_POOL_ELEMENTS {
+        tracing::warn!(
+            "sandbox.table_elements is {configured}, above the engine's table pool of \
+             {TABLE_POOL_ELEMENTS} elements: the limit in force is {TABLE_POOL_ELEMENTS}"
+        );
+    }
+    configured.min(TABLE_POOL_ELEMENTS)
 }
 
 /// Where each limit is set, named in the "raise …" hint of a limit error. [`Display`] of
@@ -112,8 +130,11 @@ pub enum LimitHit {
         /// The limit, in bytes.
         limit: usize,
     },
-    /// A table grew past [`SandboxLimits::table_elements`].
+    /// A table grew past [`SandboxLimits::table_elements`] (or [`TABLE_POOL_ELEMENTS`], when
+    /// that is smaller).
     Table {
+        /// The size the guest asked for, in elements.
+        requested: usize,
         /// The limit, in elements.
         limit: usize,
     },
@@ -135,9 +156,10 @@ impl LimitHit {
                 format_bytes(*limit),
                 keys.memory
             ),
-            LimitHit::Table { limit } => {
-                format!("table limit exceeded: more than {limit} elements")
-            }
+            LimitHit::Table { requested, limit } => format!(
+                "table limit exceeded: the guest asked for {requested} elements but the limit \
+                 is {limit} (raise sandbox.table_elements, at most {TABLE_POOL_ELEMENTS})"
+            ),
             LimitHit::Time { limit } => format!(
                 "time limit exceeded: the call ran longer than {} (raise {})",
                 format_duration(*limit),
@@ -160,12 +182,40 @@ impl std::error::Error for LimitHit {}
 pub struct StoreLimiter {
     limits: SandboxLimits,
     hit: Option<LimitHit>,
+    /// This store's share of the workspace's guest-memory budget, if it has one.
+    workspace_memory: Option<crate::scheduler::MemoryLease>,
+    /// The workspace budget a growth ran into.
+    budget_hit: Option<crate::budgets::BudgetHit>,
+    /// Linear memory of this store now and at its largest, in bytes (for the call's receipt).
+    memory: (usize, usize),
 }
 
 impl StoreLimiter {
     /// A limiter for one store.
     pub fn new(limits: SandboxLimits) -> Self {
-        StoreLimiter { limits, hit: None }
+        StoreLimiter {
+            limits,
+            hit: None,
+            workspace_memory: None,
+            budget_hit: None,
+            memory: (0, 0),
+        }
+    }
+
+    /// The largest total linear memory this store had, in bytes (all its memories together).
+    pub fn peak_memory(&self) -> usize {
+        self.memory.1
+    }
+
+    /// Counts every memory growth of this store against the workspace's budget as well
+    /// (`sandbox.admission.max_guest_memory`); the lease gives the bytes back on drop.
+    pub fn share_workspace_memory(&mut self, lease: crate::scheduler::MemoryLease) {
+        self.workspace_memory = Some(lease);
+    }
+
+    /// The workspace budget that refused a growth, if any.
+    pub fn budget_hit(&self) -> Option<crate::budgets::BudgetHit> {
+        self.budget_hit
     }
 
     /// The limit that stopped the guest, if any.
@@ -186,7 +236,7 @@ impl StoreLimiter {
 impl ResourceLimiter for StoreLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -198,6 +248,18 @@ impl ResourceLimiter for StoreLimiter {
             self.hit = Some(hit);
             return Err(wasmtime::Error::new(hit));
         }
+        if let Some(lease) = &mut self.workspace_memory {
+            let more = desired.saturating_sub(current) as u64;
+            if let Err(hit) = lease.grow(more) {
+                self.budget_hit = Some(hit);
+                return Err(wasmtime::Error::new(hit));
+            }
+        }
+        let now = self
+            .memory
+            .0
+            .saturating_add(desired.saturating_sub(current));
+        self.memory = (now, self.memory.1.max(now));
         Ok(true)
     }
 
@@ -207,9 +269,12 @@ impl ResourceLimiter for StoreLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limits.table_elements {
+        // Checked here, below the pool's own cap, so growth past it is never a silent -1.
+        let limit = self.limits.table_elements.min(TABLE_POOL_ELEMENTS);
+        if desired > limit {
             let hit = LimitHit::Table {
-                limit: self.limits.table_elements,
+                requested: desired,
+                limit,
             };
             self.hit = Some(hit);
             return Err(wasmtime::Error::new(hit));
@@ -309,5 +374,47 @@ mod tests {
         assert_eq!(format_bytes((32 << 20) + (64 << 10)), "32.1 MiB");
         assert_eq!(format_bytes(1 << 30), "1 GiB");
         assert_eq!(format_bytes(17), "17 B");
+    }
+
+    /// Under the pooling allocator a table grows to the configured limit (past wasmtime's
+    /// default pool of 20,000 elements) and no further, with an error naming the key.
+    #[test]
+    fn tables_grow_to_the_configured_limit_and_no_further() {
+        use crate::engine::{EngineOptions, WasmEngine};
+        let engine = WasmEngine::new(EngineOptions::default()).expect("engine");
+        let wat = r#"(module (table 1 funcref)
+            (func (export "grow") (param i32) (result i32)
+              (table.grow (ref.null func) (local.get 0))))"#;
+        let wasm = wat::parse_str(wat).expect("wat");
+        let module = wasmtime::Module::new(engine.engine(), wasm).expect("module");
+        let mut store =
+            wasmtime::Store::new(engine.engine(), StoreLimiter::new(SandboxLimits::default()));
+        store.limiter(|l| l);
+        store.set_epoch_deadline(1 << 40);
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instance");
+        let grow = instance
+            .get_typed_func::<i32, i32>(&mut store, "grow")
+            .expect("grow");
+        assert_eq!(grow.call(&mut store, 49_999).expect("to 50,000"), 1);
+        let err = grow.call(&mut store, 50_001).expect_err("past 100,000");
+        let hit = err.downcast_ref::<LimitHit>().copied();
+        assert_eq!(
+            hit,
+            Some(LimitHit::Table {
+                requested: 100_001,
+                limit: 100_000
+            }),
+            "{err:#}"
+        );
+        let text = hit.map(|h| h.to_string()).unwrap_or_default();
+        assert!(text.contains("raise sandbox.table_elements"), "{text}");
+
+        let mut capped = StoreLimiter::new(SandboxLimits {
+            table_elements: 1 << 30,
+            ..SandboxLimits::default()
+        });
+        let refused = capped.table_growing(0, TABLE_POOL_ELEMENTS + 1, None);
+        assert!(refused.is_err(), "a larger setting is capped at the pool");
+        assert_eq!(table_limit(1 << 30), TABLE_POOL_ELEMENTS);
     }
 }

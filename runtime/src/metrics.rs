@@ -75,6 +75,7 @@ pub struct Metrics {
     tool_duration: Mutex<BTreeMap<String, Histogram>>,
     limit_hits: [AtomicU64; 3],
     swaps: Mutex<BTreeMap<&'static str, u64>>,
+    activity: Mutex<Vec<molecule_platform::ActivityCounters>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -105,6 +106,7 @@ impl Metrics {
             tool_duration: Mutex::default(),
             limit_hits: Default::default(),
             swaps: Mutex::default(),
+            activity: Mutex::default(),
         }
     }
 
@@ -151,6 +153,12 @@ impl Metrics {
     /// `adapter`).
     pub fn component_swapped(&self, kind: &'static str) {
         *lock(&self.swaps).entry(kind).or_default() += 1;
+    }
+
+    /// Adds the counters of a workspace's activity reporter to the `molecule_activity_*`
+    /// series (process-wide, like every series here: summed over the workspaces booted).
+    pub fn set_activity(&self, counters: molecule_platform::ActivityCounters) {
+        lock(&self.activity).push(counters);
     }
 
     /// Number of tasks whose executor is running.
@@ -270,6 +278,25 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        let (running, waiting, guest_memory) = crate::scheduler::gauges();
+        gauge(
+            &mut out,
+            "molecule_sandbox_calls_running",
+            "Guest calls holding an admission slot (sandbox.admission.max_concurrent_calls).",
+            running as f64,
+        );
+        gauge(
+            &mut out,
+            "molecule_sandbox_calls_waiting",
+            "Calls and tasks waiting for an admission slot (sandbox.admission.max_waiting).",
+            waiting as f64,
+        );
+        gauge(
+            &mut out,
+            "molecule_sandbox_guest_memory_bytes",
+            "Guest linear memory granted across live calls (sandbox.admission.max_guest_memory).",
+            guest_memory as f64,
+        );
         header(
             &mut out,
             "molecule_budget_hits_total",
@@ -289,7 +316,50 @@ impl Metrics {
         for (kind, n) in lock(&self.swaps).iter() {
             let _ = writeln!(out, "molecule_component_swaps_total{{kind=\"{kind}\"}} {n}");
         }
+        self.render_activity(&mut out);
+        crate::metrics_receipts::render(&mut out);
         out
+    }
+}
+
+impl Metrics {
+    /// `molecule_activity_*`: reports to the platform sent, dropped (queue full) and queued;
+    /// zeros when the workspace reports to no platform.
+    fn render_activity(&self, out: &mut String) {
+        let mut stats = molecule_platform::ActivityStats::default();
+        for c in lock(&self.activity).iter().map(|c| c.stats()) {
+            stats.sent += c.sent;
+            stats.dropped += c.dropped;
+            stats.rejected += c.rejected;
+            stats.queued += c.queued;
+        }
+        let counters = [
+            (
+                "molecule_activity_sent_total",
+                "Activity reports the platform accepted.",
+                stats.sent,
+            ),
+            (
+                "molecule_activity_dropped_total",
+                "Activity reports dropped because the bounded queue was full (oldest first).",
+                stats.dropped,
+            ),
+            (
+                "molecule_activity_rejected_total",
+                "Activity reports the platform refused (not retried).",
+                stats.rejected,
+            ),
+        ];
+        for (name, help, value) in counters {
+            header(out, name, "counter", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        gauge(
+            out,
+            "molecule_activity_queued",
+            "Activity reports waiting to be sent.",
+            stats.queued as f64,
+        );
     }
 }
 

@@ -19,6 +19,8 @@ use crate::engine::WasmEngine;
 use crate::grants::Grants;
 use crate::limits::{format_bytes, LimitHit, LimitKeys};
 use crate::loaded::{AdapterComponent, SkillComponent};
+use crate::scheduler::admission::{self, Scope};
+use crate::scheduler::{pool, Busy, Permit};
 use crate::state::HostState;
 
 /// Extra wall-clock time granted beyond the epoch deadline before the host abandons a call
@@ -82,7 +84,7 @@ impl CallError {
     /// ([`Display`](fmt::Display) uses [`LimitKeys::CONFIG`]).
     pub fn message(&self, keys: &LimitKeys) -> String {
         match self {
-            CallError::Tool(e) => tool_error_text(e),
+            CallError::Tool(e) => crate::call_text::with_keys(tool_error_text(e), keys.max_output),
             CallError::Limit(hit) => hit.message(keys),
             CallError::Trap { reason, stderr } if stderr.is_empty() => {
                 format!("the component crashed: {reason}")
@@ -126,53 +128,119 @@ pub fn tool_error_text(e: &ToolError) -> String {
 #[derive(Clone)]
 pub struct Sandbox {
     engine: Arc<WasmEngine>,
+    /// Where each call's receipt goes (see [`Sandbox::with_receipts`]).
+    receipts: Option<Arc<crate::receipt::Receipts>>,
 }
 
 impl Sandbox {
     /// A sandbox on `engine`.
     pub fn new(engine: Arc<WasmEngine>) -> Self {
-        Sandbox { engine }
+        crate::call_text::set_wasm_stack(engine.options().max_wasm_stack);
+        Sandbox {
+            engine,
+            receipts: None,
+        }
     }
 
-    /// A fresh store for one call under `grants`, with every limit set.
+    /// This sandbox, adding the receipt of every call it runs to `receipts` (e.g. a task's,
+    /// or one tool call's); calls made inside those calls add theirs as nested.
+    pub fn with_receipts(&self, receipts: Arc<crate::receipt::Receipts>) -> Sandbox {
+        Sandbox {
+            receipts: Some(receipts),
+            ..self.clone()
+        }
+    }
+
+    /// A fresh store for one call under `grants`, with every limit set; its linear memory
+    /// also counts against the workspace's guest-memory budget until it drops.
     pub fn store(&self, grants: &Arc<Grants>) -> Store<HostState> {
         let mut store = Store::new(self.engine.engine(), HostState::new(grants.clone()));
+        let lease = self.engine.admission().memory().lease();
+        store.data_mut().limiter.share_workspace_memory(lease);
         store.limiter(|state| &mut state.limiter);
+        crate::state::count_host_calls(&mut store);
         // Check the wall clock on every epoch tick: yield to other tasks while time is left
-        // (a spinning guest must not hold a worker thread), trap once it is spent.
+        // (a spinning guest must not hold a worker thread), trap once it is spent. The guest
+        // pool counts the yields to move CPU-bound calls to its batch lane.
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             if Instant::now() >= ctx.data().deadline {
                 let hit = ctx.data_mut().limiter.record_timeout();
                 return Err(wasmtime::Error::new(hit));
             }
+            pool::note_epoch_yield();
             Ok(UpdateDeadline::Yield(1))
         });
         store
     }
 
-    /// Runs `f` on a fresh store for `grants`, bounded by the grants' time limit.
-    async fn run<R>(
+    /// Waits (FIFO) for one of the workspace's call slots (`sandbox.admission.*`). A task
+    /// takes one before it reports WORKING and runs its adapter call inside
+    /// [`admission::in_slot`]; the tools that call makes take spare instances, no slot.
+    pub async fn admit(&self) -> Result<Permit, Busy> {
+        self.engine.admission().admit().await
+    }
+
+    /// Runs `f` on a fresh store for `grants` on the guest pool (never on the caller's
+    /// threads), bounded by the grants' time limit. A top-level call first waits for a slot
+    /// ([`Self::admit`]); a nested one (made inside an admitted call) runs in its caller's,
+    /// on one of the pool's spare instances.
+    async fn run<R: Send + 'static>(
+        &self,
+        grants: &Arc<Grants>,
+        f: impl for<'a> FnOnce(&'a mut Store<HostState>) -> BoxFuture<'a, wasmtime::Result<R>>
+            + Send
+            + 'static,
+    ) -> Result<R, CallError> {
+        let _slot = match admission::scope() {
+            Scope::Slot => None,
+            Scope::Nested => self.engine.admission().spare_instance().await,
+            Scope::Outside => Some(
+                self.admit()
+                    .await
+                    .map_err(|busy| CallError::Unavailable(busy.to_string()))?,
+            ),
+        };
+        let (sandbox, grants) = (self.clone(), grants.clone());
+        let call = admission::nested(async move { sandbox.run_here(&grants, f).await });
+        pool::run(call).await.unwrap_or_else(|| {
+            Err(CallError::Unavailable(
+                "the call was lost: it panicked in the host, or the guest pool is stopping".into(),
+            ))
+        })
+    }
+
+    /// [`Self::run`]'s body, on the thread that polls it: the store lives and dies here.
+    async fn run_here<R>(
         &self,
         grants: &Arc<Grants>,
         f: impl for<'a> FnOnce(&'a mut Store<HostState>) -> BoxFuture<'a, wasmtime::Result<R>>,
     ) -> Result<R, CallError> {
         let mut store = self.store(grants);
         let timeout = grants.limits().timeout + HOST_CALL_GRACE;
-        let result = match tokio::time::timeout(timeout, f(&mut store)).await {
+        let (meter, sink) = (crate::receipt::Meter::default(), self.receipts.clone());
+        let call = crate::receipt::Metered::new(f(&mut store), &meter, sink);
+        let result = match tokio::time::timeout(timeout, call).await {
             Err(_) => Err(CallError::Limit(store.data_mut().limiter.record_timeout())),
-            Ok(Err(err)) => Err(classify(err, &store)),
+            Ok(Err(err)) => match store.data().limiter.budget_hit() {
+                // The workspace's guest memory is spent: not this guest's fault alone.
+                Some(hit) => Err(CallError::Unavailable(hit.to_string())),
+                None => Err(classify(err, &store)),
+            },
             Ok(Ok(value)) => Ok(value),
         };
         if let Err(CallError::Limit(hit)) = &result {
             crate::metrics::global().limit_hit(hit);
+        }
+        if let Some(sink) = &self.receipts {
+            sink.add(&store.data().receipt(&meter));
         }
         result
     }
 
     /// The one path of every call: a fresh store for `grants` (see [`Self::run`]), a fresh
     /// instance from `pre`, then `f` on that instance.
-    async fn on_instance<P: PreInstance, R>(
+    async fn on_instance<P: PreInstance, R: Send + 'static>(
         &self,
         grants: &Arc<Grants>,
         pre: &P,
@@ -220,7 +288,7 @@ impl Sandbox {
                 })
             })
             .await?
-            .map_err(|err| CallError::Tool(cap_tool_error(err, limit)))?;
+            .map_err(|err| CallError::Tool(crate::call_text::cap_tool_error(err, limit)))?;
         if output.len() > limit {
             return Err(CallError::OutputTooLarge {
                 bytes: output.len(),
@@ -344,94 +412,11 @@ pub fn classify(err: wasmtime::Error, store: &Store<HostState>) -> CallError {
         ));
     }
     let reason = match err.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => trap.to_string(),
+        Some(trap) => crate::call_text::trap_reason(trap, &err),
         None => text,
     };
     CallError::Trap {
         reason,
         stderr: store.data().stderr_tail.text(),
-    }
-}
-
-/// Checks the tool specs a skill described: names well-formed and unique, schemas JSON.
-pub fn validate_specs(label: &str, specs: &[ToolSpec]) -> anyhow::Result<()> {
-    let mut seen = std::collections::HashSet::new();
-    for spec in specs {
-        let ok_name = !spec.name.is_empty()
-            && spec.name.len() <= 64
-            && spec
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !ok_name {
-            anyhow::bail!(
-                "{label}: tool name `{}` must be 1-64 characters of a-z, 0-9, `_` or `-`",
-                spec.name
-            );
-        }
-        if !seen.insert(spec.name.as_str()) {
-            anyhow::bail!("{label}: tool `{}` is described twice", spec.name);
-        }
-        serde_json::from_str::<serde_json::Value>(&spec.input_schema).map_err(|e| {
-            anyhow::anyhow!(
-                "{label}: tool `{}` has an input schema that is not JSON: {e}",
-                spec.name
-            )
-        })?;
-    }
-    Ok(())
-}
-
-/// A tool error whose text is within `limit` bytes (the output cap, which error text must not
-/// escape) and holds no control characters but line breaks and tabs, so a guest cannot flood
-/// or forge what the caller, a log or a terminal shows.
-fn cap_tool_error(err: ToolError, limit: usize) -> ToolError {
-    let fit = |text: String| {
-        let clean: String = text
-            .chars()
-            .map(|c| {
-                if c.is_control() && c != '\n' && c != '\t' {
-                    '\u{fffd}'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        if clean.len() <= limit {
-            return clean;
-        }
-        let mut end = limit.saturating_sub(64);
-        while !clean.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!(
-            "{}… [truncated: {} more bytes]",
-            &clean[..end],
-            clean.len() - end
-        )
-    };
-    match err {
-        ToolError::InvalidInput(t) => ToolError::InvalidInput(fit(t)),
-        ToolError::Failed(t) => ToolError::Failed(fit(t)),
-        ToolError::Denied(t) => ToolError::Denied(fit(t)),
-        ToolError::NotFound(t) => ToolError::NotFound(fit(t)),
-    }
-}
-
-#[cfg(test)]
-mod cap_tests {
-    use super::*;
-
-    #[test]
-    fn tool_error_text_is_capped_and_cleaned() {
-        let long = ToolError::Failed(format!("\u{1b}[2J{}", "é".repeat(10_000)));
-        let ToolError::Failed(text) = cap_tool_error(long, 1024) else {
-            panic!("kind kept")
-        };
-        assert!(text.len() <= 1024, "{}", text.len());
-        assert!(!text.contains('\u{1b}'));
-        assert!(text.ends_with("more bytes]"), "{text}");
-        let short = cap_tool_error(ToolError::Denied("line\nnext".into()), 1024);
-        assert!(matches!(short, ToolError::Denied(t) if t == "line\nnext"));
     }
 }

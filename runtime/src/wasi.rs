@@ -1,6 +1,8 @@
 //! WASI for untrusted guests, denied by default: no inherited environment, arguments, stdin,
 //! files or sockets. Clocks and randomness are allowed (the Rust standard library needs them).
-//! Guest stdout and stderr go to the host log, tagged with the component, within a byte budget.
+//! Guest stdout and stderr go to the host log, tagged with the component, within the call's
+//! log budget (bytes and records, shared with `log`). Outgoing HTTP (`wasi:http`) gets its
+//! per-call budget here too ([`http_budget`]), mapped onto the runtime's budget errors.
 
 use std::io;
 use std::pin::Pin;
@@ -11,6 +13,7 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
+use crate::budgets::{Budget, BudgetHit, Budgets};
 pub use crate::capabilities::log::LogBudget;
 use crate::grants::Grants;
 
@@ -133,6 +136,11 @@ impl LineWriter {
         if self.line.is_empty() {
             return;
         }
+        // Every line is a record; past the record budget it is dropped unseen.
+        if !self.out.budget.take_record(&self.out.component) {
+            self.line.clear();
+            return;
+        }
         let text = String::from_utf8_lossy(&self.line);
         let text = text.trim_end_matches(['\n', '\r']);
         if let Some(tail) = &self.out.tail {
@@ -155,6 +163,10 @@ impl AsyncWrite for LineWriter {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.out.budget.is_spent() {
+            // Spent: nothing is buffered or logged, whatever the guest writes.
+            return Poll::Ready(Ok(buf.len()));
+        }
         let keep = self.out.budget.take(&self.out.component, buf.len());
         for &b in &buf[..keep] {
             self.line.push(b);
@@ -182,16 +194,65 @@ impl Drop for LineWriter {
     }
 }
 
+/// The outgoing-HTTP budget of one call (`sandbox.http.max_requests_per_call`,
+/// `sandbox.http.max_bytes_per_call`): requests past it are refused before any DNS lookup or
+/// connection, and bytes past it end the body with the budget error. Each refusal counts a
+/// hit in `/metrics`; the first of each kind in a call is logged once by molecule-egress.
+pub fn http_budget(budgets: &Budgets) -> molecule_egress::CallBudget {
+    molecule_egress::CallBudget::new(budgets.http_requests, budgets.http_bytes).on_spent(|spent| {
+        let hit = match spent {
+            molecule_egress::Spent::Requests { limit } => {
+                BudgetHit::record(Budget::HttpRequests, limit)
+            }
+            molecule_egress::Spent::Bytes { limit } => BudgetHit::record(Budget::HttpBytes, limit),
+        };
+        hit.to_string()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn budget_is_shared_and_capped() {
-        let budget = LogBudget::new(10);
+        let budget = LogBudget::new(10, 100);
         let other = budget.clone();
         assert_eq!(budget.take("c", 6), 6);
         assert_eq!(other.take("c", 6), 4);
         assert_eq!(budget.take("c", 1), 0);
+    }
+
+    #[tokio::test]
+    async fn output_lines_are_records_and_nothing_is_kept_past_the_budget() {
+        use tokio::io::AsyncWriteExt;
+        let budget = LogBudget::new(1 << 20, 3);
+        let out = GuestOutput::new("skill s", "stdout", budget.clone(), None);
+        let mut stream = Box::into_pin(out.async_stream());
+        for _ in 0..10_000 {
+            stream.write_all(b"\n").await.unwrap();
+        }
+        stream.write_all(b"more text").await.unwrap();
+        stream.shutdown().await.unwrap();
+        assert!(budget.is_spent());
+        assert_eq!(
+            budget.used(),
+            (4, 3),
+            "3 lines logged; the 4th byte's line was dropped"
+        );
+    }
+
+    #[test]
+    fn the_http_budget_names_the_limit_and_the_key() {
+        let budgets = Budgets {
+            http_requests: 7,
+            ..Budgets::default()
+        };
+        let text = http_budget(&budgets).refusal(molecule_egress::Spent::Requests { limit: 7 });
+        assert!(text.contains("limited to 7"), "{text}");
+        assert!(
+            text.contains("sandbox.http.max_requests_per_call"),
+            "{text}"
+        );
     }
 }

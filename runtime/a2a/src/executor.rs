@@ -82,6 +82,14 @@ pub(crate) enum AgentEvent {
     /// returns `{message}` and the task completes silently); later it is added to the history
     /// and sent to streams as a status update carrying the message.
     Message(Message),
+    /// Sets `key` in the task's metadata (e.g. what the task cost). Not progress: no stream
+    /// event, and applied even after the task closed, so a final figure can be added last.
+    Metadata {
+        /// The metadata key.
+        key: String,
+        /// Its value.
+        value: Value,
+    },
 }
 
 /// Error returned by the sink once the task is terminal (for example after a cancel).
@@ -159,5 +167,14 @@ impl EventSink {
     /// the history and sent to streams as a status update carrying the message.
     pub fn message(&self, message: Message) -> Result<(), SinkClosed> {
         self.send(AgentEvent::Message(message))
+    }
+
+    /// Sets `key` to `value` in the task's `metadata` and stores the task. Streams get no
+    /// event; it works after the task closed too (the stored task then carries it).
+    pub fn metadata(&self, key: &str, value: Value) -> Result<(), SinkClosed> {
+        self.send(AgentEvent::Metadata {
+            key: key.to_owned(),
+            value,
+        })
     }
 }

@@ -125,7 +125,10 @@ pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), A2aErro
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes.
+/// Reads the whole body, refusing more than `limit` bytes. A body that did not arrive within
+/// the server's body timeout (`listen::ServeOptions::body_timeout`) is
+/// [`A2aError::RequestTimeout`] (HTTP 408; hyper then closes the connection, whose unread
+/// rest of the body cannot be skipped).
 pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, A2aError> {
     let declared = req
         .headers()
@@ -138,7 +141,24 @@ pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, A2aEr
     let body: Body = req.into_body();
     axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| A2aError::PayloadTooLarge(limit))
+        .map_err(|e| match timed_out(&e) {
+            Some(t) => A2aError::RequestTimeout(t.to_string()),
+            None => A2aError::PayloadTooLarge(limit),
+        })
+}
+
+/// The body timeout behind a body read error, if that is what it was.
+fn timed_out<'e>(
+    e: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e crate::listen::BodyTimedOut> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<crate::listen::BodyTimedOut>() {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// The protocol version a request asks for.

@@ -4,14 +4,10 @@
 
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::convert::Infallible;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::compat_v03;
 use crate::error::A2aError;
@@ -21,7 +17,7 @@ use crate::http::{
 };
 use crate::manager::EventReceiver;
 use crate::ops::{self, Op, Reply};
-use crate::sse::v1_json;
+use crate::sse::{sse_response, v1_json};
 use crate::state::AppState;
 
 /// The members of a request object the server reads, each kept as the exact JSON text the
@@ -255,20 +251,21 @@ pub(crate) async fn handle(state: &AppState, req: Request) -> Response {
 }
 
 /// The SSE answer of a streaming method: every event wrapped in a JSON-RPC response with the
-/// request's id (written verbatim, so the frames are built as text).
+/// request's id (written verbatim, so the frames are built as text); a store failure is one
+/// JSON-RPC error frame that ends the stream.
 fn stream(rx: EventReceiver, id: Box<RawValue>, wire: Version) -> Response {
-    let events = UnboundedReceiverStream::new(rx).map(move |ev| {
-        let v = v1_json(&ev);
-        let v = if wire == Version::V03 {
-            compat_v03::stream_response_to_v03(&v)
-        } else {
-            v
-        };
-        Ok::<Event, Infallible>(Event::default().data(envelope(&id, "result", &v.to_string())))
-    });
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    sse_response(rx, move |ev| match ev {
+        Ok(ev) => {
+            let v = v1_json(ev);
+            let v = if wire == Version::V03 {
+                compat_v03::stream_response_to_v03(&v)
+            } else {
+                v
+            };
+            envelope(&id, "result", &v.to_string())
+        }
+        Err(e) => envelope(&id, "error", &e.to_jsonrpc_error().to_string()),
+    })
 }
 
 fn to_v03(op: Op, v: &Value) -> Value {

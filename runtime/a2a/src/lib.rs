@@ -4,7 +4,9 @@
 //! and keeps A2A 0.3 clients working (0.3 method names, kind-tagged parts, lowercase roles and
 //! states, `final` on status updates). The runtime plugs its agent in through
 //! [`AgentExecutor`], gives the card through a swappable [`CardHandle`], and keeps tasks in a
-//! SQLite [`TaskStore`].
+//! SQLite [`TaskStore`]. No reply names a task state before the store has committed it (a
+//! failed write is answered as an error), and [`listen::serve`] bounds what a slow or idle
+//! client can hold ([`ServeOptions`]: a connection cap, header, body and idle timeouts).
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -24,6 +26,7 @@ mod error;
 pub mod executor;
 mod http;
 mod jsonrpc;
+pub mod listen;
 mod manager;
 mod ops;
 mod rest;
@@ -35,5 +38,6 @@ pub mod types;
 
 pub use card::CardHandle;
 pub use executor::{AgentExecutor, EventSink, RequestContext, SinkClosed};
+pub use listen::ServeOptions;
 pub use server::A2aServer;
-pub use store::{Retention, StoreError, TaskStore};
+pub use store::{Durable, Retention, StoreError, StoreMetrics, TaskStore};

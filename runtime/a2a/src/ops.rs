@@ -469,7 +469,7 @@ async fn list(app: &AppState, f: &Fields<'_>) -> A2aResult<Reply> {
             after,
         })
         .await
-        .map_err(|e| A2aError::Internal(e.to_string()))?;
+        .map_err(|e| A2aError::store(&e))?;
     let mut tasks = Vec::with_capacity(page.tasks.len());
     for mut t in page.tasks {
         trim_history(&mut t, hl);

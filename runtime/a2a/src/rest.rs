@@ -13,7 +13,7 @@ use crate::http::{
     transport_error_with_status, Version,
 };
 use crate::ops::{self, Op, Reply};
-use crate::sse::{sse_response, v1_json};
+use crate::sse::{rest_frame, sse_response};
 use crate::state::AppState;
 
 /// Handles one REST request.
@@ -91,7 +91,7 @@ async fn route(state: &AppState, req: Request) -> Result<Response, A2aError> {
     Ok(match ops::run(state, op, params, raw.as_deref()).await? {
         Reply::Json(v) => json_response(StatusCode::OK, &v),
         Reply::Encoded(text) => encoded_response(StatusCode::OK, text),
-        Reply::Stream(rx) => sse_response(rx, v1_json),
+        Reply::Stream(rx) => sse_response(rx, rest_frame),
     })
 }
 

@@ -15,6 +15,7 @@ use crate::card::{CardHandle, AGENT_CARD_PATH};
 use crate::error::A2aError;
 use crate::executor::AgentExecutor;
 use crate::http::{check_auth, transport_error, Binding};
+use crate::listen::ServeOptions;
 use crate::manager::Shared;
 use crate::state::{AppState, Mode};
 use crate::store::TaskStore;
@@ -70,6 +71,29 @@ impl A2aServer {
         self
     }
 
+    /// Sets the connection cap and the header, body and idle timeouts
+    /// [`serve`](Self::serve) applies (default [`ServeOptions::default`]); a caller serving
+    /// [`router`](Self::router) itself reads them back with
+    /// [`serve_options`](Self::serve_options) and passes them to [`crate::listen::serve`].
+    pub fn with_serve_options(self, options: ServeOptions) -> Self {
+        self.state.set_serve_options(options);
+        self
+    }
+
+    /// The connection cap and timeouts set with [`with_serve_options`](Self::with_serve_options).
+    pub fn serve_options(&self) -> ServeOptions {
+        self.state.serve_options()
+    }
+
+    /// The task store's counters (tasks by state, writes, commits, failed writes), `None`
+    /// when the agent is not configured. O(1): never waits for the store.
+    pub fn store_metrics(&self) -> Option<crate::store::StoreMetrics> {
+        match &self.state.mode {
+            Mode::Ready(s) => Some(s.store.metrics()),
+            Mode::NotConfigured { .. } => None,
+        }
+    }
+
     /// Requires `Authorization: Bearer <secret>` on every A2A call (the card stays public).
     pub fn with_bearer_secret(self, secret: Option<String>) -> Self {
         self.set_bearer_secret(secret);
@@ -91,6 +115,16 @@ impl A2aServer {
     pub fn active_tasks(&self) -> usize {
         match &self.state.mode {
             Mode::Ready(s) => s.active_tasks(),
+            Mode::NotConfigured { .. } => 0,
+        }
+    }
+
+    /// Graceful shutdown, once the grace period is over: ends every task still running as
+    /// FAILED with `reason` (its streams get that final event, blocking callers the failed
+    /// task) and stops its executor. Returns how many tasks were failed.
+    pub fn fail_running(&self, reason: &str) -> usize {
+        match &self.state.mode {
+            Mode::Ready(s) => crate::manager::fail_running(s, reason),
             Mode::NotConfigured { .. } => 0,
         }
     }
@@ -123,20 +157,20 @@ impl A2aServer {
         }
     }
 
-    /// Serves the router on `listener` until `shutdown` resolves, then closes open streams
-    /// and waits for in-flight requests.
+    /// Serves the router on `listener` with the [`serve_options`](Self::serve_options)
+    /// (connection cap, header/body/idle timeouts) until `shutdown` resolves, then closes
+    /// open streams and waits for in-flight requests.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let me = self.clone();
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                me.close_streams();
-            })
-            .await
+        crate::listen::serve(listener, self.router(), self.serve_options(), async move {
+            shutdown.await;
+            me.close_streams();
+        })
+        .await
     }
 }
 

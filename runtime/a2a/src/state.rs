@@ -1,12 +1,13 @@
 //! The state every request handler shares: the agent card, whether the agent can take work
-//! (the task manager, or the "not configured" reason), the request body limit and the inbound
-//! bearer secret.
+//! (the task manager, or the "not configured" reason), the request body limit, the inbound
+//! bearer secret, and the connection limits and timeouts of `serve`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use crate::card::CardHandle;
 use crate::error::A2aError;
+use crate::listen::ServeOptions;
 use crate::manager::Shared;
 
 /// Whether the agent can take work.
@@ -25,6 +26,7 @@ pub(crate) struct AppState {
     pub(crate) mode: Mode,
     body_limit: AtomicUsize,
     secret: RwLock<Option<String>>,
+    serve_options: Mutex<ServeOptions>,
 }
 
 impl AppState {
@@ -35,7 +37,18 @@ impl AppState {
             mode,
             body_limit: AtomicUsize::new(body_limit),
             secret: RwLock::new(None),
+            serve_options: Mutex::new(ServeOptions::default()),
         }
+    }
+
+    /// The connection limits and timeouts `serve` uses.
+    pub(crate) fn serve_options(&self) -> ServeOptions {
+        *self.serve_options.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the connection limits and timeouts `serve` uses.
+    pub(crate) fn set_serve_options(&self, options: ServeOptions) {
+        *self.serve_options.lock().unwrap_or_else(|e| e.into_inner()) = options;
     }
 
     /// The request body limit in bytes.

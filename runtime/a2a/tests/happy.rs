@@ -26,8 +26,9 @@ async fn send_message_v1_completes_with_artifacts_and_history() {
         .as_str()
         .unwrap_or_default()
         .ends_with('Z'));
+    // The two appended text chunks ("echo: ", "hello") are one text part in the task.
     let parts = &task["artifacts"][0]["parts"];
-    assert_eq!(parts, &json!([{"text": "echo: "}, {"text": "hello"}]));
+    assert_eq!(parts, &json!([{"text": "echo: hello"}]));
     assert_eq!(task["history"][0]["role"], "ROLE_USER");
     assert_eq!(task["history"][0]["taskId"], task["id"]);
     assert!(task.get("kind").is_none());
@@ -71,7 +72,7 @@ async fn send_message_v03_uses_legacy_shapes() {
     assert_eq!(r["status"]["message"]["kind"], "message");
     assert_eq!(
         r["artifacts"][0]["parts"][0],
-        json!({"kind": "text", "text": "echo: "})
+        json!({"kind": "text", "text": "echo: hello"})
     );
     assert_eq!(r["history"][0]["role"], "user");
     let (_, g) = rpc(
@@ -328,7 +329,7 @@ async fn tasks_run_concurrently() {
     );
     s.executor.release();
     let t = wait_state(&s.url, &gated, "TASK_STATE_COMPLETED").await;
-    assert_eq!(t["artifacts"][0]["parts"][1]["text"], "gated a");
+    assert_eq!(t["artifacts"][0]["parts"][0]["text"], "echo: gated a");
 }
 
 #[tokio::test]

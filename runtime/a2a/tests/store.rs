@@ -57,7 +57,7 @@ async fn restart_keeps_tasks() {
     let t = &v["result"];
     assert_eq!(t["status"]["state"], "TASK_STATE_COMPLETED", "{v}");
     assert_eq!(t["history"][0]["parts"][0]["text"], "persist me");
-    assert_eq!(t["artifacts"][0]["parts"][1]["text"], "persist me");
+    assert_eq!(t["artifacts"][0]["parts"][0]["text"], "echo: persist me");
     let (_, v) = rpc(&s.url, Some("1.0"), "GetTask", json!({"id": gated_id})).await;
     assert_eq!(v["result"]["status"]["state"], "TASK_STATE_FAILED", "{v}");
     let (_, l) = rpc(&s.url, Some("1.0"), "ListTasks", json!({})).await;

@@ -47,7 +47,7 @@ pub use report::{Check, PreflightReport, Status};
 pub use sandbox::{SandboxConfig, DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT};
 pub use sections::{
     A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig,
-    MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,
+    DEFAULT_SHUTDOWN_GRACE, MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,
 };
 pub use warning::{escape_text, Warning};
 pub use workspace::{

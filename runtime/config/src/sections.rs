@@ -105,7 +105,26 @@ pub struct A2aConfig {
     /// list, null, `""`) is a config error (preflight FAILs), never read as "no secret".
     /// `Debug` prints it redacted.
     pub inbound_secret: Option<String>,
+    /// `a2a.shutdown_grace`: on SIGTERM/SIGINT, how long running tasks may take to finish
+    /// before they are marked FAILED ("the workspace shut down"). Default 20 s, inside the
+    /// 30 s a container orchestrator usually waits before it kills; `0` fails them at once.
+    pub shutdown_grace: Duration,
+    /// `a2a.header_timeout`: time a client has to send a request's headers, from their first
+    /// byte (`None`: the server's default, 10 s).
+    pub header_timeout: Option<Duration>,
+    /// `a2a.body_timeout`: time a client has to send a request's whole body, from the end of
+    /// its headers; past it the answer is HTTP 408 (`None`: the server's default, 30 s).
+    pub body_timeout: Option<Duration>,
+    /// `a2a.idle_timeout`: how long a connection may stay open with no request in progress
+    /// (`None`: the server's default, 75 s).
+    pub idle_timeout: Option<Duration>,
+    /// `a2a.max_connections`: connections served at once; more wait in the listen backlog
+    /// (`None`: the server's default, 1024).
+    pub max_connections: Option<u32>,
 }
+
+/// Default of `a2a.shutdown_grace`.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 impl fmt::Debug for A2aConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -117,6 +136,11 @@ impl fmt::Debug for A2aConfig {
                 "inbound_secret",
                 &self.inbound_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -128,13 +152,28 @@ impl Default for A2aConfig {
             streaming: true,
             push_notifications: true,
             inbound_secret: None,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            header_timeout: None,
+            body_timeout: None,
+            idle_timeout: None,
+            max_connections: None,
         }
     }
 }
 
 /// The keys of the `a2a` section; any other key is reported (a misspelt `inbound_secret`
 /// would otherwise leave A2A unauthenticated without a word).
-const A2A_KEYS: [&str; 4] = ["port", "streaming", "push_notifications", "inbound_secret"];
+const A2A_KEYS: [&str; 9] = [
+    "port",
+    "streaming",
+    "push_notifications",
+    "inbound_secret",
+    "shutdown_grace",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+    "max_connections",
+];
 
 impl A2aConfig {
     /// The port when it is within 1–65535.
@@ -165,8 +204,39 @@ impl A2aConfig {
                 d.push_notifications,
             ),
             inbound_secret: read_secret(r, v.get("inbound_secret"), "a2a.inbound_secret"),
+            shutdown_grace: shutdown_grace(r, field(v, "shutdown_grace")),
+            header_timeout: r.opt_duration(
+                field(v, "header_timeout"),
+                "a2a.header_timeout",
+                "the default, 10s",
+            ),
+            body_timeout: r.opt_duration(
+                field(v, "body_timeout"),
+                "a2a.body_timeout",
+                "the default, 30s",
+            ),
+            idle_timeout: r.opt_duration(
+                field(v, "idle_timeout"),
+                "a2a.idle_timeout",
+                "the default, 75s",
+            ),
+            max_connections: field(v, "max_connections").map(|n| {
+                let n = r.int(Some(n), "a2a.max_connections", (1, 1_000_000), 1024);
+                u32::try_from(n).unwrap_or(1024)
+            }),
         }
     }
+}
+
+/// `a2a.shutdown_grace`: a duration, or `0` (fail running tasks at once); anything else warns
+/// and keeps the default.
+fn shutdown_grace(r: &mut Reader<'_>, v: Option<&Value>) -> Duration {
+    if let Some(Value::Number(n)) = v {
+        if n.as_f64() == Some(0.0) {
+            return Duration::ZERO;
+        }
+    }
+    r.duration(v, "a2a.shutdown_grace", DEFAULT_SHUTDOWN_GRACE)
 }
 
 /// Whether a secret can be sent as `Authorization: Bearer <secret>`: non-empty and nothing but

@@ -1,10 +1,12 @@
 //! The response body handed to the guest: hyper's incoming body with a cap on its total size
 //! and a bound on the silence between two chunks.
 
-//! [`CappedBody`]: a response body that ends in an error past a size cap or a read timeout.
+//! [`CappedBody`]: a response body that ends in an error past a size cap, a read timeout or the
+//! call's byte budget. [`MeteredBody`]: a request body counted against that budget.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -12,6 +14,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{sleep, Instant, Sleep};
 use wasmtime_wasi_http::Error;
+
+use crate::budget::CallBudget;
 
 /// Wraps hyper's incoming body: at most `cap` bytes of data, and no more than `idle` between
 /// two frames. Past the cap the guest reads `HTTP-response-body-size`; after a silence,
@@ -23,6 +27,7 @@ pub struct CappedBody {
     idle: Duration,
     timer: Pin<Box<Sleep>>,
     done: bool,
+    budget: Option<(CallBudget, Arc<str>)>,
 }
 
 impl CappedBody {
@@ -35,7 +40,15 @@ impl CappedBody {
             idle,
             timer: Box::pin(sleep(idle)),
             done: false,
+            budget: None,
         }
+    }
+
+    /// Also counts the data against `budget` (of the component labelled `component`): a
+    /// frame past it ends the body with the budget's error instead of arriving.
+    pub fn with_budget(mut self, budget: CallBudget, component: &str) -> Self {
+        self.budget = Some((budget, component.into()));
+        self
     }
 }
 
@@ -72,6 +85,12 @@ impl Body for CappedBody {
                         this.done = true;
                         return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(this.cap)))));
                     }
+                    if let Some((budget, component)) = &this.budget {
+                        if let Err(err) = budget.take_bytes(component, data.len() as u64) {
+                            this.done = true;
+                            return Poll::Ready(Some(Err(err)));
+                        }
+                    }
                 }
                 let deadline = Instant::now() + this.idle;
                 this.timer.as_mut().reset(deadline);
@@ -87,6 +106,68 @@ impl Body for CappedBody {
 
     fn is_end_stream(&self) -> bool {
         self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body whose data is counted against the call's [`CallBudget`]: a frame past the
+/// budget ends the body with the budget's error (hyper then abandons the request), and the
+/// refusal text is kept in [`MeteredBody::refused`] for the error the guest gets.
+pub struct MeteredBody<B> {
+    inner: B,
+    budget: CallBudget,
+    component: Arc<str>,
+    refused: Arc<OnceLock<String>>,
+}
+
+impl<B> MeteredBody<B> {
+    /// Counts `inner`'s data against `budget` of the component labelled `component`.
+    pub fn new(inner: B, budget: CallBudget, component: &str) -> Self {
+        MeteredBody {
+            inner,
+            budget,
+            component: component.into(),
+            refused: Arc::default(),
+        }
+    }
+
+    /// Set to the refusal text once the budget stopped this body.
+    pub fn refused(&self) -> Arc<OnceLock<String>> {
+        self.refused.clone()
+    }
+}
+
+impl<B: Body<Data = Bytes, Error = Error> + Unpin> Body for MeteredBody<B> {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        if this.refused.get().is_some() {
+            return Poll::Ready(None);
+        }
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame {
+            if let Some(data) = frame.data_ref() {
+                if let Err(err) = this.budget.take_bytes(&this.component, data.len() as u64) {
+                    if let Error::InternalError(Some(text)) = &err {
+                        let _ = this.refused.set(text.clone());
+                    }
+                    return Poll::Ready(Some(Err(err)));
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.refused.get().is_some() || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -1,6 +1,7 @@
 //! The wasmtime-wasi-http 48 `WasiHttpHooks::send_request` implementation: allowlist check,
 //! one DNS resolution, address classification, then a connection to exactly the checked
-//! address (TLS with SNI = the requested host), with timeouts and a response-size cap.
+//! address (TLS with SNI = the requested host), with timeouts and a response-size cap; and,
+//! when the store gave it a [`CallBudget`], the call's budget of requests and body bytes.
 
 //! [`EgressHooks`]: the outgoing-request hook a store's `WasiHttpView` hands to wasi-http.
 
@@ -21,13 +22,17 @@ use tokio::time::{timeout, timeout_at, Instant};
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::body::CappedBody;
+use crate::body::{CappedBody, MeteredBody};
+use crate::budget::CallBudget;
 use crate::classify::classify;
 use crate::policy::{EgressPolicy, Grant, RequestHost, Scheme, Timeouts};
 use crate::resolver::{Resolver, SystemResolver};
 
 /// The future wasi-http drives after the response head arrived: the connection's I/O.
 pub type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+
+/// Where a request body's budget refusal text is set (see [`MeteredBody::refused`]).
+type Refused = Arc<std::sync::OnceLock<String>>;
 
 /// Response extension naming the socket address the request was sent to, for host logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,10 +47,12 @@ pub struct SetupError {
 }
 
 /// The outgoing-HTTP hook of one component. Cheap to clone (one `Arc`): build it once per
-/// component version and clone it into each store.
+/// component version and clone it into each store, with that call's budget
+/// ([`EgressHooks::with_budget`]).
 #[derive(Clone)]
 pub struct EgressHooks {
     inner: Arc<Inner>,
+    budget: Option<CallBudget>,
 }
 
 /// What every clone of an [`EgressHooks`] shares.
@@ -80,7 +87,22 @@ impl EgressHooks {
                 resolver,
                 tls: Arc::new(tls),
             }),
+            budget: None,
         })
+    }
+
+    /// These hooks for one call, within `budget`: requests past it are refused before any
+    /// DNS lookup or connection, body bytes past it end the body with the budget's error.
+    pub fn with_budget(&self, budget: CallBudget) -> Self {
+        EgressHooks {
+            inner: self.inner.clone(),
+            budget: Some(budget),
+        }
+    }
+
+    /// The call's budget, if these hooks have one.
+    pub fn budget(&self) -> Option<&CallBudget> {
+        self.budget.as_ref()
     }
 
     /// The policy these hooks enforce.
@@ -88,15 +110,26 @@ impl EgressHooks {
         &self.inner.policy
     }
 
-    /// Sends `request` if the policy allows it: what [`WasiHttpHooks::send_request`] runs.
-    /// Denials come back as the `wasi:http` error the guest sees (`HTTP-request-denied`,
-    /// `destination-IP-prohibited`) and are logged with the key that would allow them.
+    /// Counts one request against the call's budget (if any): the refusal is the error the
+    /// guest gets, before any DNS lookup or connection.
+    pub fn take_request(&self) -> Result<(), Error> {
+        match &self.budget {
+            Some(budget) => budget.take_request(self.inner.policy.component()),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends `request` if the policy allows it: what [`WasiHttpHooks::send_request`] runs
+    /// (after [`EgressHooks::take_request`]). Denials come back as the `wasi:http` error the
+    /// guest sees (`HTTP-request-denied`, `destination-IP-prohibited`) and are logged with
+    /// the key that would allow them.
     pub async fn send(
         &self,
-        mut request: Request<WasiBody>,
+        request: Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<(Response<WasiBody>, IoFuture), Error> {
         let policy = &self.inner.policy;
+        let (mut request, refused) = self.metered(request);
         if let Some(reason) = policy.offline_reason() {
             tracing::warn!(
                 component = policy.component(),
@@ -189,11 +222,23 @@ impl EgressHooks {
             }
             Poll::Pending
         })
-        .await?;
+        .await
+        .map_err(|err| match refused.as_ref().and_then(|r| r.get()) {
+            // The request body ran past the call's budget: say so, not "protocol error".
+            Some(text) => Error::InternalError(Some(text.clone())),
+            None => err,
+        })?;
 
         let cap = policy.response_cap();
-        let mut response =
-            head.map(|body| CappedBody::new(body, cap, limits.between_bytes).boxed_unsync());
+        let mut response = head.map(|body| {
+            let body = CappedBody::new(body, cap, limits.between_bytes);
+            match &self.budget {
+                Some(budget) => body
+                    .with_budget(budget.clone(), policy.component())
+                    .boxed_unsync(),
+                None => body.boxed_unsync(),
+            }
+        });
         response.extensions_mut().insert(ConnectedAddr(addr));
         let io: IoFuture = Box::new(async move {
             match conn {
@@ -208,6 +253,21 @@ impl EgressHooks {
             }
         });
         Ok((response, io))
+    }
+
+    /// `request` with its body counted against the call's budget, and where the body's
+    /// refusal text will be (no budget: unchanged).
+    fn metered(&self, request: Request<WasiBody>) -> (Request<WasiBody>, Option<Refused>) {
+        let Some(budget) = &self.budget else {
+            return (request, None);
+        };
+        let mut refused = None;
+        let request = request.map(|body| {
+            let body = MeteredBody::new(body, budget.clone(), self.inner.policy.component());
+            refused = Some(body.refused());
+            body.boxed_unsync()
+        });
+        (request, refused)
     }
 
     /// The one DNS answer for `host` (an IP literal is its own answer, no lookup).
@@ -274,6 +334,10 @@ impl WasiHttpHooks for EgressHooks {
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = Result<(Response<WasiBody>, IoFuture), Error>> + Send> {
         drop(fut);
+        // Counted here, synchronously: a refused request costs no task, lookup or socket.
+        if let Err(refused) = self.take_request() {
+            return Box::new(std::future::ready(Err(refused)));
+        }
         let this = self.clone();
         Box::new(async move { this.send(request, options).await })
     }

@@ -24,6 +24,9 @@
 //! 5. Connect (TCP+TLS+handshake), first-byte and between-bytes timeouts apply (the guest may
 //!    ask for shorter ones via `request-options`), and the response body is capped at
 //!    [`EgressPolicy::max_response_bytes`] (`HTTP-response-body-size` past it).
+//! 6. With a per-call [`CallBudget`] ([`EgressState::with_budget`]), requests past its count
+//!    are refused before step 1 (`internal-error` with the embedder's text), and request plus
+//!    response body bytes past its size end the body with that error.
 //!
 //! Granting a *name* literally trusts its DNS: if `http://intranet.corp` is granted and
 //! resolves to 10.0.0.5, the request goes through. Grant public APIs by exact name only when
@@ -84,12 +87,14 @@
 //! logged) — or the host may leave `wasi:http` unlinked for it, so it fails the link check.
 
 mod body;
+mod budget;
 mod classify;
 mod hooks;
 mod policy;
 mod resolver;
 
-pub use body::CappedBody;
+pub use body::{CappedBody, MeteredBody};
+pub use budget::{CallBudget, Spent};
 pub use classify::{classify, Restricted};
 pub use hooks::{ConnectedAddr, EgressHooks, IoFuture, SetupError};
 pub use policy::{
@@ -124,6 +129,12 @@ impl EgressState {
         let mut ctx = WasiHttpCtx::new();
         ctx.set_field_size_limit(DEFAULT_FIELD_SIZE_LIMIT);
         EgressState { ctx, hooks }
+    }
+
+    /// State for one store whose requests and body bytes count against `budget` (one per
+    /// call; see [`EgressHooks::with_budget`]).
+    pub fn with_budget(hooks: EgressHooks, budget: CallBudget) -> Self {
+        Self::new(hooks.with_budget(budget))
     }
 
     /// The view wasi-http works through, borrowing the store's resource table.

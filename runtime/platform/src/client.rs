@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::backoff::Backoff;
 use crate::error::{snippet, PlatformError};
@@ -106,6 +106,7 @@ impl PlatformClientBuilder {
                 registration: Mutex::new(None),
                 inbound_secret: secret_tx,
                 secrets: RwLock::new(Secrets::default()),
+                auth_lost: Notify::new(),
             }),
         })
     }
@@ -130,6 +131,10 @@ pub(crate) struct Inner {
     registration: Mutex<Option<RegisterRequest>>,
     inbound_secret: watch::Sender<Option<String>>,
     pub(crate) secrets: RwLock<Secrets>,
+    /// Signalled when a call other than `register` or `heartbeat` answered 401: the platform no longer
+    /// accepts our token (e.g. it restarted with empty state); the heartbeat loop registers
+    /// again (with backoff) instead of every caller failing on its own.
+    pub(crate) auth_lost: Notify,
 }
 
 /// A raw answer: status, `Retry-After` (seconds, when present) and body text.
@@ -246,6 +251,10 @@ impl PlatformClient {
             detail: flatten_error(&e),
         })?;
         let status = resp.status().as_u16();
+        // The heartbeat loop handles its own 401s; any other call's 401 tells it to re-register.
+        if status == 401 && call != "register" && call != "heartbeat" {
+            self.inner.auth_lost.notify_one();
+        }
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -341,7 +350,8 @@ impl PlatformClient {
     }
 
     /// `POST /registry/heartbeat`. A 404 or an "unknown workspace" answer is
-    /// [`PlatformError::UnknownWorkspace`]: the caller must register again.
+    /// [`PlatformError::UnknownWorkspace`], a 401/403 a [`PlatformError::Status`] for which
+    /// [`PlatformError::needs_registration`] holds: either way the caller must register again.
     pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<HeartbeatResponse, PlatformError> {
         let ans = self
             .raw(
@@ -365,8 +375,21 @@ impl PlatformClient {
     }
 
     /// `POST /registry/update-card` with `{workspace_id, agent_card}`; also sent when the URL
-    /// changes (tunnels). Later re-registrations use this card.
+    /// changes (tunnels). Later re-registrations use this card, even when this call fails (a
+    /// platform that missed the update learns the card when the workspace registers again).
     pub async fn update_card(&self, card: &AgentCard) -> Result<(), PlatformError> {
+        if let Some(reg) = self
+            .inner
+            .registration
+            .lock()
+            .expect("registration lock")
+            .as_mut()
+        {
+            reg.agent_card = card.clone();
+            if !card.url.is_empty() {
+                reg.url = card.url.clone();
+            }
+        }
         let body = serde_json::json!({
             "workspace_id": self.inner.id,
             "url": card.url,
@@ -380,18 +403,6 @@ impl PlatformClient {
                 Some(&body),
             )
             .await?;
-        if let Some(reg) = self
-            .inner
-            .registration
-            .lock()
-            .expect("registration lock")
-            .as_mut()
-        {
-            reg.agent_card = card.clone();
-            if !card.url.is_empty() {
-                reg.url = card.url.clone();
-            }
-        }
         Ok(())
     }
 }

@@ -50,6 +50,16 @@ pub enum PlatformError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The inbound secret saved in the data directory could not be read or written.
+    #[error("could not {action} the inbound secret file {path}: {source}; until it can be, a restarted workspace requires the platform's inbound secret only once the platform answers (check the data directory and its permissions)")]
+    SecretFile {
+        /// `read` or `write`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The client was configured wrongly (e.g. an empty workspace id or a malformed URL).
     #[error("platform client misconfigured: {0}")]
     Config(String),
@@ -63,6 +73,23 @@ impl PlatformError {
             PlatformError::Status { status, .. } => *status >= 500,
             _ => false,
         }
+    }
+
+    /// True when the platform refused the workspace's credentials (HTTP 401 or 403).
+    pub fn is_auth_rejected(&self) -> bool {
+        matches!(self.status(), Some(401 | 403)) && !self.is_unknown_workspace()
+    }
+
+    /// True when the platform said it does not know this workspace (404 / "unknown workspace").
+    pub fn is_unknown_workspace(&self) -> bool {
+        matches!(self, PlatformError::UnknownWorkspace { .. })
+    }
+
+    /// True when the workspace must register again before the platform accepts its calls: the
+    /// platform forgot it (404) or refuses its token (401/403, e.g. a platform restarted with
+    /// empty state answers "register first").
+    pub fn needs_registration(&self) -> bool {
+        self.is_unknown_workspace() || self.is_auth_rejected()
     }
 
     /// True when the request never got an HTTP answer.

@@ -1,7 +1,10 @@
-//! [`HeartbeatLoop`]: beats every `interval` on a fixed schedule and at once when poked (task
-//! start and end). It survives platform outages (one warning per outage, the schedule is kept,
-//! beats resume when the platform returns), registers again when the platform has forgotten
-//! the workspace, and publishes the latest `platform_inbound_secret` on a watch channel.
+//! [`HeartbeatLoop`]: beats every `interval` on a fixed schedule and soon after a poke (task
+//! start and end), pokes coalesced to at most one beat per `min_gap` (1 s) so a busy workspace
+//! does not beat once per task. It survives platform outages (one warning per outage, the
+//! schedule is kept, beats resume when the platform returns), registers again — with backoff —
+//! when the platform forgot the workspace (404) or refuses its token (401/403, a platform
+//! restarted with empty state), and publishes the latest `platform_inbound_secret` on a watch
+//! channel. The loop itself is in `heartbeat_run.rs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::{watch, Notify};
-use tokio::time::MissedTickBehavior;
 
+use crate::backoff::Backoff;
 use crate::client::PlatformClient;
-use crate::error::PlatformError;
+use crate::heartbeat_run::{LoopShared, RunSettings};
 use crate::types::Heartbeat;
 
 /// What the host reports in each beat.
@@ -66,7 +69,12 @@ pub struct HeartbeatLoop {
     source: Arc<dyn HeartbeatSource>,
     interval: Duration,
     started: Instant,
+    min_gap: Duration,
+    register_backoff: Backoff,
 }
+
+/// Default shortest time between two poked beats.
+pub const DEFAULT_MIN_GAP: Duration = Duration::from_secs(1);
 
 impl HeartbeatLoop {
     /// A loop for `client` beating every `interval` (already clamped to 5–300 s by the config;
@@ -81,7 +89,23 @@ impl HeartbeatLoop {
             source,
             interval: interval.max(Duration::from_millis(1)),
             started: Instant::now(),
+            min_gap: DEFAULT_MIN_GAP,
+            register_backoff: Backoff::REGISTER,
         }
+    }
+
+    /// The shortest time between a beat and the next poked one (default 1 s): pokes within it
+    /// coalesce into one beat at its end. Scheduled beats are not affected.
+    pub fn min_gap(mut self, gap: Duration) -> Self {
+        self.min_gap = gap;
+        self
+    }
+
+    /// Waits between failed re-registrations (default [`Backoff::REGISTER`]: 1, 2, 4 … 30 s;
+    /// its `attempts` is not used, the loop keeps trying).
+    pub fn register_backoff(mut self, backoff: Backoff) -> Self {
+        self.register_backoff = backoff;
+        self
     }
 
     /// When the runtime started, for `uptime_seconds`.
@@ -100,21 +124,22 @@ impl HeartbeatLoop {
             times: Mutex::new(Vec::new()),
         });
         let secret = self.client.inbound_secret();
-        let task = tokio::spawn(run(self, shared.clone()));
+        let workspace_id = self.client.workspace_id().to_owned();
+        let (source, started) = (self.source, self.started);
+        let settings = RunSettings {
+            client: self.client,
+            interval: self.interval,
+            min_gap: self.min_gap,
+            register_backoff: self.register_backoff,
+            payload: Box::new(move || payload(&workspace_id, source.status(), started)),
+        };
+        let task = tokio::spawn(crate::heartbeat_run::run(settings, shared.clone()));
         HeartbeatHandle {
             shared,
             secret,
             task,
         }
     }
-}
-
-struct LoopShared {
-    poke: Notify,
-    sent: AtomicU64,
-    failed: AtomicU64,
-    reregistered: AtomicU64,
-    times: Mutex<Vec<Instant>>,
 }
 
 /// Controls a running heartbeat loop; dropping it stops the loop.
@@ -129,14 +154,15 @@ pub struct HeartbeatHandle {
 pub struct HeartbeatPoker(Arc<LoopShared>);
 
 impl HeartbeatPoker {
-    /// Sends a beat now (task started or ended). Pokes during a beat coalesce into one more.
+    /// Asks for a beat soon (task started or ended): at once when the last beat is at least
+    /// `min_gap` old, else at the end of that gap; pokes meanwhile coalesce into that one beat.
     pub fn poke(&self) {
         self.0.poke.notify_one();
     }
 }
 
 impl HeartbeatHandle {
-    /// Sends a beat now.
+    /// Asks for a beat soon (see [`HeartbeatPoker::poke`]).
     pub fn poke(&self) {
         self.shared.poke.notify_one();
     }
@@ -167,88 +193,10 @@ impl Drop for HeartbeatHandle {
     }
 }
 
-async fn run(lp: HeartbeatLoop, shared: Arc<LoopShared>) {
-    let mut ticker = tokio::time::interval(lp.interval);
-    // Keep the grid: after a long outage, skip missed beats instead of bursting them.
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    // A beat must not outlive its slot, so a hung platform cannot stall the schedule.
-    let budget = lp
-        .interval
-        .clamp(Duration::from_millis(100), Duration::from_secs(10));
-    let mut outage: Option<(Instant, u64)> = None;
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shared.poke.notified() => {}
-        }
-        {
-            let mut times = shared.times.lock().expect("times");
-            if times.len() >= 1024 {
-                times.remove(0);
-            }
-            times.push(Instant::now());
-        }
-        let result = beat(&lp, &shared, budget).await;
-        match result {
-            Ok(()) => {
-                shared.sent.fetch_add(1, Ordering::Relaxed);
-                if let Some((since, missed)) = outage.take() {
-                    tracing::info!(down_for = ?since.elapsed(), failed_beats = missed, "platform reachable again; heartbeats resumed");
-                }
-            }
-            Err(e) => {
-                shared.failed.fetch_add(1, Ordering::Relaxed);
-                match &mut outage {
-                    None => {
-                        tracing::warn!(error = %e, "heartbeat failed; the workspace keeps serving and retries on schedule (logged once per outage)");
-                        outage = Some((Instant::now(), 1));
-                    }
-                    Some((_, n)) => {
-                        *n += 1;
-                        tracing::debug!(error = %e, "heartbeat still failing");
-                    }
-                }
-            }
-        }
-    }
-}
-
-async fn beat(
-    lp: &HeartbeatLoop,
-    shared: &LoopShared,
-    budget: Duration,
-) -> Result<(), PlatformError> {
-    let payload = payload(lp);
-    match timed(budget, lp.client.heartbeat(&payload)).await {
-        Err(PlatformError::UnknownWorkspace { .. }) => {
-            tracing::warn!(workspace = %lp.client.workspace_id(), "the platform forgot this workspace; registering again");
-            timed(budget, lp.client.reregister()).await?;
-            shared.reregistered.fetch_add(1, Ordering::Relaxed);
-            timed(budget, lp.client.heartbeat(&payload))
-                .await
-                .map(|_| ())
-        }
-        other => other.map(|_| ()),
-    }
-}
-
-async fn timed<T>(
-    budget: Duration,
-    fut: impl std::future::Future<Output = Result<T, PlatformError>>,
-) -> Result<T, PlatformError> {
-    tokio::time::timeout(budget, fut).await.unwrap_or_else(|_| {
-        Err(PlatformError::Transport {
-            call: "heartbeat",
-            url: String::new(),
-            detail: format!("no answer within {budget:?}"),
-        })
-    })
-}
-
-fn payload(lp: &HeartbeatLoop) -> Heartbeat {
-    let s = lp.source.status();
+/// The body of one beat from the host's state `s`.
+fn payload(workspace_id: &str, s: HeartbeatStatus, started: Instant) -> Heartbeat {
     Heartbeat {
-        workspace_id: lp.client.workspace_id().to_string(),
+        workspace_id: workspace_id.to_string(),
         error_rate: if s.error_rate.is_finite() {
             s.error_rate.clamp(0.0, 1.0)
         } else {
@@ -257,7 +205,7 @@ fn payload(lp: &HeartbeatLoop) -> Heartbeat {
         sample_error: s.sample_error.unwrap_or_default(),
         active_tasks: s.active_tasks,
         current_task: s.current_task.unwrap_or_default(),
-        uptime_seconds: lp.started.elapsed().as_secs(),
+        uptime_seconds: started.elapsed().as_secs(),
         runtime_state: s.wedged.then(|| "wedged".to_string()),
         runtime_metadata: s.runtime_metadata,
     }

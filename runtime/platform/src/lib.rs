@@ -4,8 +4,12 @@
 //! - [`PlatformClient`]: every call authenticated (token lookup memory → `<configs>/.auth_token`
 //!   → `MOLECULE_WORKSPACE_TOKEN`), register with retry, heartbeat, update-card, discover,
 //!   peers, workspace info, the A2A proxy, activity, memories, secrets, notify, external mode.
-//! - [`HeartbeatLoop`]: scheduled and poked beats that survive outages and re-register.
-//! - [`ActivityReporter`]: non-blocking activity reports through a bounded queue.
+//! - [`HeartbeatLoop`]: scheduled and poked (coalesced) beats that survive outages and
+//!   re-register when the platform forgot the workspace or refuses its token.
+//! - [`ActivityReporter`]: non-blocking activity reports through a bounded queue, sent in
+//!   batches; drops counted and summarised.
+//! - [`CardUpdates`]: `update-card` in the background; [`InboundSecretFile`]: the platform's
+//!   inbound secret kept across restarts.
 //! - [`InitialPrompt`] and [`IdleLoop`]: startup steps 15 and 16.
 //! - `fake` (feature `fake`): an in-process fake platform for tests and local experiments.
 
@@ -13,10 +17,15 @@ mod a2a;
 mod activity;
 mod backoff;
 mod calls;
+mod card_updates;
 mod client;
 mod error;
 mod heartbeat;
+mod heartbeat_run;
+mod inbound;
 mod prompts;
+mod reporter;
+mod summary;
 mod token;
 mod types;
 
@@ -24,18 +33,21 @@ mod types;
 pub mod fake;
 
 pub use a2a::{message_send, A2aOutcome};
-pub use activity::{Activity, ActivityConfig, ActivityReporter, ActivityStats, ActivityType};
+pub use activity::{Activity, ActivityType};
 pub use backoff::Backoff;
 pub use calls::create_workspace;
+pub use card_updates::{CardUpdates, CARD_RETRY};
 pub use client::{PlatformClient, PlatformClientBuilder, WORKSPACE_HEADER};
 pub use error::PlatformError;
 pub use heartbeat::{
     HeartbeatHandle, HeartbeatLoop, HeartbeatPoker, HeartbeatSource, HeartbeatStats,
-    HeartbeatStatus,
+    HeartbeatStatus, DEFAULT_MIN_GAP,
 };
+pub use inbound::{InboundSecretFile, INBOUND_SECRET_FILE};
 pub use prompts::{
     IdleHandle, IdleLoop, InitialPrompt, InitialPromptOutcome, INITIAL_PROMPT_MARKER,
 };
+pub use reporter::{ActivityConfig, ActivityCounters, ActivityReporter, ActivityStats};
 pub use token::{write_private_atomic, TokenOrigin, TokenStore, TOKEN_FILE};
 pub use types::{
     AgentCard, CardCapabilities, CardSkill, ConfigurationStatus, Discovered, Heartbeat,

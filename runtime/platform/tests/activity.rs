@@ -13,6 +13,7 @@ fn fast(capacity: usize) -> ActivityConfig {
         capacity,
         retry_min: Duration::from_millis(5),
         retry_max: Duration::from_millis(20),
+        ..ActivityConfig::default()
     }
 }
 

@@ -121,12 +121,14 @@ pub async fn run(ctx: &Context, args: CallArgs) -> anyhow::Result<ExitCode> {
             names.join(", ")
         );
     }
-    let sandbox = Sandbox::new(ctx.host.engine().clone());
-    let span = tracing::info_span!("tool_call", tool = %args.tool, skill = %skill.label);
+    let receipts = molecule_runtime::receipt::Receipts::new();
+    let sandbox = Sandbox::new(ctx.host.engine().clone()).with_receipts(receipts.clone());
+    let span = molecule_runtime::receipt::tool_call_span(&args.tool, &skill.label);
     let result = sandbox
         .call_tool(&skill, &args.tool, &args.args)
-        .instrument(span)
+        .instrument(span.clone())
         .await;
+    receipts.total().record(&span);
     match result {
         Ok(output) => {
             println!("{output}");

@@ -82,7 +82,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::New(args) = command {
         return new::run(args);
     }
-    let ctx = Context::new(&cli.global)?;
+    let engine = match &command {
+        Command::Run(args) => engine_options(args.config_dir.as_deref()),
+        _ => EngineOptions::default(),
+    };
+    let ctx = Context::new(&cli.global, engine)?;
     match command {
         Command::Run(args) if molecule_config::Env::from_process().smoke_mode => {
             let args = smoke::SmokeArgs {
@@ -98,6 +102,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Script(args) => script::run(&ctx, args).await,
         Command::Smoke(args) => smoke::run(&ctx, args).await,
         Command::New(args) => new::run(args),
+    }
+}
+
+/// The engine for serving the workspace in `config_dir` (else `WORKSPACE_CONFIG_PATH`): an
+/// instance pool sized for its `sandbox.admission.max_concurrent_calls`.
+fn engine_options(config_dir: Option<&Path>) -> EngineOptions {
+    let env = molecule_config::Env::from_process();
+    let dir = config_dir.map_or_else(|| env.config_path.clone(), Path::to_owned);
+    let config = molecule_config::WorkspaceConfig::load(&dir, &env);
+    let admission = molecule_runtime::scheduler::AdmissionConfig::configured(&config.sandbox);
+    EngineOptions {
+        max_concurrent: EngineOptions::pool_for_calls(admission.max_concurrent_calls),
+        ..EngineOptions::default()
     }
 }
 
@@ -143,12 +160,12 @@ pub struct Context {
 }
 
 impl Context {
-    fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
+    fn new(global: &GlobalArgs, engine: EngineOptions) -> anyhow::Result<Self> {
         let cache_root = match &global.cache_dir {
             Some(dir) => dir.clone(),
             None => default_cache_dir()?,
         };
-        let engine = Arc::new(WasmEngine::new(EngineOptions::default())?);
+        let engine = Arc::new(WasmEngine::new(engine)?);
         let cache = CompiledCache::from_env(cache_root.join("compiled"))?;
         Ok(Context {
             host: Arc::new(ComponentHost::new(engine, cache)?),

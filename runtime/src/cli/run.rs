@@ -1,5 +1,7 @@
 //! `molecule-runtime run` (also the default with no subcommand): boots the workspace in the
-//! contract's order and serves A2A until Ctrl-C.
+//! contract's order and serves A2A until SIGTERM or Ctrl-C, then shuts down gracefully
+//! (running tasks get `a2a.shutdown_grace` to finish; a second signal cuts that short) and
+//! exits 0.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -61,6 +63,8 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         in_memory_tasks: false,
     };
     let name = plan.config.name.clone();
+    // Installed before boot, so a SIGTERM at any moment from here on is a graceful stop.
+    let signals = StopSignals::install();
     let workspace = boot(plan, deps, listener).await?;
     let port = workspace.addr.port();
     match &workspace.not_configured {
@@ -71,28 +75,57 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
             "workspace `{name}` is NOT configured ({reason}); serving its card on port {port}"
         ),
     }
+    let grace = workspace.shutdown_grace();
+    let again = signals.clone();
     workspace
-        .run_until(async {
-            shutdown_signal().await;
-            eprintln!("shutting down");
-        })
+        .run_until(
+            async {
+                signals.next().await;
+                eprintln!(
+                    "shutting down: running tasks get up to {grace:?} to finish (signal again to stop sooner)"
+                );
+            },
+            || async move { again.next().await },
+        )
         .await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM — so a container stop shuts down cleanly
-/// and queued OTLP spans are flushed.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+/// SIGTERM and Ctrl-C (SIGINT), each delivery one stop request — so a container stop shuts
+/// down cleanly (and queued OTLP spans are flushed), and a second signal hurries it.
+#[derive(Clone)]
+struct StopSignals(std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<()>>>);
+
+impl StopSignals {
+    /// Starts listening now (the handlers are installed before this returns, on Unix).
+    fn install() -> StopSignals {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+                match signal(kind) {
+                    Ok(mut listener) => {
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            while listener.recv().await.is_some() && tx.send(()).is_ok() {}
+                        });
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cannot listen for a stop signal"),
+                }
             }
-            return;
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() && tx.send(()).is_ok() {}
+        });
+        StopSignals(std::sync::Arc::new(tokio::sync::Mutex::new(rx)))
+    }
+
+    /// The next stop request (never, when no signal could be listened for).
+    async fn next(&self) {
+        if self.0.lock().await.recv().await.is_none() {
+            std::future::pending::<()>().await;
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -15,6 +15,7 @@ use molecule_platform::{Activity, ActivityType};
 use tracing::Instrument;
 
 use super::convert;
+use super::final_status::HoldFinal;
 use super::skills::SkillRegistry;
 use super::task_events::TaskEvents;
 use super::task_tools::{Builtins, TaskTools};
@@ -23,6 +24,7 @@ use crate::bindings::imports::molecule::runtime::types as wit;
 use crate::capabilities::llm::model_access;
 use crate::component::AdapterComponent;
 use crate::sandbox::Sandbox;
+use crate::scheduler::admission::{in_slot, nested};
 
 /// Most earlier tasks of a context whose messages are passed as history.
 const HISTORY_TASKS: usize = 50;
@@ -120,6 +122,14 @@ fn task_messages(task: &a2a::Task) -> Vec<wit::Message> {
     out
 }
 
+/// Reports what the task cost: in its span, in `/metrics` and in the task's A2A metadata
+/// (`molecule.receipt`; a task the adapter already closed gets it in the stored task).
+fn report_receipt(receipt: &crate::receipt::Receipt, span: &tracing::Span, events: &EventSink) {
+    receipt.record(span);
+    crate::metrics_receipts::observe(crate::metrics_receipts::Kind::Task, receipt);
+    let _ = events.metadata(crate::receipt::METADATA_KEY, receipt.to_json());
+}
+
 fn metadata_json(metadata: &HashMap<String, serde_json::Value>) -> String {
     serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into())
 }
@@ -127,16 +137,27 @@ fn metadata_json(metadata: &HashMap<String, serde_json::Value>) -> String {
 #[async_trait]
 impl AgentExecutor for AdapterExecutor {
     async fn execute(&self, ctx: RequestContext, events: EventSink) -> Result<(), String> {
+        // A sandbox slot first: while it waits the task stays SUBMITTED and holds no instance;
+        // its adapter call and the tool calls made in it then share this one slot.
+        let _slot = self
+            .sandbox
+            .admit()
+            .await
+            .map_err(|busy| busy.to_string())?;
         let adapter = self.adapter.load_full();
         let config = self.config.load_full();
-        let task_events = Arc::new(TaskEvents::new(events.clone()));
+        let budgets = &adapter.grants().limits().budgets;
+        // The adapter's final status waits until its call ended and the receipt is in.
+        let task_events = HoldFinal::new(TaskEvents::budgeted(events.clone(), budgets));
         let tools = Arc::new(TaskTools::new(
             self.skills.clone(),
             self.builtins.clone(),
-            task_events.clone(),
+            Arc::new(task_events.clone()),
         ));
         let llm = Some(model_access(&self.gateway, ctx.task_id.clone()));
-        let grants = adapter.grants().for_task(task_events, tools, llm);
+        let grants = adapter
+            .grants()
+            .for_task(Arc::new(task_events.clone()), tools, llm);
         let context = agent::RequestContext {
             task_id: ctx.task_id.clone(),
             context_id: ctx.context_id.clone(),
@@ -153,20 +174,20 @@ impl AgentExecutor for AdapterExecutor {
         if let Some(poker) = self.builtins.heartbeat.get() {
             poker.poke();
         }
-        let span = tracing::info_span!("task", task = %ctx.task_id, adapter = %adapter.name);
+        let span = crate::receipt::task_span(&ctx.task_id, &adapter.name);
+        let receipts = crate::receipt::Receipts::new();
         // Dropped unfinished when a cancel aborts this future: counted as canceled.
         let metrics = crate::metrics::global().task_started();
-        let result = match self
-            .sandbox
-            .execute_task(&adapter, &grants, &config, context)
-            .instrument(span)
-            .await
-        {
+        let sandbox = self.sandbox.with_receipts(receipts.clone());
+        let run = sandbox.execute_task(&adapter, &grants, &config, context);
+        let result = match in_slot(run).instrument(span.clone()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(reason),
             Err(err) => Err(format!("{}: {err}", adapter.label)),
         };
         metrics.finish(if result.is_ok() { "ok" } else { "failed" });
+        report_receipt(&receipts.total(), &span, &events);
+        task_events.release().await;
         if let Some(poker) = self.builtins.heartbeat.get() {
             poker.poke();
         }
@@ -194,9 +215,12 @@ impl AgentExecutor for AdapterExecutor {
 
     async fn cancel(&self, task_id: &str) -> Result<(), String> {
         let adapter = self.adapter.load_full();
-        self.sandbox
-            .cancel_task(&adapter, adapter.grants(), task_id)
-            .await
-            .map_err(|e| e.to_string())
+        // Short, and must not queue behind the tasks it may be meant to stop: no slot.
+        nested(
+            self.sandbox
+                .cancel_task(&adapter, adapter.grants(), task_id),
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 }

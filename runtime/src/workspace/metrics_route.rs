@@ -1,11 +1,11 @@
 //! `GET /metrics` (Prometheus text format), merged into the A2A server's router on the same
-//! port: the process metrics plus the tasks in the store counted by state at each scrape.
+//! port: the process metrics plus the task store's counters (tasks by state, failed writes),
+//! which the store keeps as it commits: a scrape never waits for the store.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use molecule_a2a::store::ListQuery;
 use molecule_a2a::types::TaskState;
 use molecule_a2a::TaskStore;
 
@@ -24,31 +24,38 @@ const STATES: [(TaskState, &str); 8] = [
     (TaskState::Rejected, "rejected"),
 ];
 
-/// The router serving `GET /metrics`, counting tasks by state in `store` at each scrape.
+/// The router serving `GET /metrics`, with the counters of `store`.
 pub(crate) fn metrics_router(store: TaskStore) -> Router {
     Router::new().route(
         METRICS_PATH,
         get(move || {
             let store = store.clone();
-            async move { metrics_response(&store).await }
+            async move { metrics_response(&store) }
         }),
     )
 }
 
-async fn metrics_response(store: &TaskStore) -> Response {
-    let mut by_state = Vec::with_capacity(STATES.len());
-    for (state, label) in STATES {
-        let query = ListQuery {
-            state: Some(state),
-            page_size: 1,
-            ..ListQuery::default()
-        };
-        match store.list(query).await {
-            Ok(page) => by_state.push((label, page.total_size)),
-            Err(err) => tracing::warn!(error = %err, "metrics: cannot count tasks"),
-        }
-    }
-    let body = crate::metrics::global().render(&by_state);
+fn metrics_response(store: &TaskStore) -> Response {
+    let counts = store.metrics();
+    let by_state: Vec<(&str, usize)> = STATES
+        .iter()
+        .map(|(state, label)| {
+            let n = counts
+                .tasks_by_state
+                .iter()
+                .find(|(s, _)| s == state)
+                .map_or(0, |(_, n)| *n);
+            (*label, usize::try_from(n).unwrap_or(usize::MAX))
+        })
+        .collect();
+    let mut body = crate::metrics::global().render(&by_state);
+    body.push_str(&format!(
+        "# HELP molecule_task_store_write_failures_total Task writes the store could not \
+         commit (each answered to its client as an error).\n\
+         # TYPE molecule_task_store_write_failures_total counter\n\
+         molecule_task_store_write_failures_total {}\n",
+        counts.write_failures
+    ));
     (
         StatusCode::OK,
         [(

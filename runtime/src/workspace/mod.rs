@@ -10,7 +10,7 @@
 //!   `GET /metrics` beside it;
 //! * the capability backends of one task — [`task_tools`] (skill tools and built-ins),
 //!   `task_events.rs`, `peers.rs` (the platform's peers);
-//! * joining the platform — `platform.rs`;
+//! * joining the platform — `platform.rs`, the secrets it hands out `platform_secrets.rs`;
 //! * hot reload — [`reload`] (the folder watcher);
 //! * the smoke command — [`smoke`].
 
@@ -21,9 +21,11 @@ mod convert;
 mod deps;
 mod discover;
 mod executor;
+mod final_status;
 mod metrics_route;
 mod peers;
 mod platform;
+mod platform_secrets;
 pub mod policy;
 mod prompt;
 pub mod registry;
@@ -32,3 +34,4 @@ pub mod skills;
 pub mod smoke;
 mod task_events;
 pub mod task_tools;
+mod tool_index;

@@ -1,8 +1,9 @@
 //! Joining the Molecule platform (startup steps 11–12): register with the Agent Card, keep
-//! heartbeats going, follow the inbound secret the platform hands out, and send `update-card`
-//! whenever the card changes. Registration runs in the background: an unreachable platform
-//! never stops the workspace from serving, and the heartbeat loop re-registers when the
-//! platform forgot the workspace.
+//! heartbeats going, require the inbound secret the platform hands out (the last one is kept
+//! across restarts, see `platform_secrets.rs`), pull the workspace's secrets, and check whether
+//! this workspace coordinates children. All of it runs in the background: an unreachable or
+//! hanging platform never stops or slows the workspace's serving, and the heartbeat loop
+//! re-registers when the platform forgot the workspace or refuses its token.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -10,12 +11,14 @@ use std::sync::{Arc, OnceLock};
 use molecule_a2a::types::AgentCard as A2aCard;
 use molecule_a2a::A2aServer;
 use molecule_platform::{
-    AgentCard, CardCapabilities, CardSkill, ConfigurationStatus, HeartbeatLoop, HeartbeatPoker,
-    HeartbeatStatus, IdleHandle, IdleLoop, InitialPrompt, PlatformClient, RegisterRequest,
+    ActivityConfig, AgentCard, CardCapabilities, CardSkill, ConfigurationStatus, HeartbeatLoop,
+    HeartbeatPoker, HeartbeatStatus, IdleHandle, IdleLoop, InboundSecretFile, InitialPrompt,
+    PlatformClient, RegisterRequest,
 };
 use tokio::task::JoinHandle;
 
 use super::peers::PlatformPeers;
+use super::platform_secrets::{follow_inbound_secret, require_saved_secret, SecretsSink};
 use crate::capabilities::memory::{AwarenessMemory, MemoryBackend, PlatformMemory, SqliteMemory};
 use crate::plan::Plan;
 
@@ -68,11 +71,15 @@ pub struct JoinOptions {
     pub poker: Arc<OnceLock<HeartbeatPoker>>,
     /// The admin token of an external workspace (first registration).
     pub admin_token: Option<String>,
+    /// Where the workspace's secrets go when they arrive.
+    pub(crate) secrets: SecretsSink,
 }
 
-/// Registers, then starts the heartbeat loop and keeps the server's inbound secret in step
-/// with the platform's — all in the background, so an unreachable platform never delays
-/// serving. Beats start after registration, so every one carries the workspace's token.
+/// Requires the inbound secret saved by the last run (unless config sets one) — at once, before
+/// the server serves — then, in the background: registers, starts the heartbeat loop and, side
+/// by side, follows the platform's inbound secret, pulls the workspace's secrets, checks for
+/// children and sends the prompts. Beats start after the registration attempt, so every one
+/// carries the workspace's token.
 pub fn join(
     plan: &Plan,
     client: PlatformClient,
@@ -85,7 +92,13 @@ pub fn join(
         coordinator,
         poker,
         admin_token,
+        secrets,
     } = options;
+    let secret_file = (!keep_configured_secret).then(|| {
+        let file = InboundSecretFile::new(&plan.data_dir, &client);
+        require_saved_secret(&file, server);
+        file
+    });
     let request = RegisterRequest {
         id: client.workspace_id().to_owned(),
         url: card.url.clone(),
@@ -95,52 +108,65 @@ pub fn join(
     let prompt_plan = PromptPlan::of(plan);
     let (link_client, server) = (client.clone(), server.clone());
     let task = tokio::spawn(async move {
-        let registered = match &admin_token {
-            Some(admin) => client.register_external(admin, &request).await,
-            None => client.register(&request).await,
-        };
-        match registered {
-            Ok(_) => tracing::info!(platform = client.base_url(), "registered with the platform"),
-            Err(err) => {
-                tracing::error!(error = %err, "registration failed; serving anyway, heartbeats will retry")
-            }
-        }
-        // A workspace with children is a coordinator: it gets delegation tools, not work tools.
-        if PlatformPeers::new(client.clone()).has_children().await {
-            coordinator.store(true, Ordering::Relaxed);
-            tracing::info!("this workspace has children: coordinator mode (delegation only)");
-        }
-        let source = Arc::new(|| {
-            let liveness = crate::liveness::global();
-            let wedged = liveness.wedged();
-            HeartbeatStatus {
-                active_tasks: u32::try_from(crate::metrics::global().tasks_active().max(0))
-                    .unwrap_or(0),
-                current_task: liveness.current_task(),
-                wedged: wedged.is_some(),
-                sample_error: wedged,
-                ..HeartbeatStatus::default()
-            }
-        });
-        let heartbeat = HeartbeatLoop::new(client.clone(), source, interval).spawn();
+        register(&client, &request, admin_token.as_deref()).await;
+        let heartbeat =
+            HeartbeatLoop::new(client.clone(), Arc::new(heartbeat_status), interval).spawn();
         let _ = poker.set(heartbeat.poker());
-        let _idle = prompts(&prompt_plan, &client).await;
-        let mut secrets = heartbeat.inbound_secret();
-        loop {
-            if let Some(secret) = secrets.borrow_and_update().clone() {
-                if !keep_configured_secret {
-                    server.set_bearer_secret(Some(secret));
-                }
+        let inbound = async {
+            if let Some(file) = secret_file {
+                follow_inbound_secret(heartbeat.inbound_secret(), server, file).await;
             }
-            if secrets.changed().await.is_err() {
-                break;
-            }
-        }
-        drop(heartbeat);
+        };
+        let prompts = async {
+            let _idle = prompts(&prompt_plan, &client).await;
+            std::future::pending::<()>().await;
+        };
+        tokio::join!(
+            inbound,
+            secrets.pull_and_apply(&client),
+            check_coordinator(&client, &coordinator),
+            prompts,
+        );
     });
     PlatformLink {
         client: link_client,
         task,
+    }
+}
+
+/// Registers once (with the admin token when an external workspace has no token yet), retried
+/// per the contract; a failure is logged and the heartbeat loop registers later.
+async fn register(client: &PlatformClient, request: &RegisterRequest, admin: Option<&str>) {
+    let registered = match admin {
+        Some(admin) => client.register_external(admin, request).await,
+        None => client.register(request).await,
+    };
+    match registered {
+        Ok(_) => tracing::info!(platform = client.base_url(), "registered with the platform"),
+        Err(err) => {
+            tracing::error!(error = %err, "registration failed; serving anyway, heartbeats will retry")
+        }
+    }
+}
+
+/// A workspace with children is a coordinator: it gets delegation tools, not work tools.
+async fn check_coordinator(client: &PlatformClient, coordinator: &AtomicBool) {
+    if PlatformPeers::new(client.clone()).has_children().await {
+        coordinator.store(true, Ordering::Relaxed);
+        tracing::info!("this workspace has children: coordinator mode (delegation only)");
+    }
+}
+
+/// What each heartbeat reports: running tasks, the current task, a wedged runtime.
+fn heartbeat_status() -> HeartbeatStatus {
+    let liveness = crate::liveness::global();
+    let wedged = liveness.wedged();
+    HeartbeatStatus {
+        active_tasks: u32::try_from(crate::metrics::global().tasks_active().max(0)).unwrap_or(0),
+        current_task: liveness.current_task(),
+        wedged: wedged.is_some(),
+        sample_error: wedged,
+        ..HeartbeatStatus::default()
     }
 }
 
@@ -198,24 +224,25 @@ impl Drop for PlatformLink {
     }
 }
 
-/// The workspace's secrets from the platform (external workspaces), kept in memory only.
-pub(crate) async fn pull_secrets(
-    client: &PlatformClient,
-) -> std::collections::BTreeMap<String, String> {
-    if client.tokens().get().is_none() {
-        return Default::default();
-    }
-    match tokio::time::timeout(std::time::Duration::from_secs(5), client.fetch_secrets()).await {
-        Ok(Ok(secrets)) => secrets.0,
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "could not pull secrets from the platform");
-            Default::default()
+/// The env var sizing the activity queue: reports held while the platform is slow or down
+/// (default 1000); beyond it the oldest are dropped and counted.
+pub(crate) const ACTIVITY_QUEUE_ENV: &str = "MOLECULE_ACTIVITY_QUEUE";
+
+/// The activity reporter's settings: the defaults, with the queue sized by
+/// `MOLECULE_ACTIVITY_QUEUE` when it is a positive number (anything else warns and keeps 1000).
+pub(crate) fn activity_config(plan: &Plan) -> ActivityConfig {
+    let mut config = ActivityConfig::default();
+    if let Some(raw) = plan.env.get(ACTIVITY_QUEUE_ENV) {
+        match raw.trim().parse::<usize>() {
+            Ok(n) if n > 0 => config.capacity = n,
+            _ => tracing::warn!(
+                value = raw,
+                default = config.capacity,
+                "{ACTIVITY_QUEUE_ENV} must be a positive number of reports; using the default"
+            ),
         }
-        Err(_) => {
-            tracing::warn!("pulling secrets from the platform timed out");
-            Default::default()
-        }
     }
+    config
 }
 
 /// The platform client when `PLATFORM_URL` is set: for `WORKSPACE_ID`, or — external
@@ -312,12 +339,19 @@ impl MemoryBackend for ReportingMemory {
         scope: crate::bindings::imports::molecule::runtime::memory::Scope,
     ) -> Result<String, crate::bindings::HostError> {
         let id = self.inner.commit(content, scope).await?;
-        let head: String = content.chars().take(80).collect();
-        let scope = crate::capabilities::memory::scope_name(scope);
-        self.activity.report(
-            molecule_platform::ActivityType::MemoryWrite,
-            format!("[{scope}] {head}"),
-        );
+        self.report(content, scope);
+        Ok(id)
+    }
+
+    async fn commit_within(
+        &self,
+        content: &str,
+        scope: crate::bindings::imports::molecule::runtime::memory::Scope,
+        quota: crate::capabilities::memory::Quota<'_>,
+    ) -> Result<String, crate::bindings::HostError> {
+        // Forwarded, so the inner store still enforces the writer's quota.
+        let id = self.inner.commit_within(content, scope, quota).await?;
+        self.report(content, scope);
         Ok(id)
     }
 
@@ -331,5 +365,21 @@ impl MemoryBackend for ReportingMemory {
         crate::bindings::HostError,
     > {
         self.inner.search(query, scope, limit).await
+    }
+}
+
+impl ReportingMemory {
+    /// Reports one write to the platform.
+    fn report(
+        &self,
+        content: &str,
+        scope: crate::bindings::imports::molecule::runtime::memory::Scope,
+    ) {
+        let head: String = content.chars().take(80).collect();
+        let scope = crate::capabilities::memory::scope_name(scope);
+        self.activity.report(
+            molecule_platform::ActivityType::MemoryWrite,
+            format!("[{scope}] {head}"),
+        );
     }
 }

@@ -25,8 +25,13 @@ pub struct ConfigPolicy {
     memory: Option<Arc<dyn MemoryBackend>>,
     llm: Option<Arc<dyn LlmBackend>>,
     values: BTreeMap<String, String>,
+    late: Option<LateValues>,
     offline: Option<String>,
 }
+
+/// Values that arrive after boot (the platform's secrets), read at each grant and preferred
+/// over the values given at construction.
+pub type LateValues = Arc<arc_swap::ArcSwap<BTreeMap<String, String>>>;
 
 /// Host interfaces a workspace can give an adapter but not a skill: a granted one is refused
 /// with a warning naming it (and the call stays `denied`, saying so) instead of seeming on.
@@ -45,8 +50,24 @@ impl ConfigPolicy {
             memory,
             llm: None,
             values,
+            late: None,
             offline: None,
         }
+    }
+
+    /// The same policy also reading `late` (secrets pulled from the platform after boot; a
+    /// skill reloaded after they arrive is granted them).
+    pub fn with_late_values(mut self, late: LateValues) -> Self {
+        self.late = Some(late);
+        self
+    }
+
+    /// The value of `name`: a late value first, then the values given at construction.
+    fn value(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.late.as_ref().and_then(|l| l.load().get(name).cloned()) {
+            return Some(v);
+        }
+        self.values.get(name).cloned()
     }
 
     /// The same policy giving skills granted `llm` the model through `backend` (the
@@ -125,12 +146,12 @@ impl GrantPolicy for ConfigPolicy {
             .hosts_key(hosts_key)
             .limits(limits);
         for name in &eff.env {
-            if let Some(value) = self.values.get(name) {
+            if let Some(value) = self.value(name) {
                 grants = grants.env(name, value);
             }
         }
         for name in &eff.secrets {
-            grants = grants.config(name, self.values.get(name).cloned());
+            grants = grants.config(name, self.value(name));
         }
         for (i, dir) in eff.dirs.iter().enumerate() {
             let host: PathBuf = dir.resolve(&self.config.config_dir);

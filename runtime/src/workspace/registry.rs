@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::deps::BootDeps;
-use super::policy::ConfigPolicy;
+use super::policy::{ConfigPolicy, LateValues};
 use super::skills::{GrantPolicy, SkillFilter, SkillRegistry};
 use crate::builder::ComponentBuilder;
 use crate::capabilities::memory::MemoryBackend;
@@ -23,19 +23,21 @@ pub(crate) fn skill_registry(
     skill_registry_with(plan, deps, memory, Default::default())
 }
 
-/// Like [`skill_registry`], with `secrets` (from the platform) added to the values granted
-/// skills can receive; they never enter the process environment.
+/// Like [`skill_registry`], with `secrets` (from the platform, filled in when they arrive
+/// after boot) added to the values granted skills can receive, ahead of the environment's;
+/// they never enter the process environment.
 pub(crate) fn skill_registry_with(
     plan: &Plan,
     deps: &BootDeps,
     memory: &Arc<dyn MemoryBackend>,
-    secrets: BTreeMap<String, String>,
+    secrets: LateValues,
 ) -> SkillRegistry {
-    let mut values = env_values();
-    values.extend(secrets);
-    let mut policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), values).with_llm(
-        crate::capabilities::llm::model_access(&deps.gateway, "skills"),
-    );
+    let mut policy = ConfigPolicy::new(plan.config.clone(), Some(memory.clone()), env_values())
+        .with_late_values(secrets)
+        .with_llm(crate::capabilities::llm::model_access(
+            &deps.gateway,
+            "skills",
+        ));
     if plan.env.smoke_mode {
         policy = policy.offline(
             "offline in smoke mode: outgoing HTTP never opens a connection during a smoke run",

@@ -14,6 +14,8 @@ use tokio::sync::{watch, Mutex};
 use tracing::Instrument;
 
 use super::discover::{skill_entry, Discovered};
+use super::tool_index;
+pub use super::tool_index::BUILTIN_TOOL_NAMES;
 use crate::bindings::{ToolError, ToolSpec};
 use crate::builder::ComponentBuilder;
 use crate::component::{ComponentHost, SkillComponent};
@@ -59,6 +61,23 @@ pub struct LoadedSkill {
     pub dir: SkillDir,
     /// The compiled, pre-instantiated component and its tools.
     pub component: SkillComponent,
+    /// Whether the folder had `scripts/*.py` when this version loaded (a Python skill whose
+    /// scripts `run_skill_script` runs); read once per version, not per task.
+    pub has_scripts: bool,
+}
+
+impl LoadedSkill {
+    fn new(dir: SkillDir, component: SkillComponent) -> Self {
+        let has_scripts = match &dir.source {
+            ComponentSource::Python(folder) => crate::python::run::has_scripts(folder),
+            _ => false,
+        };
+        LoadedSkill {
+            dir,
+            component,
+            has_scripts,
+        }
+    }
 }
 
 /// Everything loaded at one moment.
@@ -76,23 +95,27 @@ pub struct SkillSnapshot {
     pub problems: BTreeMap<String, String>,
     /// Increases on every change.
     pub generation: u64,
+    /// Specs of every tool in `tools`, sorted by name: built once per snapshot, so listing
+    /// the tools for a task is a copy, not a search.
+    specs: Vec<ToolSpec>,
+    /// Ids of the loaded skills with `scripts/*.py`, sorted.
+    script_skills: Vec<String>,
 }
 
 impl SkillSnapshot {
     /// Specs of every tool, sorted by name.
     pub fn tool_specs(&self) -> Vec<ToolSpec> {
-        self.tools
-            .iter()
-            .filter_map(|(tool, id)| {
-                let skill = self.skills.get(id)?;
-                skill
-                    .component
-                    .tools
-                    .iter()
-                    .find(|t| &t.name == tool)
-                    .cloned()
-            })
-            .collect()
+        self.specs.clone()
+    }
+
+    /// [`Self::tool_specs`] without the copy.
+    pub fn tool_specs_ref(&self) -> &[ToolSpec] {
+        &self.specs
+    }
+
+    /// Ids of the loaded skills whose folder has `scripts/*.py`, sorted.
+    pub fn script_skills(&self) -> &[String] {
+        &self.script_skills
     }
 }
 
@@ -217,25 +240,33 @@ impl SkillRegistry {
             .get(name)
             .and_then(|id| snapshot.skills.get(id))
         else {
-            let known: Vec<&str> = snapshot.tools.keys().map(String::as_str).collect();
-            return Err(CallError::Tool(ToolError::NotFound(format!(
-                "no tool `{name}` in this workspace; tools: {}",
-                known.join(", ")
-            ))));
+            let text = tool_index::not_found(name, &snapshot.tools);
+            return Err(CallError::Tool(ToolError::NotFound(text)));
         };
         let skill = skill.clone();
         drop(snapshot);
-        let span = tracing::info_span!("tool_call", tool = %name, skill = %skill.dir.id);
+        let span = crate::receipt::tool_call_span(name, &skill.dir.id);
         let started = std::time::Instant::now();
+        // This call's receipt, and the call it is nested in (an adapter's), if any.
+        let (receipts, parent) = (crate::receipt::Receipts::new(), crate::receipt::current());
         let result = self
             .sandbox
+            .with_receipts(receipts.clone())
             .call_tool(&skill.component, name, input)
-            .instrument(span)
+            .instrument(span.clone())
             .await;
+        let receipt = receipts.total();
+        receipt.record(&span);
+        crate::metrics_receipts::observe(crate::metrics_receipts::Kind::Tool, &receipt);
+        if let Some(parent) = parent {
+            parent.add_nested(&receipt);
+        }
         if let Err(err @ (CallError::Trap { .. } | CallError::Limit(_))) = &result {
             // A crash or a limit is the skill's fault, not the caller's: say so loudly. The
             // caller (an adapter's tool call) gets the error as a failed tool call.
-            tracing::warn!(skill = %skill.dir.id, tool = %name, error = %err, "tool call crashed");
+            // The text may carry what the guest printed: escaped to one line for the log.
+            let error = crate::redact::escape(&err.to_string());
+            tracing::warn!(skill = %skill.dir.id, tool = %name, error = %error, "tool call crashed");
         }
         let outcome = crate::sandbox::CallError::outcome_of(&result);
         crate::metrics::global().tool_call(name, outcome, started.elapsed());
@@ -310,13 +341,27 @@ impl SkillRegistry {
         }
         let mut problems = next.problems;
         problems.extend(found.unusable);
-        let tools = index_tools(&next.skills, &mut problems);
+        let offered: BTreeMap<&str, &[ToolSpec]> = next
+            .skills
+            .iter()
+            .map(|(id, skill)| (id.as_str(), skill.component.tools.as_slice()))
+            .collect();
+        let tools = tool_index::index_tools(&offered, &old.tools, &mut problems);
+        let specs = tool_index::owned_specs(&offered, &tools);
+        let script_skills = next
+            .skills
+            .iter()
+            .filter(|(_, skill)| skill.has_scripts)
+            .map(|(id, _)| id.clone())
+            .collect();
         let snapshot = Arc::new(SkillSnapshot {
             skills: next.skills,
             tools,
             listed: next.listed,
             problems,
             generation: old.generation + 1,
+            specs,
+            script_skills,
         });
         self.current.store(snapshot.clone());
         self.changes.send_replace(snapshot.generation);
@@ -376,19 +421,13 @@ impl SkillRegistry {
                 let grants = self.policy.grants_for(&skill_dir)?;
                 let python = self.builder.python();
                 let component = crate::python::load_skill(&self.host, python, dir, &grants).await?;
-                return Ok(LoadedSkill {
-                    dir: skill_dir,
-                    component,
-                });
+                return Ok(LoadedSkill::new(skill_dir, component));
             }
             ComponentSource::JavaScript(dir) => {
                 let grants = self.policy.grants_for(&skill_dir)?;
                 let component =
                     crate::javascript::load_skill(&self.host, &self.builder, dir, &grants).await?;
-                return Ok(LoadedSkill {
-                    dir: skill_dir,
-                    component,
-                });
+                return Ok(LoadedSkill::new(skill_dir, component));
             }
             ComponentSource::Crate(crate_dir) => {
                 let builder = self.builder.clone();
@@ -407,10 +446,7 @@ impl SkillRegistry {
             .with_context(|| format!("reading {}", wasm_path.display()))?;
         let grants = self.policy.grants_for(&skill_dir)?;
         let component = self.host.load_skill(&wasm, grants).await?;
-        Ok(LoadedSkill {
-            dir: skill_dir,
-            component,
-        })
+        Ok(LoadedSkill::new(skill_dir, component))
     }
 }
 
@@ -435,34 +471,6 @@ impl Next {
             self.problems.insert(id.to_owned(), problem.clone());
         }
     }
-}
-
-/// Maps tool names to skills. A name offered by two skills goes to the first skill by id;
-/// the clash is recorded as a problem of the later skill, never silently shadowed.
-fn index_tools(
-    skills: &BTreeMap<String, Arc<LoadedSkill>>,
-    problems: &mut BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let mut tools: BTreeMap<String, String> = BTreeMap::new();
-    for (id, skill) in skills {
-        for spec in &skill.component.tools {
-            match tools.get(&spec.name) {
-                Some(owner) => {
-                    let text = format!(
-                        "tool `{}` clashes with skill `{owner}`, which also offers it; \
-                         rename one of them (skill `{id}`'s copy is not loaded)",
-                        spec.name
-                    );
-                    tracing::error!(skill = %id, "{text}");
-                    problems.insert(format!("{id}/{}", spec.name), text);
-                }
-                None => {
-                    tools.insert(spec.name.clone(), id.clone());
-                }
-            }
-        }
-    }
-    tools
 }
 
 /// Logs the problems found in a skill's `SKILL.md` (each names the file and line).

@@ -1,7 +1,9 @@
 //! The workspace's `events` backend for one A2A task (the capability itself is
 //! `capabilities::events`): forwards what the adapter emits to the task's A2A event sink, in
 //! order. A closed sink (the task was cancelled) answers `cancelled`, so the adapter
-//! stops promptly.
+//! stops promptly. [`TaskEvents::budgeted`] is what a task gets: the backend within the task's
+//! budgets of events and artifact bytes (`capabilities::events::TaskBudget`), shared by every
+//! call of the task.
 
 use async_trait::async_trait;
 use molecule_a2a::EventSink;
@@ -9,7 +11,8 @@ use molecule_a2a::EventSink;
 use super::convert;
 use crate::bindings::imports::molecule::runtime::types::{Artifact, Message, TaskState};
 use crate::bindings::HostError;
-use crate::capabilities::events::EventsBackend;
+use crate::budgets::Budgets;
+use crate::capabilities::events::{EventsBackend, TaskBudget};
 
 /// Events of one task.
 pub struct TaskEvents {
@@ -20,6 +23,11 @@ impl TaskEvents {
     /// Events that go to `sink`.
     pub fn new(sink: EventSink) -> Self {
         TaskEvents { sink }
+    }
+
+    /// Events that go to `sink`, within the per-task budgets of `budgets`.
+    pub fn budgeted(sink: EventSink, budgets: &Budgets) -> TaskBudget<TaskEvents> {
+        TaskBudget::new(TaskEvents::new(sink), budgets)
     }
 
     fn closed(_: molecule_a2a::SinkClosed) -> HostError {

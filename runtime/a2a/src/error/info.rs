@@ -13,6 +13,11 @@ pub(crate) const ERROR_DOMAIN: &str = "a2a-protocol.org";
 /// `INTERNAL_ERROR`), the same on both bindings.
 pub(crate) const AGENT_NOT_CONFIGURED: &str = "AGENT_NOT_CONFIGURED";
 
+/// The `ErrorInfo.reason` of [`A2aError::StoreUnavailable`](super::A2aError::StoreUnavailable):
+/// the task store could not store or read the task (a full disk, a read-only file), so the
+/// server claims nothing about it; `metadata.detail` says what failed. Retry later.
+pub(crate) const TASK_STORE_UNAVAILABLE: &str = "TASK_STORE_UNAVAILABLE";
+
 /// The `google.rpc.ErrorInfo.reason` for a JSON-RPC error `code` (UPPER_SNAKE_CASE, the
 /// names the A2A SDKs use). This is the only place a reason is chosen:
 /// [`A2aError::reason`](super::A2aError::reason) is this function of

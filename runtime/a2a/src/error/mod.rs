@@ -8,7 +8,9 @@ pub(crate) mod codes;
 mod info;
 mod text;
 
-pub(crate) use info::{reason_for_code, AGENT_NOT_CONFIGURED, ERROR_DOMAIN, ERROR_INFO_TYPE};
+pub(crate) use info::{
+    reason_for_code, AGENT_NOT_CONFIGURED, ERROR_DOMAIN, ERROR_INFO_TYPE, TASK_STORE_UNAVAILABLE,
+};
 pub(crate) use text::{client_detail, clip};
 
 /// An error answered to an A2A client. The message is sent to the client as is, so it must
@@ -62,6 +64,25 @@ pub(crate) enum A2aError {
     /// sent in the ErrorInfo's `metadata.detail`.
     #[error("Internal error: agent not configured")]
     NotConfigured(String),
+    /// The task store could not store (or read) the task, so nothing is claimed about it
+    /// (HTTP 503; JSON-RPC -32603 with the reason [`TASK_STORE_UNAVAILABLE`]). The text is
+    /// the client-safe detail (see [`client_detail`]), also sent in `metadata.detail`.
+    #[error("Internal error: the task store is unavailable: {0}")]
+    StoreUnavailable(String),
+    /// The request body did not arrive within the server's body timeout (HTTP 408; JSON-RPC
+    /// -32600); the connection is closed.
+    #[error("Request timeout: {0}")]
+    RequestTimeout(String),
+}
+
+impl A2aError {
+    /// A task store failure as answered to a client: logged in full, answered with the
+    /// client-safe detail (file names, not host paths).
+    pub(crate) fn store(e: &crate::store::StoreError) -> A2aError {
+        let full = e.to_string();
+        tracing::warn!(error = %full, "a2a: task store failure answered to the client");
+        A2aError::StoreUnavailable(client_detail(&full))
+    }
 }
 
 impl A2aError {
@@ -71,7 +92,9 @@ impl A2aError {
     pub(crate) fn code(&self) -> i64 {
         match self {
             A2aError::Parse(_) => codes::PARSE_ERROR,
-            A2aError::InvalidRequest(_) | A2aError::PayloadTooLarge(_) => codes::INVALID_REQUEST,
+            A2aError::InvalidRequest(_)
+            | A2aError::PayloadTooLarge(_)
+            | A2aError::RequestTimeout(_) => codes::INVALID_REQUEST,
             A2aError::MethodNotFound(_) => codes::METHOD_NOT_FOUND,
             A2aError::InvalidParams(_) => codes::INVALID_PARAMS,
             A2aError::Internal(_) => codes::INTERNAL_ERROR,
@@ -83,15 +106,17 @@ impl A2aError {
             A2aError::ContentTypeNotSupported(_) => codes::CONTENT_TYPE_NOT_SUPPORTED,
             A2aError::ExtendedAgentCardNotConfigured => codes::EXTENDED_AGENT_CARD_NOT_CONFIGURED,
             A2aError::VersionNotSupported(_) => codes::VERSION_NOT_SUPPORTED,
-            A2aError::NotConfigured(_) => codes::INTERNAL_ERROR,
+            A2aError::NotConfigured(_) | A2aError::StoreUnavailable(_) => codes::INTERNAL_ERROR,
         }
     }
 
     /// The `ErrorInfo.reason`: [`reason_for_code`] of [`code`](Self::code), except that
-    /// [`A2aError::NotConfigured`] says [`AGENT_NOT_CONFIGURED`] (on both bindings).
+    /// [`A2aError::NotConfigured`] says [`AGENT_NOT_CONFIGURED`] and
+    /// [`A2aError::StoreUnavailable`] [`TASK_STORE_UNAVAILABLE`] (on both bindings).
     pub(crate) fn reason(&self) -> &'static str {
         match self {
             A2aError::NotConfigured(_) => AGENT_NOT_CONFIGURED,
+            A2aError::StoreUnavailable(_) => TASK_STORE_UNAVAILABLE,
             _ => reason_for_code(self.code()),
         }
     }
@@ -111,8 +136,9 @@ impl A2aError {
             | A2aError::ContentTypeNotSupported(_) => "INVALID_ARGUMENT",
             A2aError::MethodNotFound(_) | A2aError::TaskNotFound(_) => "NOT_FOUND",
             A2aError::Internal(_) => "INTERNAL",
-            A2aError::NotConfigured(_) => "UNAVAILABLE",
+            A2aError::NotConfigured(_) | A2aError::StoreUnavailable(_) => "UNAVAILABLE",
             A2aError::PayloadTooLarge(_) => "RESOURCE_EXHAUSTED",
+            A2aError::RequestTimeout(_) => "DEADLINE_EXCEEDED",
             A2aError::Unauthorized(_) => "UNAUTHENTICATED",
             A2aError::TaskNotCancelable(_)
             | A2aError::PushNotificationNotSupported
@@ -130,8 +156,9 @@ impl A2aError {
         match self {
             A2aError::TaskNotFound(_) | A2aError::MethodNotFound(_) => 404,
             A2aError::Internal(_) => 500,
-            A2aError::NotConfigured(_) => 503,
+            A2aError::NotConfigured(_) | A2aError::StoreUnavailable(_) => 503,
             A2aError::PayloadTooLarge(_) => 413,
+            A2aError::RequestTimeout(_) => 408,
             A2aError::Unauthorized(_) => 401,
             A2aError::ContentTypeNotSupported(_) => 415,
             _ => 400,
@@ -139,19 +166,21 @@ impl A2aError {
     }
 
     /// The HTTP status of a JSON-RPC answer carrying this error once the request was read:
-    /// 200, except 503 for [`A2aError::NotConfigured`].
+    /// 200, except 503 for [`A2aError::NotConfigured`] and [`A2aError::StoreUnavailable`].
     pub(crate) fn jsonrpc_http_status(&self) -> u16 {
         match self {
-            A2aError::NotConfigured(_) => 503,
+            A2aError::NotConfigured(_) | A2aError::StoreUnavailable(_) => 503,
             _ => 200,
         }
     }
 
     /// The `details` list: one `google.rpc.ErrorInfo` (`metadata.detail` says why the agent
-    /// is not configured; other errors have no metadata).
+    /// is not configured, or why the task store failed; other errors have no metadata).
     pub(crate) fn details(&self) -> Value {
         let metadata = match self {
-            A2aError::NotConfigured(detail) => json!({ "detail": detail }),
+            A2aError::NotConfigured(detail) | A2aError::StoreUnavailable(detail) => {
+                json!({ "detail": detail })
+            }
             _ => json!({}),
         };
         json!([{
@@ -220,6 +249,8 @@ mod tests {
             A2aError::PayloadTooLarge(1),
             A2aError::Unauthorized("x".into()),
             A2aError::NotConfigured("x".into()),
+            A2aError::StoreUnavailable("x".into()),
+            A2aError::RequestTimeout("x".into()),
         ];
         for e in &all {
             match e {
@@ -237,7 +268,9 @@ mod tests {
                 | A2aError::VersionNotSupported(_)
                 | A2aError::PayloadTooLarge(_)
                 | A2aError::Unauthorized(_)
-                | A2aError::NotConfigured(_) => {}
+                | A2aError::NotConfigured(_)
+                | A2aError::StoreUnavailable(_)
+                | A2aError::RequestTimeout(_) => {}
             }
         }
         all
@@ -270,8 +303,9 @@ mod tests {
         for e in every_kind() {
             let code = e.code();
             let expected = match e {
-                // The one refinement, the same reason the REST binding gives.
+                // The refinements, the same reason the REST binding gives.
                 A2aError::NotConfigured(_) => "AGENT_NOT_CONFIGURED",
+                A2aError::StoreUnavailable(_) => "TASK_STORE_UNAVAILABLE",
                 _ => expected_reason(code),
             };
             assert_eq!(e.reason(), expected, "{e:?} (code {code})");

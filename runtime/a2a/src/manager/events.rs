@@ -1,15 +1,28 @@
 //! Applying executor events to a live task: the snapshot changes (status, history,
 //! artifacts), every open stream gets the event (streams that have not seen the task yet get
 //! the snapshot first), and the task is written to the store. A final state closes the task.
+//!
+//! What is written when: every change of state (and every final state) is written at once,
+//! and the events that carry it wait for that write to commit before a stream sends them.
+//! Changes within a state — artifact chunks, progress messages — are merged into the snapshot
+//! in memory (appended text joins the artifact's last text part) and written at most once per
+//! [`PROGRESS_WRITE_INTERVAL`] (by the next change after it), so a long streamed answer costs
+//! the same per chunk however long it grows; the final write carries everything.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use super::live::{lock, LiveState, LiveTask, Shared};
+use super::live::{lock, LiveState, LiveTask, Outgoing, Shared};
 use crate::executor::{AgentEvent, EventTarget, SinkClosed};
+use crate::store::Durable;
 use crate::types::{
-    is_final, now, Message, StreamResponse, Task, TaskArtifactUpdateEvent, TaskState, TaskStatus,
-    TaskStatusUpdateEvent,
+    is_final, now, Artifact, Message, Part, PartContent, StreamResponse, Task,
+    TaskArtifactUpdateEvent, TaskState, TaskStatus, TaskStatusUpdateEvent,
 };
+
+/// Changes within a state (artifact chunks, progress messages) are written to the store at
+/// most once per this interval; the next write (at the latest the final one) carries the rest.
+pub(super) const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Where the [`EventSink`](crate::executor::EventSink) of one task sends its events.
 pub(super) struct TaskEvents {
@@ -32,6 +45,16 @@ pub(super) fn apply(
     internal: bool,
 ) -> Result<(), SinkClosed> {
     let mut st = lock(&live.state);
+    if let AgentEvent::Metadata { key, value } = event {
+        // Bookkeeping, not progress: allowed after the close, and no stream event.
+        st.task
+            .metadata
+            .get_or_insert_with(Default::default)
+            .insert(key, value);
+        // No reply waits on it (replies wait on the writes of states): it may share a commit.
+        shared.store.put_progress(&st.task);
+        return Ok(());
+    }
     if st.closed {
         return Err(SinkClosed(st.task.id.clone()));
     }
@@ -46,34 +69,42 @@ pub(super) fn apply(
         let mut m = m.clone();
         fill_ids(&mut m, &task_id, &context_id);
         st.message_reply = Some(m.clone());
+        st.task.history.get_or_insert_with(Vec::new).push(m.clone());
+        set_status(&mut st.task, TaskState::Completed, Some(m.clone()));
+        let written = write_now(shared, &mut st);
         for s in st.subscribers.iter() {
             if !s.primed {
-                let _ = s.tx.send(StreamResponse::Message(m.clone()));
+                let _ = s.tx.send(Outgoing {
+                    event: StreamResponse::Message(m.clone()),
+                    durable: Some(written.clone()),
+                });
             }
         }
         st.subscribers.retain(|s| s.primed);
-        st.task.history.get_or_insert_with(Vec::new).push(m.clone());
-        set_status(&mut st.task, TaskState::Completed, Some(m));
         let update = status_update(&st.task);
-        broadcast(&mut st, update);
+        broadcast(&mut st, update, Some(written));
         st.closed = true;
         st.subscribers.clear();
-        shared.store.put(&st.task);
         return Ok(());
     }
 
     // Streams that have not seen the task yet get the snapshot before the update.
     if st.subscribers.iter().any(|s| !s.primed && !s.outcome_only) {
         let snapshot = StreamResponse::Task(st.task.clone());
+        let written = st.last_write.clone();
         for s in st
             .subscribers
             .iter_mut()
             .filter(|s| !s.primed && !s.outcome_only)
         {
-            let _ = s.tx.send(snapshot.clone());
+            let _ = s.tx.send(Outgoing {
+                event: snapshot.clone(),
+                durable: Some(written.clone()),
+            });
             s.primed = true;
         }
     }
+    let before = st.task.status.state.clone();
 
     let update = match event {
         AgentEvent::Status { state, message } => {
@@ -104,7 +135,7 @@ pub(super) fn apply(
                 .iter_mut()
                 .find(|a| a.artifact_id == artifact.artifact_id)
             {
-                Some(existing) if append => existing.parts.extend(artifact.parts.clone()),
+                Some(existing) if append => append_parts(existing, &artifact.parts),
                 Some(existing) => *existing = artifact.clone(),
                 None => arts.push(artifact.clone()),
             }
@@ -117,14 +148,67 @@ pub(super) fn apply(
                 metadata: None,
             })
         }
+        AgentEvent::Metadata { .. } => return Ok(()), // applied above
     };
-    broadcast(&mut st, update);
+    let state = &st.task.status.state;
+    let written = if *state != before || is_final(state) {
+        Some(write_now(shared, &mut st))
+    } else {
+        write_progress(shared, &mut st);
+        None
+    };
+    broadcast(&mut st, update, written);
     if is_final(&st.task.status.state) {
         st.closed = true;
         st.subscribers.clear();
     }
-    shared.store.put(&st.task);
     Ok(())
+}
+
+/// Queues a write of the snapshot that a reply or an event waits on: urgent (committed
+/// without lingering) when the state is final or a stream is open; otherwise nobody is
+/// waiting yet (a blocking SendMessage waits for the final state only), so it may share a
+/// commit with other writes.
+pub(super) fn write_now(shared: &Shared, st: &mut LiveState) -> Durable {
+    let urgent = is_final(&st.task.status.state) || st.subscribers.iter().any(|s| !s.outcome_only);
+    let written = if urgent {
+        shared.store.put(&st.task)
+    } else {
+        shared.store.put_progress(&st.task)
+    };
+    st.last_write = written.clone();
+    st.last_write_at = Instant::now();
+    written
+}
+
+/// Records a change within the task's state: written now if the last write is at least
+/// [`PROGRESS_WRITE_INTERVAL`] old, else left for the next write (a later change, a change
+/// of state, or the final state, which always writes). Only a crash could show the store's
+/// older copy, and a task running at a crash is marked FAILED at the next boot anyway.
+fn write_progress(shared: &Shared, st: &mut LiveState) {
+    if st.last_write_at.elapsed() >= PROGRESS_WRITE_INTERVAL {
+        st.last_write = shared.store.put_progress(&st.task);
+        st.last_write_at = Instant::now();
+    }
+}
+
+/// Appends `parts` to `artifact`: a text part joins the artifact's last part when that is
+/// text of the same kind (same media type and file name, no metadata on either), so a text
+/// streamed in many chunks is one part growing in place, not one part per chunk.
+fn append_parts(artifact: &mut Artifact, parts: &[Part]) {
+    for part in parts {
+        if let (Some(last), PartContent::Text(more)) = (artifact.parts.last_mut(), &part.content) {
+            let same_kind = last.metadata.is_none()
+                && part.metadata.is_none()
+                && last.media_type == part.media_type
+                && last.filename == part.filename;
+            if let (PartContent::Text(text), true) = (&mut last.content, same_kind) {
+                text.push_str(more);
+                continue;
+            }
+        }
+        artifact.parts.push(part.clone());
+    }
 }
 
 fn fill_ids(m: &mut Message, task_id: &str, context_id: &str) {
@@ -152,8 +236,16 @@ fn status_update(task: &Task) -> StreamResponse {
     })
 }
 
-/// Sends `event` to every stream (not to outcome-only followers); drops closed streams.
-fn broadcast(st: &mut LiveState, event: StreamResponse) {
-    st.subscribers
-        .retain(|s| s.outcome_only || s.tx.send(event.clone()).is_ok());
+/// Sends `event` to every stream (not to outcome-only followers), to go out once `written`
+/// is committed; drops closed streams.
+fn broadcast(st: &mut LiveState, event: StreamResponse, written: Option<Durable>) {
+    st.subscribers.retain(|s| {
+        s.outcome_only
+            || s.tx
+                .send(Outgoing {
+                    event: event.clone(),
+                    durable: written.clone(),
+                })
+                .is_ok()
+    });
 }

@@ -4,13 +4,21 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{A2aError, A2aResult};
 use crate::executor::AgentExecutor;
-use crate::store::TaskStore;
+use crate::store::{Durable, TaskStore};
 use crate::types::{Message, StreamResponse, Task};
+
+/// One event for a stream, and the store write it must wait for before it is sent (the write
+/// of the state it carries), if any.
+pub(crate) struct Outgoing {
+    pub(crate) event: StreamResponse,
+    pub(crate) durable: Option<Durable>,
+}
 
 /// State shared by the server handlers and every running task.
 pub(crate) struct Shared {
@@ -27,7 +35,7 @@ pub(super) struct LiveTask {
 
 /// One open stream of a task.
 pub(super) struct Subscriber {
-    pub(super) tx: mpsc::UnboundedSender<StreamResponse>,
+    pub(super) tx: mpsc::UnboundedSender<Outgoing>,
     /// True once the stream got the task snapshot.
     pub(super) primed: bool,
     /// A blocking SendMessage waiting for the outcome: it gets a message reply, else only the
@@ -51,6 +59,12 @@ pub(super) struct LiveState {
     pub(super) canceling: bool,
     /// Stops the executor future (sent, or dropped, by a cancel).
     pub(super) abort: Option<oneshot::Sender<()>>,
+    /// The newest store write of the task: every state the task has been in is in it or in
+    /// an earlier one. What a reply naming the task waits for.
+    pub(super) last_write: Durable,
+    /// When `last_write` was queued. Changes within a state (artifact chunks, progress
+    /// messages) are written at most once per `events::PROGRESS_WRITE_INTERVAL` after it.
+    pub(super) last_write_at: Instant,
 }
 
 /// Locks `m`, recovering the data of a poisoned mutex.
@@ -86,20 +100,25 @@ impl Shared {
         lock(&self.live).len()
     }
 
-    /// Reads a task: the live snapshot if it is running, else the store.
+    /// Reads a task: the live snapshot if it is running (once its state is committed: its
+    /// newest write has been), else the store (committed rows only).
     pub(crate) async fn get_task(&self, id: &str) -> A2aResult<Task> {
         // A closed live task may be changed by a cancel after it was interrupted; the store
         // (written in order under the task lock) is authoritative then.
         if let Some(l) = self.live(id) {
-            let st = lock(&l.state);
-            if !st.closed {
-                return Ok(st.task.clone());
+            let running = {
+                let st = lock(&l.state);
+                (!st.closed).then(|| (st.task.clone(), st.last_write.clone()))
+            };
+            if let Some((task, written)) = running {
+                written.await.map_err(|e| A2aError::store(&e))?;
+                return Ok(task);
             }
         }
         self.store
             .get(id)
             .await
-            .map_err(|e| A2aError::Internal(e.to_string()))?
+            .map_err(|e| A2aError::store(&e))?
             .ok_or_else(|| A2aError::TaskNotFound(crate::error::clip(id)))
     }
 }

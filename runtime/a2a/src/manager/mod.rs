@@ -4,15 +4,15 @@
 
 use std::sync::{Arc, Mutex};
 
-use futures::FutureExt as _;
+use futures::{FutureExt as _, Stream};
 use tokio::sync::{mpsc, oneshot};
 
 mod events;
 mod live;
 
 use events::{apply, set_status, TaskEvents};
-pub(crate) use live::Shared;
 use live::{lock, LiveState, LiveTask, Subscriber};
+pub(crate) use live::{Outgoing, Shared};
 
 use crate::error::{A2aError, A2aResult};
 use crate::executor::{AgentEvent, EventSink, RequestContext};
@@ -21,8 +21,26 @@ use crate::types::{
     TaskStatus,
 };
 
-/// Receiving end of one stream of a task; closes after the final event.
-pub(crate) type EventReceiver = mpsc::UnboundedReceiver<StreamResponse>;
+/// Receiving end of one stream of a task; closes after the final event. Read it with
+/// [`committed_events`], which holds each event until the state it carries is stored.
+pub(crate) type EventReceiver = mpsc::UnboundedReceiver<Outgoing>;
+
+/// The events of `rx`, each once the store write it waits for is committed. A write that
+/// failed ends the stream with its error (the state it would have announced is not stored).
+pub(crate) fn committed_events(
+    rx: EventReceiver,
+) -> impl Stream<Item = Result<StreamResponse, A2aError>> + Send {
+    futures::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        let out = rx.recv().await?;
+        if let Some(written) = out.durable {
+            if let Err(e) = written.await {
+                return Some((Err(A2aError::store(&e)), None));
+            }
+        }
+        Some((Ok(out.event), Some(rx)))
+    })
+}
 
 /// What a blocking SendMessage returns.
 #[derive(Debug, Clone)]
@@ -49,6 +67,8 @@ pub(crate) enum Follow {
     Stream,
     /// Only a message reply or the end (blocking SendMessage).
     Outcome,
+    /// Nothing: the caller answers with the submitted task at once (`returnImmediately`).
+    Submitted,
 }
 
 /// Starts (or continues) a task for `req`.
@@ -124,7 +144,16 @@ pub(crate) async fn start(
         message: None,
         timestamp: Some(now()),
     };
-    shared.store.put(&task);
+    // A task that is answered at once (streamed, or `returnImmediately`) runs only once the
+    // store has it. A blocking SendMessage answers only the final state, which waits for its
+    // own write, so its first write may share a commit with others.
+    let submitted = if follow == Follow::Outcome {
+        shared.store.put_progress(&task)
+    } else {
+        let submitted = shared.store.put(&task);
+        submitted.clone().await.map_err(|e| A2aError::store(&e))?;
+        submitted
+    };
 
     let (tx, rx) = mpsc::unbounded_channel();
     let live = Arc::new(LiveTask {
@@ -133,7 +162,7 @@ pub(crate) async fn start(
             subscribers: vec![Subscriber {
                 tx,
                 primed: false,
-                outcome_only: follow == Follow::Outcome,
+                outcome_only: follow != Follow::Stream,
             }],
             started: false,
             continuation,
@@ -141,6 +170,8 @@ pub(crate) async fn start(
             closed: false,
             canceling: false,
             abort: None,
+            last_write: submitted,
+            last_write_at: std::time::Instant::now(),
         }),
     });
     lock(&shared.live).insert(task.id.clone(), live.clone());
@@ -252,18 +283,35 @@ pub(crate) async fn send_message(
         task,
         events: mut rx,
         live,
-    } = start(shared, req, Follow::Outcome).await?;
+    } = start(
+        shared,
+        req,
+        if return_immediately {
+            Follow::Submitted
+        } else {
+            Follow::Outcome
+        },
+    )
+    .await?;
     if return_immediately {
         return Ok(SendOutcome::Task(task));
     }
-    while let Some(ev) = rx.recv().await {
-        if let StreamResponse::Message(m) = ev {
+    while let Some(out) = rx.recv().await {
+        if let StreamResponse::Message(m) = out.event {
+            if let Some(written) = out.durable {
+                written.await.map_err(|e| A2aError::store(&e))?;
+            }
             return Ok(SendOutcome::Message(m));
         }
     }
     // The stream ended: the task reached a final or interrupted state (or the server is
-    // shutting down). Either way the live snapshot is the task as of now; no store read.
-    let task = lock(&live.state).task.clone();
+    // shutting down). Either way the live snapshot is the task as of now, answered once its
+    // newest write is committed; no store read.
+    let (task, written) = {
+        let st = lock(&live.state);
+        (st.task.clone(), st.last_write.clone())
+    };
+    written.await.map_err(|e| A2aError::store(&e))?;
     Ok(SendOutcome::Task(task))
 }
 
@@ -273,7 +321,10 @@ pub(crate) async fn subscribe(shared: &Arc<Shared>, task_id: &str) -> A2aResult<
     if let Some(l) = shared.live(task_id) {
         let mut st = lock(&l.state);
         if !st.closed {
-            let _ = tx.send(StreamResponse::Task(st.task.clone()));
+            let _ = tx.send(Outgoing {
+                event: StreamResponse::Task(st.task.clone()),
+                durable: Some(st.last_write.clone()),
+            });
             st.subscribers.push(Subscriber {
                 tx,
                 primed: true,
@@ -288,7 +339,10 @@ pub(crate) async fn subscribe(shared: &Arc<Shared>, task_id: &str) -> A2aResult<
             "task `{task_id}` is in a terminal state"
         )));
     }
-    let _ = tx.send(StreamResponse::Task(task));
+    let _ = tx.send(Outgoing {
+        event: StreamResponse::Task(task),
+        durable: None,
+    });
     Ok(rx)
 }
 
@@ -304,7 +358,11 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, task_id: &str) -> A2aResult<Tas
             )));
         }
         set_status(&mut task, TaskState::Canceled, None);
-        shared.store.put(&task);
+        shared
+            .store
+            .put(&task)
+            .await
+            .map_err(|e| A2aError::store(&e))?;
         return Ok(task);
     };
     lock(&l.state).canceling = true;
@@ -320,14 +378,47 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, task_id: &str) -> A2aResult<Tas
         },
         true,
     );
-    let mut st = lock(&l.state);
-    if let Some(abort) = st.abort.take() {
-        let _ = abort.send(());
+    let (task, written) = {
+        let mut st = lock(&l.state);
+        if let Some(abort) = st.abort.take() {
+            let _ = abort.send(());
+        }
+        if canceled.is_err() && st.task.status.state != TaskState::Canceled {
+            return Err(A2aError::TaskNotCancelable(format!(
+                "task `{task_id}` finished before it could be canceled"
+            )));
+        }
+        (st.task.clone(), st.last_write.clone())
+    };
+    written.await.map_err(|e| A2aError::store(&e))?;
+    Ok(task)
+}
+
+/// Graceful shutdown, after the grace period: every task still running ends FAILED with
+/// `reason` as its status message — its streams get that final status event and end, a
+/// blocking SendMessage returns the failed task, the store gets the final state — and its
+/// executor is stopped. Returns how many tasks were failed.
+pub(crate) fn fail_running(shared: &Arc<Shared>, reason: &str) -> usize {
+    let live: Vec<Arc<LiveTask>> = lock(&shared.live).values().cloned().collect();
+    let mut failed = 0;
+    for l in live {
+        let message = {
+            let st = lock(&l.state);
+            if st.closed {
+                continue;
+            }
+            agent_text_message(reason, &st.task.id, &st.task.context_id)
+        };
+        let event = AgentEvent::Status {
+            state: TaskState::Failed,
+            message: Some(message),
+        };
+        if apply(shared, &l, event, true).is_ok() {
+            failed += 1;
+        }
+        if let Some(abort) = lock(&l.state).abort.take() {
+            let _ = abort.send(());
+        }
     }
-    if canceled.is_err() && st.task.status.state != TaskState::Canceled {
-        return Err(A2aError::TaskNotCancelable(format!(
-            "task `{task_id}` finished before it could be canceled"
-        )));
-    }
-    Ok(st.task.clone())
+    failed
 }

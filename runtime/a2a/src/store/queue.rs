@@ -1,7 +1,8 @@
 //! The task store's job queue: FIFO, filled from any thread, emptied in batches by the store
 //! thread. It wakes that thread only when there is something to do now — the first job into an
-//! idle queue, a read, a full batch, or shutdown. While the thread lingers to gather writes
-//! into one commit (group commit), further writes join the batch without waking it each time.
+//! idle queue, a read, a write someone is waiting on, a full batch, or shutdown. Writes no one
+//! waits on yet (progress of a running task) may linger to share a commit (group commit);
+//! writes someone waits on share a commit only with what queued while the thread was busy.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -9,13 +10,24 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::durable::Ack;
 use super::sql::Row;
-use super::types::StoreError;
+
+/// The queue refuses jobs: every store handle is gone.
+#[derive(Debug)]
+pub(super) struct QueueClosed;
 
 /// Work for the store thread, applied in queue order.
 pub(super) enum Job {
-    /// Insert or replace one task row.
-    Put(Row),
+    /// Insert or replace one task row; `ack` gets the outcome once known.
+    Put {
+        /// The row.
+        row: Row,
+        /// Where the outcome goes.
+        ack: Ack,
+        /// A reply waits on this write: commit without lingering.
+        urgent: bool,
+    },
     /// Run arbitrary SQL work (reads, startup repairs, retention).
     Run(Box<dyn FnOnce(&mut Connection) + Send>),
 }
@@ -24,7 +36,8 @@ pub(super) enum Job {
 pub(super) const MAX_BATCH: usize = 512;
 
 /// How long the store thread waits for more writes before committing a batch that holds only
-/// writes. A read, a full batch or shutdown ends the wait at once, so reads never wait for it.
+/// writes no one waits on. A read, an urgent write, a full batch or shutdown ends the wait at
+/// once, so neither reads nor replies wait for it.
 pub(super) const LINGER: Duration = Duration::from_millis(2);
 
 /// What the store thread is doing, as far as producers need to know.
@@ -40,8 +53,8 @@ enum Consumer {
 
 struct State {
     jobs: VecDeque<Job>,
-    /// `Job::Run`s in `jobs`.
-    runs: usize,
+    /// `Job::Run`s and urgent `Job::Put`s in `jobs`: jobs that end a linger.
+    urgent: usize,
     consumer: Consumer,
     closed: bool,
 }
@@ -62,7 +75,7 @@ impl Queue {
         Arc::new(Queue {
             state: Mutex::new(State {
                 jobs: VecDeque::new(),
-                runs: 0,
+                urgent: 0,
                 consumer: Consumer::Busy,
                 closed: false,
             }),
@@ -71,17 +84,17 @@ impl Queue {
     }
 
     /// Appends `job`, waking the store thread if it should act on it now.
-    pub(super) fn push(&self, job: Job) -> Result<(), StoreError> {
+    pub(super) fn push(&self, job: Job) -> Result<(), QueueClosed> {
         let mut st = lock(&self.state);
         if st.closed {
-            return Err(StoreError::Closed);
+            return Err(QueueClosed);
         }
-        let run = matches!(job, Job::Run(_));
+        let urgent = is_urgent(&job);
         st.jobs.push_back(job);
-        st.runs += usize::from(run);
+        st.urgent += usize::from(urgent);
         let wake = match st.consumer {
             Consumer::Idle => true,
-            Consumer::Lingering => run || st.jobs.len() >= MAX_BATCH,
+            Consumer::Lingering => urgent || st.jobs.len() >= MAX_BATCH,
             Consumer::Busy => false,
         };
         drop(st);
@@ -98,7 +111,8 @@ impl Queue {
     }
 
     /// The next batch, in queue order: everything queued (up to [`MAX_BATCH`]), after waiting
-    /// up to [`LINGER`] for more when it holds only writes. `None` once closed and drained.
+    /// up to [`LINGER`] for more when it holds only writes no one waits on. `None` once closed
+    /// and drained.
     pub(super) fn next_batch(&self) -> Option<Vec<Job>> {
         let mut st = lock(&self.state);
         while st.jobs.is_empty() {
@@ -108,12 +122,12 @@ impl Queue {
             st.consumer = Consumer::Idle;
             st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        if st.runs == 0 && st.jobs.len() < MAX_BATCH && !st.closed {
+        if st.urgent == 0 && st.jobs.len() < MAX_BATCH && !st.closed {
             st.consumer = Consumer::Lingering;
             let deadline = Instant::now() + LINGER;
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() || st.runs > 0 || st.jobs.len() >= MAX_BATCH || st.closed {
+                if left.is_zero() || st.urgent > 0 || st.jobs.len() >= MAX_BATCH || st.closed {
                     break;
                 }
                 st = self
@@ -126,29 +140,42 @@ impl Queue {
         st.consumer = Consumer::Busy;
         let n = st.jobs.len().min(MAX_BATCH);
         let batch: Vec<Job> = st.jobs.drain(..n).collect();
-        st.runs -= batch.iter().filter(|j| matches!(j, Job::Run(_))).count();
+        st.urgent -= batch.iter().filter(|j| is_urgent(j)).count();
         Some(batch)
+    }
+}
+
+/// Whether `job` ends a linger: a read or other work, or a write a reply waits on.
+fn is_urgent(job: &Job) -> bool {
+    match job {
+        Job::Run(_) => true,
+        Job::Put { urgent, .. } => *urgent,
     }
 }
 
 /// A queued write of a WORKING task `id` (unit tests of the queue and the worker).
 #[cfg(test)]
 pub(super) fn test_put(id: &str) -> Job {
-    Job::Put(Row {
-        updated_ms: 0,
-        task: Box::new(crate::types::Task {
-            id: id.into(),
-            context_id: "c".into(),
-            status: crate::types::TaskStatus {
-                state: crate::types::TaskState::Working,
-                message: None,
-                timestamp: None,
-            },
-            artifacts: None,
-            history: None,
-            metadata: None,
-        }),
-    })
+    let (ack, _) = super::durable::Durable::pending("test".into());
+    Job::Put {
+        ack,
+        urgent: false,
+        row: Row {
+            updated_ms: 0,
+            task: Box::new(crate::types::Task {
+                id: id.into(),
+                context_id: "c".into(),
+                status: crate::types::TaskStatus {
+                    state: crate::types::TaskState::Working,
+                    message: None,
+                    timestamp: None,
+                },
+                artifacts: None,
+                history: None,
+                metadata: None,
+            }),
+        },
+    }
 }
 
 /// The producers' handle; the queue closes when the last clone of the `Arc` is dropped.
@@ -174,10 +201,10 @@ mod tests {
         queue.push(Job::Run(Box::new(|_| {}))).unwrap();
         let first = queue.next_batch().unwrap();
         assert_eq!(first.len(), MAX_BATCH);
-        assert!(matches!(&first[0], Job::Put(r) if r.task.id == "0"));
+        assert!(matches!(&first[0], Job::Put { row, .. } if row.task.id == "0"));
         let rest = queue.next_batch().unwrap();
         assert_eq!(rest.len(), 6);
-        assert!(matches!(&rest[0], Job::Put(r) if r.task.id == MAX_BATCH.to_string()));
+        assert!(matches!(&rest[0], Job::Put { row, .. } if row.task.id == MAX_BATCH.to_string()));
         assert!(matches!(rest.last(), Some(Job::Run(_))));
     }
 
@@ -187,7 +214,7 @@ mod tests {
         let producer = Producer(queue.clone());
         producer.0.push(put("a")).unwrap();
         drop(producer);
-        assert!(matches!(queue.push(put("b")), Err(StoreError::Closed)));
+        assert!(matches!(queue.push(put("b")), Err(QueueClosed)));
         assert_eq!(queue.next_batch().map(|b| b.len()), Some(1));
         assert!(queue.next_batch().is_none());
     }

@@ -6,8 +6,6 @@
 
 use rusqlite::Connection;
 
-use super::types::StoreError;
-
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
@@ -28,7 +26,7 @@ CREATE INDEX IF NOT EXISTS tasks_by_update_seq ON tasks(updated_ms DESC, seq DES
 
 /// Creates the schema, upgrading an older database in place. Returns the highest `seq` in use,
 /// from which the store thread continues numbering its writes.
-pub(super) fn prepare(conn: &Connection) -> Result<i64, StoreError> {
+pub(super) fn prepare(conn: &Connection) -> rusqlite::Result<i64> {
     conn.execute_batch(TABLES)?;
     if !has_seq_column(conn)? {
         // Databases from before `seq` existed: existing rows keep seq 0 and order among
@@ -40,7 +38,15 @@ pub(super) fn prepare(conn: &Connection) -> Result<i64, StoreError> {
     Ok(max)
 }
 
-fn has_seq_column(conn: &Connection) -> Result<bool, StoreError> {
+/// The number of tasks in each state (by stored state name), the starting point of the
+/// store's per-state counts.
+pub(super) fn counts(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+    conn.prepare("SELECT state, COUNT(*) FROM tasks GROUP BY state")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+fn has_seq_column(conn: &Connection) -> rusqlite::Result<bool> {
     let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('tasks')")?;
     let names = stmt
         .query_map([], |r| r.get::<_, String>(0))?

@@ -5,26 +5,104 @@ use std::time::Duration;
 
 use crate::types::{Task, TaskState};
 
-/// Errors from the task store.
-#[derive(Debug, thiserror::Error)]
+/// Errors from the task store. Every one that concerns the database names its file and what
+/// was being done, with SQLite's reason in words (see [`reason`]); none carries a chained
+/// source, so a report prints each fact once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed.
-    #[error("task store: sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The database could not be opened or prepared (missing or read-only folder, a file
+    /// that is not a database, ...).
+    #[error("cannot open the task store {path}: {reason}")]
+    Open {
+        /// The database file.
+        path: String,
+        /// SQLite's reason.
+        reason: String,
+    },
+    /// A task write was not stored (its transaction was rolled back): the client that waits
+    /// for it gets this error.
+    #[error("writing task {id} to {path}: {reason}")]
+    Write {
+        /// The task.
+        id: String,
+        /// The database file.
+        path: String,
+        /// SQLite's reason, e.g. `database or disk is full`.
+        reason: String,
+    },
+    /// A read failed.
+    #[error("reading {what} from the task store {path}: {reason}")]
+    Read {
+        /// What was read, e.g. `task 0190…`.
+        what: String,
+        /// The database file.
+        path: String,
+        /// SQLite's reason.
+        reason: String,
+    },
+    /// Retention (deleting old tasks) failed.
+    #[error("pruning old tasks in {path}: {reason}")]
+    Prune {
+        /// The database file.
+        path: String,
+        /// SQLite's reason.
+        reason: String,
+    },
     /// A stored row could not be decoded.
-    #[error("task store: bad stored task `{id}`: {source}")]
+    #[error("the task store {path} holds task `{id}` in a form that cannot be read: {reason}")]
     Decode {
         /// The id of the row.
         id: String,
+        /// The database file.
+        path: String,
         /// The JSON error.
-        source: serde_json::Error,
+        reason: String,
     },
-    /// A task could not be encoded.
-    #[error("task store: cannot encode task: {0}")]
-    Encode(serde_json::Error),
-    /// The store thread is gone.
-    #[error("task store: worker thread stopped")]
-    Closed,
+    /// The store thread is gone (the process is shutting down).
+    #[error("the task store {path} is closed (its thread has stopped)")]
+    Closed {
+        /// The database file.
+        path: String,
+    },
+}
+
+/// SQLite's reason for `e` in words: its message when it gave one, else the description of
+/// its code (never a bare "Error code 13"), with a hint for the codes an operator can fix.
+pub(super) fn reason(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    let (code, text) = match e {
+        rusqlite::Error::SqliteFailure(err, msg) => {
+            let text = msg
+                .clone()
+                .unwrap_or_else(|| describe(err.code).to_string());
+            (err.code, text)
+        }
+        other => return other.to_string(),
+    };
+    let hint = match code {
+        C::CannotOpen => " (is its folder missing, not a folder, or not writable?)",
+        C::ReadOnly => " (the file or its folder is read-only)",
+        C::PermissionDenied => " (permission denied)",
+        _ => "",
+    };
+    format!("{text}{hint}")
+}
+
+/// The words of SQLite's own messages for the codes a message-less error may carry.
+fn describe(code: rusqlite::ErrorCode) -> &'static str {
+    use rusqlite::ErrorCode as C;
+    match code {
+        C::DiskFull => "database or disk is full",
+        C::CannotOpen => "unable to open database file",
+        C::ReadOnly => "attempt to write a readonly database",
+        C::SystemIoFailure => "disk I/O error",
+        C::DatabaseCorrupt => "database disk image is malformed",
+        C::NotADatabase => "file is not a database",
+        C::DatabaseBusy => "database is locked",
+        C::PermissionDenied => "access permission denied",
+        C::OutOfMemory => "out of memory",
+        _ => "SQLite error",
+    }
 }
 
 /// How many tasks to keep and for how long. Only tasks in a terminal or interrupted state are

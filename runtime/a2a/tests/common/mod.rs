@@ -164,6 +164,7 @@ pub struct Setup {
     pub secret: Option<String>,
     pub body_limit: Option<usize>,
     pub not_configured: Option<String>,
+    pub serve_options: Option<molecule_a2a::ServeOptions>,
 }
 
 impl Default for Setup {
@@ -174,6 +175,7 @@ impl Default for Setup {
             secret: None,
             body_limit: None,
             not_configured: None,
+            serve_options: None,
         }
     }
 }
@@ -199,6 +201,9 @@ pub async fn spawn(setup: Setup) -> TestServer {
     let mut server = server.with_bearer_secret(setup.secret);
     if let Some(limit) = setup.body_limit {
         server = server.with_body_limit(limit);
+    }
+    if let Some(options) = setup.serve_options {
+        server = server.with_serve_options(options);
     }
     let (tx, rx) = oneshot::channel::<()>();
     let s2 = server.clone();

@@ -1,5 +1,6 @@
 //! Unit tests for the crate, one module per area; files go in temp dirs.
 
+mod a2a_limits;
 mod env;
 mod fail_closed;
 mod grants;

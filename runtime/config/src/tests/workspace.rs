@@ -301,3 +301,18 @@ fn log_level_env_wins() {
         "ERROR"
     );
 }
+
+#[test]
+fn shutdown_grace_defaults_to_twenty_seconds_and_reads_durations() {
+    assert_eq!(parse("").a2a.shutdown_grace, Duration::from_secs(20));
+    let c = parse("a2a: {shutdown_grace: 5s}\n");
+    assert_eq!(c.a2a.shutdown_grace, Duration::from_secs(5));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(
+        parse("a2a: {shutdown_grace: 0}\n").a2a.shutdown_grace,
+        Duration::ZERO
+    );
+    let c = parse("a2a: {shutdown_grace: soon}\n");
+    assert_eq!(c.a2a.shutdown_grace, Duration::from_secs(20));
+    assert!(warning(&c, "a2a.shutdown_grace").message.contains("20s"));
+}

@@ -2,10 +2,12 @@
 //! endpoint the runtime uses from in-memory state on `127.0.0.1`, checks auth the way the real
 //! platform does (bearer token of the calling workspace, admin token for creation), records
 //! every call (method, path, headers, body, status, time) and can be told to misbehave: fail
-//! the next N calls, go down (connections cut), forget a workspace, queue or refuse A2A
-//! messages. It proxies `POST /workspaces/{peer}/a2a` to the peer's registered URL, so two
+//! the next N calls, go down (connections cut), forget a workspace or everything (a restart
+//! with empty state: calls answer 401 "register first"), answer one status to every call,
+//! hang or slow down every call ([`Fault`]), queue or refuse A2A messages. It proxies `POST /workspaces/{peer}/a2a` to the peer's registered URL, so two
 //! real workspaces can delegate through it. The server stops when the [`FakePlatform`] drops.
 
+mod faults;
 mod net;
 mod routes;
 mod state;
@@ -18,6 +20,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use faults::Fault;
 pub use state::RecordedCall;
 use state::{PeerMode, State, WsRecord};
 
@@ -26,6 +29,7 @@ pub const DEFAULT_ADMIN_TOKEN: &str = "fake-admin-token";
 
 pub(crate) struct Shared {
     pub state: Mutex<State>,
+    pub faults: faults::Faults,
     pub admin_token: String,
     pub http: reqwest::Client,
     pub base_url: String,
@@ -42,6 +46,8 @@ pub struct FakePlatform {
 impl Drop for FakePlatform {
     fn drop(&mut self) {
         self.down.store(true, Ordering::SeqCst);
+        // Release hung calls so their connection tasks end.
+        self.shared.faults.now.send_replace(Fault::None);
         self.task.abort();
     }
 }
@@ -61,6 +67,7 @@ impl FakePlatform {
         let down = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
+            faults: faults::Faults::new(),
             admin_token: admin_token.to_string(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(120))
@@ -127,6 +134,33 @@ impl FakePlatform {
     /// The next `n` calls (any endpoint) answer `status`.
     pub fn fail_next_with(&self, n: usize, status: u16) {
         self.with(|s| s.fail_next = Some((n, status)))
+    }
+    /// Sets the fault every call meets from now on ([`Fault::None`] lifts it; hung calls are
+    /// then served).
+    pub fn set_fault(&self, fault: Fault) {
+        self.shared.faults.now.send_replace(fault);
+    }
+    /// Calls hanging now ([`Fault::Hang`]).
+    pub fn hanging_calls(&self) -> usize {
+        self.shared.faults.hanging()
+    }
+    /// Hung calls whose client gave up before the hang was lifted.
+    pub fn abandoned_calls(&self) -> usize {
+        self.shared.faults.abandoned()
+    }
+    /// Every call that ever hung.
+    pub fn hung_calls_total(&self) -> usize {
+        self.shared.faults.hung_total()
+    }
+    /// The platform restarted with empty state: every workspace, token and inbound secret is
+    /// gone, so authenticated calls answer 401 "workspace has no token: register first" until
+    /// the workspace registers again (which mints a new token). Recorded calls, secrets,
+    /// memories and activity stay for the test to inspect.
+    pub fn forget_everything(&self) {
+        self.with(|s| {
+            s.workspaces.clear();
+            s.forgotten.clear();
+        })
     }
     /// Down: connections are cut (transport errors). Up again with `set_down(false)`.
     pub fn set_down(&self, down: bool) {

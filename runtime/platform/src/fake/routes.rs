@@ -63,11 +63,14 @@ async fn record(AxState(sh): S, req: Request, next: Next) -> Response {
         status: 0,
         at,
     };
-    let injected = sh.state.lock().expect("fake state").take_failure();
+    let injected = match sh.faults.meet().await {
+        Some(status) => Some((status, "injected fault (FakePlatform::set_fault)")),
+        None => sh.state.lock().expect("fake state").take_failure(),
+    };
     let resp = match injected {
-        Some(status) => err(
+        Some((status, why)) => err(
             StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            "injected failure (FakePlatform::fail_next)",
+            why,
         ),
         None => {
             next.run(Request::from_parts(parts, Body::from(bytes)))

@@ -125,15 +125,15 @@ impl State {
         format!("{prefix}-{}", self.counter)
     }
 
-    /// Takes one injected failure, if any are left.
-    pub fn take_failure(&mut self) -> Option<u16> {
+    /// Takes one injected failure, if any are left: its status and why.
+    pub fn take_failure(&mut self) -> Option<(u16, &'static str)> {
         let (n, status) = self.fail_next?;
         if n <= 1 {
             self.fail_next = None;
         } else {
             self.fail_next = Some((n - 1, status));
         }
-        (n > 0).then_some(status)
+        (n > 0).then_some((status, "injected failure (FakePlatform::fail_next)"))
     }
 }
 

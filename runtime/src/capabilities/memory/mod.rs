@@ -2,6 +2,12 @@
 //! SQLite store ([`SqliteMemory`], the standalone default), the awareness service
 //! ([`AwarenessMemory`], when `AWARENESS_URL` is set), and the platform's memory endpoints.
 //! Content is secret-redacted before any backend sees it.
+//!
+//! Budgets (per call, from `SandboxLimits.budgets`): an entry's size
+//! (`sandbox.memory_capability.max_entry_bytes`, checked before any other work), writes per
+//! call (`…max_writes_per_call`) and the bytes a component keeps in the store
+//! (`…quota`, enforced by the backend inside the write: SQLite keeps a per-owner sum). A search
+//! returns at most [`MAX_SEARCH_LIMIT`] entries and [`MAX_SEARCH_BYTES`] of content.
 
 mod awareness;
 mod platform;
@@ -14,17 +20,51 @@ pub use self::platform::PlatformMemory;
 pub use self::sqlite::SqliteMemory;
 use crate::bindings::imports::molecule::runtime::memory::{self, MemoryEntry, Scope};
 use crate::bindings::HostError;
+use crate::budgets::{Budget, BudgetHit, Budgets};
 
 use super::grant::Granted;
 
 /// Most entries one search may return.
 pub const MAX_SEARCH_LIMIT: u32 = 100;
 
+/// Most content one search may return, in bytes (all entries together); entries past it are
+/// left out.
+pub const MAX_SEARCH_BYTES: usize = 4 << 20;
+
+/// Who writes and how much that writer may keep: the per-component quota of a write.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota<'a> {
+    /// The writer's label (e.g. `skill notes`): its entries are counted together.
+    pub owner: &'a str,
+    /// Bytes of content the owner may keep in the store, this write included.
+    pub bytes: u64,
+}
+
+impl Quota<'_> {
+    /// The error of a write refused by this quota (counted in `/metrics`).
+    pub fn refusal(&self) -> HostError {
+        HostError::Failed(BudgetHit::record(Budget::MemoryQuota, self.bytes).to_string())
+    }
+}
+
 /// Stores and finds memories.
 #[async_trait]
 pub trait MemoryBackend: Send + Sync {
     /// Stores `content` under `scope`; returns the id once the write is durable.
     async fn commit(&self, content: &str, scope: Scope) -> Result<String, HostError>;
+    /// Stores `content` for `quota.owner`, refusing with [`Quota::refusal`] when the owner's
+    /// kept bytes would pass `quota.bytes`; the check and the write are one step. The
+    /// default stores it as [`MemoryBackend::commit`] does: for backends that cannot count
+    /// what an owner keeps (remote services enforce their own limits). Wrappers must forward.
+    async fn commit_within(
+        &self,
+        content: &str,
+        scope: Scope,
+        quota: Quota<'_>,
+    ) -> Result<String, HostError> {
+        let _ = quota;
+        self.commit(content, scope).await
+    }
     /// Finds up to `limit` memories matching `query`, best first.
     async fn search(
         &self,
@@ -34,17 +74,58 @@ pub trait MemoryBackend: Send + Sync {
     ) -> Result<Vec<MemoryEntry>, HostError>;
 }
 
-/// The `memory` capability of one store.
-pub type MemoryCtx = Granted<dyn MemoryBackend>;
+/// The `memory` capability of one store: the granted backend and the call's budgets.
+pub struct MemoryCtx {
+    granted: Granted<dyn MemoryBackend>,
+    entry_bytes: u64,
+    quota_bytes: u64,
+    max_writes: u64,
+    writes: u64,
+}
 
-impl memory::Host for MemoryCtx {
-    async fn commit(&mut self, content: String, scope: Scope) -> Result<String, HostError> {
-        let backend = self.get()?;
+impl MemoryCtx {
+    /// `granted`, within the memory budgets of `budgets`.
+    pub fn new(granted: Granted<dyn MemoryBackend>, budgets: &Budgets) -> Self {
+        MemoryCtx {
+            granted,
+            entry_bytes: budgets.memory_entry_bytes,
+            quota_bytes: budgets.memory_quota_bytes,
+            max_writes: budgets.memory_writes,
+            writes: 0,
+        }
+    }
+
+    /// Checks the per-call budgets of one write of `content` before any work is done on it.
+    fn admit(&mut self, content: &str) -> Result<(), HostError> {
+        self.writes = self.writes.saturating_add(1);
+        if self.writes > self.max_writes {
+            let hit = BudgetHit::record(Budget::MemoryWrites, self.max_writes);
+            return Err(HostError::Failed(hit.to_string()));
+        }
+        if content.len() as u64 > self.entry_bytes {
+            let hit = BudgetHit::record(Budget::MemoryEntryBytes, self.entry_bytes);
+            return Err(HostError::InvalidInput(format!(
+                "content: {} bytes; {hit}",
+                content.len()
+            )));
+        }
         if content.trim().is_empty() {
             return Err(HostError::InvalidInput("content: must not be empty".into()));
         }
+        Ok(())
+    }
+}
+
+impl memory::Host for MemoryCtx {
+    async fn commit(&mut self, content: String, scope: Scope) -> Result<String, HostError> {
+        let backend = self.granted.get()?;
+        self.admit(&content)?;
+        let quota = Quota {
+            owner: self.granted.component(),
+            bytes: self.quota_bytes,
+        };
         backend
-            .commit(&crate::redact::redact(&content), scope)
+            .commit_within(&crate::redact::redact(&content), scope, quota)
             .await
     }
 
@@ -54,10 +135,16 @@ impl memory::Host for MemoryCtx {
         scope: Option<Scope>,
         limit: u32,
     ) -> Result<Vec<MemoryEntry>, HostError> {
-        let backend = self.get()?;
-        backend
-            .search(&query, scope, limit.clamp(1, MAX_SEARCH_LIMIT))
-            .await
+        let backend = self.granted.get()?;
+        let limit = limit.clamp(1, MAX_SEARCH_LIMIT);
+        let mut found = backend.search(&query, scope, limit).await?;
+        found.truncate(limit as usize);
+        let mut total = 0usize;
+        found.retain(|e| {
+            total = total.saturating_add(e.content.len());
+            total <= MAX_SEARCH_BYTES
+        });
+        Ok(found)
     }
 }
 
@@ -90,7 +177,64 @@ mod tests {
     use memory::Host as _;
 
     fn ctx(backend: Option<Arc<dyn MemoryBackend>>) -> MemoryCtx {
-        MemoryCtx::new("memory", backend, Denial::new("skill notes", "the test"))
+        budgeted(backend, &Budgets::default())
+    }
+
+    fn budgeted(backend: Option<Arc<dyn MemoryBackend>>, budgets: &Budgets) -> MemoryCtx {
+        let denial = Denial::new("skill notes", "the test");
+        MemoryCtx::new(Granted::new("memory", backend, denial), budgets)
+    }
+
+    fn hits(budget: Budget) -> u64 {
+        crate::budgets::hits()
+            .find(|(b, _)| *b == budget)
+            .map_or(0, |(_, n)| n)
+    }
+
+    #[tokio::test]
+    async fn entry_size_writes_per_call_and_the_quota_are_budgeted() {
+        let store = Arc::new(SqliteMemory::in_memory().unwrap());
+        let backend: Arc<dyn MemoryBackend> = store.clone();
+        let budgets = Budgets {
+            memory_entry_bytes: 100,
+            memory_quota_bytes: 250,
+            memory_writes: 4,
+            ..Budgets::default()
+        };
+        let mut call = budgeted(Some(backend.clone()), &budgets);
+        let (entry, quota, writes) = (
+            hits(Budget::MemoryEntryBytes),
+            hits(Budget::MemoryQuota),
+            hits(Budget::MemoryWrites),
+        );
+        let too_big = call.commit("x".repeat(101), Scope::Local).await;
+        let Err(HostError::InvalidInput(text)) = too_big else {
+            panic!("{too_big:?}")
+        };
+        assert!(text.contains("memory_capability.max_entry_bytes"), "{text}");
+        assert!(text.contains("limited to 100 bytes"), "{text}");
+        call.commit("a".repeat(100), Scope::Local).await.unwrap();
+        call.commit("b".repeat(100), Scope::Local).await.unwrap();
+        let over = call.commit("c".repeat(100), Scope::Local).await;
+        let Err(HostError::Failed(text)) = over else {
+            panic!("{over:?}")
+        };
+        assert!(text.contains("sandbox.memory_capability.quota"), "{text}");
+        assert_eq!(store.kept_bytes("skill notes").await.unwrap(), 200);
+        let fifth = call.commit("d".into(), Scope::Local).await;
+        let Err(HostError::Failed(text)) = fifth else {
+            panic!("{fifth:?}")
+        };
+        assert!(text.contains("max_writes_per_call"), "{text}");
+        assert!(text.contains("limited to 4 "), "{text}");
+        // A new call has its own writes, the quota stays with the component.
+        let mut next = budgeted(Some(backend), &budgets);
+        next.commit("e".repeat(50), Scope::Local).await.unwrap();
+        assert!(next.commit("f".into(), Scope::Local).await.is_err());
+        assert_eq!(store.kept_bytes("skill notes").await.unwrap(), 250);
+        assert!(hits(Budget::MemoryEntryBytes) > entry);
+        assert!(hits(Budget::MemoryQuota) > quota);
+        assert!(hits(Budget::MemoryWrites) > writes);
     }
 
     #[tokio::test]

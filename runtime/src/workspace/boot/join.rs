@@ -1,41 +1,27 @@
-//! Boot stages 3 and 7, the platform: an external workspace registers first (with the admin
-//! token) to receive its own token, which it needs to pull its secrets; once the server exists
-//! the workspace joins — registration, heartbeats and the inbound secret run in the background
-//! (see `workspace::platform`).
+//! Boot stage 7, the platform: once the server exists the workspace joins — it requires the
+//! inbound secret saved by the last run at once, and registers (an external workspace with its
+//! admin token the first time), heartbeats, follows the inbound secret and pulls its secrets in
+//! the background (see `workspace::platform`), so nothing local waits on the platform.
 
 use super::open::Opened;
 use super::serve::Server;
-use super::skills_and_card::Card;
+use super::skills_and_card::Skills;
 use crate::plan::Plan;
 use crate::workspace::platform::{join, platform_card, JoinOptions, PlatformLink};
+use crate::workspace::platform_secrets::SecretsSink;
+use crate::workspace::policy::LateValues;
 
-/// Registers an external workspace that has no token yet; a failure is logged and the
-/// workspace serves anyway.
-pub(super) async fn register_external(opened: &Opened, card: &Card) {
-    let (Some(client), Some(admin)) = (&opened.platform, &opened.admin_token) else {
-        return;
-    };
-    if client.tokens().get().is_some() {
-        return;
-    }
-    let request = molecule_platform::RegisterRequest {
-        id: client.workspace_id().to_owned(),
-        url: card.info.url.clone(),
-        agent_card: platform_card(&card.handle.get(), &card.info.url, None),
-    };
-    if let Err(err) = client.register_external(admin, &request).await {
-        tracing::error!(error = %err, "external registration failed; serving anyway");
-    }
-}
-
-/// Joins the platform, when there is one, with the current card and `server`'s readiness.
+/// Joins the platform, when there is one, with the current card and `server`'s readiness; the
+/// platform's secrets, when they arrive, go into `secrets` and reload the skills granted them.
 pub(super) fn join_platform(
     plan: &Plan,
     opened: &Opened,
-    card: &Card,
+    skills: &Skills,
     server: &Server,
+    secrets: LateValues,
 ) -> Option<PlatformLink> {
     opened.platform.clone().map(|client| {
+        let card = &skills.card;
         let url = card.info.url.clone();
         let card_now = platform_card(&card.handle.get(), &url, server.not_configured.as_deref());
         join(
@@ -48,6 +34,11 @@ pub(super) fn join_platform(
                 coordinator: opened.coordinator.clone(),
                 poker: opened.poker.clone(),
                 admin_token: opened.admin_token.clone(),
+                secrets: SecretsSink {
+                    values: secrets,
+                    skills: skills.registry.clone(),
+                    config: plan.config.clone(),
+                },
             },
         )
     })

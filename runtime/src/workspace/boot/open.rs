@@ -6,13 +6,15 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use molecule_a2a::{Retention, TaskStore};
-use molecule_platform::{ActivityConfig, ActivityReporter, HeartbeatPoker, PlatformClient};
+use molecule_platform::{ActivityReporter, HeartbeatPoker, PlatformClient};
 
 use crate::capabilities::memory::MemoryBackend;
 use crate::plan::Plan;
 use crate::workspace::deps::BootDeps;
 use crate::workspace::peers::PlatformPeers;
-use crate::workspace::platform::{memory_backend, platform_client, ReportingMemory};
+use crate::workspace::platform::{
+    activity_config, memory_backend, platform_client, ReportingMemory,
+};
 
 /// The stores and the platform connection every later stage uses.
 pub(super) struct Opened {
@@ -47,7 +49,7 @@ pub(super) async fn open_stores_and_platform(
     };
     let activity = platform
         .clone()
-        .map(|client| ActivityReporter::spawn(client, ActivityConfig::default()));
+        .map(|client| ActivityReporter::spawn(client, activity_config(plan)));
     let memory = memory_backend(plan, platform.as_ref())?;
     let memory: Arc<dyn MemoryBackend> = match &activity {
         Some(activity) => Arc::new(ReportingMemory::new(memory, activity.clone())),

@@ -98,7 +98,9 @@ pub(super) fn a2a_server(
     let configured_secret = inbound_secret(plan);
     let keeps_configured_secret = configured_secret.is_some();
     Ok(Server {
-        a2a: server.with_bearer_secret(configured_secret),
+        a2a: server
+            .with_bearer_secret(configured_secret)
+            .with_serve_options(serve_options(&plan.config.a2a)),
         not_configured,
         keeps_configured_secret,
     })
@@ -125,7 +127,9 @@ pub(super) fn start_serving(
 }
 
 /// Serves the A2A router merged with [`metrics_router`] on `listener` until `shutdown`
-/// resolves, then closes open SSE streams and waits for in-flight requests.
+/// resolves, then accepts no more connections and waits for in-flight requests — open SSE
+/// streams included, which end with their task's final event (`shutdown.rs` fails the tasks
+/// still running after the grace period).
 async fn serve(
     server: A2aServer,
     store: TaskStore,
@@ -133,12 +137,21 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = server.router().merge(metrics_router(store));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            server.close_streams();
-        })
-        .await
+    molecule_a2a::listen::serve(listener, app, server.serve_options(), shutdown).await
+}
+
+/// The connection cap and the header, body and idle timeouts from config.yaml `a2a:`; each
+/// key that is not set keeps the server's default.
+fn serve_options(a2a: &molecule_config::A2aConfig) -> molecule_a2a::ServeOptions {
+    let d = molecule_a2a::ServeOptions::default();
+    molecule_a2a::ServeOptions {
+        header_timeout: a2a.header_timeout.unwrap_or(d.header_timeout),
+        body_timeout: a2a.body_timeout.unwrap_or(d.body_timeout),
+        idle_timeout: a2a.idle_timeout.unwrap_or(d.idle_timeout),
+        max_connections: a2a
+            .max_connections
+            .map_or(d.max_connections, |n| n as usize),
+    }
 }
 
 /// The inbound bearer secret: `$MOLECULE_INBOUND_SECRET`, else config.yaml

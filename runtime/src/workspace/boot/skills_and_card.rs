@@ -1,7 +1,8 @@
 //! Boot stages 2 and 4, the Agent Card and the skills: first the card from the `SKILL.md`
 //! folders alone (nothing built yet, so it is there even when a component fails to load), then
-//! the skills loaded — with the platform's secrets among the values they can be granted — and
-//! the card and the adapter's configuration made from what loaded.
+//! the skills loaded — with the platform's secrets among the values they can be granted, once
+//! they arrive (boot does not wait for them) — and the card and the adapter's configuration
+//! made from what loaded.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use super::open::Opened;
 use crate::plan::Plan;
 use crate::workspace::card::{build_card, CardInfo};
 use crate::workspace::deps::BootDeps;
-use crate::workspace::platform::pull_secrets;
+use crate::workspace::policy::LateValues;
 use crate::workspace::prompt::adapter_config;
 use crate::workspace::registry::{plan_registry, skill_registry_with};
 use crate::workspace::skills::{GrantNothing, SkillRegistry};
@@ -50,19 +51,22 @@ pub(super) fn card_from_folders(plan: &Plan, deps: &BootDeps, addr: SocketAddr) 
     Card { info, handle }
 }
 
-/// Loads every skill (granted values include the platform's secrets, when joined), then
-/// updates the card and builds the adapter's configuration from the loaded skills.
+/// Loads every skill (granted values include `secrets`, the platform's, filled in when they
+/// arrive), then updates the card and builds the adapter's configuration from the loaded
+/// skills.
 pub(super) async fn load_skills(
     plan: &Plan,
     deps: &BootDeps,
     opened: &Opened,
     card: Card,
+    secrets: &LateValues,
 ) -> Skills {
-    let secrets = match &opened.platform {
-        Some(client) => pull_secrets(client).await,
-        None => Default::default(),
-    };
-    let registry = Arc::new(skill_registry_with(plan, deps, &opened.memory, secrets));
+    let registry = Arc::new(skill_registry_with(
+        plan,
+        deps,
+        &opened.memory,
+        secrets.clone(),
+    ));
     let snapshot = registry.load_all().await;
     card.handle
         .set(build_card(&card.info, snapshot.listed.values()));

@@ -1,12 +1,14 @@
 //! Boot stage 10, following changes: the prompt sources (plugins, prompt files) are watched,
-//! and every skill change updates the card — sent to the platform with `update-card` when
-//! joined — and rebuilds the adapter's system prompt. (The skills' and the adapter's own
-//! watchers start with the stages that make them.)
+//! and every skill change updates the served card and rebuilds the adapter's system prompt at
+//! once; when joined, the card goes to the platform with `update-card` in the background
+//! ([`CardUpdates`]: the newest card, retried while the platform fails), so a slow or hung
+//! platform never delays the card. (The skills' and the adapter's own watchers start with the
+//! stages that make them.)
 
 use std::sync::Arc;
 
 use molecule_a2a::CardHandle;
-use molecule_platform::PlatformClient;
+use molecule_platform::{CardUpdates, PlatformClient, CARD_RETRY};
 use tokio::task::JoinHandle;
 
 use super::serve::Server;
@@ -40,7 +42,7 @@ pub(super) fn follow_changes(
 }
 
 /// Keeps the card and the adapter's system prompt in step with the skills.
-/// When the workspace joined a platform, every card change is sent with `update-card`.
+/// When the workspace joined a platform, every card change is also queued for `update-card`.
 fn follow_skill_changes(
     skills: Arc<SkillRegistry>,
     card: CardHandle,
@@ -49,15 +51,18 @@ fn follow_skill_changes(
     platform: Option<(PlatformClient, Option<String>)>,
 ) -> JoinHandle<()> {
     let mut changes = skills.subscribe();
+    let updates = platform
+        .map(|(client, not_configured)| (CardUpdates::spawn(client, CARD_RETRY), not_configured));
     tokio::spawn(async move {
         while changes.changed().await.is_ok() {
             let snapshot = skills.snapshot();
             let new_card = build_card(&info, snapshot.listed.values());
-            if let Some((client, not_configured)) = &platform {
-                let card = platform_card(&new_card, &info.url, not_configured.as_deref());
-                if let Err(err) = client.update_card(&card).await {
-                    tracing::warn!(error = %err, "could not send the new card to the platform");
-                }
+            if let Some((updates, not_configured)) = &updates {
+                updates.send(platform_card(
+                    &new_card,
+                    &info.url,
+                    not_configured.as_deref(),
+                ));
             }
             card.set(new_card);
             prompt.rebuild(&snapshot);

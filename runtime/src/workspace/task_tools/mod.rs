@@ -88,12 +88,13 @@ impl TaskTools {
     }
 }
 
-/// The loaded Python skills with `scripts/*.py`, by id.
+/// The loaded Python skills with `scripts/*.py`, by id (known per skill version: no folder
+/// is read here).
 fn script_skills(snapshot: &SkillSnapshot) -> Vec<(&str, &Arc<LoadedSkill>)> {
     snapshot
-        .skills
+        .script_skills()
         .iter()
-        .filter(|(_, skill)| script_folder(skill).is_some())
+        .filter_map(|id| snapshot.skills.get_key_value(id))
         .map(|(id, skill)| (id.as_str(), skill))
         .collect()
 }
@@ -101,7 +102,7 @@ fn script_skills(snapshot: &SkillSnapshot) -> Vec<(&str, &Arc<LoadedSkill>)> {
 /// The folder of a loaded Python skill that has `scripts/*.py`.
 fn script_folder(skill: &LoadedSkill) -> Option<&std::path::Path> {
     match &skill.dir.source {
-        ComponentSource::Python(dir) if python_run::has_scripts(dir) => Some(dir),
+        ComponentSource::Python(dir) if skill.has_scripts => Some(dir),
         _ => None,
     }
 }
@@ -111,23 +112,21 @@ impl ToolsBackend for TaskTools {
     async fn list(&self) -> Vec<ToolSpec> {
         let mut specs = builtin_specs();
         if !self.builtins.coordinator.load(Ordering::Relaxed) {
+            // Everything here was indexed when the snapshot was built: no scan, no search.
+            // No skill tool takes a built-in's name (the index refuses it), so none repeats.
             let snapshot = self.skills.snapshot();
-            let ids: Vec<&str> = script_skills(&snapshot)
-                .into_iter()
-                .map(|(id, _)| id)
+            let ids: Vec<&str> = snapshot
+                .script_skills()
+                .iter()
+                .map(String::as_str)
                 .collect();
-            if !ids.is_empty() && !snapshot.tools.contains_key(RUN_SKILL_SCRIPT) {
+            if !ids.is_empty() {
                 specs.push(run_skill_script_spec(&ids));
             }
             if let Some(runner) = &self.builtins.code {
                 specs.push(run_code_spec(runner));
             }
-            specs.extend(
-                snapshot
-                    .tool_specs()
-                    .into_iter()
-                    .filter(|t| !(t.name == RUN_CODE && self.builtins.code.is_some())),
-            );
+            specs.extend_from_slice(snapshot.tool_specs_ref());
         }
         specs
     }
@@ -143,13 +142,12 @@ impl ToolsBackend for TaskTools {
             _ if self.builtins.coordinator.load(Ordering::Relaxed) => {
                 Err(ToolError::Denied(format!(
                     "this workspace is a coordinator: it delegates work to its team instead of \
-                 calling `{name}` itself; use delegate_task with one of its children"
+                 calling `{}` itself; use delegate_task with one of its children",
+                    crate::describe::quote_name(name)
                 )))
             }
-            RUN_SKILL_SCRIPT if !self.skills.snapshot().tools.contains_key(name) => {
-                self.run_skill_script(input).await
-            }
-            RUN_CODE if self.builtins.code.is_some() => self.run_code(input).await,
+            RUN_SKILL_SCRIPT => self.run_skill_script(input).await,
+            RUN_CODE => self.run_code(input).await,
             _ => self.skills.call(name, input).await.map_err(|e| match e {
                 CallError::Tool(tool_error) => tool_error,
                 other => ToolError::Failed(other.to_string()),
@@ -223,7 +221,8 @@ fn record(tool: &str, result: &Result<String, RunError>, started: std::time::Ins
         Ok(_) => "ok",
         Err(RunError::Call(err)) => {
             if matches!(err, CallError::Trap { .. } | CallError::Limit(_)) {
-                tracing::warn!(tool = %tool, error = %err, "Python run stopped");
+                let error = crate::redact::escape(&err.to_string());
+                tracing::warn!(tool = %tool, error = %error, "Python run stopped");
             }
             err.outcome()
         }

@@ -102,3 +102,21 @@ pub fn builtin_specs() -> Vec<ToolSpec> {
             json!({"type": "object", "properties": {"delegation_id": {"type": "string"}}, "required": ["delegation_id"]})),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::skills::BUILTIN_TOOL_NAMES;
+
+    /// Every name the built-ins answer is reserved, so no skill tool can shadow one.
+    #[test]
+    fn every_builtin_name_is_reserved_from_skills() {
+        for name in BUILTIN_NAMES.iter().chain(&[RUN_CODE, RUN_SKILL_SCRIPT]) {
+            assert!(BUILTIN_TOOL_NAMES.contains(name), "{name}");
+        }
+        let specs = builtin_specs();
+        assert!(specs
+            .iter()
+            .all(|s| BUILTIN_TOOL_NAMES.contains(&s.name.as_str())));
+    }
+}

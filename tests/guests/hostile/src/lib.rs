@@ -6,7 +6,8 @@
 //! `read_file`, `list_dir` and `print` (WASI env/fs/stdio isolation), `residue` (nothing a
 //! call leaves in linear memory is visible to the next call), `use_memory`, `use_config`
 //! and `use_llm` (capability denial is visible as `denied`), `sleep_ms` (wall-clock bound while
-//! blocked in WASI). `echo` is the well-behaved control. The loops and recursion go through
+//! blocked in WASI). `echo` is the well-behaved control. `budget_bombs.rs` adds tools that
+//! flood each budgeted channel (log, stdout, wedged reports, memory, HTTP, events, artifacts). The loops and recursion go through
 //! `black_box` so the optimiser cannot remove or flatten them.
 
 //! The `hostile` skill: tools that attack the sandbox, for integration tests.
@@ -17,6 +18,9 @@ use molecule_guest_sdk::{config, export_skill, json, parse_input, Skill, Tool, T
 use serde::Deserialize;
 use std::hint::black_box;
 use std::io::Write;
+
+mod budget_bombs;
+mod receipt_probe;
 
 /// `echo` input.
 #[derive(Deserialize)]
@@ -42,6 +46,9 @@ fn spin(_: Value) -> Result<Value, ToolError> {
 struct AllocBomb {
     #[serde(default = "default_bomb_mib")]
     mib: u64,
+    /// Milliseconds to keep the memory (in a WASI clock wait) before returning.
+    #[serde(default)]
+    hold_ms: u64,
 }
 
 fn default_bomb_mib() -> u64 {
@@ -60,6 +67,7 @@ fn alloc_bomb(input: AllocBomb) -> Result<Value, ToolError> {
         hoard.push(black_box(chunk));
     }
     let total: usize = black_box(&hoard).iter().map(Vec::len).sum();
+    std::thread::sleep(std::time::Duration::from_millis(input.hold_ms));
     Ok(json!({ "allocated_mib": total >> 20 }))
 }
 
@@ -341,7 +349,7 @@ fn object(properties: Value, required: &[&str]) -> Value {
 
 /// The skill.
 fn skill() -> Skill {
-    Skill::new()
+    receipt_probe::register(budget_bombs::register(Skill::new()))
         .tool(
             "echo",
             "Returns `value` unchanged (control).",
@@ -361,8 +369,15 @@ fn skill() -> Skill {
         )
         .tool(
             "alloc_bomb",
-            "Allocates and touches `mib` MiB (default 4096), one MiB at a time.",
-            object(json!({ "mib": { "type": "integer", "minimum": 0 } }), &[]),
+            "Allocates and touches `mib` MiB (default 4096), one MiB at a time, and keeps it \
+             `hold_ms` milliseconds.",
+            object(
+                json!({
+                    "mib": { "type": "integer", "minimum": 0 },
+                    "hold_ms": { "type": "integer", "minimum": 0 }
+                }),
+                &[],
+            ),
             alloc_bomb,
         )
         .tool(

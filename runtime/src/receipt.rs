@@ -1,0 +1,444 @@
+//! A receipt for every call: what one sandboxed call (or a whole task) cost — wall time, CPU
+//! time, peak linear memory, host calls, outgoing HTTP requests and bytes, log bytes and nested
+//! tool calls — and how it is collected.
+//!
+//! * Per store ([`crate::state::HostState`]): host calls are counted by the store's call hook,
+//!   peak memory by the store limiter (every `memory_growing`), log bytes by the `LogBudget`
+//!   and HTTP by the egress call budget; [`crate::state::HostState::receipt`] reads them.
+//! * CPU: [`Metered`] wraps the call's future and times each poll (see [`Metered`] for how).
+//! * Delivery: the sandbox adds each call's receipt to the [`Receipts`] sink its caller gave
+//!   it (`Sandbox::with_receipts`); a tool call made while another call is being polled (an
+//!   adapter's `tools.call`) finds that call's sink with [`current`] and adds itself to it as a
+//!   nested call, so a task's receipt sums its adapter call and its nested tool calls.
+//! * Reporting: [`Receipt::record`] fills the span fields [`SPAN_FIELDS`] of the `tool_call`
+//!   and `task` spans; `/metrics` histograms are in `metrics_receipts`; the task's A2A metadata
+//!   gets [`Receipt::to_json`] under [`METADATA_KEY`].
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// The A2A task metadata key holding the task's receipt (an object of [`Receipt::to_json`]).
+pub const METADATA_KEY: &str = "molecule.receipt";
+
+/// The span fields [`Receipt::record`] fills; a span must declare them (as
+/// `tracing::field::Empty`) when it is created.
+pub const SPAN_FIELDS: [&str; 8] = [
+    "wall_ms",
+    "cpu_ms",
+    "peak_memory_bytes",
+    "host_calls",
+    "http_requests",
+    "http_bytes",
+    "log_bytes",
+    "tool_calls",
+];
+
+/// False only to measure what collecting receipts costs (the call benchmark, built once each
+/// way): then no call hook is installed and [`Metered`] only forwards polls.
+pub(crate) const COLLECT: bool = true;
+
+/// What one call (or one task: its adapter call plus its nested tool calls) cost. Plain
+/// counters; [`Receipt::add`] sums two.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Wall-clock time from the store's creation to the end of the call (for a task: of its
+    /// adapter call, which encloses its nested calls).
+    pub wall: Duration,
+    /// CPU time of the threads while they polled the call: guest code plus the host work done
+    /// for it in those polls (nested calls excluded: they have their own). See [`Metered`].
+    pub cpu: Duration,
+    /// Largest total linear memory of the call's store, in bytes (for a task: the largest of
+    /// its stores').
+    pub peak_memory_bytes: u64,
+    /// Calls from the guest into the host: imported functions (capabilities, WASI,
+    /// `wasi:http`) and the runtime's own builtins (e.g. `memory.grow`).
+    pub host_calls: u64,
+    /// Outgoing HTTP requests sent (refused ones are not counted).
+    pub http_requests: u64,
+    /// Outgoing HTTP body bytes: request bodies sent plus response bodies received.
+    pub http_bytes: u64,
+    /// Bytes of guest output kept: `log` records, stdout and stderr.
+    pub log_bytes: u64,
+    /// Nested tool calls (a task's adapter calling skills), counted at every depth.
+    pub tool_calls: u64,
+}
+
+impl Receipt {
+    /// Adds `other` (another call of the same unit of work): times and counters are summed,
+    /// the peak memory is the larger one.
+    pub fn add(&mut self, other: &Receipt) {
+        self.wall += other.wall;
+        self.absorb(other);
+    }
+
+    /// Adds `nested`, a tool call made inside this call: like [`Receipt::add`], except the
+    /// wall time (this call's already encloses it) and one more tool call.
+    pub fn add_nested(&mut self, nested: &Receipt) {
+        self.absorb(nested);
+        self.tool_calls += 1;
+    }
+
+    fn absorb(&mut self, other: &Receipt) {
+        self.cpu += other.cpu;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(other.peak_memory_bytes);
+        self.host_calls += other.host_calls;
+        self.http_requests += other.http_requests;
+        self.http_bytes += other.http_bytes;
+        self.log_bytes += other.log_bytes;
+        self.tool_calls += other.tool_calls;
+    }
+
+    /// The receipt as JSON: `{wall_ms, cpu_ms, peak_memory_bytes, host_calls, http_requests,
+    /// http_bytes, log_bytes, tool_calls}`; times in milliseconds (to the microsecond).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "wall_ms": millis(self.wall),
+            "cpu_ms": millis(self.cpu),
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "host_calls": self.host_calls,
+            "http_requests": self.http_requests,
+            "http_bytes": self.http_bytes,
+            "log_bytes": self.log_bytes,
+            "tool_calls": self.tool_calls,
+        })
+    }
+
+    /// Records the receipt in `span`'s [`SPAN_FIELDS`] (fields the span did not declare are
+    /// ignored by `tracing`).
+    pub fn record(&self, span: &tracing::Span) {
+        span.record("wall_ms", millis(self.wall));
+        span.record("cpu_ms", millis(self.cpu));
+        span.record("peak_memory_bytes", self.peak_memory_bytes);
+        span.record("host_calls", self.host_calls);
+        span.record("http_requests", self.http_requests);
+        span.record("http_bytes", self.http_bytes);
+        span.record("log_bytes", self.log_bytes);
+        span.record("tool_calls", self.tool_calls);
+    }
+}
+
+/// The `tool_call` span of one skill tool call, with the receipt's [`SPAN_FIELDS`] declared
+/// (recorded when the call ends).
+pub fn tool_call_span(tool: &str, skill: &str) -> tracing::Span {
+    use tracing::field::Empty;
+    tracing::info_span!(
+        "tool_call",
+        tool = %tool,
+        skill = %skill,
+        wall_ms = Empty,
+        cpu_ms = Empty,
+        peak_memory_bytes = Empty,
+        host_calls = Empty,
+        http_requests = Empty,
+        http_bytes = Empty,
+        log_bytes = Empty,
+        tool_calls = Empty,
+    )
+}
+
+/// The `task` span of one A2A task, with the receipt's [`SPAN_FIELDS`] declared (recorded
+/// when the task's adapter call ends).
+pub fn task_span(task: &str, adapter: &str) -> tracing::Span {
+    use tracing::field::Empty;
+    tracing::info_span!(
+        "task",
+        task = %task,
+        adapter = %adapter,
+        wall_ms = Empty,
+        cpu_ms = Empty,
+        peak_memory_bytes = Empty,
+        host_calls = Empty,
+        http_requests = Empty,
+        http_bytes = Empty,
+        log_bytes = Empty,
+        tool_calls = Empty,
+    )
+}
+
+/// A duration in milliseconds, rounded to the microsecond.
+fn millis(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+/// Where the receipts of a unit of work (a task, one tool call) are summed: the sandbox adds
+/// each call it runs for the holder ([`Receipts::add`]), and tool calls made inside those calls
+/// add themselves as nested ([`Receipts::add_nested`]). Shared between threads.
+#[derive(Debug, Default)]
+pub struct Receipts {
+    total: Mutex<Receipt>,
+}
+
+impl Receipts {
+    /// An empty sink, shared.
+    pub fn new() -> Arc<Receipts> {
+        Arc::default()
+    }
+
+    /// Adds a call run for the holder.
+    pub fn add(&self, receipt: &Receipt) {
+        self.lock().add(receipt);
+    }
+
+    /// Adds a tool call made inside one of the holder's calls.
+    pub fn add_nested(&self, receipt: &Receipt) {
+        self.lock().add_nested(receipt);
+    }
+
+    /// The sum so far.
+    pub fn total(&self) -> Receipt {
+        *self.lock()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Receipt> {
+        self.total.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The CPU time a [`Metered`] future measured, readable after the future is gone (a call cut
+/// off by its deadline still has a receipt).
+#[derive(Debug, Default)]
+pub struct Meter {
+    cpu_ns: AtomicU64,
+}
+
+impl Meter {
+    /// CPU time measured so far.
+    pub fn cpu(&self) -> Duration {
+        Duration::from_nanos(self.cpu_ns.load(Ordering::Relaxed))
+    }
+}
+
+thread_local! {
+    /// The sink of the call being polled on this thread, while [`Metered`] polls it.
+    static CURRENT: RefCell<Option<Arc<Receipts>>> = const { RefCell::new(None) };
+    /// Time measured by [`Metered`] polls running inside the current one (nanoseconds), so
+    /// that an enclosing call does not count a nested call's time as its own.
+    static NESTED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The sink of the call being polled on this thread, if any: a tool call made from inside
+/// that call (an adapter's `tools.call`) adds its receipt there as nested.
+pub fn current() -> Option<Arc<Receipts>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Wraps a call's future: times each poll into a [`Meter`] and, while polling, makes `sink`
+/// the [`current`] one. A plain future adaptor: it composes with whatever polls it (any
+/// runtime or thread).
+///
+/// How CPU time is taken: a read of the thread's CPU clock (`CLOCK_THREAD_CPUTIME_ID`) is a
+/// system call, about 0.5 µs here, and two per poll would add ~8% to a 13 µs
+/// instantiate-and-call. So the **first poll is timed by the wall clock** (it ends at the
+/// call's first await or epoch yield, so at most about one 10 ms epoch tick of guest code;
+/// a short call is usually done in it, and on an idle thread wall ≈ CPU) and **every later
+/// poll by the thread CPU clock** — a spinning guest's CPU is measured exactly from its
+/// second slice on. Time measured by metered polls nested inside a poll is subtracted from
+/// it.
+pub struct Metered<'m, F> {
+    inner: F,
+    meter: &'m Meter,
+    sink: Option<Arc<Receipts>>,
+    polled: bool,
+}
+
+impl<'m, F> Metered<'m, F> {
+    /// `inner`, timed into `meter`, with `sink` as the [`current`] sink while it is polled.
+    pub fn new(inner: F, meter: &'m Meter, sink: Option<Arc<Receipts>>) -> Self {
+        Metered {
+            inner,
+            meter,
+            sink,
+            polled: false,
+        }
+    }
+}
+
+impl<F: Future + Unpin> Future for Metered<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        if !COLLECT {
+            return Pin::new(&mut this.inner).poll(cx);
+        }
+        let precise = std::mem::replace(&mut this.polled, true);
+        let outer_sink = CURRENT.with(|c| c.replace(this.sink.take()));
+        let outer_nested = NESTED.with(|n| n.replace(0));
+        let started = Instant::now();
+        let cpu_before = if precise { thread_cpu() } else { None };
+
+        let out = Pin::new(&mut this.inner).poll(cx);
+
+        // The CPU clock is read again only when it was read before this poll (a system call).
+        let cpu_after = cpu_before.and_then(|before| Some((before, thread_cpu()?)));
+        let spent = match cpu_after {
+            Some((before, after)) => after.saturating_sub(before),
+            None => started.elapsed(),
+        };
+        let spent = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+        let nested = NESTED.with(|n| n.replace(outer_nested.saturating_add(spent)));
+        this.sink = CURRENT.with(|c| c.replace(outer_sink));
+        this.meter
+            .cpu_ns
+            .fetch_add(spent.saturating_sub(nested), Ordering::Relaxed);
+        out
+    }
+}
+
+/// CPU time of the calling thread so far, or `None` where there is no per-thread clock.
+#[cfg(target_os = "linux")]
+fn thread_cpu() -> Option<Duration> {
+    #[cfg(test)]
+    tests::CLOCK_READS.with(|n| n.set(n.get() + 1));
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one `timespec` into memory we own and exclusively borrow;
+    // CLOCK_THREAD_CPUTIME_ID is a clock every Linux kernel provides.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u32::try_from(ts.tv_nsec).ok()?;
+    (rc == 0).then(|| Duration::new(secs, nanos))
+}
+
+/// CPU time of the calling thread so far, or `None` where there is no per-thread clock.
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu() -> Option<Duration> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Reads of the thread CPU clock on this thread (a system call each).
+        pub(super) static CLOCK_READS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    #[test]
+    fn only_polls_after_the_first_read_the_cpu_clock() {
+        let meter = Meter::default();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let before = CLOCK_READS.with(Cell::get);
+        let mut once = Metered::new(std::future::ready(()), &meter, None);
+        assert!(Pin::new(&mut once).poll(&mut cx).is_ready());
+        assert_eq!(
+            CLOCK_READS.with(Cell::get),
+            before,
+            "a one-poll call: no system call"
+        );
+        let mut twice = Metered::new(Spin { polls: 2, ms: 0 }, &meter, None);
+        assert!(Pin::new(&mut twice).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut twice).poll(&mut cx).is_ready());
+        let reads = CLOCK_READS.with(Cell::get) - before;
+        assert!(reads == 2 || cfg!(not(target_os = "linux")), "{reads}");
+    }
+
+    fn sample(n: u64) -> Receipt {
+        Receipt {
+            wall: Duration::from_millis(n),
+            cpu: Duration::from_millis(n),
+            peak_memory_bytes: n << 20,
+            host_calls: n,
+            http_requests: n,
+            http_bytes: n * 100,
+            log_bytes: n * 10,
+            tool_calls: 0,
+        }
+    }
+
+    #[test]
+    fn add_sums_and_nested_keeps_the_wall_time() {
+        let mut task = sample(10);
+        task.add_nested(&sample(3));
+        task.add_nested(&sample(20));
+        assert_eq!(
+            task.wall,
+            Duration::from_millis(10),
+            "the adapter's wall encloses"
+        );
+        assert_eq!(task.cpu, Duration::from_millis(33));
+        assert_eq!(task.peak_memory_bytes, 20 << 20, "the largest store");
+        assert_eq!((task.host_calls, task.http_bytes), (33, 3300));
+        assert_eq!(task.tool_calls, 2);
+        let mut two = sample(1);
+        two.add(&sample(2));
+        assert_eq!((two.wall, two.tool_calls), (Duration::from_millis(3), 0));
+        let json = task.to_json();
+        assert_eq!(json["cpu_ms"], 33.0);
+        assert_eq!(json["tool_calls"], 2);
+        assert_eq!(json.as_object().map(|o| o.len()), Some(SPAN_FIELDS.len()));
+    }
+
+    #[test]
+    fn a_sink_sums_calls_and_nested_calls() {
+        let sink = Receipts::new();
+        sink.add(&sample(5));
+        sink.add_nested(&sample(1));
+        let total = sink.total();
+        assert_eq!(total.wall, Duration::from_millis(5));
+        assert_eq!(total.host_calls, 6);
+        assert_eq!(total.tool_calls, 1);
+    }
+
+    /// A future that spins for `ms` of CPU on each of `polls` polls, then is ready.
+    struct Spin {
+        polls: u32,
+        ms: u64,
+    }
+
+    impl Future for Spin {
+        type Output = Option<Arc<Receipts>>;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let until = Instant::now() + Duration::from_millis(self.ms);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            self.polls -= 1;
+            if self.polls == 0 {
+                return Poll::Ready(current());
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn metered_times_every_poll_and_sets_the_current_sink() {
+        let meter = Meter::default();
+        let sink = Receipts::new();
+        let seen = Metered::new(Spin { polls: 3, ms: 5 }, &meter, Some(sink.clone())).await;
+        assert!(seen.is_some_and(|s| Arc::ptr_eq(&s, &sink)));
+        assert!(current().is_none(), "restored after the poll");
+        let cpu = meter.cpu();
+        // Three polls of 5 ms of spinning; CPU can only be less than wall when preempted.
+        assert!(
+            cpu > Duration::ZERO && cpu <= Duration::from_millis(200),
+            "{cpu:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_nested_metered_poll_is_not_counted_twice() {
+        let (outer, inner) = (Meter::default(), Meter::default());
+        let nested = async {
+            Metered::new(Spin { polls: 1, ms: 20 }, &inner, None).await;
+        };
+        Metered::new(Box::pin(nested), &outer, None).await;
+        assert!(inner.cpu() >= Duration::from_millis(1), "{:?}", inner.cpu());
+        assert!(
+            outer.cpu() < inner.cpu(),
+            "outer {:?} excludes inner {:?}",
+            outer.cpu(),
+            inner.cpu()
+        );
+    }
+}
