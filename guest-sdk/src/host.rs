@@ -364,6 +364,19 @@ pub mod events {
         super::raw::events::send_message(message)
     }
 
+    /// Answers with `message` as the whole answer: a client gets this Message and no task
+    /// (A2A "message as the first event"). Call it before any other event and return `Ok`;
+    /// after other events (or the host's short grace) it completes the task with `message`.
+    /// Later events fail with `cancelled`.
+    pub fn reply(message: &Message) -> Result<(), HostError> {
+        super::raw::events::reply(message)
+    }
+
+    /// [`reply`] with a plain-text agent message.
+    pub fn reply_text(text: impl Into<String>) -> Result<(), HostError> {
+        reply(&Message::agent_text(text))
+    }
+
     /// Sends a plain-text agent message to the client.
     pub fn say(text: impl Into<String>) -> Result<(), HostError> {
         message(&Message::agent_text(text))

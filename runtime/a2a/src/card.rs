@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::card_extras::Extras;
 use crate::types::{AgentCard, BINDING_JSONRPC, LEGACY_PROTOCOL_VERSION};
 
 /// Path of the public agent card.
@@ -20,6 +21,8 @@ pub(crate) const AGENT_CARD_PATH: &str = "/.well-known/agent-card.json";
 #[derive(Debug)]
 pub(crate) struct ServedCard {
     pub(crate) card: Arc<AgentCard>,
+    /// The card as the operator gave it, before the server's extras.
+    source: AgentCard,
     body: String,
     etag: String,
     last_modified: DateTime<Utc>,
@@ -31,14 +34,17 @@ pub(crate) struct ServedCard {
 pub struct CardHandle {
     inner: Arc<RwLock<Arc<ServedCard>>>,
     max_age: Duration,
+    /// The server's settings shown on the card (`card_extras.rs`), applied at every build.
+    extras: Arc<RwLock<Extras>>,
 }
 
 impl CardHandle {
     /// A handle serving `card`, cached by clients for 5 minutes.
     pub fn new(card: AgentCard) -> Self {
         CardHandle {
-            inner: Arc::new(RwLock::new(Arc::new(build(card, None)))),
+            inner: Arc::new(RwLock::new(Arc::new(build(card, &Extras::default(), None)))),
             max_age: Duration::from_secs(300),
+            extras: Arc::new(RwLock::new(Extras::default())),
         }
     }
 
@@ -51,9 +57,28 @@ impl CardHandle {
     /// Replaces the card (e.g. after a skill reload). `Last-Modified` and `ETag` change only
     /// when the served JSON changes.
     pub fn set(&self, card: AgentCard) {
+        let extras = self
+            .extras
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let next = build(card, Some(&guard));
+        let next = build(card, &extras, Some(&guard));
         *guard = Arc::new(next);
+    }
+
+    /// Changes the server settings the card shows and rebuilds the card.
+    pub(crate) fn update_extras(&self, f: impl FnOnce(&mut Extras)) {
+        f(&mut self.extras.write().unwrap_or_else(|e| e.into_inner()));
+        let source = self.served().source.clone();
+        self.set(source);
+    }
+
+    /// The extended card (1.0 JSON), `None` when none is configured.
+    pub(crate) fn extended_json(&self) -> Option<Value> {
+        let extras = self.extras.read().unwrap_or_else(|e| e.into_inner());
+        let extended = extras.extended.as_ref()?;
+        Some(crate::card_extras::extended_json(&self.get(), extended))
     }
 
     /// The current card.
@@ -112,9 +137,9 @@ impl CardHandle {
     }
 }
 
-fn build(mut card: AgentCard, previous: Option<&Arc<ServedCard>>) -> ServedCard {
-    // This server does not deliver push notifications, so it never declares them.
-    card.capabilities.push_notifications = Some(false);
+fn build(source: AgentCard, extras: &Extras, previous: Option<&Arc<ServedCard>>) -> ServedCard {
+    let mut card = source.clone();
+    crate::card_extras::apply(&mut card, extras);
     let mut value = serde_json::to_value(&card).unwrap_or(Value::Null);
     // 0.3 clients find the endpoint through `url`; 1.0 clients ignore these fields.
     let legacy = card
@@ -138,6 +163,7 @@ fn build(mut card: AgentCard, previous: Option<&Arc<ServedCard>>) -> ServedCard 
     };
     ServedCard {
         card: Arc::new(card),
+        source,
         body,
         etag,
         last_modified,

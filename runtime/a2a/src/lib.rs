@@ -21,14 +21,19 @@
 //! ```
 
 pub mod card;
+mod card_extras;
 mod compat_v03;
 mod error;
 pub mod executor;
+pub mod grpc;
 mod http;
 mod jsonrpc;
 pub mod listen;
 mod manager;
 mod ops;
+mod protojson;
+mod push;
+mod push_ops;
 mod rest;
 pub mod server;
 mod sse;
@@ -37,7 +42,9 @@ pub mod store;
 pub mod types;
 
 pub use card::CardHandle;
+pub use card_extras::ExtendedCard;
 pub use executor::{AgentExecutor, EventSink, RequestContext, SinkClosed};
 pub use listen::ServeOptions;
+pub use push::{PushMetrics, PushOptions};
 pub use server::A2aServer;
 pub use store::{Durable, Retention, StoreError, StoreMetrics, TaskStore};

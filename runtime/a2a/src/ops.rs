@@ -21,7 +21,8 @@ pub(crate) enum Op {
     ListTasks,
     CancelTask,
     SubscribeToTask,
-    PushConfig,
+    /// One of the four push-config operations.
+    PushConfig(crate::push_ops::PushOp),
     GetExtendedAgentCard,
 }
 
@@ -38,7 +39,9 @@ impl Op {
             "CreateTaskPushNotificationConfig"
             | "GetTaskPushNotificationConfig"
             | "ListTaskPushNotificationConfigs"
-            | "DeleteTaskPushNotificationConfig" => Op::PushConfig,
+            | "DeleteTaskPushNotificationConfig" => {
+                Op::PushConfig(crate::push_ops::PushOp::from_method(method)?)
+            }
             "GetExtendedAgentCard" => Op::GetExtendedAgentCard,
             _ => return None,
         })
@@ -359,6 +362,8 @@ struct TaskResult<'a> {
 /// request reaches the agent, and a server that is not configured answers
 /// [`A2aError::NotConfigured`] at that point.
 pub(crate) async fn run(state: &AppState, op: Op, p: Value, raw: Option<&str>) -> A2aResult<Reply> {
+    // ProtoJSON: `history_length` is read as `historyLength` (protojson.rs).
+    let p = crate::protojson::json_names(p)?;
     if op.is_streaming() && !state.card.streaming() {
         return Err(A2aError::UnsupportedOperation(
             "streaming is not declared in the agent card".into(),
@@ -371,12 +376,7 @@ pub(crate) async fn run(state: &AppState, op: Op, p: Value, raw: Option<&str>) -
             let hl = check_send_configuration(&mut p, raw)?;
             let req: SendMessageRequest = params(p, "params")?;
             let cfg = req.configuration.clone();
-            if cfg
-                .as_ref()
-                .is_some_and(|c| c.task_push_notification_config.is_some())
-            {
-                return Err(A2aError::PushNotificationNotSupported);
-            }
+            check_push_config(state, &req).await?;
             let immediate = cfg.and_then(|c| c.return_immediately).unwrap_or(false);
             match manager::send_message(agent(state)?, req, immediate).await? {
                 SendOutcome::Message(m) => Ok(Reply::Json(json!({ "message": m }))),
@@ -391,13 +391,7 @@ pub(crate) async fn run(state: &AppState, op: Op, p: Value, raw: Option<&str>) -
             check_message_parts(&p)?;
             check_send_configuration(&mut p, raw)?;
             let req: SendMessageRequest = params(p, "params")?;
-            if req
-                .configuration
-                .as_ref()
-                .is_some_and(|c| c.task_push_notification_config.is_some())
-            {
-                return Err(A2aError::PushNotificationNotSupported);
-            }
+            check_push_config(state, &req).await?;
             let rx = manager::start(agent(state)?, req, manager::Follow::Stream)
                 .await?
                 .events;
@@ -422,8 +416,28 @@ pub(crate) async fn run(state: &AppState, op: Op, p: Value, raw: Option<&str>) -
             Ok(Reply::Stream(manager::subscribe(agent(state)?, &id).await?))
         }
         Op::ListTasks => list(state, &Fields::of(&p, "", "params", raw)?).await,
-        Op::PushConfig => Err(A2aError::PushNotificationNotSupported),
-        Op::GetExtendedAgentCard => Err(A2aError::ExtendedAgentCardNotConfigured),
+        Op::PushConfig(push) => Ok(Reply::Json(crate::push_ops::run(state, push, p).await?)),
+        Op::GetExtendedAgentCard => state
+            .card
+            .extended_json()
+            .map(Reply::Json)
+            .ok_or(A2aError::ExtendedAgentCardNotConfigured),
+    }
+}
+
+/// A push config sent with a message must pass the egress policy before the task starts
+/// (-32003 when push is off, -32602 naming the field when the webhook is refused).
+async fn check_push_config(state: &AppState, req: &SendMessageRequest) -> A2aResult<()> {
+    match req
+        .configuration
+        .as_ref()
+        .and_then(|c| c.task_push_notification_config.as_ref())
+    {
+        None => Ok(()),
+        Some(c) => {
+            crate::push_ops::check_config(state, c, "configuration.taskPushNotificationConfig.")
+                .await
+        }
     }
 }
 

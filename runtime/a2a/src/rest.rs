@@ -13,6 +13,7 @@ use crate::http::{
     transport_error_with_status, Version,
 };
 use crate::ops::{self, Op, Reply};
+use crate::push_ops::PushOp;
 use crate::sse::{rest_frame, sse_response};
 use crate::state::AppState;
 
@@ -65,10 +66,23 @@ async fn route(state: &AppState, req: Request) -> Result<Response, A2aError> {
         (m, p) => {
             let rest = p.strip_prefix("/tasks/").ok_or_else(not_found)?;
             if let Some((id, tail)) = rest.split_once('/') {
-                if id.is_empty() || !tail.starts_with("pushNotificationConfigs") {
+                if id.is_empty() {
                     return Err(not_found());
                 }
-                (Op::PushConfig, Value::Null)
+                let op = push_route(&m, tail).ok_or_else(not_found)?;
+                let task_id = percent_decode(id);
+                let params = match op {
+                    (PushOp::Create, _) => {
+                        let mut body = json_body(state, req, &mut raw).await?;
+                        if let Some(obj) = body.as_object_mut() {
+                            obj.insert("taskId".into(), Value::String(task_id));
+                        }
+                        body
+                    }
+                    (_, Some(config_id)) => json!({"taskId": task_id, "id": config_id}),
+                    (_, None) => json!({"taskId": task_id}),
+                };
+                (Op::PushConfig(op.0), params)
             } else if let Some(id) = rest.strip_suffix(":cancel") {
                 if m != Method::POST {
                     return Err(not_found());
@@ -95,6 +109,27 @@ async fn route(state: &AppState, req: Request) -> Result<Response, A2aError> {
     })
 }
 
+/// The push-config operation of `method` on `tail` (the path after `/tasks/{id}/`), and the
+/// config id in the path: `POST pushNotificationConfigs` (create), `GET
+/// pushNotificationConfigs` (list), `GET|DELETE pushNotificationConfigs/{configId}`.
+fn push_route(method: &Method, tail: &str) -> Option<(PushOp, Option<String>)> {
+    let rest = tail.strip_prefix("pushNotificationConfigs")?;
+    let config = match rest {
+        "" => None,
+        r => Some(percent_decode(
+            r.strip_prefix('/')
+                .filter(|c| !c.is_empty() && !c.contains('/'))?,
+        )),
+    };
+    Some(match (method, config) {
+        (&Method::POST, None) => (PushOp::Create, None),
+        (&Method::GET, None) => (PushOp::List, None),
+        (&Method::GET, Some(c)) => (PushOp::Get, Some(c)),
+        (&Method::DELETE, Some(c)) => (PushOp::Delete, Some(c)),
+        _ => return None,
+    })
+}
+
 /// Reads a JSON body; `raw` gets its text (for errors that repeat a value as written).
 async fn json_body(
     state: &AppState,
@@ -111,7 +146,7 @@ async fn json_body(
 }
 
 /// Query parameters the A2A proto declares as booleans.
-const BOOL_QUERY_PARAMS: &[&str] = &["includeArtifacts"];
+const BOOL_QUERY_PARAMS: &[&str] = &["includeArtifacts", "include_artifacts"];
 
 /// Parses a query string into JSON members. Every value stays a string (a numeric
 /// `contextId` is still an id, not a number), except that `true`/`false` of a boolean

@@ -100,10 +100,52 @@ impl A2aServer {
         self
     }
 
-    /// Replaces the inbound bearer secret at run time (`None` = no auth).
+    /// Replaces the inbound bearer secret at run time (`None` = no auth). The card declares
+    /// the HTTP bearer scheme exactly while a secret is set.
     pub fn set_bearer_secret(&self, secret: Option<String>) {
         let secret = secret.filter(|s| !s.is_empty());
+        let bearer = secret.is_some();
         self.state.set_secret(secret);
+        self.state.card.update_extras(|e| e.bearer = bearer);
+    }
+
+    /// Turns push notifications on (`Some`, A2A 1.0 push-config operations and delivery of
+    /// every task update to each task's webhooks through `options`' egress policy) or off
+    /// (`None`: the operations answer -32003); the card's `capabilities.pushNotifications`
+    /// follows. Stored configs are read back and delivered to again. A server that is not
+    /// configured never delivers. Call once, inside a tokio runtime; a second call changes
+    /// nothing.
+    pub fn with_push(self, options: Option<crate::push::PushOptions>) -> Self {
+        if let (Mode::Ready(shared), Some(options)) = (&self.state.mode, options) {
+            if shared.push.get().is_none() {
+                let service = crate::push::PushService::start(shared.store.clone(), options);
+                let _ = shared.push.set(service);
+                self.state.card.update_extras(|e| e.push = true);
+            }
+        }
+        self
+    }
+
+    /// Push delivery counters (`None` when push is off).
+    pub fn push_metrics(&self) -> Option<crate::push::PushMetrics> {
+        match &self.state.mode {
+            Mode::Ready(s) => s.push.get().map(|p| p.metrics()),
+            Mode::NotConfigured { .. } => None,
+        }
+    }
+
+    /// Serves `GetExtendedAgentCard` (JSON-RPC, `GET /extendedAgentCard`) with the public card
+    /// plus `extended` (`None`: -32007 `ExtendedAgentCardNotConfigured`); the card's
+    /// `capabilities.extendedAgentCard` follows. Callers need the inbound bearer when one is
+    /// set, as for every A2A call.
+    pub fn with_extended_card(self, extended: Option<crate::card_extras::ExtendedCard>) -> Self {
+        self.state.card.update_extras(|e| e.extended = extended);
+        self
+    }
+
+    /// The shared state every binding serves (the gRPC binding lives in `grpc/`).
+    pub(crate) fn state(&self) -> &Arc<AppState> {
+        &self.state
     }
 
     /// The card handle (swap the card with [`CardHandle::set`]).

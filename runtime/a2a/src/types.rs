@@ -9,6 +9,11 @@ pub use a2a::{
     Part, PartContent, Role, SendMessageConfiguration, SendMessageRequest, StreamResponse, Task,
     TaskArtifactUpdateEvent, TaskState, TaskStatus, TaskStatusUpdateEvent,
 };
+// Push notifications (push/) and the card's security declaration (card.rs).
+pub use a2a::{
+    AuthenticationInfo, HttpAuthSecurityScheme, SecurityRequirement, SecurityScheme,
+    TaskPushNotificationConfig,
+};
 
 /// The protocol version this server speaks natively.
 pub(crate) const PROTOCOL_VERSION: &str = "1.0";

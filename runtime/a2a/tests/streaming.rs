@@ -169,7 +169,8 @@ async fn rest_stream_sends_bare_stream_responses() {
             .map(|e| e["statusUpdate"]["status"]["state"].clone()),
         Some(json!("TASK_STATE_COMPLETED"))
     );
-    // Subscribing to an interrupted task sends the task and closes.
+    // Subscribing to an interrupted task sends the task and stays open until it is terminal
+    // (tests/subscribe_interrupted.rs); a cancel ends it.
     let (_, v) = rpc(
         &s.url,
         Some("1.0"),
@@ -181,11 +182,17 @@ async fn rest_stream_sends_bare_stream_responses() {
     let resp = reqwest::get(format!("{}/tasks/{id}:subscribe", s.url))
         .await
         .expect("sub");
-    let events = read_sse(resp).await;
-    assert_eq!(events.len(), 1);
+    let reader = tokio::spawn(read_sse(resp));
+    rpc(&s.url, Some("1.0"), "CancelTask", json!({"id": id})).await;
+    let events = reader.await.expect("reader");
+    assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(
         events[0]["task"]["status"]["state"],
         "TASK_STATE_INPUT_REQUIRED"
+    );
+    assert_eq!(
+        events[1]["statusUpdate"]["status"]["state"],
+        "TASK_STATE_CANCELED"
     );
 }
 

@@ -46,8 +46,9 @@ pub use prompt::{system_prompt, PromptParts, PromptPeer, PromptSkill};
 pub use report::{Check, PreflightReport, Status};
 pub use sandbox::{SandboxConfig, DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT};
 pub use sections::{
-    A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig,
-    DEFAULT_SHUTDOWN_GRACE, MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,
+    A2aConfig, DelegationConfig, ExtendedCardConfig, ExtendedSkill, ModelOption,
+    ObservabilityConfig, RuntimeConfig, DEFAULT_SHUTDOWN_GRACE, MAX_HEARTBEAT_SECS,
+    MIN_HEARTBEAT_SECS,
 };
 pub use warning::{escape_text, Warning};
 pub use workspace::{

@@ -121,6 +121,36 @@ pub struct A2aConfig {
     /// `a2a.max_connections`: connections served at once; more wait in the listen backlog
     /// (`None`: the server's default, 1024).
     pub max_connections: Option<u32>,
+    /// `a2a.push.allow_hosts`: webhook hosts (names or IP literals, lowercase) that push
+    /// notifications may reach on loopback, private or link-local addresses; public addresses
+    /// need no entry. Default: none.
+    pub push_allow_hosts: Vec<String>,
+    /// `a2a.extended_card`: what `GetExtendedAgentCard` adds to the public card for
+    /// authenticated callers (`None`: no extended card, -32007).
+    pub extended_card: Option<ExtendedCardConfig>,
+}
+
+/// `a2a.extended_card`: `description` (replaces the card's) and `skills` (added), each
+/// skill `{id, name, description, tags}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtendedCardConfig {
+    /// Replaces the public card's description when set.
+    pub description: Option<String>,
+    /// Skills added to the public card's.
+    pub skills: Vec<ExtendedSkill>,
+}
+
+/// One skill of `a2a.extended_card.skills`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtendedSkill {
+    /// `id` (required; an item without it warns and is skipped).
+    pub id: String,
+    /// `name` (default: the id).
+    pub name: String,
+    /// `description` (default: empty).
+    pub description: String,
+    /// `tags` (default: none).
+    pub tags: Vec<String>,
 }
 
 /// Default of `a2a.shutdown_grace`.
@@ -141,6 +171,8 @@ impl fmt::Debug for A2aConfig {
             .field("body_timeout", &self.body_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
+            .field("push_allow_hosts", &self.push_allow_hosts)
+            .field("extended_card", &self.extended_card)
             .finish()
     }
 }
@@ -157,13 +189,17 @@ impl Default for A2aConfig {
             body_timeout: None,
             idle_timeout: None,
             max_connections: None,
+            push_allow_hosts: Vec::new(),
+            extended_card: None,
         }
     }
 }
 
 /// The keys of the `a2a` section; any other key is reported (a misspelt `inbound_secret`
 /// would otherwise leave A2A unauthenticated without a word).
-const A2A_KEYS: [&str; 9] = [
+const A2A_KEYS: [&str; 11] = [
+    "push",
+    "extended_card",
     "port",
     "streaming",
     "push_notifications",
@@ -224,8 +260,65 @@ impl A2aConfig {
                 let n = r.int(Some(n), "a2a.max_connections", (1, 1_000_000), 1024);
                 u32::try_from(n).unwrap_or(1024)
             }),
+            push_allow_hosts: push_allow_hosts(r, field(v, "push")),
+            extended_card: extended_card(r, field(v, "extended_card")),
         }
     }
+}
+
+/// `a2a.push.allow_hosts`, lowercased (brackets of IPv6 literals removed).
+fn push_allow_hosts(r: &mut Reader<'_>, v: Option<&Value>) -> Vec<String> {
+    let Some(push) = r.mapping(v, "a2a.push") else {
+        return Vec::new();
+    };
+    r.string_list(field(push, "allow_hosts"), "a2a.push.allow_hosts")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| {
+            h.trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase()
+        })
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+/// `a2a.extended_card`.
+fn extended_card(r: &mut Reader<'_>, v: Option<&Value>) -> Option<ExtendedCardConfig> {
+    let card = r.mapping(v, "a2a.extended_card")?;
+    let description = r.opt_string(field(card, "description"), "a2a.extended_card.description");
+    let mut skills = Vec::new();
+    for (i, item) in r
+        .items(field(card, "skills"), "a2a.extended_card.skills")
+        .iter()
+        .enumerate()
+    {
+        let key = format!("a2a.extended_card.skills[{i}]");
+        let Some(id) = r.opt_string(field(item, "id"), &format!("{key}.id")) else {
+            r.warn(&key, "a skill needs an `id`; skipping it");
+            continue;
+        };
+        let name = r.string(field(item, "name"), &format!("{key}.name"), &id);
+        let description = r.string(
+            field(item, "description"),
+            &format!("{key}.description"),
+            "",
+        );
+        let tags = r
+            .string_list(field(item, "tags"), &format!("{key}.tags"))
+            .unwrap_or_default();
+        skills.push(ExtendedSkill {
+            id,
+            name,
+            description,
+            tags,
+        });
+    }
+    Some(ExtendedCardConfig {
+        description,
+        skills,
+    })
 }
 
 /// `a2a.shutdown_grace`: a duration, or `0` (fail running tasks at once); anything else warns

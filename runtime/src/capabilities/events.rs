@@ -26,6 +26,15 @@ pub trait EventsBackend: Send + Sync {
     async fn artifact(&self, artifact: Artifact) -> Result<(), HostError>;
     /// A message for the client.
     async fn message(&self, message: Message) -> Result<(), HostError>;
+    /// The adapter's whole answer (WIT `events.reply`). By default the message completes the
+    /// task; the workspace's backend sends it alone when it is the task's first event.
+    async fn reply(&self, message: Message) -> Result<(), HostError> {
+        self.status(TaskState::Completed, Some(message)).await
+    }
+    /// True once the task reported something (then a reply completes the task). Default true.
+    fn reported(&self) -> bool {
+        true
+    }
 }
 
 /// The `events` capability of one store.
@@ -46,6 +55,10 @@ impl events::Host for EventsCtx {
 
     async fn send_message(&mut self, message: Message) -> Result<(), HostError> {
         self.get()?.message(message).await
+    }
+
+    async fn reply(&mut self, message: Message) -> Result<(), HostError> {
+        self.get()?.reply(message).await
     }
 }
 
@@ -122,6 +135,15 @@ impl<B: EventsBackend> EventsBackend for TaskBudget<B> {
     async fn message(&self, message: Message) -> Result<(), HostError> {
         self.take_event()?;
         self.inner.message(message).await
+    }
+
+    async fn reply(&self, message: Message) -> Result<(), HostError> {
+        self.take_event()?;
+        self.inner.reply(message).await
+    }
+
+    fn reported(&self) -> bool {
+        self.inner.reported()
     }
 }
 

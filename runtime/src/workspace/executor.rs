@@ -17,7 +17,7 @@ use tracing::Instrument;
 use super::convert;
 use super::final_status::HoldFinal;
 use super::skills::SkillRegistry;
-use super::task_events::TaskEvents;
+use super::task_events::{TaskEvents, Working};
 use super::task_tools::{Builtins, TaskTools};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types as wit;
@@ -28,6 +28,11 @@ use crate::scheduler::admission::{in_slot, nested};
 
 /// Most earlier tasks of a context whose messages are passed as history.
 const HISTORY_TASKS: usize = 50;
+
+/// How long an adapter may run without reporting anything before the host reports WORKING
+/// for it. Until then the task stays SUBMITTED and `events.reply` is the whole answer (a
+/// Message, no task); the first artifact or message reports WORKING at once.
+pub const WORKING_GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Runs tasks on the current adapter version.
 pub struct AdapterExecutor {
@@ -148,7 +153,8 @@ impl AgentExecutor for AdapterExecutor {
         let config = self.config.load_full();
         let budgets = &adapter.grants().limits().budgets;
         // The adapter's final status waits until its call ended and the receipt is in.
-        let task_events = HoldFinal::new(TaskEvents::budgeted(events.clone(), budgets));
+        let working = Working::new(events.clone());
+        let task_events = HoldFinal::new(TaskEvents::budgeted_lazy(working.clone(), budgets));
         let tools = Arc::new(TaskTools::new(
             self.skills.clone(),
             self.builtins.clone(),
@@ -165,7 +171,6 @@ impl AgentExecutor for AdapterExecutor {
             history: self.history(&ctx).await,
             metadata: metadata_json(&ctx.metadata),
         };
-        let _ = events.status(a2a::TaskState::Working, None);
         if let Some(activity) = &self.builtins.activity {
             let head: String = ctx.user_text().chars().take(80).collect();
             activity.submit(Activity::new(ActivityType::A2aReceive, head).method("message/send"));
@@ -179,8 +184,18 @@ impl AgentExecutor for AdapterExecutor {
         // Dropped unfinished when a cancel aborts this future: counted as canceled.
         let metrics = crate::metrics::global().task_started();
         let sandbox = self.sandbox.with_receipts(receipts.clone());
-        let run = sandbox.execute_task(&adapter, &grants, &config, context);
-        let result = match in_slot(run).instrument(span.clone()).await {
+        let run = in_slot(sandbox.execute_task(&adapter, &grants, &config, context))
+            .instrument(span.clone());
+        tokio::pin!(run);
+        // WORKING is reported lazily: by the first artifact or message, or after the grace.
+        let outcome = tokio::select! {
+            done = &mut run => done,
+            _ = tokio::time::sleep(WORKING_GRACE) => {
+                working.ensure();
+                run.await
+            }
+        };
+        let result = match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(reason),
             Err(err) => Err(format!("{}: {err}", adapter.label)),

@@ -91,6 +91,20 @@ impl<B: EventsBackend> EventsBackend for HoldFinal<B> {
         self.open()?;
         self.inner.message(message).await
     }
+
+    /// Before anything was reported the reply is the whole answer (nothing to hold: no task
+    /// reaches the client); after, it is the final COMPLETED status, held like any other.
+    async fn reply(&self, message: Message) -> Result<(), HostError> {
+        self.open()?;
+        if self.inner.reported() {
+            return self.status(TaskState::Completed, Some(message)).await;
+        }
+        self.inner.reply(message).await
+    }
+
+    fn reported(&self) -> bool {
+        self.inner.reported()
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,12 @@ fn repo_root() -> PathBuf {
 /// The pinned SDK requirement installed into the venv.
 pub const A2A_SDK: &str = "a2a-sdk[http-server]==1.3.0";
 
+/// The SDK's gRPC extra at the same pin (`grpcio`, `grpcio-tools`, `grpcio-reflection`): pass
+/// it to [`venv_python`] to drive the gRPC binding. A requirement with an extra counts as
+/// installed once it was pip-installed into the venv (a marker file per requirement), since
+/// the distribution alone does not say which extras it has.
+pub const A2A_SDK_GRPC: &str = "a2a-sdk[grpc]==1.3.0";
+
 /// The file in the venv whose presence says the pinned SDK is installed.
 pub const PIN_MARKER: &str = ".a2a-sdk-1.3.0";
 
@@ -149,19 +155,51 @@ pub fn venv_python(packages: &[&str]) -> PathBuf {
         pip_install(&python, &[A2A_SDK.to_owned()]);
         std::fs::write(venv.join(PIN_MARKER), A2A_SDK).expect("writing the pin marker");
     }
-    if !packages.is_empty() {
-        let missing = missing(&python, packages);
+    let (with_extras, plain): (Vec<&str>, Vec<&str>) =
+        packages.iter().partition(|p| p.contains('['));
+    if !plain.is_empty() {
+        let missing = missing(&python, &plain);
         if !missing.is_empty() {
             pip_install(&python, &missing);
+        }
+    }
+    for requirement in with_extras {
+        let marker = venv.join(extra_marker(requirement));
+        if !marker.exists() {
+            pip_install(&python, &[requirement.to_owned()]);
+            std::fs::write(&marker, requirement).expect("writing the extra's marker");
         }
     }
     drop(lock);
     python
 }
 
+/// The marker file name of a requirement with extras: `a2a-sdk[grpc]==1.3.0` →
+/// `.req-a2a-sdk-grpc--1.3.0`.
+fn extra_marker(requirement: &str) -> String {
+    let name: String = requirement
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' => c,
+            ']' => '\0',
+            _ => '-',
+        })
+        .filter(|c| *c != '\0')
+        .collect();
+    format!(".req-{name}")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::dist_name;
+    use super::{dist_name, extra_marker};
+
+    #[test]
+    fn extra_markers() {
+        assert_eq!(
+            extra_marker("a2a-sdk[grpc]==1.3.0"),
+            ".req-a2a-sdk-grpc--1.3.0"
+        );
+    }
 
     #[test]
     fn dist_names() {

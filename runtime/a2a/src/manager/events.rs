@@ -16,7 +16,7 @@ use super::live::{lock, LiveState, LiveTask, Outgoing, Shared};
 use crate::executor::{AgentEvent, EventTarget, SinkClosed};
 use crate::store::Durable;
 use crate::types::{
-    is_final, now, Artifact, Message, Part, PartContent, StreamResponse, Task,
+    is_final, is_interrupted, now, Artifact, Message, Part, PartContent, StreamResponse, Task,
     TaskArtifactUpdateEvent, TaskState, TaskStatus, TaskStatusUpdateEvent,
 };
 
@@ -58,6 +58,18 @@ pub(super) fn apply(
     if st.closed {
         return Err(SinkClosed(st.task.id.clone()));
     }
+    // WORKING is sent once: a repeated WORKING without a message changes nothing (an
+    // executor may repeat it to learn whether the task was canceled: Err once closed).
+    if let AgentEvent::Status {
+        state: TaskState::Working,
+        message: None,
+    } = &event
+    {
+        if st.task.status.state == TaskState::Working {
+            st.started = true;
+            return Ok(());
+        }
+    }
     let first = !st.started;
     st.started = true;
     let task_id = st.task.id.clone();
@@ -82,6 +94,7 @@ pub(super) fn apply(
         }
         st.subscribers.retain(|s| s.primed);
         let update = status_update(&st.task);
+        push(shared, &st, &update, Some(&written));
         broadcast(&mut st, update, Some(written));
         st.closed = true;
         st.subscribers.clear();
@@ -157,10 +170,22 @@ pub(super) fn apply(
         write_progress(shared, &mut st);
         None
     };
+    push(shared, &st, &update, written.as_ref());
     broadcast(&mut st, update, written);
     if is_final(&st.task.status.state) {
         st.closed = true;
-        st.subscribers.clear();
+        let subscribers = std::mem::take(&mut st.subscribers);
+        if is_interrupted(&st.task.status.state) {
+            // SubscribeToTask streams follow the task to its end: they wait for the message
+            // that continues it (or a cancel).
+            let waiting: Vec<_> = subscribers.into_iter().filter(|s| s.to_end).collect();
+            if !waiting.is_empty() {
+                lock(&shared.parked)
+                    .entry(task_id)
+                    .or_default()
+                    .extend(waiting);
+            }
+        }
     }
     Ok(())
 }
@@ -227,13 +252,21 @@ pub(super) fn set_status(task: &mut Task, state: TaskState, message: Option<Mess
     };
 }
 
-fn status_update(task: &Task) -> StreamResponse {
+pub(super) fn status_update(task: &Task) -> StreamResponse {
     StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
         task_id: task.id.clone(),
         context_id: task.context_id.clone(),
         status: task.status.clone(),
         metadata: None,
     })
+}
+
+/// Hands `event` to push delivery (when enabled), to go out once `written` is committed.
+fn push(shared: &Shared, st: &LiveState, event: &StreamResponse, written: Option<&Durable>) {
+    if let Some(p) = shared.push.get() {
+        let last = st.task.status.state.is_terminal();
+        p.notify(&st.task.id, event, written.cloned(), last);
+    }
 }
 
 /// Sends `event` to every stream (not to outcome-only followers), to go out once `written`

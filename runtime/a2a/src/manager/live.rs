@@ -3,6 +3,7 @@
 //! The operations on tasks are in the parent module; how events change a task, in `events.rs`.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -26,6 +27,16 @@ pub(crate) struct Shared {
     pub(crate) store: TaskStore,
     /// The tasks whose executor is running, by id.
     pub(super) live: Mutex<HashMap<String, Arc<LiveTask>>>,
+    /// Push delivery, once enabled (`A2aServer::with_push`): every update goes to it too.
+    pub(crate) push: std::sync::OnceLock<Arc<crate::push::PushService>>,
+    /// SubscribeToTask streams of interrupted tasks (INPUT_REQUIRED, AUTH_REQUIRED) whose
+    /// executor has returned, by task id: the next message that continues the task takes them
+    /// over; a cancel sends them the final status. Lock order: a task's `state`, then
+    /// `parked`, then `live`.
+    pub(super) parked: Mutex<HashMap<String, Vec<Subscriber>>>,
+    /// How many continuations of interrupted tasks have started (counted under `parked`): a
+    /// subscriber that read a task from the store checks nothing started meanwhile.
+    pub(super) continuations: AtomicU64,
 }
 
 /// One running task.
@@ -41,6 +52,10 @@ pub(super) struct Subscriber {
     /// A blocking SendMessage waiting for the outcome: it gets a message reply, else only the
     /// end of the stream (then it reads the live snapshot), never the snapshot or updates.
     pub(super) outcome_only: bool,
+    /// A SubscribeToTask stream: it stays open through interrupted states (parked in
+    /// [`Shared::parked`]) until the task is terminal. A SendStreamingMessage stream ends at
+    /// the first terminal or interrupted state.
+    pub(super) to_end: bool,
 }
 
 /// A running task's snapshot and followers.
@@ -78,6 +93,9 @@ impl Shared {
             executor,
             store,
             live: Mutex::new(HashMap::new()),
+            push: std::sync::OnceLock::new(),
+            parked: Mutex::new(HashMap::new()),
+            continuations: AtomicU64::new(0),
         })
     }
 
@@ -93,6 +111,7 @@ impl Shared {
         for l in live {
             lock(&l.state).subscribers.clear();
         }
+        lock(&self.parked).clear();
     }
 
     /// Number of tasks whose executor is still running.

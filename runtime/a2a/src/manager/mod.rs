@@ -2,6 +2,7 @@
 //! serves the operations on running tasks (send, subscribe, cancel). The state of running tasks
 //! is in `live.rs`; how executor events change a task and reach its streams, in `events.rs`.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures::{FutureExt as _, Stream};
@@ -156,14 +157,23 @@ pub(crate) async fn start(
     };
 
     let (tx, rx) = mpsc::unbounded_channel();
+    let mut subscribers = vec![Subscriber {
+        tx,
+        primed: false,
+        outcome_only: follow != Follow::Stream,
+        to_end: false,
+    }];
+    // SubscribeToTask streams waiting on the interrupted task follow the continuation; taken
+    // and the live task inserted under one lock, so a new subscriber finds one or the other.
+    let mut parked = lock(&shared.parked);
+    if continuation {
+        shared.continuations.fetch_add(1, Ordering::SeqCst);
+    }
+    subscribers.extend(parked.remove(&task.id).unwrap_or_default());
     let live = Arc::new(LiveTask {
         state: Mutex::new(LiveState {
             task: task.clone(),
-            subscribers: vec![Subscriber {
-                tx,
-                primed: false,
-                outcome_only: follow != Follow::Stream,
-            }],
+            subscribers,
             started: false,
             continuation,
             message_reply: None,
@@ -175,6 +185,16 @@ pub(crate) async fn start(
         }),
     });
     lock(&shared.live).insert(task.id.clone(), live.clone());
+    drop(parked);
+    // A push config sent with the message (checked by the caller) covers the task from its
+    // first update on.
+    let push_config = req
+        .configuration
+        .as_ref()
+        .and_then(|c| c.task_push_notification_config.clone());
+    if let (Some(p), Some(config)) = (shared.push.get(), push_config) {
+        p.attach(&task.id, config);
+    }
 
     let ctx = RequestContext {
         task_id: task.id.clone(),
@@ -315,35 +335,89 @@ pub(crate) async fn send_message(
     Ok(SendOutcome::Task(task))
 }
 
-/// SubscribeToTask: a stream that starts with the task snapshot.
+/// SubscribeToTask: a stream that starts with the task snapshot and follows the task until
+/// it is terminal (A2A 1.0 §3.1.6), through interrupted states: a stream of an INPUT_REQUIRED
+/// or AUTH_REQUIRED task waits (SSE keep-alives) for the message that continues it and then
+/// gets its events. Errors: TaskNotFound; UnsupportedOperation for a terminal task.
 pub(crate) async fn subscribe(shared: &Arc<Shared>, task_id: &str) -> A2aResult<EventReceiver> {
     let (tx, rx) = mpsc::unbounded_channel();
-    if let Some(l) = shared.live(task_id) {
-        let mut st = lock(&l.state);
-        if !st.closed {
-            let _ = tx.send(Outgoing {
-                event: StreamResponse::Task(st.task.clone()),
-                durable: Some(st.last_write.clone()),
-            });
-            st.subscribers.push(Subscriber {
-                tx,
-                primed: true,
-                outcome_only: false,
-            });
-            return Ok(rx);
+    let follower = |tx| Subscriber {
+        tx,
+        primed: true,
+        outcome_only: false,
+        to_end: true,
+    };
+    let task = loop {
+        let starts = shared.continuations.load(Ordering::SeqCst);
+        if let Some(l) = shared.live(task_id) {
+            let written = {
+                let mut st = lock(&l.state);
+                if !st.closed {
+                    let _ = tx.send(Outgoing {
+                        event: StreamResponse::Task(st.task.clone()),
+                        durable: Some(st.last_write.clone()),
+                    });
+                    st.subscribers.push(follower(tx));
+                    return Ok(rx);
+                }
+                st.last_write.clone()
+            };
+            // Interrupted or ended just now: the store has it once this write commits.
+            written.await.map_err(|e| A2aError::store(&e))?;
+        }
+        let task = shared.get_task(task_id).await?;
+        if task.status.state.is_terminal() {
+            return Err(A2aError::UnsupportedOperation(format!(
+                "task `{}` is in a terminal state",
+                crate::error::clip(task_id)
+            )));
+        }
+        let mut parked = lock(&shared.parked);
+        if shared.continuations.load(Ordering::SeqCst) != starts {
+            // A message continued some task while the store was read: look again.
+            continue;
+        }
+        let _ = tx.send(Outgoing {
+            event: StreamResponse::Task(task.clone()),
+            durable: None,
+        });
+        parked
+            .entry(task_id.to_string())
+            .or_default()
+            .push(follower(tx.clone()));
+        break task;
+    };
+    // A cancel between the store read and the parking: read the store again and end the
+    // stream if the task moved on.
+    let now = shared.get_task(task_id).await?;
+    if now.status.state != task.status.state || now.status.timestamp != task.status.timestamp {
+        let mut parked = lock(&shared.parked);
+        if let Some(list) = parked.get_mut(task_id) {
+            if let Some(i) = list.iter().position(|s| s.tx.same_channel(&tx)) {
+                let _ = tx.send(Outgoing {
+                    event: events::status_update(&now),
+                    durable: None,
+                });
+                if now.status.state.is_terminal() {
+                    list.remove(i);
+                }
+            }
         }
     }
-    let task = shared.get_task(task_id).await?;
-    if task.status.state.is_terminal() {
-        return Err(A2aError::UnsupportedOperation(format!(
-            "task `{task_id}` is in a terminal state"
-        )));
-    }
-    let _ = tx.send(Outgoing {
-        event: StreamResponse::Task(task),
-        durable: None,
-    });
     Ok(rx)
+}
+
+/// Ends the parked SubscribeToTask streams of `task` (a cancel of an interrupted task) with
+/// its final status.
+fn release_parked(shared: &Shared, task: &Task) {
+    let waiting = lock(&shared.parked).remove(&task.id).unwrap_or_default();
+    let update = events::status_update(task);
+    for s in waiting {
+        let _ = s.tx.send(Outgoing {
+            event: update.clone(),
+            durable: None,
+        });
+    }
 }
 
 /// CancelTask: asks the executor to stop and moves the task to CANCELED.
@@ -363,6 +437,7 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, task_id: &str) -> A2aResult<Tas
             .put(&task)
             .await
             .map_err(|e| A2aError::store(&e))?;
+        release_parked(shared, &task);
         return Ok(task);
     };
     lock(&l.state).canceling = true;

@@ -18,6 +18,7 @@ use crate::types::{now, Task, TaskState};
 
 mod checkpoint;
 mod durable;
+mod push;
 mod queue;
 mod schema;
 mod sql;

@@ -28,6 +28,7 @@ CREATE INDEX IF NOT EXISTS tasks_by_update_seq ON tasks(updated_ms DESC, seq DES
 /// from which the store thread continues numbering its writes.
 pub(super) fn prepare(conn: &Connection) -> rusqlite::Result<i64> {
     conn.execute_batch(TABLES)?;
+    conn.execute_batch(super::push::PUSH_TABLE)?;
     if !has_seq_column(conn)? {
         // Databases from before `seq` existed: existing rows keep seq 0 and order among
         // themselves by status time only, as before.

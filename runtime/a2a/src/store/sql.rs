@@ -111,6 +111,12 @@ pub(super) fn prune(c: &mut Connection, r: &Retention) -> rusqlite::Result<Delta
         ),
         keep,
     )?;
+    // A task's push configs go with it.
+    // (The table is `push_configs`, see push.rs.)
+    c.execute(
+        "DELETE FROM push_configs WHERE task_id NOT IN (SELECT id FROM tasks)",
+        [],
+    )?;
     Ok(delta)
 }
 

@@ -100,7 +100,9 @@ pub(super) fn a2a_server(
     Ok(Server {
         a2a: server
             .with_bearer_secret(configured_secret)
-            .with_serve_options(serve_options(&plan.config.a2a)),
+            .with_serve_options(serve_options(&plan.config.a2a))
+            .with_push(push_options(&plan.config.a2a))
+            .with_extended_card(extended_card(&plan.config.a2a)),
         not_configured,
         keeps_configured_secret,
     })
@@ -187,4 +189,34 @@ fn scratch_root(plan: &Plan) -> PathBuf {
         tracing::warn!(dir = %root.display(), error = %err, "cannot create the scratch folder");
     }
     root
+}
+
+/// Push delivery from `a2a.push_notifications` and `a2a.push.allow_hosts` (`None`: off).
+fn push_options(a2a: &molecule_config::A2aConfig) -> Option<molecule_a2a::PushOptions> {
+    a2a.push_notifications.then(|| molecule_a2a::PushOptions {
+        allow_hosts: a2a.push_allow_hosts.clone(),
+        ..molecule_a2a::PushOptions::default()
+    })
+}
+
+/// The extended agent card from `a2a.extended_card` (`None`: not configured).
+fn extended_card(a2a: &molecule_config::A2aConfig) -> Option<molecule_a2a::ExtendedCard> {
+    let c = a2a.extended_card.as_ref()?;
+    Some(molecule_a2a::ExtendedCard {
+        description: c.description.clone(),
+        skills: c
+            .skills
+            .iter()
+            .map(|s| molecule_a2a::types::AgentSkill {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                description: s.description.clone(),
+                tags: s.tags.clone(),
+                examples: None,
+                input_modes: None,
+                output_modes: None,
+                security_requirements: None,
+            })
+            .collect(),
+    })
 }

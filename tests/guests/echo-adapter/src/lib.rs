@@ -10,6 +10,8 @@
 //!   (`tasks=1 setups=1` in a fresh instance);
 //! * `ask` — asks the model and returns its answer;
 //! * `config KEY` — returns that key of the setup config;
+//! * `say TEXT` — answers with the message `TEXT` alone (`events.reply`: no task);
+//! * `working` — reports WORKING twice, then answers with an artifact;
 //! * anything else — returns `echo: <text>`.
 //!
 //! Setup fails when the config has `"fail_setup": true` (at the top level, or in
@@ -95,6 +97,13 @@ impl Adapter for Echo {
             "config" => {
                 let value = CONFIG.get().map(|c| c[rest].clone()).unwrap_or(Value::Null);
                 reply(value.to_string())
+            }
+            "say" => events::reply_text(rest).map_err(|e| format!("{e:?}")),
+            "working" => {
+                for _ in 0..2 {
+                    events::status(TaskState::Working, None).map_err(|e| format!("{e:?}"))?;
+                }
+                reply("worked")
             }
             _ => reply(format!("echo: {text}")),
         }
