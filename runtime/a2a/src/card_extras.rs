@@ -10,7 +10,19 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::types::{AgentCard, AgentSkill, HttpAuthSecurityScheme, SecurityScheme};
+use crate::types::{AgentCard, AgentInterface, AgentSkill, HttpAuthSecurityScheme, SecurityScheme};
+
+/// Binding name of the gRPC interface in `supportedInterfaces`.
+pub const BINDING_GRPC: &str = "GRPC";
+
+/// The `supportedInterfaces` entry of a gRPC binding served at `target`, a `host:port`
+/// (a2a.proto: "For gRPC, the address should be in the format `hostname:port`"), protocol
+/// version 1.0. Re-exported as `grpc::interface`.
+pub fn grpc_interface(target: &str) -> AgentInterface {
+    let mut i = AgentInterface::new(target.to_string(), BINDING_GRPC);
+    i.protocol_version = crate::types::PROTOCOL_VERSION.to_string();
+    i
+}
 
 /// Name of the bearer scheme in `securitySchemes`.
 pub(crate) const BEARER_SCHEME: &str = "bearer";
@@ -33,6 +45,8 @@ pub(crate) struct Extras {
     pub(crate) bearer: bool,
     /// The extended card, when configured.
     pub(crate) extended: Option<ExtendedCard>,
+    /// The gRPC binding's `host:port`, when served (listed in `supportedInterfaces`).
+    pub(crate) grpc: Option<String>,
 }
 
 /// Writes `extras` into `card`: the capabilities, and the bearer scheme and requirement when
@@ -40,6 +54,11 @@ pub(crate) struct Extras {
 pub(crate) fn apply(card: &mut AgentCard, extras: &Extras) {
     card.capabilities.push_notifications = Some(extras.push);
     card.capabilities.extended_agent_card = extras.extended.is_some().then_some(true);
+    if let Some(target) = &extras.grpc {
+        card.supported_interfaces
+            .retain(|i| i.protocol_binding != BINDING_GRPC);
+        card.supported_interfaces.push(grpc_interface(target));
+    }
     let mut schemes = card.security_schemes.take().unwrap_or_default();
     let mut requirements = card.security_requirements.take().unwrap_or_default();
     schemes.remove(BEARER_SCHEME);

@@ -22,6 +22,7 @@
 
 pub mod card;
 mod card_extras;
+pub mod card_signing;
 mod compat_v03;
 mod error;
 pub mod executor;

@@ -119,20 +119,54 @@ pub(crate) async fn get(
         })
 }
 
-/// ListTaskPushNotificationConfigs: every config of the task, oldest first (one page).
+/// Page size of ListTaskPushNotificationConfigs when `pageSize` is absent or 0 (proto3's
+/// default), and the largest one accepted.
+pub(crate) const PUSH_PAGE_SIZE_MAX: usize = 100;
+
+/// ListTaskPushNotificationConfigs: one page of the task's configs, oldest first — at most
+/// `page_size` (1–100; `None`: 100) after the `page_token` of the previous page — and the
+/// token of the next page ("" on the last one). The token is the store's sequence number of
+/// the last config returned, as decimal text.
 ///
-/// Errors: -32001 (no such task), -32003 (push off).
+/// Errors: -32001 (no such task), -32003 (push off), -32602 (a token that is not one).
 pub(crate) async fn list(
     state: &AppState,
     task_id: &str,
-) -> A2aResult<Vec<TaskPushNotificationConfig>> {
+    page_size: Option<usize>,
+    page_token: &str,
+) -> A2aResult<(Vec<TaskPushNotificationConfig>, String)> {
     let service = service(state)?;
     agent(state)?.get_task(task_id).await?;
-    service
+    let after = match page_token {
+        "" => 0,
+        t => t.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            A2aError::InvalidParams(format!("`pageToken` `{}` is invalid", clip(t)))
+        })?,
+    };
+    let (configs, next) = service
         .store()
-        .list_push_configs(task_id)
+        .list_push_configs_page(task_id, after, page_size.unwrap_or(PUSH_PAGE_SIZE_MAX))
         .await
-        .map_err(|e| A2aError::store(&e))
+        .map_err(|e| A2aError::store(&e))?;
+    Ok((configs, next.map(|n| n.to_string()).unwrap_or_default()))
+}
+
+/// `pageSize` of a list request: absent or 0 → `None`; 1–100 (a number or numeric text, as
+/// query strings carry it); anything else is -32602.
+fn page_size(map: &Map<String, Value>) -> A2aResult<Option<usize>> {
+    let n = match map.get("pageSize") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(_) => None,
+    };
+    match n {
+        Some(0) => Ok(None),
+        Some(n) if (1..=PUSH_PAGE_SIZE_MAX as i64).contains(&n) => Ok(usize::try_from(n).ok()),
+        _ => Err(A2aError::InvalidParams(format!(
+            "`pageSize` must be an integer 1–{PUSH_PAGE_SIZE_MAX}"
+        ))),
+    }
 }
 
 /// DeleteTaskPushNotificationConfig: no more deliveries to that webhook. Deleting a config
@@ -270,12 +304,14 @@ pub(crate) async fn run(state: &AppState, op: PushOp, p: Value) -> A2aResult<Val
         }
         PushOp::List => {
             let (task, _) = ids(false)?;
-            let configs = list(state, &task)
-                .await?
+            let size = page_size(map)?;
+            let token = string(map, "pageToken")?.unwrap_or_default();
+            let (configs, next) = list(state, &task, size, &token).await?;
+            let configs = configs
                 .iter()
                 .map(config_json)
                 .collect::<A2aResult<Vec<_>>>()?;
-            Ok(json!({ "configs": configs, "nextPageToken": "" }))
+            Ok(json!({ "configs": configs, "nextPageToken": next }))
         }
         PushOp::Delete => {
             let (task, id) = ids(true)?;

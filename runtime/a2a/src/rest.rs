@@ -80,7 +80,12 @@ async fn route(state: &AppState, req: Request) -> Result<Response, A2aError> {
                         body
                     }
                     (_, Some(config_id)) => json!({"taskId": task_id, "id": config_id}),
-                    (_, None) => json!({"taskId": task_id}),
+                    (_, None) => {
+                        // List: `?pageSize=&pageToken=` ride along.
+                        let mut q = query;
+                        q.insert("taskId".into(), Value::String(task_id));
+                        Value::Object(q)
+                    }
                 };
                 (Op::PushConfig(op.0), params)
             } else if let Some(id) = rest.strip_suffix(":cancel") {

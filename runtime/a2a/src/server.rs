@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
-use crate::card::{CardHandle, AGENT_CARD_PATH};
+use crate::card::{CardHandle, AGENT_CARD_PATH, AGENT_CARD_V1_PATH};
 use crate::error::A2aError;
 use crate::executor::AgentExecutor;
 use crate::http::{check_auth, transport_error, Binding};
@@ -171,14 +171,19 @@ impl A2aServer {
         }
     }
 
-    /// Marks tasks left running by a previous process as FAILED (their executors are gone).
-    /// Returns how many were marked.
+    /// Marks tasks left running by a previous process as FAILED (their executors are gone),
+    /// each pushed to its webhooks when push is on. Returns how many were marked.
     pub async fn fail_unfinished_tasks(&self) -> Result<usize, crate::store::StoreError> {
         match &self.state.mode {
             Mode::Ready(s) => {
-                s.store
+                let failed = s
+                    .store
                     .fail_unfinished("interrupted: the agent restarted")
-                    .await
+                    .await?;
+                if let Some(p) = s.push.get() {
+                    failed.iter().for_each(|t| p.notify_final(t));
+                }
+                Ok(failed.len())
             }
             Mode::NotConfigured { .. } => Ok(0),
         }
@@ -188,6 +193,7 @@ impl A2aServer {
     pub fn router(&self) -> Router {
         Router::new()
             .route(AGENT_CARD_PATH, get(card_handler))
+            .route(AGENT_CARD_V1_PATH, get(card_v1_handler))
             .fallback(dispatch)
             .with_state(self.state.clone())
     }
@@ -216,8 +222,17 @@ impl A2aServer {
     }
 }
 
-async fn card_handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    state.card.respond(&headers)
+async fn card_handler(
+    State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let v1 = crate::card::wants_v1(&headers, uri.query());
+    state.card.respond(&headers, v1)
+}
+
+async fn card_v1_handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    state.card.respond(&headers, true)
 }
 
 async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {

@@ -499,3 +499,169 @@ async fn python_sdk_client_drives_push_configs() {
         );
     }
 }
+
+#[tokio::test]
+async fn canceling_a_stored_interrupted_task_is_pushed() {
+    let hook = receiver(0).await;
+    let s = server(memory(), Some(options(&["127.0.0.1"]))).await;
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "SendMessage",
+        json!({"message": user_message("ask x")}),
+    )
+    .await;
+    let task_id = v["result"]["task"]["id"].as_str().unwrap().to_string();
+    wait_state(&s.url, &task_id, "TASK_STATE_INPUT_REQUIRED").await;
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "CreateTaskPushNotificationConfig",
+        json!({"taskId": task_id, "id": "c", "url": hook.url, "token": "t-cancel"}),
+    )
+    .await;
+    assert_eq!(v["result"]["id"], "c", "{v}");
+    let (_, v) = rpc(&s.url, Some("1.0"), "CancelTask", json!({"id": task_id})).await;
+    assert_eq!(v["result"]["status"]["state"], "TASK_STATE_CANCELED", "{v}");
+    let hits = hook.wait_for(1).await;
+    assert_eq!(
+        kind(&hits.last().unwrap().body),
+        "status:TASK_STATE_CANCELED"
+    );
+    assert_eq!(hits.last().unwrap().token.as_deref(), Some("t-cancel"));
+    assert_eq!(
+        hits.last().unwrap().body["statusUpdate"]["taskId"],
+        task_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn tasks_failed_at_boot_are_pushed() {
+    let hook = receiver(0).await;
+    let store = memory();
+    // What a killed process leaves: a WORKING task with a webhook.
+    let task: molecule_a2a::types::Task = serde_json::from_value(json!({
+        "id": "left-over", "contextId": "ctx-left",
+        "status": {"state": "TASK_STATE_WORKING"}
+    }))
+    .unwrap();
+    store.put(&task).await.unwrap();
+    let config = serde_json::from_value(json!({
+        "taskId": "left-over", "id": "h", "url": hook.url, "token": "t-boot"
+    }))
+    .unwrap();
+    store.put_push_config(config).await.unwrap();
+
+    let s = server(store, Some(options(&["127.0.0.1"]))).await;
+    assert_eq!(s.server.fail_unfinished_tasks().await.unwrap(), 1);
+    let hits = hook.wait_for(1).await;
+    let last = &hits.last().unwrap().body;
+    assert_eq!(kind(last), "status:TASK_STATE_FAILED");
+    assert_eq!(last["statusUpdate"]["taskId"], "left-over");
+    assert_eq!(last["statusUpdate"]["contextId"], "ctx-left");
+    assert_eq!(hits.last().unwrap().token.as_deref(), Some("t-boot"));
+}
+
+#[tokio::test]
+async fn list_configs_pages_with_page_size_and_token() {
+    let hook = receiver(0).await;
+    let s = server(memory(), Some(options(&["127.0.0.1"]))).await;
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "SendMessage",
+        json!({"message": user_message("ask x")}),
+    )
+    .await;
+    let task_id = v["result"]["task"]["id"].as_str().unwrap().to_string();
+    for id in ["p1", "p2", "p3"] {
+        let (_, v) = rpc(
+            &s.url,
+            Some("1.0"),
+            "CreateTaskPushNotificationConfig",
+            json!({"taskId": task_id, "id": id, "url": hook.url}),
+        )
+        .await;
+        assert_eq!(v["result"]["id"], id, "{v}");
+    }
+    let ids = |v: &Value| -> Vec<String> {
+        v["configs"]
+            .as_array()
+            .unwrap_or_else(|| panic!("configs: {v}"))
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // JSON-RPC, proto field names: page_size 2, then the rest.
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "ListTaskPushNotificationConfigs",
+        json!({"task_id": task_id, "page_size": 2}),
+    )
+    .await;
+    assert_eq!(ids(&v["result"]), ["p1", "p2"], "{v}");
+    let token = v["result"]["nextPageToken"].as_str().unwrap().to_string();
+    assert!(!token.is_empty(), "{v}");
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "ListTaskPushNotificationConfigs",
+        json!({"taskId": task_id, "pageSize": 2, "pageToken": token}),
+    )
+    .await;
+    assert_eq!(ids(&v["result"]), ["p3"], "{v}");
+    assert_eq!(v["result"]["nextPageToken"], "", "{v}");
+    // No pageSize (or 0): everything on one page.
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "ListTaskPushNotificationConfigs",
+        json!({"taskId": task_id, "pageSize": 0}),
+    )
+    .await;
+    assert_eq!(ids(&v["result"]), ["p1", "p2", "p3"], "{v}");
+    // HTTP+JSON: the query string.
+    let url = format!(
+        "{}/tasks/{task_id}/pushNotificationConfigs?pageSize=1",
+        s.url
+    );
+    let page: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    assert_eq!(ids(&page), ["p1"], "{page}");
+    let next = page["nextPageToken"].as_str().unwrap();
+    let page: Value = reqwest::get(format!("{url}&pageToken={next}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), ["p2"], "{page}");
+    // Bad values are -32602.
+    for bad in [json!({"pageSize": 101}), json!({"pageToken": "nope"})] {
+        let mut p = bad.clone();
+        p["taskId"] = json!(task_id);
+        let (_, v) = rpc(&s.url, Some("1.0"), "ListTaskPushNotificationConfigs", p).await;
+        assert_eq!(v["error"]["code"], -32602, "{bad}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn one_http_client_per_webhook_host_and_address() {
+    let hook = receiver(0).await;
+    let s = server(memory(), Some(options(&["127.0.0.1"]))).await;
+    for text in ["one", "two"] {
+        let config = json!({"url": hook.url});
+        rpc(
+            &s.url,
+            Some("1.0"),
+            "SendMessage",
+            json!({"message": user_message(text),
+                   "configuration": {"taskPushNotificationConfig": config}}),
+        )
+        .await;
+    }
+    hook.wait_for(8).await;
+    let m = s.server.push_metrics().unwrap();
+    assert_eq!(m.delivered, 8, "{m:?}");
+    assert_eq!(m.clients_built, 1, "{m:?}");
+}

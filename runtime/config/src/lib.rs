@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod capabilities;
+mod card_keys;
 mod effective;
 mod env;
 mod grants_config;
@@ -34,6 +35,7 @@ mod workspace;
 mod tests;
 
 pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface};
+pub use card_keys::{CardSigningConfig, TrustedCardKey};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};

@@ -121,6 +121,10 @@ pub struct A2aConfig {
     /// `a2a.max_connections`: connections served at once; more wait in the listen backlog
     /// (`None`: the server's default, 1024).
     pub max_connections: Option<u32>,
+    /// `a2a.grpc_port`: the port of the gRPC binding (A2A 1.0 §10, HTTP/2 cleartext, same
+    /// inbound bearer), on the A2A port's host; `0` picks a free port. `None` (absent, or a
+    /// value outside 0–65535, which warns): gRPC is not served.
+    pub grpc_port: Option<u16>,
     /// `a2a.push.allow_hosts`: webhook hosts (names or IP literals, lowercase) that push
     /// notifications may reach on loopback, private or link-local addresses; public addresses
     /// need no entry. Default: none.
@@ -128,6 +132,11 @@ pub struct A2aConfig {
     /// `a2a.extended_card`: what `GetExtendedAgentCard` adds to the public card for
     /// authenticated callers (`None`: no extended card, -32007).
     pub extended_card: Option<ExtendedCardConfig>,
+    /// `a2a.card_signing`: the key that signs the served agent card (`None`: unsigned).
+    pub card_signing: Option<crate::card_keys::CardSigningConfig>,
+    /// `a2a.trusted_card_keys`: keys peers' signed cards are verified with; when non-empty a
+    /// peer whose card does not verify is refused. Default: none (cards not checked).
+    pub trusted_card_keys: Vec<crate::card_keys::TrustedCardKey>,
 }
 
 /// `a2a.extended_card`: `description` (replaces the card's) and `skills` (added), each
@@ -171,8 +180,11 @@ impl fmt::Debug for A2aConfig {
             .field("body_timeout", &self.body_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
+            .field("grpc_port", &self.grpc_port)
             .field("push_allow_hosts", &self.push_allow_hosts)
             .field("extended_card", &self.extended_card)
+            .field("card_signing", &self.card_signing)
+            .field("trusted_card_keys", &self.trusted_card_keys)
             .finish()
     }
 }
@@ -189,15 +201,21 @@ impl Default for A2aConfig {
             body_timeout: None,
             idle_timeout: None,
             max_connections: None,
+            grpc_port: None,
             push_allow_hosts: Vec::new(),
             extended_card: None,
+            card_signing: None,
+            trusted_card_keys: Vec::new(),
         }
     }
 }
 
 /// The keys of the `a2a` section; any other key is reported (a misspelt `inbound_secret`
 /// would otherwise leave A2A unauthenticated without a word).
-const A2A_KEYS: [&str; 11] = [
+const A2A_KEYS: [&str; 14] = [
+    "card_signing",
+    "trusted_card_keys",
+    "grpc_port",
     "push",
     "extended_card",
     "port",
@@ -260,10 +278,35 @@ impl A2aConfig {
                 let n = r.int(Some(n), "a2a.max_connections", (1, 1_000_000), 1024);
                 u32::try_from(n).unwrap_or(1024)
             }),
+            grpc_port: grpc_port(r, field(v, "grpc_port")),
             push_allow_hosts: push_allow_hosts(r, field(v, "push")),
             extended_card: extended_card(r, field(v, "extended_card")),
+            card_signing: crate::card_keys::card_signing(r, field(v, "card_signing")),
+            trusted_card_keys: crate::card_keys::trusted_card_keys(
+                r,
+                field(v, "trusted_card_keys"),
+            ),
         }
     }
+}
+
+/// `a2a.grpc_port`: an integer 0–65535; anything else warns and leaves gRPC off.
+fn grpc_port(r: &mut Reader<'_>, v: Option<&Value>) -> Option<u16> {
+    let v = v?;
+    let n = match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    let port = n.and_then(|n| u16::try_from(n).ok());
+    if port.is_none() {
+        let shown = r.text(v).unwrap_or_else(|| "this value".into());
+        r.warn(
+            "a2a.grpc_port",
+            format!("{shown} is not a port (0–65535); gRPC is not served"),
+        );
+    }
+    port
 }
 
 /// `a2a.push.allow_hosts`, lowercased (brackets of IPv6 literals removed).

@@ -23,6 +23,7 @@ mod discover;
 mod executor;
 mod final_status;
 mod metrics_route;
+mod peer_cards;
 mod peers;
 mod platform;
 mod platform_secrets;

@@ -19,6 +19,8 @@ use crate::capabilities::a2a::A2aBackend;
 pub struct PlatformPeers {
     client: PlatformClient,
     delegations: Arc<Mutex<HashMap<String, DelegationStatus>>>,
+    /// `a2a.trusted_card_keys`: peers' cards must be signed by one of them (empty: unchecked).
+    trusted_card_keys: Arc<Vec<molecule_a2a::card_signing::TrustedKey>>,
 }
 
 /// What a peer answered, reduced to state and text.
@@ -36,7 +38,36 @@ impl PlatformPeers {
         PlatformPeers {
             client,
             delegations: Arc::new(Mutex::new(HashMap::new())),
+            trusted_card_keys: Arc::new(Vec::new()),
         }
+    }
+
+    /// Requires peers' cards to be signed by one of `keys` (`a2a.trusted_card_keys`).
+    pub fn with_trusted_card_keys(
+        mut self,
+        keys: Vec<molecule_a2a::card_signing::TrustedKey>,
+    ) -> Self {
+        self.trusted_card_keys = Arc::new(keys);
+        self
+    }
+
+    /// With trusted card keys, verifies `peer_id`'s card from the registry's peer list.
+    async fn check_card(&self, peer_id: &str) -> Result<(), HostError> {
+        if self.trusted_card_keys.is_empty() {
+            return Ok(());
+        }
+        let peers = self
+            .client
+            .peers()
+            .await
+            .map_err(|e| HostError::Unavailable(format!("listing peers: {e}")))?;
+        let card = peers
+            .iter()
+            .find(|p| p.id == peer_id)
+            .map(|p| p.agent_card.clone())
+            .unwrap_or(Value::Null);
+        super::peer_cards::check_peer_card(peer_id, &card, &self.trusted_card_keys)
+            .map_err(HostError::Denied)
     }
 
     /// True when any peer is a child of this workspace (it then coordinates).
@@ -55,6 +86,7 @@ impl PlatformPeers {
                 "a workspace cannot delegate to itself; pick one of list_peers".into(),
             ));
         }
+        self.check_card(peer_id).await?;
         let outcome = self
             .client
             .send_a2a(peer_id, &message_send(text))
@@ -179,6 +211,7 @@ impl A2aBackend for PlatformPeers {
                 "a workspace cannot delegate to itself".into(),
             ));
         }
+        self.check_card(peer_id).await?;
         let id = format!("dlg-{}", molecule_a2a::types::new_id());
         let status = |state, result| DelegationStatus {
             id: id.clone(),

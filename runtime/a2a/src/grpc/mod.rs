@@ -28,9 +28,9 @@ use crate::manager::committed_events;
 use crate::ops::{self, Op, Reply};
 use crate::server::A2aServer;
 use crate::state::AppState;
-use crate::types::{AgentInterface, PROTOCOL_VERSION};
 
 mod convert;
+mod incoming;
 
 /// The generated prost messages, tonic client and server of `lf.a2a.v1` (a2a.proto), with
 /// ProtoJSON serde impls.
@@ -42,22 +42,19 @@ pub mod pb {
 
 use pb::a2a_service_server::{A2aService, A2aServiceServer};
 
-/// Binding name of the gRPC interface in `supportedInterfaces`.
-pub const BINDING_GRPC: &str = "GRPC";
-
-/// The `supportedInterfaces` entry of a gRPC binding served at `target`, a `host:port`
-/// (a2a.proto: "For gRPC, the address should be in the format `hostname:port`"), protocol
-/// version 1.0.
-pub fn interface(target: &str) -> AgentInterface {
-    let mut i = AgentInterface::new(target.to_string(), BINDING_GRPC);
-    i.protocol_version = PROTOCOL_VERSION.to_string();
-    i
-}
+pub use crate::card_extras::{grpc_interface as interface, BINDING_GRPC};
 
 impl A2aServer {
     /// Serves the gRPC binding on `listener` (HTTP/2 cleartext; TLS, where wanted, ends in
     /// front of the runtime) until `shutdown` resolves, then ends open streams and returns
     /// once in-flight calls are done. Messages are limited to the server's body limit.
+    ///
+    /// Limits, from [`serve_options`](Self::serve_options) (config.yaml `a2a:`): at most
+    /// `max_connections` gRPC connections at once (more wait in the listen backlog:
+    /// `incoming.rs`); an HTTP/2 PING every `idle_timeout` on a connection, which is closed
+    /// when the peer does not answer within [`GRPC_PING_TIMEOUT`] (a dead peer frees its slot);
+    /// at most [`GRPC_MAX_STREAMS`] calls at once per connection. `header_timeout` and
+    /// `body_timeout` (HTTP/1.1 deadlines) do not apply here.
     ///
     /// Errors: the listener failing (tonic's transport error, as `std::io::Error`).
     pub async fn serve_grpc(
@@ -67,13 +64,17 @@ impl A2aServer {
     ) -> std::io::Result<()> {
         let state = self.state().clone();
         let limit = state.body_limit();
+        let options = self.serve_options();
         let service = A2aServiceServer::new(GrpcService { state })
             .max_decoding_message_size(limit)
             .max_encoding_message_size(usize::MAX);
         let me = self.clone();
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming = incoming::capped(listener, options.max_connections);
         tonic::transport::Server::builder()
+            .max_concurrent_streams(GRPC_MAX_STREAMS)
+            .concurrency_limit_per_connection(GRPC_MAX_STREAMS as usize)
+            .http2_keepalive_interval(Some(options.idle_timeout))
+            .http2_keepalive_timeout(Some(GRPC_PING_TIMEOUT))
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, async move {
                 shutdown.await;
@@ -82,7 +83,20 @@ impl A2aServer {
             .await
             .map_err(std::io::Error::other)
     }
+
+    /// Lists the gRPC binding at `target` (`host:port`; `None`: not served) in the card's
+    /// `supportedInterfaces`, after the HTTP ones; the card's other interfaces stay as given.
+    pub fn with_grpc_interface(self, target: Option<String>) -> Self {
+        self.state().card.update_extras(|e| e.grpc = target);
+        self
+    }
 }
+
+/// Calls served at once on one gRPC connection (HTTP/2 `MAX_CONCURRENT_STREAMS`).
+pub const GRPC_MAX_STREAMS: u32 = 256;
+
+/// How long a gRPC peer has to answer the server's HTTP/2 PING before its connection closes.
+pub const GRPC_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The tonic service: each method admits the call (auth, version), runs the operation and
 /// converts the result.

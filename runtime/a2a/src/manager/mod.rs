@@ -438,6 +438,9 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, task_id: &str) -> A2aResult<Tas
             .await
             .map_err(|e| A2aError::store(&e))?;
         release_parked(shared, &task);
+        if let Some(p) = shared.push.get() {
+            p.notify_final(&task); // stored already: no live state, events::apply not involved
+        }
         return Ok(task);
     };
     lock(&l.state).canceling = true;

@@ -140,7 +140,7 @@ async fn deliver(service: &PushService, config: &TaskPushNotificationConfig, bod
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(MAX_BACKOFF);
         }
-        match send_once(o, config, body).await {
+        match send_once(service, config, body).await {
             Ok(()) => {
                 Counters::add(&c.delivered);
                 return;
@@ -165,24 +165,19 @@ enum Outcome {
 }
 
 async fn send_once(
-    o: &super::PushOptions,
+    service: &PushService,
     config: &TaskPushNotificationConfig,
     body: &str,
 ) -> Result<(), Outcome> {
+    let o = &service.options;
     // Resolved and checked for every attempt: the name may point elsewhere by now.
     let target = policy::check(&config.url, &o.allow_hosts)
         .await
         .map_err(Outcome::GiveUp)?;
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(o.timeout);
-    if target.host.parse::<std::net::IpAddr>().is_err() {
-        builder = builder.resolve(&target.host, target.addr);
-    }
-    let client = builder
-        .build()
-        .map_err(|e| Outcome::GiveUp(format!("http client: {e}")))?;
+    let client = service
+        .clients
+        .get(&target.host, target.addr, o.timeout)
+        .map_err(Outcome::GiveUp)?;
     let mut req = client
         .post(target.url.clone())
         .header("content-type", "application/json")

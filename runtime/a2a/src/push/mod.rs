@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::store::{Durable, TaskStore};
-use crate::types::{StreamResponse, TaskPushNotificationConfig};
+use crate::types::{StreamResponse, Task, TaskPushNotificationConfig, TaskStatusUpdateEvent};
 
+mod clients;
 mod deliver;
 pub(crate) mod policy;
 
@@ -58,6 +59,9 @@ pub struct PushMetrics {
     pub retried: u64,
     /// Notifications dropped because the queue was full.
     pub dropped: u64,
+    /// Webhook HTTP clients built: one per (webhook host, resolved address), reused by every
+    /// later notification to the same pair (`clients.rs`).
+    pub clients_built: u64,
 }
 
 #[derive(Default)]
@@ -83,6 +87,7 @@ pub(crate) struct PushService {
     loaded: AtomicBool,
     counters: Counters,
     queue: deliver::Queue,
+    clients: clients::Clients,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -100,6 +105,7 @@ impl PushService {
             loaded: AtomicBool::new(false),
             counters: Counters::default(),
             queue,
+            clients: clients::Clients::default(),
         });
         tokio::spawn(deliver::run(service.clone(), rx));
         service
@@ -113,6 +119,7 @@ impl PushService {
             failed: c.failed.load(Ordering::Relaxed),
             retried: c.retried.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
+            clients_built: self.clients.built(),
         }
     }
 
@@ -184,6 +191,20 @@ impl PushService {
 }
 
 impl PushService {
+    /// Queues the final status update of `task`, already stored, that did not go through the
+    /// live event path (a stored interrupted task canceled; a task a previous run left
+    /// unfinished, failed at boot): its webhooks get `{"statusUpdate": …}` like any other
+    /// update, and its delivery worker ends after it.
+    pub(crate) fn notify_final(&self, task: &Task) {
+        let event = StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
+            task_id: task.id.clone(),
+            context_id: task.context_id.clone(),
+            status: task.status.clone(),
+            metadata: None,
+        });
+        self.notify(&task.id, &event, None, true);
+    }
+
     /// Attaches `config` (sent with a message, already checked) to task `task_id`: cached at
     /// once, stored in the background. Returns the config as stored (ids filled in).
     pub(crate) fn attach(

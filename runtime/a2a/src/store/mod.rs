@@ -223,8 +223,9 @@ impl TaskStore {
 
     /// Marks every task that was still running (not terminal or interrupted) as FAILED with
     /// `reason`; used at startup because their executors died with the previous process.
-    /// Returns once every one of those writes is committed (or the first failure).
-    pub(crate) async fn fail_unfinished(&self, reason: &str) -> Result<usize, StoreError> {
+    /// Returns the failed tasks once every one of those writes is committed (or the first
+    /// failure).
+    pub(crate) async fn fail_unfinished(&self, reason: &str) -> Result<Vec<Task>, StoreError> {
         let path = self.path.clone();
         let unfinished = self
             .call(move |c| {
@@ -243,7 +244,8 @@ impl TaskStore {
             })
             .await?;
         let mut writes = Vec::with_capacity(unfinished.len());
-        for mut task in unfinished.iter().cloned() {
+        let mut failed = Vec::with_capacity(unfinished.len());
+        for mut task in unfinished {
             task.status = crate::types::TaskStatus {
                 state: TaskState::Failed,
                 message: Some(crate::types::agent_text_message(
@@ -254,11 +256,12 @@ impl TaskStore {
                 timestamp: Some(now()),
             };
             writes.push(self.put(&task));
+            failed.push(task);
         }
         for write in writes {
             write.await?;
         }
-        Ok(unfinished.len())
+        Ok(failed)
     }
 }
 

@@ -135,6 +135,48 @@ impl TaskStore {
         .await
     }
 
+    /// One page of task `task_id`'s configs, oldest first: at most `limit` configs created
+    /// after the one whose sequence number is `after` (0: from the start), and the sequence
+    /// number to continue after when more follow (`None`: this is the last page). The
+    /// sequence numbers come from the store and only grow, so a page token made from one stays
+    /// valid when configs before or after it are deleted.
+    ///
+    /// Errors: [`StoreError::Read`] / [`StoreError::Decode`] naming the file.
+    pub async fn list_push_configs_page(
+        &self,
+        task_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<TaskPushNotificationConfig>, Option<i64>), StoreError> {
+        let (task_id, path) = (task_id.to_string(), self.path.clone());
+        let fetch = i64::try_from(limit.max(1))
+            .unwrap_or(i64::MAX)
+            .saturating_add(1);
+        self.call(move |c| {
+            let got: Vec<(i64, String)> = c
+                .prepare_cached(
+                    "SELECT created_seq, config_json FROM push_configs
+                     WHERE task_id = ?1 AND created_seq > ?2 ORDER BY created_seq LIMIT ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![task_id, after, fetch], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?
+                    .collect()
+                })
+                .map_err(|e| read_error(&path, "push configs", &e))?;
+            let more = got.len() > limit.max(1);
+            let page = &got[..got.len().min(limit.max(1))];
+            let next = more.then(|| page.last().map_or(after, |(seq, _)| *seq));
+            let configs = page
+                .iter()
+                .map(|(_, j)| decode(&path, j))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((configs, next))
+        })
+        .await
+    }
+
     /// Every stored config of every task (read once when delivery starts).
     ///
     /// Errors: [`StoreError::Read`] / [`StoreError::Decode`] naming the file.

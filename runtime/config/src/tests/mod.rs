@@ -1,5 +1,7 @@
 //! Unit tests for the crate, one module per area; files go in temp dirs.
 
+mod a2a_card_keys;
+mod a2a_grpc;
 mod a2a_limits;
 mod env;
 mod fail_closed;

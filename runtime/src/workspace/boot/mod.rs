@@ -31,7 +31,7 @@ use crate::workspace::reload::{watch_skills, FolderWatcher, DEBOUNCE};
 use crate::workspace::skills::SkillRegistry;
 use join::join_platform;
 use open::open_stores_and_platform;
-use serve::{a2a_server, fail_leftover_tasks, start_serving};
+use serve::{a2a_server, fail_leftover_tasks, grpc_listener, start_grpc, start_serving};
 use skills_and_card::{card_from_folders, load_skills};
 use watch::follow_changes;
 
@@ -48,8 +48,11 @@ pub struct RunningWorkspace {
     pub not_configured: Option<String>,
     /// The card handle (updated when skills change).
     pub card: CardHandle,
+    /// The address the gRPC binding listens on (`a2a.grpc_port`; `None`: not served).
+    pub grpc_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
+    grpc: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     a2a: A2aServer,
     grace: Duration,
     activity: Option<ActivityReporter>,
@@ -78,19 +81,24 @@ pub async fn boot(
     let adapter = ready_adapter(&plan, &deps, &opened.memory, &skills.adapter_config).await;
     let mut watchers = vec![watch_skills(skills.registry.clone(), DEBOUNCE)?];
     let server = a2a_server(&plan, &deps, &opened, &skills, adapter, &mut watchers)?;
+    let grpc = grpc_listener(&plan, &server, addr, &skills.card.info.url).await?;
+    let grpc_addr = grpc.as_ref().map(TcpListener::local_addr).transpose()?;
     let link = join_platform(&plan, &opened, &skills, &server, secrets);
     fail_leftover_tasks(&server).await;
     let (prompt_watcher, card_task) = follow_changes(&plan, &skills, link.as_ref(), &server)?;
     watchers.push(prompt_watcher);
     let a2a = server.a2a.clone();
+    let grpc = grpc.map(|l| start_grpc(server.a2a.clone(), l));
     let (shutdown, server_task) = start_serving(server.a2a, opened.store.clone(), listener);
     Ok(RunningWorkspace {
         addr,
         skills: skills.registry,
         not_configured: server.not_configured,
         card: skills.card.handle,
+        grpc_addr,
         shutdown: Some(shutdown),
         server: server_task,
+        grpc,
         a2a,
         grace: plan.config.a2a.shutdown_grace,
         activity: opened.activity,

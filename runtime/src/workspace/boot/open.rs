@@ -55,7 +55,10 @@ pub(super) async fn open_stores_and_platform(
         Some(activity) => Arc::new(ReportingMemory::new(memory, activity.clone())),
         None => memory,
     };
-    let peers = platform.clone().map(PlatformPeers::new);
+    let trusted = crate::workspace::peer_cards::load_trusted(&plan.config.a2a.trusted_card_keys)?;
+    let peers = platform
+        .clone()
+        .map(|c| PlatformPeers::new(c).with_trusted_card_keys(trusted));
     let poker = Arc::new(OnceLock::new());
     let coordinator = Arc::new(AtomicBool::new(!plan.config.sub_workspaces.is_empty()));
     let store = if deps.in_memory_tasks {

@@ -51,6 +51,14 @@ pub(super) fn a2a_server(
     watchers: &mut Vec<FolderWatcher>,
 ) -> anyhow::Result<Server> {
     let card = skills.card.handle.clone();
+    if let Some(c) = &plan.config.a2a.card_signing {
+        let signer = molecule_a2a::card_signing::CardSigner::from_pem_file(
+            std::path::Path::new(&c.key_file),
+            &c.kid,
+        )
+        .map_err(|e| anyhow::anyhow!("a2a.card_signing: {e}"))?;
+        card.set_signer(Some(signer));
+    }
     let (server, not_configured) = match adapter {
         Ok(adapter) => {
             let slot = Arc::new(ArcSwap::from_pointee(adapter));
@@ -219,4 +227,79 @@ fn extended_card(a2a: &molecule_config::A2aConfig) -> Option<molecule_a2a::Exten
             })
             .collect(),
     })
+}
+
+/// The gRPC binding, when `a2a.grpc_port` is set: its listener on the A2A port's address
+/// with that port (`0`: a free one), listed on the card at `<card URL host>:<port>`.
+/// Errors when the port cannot be bound (the operator asked for it: boot fails, naming it).
+pub(super) async fn grpc_listener(
+    plan: &Plan,
+    server: &Server,
+    addr: std::net::SocketAddr,
+    card_url: &str,
+) -> anyhow::Result<Option<TcpListener>> {
+    let Some(port) = plan.config.a2a.grpc_port else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind((addr.ip(), port)).await.map_err(|e| {
+        anyhow::anyhow!("a2a.grpc_port: cannot listen on {}:{port}: {e}", addr.ip())
+    })?;
+    let bound = listener.local_addr()?.port();
+    let target = format!("{}:{bound}", url_host(card_url));
+    tracing::info!(%target, "serving the A2A gRPC binding");
+    let _ = server.a2a.clone().with_grpc_interface(Some(target));
+    Ok(Some(listener))
+}
+
+/// Starts the gRPC binding on `listener`; the sender stops it (open streams end, in-flight
+/// calls finish).
+pub(super) fn start_grpc(
+    server: A2aServer,
+    listener: TcpListener,
+) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve_grpc(listener, async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    (tx, task)
+}
+
+/// The host of `url` (`scheme://[user@]host[:port]/…`), brackets of an IPv6 literal kept;
+/// `127.0.0.1` when there is none.
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port
+            .split_once(']')
+            .map_or(host_port.to_string(), |(h, _)| format!("{h}]"))
+    } else {
+        host_port.split(':').next().unwrap_or("").to_string()
+    };
+    if host.is_empty() {
+        "127.0.0.1".into()
+    } else {
+        host
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_host;
+
+    #[test]
+    fn url_host_takes_the_host_of_the_card_url() {
+        assert_eq!(url_host("http://127.0.0.1:8000"), "127.0.0.1");
+        assert_eq!(
+            url_host("https://user@ws.example.com:443/a2a"),
+            "ws.example.com"
+        );
+        assert_eq!(url_host("http://[::1]:8000/"), "[::1]");
+        assert_eq!(url_host(""), "127.0.0.1");
+    }
 }

@@ -47,6 +47,10 @@ impl RunningWorkspace {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(()); // no new connections from here on
         }
+        let grpc = self.grpc.take().map(|(tx, task)| {
+            let _ = tx.send(()); // nor gRPC ones; its open streams end
+            task
+        });
         let running = self.a2a.active_tasks();
         if running > 0 {
             tracing::info!(
@@ -78,6 +82,18 @@ impl RunningWorkspace {
                 self.a2a.fail_running(SHUTDOWN_REASON);
                 self.a2a.close_streams();
                 self.server.abort();
+            }
+        }
+        if let Some(mut task) = grpc {
+            match tokio::time::timeout(DRAIN, &mut task).await {
+                Ok(joined) => joined.context("gRPC server task")??,
+                Err(_) => {
+                    tracing::warn!(
+                        ?DRAIN,
+                        "gRPC calls still open after every task ended; closing them"
+                    );
+                    task.abort();
+                }
             }
         }
         if let Some(activity) = &self.activity {
