@@ -276,7 +276,8 @@ async fn memory_writes_entry_size_and_quota_hold() {
         error.contains("sandbox.memory_capability.max_writes_per_call"),
         "{error}"
     );
-    assert_eq!(store.kept_bytes(label).await.unwrap(), 20);
+    // Each entry costs its content + 256 (ENTRY_OVERHEAD) + owner (17) + scope (5).
+    assert_eq!(store.kept_bytes(label).await.unwrap(), 20 * 279);
 
     let out = call(
         &host,
@@ -292,9 +293,13 @@ async fn memory_writes_entry_size_and_quota_hold() {
         error.contains("sandbox.memory_capability.max_entry_bytes"),
         "{error}"
     );
-    assert_eq!(store.kept_bytes(label).await.unwrap(), 20, "nothing stored");
+    assert_eq!(
+        store.kept_bytes(label).await.unwrap(),
+        20 * 279,
+        "nothing stored"
+    );
 
-    // 1000-byte entries, 20 per call: the 30 000-byte quota stops the second call.
+    // 1000-byte entries (1278 each with overhead): the 30 000-byte quota stops the first call.
     let mut stored = 0;
     for _ in 0..3 {
         let out = call(
@@ -314,8 +319,8 @@ async fn memory_writes_entry_size_and_quota_hold() {
             );
         }
     }
-    assert_eq!(stored, 29, "(30000 - 20) / 1000 entries fit");
-    assert_eq!(store.kept_bytes(label).await.unwrap(), 29_020);
+    assert_eq!(stored, 19, "(30000 - 5580) / 1278 entries fit");
+    assert_eq!(store.kept_bytes(label).await.unwrap(), 5580 + 19 * 1278);
     assert!(hits(Budget::MemoryWrites) > writes);
     assert!(hits(Budget::MemoryEntryBytes) > entry);
     assert!(hits(Budget::MemoryQuota) > quota);
@@ -461,15 +466,15 @@ async fn task_events_and_artifact_bytes_are_budgeted_per_task() {
         artifact_bytes: 10_000,
         ..Budgets::default()
     };
-    let delivered = Delivered::default();
+    let (events, bytes) = (hits(Budget::TaskEvents), hits(Budget::ArtifactBytes));
+
     // One task: every call of it shares one budgeted backend.
+    let delivered = Delivered::default();
     let task = Arc::new(TaskBudget::new(delivered.clone(), &budgets));
-    let grants = Grants::builder("skill events-bomb")
+    let grants = Grants::builder("skill artifact-bomb")
         .events(task.clone())
         .limits(limits(budgets));
     let skill = load(&host, grants).await;
-    let (events, bytes) = (hits(Budget::TaskEvents), hits(Budget::ArtifactBytes));
-
     let out = call(
         &host,
         &skill,
@@ -479,28 +484,141 @@ async fn task_events_and_artifact_bytes_are_budgeted_per_task() {
     .await;
     assert_eq!(out["ok"], 9, "9 chunks of 1005 bytes fit in 10 000: {out}");
     let error = out["first_error"].as_str().unwrap();
+    let spent = "bytes per task (artifacts, messages and status messages) is limited to \
+                 10000 bytes (raise sandbox.task.max_artifact_bytes)";
+    assert!(error.contains(spent), "{error}");
+    // The answer has a hole now: a later call of the same task gets nothing through either.
+    let out = call(&host, &skill, "event_flood", json!({"count": 10})).await;
+    assert_eq!(out["ok"], 0, "a later call of the same task: {out}");
     assert!(
-        error.contains(
-            "artifact bytes per task is limited to 10000 bytes \
-                        (raise sandbox.task.max_artifact_bytes)"
-        ),
-        "{error}"
+        out["first_error"].as_str().unwrap().contains(spent),
+        "{out}"
     );
+    assert_eq!(
+        delivered.0.load(Ordering::SeqCst),
+        9,
+        "refused events never arrive"
+    );
+    assert_eq!(task.used(), (9, 9 * 1005));
+    assert_eq!(
+        task.spent().map(|hit| hit.budget),
+        Some(Budget::ArtifactBytes)
+    );
+
+    // Another task: the events budget.
+    let delivered = Delivered::default();
+    let task = Arc::new(TaskBudget::new(delivered.clone(), &budgets));
+    let grants = Grants::builder("skill events-bomb")
+        .events(task.clone())
+        .limits(limits(budgets));
+    let skill = load(&host, grants).await;
     let out = call(&host, &skill, "event_flood", json!({"count": 100_000})).await;
-    assert_eq!(out["ok"], 21, "30 events per task, 9 spent: {out}");
+    assert_eq!(out["ok"], 30, "30 events per task: {out}");
     let error = out["first_error"].as_str().unwrap();
     assert!(
         error.contains("events per task is limited to 30 (raise sandbox.task.max_events)"),
         "{error}"
     );
-    let out = call(&host, &skill, "event_flood", json!({"count": 10})).await;
-    assert_eq!(out["ok"], 0, "a later call of the same task: {out}");
     assert_eq!(
         delivered.0.load(Ordering::SeqCst),
         30,
         "refused events never arrive"
     );
-    assert_eq!(task.used(), (30, 9 * 1005));
+    assert_eq!(task.spent().map(|hit| hit.budget), Some(Budget::TaskEvents));
     assert!(hits(Budget::TaskEvents) > events);
     assert!(hits(Budget::ArtifactBytes) > bytes);
+}
+
+/// A workspace (langgraph, a scripted model with a long streamed answer) whose task budget is
+/// `budget_yaml`; two tasks are sent and returned (blocking SendMessage).
+async fn two_tasks_within(budget_yaml: &str) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let answer = "This answer is streamed in many small chunks. ".repeat(20);
+    let script = format!("stream_chunk_chars: 8\nturns:\n  - text: \"{answer}\"\n");
+    let script_file = dir.path().join("model-script.yaml");
+    std::fs::write(&script_file, script).unwrap();
+    let yaml = format!(
+        "name: budgets\nruntime: langgraph\nmodel: scripted:budgets\n\
+         sandbox: {{task: {budget_yaml}}}\n"
+    );
+    let ws = molecule_tests::boot_with_gateway(dir.path(), &yaml, &[], true, |_| {
+        let provider = molecule_llm::ScriptedProvider::from_file(&script_file).unwrap();
+        let selection = molecule_llm::ModelSelection::resolve(None, "scripted:budgets").unwrap();
+        Ok(Arc::new(molecule_llm::Gateway::with_provider(
+            selection,
+            Arc::new(provider),
+        )))
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for n in 0..2 {
+        let message = json!({"messageId": format!("m-{n}"), "role": "ROLE_USER",
+                             "parts": [{"text": "answer at length"}]});
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+                          "params": {"message": message}});
+        let reply: Value = reqwest::Client::new()
+            .post(format!("http://{}/", ws.addr))
+            .header("A2A-Version", "1.0")
+            .json(&body)
+            .send()
+            .await
+            .expect("SendMessage")
+            .json()
+            .await
+            .expect("JSON");
+        tasks.push(reply["result"]["task"].clone());
+    }
+    ws.shutdown().await.unwrap();
+    tasks
+}
+
+/// Each task that spent `key` ended FAILED naming it, and the log has exactly one notice
+/// about it per task (no line per refused event, from the host or the adapter).
+fn assert_failed_once_each(tasks: &[Value], key: &str) {
+    let log = String::from_utf8_lossy(&captured().lock().unwrap()).into_owned();
+    for task in tasks {
+        assert_eq!(task["status"]["state"], "TASK_STATE_FAILED", "{task}");
+        let text = task["status"]["message"]["parts"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(text.starts_with("budget spent: "), "{text}");
+        assert!(text.contains(&format!("(raise {key})")), "{text}");
+        assert!(
+            task["metadata"]["molecule.receipt"]["wall_ms"].is_number(),
+            "{task}"
+        );
+        let id = task["id"].as_str().expect("task id");
+        let notices: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(id) && l.contains("budget spent"))
+            .collect();
+        assert_eq!(notices.len(), 1, "one notice per task: {notices:#?}");
+        assert!(notices[0].contains(key), "{}", notices[0]);
+    }
+    assert!(
+        !log.contains("events.add-artifact failed"),
+        "the adapter logged refused events"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_past_its_events_budget_ends_failed_naming_the_key() {
+    captured();
+    let before = hits(Budget::TaskEvents);
+    let tasks = two_tasks_within("{max_events: 5}").await;
+    assert_failed_once_each(&tasks, "sandbox.task.max_events");
+    assert!(hits(Budget::TaskEvents) >= before + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_past_its_artifact_bytes_ends_failed_naming_the_key() {
+    captured();
+    let tasks = two_tasks_within("{max_artifact_bytes: 10}").await;
+    assert_failed_once_each(&tasks, "sandbox.task.max_artifact_bytes");
+    for task in &tasks {
+        assert!(
+            task["artifacts"].as_array().is_none_or(Vec::is_empty),
+            "{task}"
+        );
+    }
 }

@@ -9,10 +9,12 @@
 //! * Delivery: the sandbox adds each call's receipt to the [`Receipts`] sink its caller gave
 //!   it (`Sandbox::with_receipts`); a tool call made while another call is being polled (an
 //!   adapter's `tools.call`) finds that call's sink with [`current`] and adds itself to it as a
-//!   nested call, so a task's receipt sums its adapter call and its nested tool calls.
+//!   nested call, so a task's receipt adds up its adapter call and its nested tool calls:
+//!   counts and CPU time are summed, the wall time is the adapter call's (it encloses the
+//!   others) and the peak memory is the largest single store's, not a sum.
 //! * Reporting: [`Receipt::record`] fills the span fields [`SPAN_FIELDS`] of the `tool_call`
 //!   and `task` spans; `/metrics` histograms are in `metrics_receipts`; the task's A2A metadata
-//!   gets [`Receipt::to_json`] under [`METADATA_KEY`].
+//!   gets [`Receipt::to_task_json`] under [`METADATA_KEY`].
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -106,6 +108,15 @@ impl Receipt {
             "log_bytes": self.log_bytes,
             "tool_calls": self.tool_calls,
         })
+    }
+
+    /// The receipt of a task, as its A2A metadata holds it: [`Receipt::to_json`] plus
+    /// `waited_ms`, the time the task waited SUBMITTED for an admission slot (a task that
+    /// failed `busy` has only that: every other figure is 0).
+    pub fn to_task_json(&self, waited: Duration) -> serde_json::Value {
+        let mut json = self.to_json();
+        json["waited_ms"] = millis(waited).into();
+        json
     }
 
     /// Records the receipt in `span`'s [`SPAN_FIELDS`] (fields the span did not declare are
@@ -376,6 +387,9 @@ mod tests {
         assert_eq!(json["cpu_ms"], 33.0);
         assert_eq!(json["tool_calls"], 2);
         assert_eq!(json.as_object().map(|o| o.len()), Some(SPAN_FIELDS.len()));
+        let waited = task.to_task_json(Duration::from_micros(1500));
+        assert_eq!(waited["waited_ms"], 1.5);
+        assert_eq!(waited["cpu_ms"], 33.0);
     }
 
     #[test]

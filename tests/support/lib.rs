@@ -197,6 +197,24 @@ pub async fn boot_config_env(
     boot_with_gateway(dir, yaml, env, in_memory_tasks, |_| gateway).await
 }
 
+/// Like [`boot_config_env`], but a boot error is returned, not a panic (for tests of what
+/// must stop boot).
+pub async fn try_boot_config_env(
+    dir: &Path,
+    yaml: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<molecule_runtime::workspace::boot::RunningWorkspace> {
+    let credentials = molecule_llm::Credentials {
+        scripted_file: Some(repo_root().join("demo/model-script.yaml")),
+        ..molecule_llm::Credentials::default()
+    };
+    let selection = molecule_llm::ModelSelection::resolve(None, "scripted:demo").expect("model");
+    let gateway = molecule_llm::Gateway::new(selection, credentials)
+        .map(Arc::new)
+        .map_err(|e| e.to_string());
+    try_boot_with_gateway(dir, yaml, env, true, |_| gateway).await
+}
+
 /// Boots a workspace from `config.yaml` text in `dir` on 127.0.0.1:0 with the model gateway
 /// `gateway` makes from the plan (e.g. `|plan| plan.gateway(Credentials::default())` for what
 /// the config alone gives). Preflight must pass.
@@ -207,6 +225,19 @@ pub async fn boot_with_gateway(
     in_memory_tasks: bool,
     gateway: impl FnOnce(&molecule_runtime::plan::Plan) -> Result<Arc<molecule_llm::Gateway>, String>,
 ) -> molecule_runtime::workspace::boot::RunningWorkspace {
+    try_boot_with_gateway(dir, yaml, env, in_memory_tasks, gateway)
+        .await
+        .expect("boot")
+}
+
+/// [`boot_with_gateway`], returning a boot error instead of panicking.
+pub async fn try_boot_with_gateway(
+    dir: &Path,
+    yaml: &str,
+    env: &[(&str, &str)],
+    in_memory_tasks: bool,
+    gateway: impl FnOnce(&molecule_runtime::plan::Plan) -> Result<Arc<molecule_llm::Gateway>, String>,
+) -> anyhow::Result<molecule_runtime::workspace::boot::RunningWorkspace> {
     use molecule_runtime::plan::{Overrides, Plan};
     use std::net::{IpAddr, Ipv4Addr};
     std::fs::write(dir.join("config.yaml"), yaml).expect("write config.yaml");
@@ -232,7 +263,5 @@ pub async fn boot_with_gateway(
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind 127.0.0.1:0");
-    molecule_runtime::workspace::boot::boot(plan, deps, listener)
-        .await
-        .expect("boot")
+    molecule_runtime::workspace::boot::boot(plan, deps, listener).await
 }

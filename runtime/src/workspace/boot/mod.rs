@@ -78,7 +78,7 @@ pub async fn boot(
     let adapter = ready_adapter(&plan, &deps, &opened.memory, &skills.adapter_config).await;
     let mut watchers = vec![watch_skills(skills.registry.clone(), DEBOUNCE)?];
     let server = a2a_server(&plan, &deps, &opened, &skills, adapter, &mut watchers)?;
-    let link = join_platform(&plan, &opened, &skills, &server, secrets);
+    let link = join_platform(&plan, &opened, &skills, &server, secrets)?;
     fail_leftover_tasks(&server).await;
     let (prompt_watcher, card_task) = follow_changes(&plan, &skills, link.as_ref(), &server)?;
     watchers.push(prompt_watcher);
