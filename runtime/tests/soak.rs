@@ -1,6 +1,6 @@
 //! A bounded soak of the real binary: `run` with the langgraph adapter on an offline scripted
 //! model, driven by 16 concurrent blocking `SendMessage` calls (JSON-RPC) for
-//! `MOLECULE_SOAK_SECS` seconds (30 by default; an operator can run 600). The child's `VmRSS`
+//! `MOLECULE_SOAK_SECS` seconds (60 by default; an operator can run 600). The child's `VmRSS`
 //! (from `/proc/<pid>/status`) is sampled every second. Asserted: no request fails; the peak
 //! RSS of the last third of the run is at most the peak of the first third (the warm-up) plus
 //! 10% plus 8 MiB, so per-request state that is never freed shows over thousands of requests;
@@ -26,7 +26,7 @@ use common::{cache_dir, repo};
 /// Concurrent clients.
 const CONCURRENCY: usize = 16;
 /// Soak length when `MOLECULE_SOAK_SECS` is unset.
-const DEFAULT_SECS: u64 = 30;
+const DEFAULT_SECS: u64 = 60;
 /// Allowed RSS growth, last third over first third: this fraction of the first third's peak...
 const GROWTH_FRACTION: f64 = 0.10;
 /// ...plus this many bytes.
@@ -123,7 +123,7 @@ fn announced_port(lines: &mpsc::Receiver<String>) -> Option<u16> {
     None
 }
 
-/// The soak length: `MOLECULE_SOAK_SECS` (at least 3, so each third has a sample), else 30 s.
+/// The soak length: `MOLECULE_SOAK_SECS` (at least 3, so each third has a sample), else 60 s.
 fn soak_secs() -> u64 {
     match std::env::var("MOLECULE_SOAK_SECS") {
         Ok(v) => v

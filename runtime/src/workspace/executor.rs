@@ -288,6 +288,20 @@ fn metadata_json(metadata: &HashMap<String, serde_json::Value>) -> String {
     serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into())
 }
 
+/// Forgets a task's token usage in the model gateway when dropped.
+struct ForgetUsage {
+    gateway: Option<Arc<molecule_llm::Gateway>>,
+    task_id: String,
+}
+
+impl Drop for ForgetUsage {
+    fn drop(&mut self) {
+        if let Some(gateway) = &self.gateway {
+            gateway.take_usage(&self.task_id);
+        }
+    }
+}
+
 #[async_trait]
 impl AgentExecutor for AdapterExecutor {
     async fn execute(&self, ctx: RequestContext, events: EventSink) -> Result<(), String> {
@@ -298,6 +312,12 @@ impl AgentExecutor for AdapterExecutor {
         let waited = queued.elapsed();
         let _slot = admitted.map_err(|busy| fail_busy(&events, waited, busy))?;
         let started = Instant::now();
+        // The gateway keeps the task's token usage under its id: forget it when the task
+        // ends, even when a cancel aborts this future (else it grows by one entry per task).
+        let _usage = ForgetUsage {
+            gateway: self.gateway.as_ref().ok().cloned(),
+            task_id: ctx.task_id.clone(),
+        };
         if let Some(activity) = &self.builtins.activity {
             let head: String = ctx.user_text().chars().take(80).collect();
             activity.submit(Activity::new(ActivityType::A2aReceive, head).method("message/send"));
