@@ -11,12 +11,10 @@
 //! 127.0.0.1:0 with a model whose answers wait on a gate the test opens, so "waiting on the
 //! model" needs no sleeps.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use molecule_config::Env;
 use molecule_llm::{
     ChatRequest, ChatResponse, ChatRole, ChatStream, Gateway, LlmError, ModelSelection, Provider,
     ScriptedProvider,
@@ -24,12 +22,11 @@ use molecule_llm::{
 use molecule_runtime::budgets::{hits, Budget};
 use molecule_runtime::component::ComponentHost;
 use molecule_runtime::grants::Grants;
-use molecule_runtime::plan::{Overrides, Plan};
 use molecule_runtime::sandbox::Sandbox;
 use molecule_runtime::scheduler::pool::{BATCH_THREAD, INTERACTIVE_THREAD};
 use molecule_runtime::scheduler::AdmissionConfig;
-use molecule_runtime::workspace::boot::{boot, BootDeps, RunningWorkspace};
-use molecule_tests::{copy_crate, guest_wasm, host, repo_root, test_cache_dir};
+use molecule_runtime::workspace::boot::RunningWorkspace;
+use molecule_tests::{copy_crate, guest_wasm, host, repo_root};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -111,18 +108,7 @@ async fn boot_gated(sandbox_yaml: &str) -> Workspace {
         "name: Admission\nruntime: {}\nmodel: scripted:demo\nsandbox: {sandbox_yaml}\n",
         adapter.display()
     );
-    std::fs::write(dir.path().join("config.yaml"), yaml).unwrap();
-    let overrides = Overrides {
-        config_dir: Some(dir.path().to_owned()),
-        port: Some(0),
-        bind: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-    };
-    let plan = Plan::new(Env::from_pairs(Vec::<(String, String)>::new()), &overrides);
-    assert!(
-        !plan.preflight.has_failures(),
-        "{}",
-        plan.preflight.render()
-    );
+    let plan = molecule_tests::local_plan(dir.path(), &yaml, &[]);
     let gate = Arc::new(Semaphore::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let provider = Arc::new(Gated {
@@ -132,17 +118,8 @@ async fn boot_gated(sandbox_yaml: &str) -> Workspace {
     });
     let selection = ModelSelection::resolve(None, "scripted:demo").unwrap();
     let host = Arc::new(host());
-    let deps = BootDeps {
-        host: host.clone(),
-        builder: molecule_runtime::builder::ComponentBuilder::new(&test_cache_dir()),
-        gateway: Ok(Arc::new(Gateway::with_provider(selection, provider))),
-        in_memory_tasks: true,
-    };
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .unwrap();
-    let ws = boot(plan, deps, listener).await.expect("boot");
-    assert!(ws.not_configured.is_none(), "{:?}", ws.not_configured);
+    let gateway = Arc::new(Gateway::with_provider(selection, provider));
+    let ws = molecule_tests::boot_plan(plan, host.clone(), gateway).await;
     Workspace {
         ws,
         host,
@@ -164,16 +141,7 @@ async fn eventually(mut ready: impl FnMut() -> bool, what: &str) {
 }
 
 async fn rpc(base: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/"))
-        .header("A2A-Version", "1.0")
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let body: Value = resp.json().await.expect("JSON body");
-    body["result"].clone()
+    molecule_tests::a2a_result(&reqwest::Client::new(), base, method, params).await
 }
 
 /// SendMessage with `text`; returns the task (at once when `immediately`).

@@ -56,12 +56,9 @@ async fn metric(base: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
 }
 
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    let (within, every) = (Duration::from_secs(30), Duration::from_millis(20));
+    molecule_tests::wait_until(what, within, every, done).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

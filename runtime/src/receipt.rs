@@ -133,42 +133,35 @@ impl Receipt {
     }
 }
 
+/// An INFO span named `$name` with the given display fields and the receipt's
+/// [`SPAN_FIELDS`] declared (recorded when the call ends).
+macro_rules! receipt_span {
+    ($name:literal, $($field:ident = $value:expr),+) => {
+        tracing::info_span!(
+            $name,
+            $($field = %$value,)+
+            wall_ms = tracing::field::Empty,
+            cpu_ms = tracing::field::Empty,
+            peak_memory_bytes = tracing::field::Empty,
+            host_calls = tracing::field::Empty,
+            http_requests = tracing::field::Empty,
+            http_bytes = tracing::field::Empty,
+            log_bytes = tracing::field::Empty,
+            tool_calls = tracing::field::Empty,
+        )
+    };
+}
+
 /// The `tool_call` span of one skill tool call, with the receipt's [`SPAN_FIELDS`] declared
 /// (recorded when the call ends).
 pub fn tool_call_span(tool: &str, skill: &str) -> tracing::Span {
-    use tracing::field::Empty;
-    tracing::info_span!(
-        "tool_call",
-        tool = %tool,
-        skill = %skill,
-        wall_ms = Empty,
-        cpu_ms = Empty,
-        peak_memory_bytes = Empty,
-        host_calls = Empty,
-        http_requests = Empty,
-        http_bytes = Empty,
-        log_bytes = Empty,
-        tool_calls = Empty,
-    )
+    receipt_span!("tool_call", tool = tool, skill = skill)
 }
 
 /// The `task` span of one A2A task, with the receipt's [`SPAN_FIELDS`] declared (recorded
 /// when the task's adapter call ends).
 pub fn task_span(task: &str, adapter: &str) -> tracing::Span {
-    use tracing::field::Empty;
-    tracing::info_span!(
-        "task",
-        task = %task,
-        adapter = %adapter,
-        wall_ms = Empty,
-        cpu_ms = Empty,
-        peak_memory_bytes = Empty,
-        host_calls = Empty,
-        http_requests = Empty,
-        http_bytes = Empty,
-        log_bytes = Empty,
-        tool_calls = Empty,
-    )
+    receipt_span!("task", task = task, adapter = adapter)
 }
 
 /// A duration in milliseconds, rounded to the microsecond.
