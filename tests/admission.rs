@@ -3,18 +3,18 @@
 //! queue and a wait past `max_wait` fail "busy" naming the keys; the workspace's guest-memory
 //! budget refuses a growth two calls make together though each is under its own limit; an
 //! adapter's tool calls share its slot (no deadlock at one slot); guest code runs on a guest
-//! pool thread, never on a server thread.
+//! pool thread, never on a server thread. Busy tasks carry a receipt of their wait and count
+//! in `/metrics` (started, and finished with outcome `busy`); a canceled task keeps a receipt
+//! of what it spent.
 //!
 //! Workspaces boot from a temp config folder (the echo adapter, a copy of json-query) on
 //! 127.0.0.1:0 with a model whose answers wait on a gate the test opens, so "waiting on the
 //! model" needs no sleeps.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use molecule_config::Env;
 use molecule_llm::{
     ChatRequest, ChatResponse, ChatRole, ChatStream, Gateway, LlmError, ModelSelection, Provider,
     ScriptedProvider,
@@ -22,12 +22,11 @@ use molecule_llm::{
 use molecule_runtime::budgets::{hits, Budget};
 use molecule_runtime::component::ComponentHost;
 use molecule_runtime::grants::Grants;
-use molecule_runtime::plan::{Overrides, Plan};
 use molecule_runtime::sandbox::Sandbox;
 use molecule_runtime::scheduler::pool::{BATCH_THREAD, INTERACTIVE_THREAD};
 use molecule_runtime::scheduler::AdmissionConfig;
-use molecule_runtime::workspace::boot::{boot, BootDeps, RunningWorkspace};
-use molecule_tests::{copy_crate, guest_wasm, host, repo_root, test_cache_dir};
+use molecule_runtime::workspace::boot::RunningWorkspace;
+use molecule_tests::{copy_crate, guest_wasm, host, repo_root};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -109,18 +108,7 @@ async fn boot_gated(sandbox_yaml: &str) -> Workspace {
         "name: Admission\nruntime: {}\nmodel: scripted:demo\nsandbox: {sandbox_yaml}\n",
         adapter.display()
     );
-    std::fs::write(dir.path().join("config.yaml"), yaml).unwrap();
-    let overrides = Overrides {
-        config_dir: Some(dir.path().to_owned()),
-        port: Some(0),
-        bind: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-    };
-    let plan = Plan::new(Env::from_pairs(Vec::<(String, String)>::new()), &overrides);
-    assert!(
-        !plan.preflight.has_failures(),
-        "{}",
-        plan.preflight.render()
-    );
+    let plan = molecule_tests::local_plan(dir.path(), &yaml, &[]);
     let gate = Arc::new(Semaphore::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let provider = Arc::new(Gated {
@@ -130,17 +118,8 @@ async fn boot_gated(sandbox_yaml: &str) -> Workspace {
     });
     let selection = ModelSelection::resolve(None, "scripted:demo").unwrap();
     let host = Arc::new(host());
-    let deps = BootDeps {
-        host: host.clone(),
-        builder: molecule_runtime::builder::ComponentBuilder::new(&test_cache_dir()),
-        gateway: Ok(Arc::new(Gateway::with_provider(selection, provider))),
-        in_memory_tasks: true,
-    };
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .unwrap();
-    let ws = boot(plan, deps, listener).await.expect("boot");
-    assert!(ws.not_configured.is_none(), "{:?}", ws.not_configured);
+    let gateway = Arc::new(Gateway::with_provider(selection, provider));
+    let ws = molecule_tests::boot_plan(plan, host.clone(), gateway).await;
     Workspace {
         ws,
         host,
@@ -162,16 +141,7 @@ async fn eventually(mut ready: impl FnMut() -> bool, what: &str) {
 }
 
 async fn rpc(base: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/"))
-        .header("A2A-Version", "1.0")
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let body: Value = resp.json().await.expect("JSON body");
-    body["result"].clone()
+    molecule_tests::a2a_result(&reqwest::Client::new(), base, method, params).await
 }
 
 /// SendMessage with `text`; returns the task (at once when `immediately`).
@@ -264,6 +234,8 @@ async fn a_full_queue_and_a_long_wait_fail_busy_naming_the_keys() {
     let before = hit_count(Budget::Waiting);
     let ws =
         boot_gated("{admission: {max_concurrent_calls: 1, max_waiting: 1, max_wait: 1s}}").await;
+    let started = metric(&ws, "molecule_tasks_started_total ").await;
+    let busy = metric(&ws, BUSY).await;
     let running = send(&ws, "ask running", true).await;
     eventually(
         || ws.prompts().len() == 1,
@@ -296,9 +268,61 @@ async fn a_full_queue_and_a_long_wait_fail_busy_naming_the_keys() {
     );
     assert!(hit_count(Budget::Waiting) >= before + 2);
 
+    // Both carry a receipt of their wait (nothing ran) and count as started and busy.
+    let receipt = &refused["metadata"]["molecule.receipt"];
+    assert!(receipt["waited_ms"].as_f64() >= Some(0.0), "{refused}");
+    assert_eq!(receipt["wall_ms"], 0.0, "{refused}");
+    assert_eq!(receipt["host_calls"], 0, "{refused}");
+    let receipt = &waited["metadata"]["molecule.receipt"];
+    assert!(receipt["waited_ms"].as_f64() >= Some(1000.0), "{waited}");
+    assert!(metric(&ws, BUSY).await >= busy + 2.0);
+    // Other tests of this process start tasks too: at least the running one and the two.
+    assert!(metric(&ws, "molecule_tasks_started_total ").await >= started + 3.0);
+
     ws.gate.add_permits(1);
     let done = finished(&ws, &id(&running)).await;
     assert_eq!(state(&done), "TASK_STATE_COMPLETED", "{done}");
+    ws.ws.shutdown().await.unwrap();
+}
+
+/// The `/metrics` line of tasks that failed busy.
+const BUSY: &str = "molecule_tasks_finished_total{outcome=\"busy\"} ";
+
+/// The value of the `/metrics` line starting with `prefix` (0 when there is none yet).
+async fn metric(ws: &Workspace, prefix: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", ws.base()))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A task canceled while its adapter waits on the model still gets a receipt (what it spent
+/// until it was stopped) in the stored task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canceled_task_keeps_a_receipt_of_what_it_spent() {
+    let ws = boot_gated("{admission: {max_concurrent_calls: 4}}").await;
+    let task = send(&ws, "ask slowly", true).await;
+    eventually(|| ws.prompts().len() == 1, "the task to reach the model").await;
+    let canceled = rpc(&ws.base(), "CancelTask", json!({"id": id(&task)})).await;
+    assert_eq!(state(&canceled), "TASK_STATE_CANCELED", "{canceled}");
+    let mut stored = get_task(&ws, &id(&task)).await;
+    for _ in 0..2_000 {
+        if stored["metadata"]["molecule.receipt"].is_object() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        stored = get_task(&ws, &id(&task)).await;
+    }
+    let receipt = &stored["metadata"]["molecule.receipt"];
+    assert!(receipt["wall_ms"].as_f64() > Some(0.0), "{stored}");
+    assert!(receipt["waited_ms"].is_number(), "{stored}");
+    assert_eq!(state(&stored), "TASK_STATE_CANCELED", "{stored}");
+    ws.gate.add_permits(1);
     ws.ws.shutdown().await.unwrap();
 }
 

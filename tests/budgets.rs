@@ -5,15 +5,14 @@
 //! held where it lands (log text written, entries stored, requests and bytes that reached a
 //! 127.0.0.1 server, events delivered), and the `/metrics` counter of hits moved.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use molecule_runtime::bindings::imports::molecule::runtime::types::{Artifact, Message, TaskState};
 use molecule_runtime::bindings::HostError;
-use molecule_runtime::budgets::{self, Budget, Budgets};
+use molecule_runtime::budgets::{Budget, Budgets};
 use molecule_runtime::capabilities::events::{EventsBackend, TaskBudget};
 use molecule_runtime::capabilities::heartbeat::{HeartbeatBackend, MAX_REASON};
 use molecule_runtime::capabilities::memory::SqliteMemory;
@@ -21,7 +20,7 @@ use molecule_runtime::component::{ComponentHost, SkillComponent};
 use molecule_runtime::grants::{Grants, GrantsBuilder};
 use molecule_runtime::limits::SandboxLimits;
 use molecule_runtime::sandbox::Sandbox;
-use molecule_tests::{guest_wasm, host};
+use molecule_tests::{budget_hits as hits, captured_log as captured, guest_wasm, host};
 use serde_json::{json, Value};
 
 const HOSTILE: &str = "tests/guests/hostile";
@@ -47,40 +46,6 @@ async fn call(host: &ComponentHost, skill: &SkillComponent, tool: &str, input: V
         .await
         .unwrap_or_else(|e| panic!("{tool}: {e}"));
     serde_json::from_str(&out).expect("the bombs return JSON")
-}
-
-/// Hits of `budget` so far (what `/metrics` reports as `molecule_budget_hits_total`).
-fn hits(budget: Budget) -> u64 {
-    budgets::hits()
-        .find(|(b, _)| *b == budget)
-        .map_or(0, |(_, n)| n)
-}
-
-/// The host log of this test process, captured from the first call on (INFO and above).
-fn captured() -> &'static Mutex<Vec<u8>> {
-    static LOG: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::default());
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || Capture(buf))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test");
-        buf
-    })
-}
-
-struct Capture(&'static Mutex<Vec<u8>>);
-
-impl Write for Capture {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The captured log lines that mention `label` (each test uses its own component label).
@@ -276,7 +241,8 @@ async fn memory_writes_entry_size_and_quota_hold() {
         error.contains("sandbox.memory_capability.max_writes_per_call"),
         "{error}"
     );
-    assert_eq!(store.kept_bytes(label).await.unwrap(), 20);
+    // Each entry costs its content + 256 (ENTRY_OVERHEAD) + owner (17) + scope (5).
+    assert_eq!(store.kept_bytes(label).await.unwrap(), 20 * 279);
 
     let out = call(
         &host,
@@ -292,9 +258,13 @@ async fn memory_writes_entry_size_and_quota_hold() {
         error.contains("sandbox.memory_capability.max_entry_bytes"),
         "{error}"
     );
-    assert_eq!(store.kept_bytes(label).await.unwrap(), 20, "nothing stored");
+    assert_eq!(
+        store.kept_bytes(label).await.unwrap(),
+        20 * 279,
+        "nothing stored"
+    );
 
-    // 1000-byte entries, 20 per call: the 30 000-byte quota stops the second call.
+    // 1000-byte entries (1278 each with overhead): the 30 000-byte quota stops the first call.
     let mut stored = 0;
     for _ in 0..3 {
         let out = call(
@@ -314,8 +284,8 @@ async fn memory_writes_entry_size_and_quota_hold() {
             );
         }
     }
-    assert_eq!(stored, 29, "(30000 - 20) / 1000 entries fit");
-    assert_eq!(store.kept_bytes(label).await.unwrap(), 29_020);
+    assert_eq!(stored, 19, "(30000 - 5580) / 1278 entries fit");
+    assert_eq!(store.kept_bytes(label).await.unwrap(), 5580 + 19 * 1278);
     assert!(hits(Budget::MemoryWrites) > writes);
     assert!(hits(Budget::MemoryEntryBytes) > entry);
     assert!(hits(Budget::MemoryQuota) > quota);
@@ -461,15 +431,15 @@ async fn task_events_and_artifact_bytes_are_budgeted_per_task() {
         artifact_bytes: 10_000,
         ..Budgets::default()
     };
-    let delivered = Delivered::default();
+    let (events, bytes) = (hits(Budget::TaskEvents), hits(Budget::ArtifactBytes));
+
     // One task: every call of it shares one budgeted backend.
+    let delivered = Delivered::default();
     let task = Arc::new(TaskBudget::new(delivered.clone(), &budgets));
-    let grants = Grants::builder("skill events-bomb")
+    let grants = Grants::builder("skill artifact-bomb")
         .events(task.clone())
         .limits(limits(budgets));
     let skill = load(&host, grants).await;
-    let (events, bytes) = (hits(Budget::TaskEvents), hits(Budget::ArtifactBytes));
-
     let out = call(
         &host,
         &skill,
@@ -479,28 +449,47 @@ async fn task_events_and_artifact_bytes_are_budgeted_per_task() {
     .await;
     assert_eq!(out["ok"], 9, "9 chunks of 1005 bytes fit in 10 000: {out}");
     let error = out["first_error"].as_str().unwrap();
+    let spent = "bytes per task (artifacts, messages and status messages) is limited to \
+                 10000 bytes (raise sandbox.task.max_artifact_bytes)";
+    assert!(error.contains(spent), "{error}");
+    // The answer has a hole now: a later call of the same task gets nothing through either.
+    let out = call(&host, &skill, "event_flood", json!({"count": 10})).await;
+    assert_eq!(out["ok"], 0, "a later call of the same task: {out}");
     assert!(
-        error.contains(
-            "artifact bytes per task is limited to 10000 bytes \
-                        (raise sandbox.task.max_artifact_bytes)"
-        ),
-        "{error}"
+        out["first_error"].as_str().unwrap().contains(spent),
+        "{out}"
     );
+    assert_eq!(
+        delivered.0.load(Ordering::SeqCst),
+        9,
+        "refused events never arrive"
+    );
+    assert_eq!(task.used(), (9, 9 * 1005));
+    assert_eq!(
+        task.spent().map(|hit| hit.budget),
+        Some(Budget::ArtifactBytes)
+    );
+
+    // Another task: the events budget.
+    let delivered = Delivered::default();
+    let task = Arc::new(TaskBudget::new(delivered.clone(), &budgets));
+    let grants = Grants::builder("skill events-bomb")
+        .events(task.clone())
+        .limits(limits(budgets));
+    let skill = load(&host, grants).await;
     let out = call(&host, &skill, "event_flood", json!({"count": 100_000})).await;
-    assert_eq!(out["ok"], 21, "30 events per task, 9 spent: {out}");
+    assert_eq!(out["ok"], 30, "30 events per task: {out}");
     let error = out["first_error"].as_str().unwrap();
     assert!(
         error.contains("events per task is limited to 30 (raise sandbox.task.max_events)"),
         "{error}"
     );
-    let out = call(&host, &skill, "event_flood", json!({"count": 10})).await;
-    assert_eq!(out["ok"], 0, "a later call of the same task: {out}");
     assert_eq!(
         delivered.0.load(Ordering::SeqCst),
         30,
         "refused events never arrive"
     );
-    assert_eq!(task.used(), (30, 9 * 1005));
+    assert_eq!(task.spent().map(|hit| hit.budget), Some(Budget::TaskEvents));
     assert!(hits(Budget::TaskEvents) > events);
     assert!(hits(Budget::ArtifactBytes) > bytes);
 }

@@ -38,12 +38,9 @@ async fn ask(base: &str, text: &str, bearer: Option<&str>) -> String {
         .to_owned()
 }
 
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    let (within, every) = (Duration::from_secs(20), Duration::from_millis(50));
+    molecule_tests::wait_until(what, within, every, done).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

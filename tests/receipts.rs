@@ -2,8 +2,9 @@
 //! (langgraph, scripted model) calls the hostile skill's `receipt_probe`, which makes two GETs
 //! to a 127.0.0.1 server and logs a known number of bytes: the task's `molecule.receipt`
 //! metadata counts exactly that (and one nested tool call), and `/metrics` has the receipt
-//! histograms. Direct sandbox calls check the per-call counters (log bytes, host calls, peak
-//! memory) and that a spinning call's CPU time is positive and within its wall time.
+//! histograms. A streamed task's final status event carries the same receipt as GetTask.
+//! Direct sandbox calls check the per-call counters (log bytes, host calls, peak memory) and
+//! that a spinning call's CPU time is positive and within its wall time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -150,6 +151,76 @@ async fn a_task_receipt_counts_its_tool_calls_http_and_log() {
         .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
     assert!(task_calls >= Some(2.0), "{task_calls:?}");
     server.abort();
+}
+
+/// SendStreamingMessage (JSON-RPC) with `text`; every SSE event's `result`, in order.
+async fn stream(base: &str, text: &str) -> Vec<Value> {
+    let message = json!({"messageId": "m-stream", "role": "ROLE_USER", "parts": [{"text": text}]});
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendStreamingMessage",
+                      "params": {"message": message}});
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/"))
+        .header("A2A-Version", "1.0")
+        .json(&body)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(60), resp.text())
+        .await
+        .expect("the stream ends")
+        .expect("the stream's body");
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| {
+            serde_json::from_str::<Value>(d.trim()).expect("SSE data is JSON")["result"].clone()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_task_ends_with_its_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let script_file = dir.path().join("model-script.yaml");
+    std::fs::write(
+        &script_file,
+        "stream_chunk_chars: 4\nturns:\n  - text: \"Streamed, with a receipt.\"\n",
+    )
+    .unwrap();
+    let yaml = "name: receipts\nruntime: langgraph\nmodel: scripted:receipts\n";
+    let ws = boot_with_gateway(dir.path(), yaml, &[], true, |_| {
+        let provider = molecule_llm::ScriptedProvider::from_file(&script_file).unwrap();
+        let selection = molecule_llm::ModelSelection::resolve(None, "scripted:receipts").unwrap();
+        Ok(Arc::new(molecule_llm::Gateway::with_provider(
+            selection,
+            Arc::new(provider),
+        )))
+    })
+    .await;
+    let base = format!("http://{}", ws.addr);
+    let events = stream(&base, "stream it").await;
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.get("artifactUpdate").is_some())
+            .count()
+            >= 3,
+        "streamed in chunks: {events:#?}"
+    );
+    let last = &events.last().expect("events")["statusUpdate"];
+    assert_eq!(last["status"]["state"], "TASK_STATE_COMPLETED", "{last}");
+    let receipt = &last["metadata"]["molecule.receipt"];
+    assert!(receipt["wall_ms"].as_f64() > Some(0.0), "{last}");
+    assert!(receipt["host_calls"].as_u64() > Some(0), "{last}");
+    assert!(receipt["waited_ms"].is_number(), "{last}");
+    // Earlier status events carry no receipt: it is complete only at the end.
+    for event in &events[..events.len() - 1] {
+        assert!(event["statusUpdate"].get("metadata").is_none(), "{event}");
+    }
+    let id = last["taskId"].clone();
+    let stored = rpc(&base, "GetTask", json!({"id": id})).await;
+    assert_eq!(&stored["metadata"]["molecule.receipt"], receipt, "{stored}");
+    ws.shutdown().await.unwrap();
 }
 
 /// Calls `tool` of the hostile skill with `input` under `limits`; the call's receipt.

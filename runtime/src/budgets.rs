@@ -1,5 +1,6 @@
 //! Budgets on what a guest makes the host store, send or do for it — log text, wedged
-//! reports, `describe` output, memory entries, outgoing HTTP, task events and artifacts — each
+//! reports, `describe` output, memory entries, outgoing HTTP, model requests, task events and
+//! bytes (artifacts and messages) — each
 //! with a default, the config.yaml key that sets it, the error a guest gets when it is spent,
 //! and a `/metrics` counter of hits (`molecule_budget_hits_total{budget}`).
 //!
@@ -38,8 +39,16 @@ pub struct Budgets {
     pub http_bytes: u64,
     /// Events (status updates, messages, artifact chunks) one task may emit.
     pub task_events: u64,
-    /// Artifact bytes one task may emit, all artifacts together.
+    /// Bytes one task may emit: its artifacts, messages and status messages together (the
+    /// key keeps its historical name `sandbox.task.max_artifact_bytes`).
     pub artifact_bytes: u64,
+    /// JSON values in the data parts one task may emit, all events together (the host parses
+    /// each into a JSON tree of ~100 bytes a value; see `capabilities::events`).
+    pub data_values: u64,
+    /// Model requests (`llm.complete` and `llm.stream`) per call.
+    pub llm_requests: u64,
+    /// Chat streams one call may hold open at once.
+    pub llm_streams: u64,
 }
 
 impl Default for Budgets {
@@ -58,6 +67,9 @@ impl Default for Budgets {
             http_bytes: 64 << 20,
             task_events: 10_000,
             artifact_bytes: 32 << 20,
+            data_values: 500_000,
+            llm_requests: 100,
+            llm_streams: 8,
         }
     }
 }
@@ -81,6 +93,9 @@ impl Budgets {
             http_bytes: get(Budget::HttpBytes, d.http_bytes),
             task_events: get(Budget::TaskEvents, d.task_events),
             artifact_bytes: get(Budget::ArtifactBytes, d.artifact_bytes),
+            data_values: get(Budget::DataValues, d.data_values),
+            llm_requests: get(Budget::LlmRequests, d.llm_requests),
+            llm_streams: get(Budget::LlmStreams, d.llm_streams),
         }
     }
 }
@@ -116,8 +131,14 @@ pub enum Budget {
     HttpBytes,
     /// `sandbox.task.max_events`
     TaskEvents,
-    /// `sandbox.task.max_artifact_bytes`
+    /// `sandbox.task.max_artifact_bytes`: artifacts, messages and status messages of a task
     ArtifactBytes,
+    /// `sandbox.task.max_data_values`
+    DataValues,
+    /// `sandbox.llm.max_requests_per_call`
+    LlmRequests,
+    /// `sandbox.llm.max_open_streams`
+    LlmStreams,
     /// `sandbox.admission.max_guest_memory` (workspace-wide)
     GuestMemory,
     /// `sandbox.admission.max_waiting` (workspace-wide)
@@ -125,7 +146,7 @@ pub enum Budget {
 }
 
 /// Every budget, in `/metrics` order.
-pub const ALL: [Budget; 17] = [
+pub const ALL: [Budget; 20] = [
     Budget::LogBytes,
     Budget::LogRecords,
     Budget::WedgedReports,
@@ -141,6 +162,9 @@ pub const ALL: [Budget; 17] = [
     Budget::HttpBytes,
     Budget::TaskEvents,
     Budget::ArtifactBytes,
+    Budget::DataValues,
+    Budget::LlmRequests,
+    Budget::LlmStreams,
     Budget::GuestMemory,
     Budget::Waiting,
 ];
@@ -164,6 +188,9 @@ impl Budget {
             Budget::HttpBytes => "sandbox.http.max_bytes_per_call",
             Budget::TaskEvents => "sandbox.task.max_events",
             Budget::ArtifactBytes => "sandbox.task.max_artifact_bytes",
+            Budget::DataValues => "sandbox.task.max_data_values",
+            Budget::LlmRequests => "sandbox.llm.max_requests_per_call",
+            Budget::LlmStreams => "sandbox.llm.max_open_streams",
             Budget::GuestMemory => "sandbox.admission.max_guest_memory",
             Budget::Waiting => "sandbox.admission.max_waiting",
         }
@@ -187,6 +214,9 @@ impl Budget {
             Budget::HttpBytes => "http_bytes",
             Budget::TaskEvents => "task_events",
             Budget::ArtifactBytes => "artifact_bytes",
+            Budget::DataValues => "data_values",
+            Budget::LlmRequests => "llm_requests",
+            Budget::LlmStreams => "llm_streams",
             Budget::GuestMemory => "guest_memory",
             Budget::Waiting => "waiting",
         }
@@ -209,7 +239,10 @@ impl Budget {
             Budget::HttpRequests => "outgoing HTTP requests per call",
             Budget::HttpBytes => "outgoing HTTP bytes per call",
             Budget::TaskEvents => "events per task",
-            Budget::ArtifactBytes => "artifact bytes per task",
+            Budget::ArtifactBytes => "bytes per task (artifacts, messages and status messages)",
+            Budget::DataValues => "JSON values in data parts per task",
+            Budget::LlmRequests => "model requests per call",
+            Budget::LlmStreams => "open model streams per call",
             Budget::GuestMemory => "guest memory across the workspace",
             Budget::Waiting => "calls waiting for a sandbox",
         }

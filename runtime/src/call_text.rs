@@ -156,6 +156,13 @@ fn fit_text(text: String, limit: usize) -> String {
     out
 }
 
+/// `text` (an adapter's failure reason) cut to `limit` bytes and cleaned like a tool's error
+/// text ([`cap_tool_error`]): the cut ends with a marker naming the bytes cut and the key that
+/// raises the cap, and counts as a hit of [`Budget::ToolErrorBytes`].
+pub fn cap_error_text(text: String, limit: usize) -> String {
+    fit_text(text, limit)
+}
+
 fn clean_char(c: char) -> char {
     if unsafe_char(c) {
         '\u{fffd}'
@@ -207,6 +214,23 @@ mod tests {
         assert!(cli.ends_with("(raise --max-output)]"), "{cli}");
         let short = cap_tool_error(ToolError::Denied("line\nnext\tx".into()), 1024);
         assert!(matches!(short, ToolError::Denied(t) if t == "line\nnext\tx"));
+    }
+
+    #[test]
+    fn adapter_failure_reason_is_capped_to_max_output() {
+        let reason = format!(
+            "boom\n<fake log record>\u{1b}[31m\r{}",
+            "x".repeat(30 << 20)
+        );
+        let text = cap_error_text(reason, 1 << 20);
+        assert!(text.len() <= 1 << 20, "{}", text.len());
+        assert!(text.starts_with("boom\n<fake log record>\u{fffd}[31m\u{fffd}x"));
+        assert!(
+            text.ends_with("limited to 1 MiB (raise sandbox.max_output)]"),
+            "{}",
+            &text[text.len() - 120..]
+        );
+        assert_eq!(cap_error_text("short".into(), 1 << 20), "short");
     }
 
     #[test]

@@ -40,8 +40,9 @@ pub struct EngineOptions {
 impl EngineOptions {
     /// Instances the pool must hold for `max_concurrent_calls` admitted calls, plus 64 spare
     /// ones shared by the calls that take no slot (an adapter's tool calls wait for a spare
-    /// instance rather than fail). Never below the default pool. Each live instance maps
-    /// about six regions and each pooled stack two: past ~10,000 calls the kernel's
+    /// instance rather than fail). Never below the default pool. Memory mappings (measured
+    /// with `--bench waiting_tasks`): each pooled instance about two even when idle, each live
+    /// call about four more — six per running call, so past ~10,000 calls the kernel's
     /// `vm.max_map_count` (65,530 by default) must be raised.
     pub fn pool_for_calls(max_concurrent_calls: u32) -> u32 {
         let needed = max_concurrent_calls.saturating_add(64);
@@ -79,10 +80,7 @@ impl WasmEngine {
             Allocation::Auto => match Engine::new(&config(&options, true)) {
                 Ok(engine) => (engine, true),
                 Err(err) => {
-                    tracing::info!(
-                        error = %err,
-                        "pooling allocator unavailable here; using on-demand allocation"
-                    );
+                    tracing::warn!("{}", on_demand_fallback(options.max_concurrent, &err));
                     (Engine::new(&config(&options, false))?, false)
                 }
             },
@@ -137,6 +135,20 @@ impl Drop for WasmEngine {
             let _ = ticker.join();
         }
     }
+}
+
+/// Why the engine falls back to on-demand allocation (a pool of `instances` could not be set
+/// up: `err`) and what that costs.
+fn on_demand_fallback(instances: u32, err: &wasmtime::Error) -> String {
+    format!(
+        "the pooling allocator cannot be set up for {instances} instances ({err:#}); using \
+         on-demand allocation: every call then maps and unmaps its own memory, about 4-5x the \
+         cost of instantiating from the pool (65-78 us instead of 14-17 us per instantiate + \
+         call on the development machine), and the instance count is bounded only by \
+         admission. Each pooled instance reserves about 6 GiB of address space (a 4 GiB memory \
+         and its guard), so about 20,000 fit in 47 bits: lower sandbox.admission.max_concurrent_calls (the pool holds it \
+         plus 64) or lift the process's address-space limit (ulimit -v) to keep the pool"
+    )
 }
 
 /// Bytes of each pooled linear memory kept resident between instances.
@@ -205,4 +217,61 @@ fn spawn_ticker(
             }
         })
         .context("starting the epoch ticker thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Log output captured in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A pool for 100,000 calls cannot reserve its address space (Linux gives a process 47
+    /// bits unless asked for more): the engine falls back to on-demand allocation and says so
+    /// at WARN, with the reason, the cost and the key to lower.
+    #[test]
+    fn a_pool_too_large_falls_back_to_on_demand_with_a_warning() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        let options = EngineOptions {
+            max_concurrent: EngineOptions::pool_for_calls(100_000),
+            ..EngineOptions::default()
+        };
+        let engine = tracing::subscriber::with_default(subscriber, || WasmEngine::new(options))
+            .expect("the engine is built either way");
+        let log = String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|e| e.into_inner()))
+            .into_owned();
+        assert!(!engine.pooling(), "a 100,064-instance pool fit here");
+        assert!(log.contains("WARN"), "{log}");
+        for says in [
+            "100064 instances",
+            "on-demand allocation",
+            "4-5x",
+            "sandbox.admission.max_concurrent_calls",
+        ] {
+            assert!(log.contains(says), "missing {says:?}: {log}");
+        }
+    }
 }

@@ -68,18 +68,12 @@ impl SandboxLimits {
 
 /// Elements of one table the engine's pooling allocator holds (`engine.rs` sizes its table
 /// pool by this; 8 bytes each, reserved address space): the most `sandbox.table_elements` can
-/// allow, and its default.
-pub const TABLE_POOL_ELEMENTS: usize = 100_000;
+/// allow, and its default ([`molecule_config::MAX_TABLE_ELEMENTS`]).
+pub const TABLE_POOL_ELEMENTS: usize = molecule_config::MAX_TABLE_ELEMENTS as usize;
 
-/// `sandbox.table_elements` as in force: `configured`, capped at [`TABLE_POOL_ELEMENTS`] with
-/// a warning when it asks for more.
+/// `sandbox.table_elements` as in force: `configured`, capped at [`TABLE_POOL_ELEMENTS`].
+/// Reading config.yaml warns once about a larger value (a preflight WARN naming the key).
 fn table_limit(configured: usize) -> usize {
-    if configured > TABLE_POOL_ELEMENTS {
-        tracing::warn!(
-            "sandbox.table_elements is {configured}, above the engine's table pool of \
-             {TABLE_POOL_ELEMENTS} elements: the limit in force is {TABLE_POOL_ELEMENTS}"
-        );
-    }
     configured.min(TABLE_POOL_ELEMENTS)
 }
 

@@ -122,6 +122,15 @@ impl Metrics {
         }
     }
 
+    /// A task's executor started and the task failed `busy` without getting an admission slot
+    /// (a full queue, or a wait past `sandbox.admission.max_wait`): counted as started and as
+    /// finished with outcome `busy`. Never active and not in the run-time histogram: it ran
+    /// nothing.
+    pub fn task_busy(&self) {
+        self.tasks_started.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.task_outcomes).entry("busy").or_default() += 1;
+    }
+
     fn task_finished(&self, outcome: &'static str, elapsed: Duration) {
         self.tasks_active.fetch_sub(1, Ordering::Relaxed);
         *lock(&self.task_outcomes).entry(outcome).or_default() += 1;
@@ -205,7 +214,7 @@ impl Metrics {
             &mut out,
             "molecule_tasks_started_total",
             "counter",
-            "Tasks whose executor started.",
+            "Tasks whose executor started (including those that then failed busy).",
         );
         let _ = writeln!(
             out,
@@ -222,7 +231,7 @@ impl Metrics {
             &mut out,
             "molecule_tasks_finished_total",
             "counter",
-            "Executor runs that ended, by outcome (ok, failed, canceled).",
+            "Executor runs that ended, by outcome (ok, failed, canceled, busy: failed waiting for an admission slot).",
         );
         for (outcome, n) in lock(&self.task_outcomes).iter() {
             let _ = writeln!(
@@ -301,7 +310,7 @@ impl Metrics {
             &mut out,
             "molecule_budget_hits_total",
             "counter",
-            "Guest actions refused because a budget was spent, by budget (see budgets.rs).",
+            "Guest actions refused because a budget was spent, by budget (see budgets.rs); budget=\"waiting\" counts calls and tasks refused busy: the queue was full (sandbox.admission.max_waiting) or a wait passed sandbox.admission.max_wait.",
         );
         for (budget, n) in crate::budgets::hits() {
             let label = budget.label();
@@ -438,6 +447,7 @@ mod tests {
             limit: Duration::from_secs(1),
         });
         m.task_started().finish("ok");
+        m.task_busy();
         let text = m.render(&[("completed", 1)]);
         for family in [
             "molecule_tasks{state=\"completed\"} 1",
@@ -445,6 +455,8 @@ mod tests {
             "molecule_sandbox_limit_hits_total{kind=\"time\"}",
             "molecule_uptime_seconds ",
             "molecule_tasks_finished_total{outcome=\"ok\"}",
+            "molecule_tasks_finished_total{outcome=\"busy\"}",
+            "budget=\"waiting\" counts calls and tasks refused busy",
         ] {
             assert!(text.contains(family), "missing {family} in\n{text}");
         }

@@ -9,10 +9,12 @@
 //! * Delivery: the sandbox adds each call's receipt to the [`Receipts`] sink its caller gave
 //!   it (`Sandbox::with_receipts`); a tool call made while another call is being polled (an
 //!   adapter's `tools.call`) finds that call's sink with [`current`] and adds itself to it as a
-//!   nested call, so a task's receipt sums its adapter call and its nested tool calls.
+//!   nested call, so a task's receipt adds up its adapter call and its nested tool calls:
+//!   counts and CPU time are summed, the wall time is the adapter call's (it encloses the
+//!   others) and the peak memory is the largest single store's, not a sum.
 //! * Reporting: [`Receipt::record`] fills the span fields [`SPAN_FIELDS`] of the `tool_call`
 //!   and `task` spans; `/metrics` histograms are in `metrics_receipts`; the task's A2A metadata
-//!   gets [`Receipt::to_json`] under [`METADATA_KEY`].
+//!   gets [`Receipt::to_task_json`] under [`METADATA_KEY`].
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -108,6 +110,15 @@ impl Receipt {
         })
     }
 
+    /// The receipt of a task, as its A2A metadata holds it: [`Receipt::to_json`] plus
+    /// `waited_ms`, the time the task waited SUBMITTED for an admission slot (a task that
+    /// failed `busy` has only that: every other figure is 0).
+    pub fn to_task_json(&self, waited: Duration) -> serde_json::Value {
+        let mut json = self.to_json();
+        json["waited_ms"] = millis(waited).into();
+        json
+    }
+
     /// Records the receipt in `span`'s [`SPAN_FIELDS`] (fields the span did not declare are
     /// ignored by `tracing`).
     pub fn record(&self, span: &tracing::Span) {
@@ -122,42 +133,35 @@ impl Receipt {
     }
 }
 
+/// An INFO span named `$name` with the given display fields and the receipt's
+/// [`SPAN_FIELDS`] declared (recorded when the call ends).
+macro_rules! receipt_span {
+    ($name:literal, $($field:ident = $value:expr),+) => {
+        tracing::info_span!(
+            $name,
+            $($field = %$value,)+
+            wall_ms = tracing::field::Empty,
+            cpu_ms = tracing::field::Empty,
+            peak_memory_bytes = tracing::field::Empty,
+            host_calls = tracing::field::Empty,
+            http_requests = tracing::field::Empty,
+            http_bytes = tracing::field::Empty,
+            log_bytes = tracing::field::Empty,
+            tool_calls = tracing::field::Empty,
+        )
+    };
+}
+
 /// The `tool_call` span of one skill tool call, with the receipt's [`SPAN_FIELDS`] declared
 /// (recorded when the call ends).
 pub fn tool_call_span(tool: &str, skill: &str) -> tracing::Span {
-    use tracing::field::Empty;
-    tracing::info_span!(
-        "tool_call",
-        tool = %tool,
-        skill = %skill,
-        wall_ms = Empty,
-        cpu_ms = Empty,
-        peak_memory_bytes = Empty,
-        host_calls = Empty,
-        http_requests = Empty,
-        http_bytes = Empty,
-        log_bytes = Empty,
-        tool_calls = Empty,
-    )
+    receipt_span!("tool_call", tool = tool, skill = skill)
 }
 
 /// The `task` span of one A2A task, with the receipt's [`SPAN_FIELDS`] declared (recorded
 /// when the task's adapter call ends).
 pub fn task_span(task: &str, adapter: &str) -> tracing::Span {
-    use tracing::field::Empty;
-    tracing::info_span!(
-        "task",
-        task = %task,
-        adapter = %adapter,
-        wall_ms = Empty,
-        cpu_ms = Empty,
-        peak_memory_bytes = Empty,
-        host_calls = Empty,
-        http_requests = Empty,
-        http_bytes = Empty,
-        log_bytes = Empty,
-        tool_calls = Empty,
-    )
+    receipt_span!("task", task = task, adapter = adapter)
 }
 
 /// A duration in milliseconds, rounded to the microsecond.
@@ -376,6 +380,9 @@ mod tests {
         assert_eq!(json["cpu_ms"], 33.0);
         assert_eq!(json["tool_calls"], 2);
         assert_eq!(json.as_object().map(|o| o.len()), Some(SPAN_FIELDS.len()));
+        let waited = task.to_task_json(Duration::from_micros(1500));
+        assert_eq!(waited["waited_ms"], 1.5);
+        assert_eq!(waited["cpu_ms"], 33.0);
     }
 
     #[test]

@@ -203,6 +203,11 @@ impl Sandbox {
         };
         let (sandbox, grants) = (self.clone(), grants.clone());
         let call = admission::nested(async move { sandbox.run_here(&grants, f).await });
+        if pool::on_guest_thread() {
+            // Already on the guest pool (a tool call made by an adapter): no second hop; the
+            // call is part of its caller's future and moves lanes with it.
+            return call.await;
+        }
         pool::run(call).await.unwrap_or_else(|| {
             Err(CallError::Unavailable(
                 "the call was lost: it panicked in the host, or the guest pool is stopping".into(),

@@ -10,6 +10,7 @@ use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 use crate::capabilities::config::ConfigCtx;
 use crate::capabilities::heartbeat::HeartbeatCtx;
+use crate::capabilities::llm::LlmCtx;
 use crate::capabilities::log::{LogBudget, LogCtx};
 use crate::capabilities::memory::MemoryCtx;
 use crate::capabilities::{Capabilities, CapabilitiesView, Granted};
@@ -129,7 +130,10 @@ fn capabilities(grants: &Grants, log_budget: LogBudget) -> Capabilities {
             Granted::new("heartbeat", grants.heartbeat.clone(), denial.clone()),
             grants.limits().budgets.wedged_reports,
         ),
-        llm: Granted::new("llm", grants.llm.clone(), denial.clone()),
+        llm: LlmCtx::new(
+            Granted::new("llm", grants.llm.clone(), denial.clone()),
+            &grants.limits().budgets,
+        ),
         tools: Granted::new("tools", grants.tools.clone(), denial.clone()),
         events: Granted::new("events", grants.events.clone(), denial.clone()),
     }

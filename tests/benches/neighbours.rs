@@ -13,15 +13,12 @@
 //! Run: `cargo bench -p molecule-tests --bench neighbours` (env `SPINNERS=n` to change the
 //! number of spinning tasks).
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use molecule_config::Env;
 use molecule_llm::{Gateway, ModelSelection, ScriptedProvider};
-use molecule_runtime::plan::{Overrides, Plan};
-use molecule_runtime::workspace::boot::{boot, BootDeps, RunningWorkspace};
-use molecule_tests::{copy_crate, host, repo_root, test_cache_dir};
+use molecule_runtime::workspace::boot::RunningWorkspace;
+use molecule_tests::{copy_crate, host, repo_root};
 use serde_json::{json, Value};
 
 /// Spinning tasks of the loaded phase.
@@ -50,32 +47,12 @@ async fn start() -> Bench {
         "name: Neighbours\nruntime: {}\nmodel: scripted:demo\nsandbox: {{timeout: 120s}}\n",
         adapter.display()
     );
-    std::fs::write(dir.path().join("config.yaml"), yaml).unwrap();
-    let overrides = Overrides {
-        config_dir: Some(dir.path().to_owned()),
-        port: Some(0),
-        bind: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-    };
-    let plan = Plan::new(Env::from_pairs(Vec::<(String, String)>::new()), &overrides);
-    assert!(
-        !plan.preflight.has_failures(),
-        "{}",
-        plan.preflight.render()
-    );
+    let plan = molecule_tests::local_plan(dir.path(), &yaml, &[]);
     let model = ScriptedProvider::from_file(&repo_root().join("demo/model-script.yaml")).unwrap();
     let selection = ModelSelection::resolve(None, "scripted:demo").unwrap();
     let host = Arc::new(host());
-    let deps = BootDeps {
-        host: host.clone(),
-        builder: molecule_runtime::builder::ComponentBuilder::new(&test_cache_dir()),
-        gateway: Ok(Arc::new(Gateway::with_provider(selection, Arc::new(model)))),
-        in_memory_tasks: true,
-    };
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .unwrap();
-    let ws = boot(plan, deps, listener).await.expect("boot");
-    assert!(ws.not_configured.is_none(), "{:?}", ws.not_configured);
+    let gateway = Arc::new(Gateway::with_provider(selection, Arc::new(model)));
+    let ws = molecule_tests::boot_plan(plan, host.clone(), gateway).await;
     let tools = &ws.skills.snapshot().tools;
     assert!(tools.contains_key("query") && tools.contains_key("spin"));
     Bench {
@@ -88,17 +65,8 @@ async fn start() -> Bench {
 
 impl Bench {
     async fn rpc(&self, method: &str, params: Value) -> Value {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let resp = self
-            .client
-            .post(format!("http://{}/", self.ws.addr))
-            .header("A2A-Version", "1.0")
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let body: Value = resp.json().await.expect("JSON");
-        body["result"].clone()
+        let base = format!("http://{}", self.ws.addr);
+        molecule_tests::a2a_result(&self.client, &base, method, params).await
     }
 
     async fn send(&self, text: &str, immediately: bool) -> Value {

@@ -13,21 +13,18 @@
 //! Run: `cargo bench -p molecule-tests --bench waiting_tasks` (env `TASKS=n` to change the
 //! count, `POOL=n` the engine's instance pool, `ON_DEMAND=1` for on-demand allocation).
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use molecule_config::Env;
 use molecule_llm::{
     ChatRequest, ChatResponse, ChatStream, Gateway, LlmError, ModelSelection, Provider,
     ScriptedProvider,
 };
 use molecule_runtime::engine::{Allocation, EngineOptions};
-use molecule_runtime::plan::{Overrides, Plan};
-use molecule_runtime::workspace::boot::{boot, BootDeps, RunningWorkspace};
-use molecule_tests::{host_with, repo_root, test_cache_dir};
+use molecule_runtime::workspace::boot::RunningWorkspace;
+use molecule_tests::{host_with, repo_root};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -116,18 +113,7 @@ async fn start(tasks: usize) -> Bench {
          max_guest_memory: 1000g}}\n",
         adapter.display()
     );
-    std::fs::write(dir.path().join("config.yaml"), yaml).unwrap();
-    let overrides = Overrides {
-        config_dir: Some(dir.path().to_owned()),
-        port: Some(0),
-        bind: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-    };
-    let plan = Plan::new(Env::from_pairs(Vec::<(String, String)>::new()), &overrides);
-    assert!(
-        !plan.preflight.has_failures(),
-        "{}",
-        plan.preflight.render()
-    );
+    let plan = molecule_tests::local_plan(dir.path(), &yaml, &[]);
     let (gate, asked) = (Arc::new(Semaphore::new(0)), Arc::new(AtomicUsize::new(0)));
     let provider = Arc::new(Slow {
         inner: ScriptedProvider::from_file(&repo_root().join("demo/model-script.yaml")).unwrap(),
@@ -155,17 +141,8 @@ async fn start(tasks: usize) -> Bench {
         },
         host.engine().options().max_concurrent
     );
-    let deps = BootDeps {
-        host: host.clone(),
-        builder: molecule_runtime::builder::ComponentBuilder::new(&test_cache_dir()),
-        gateway: Ok(Arc::new(Gateway::with_provider(selection, provider))),
-        in_memory_tasks: true,
-    };
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .unwrap();
-    let ws = boot(plan, deps, listener).await.expect("boot");
-    assert!(ws.not_configured.is_none(), "{:?}", ws.not_configured);
+    let gateway = Arc::new(Gateway::with_provider(selection, provider));
+    let ws = molecule_tests::boot_plan(plan, host.clone(), gateway).await;
     Bench {
         ws,
         host,
@@ -178,17 +155,8 @@ async fn start(tasks: usize) -> Bench {
 
 impl Bench {
     async fn rpc(&self, method: &str, params: Value) -> Value {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let resp = self
-            .client
-            .post(format!("http://{}/", self.ws.addr))
-            .header("A2A-Version", "1.0")
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let body: Value = resp.json().await.expect("JSON");
-        body["result"].clone()
+        let base = format!("http://{}", self.ws.addr);
+        molecule_tests::a2a_result(&self.client, &base, method, params).await
     }
 
     /// SendMessage "ask n"; returns the task.

@@ -197,6 +197,24 @@ pub async fn boot_config_env(
     boot_with_gateway(dir, yaml, env, in_memory_tasks, |_| gateway).await
 }
 
+/// Like [`boot_config_env`], but a boot error is returned, not a panic (for tests of what
+/// must stop boot).
+pub async fn try_boot_config_env(
+    dir: &Path,
+    yaml: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<molecule_runtime::workspace::boot::RunningWorkspace> {
+    let credentials = molecule_llm::Credentials {
+        scripted_file: Some(repo_root().join("demo/model-script.yaml")),
+        ..molecule_llm::Credentials::default()
+    };
+    let selection = molecule_llm::ModelSelection::resolve(None, "scripted:demo").expect("model");
+    let gateway = molecule_llm::Gateway::new(selection, credentials)
+        .map(Arc::new)
+        .map_err(|e| e.to_string());
+    try_boot_with_gateway(dir, yaml, env, true, |_| gateway).await
+}
+
 /// Boots a workspace from `config.yaml` text in `dir` on 127.0.0.1:0 with the model gateway
 /// `gateway` makes from the plan (e.g. `|plan| plan.gateway(Credentials::default())` for what
 /// the config alone gives). Preflight must pass.
@@ -207,6 +225,27 @@ pub async fn boot_with_gateway(
     in_memory_tasks: bool,
     gateway: impl FnOnce(&molecule_runtime::plan::Plan) -> Result<Arc<molecule_llm::Gateway>, String>,
 ) -> molecule_runtime::workspace::boot::RunningWorkspace {
+    try_boot_with_gateway(dir, yaml, env, in_memory_tasks, gateway)
+        .await
+        .expect("boot")
+}
+
+/// [`boot_with_gateway`], returning a boot error instead of panicking.
+pub async fn try_boot_with_gateway(
+    dir: &Path,
+    yaml: &str,
+    env: &[(&str, &str)],
+    in_memory_tasks: bool,
+    gateway: impl FnOnce(&molecule_runtime::plan::Plan) -> Result<Arc<molecule_llm::Gateway>, String>,
+) -> anyhow::Result<molecule_runtime::workspace::boot::RunningWorkspace> {
+    let plan = local_plan(dir, yaml, env);
+    let gateway = gateway(&plan);
+    try_boot_plan(plan, Arc::new(host()), gateway, in_memory_tasks).await
+}
+
+/// Writes `yaml` as `dir/config.yaml` and plans it with `env` on 127.0.0.1, port 0. Panics if
+/// a preflight check fails.
+pub fn local_plan(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> molecule_runtime::plan::Plan {
     use molecule_runtime::plan::{Overrides, Plan};
     use std::net::{IpAddr, Ipv4Addr};
     std::fs::write(dir.join("config.yaml"), yaml).expect("write config.yaml");
@@ -223,16 +262,114 @@ pub async fn boot_with_gateway(
         "{}",
         plan.preflight.render()
     );
+    plan
+}
+
+/// Boots `plan` on a 127.0.0.1 listener (port 0) with `host`, the shared build cache and
+/// `gateway`; tasks kept in memory. Panics if boot fails or the workspace is not configured.
+pub async fn boot_plan(
+    plan: molecule_runtime::plan::Plan,
+    host: Arc<ComponentHost>,
+    gateway: Arc<molecule_llm::Gateway>,
+) -> molecule_runtime::workspace::boot::RunningWorkspace {
+    let ws = try_boot_plan(plan, host, Ok(gateway), true)
+        .await
+        .expect("boot");
+    assert!(ws.not_configured.is_none(), "{:?}", ws.not_configured);
+    ws
+}
+
+/// Boots `plan` on a 127.0.0.1 listener (port 0) with `host`, the shared build cache and
+/// `gateway` (an `Err` is the gateway's configuration error); returns the boot error.
+pub async fn try_boot_plan(
+    plan: molecule_runtime::plan::Plan,
+    host: Arc<ComponentHost>,
+    gateway: Result<Arc<molecule_llm::Gateway>, String>,
+    in_memory_tasks: bool,
+) -> anyhow::Result<molecule_runtime::workspace::boot::RunningWorkspace> {
     let deps = molecule_runtime::workspace::boot::BootDeps {
-        host: Arc::new(host()),
+        host,
         builder: ComponentBuilder::new(&test_cache_dir()),
-        gateway: gateway(&plan),
+        gateway,
         in_memory_tasks,
     };
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind 127.0.0.1:0");
-    molecule_runtime::workspace::boot::boot(plan, deps, listener)
+    molecule_runtime::workspace::boot::boot(plan, deps, listener).await
+}
+
+/// One JSON-RPC call (A2A 1.0) with `client` to the workspace at `base` (`http://host:port`);
+/// the reply's `result` (`null` for an error reply).
+pub async fn a2a_result(
+    client: &reqwest::Client,
+    base: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let resp = client
+        .post(format!("{base}/"))
+        .header("A2A-Version", "1.0")
+        .json(&body)
+        .send()
         .await
-        .expect("boot")
+        .expect("request");
+    let body: serde_json::Value = resp.json().await.expect("JSON");
+    body["result"].clone()
+}
+
+/// Polls `done` every `every` until it holds; panics naming `what` after `within`.
+pub async fn wait_until(
+    what: &str,
+    within: std::time::Duration,
+    every: std::time::Duration,
+    mut done: impl FnMut() -> bool,
+) {
+    let deadline = std::time::Instant::now() + within;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Hits of `budget` so far in this process (what `/metrics` reports as
+/// `molecule_budget_hits_total`).
+pub fn budget_hits(budget: molecule_runtime::budgets::Budget) -> u64 {
+    molecule_runtime::budgets::hits()
+        .find(|(b, _)| *b == budget)
+        .map_or(0, |(_, n)| n)
+}
+
+/// The host log of this test process, captured from the first call on (INFO and above).
+/// Installs the global tracing subscriber: use it only in a test binary that installs none.
+pub fn captured_log() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::Mutex;
+    static LOG: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::default());
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || Capture(buf))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test");
+        buf
+    })
+}
+
+/// A log writer appending to a shared buffer.
+struct Capture(&'static std::sync::Mutex<Vec<u8>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

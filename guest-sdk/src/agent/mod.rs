@@ -5,14 +5,14 @@
 //! scripted host for native unit tests. Building blocks:
 //!
 //! * `config.rs`       — `AgentConfig` (the setup JSON) and `RuntimeConfig` typed getters;
-//!                       `SetupCell` to carry the config from `setup` to `execute`.
+//!   `SetupCell` to carry the config from `setup` to `execute`.
 //! * `conversation.rs` — chat messages from system prompt + A2A history + the new message.
 //! * `stream.rs`       — `ArtifactStreamer`: streamed text as artifact chunks.
 //! * `turn.rs`         — one model turn (complete or stream) with bounded retries.
 //! * `tools.rs`        — executing tool calls (host tools + in-adapter `LocalTools`).
 //! * `react.rs`        — the ReAct tool loop with a turn limit.
 //! * `output.rs`       — finishing a task (final artifact + completed status message).
-
+//!
 //! The agent-loop library: the building blocks of an adapter, testable natively.
 //!
 //! Write the loop against [`AgentHost`]; inside a component pass [`WasmHost`], in unit tests a
@@ -153,8 +153,20 @@ pub fn describe_host_error(err: &HostError) -> String {
     format!("{kind}: {}", err.text())
 }
 
+/// How the host's text of a spent budget begins (`budget spent: events per task is limited
+/// to 5 (raise sandbox.task.max_events)`).
+pub const BUDGET_SPENT: &str = "budget spent:";
+
+/// True when `err` is the host refusing because a budget of the task or call is spent.
+pub fn is_budget_spent(err: &HostError) -> bool {
+    matches!(err, HostError::Failed(text) if text.starts_with(BUDGET_SPENT))
+}
+
 /// Runs a best-effort event call (status, artifact, message): `cancelled` is returned as
-/// [`AgentError::Cancelled`], any other failure is logged and ignored.
+/// [`AgentError::Cancelled`]; a spent task budget (events or artifact bytes, see
+/// [`is_budget_spent`]) as [`AgentError::Host`], because the host refuses every later event
+/// of the task and ends it FAILED with that error, so going on is wasted work (and the host
+/// logs it once: nothing is logged here); any other failure is logged and ignored.
 pub fn best_effort(
     host: &dyn AgentHost,
     what: &str,
@@ -163,6 +175,7 @@ pub fn best_effort(
     match result {
         Ok(()) => Ok(()),
         Err(HostError::Cancelled) => Err(AgentError::Cancelled),
+        Err(err) if is_budget_spent(&err) => Err(AgentError::host(what, err)),
         Err(err) => {
             host.log(
                 Level::Warn,

@@ -106,4 +106,17 @@ mod tests {
         assert_eq!(finish(&host, &ctx, "a", None), Err(AgentError::Cancelled));
         assert!(matches!(host.events()[0], HostEvent::Artifact(_)));
     }
+
+    #[test]
+    fn a_spent_task_budget_stops_the_task_without_logging() {
+        let ctx = test_context("q", vec![]);
+        let spent = "budget spent: events per task is limited to 5 (raise sandbox.task.max_events)";
+        let host = FakeHost::new().events_error(HostError::Failed(spent.into()));
+        let Err(AgentError::Host(text)) = finish(&host, &ctx, "a", None) else {
+            panic!("a spent budget must stop the task");
+        };
+        assert!(text.contains("sandbox.task.max_events"), "{text}");
+        assert_eq!(host.events().len(), 1, "no event after the refused one");
+        assert!(host.logs().is_empty(), "the host reports it, once");
+    }
 }

@@ -202,6 +202,49 @@ async fn a_failed_write_names_the_task_and_the_file() {
     assert!(store.get("t-full").await.expect("read").is_some());
 }
 
+#[tokio::test]
+async fn a_lost_final_write_is_stored_once_space_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = TaskStore::open(&dir.path().join("tasks.db"), Retention::default()).expect("open");
+    let mut working = task("t-lost", "started");
+    working.status.state = TaskState::Working;
+    store
+        .put(&working)
+        .await
+        .expect("stored while there is space");
+    store.set_max_pages(1).await.expect("cap");
+    let final_write = task("t-lost", &big("done", 64));
+    store
+        .put(&final_write)
+        .await
+        .expect_err("the final write fails");
+    store
+        .get("t-lost")
+        .await
+        .expect_err("lost: not the WORKING version");
+    store.set_max_pages(1 << 30).await.expect("uncap");
+    // Any other write that commits makes the store write the lost one again.
+    store.put(&task("t-other", "small")).await.expect("stored");
+    let got = store
+        .get("t-lost")
+        .await
+        .expect("no longer lost")
+        .expect("present");
+    assert_eq!(got.status.state, TaskState::Completed);
+    assert_eq!(got.status.message, final_write.status.message);
+    let m = store.metrics();
+    let count = |s| {
+        m.tasks_by_state
+            .iter()
+            .find(|(x, _)| *x == s)
+            .map_or(0, |c| c.1)
+    };
+    assert_eq!(
+        (count(TaskState::Working), count(TaskState::Completed)),
+        (0, 2)
+    );
+}
+
 #[test]
 fn open_errors_name_the_file_and_the_reason() {
     let dir = tempfile::tempdir().expect("tempdir");

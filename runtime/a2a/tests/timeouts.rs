@@ -24,6 +24,7 @@ fn options(max_connections: usize, idle: Duration) -> ServeOptions {
         body_timeout: Duration::from_millis(500),
         idle_timeout: idle,
         max_connections,
+        max_connections_per_client: max_connections,
     }
 }
 
@@ -167,4 +168,84 @@ async fn past_the_connection_cap_a_client_waits_for_a_free_slot() {
         .expect("second answered")
         .expect("read");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_connection_that_never_sends_is_closed_after_the_header_timeout() {
+    // The idle timeout (30 s) outlasts BOUND: only the header deadline can close it in time.
+    let s = server(options(16, Duration::from_secs(30))).await;
+    let mut silent = TcpStream::connect(addr(&s.url)).await.expect("connect");
+    let got = timeout(BOUND, read_to_close(&mut silent))
+        .await
+        .expect("closed by the header deadline, not the idle one");
+    assert_eq!(got, "");
+}
+
+#[tokio::test]
+async fn one_client_address_cannot_take_every_connection() {
+    let s = server(ServeOptions {
+        max_connections_per_client: 2,
+        ..options(16, Duration::from_secs(30))
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(TcpStream::connect(addr(&s.url)).await.expect("connect"));
+    }
+    // The third from the same address is closed at once, unanswered.
+    let mut third = TcpStream::connect(addr(&s.url)).await.expect("connect");
+    let _ = third.write_all(CARD_GET).await;
+    let got = timeout(BOUND, read_to_close(&mut third))
+        .await
+        .expect("closed at once");
+    assert_eq!(got, "");
+    // The two within the cap are served.
+    for conn in &mut held {
+        conn.write_all(CARD_GET).await.expect("request");
+        let mut buf = [0u8; 4096];
+        let n = timeout(BOUND, conn.read(&mut buf))
+            .await
+            .expect("answered")
+            .expect("read");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    }
+}
+
+#[tokio::test]
+async fn a_response_never_read_closes_the_connection() {
+    let s = spawn(Setup {
+        body_limit: Some(16 << 20),
+        serve_options: Some(options(16, Duration::from_secs(30))),
+        ..Setup::default()
+    })
+    .await;
+    // One request whose answer (the 6 MB text echoed several times) outgrows every socket
+    // buffer: the server's write stalls mid-response while this client reads nothing.
+    let text = "x".repeat(6 << 20);
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+        "params": {"message": common::user_message(&text)}})
+    .to_string();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         A2A-Version: 1.0\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut conn = TcpStream::connect(addr(&s.url)).await.expect("connect");
+    conn.write_all(head.as_bytes()).await.expect("headers");
+    conn.write_all(body.as_bytes()).await.expect("body");
+    // Reads nothing for several write deadlines (500 ms each).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = timeout(BOUND, read_to_close(&mut conn))
+        .await
+        .expect("the server closed the stalled connection");
+    assert!(
+        got.starts_with("HTTP/1.1 200"),
+        "{}",
+        &got[..got.len().min(200)]
+    );
+    assert!(
+        !got.trim_end().ends_with('}'),
+        "the whole {} byte answer was sent: the write never stalled",
+        got.len()
+    );
 }

@@ -30,8 +30,12 @@ pub struct Env {
     pub awareness_url: Option<String>,
     /// `AWARENESS_NAMESPACE`, defaulting to `workspace:<WORKSPACE_ID>` when the id is known.
     pub awareness_namespace: Option<String>,
-    /// `LOG_LEVEL`.
+    /// `LOG_LEVEL`: the stderr log level (a level name or a `tracing` filter); wins over
+    /// `RUST_LOG` and `observability.log_level`.
     pub log_level: Option<String>,
+    /// `RUST_LOG`: a `tracing` filter, used when `LOG_LEVEL` is unset; wins over
+    /// `observability.log_level`.
+    pub rust_log: Option<String>,
     /// `MOLECULE_SMOKE_MODE` is one of 1/true/yes/on.
     pub smoke_mode: bool,
     /// `MOLECULE_SMOKE_TIMEOUT_SECS` (default 5; malformed → 5 with a warning).
@@ -123,6 +127,7 @@ impl Env {
             awareness_url: url("AWARENESS_URL"),
             awareness_namespace,
             log_level: get("LOG_LEVEL"),
+            rust_log: get("RUST_LOG"),
             smoke_mode,
             smoke_timeout,
             workspace_token: get("MOLECULE_WORKSPACE_TOKEN"),

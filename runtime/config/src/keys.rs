@@ -49,6 +49,25 @@ const PLACED: [(&str, &str); 3] = [
     ),
 ];
 
+/// The security keys that are sections (mappings of settings) rather than settings: `a2a`,
+/// `sandbox`, `grants`, `grants.default`, `grants.skills` and the budget subsections of
+/// `sandbox`.
+const SECTIONS: [&str; 13] = [
+    "a2a",
+    "sandbox",
+    "grants",
+    "default",
+    "skills",
+    "log",
+    "heartbeat",
+    "describe",
+    "memory_capability",
+    "http",
+    "task",
+    "llm",
+    "admission",
+];
+
 /// A key as compared for near misses: lower case, `-` and spaces as `_`.
 pub(crate) fn normalise(key: &str) -> String {
     key.trim().to_lowercase().replace(['-', ' '], "_")
@@ -124,13 +143,18 @@ pub(crate) fn check_keys(
         };
         if let Some(s) = suggest(&name, known).filter(|s| secure.contains(s)) {
             let right = join(path, s);
+            let (what, them) = if SECTIONS.contains(&s) {
+                ("holds security settings", "them")
+            } else {
+                ("is a security setting", "it")
+            };
             r.fail(
                 &key,
                 k,
                 format!(
                     "unknown key; did you mean `{right}`? Keys are case-sensitive and `{s}` \
-                     holds security settings, so a near miss is not ignored (it would run \
-                     without them): rename it to `{s}`"
+                     {what}, so a near miss is not ignored (it would run without {them}): \
+                     rename it to `{s}`"
                 ),
             );
             continue;

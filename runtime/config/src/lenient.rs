@@ -1,6 +1,7 @@
 //! Lenient reading of YAML values: a missing or null key yields the default silently (but a
-//! null limit of untrusted code is an error, see [`Reader::limit_bytes`]), a value
-//! of the wrong type or out of range yields the default plus a [`Warning`] naming the key path.
+//! null limit of untrusted code is an error, see [`Reader::limit_bytes`], and a null read
+//! through [`Reader::present`] warns), a value of the wrong type or out of range yields the
+//! default plus a [`Warning`] naming the key path and the value's line.
 //! Security settings use [`Reader::fail`] instead: their problems are errors (preflight FAILs),
 //! never a silent default. Text values keep the scalar as written (`1.10`, not `1.1`) when the
 //! reader has the source's [`SourceMap`], which also gives errors their line.
@@ -109,8 +110,9 @@ impl<'a> Reader<'a> {
     }
 
     fn wrong(&mut self, key: &str, expected: &str, found: &Value, default: &str) {
-        self.warn(
+        self.warn_at(
             key,
+            found,
             format!(
                 "expected {expected}, found {}; using the default {default}",
                 describe(found)
@@ -124,8 +126,9 @@ impl<'a> Reader<'a> {
             None => None,
             Some(v @ Value::Mapping(_)) => Some(v),
             Some(other) => {
-                self.warn(
+                self.warn_at(
                     key,
+                    other,
                     format!("expected a mapping, found {}; ignoring it", describe(other)),
                 );
                 None
@@ -169,8 +172,9 @@ impl<'a> Reader<'a> {
         for (k, v) in m {
             match self.text(k) {
                 Some(name) => out.push((name, v)),
-                None => self.warn(
+                None => self.warn_at(
                     key,
+                    k,
                     format!("ignoring an entry whose key is {}", describe(k)),
                 ),
             }
@@ -184,8 +188,9 @@ impl<'a> Reader<'a> {
         match self.text(v) {
             Some(s) => Some(s),
             None => {
-                self.warn(
+                self.warn_at(
                     key,
+                    v,
                     format!("expected a string, found {}; ignoring it", describe(v)),
                 );
                 None
@@ -230,8 +235,9 @@ impl<'a> Reader<'a> {
         }
         let written = self.text(v).filter(|t| parsed.is_some() || digits(t));
         match written {
-            Some(n) => self.warn(
+            Some(n) => self.warn_at(
                 key,
+                v,
                 format!("{n} is out of range {min}–{max}; using the default {default}"),
             ),
             None => self.wrong(key, "an integer", v, &default.to_string()),
@@ -286,8 +292,9 @@ impl<'a> Reader<'a> {
                     .filter_map(|(i, item)| {
                         let text = self.text(item);
                         if text.is_none() {
-                            self.warn(
+                            self.warn_at(
                                 &format!("{key}[{i}]"),
+                                item,
                                 format!("expected a string, found {}; skipping it", describe(item)),
                             );
                         }
@@ -297,8 +304,9 @@ impl<'a> Reader<'a> {
             ),
             Value::String(s) => Some(vec![s.clone()]),
             other => {
-                self.warn(
+                self.warn_at(
                     key,
+                    other,
                     format!(
                         "expected a list, found {}; using the default",
                         describe(other)
@@ -315,8 +323,9 @@ impl<'a> Reader<'a> {
             None => &[],
             Some(Value::Sequence(items)) => items,
             Some(other) => {
-                self.warn(
+                self.warn_at(
                     key,
+                    other,
                     format!("expected a list, found {}; ignoring it", describe(other)),
                 );
                 &[]
@@ -331,10 +340,11 @@ impl<'a> Reader<'a> {
         key: &str,
         fallback: &str,
     ) -> Option<u64> {
-        match bytes_of(value?) {
+        let value = value?;
+        match self.bytes_of(value) {
             Ok(n) => Some(n),
             Err(e) => {
-                self.warn(key, format!("{e}; using {fallback}"));
+                self.warn_at(key, value, format!("{e}; using {fallback}"));
                 None
             }
         }
@@ -358,10 +368,11 @@ impl<'a> Reader<'a> {
         key: &str,
         fallback: &str,
     ) -> Option<Duration> {
-        match duration_of(value?) {
+        let value = value?;
+        match self.duration_of(value) {
             Ok(d) => Some(d),
             Err(e) => {
-                self.warn(key, format!("{e}; using {fallback}"));
+                self.warn_at(key, value, format!("{e}; using {fallback}"));
                 None
             }
         }
@@ -371,7 +382,7 @@ impl<'a> Reader<'a> {
     /// that cannot be read is an error, since any fallback could raise the limit.
     pub(crate) fn limit_bytes(&mut self, value: Option<&Value>, key: &str) -> Option<u64> {
         let v = self.not_null_limit(value?, key)?;
-        bytes_of(v)
+        self.bytes_of(v)
             .map_err(|e| self.fail(key, v, format!("{e}; {LIMIT_HINT}")))
             .ok()
     }
@@ -379,7 +390,7 @@ impl<'a> Reader<'a> {
     /// A time limit for untrusted code (a security setting), like [`Reader::limit_bytes`].
     pub(crate) fn limit_duration(&mut self, value: Option<&Value>, key: &str) -> Option<Duration> {
         let v = self.not_null_limit(value?, key)?;
-        duration_of(v)
+        self.duration_of(v)
             .map_err(|e| self.fail(key, v, format!("{e}; {LIMIT_HINT}")))
             .ok()
     }
@@ -401,27 +412,53 @@ impl Reader<'_> {
     }
 }
 
-/// What an unreadable limit error says to do.
-const LIMIT_HINT: &str = "a limit that cannot be read is not replaced by a default (which could \
-    raise it); fix the value or remove the key";
+/// What an unusable limit error says to do.
+pub(crate) const LIMIT_HINT: &str = "a limit whose value is unusable is not replaced by a \
+    default (which could raise it); fix the value or remove the key";
 
-/// A byte size from a number of bytes or text such as `256m`.
-fn bytes_of(value: &Value) -> Result<u64, String> {
-    match scalar_text(value) {
-        Some(text) => parse_bytes(&text),
-        None => Err(format!("expected a size, found {}", describe(value))),
+impl Reader<'_> {
+    /// A byte size from a number of bytes or text such as `256m`; errors echo the value as
+    /// written (`1e3`, not `1000.0`).
+    fn bytes_of(&self, value: &Value) -> Result<u64, String> {
+        match self.text(value) {
+            Some(text) => parse_bytes(&text),
+            None => Err(format!("expected a size, found {}", describe(value))),
+        }
     }
-}
 
-/// A duration from a number of seconds or text such as `30s`.
-fn duration_of(value: &Value) -> Result<Duration, String> {
-    match value {
-        Value::Number(n) => n
-            .as_f64()
-            .and_then(seconds)
-            .ok_or_else(|| format!("`{n}` must be a positive number of seconds")),
-        Value::String(s) => parse_duration(s),
-        other => Err(format!("expected a duration, found {}", describe(other))),
+    /// A duration from a number of seconds or text such as `30s`; errors echo the value as
+    /// written.
+    fn duration_of(&self, value: &Value) -> Result<Duration, String> {
+        match value {
+            Value::Number(n) => n.as_f64().and_then(seconds).ok_or_else(|| {
+                let written = self.text(value).unwrap_or_else(|| n.to_string());
+                format!("`{written}` must be a positive number of seconds")
+            }),
+            Value::String(s) => parse_duration(s),
+            other => Err(format!("expected a duration, found {}", describe(other))),
+        }
+    }
+
+    /// The value of the lenient key `name` in `map` (full key `key`): absent → `None`
+    /// silently; null (`idle_timeout: ~`) → `None` with a warning at its line saying that
+    /// `default` applies, since an empty value is more likely a mistake than a wish for it.
+    pub(crate) fn present<'v>(
+        &mut self,
+        map: &'v Value,
+        name: &str,
+        key: &str,
+        default: &str,
+    ) -> Option<&'v Value> {
+        let value = map.get(name)?;
+        if value.is_null() {
+            self.warn_at(
+                key,
+                value,
+                format!("is empty (null); using {default}: write a value, or remove the key"),
+            );
+            return None;
+        }
+        Some(value)
     }
 }
 

@@ -20,6 +20,7 @@ mod grants_config;
 mod key_path;
 mod keys;
 mod lenient;
+mod log_level;
 mod plugins;
 mod preflight;
 mod prompt;
@@ -39,6 +40,7 @@ pub use card_keys::{CardSigningConfig, TrustedCardKey};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
+pub use log_level::{LogLevel, DEFAULT_LOG_LEVEL, LOG_LEVELS};
 pub use plugins::{
     load_plugins, Plugin, PluginManifest, PluginOrigin, PluginSet, PromptText, Shadowed,
     SkippedPlugin,
@@ -46,7 +48,10 @@ pub use plugins::{
 pub use preflight::preflight;
 pub use prompt::{system_prompt, PromptParts, PromptPeer, PromptSkill};
 pub use report::{Check, PreflightReport, Status};
-pub use sandbox::{SandboxConfig, DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT};
+pub use sandbox::{
+    SandboxConfig, DEFAULT_MAX_GUEST_MEMORY, DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT,
+    MAX_CONCURRENT_CALLS, MAX_TABLE_ELEMENTS, MIN_GUEST_MEMORY,
+};
 pub use sections::{
     A2aConfig, DelegationConfig, ExtendedCardConfig, ExtendedSkill, ModelOption,
     ObservabilityConfig, RuntimeConfig, DEFAULT_SHUTDOWN_GRACE, MAX_HEARTBEAT_SECS,

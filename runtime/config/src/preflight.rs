@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::env::Env;
 use crate::report::{PreflightReport, Status};
 use crate::sections::{sendable_secret, UNSENDABLE};
+use crate::units::format_bytes;
 use crate::workspace::{Origin, WorkspaceConfig};
 
 /// Runs every check against `env` and `config`. `known_adapters` are the built-in adapter
@@ -52,6 +53,7 @@ pub fn preflight(
             ),
         ),
     }
+    check_guest_memory(&mut report, config);
     check_model(&mut report, env, config);
     check_platform(&mut report, env);
     check_files(&mut report, config, config_dir);
@@ -153,6 +155,49 @@ fn check_runtime(report: &mut PreflightReport, runtime: &str, known: &[&str], co
             format!(
                 "unknown runtime `{runtime}`; set `runtime` in config.yaml to one of {listing}, \
                  or a path to a .wasm component or adapter crate"
+            ),
+        );
+    }
+}
+
+/// WARN for each per-call memory limit (`sandbox.memory_limit`, a grant's `memory_limit`)
+/// above `sandbox.admission.max_guest_memory`: such a call can never reach its own limit, since
+/// growth past the workspace's budget fails it first. (A budget below
+/// [`MIN_GUEST_MEMORY`](crate::MIN_GUEST_MEMORY) is already a config error.)
+fn check_guest_memory(report: &mut PreflightReport, config: &WorkspaceConfig) {
+    let key = "sandbox.admission.max_guest_memory";
+    let budget = config
+        .sandbox
+        .limit(key)
+        .unwrap_or(crate::DEFAULT_MAX_GUEST_MEMORY);
+    let grants = &config.grants;
+    let limits = std::iter::once((
+        "sandbox.memory_limit".to_string(),
+        Some(config.sandbox.memory_limit),
+    ))
+    .chain(std::iter::once((
+        "grants.default.memory_limit".to_string(),
+        grants.default.memory_limit,
+    )))
+    .chain(
+        grants
+            .skills
+            .iter()
+            .map(|(id, set)| (format!("grants.skills.{id}.memory_limit"), set.memory_limit)),
+    );
+    for (limit_key, limit) in limits {
+        let Some(limit) = limit.filter(|l| *l > budget) else {
+            continue;
+        };
+        report.push(
+            Status::Warn,
+            key,
+            format!(
+                "{} is below {limit_key} ({}): such a call fails when it grows past the \
+                 workspace's guest-memory budget, before its own limit; raise {key} or lower \
+                 {limit_key}",
+                format_bytes(budget),
+                format_bytes(limit)
             ),
         );
     }

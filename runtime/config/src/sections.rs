@@ -10,6 +10,7 @@ use serde_yaml::Value;
 
 use crate::keys::check_keys;
 use crate::lenient::{describe, field, Reader};
+use crate::log_level::{DEFAULT_LOG_LEVEL, LOG_LEVELS};
 
 /// One entry of `runtime_config.models`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -121,6 +122,9 @@ pub struct A2aConfig {
     /// `a2a.max_connections`: connections served at once; more wait in the listen backlog
     /// (`None`: the server's default, 1024).
     pub max_connections: Option<u32>,
+    /// `a2a.max_connections_per_client`: connections served at once from one client IP
+    /// address; more from it are closed at once (`None`: the server's default, 64).
+    pub max_connections_per_client: Option<u32>,
     /// `a2a.grpc_port`: the port of the gRPC binding (A2A 1.0 §10, HTTP/2 cleartext, same
     /// inbound bearer), on the A2A port's host; `0` picks a free port. `None` (absent, or a
     /// value outside 0–65535, which warns): gRPC is not served.
@@ -185,6 +189,10 @@ impl fmt::Debug for A2aConfig {
             .field("extended_card", &self.extended_card)
             .field("card_signing", &self.card_signing)
             .field("trusted_card_keys", &self.trusted_card_keys)
+            .field(
+                "max_connections_per_client",
+                &self.max_connections_per_client,
+            )
             .finish()
     }
 }
@@ -206,13 +214,14 @@ impl Default for A2aConfig {
             extended_card: None,
             card_signing: None,
             trusted_card_keys: Vec::new(),
+            max_connections_per_client: None,
         }
     }
 }
 
 /// The keys of the `a2a` section; any other key is reported (a misspelt `inbound_secret`
 /// would otherwise leave A2A unauthenticated without a word).
-const A2A_KEYS: [&str; 14] = [
+const A2A_KEYS: [&str; 15] = [
     "card_signing",
     "trusted_card_keys",
     "grpc_port",
@@ -227,6 +236,7 @@ const A2A_KEYS: [&str; 14] = [
     "body_timeout",
     "idle_timeout",
     "max_connections",
+    "max_connections_per_client",
 ];
 
 impl A2aConfig {
@@ -248,33 +258,35 @@ impl A2aConfig {
             &["inbound_secret"],
             &["inbound_secret"],
         );
+        // A null value warns (at its line) and keeps the default, like a bad one.
+        let get = |r: &mut Reader<'_>, name: &str, default: &str| {
+            r.present(
+                v,
+                name,
+                &format!("a2a.{name}"),
+                &format!("the default, {default}"),
+            )
+        };
+        let port = get(r, "port", "8000");
+        let streaming = get(r, "streaming", "true");
+        let push = get(r, "push_notifications", "true");
+        let grace = get(r, "shutdown_grace", "20s");
+        let header = get(r, "header_timeout", "10s");
+        let body = get(r, "body_timeout", "30s");
+        let idle = get(r, "idle_timeout", "75s");
+        let connections = get(r, "max_connections", "1024");
+        let per_client = get(r, "max_connections_per_client", "64");
         A2aConfig {
             // Any integer is kept so preflight can fail on it; only a non-integer falls back.
-            port: r.int(field(v, "port"), "a2a.port", (i64::MIN, i64::MAX), d.port),
-            streaming: r.bool(field(v, "streaming"), "a2a.streaming", d.streaming),
-            push_notifications: r.bool(
-                field(v, "push_notifications"),
-                "a2a.push_notifications",
-                d.push_notifications,
-            ),
+            port: r.int(port, "a2a.port", (i64::MIN, i64::MAX), d.port),
+            streaming: r.bool(streaming, "a2a.streaming", d.streaming),
+            push_notifications: r.bool(push, "a2a.push_notifications", d.push_notifications),
             inbound_secret: read_secret(r, v.get("inbound_secret"), "a2a.inbound_secret"),
-            shutdown_grace: shutdown_grace(r, field(v, "shutdown_grace")),
-            header_timeout: r.opt_duration(
-                field(v, "header_timeout"),
-                "a2a.header_timeout",
-                "the default, 10s",
-            ),
-            body_timeout: r.opt_duration(
-                field(v, "body_timeout"),
-                "a2a.body_timeout",
-                "the default, 30s",
-            ),
-            idle_timeout: r.opt_duration(
-                field(v, "idle_timeout"),
-                "a2a.idle_timeout",
-                "the default, 75s",
-            ),
-            max_connections: field(v, "max_connections").map(|n| {
+            shutdown_grace: shutdown_grace(r, grace),
+            header_timeout: r.opt_duration(header, "a2a.header_timeout", "the default, 10s"),
+            body_timeout: r.opt_duration(body, "a2a.body_timeout", "the default, 30s"),
+            idle_timeout: r.opt_duration(idle, "a2a.idle_timeout", "the default, 75s"),
+            max_connections: connections.map(|n| {
                 let n = r.int(Some(n), "a2a.max_connections", (1, 1_000_000), 1024);
                 u32::try_from(n).unwrap_or(1024)
             }),
@@ -286,6 +298,11 @@ impl A2aConfig {
                 r,
                 field(v, "trusted_card_keys"),
             ),
+            max_connections_per_client: per_client.map(|n| {
+                let key = "a2a.max_connections_per_client";
+                let n = r.int(Some(n), key, (1, 1_000_000), 64);
+                u32::try_from(n).unwrap_or(64)
+            }),
         }
     }
 }
@@ -461,24 +478,24 @@ impl DelegationConfig {
 pub const MIN_HEARTBEAT_SECS: u64 = 5;
 /// Upper bound of `observability.heartbeat_interval_seconds`.
 pub const MAX_HEARTBEAT_SECS: u64 = 300;
-const LOG_LEVELS: [&str; 7] = [
-    "TRACE", "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL",
-];
-
 /// `observability`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservabilityConfig {
     /// Heartbeat interval, clamped to 5–300 s.
     pub heartbeat_interval: Duration,
-    /// Log level, upper case (`INFO`); the `LOG_LEVEL` env var wins over it.
-    pub log_level: String,
+    /// `log_level`, upper case (`DEBUG`), one of [`LOG_LEVELS`]; `None` when unset (or
+    /// unusable, with a warning). The level in force is [`WorkspaceConfig::log_level`]
+    /// (`LOG_LEVEL` > `RUST_LOG` > this > [`DEFAULT_LOG_LEVEL`]).
+    ///
+    /// [`WorkspaceConfig::log_level`]: crate::WorkspaceConfig::log_level
+    pub log_level: Option<String>,
 }
 
 impl Default for ObservabilityConfig {
     fn default() -> Self {
         ObservabilityConfig {
             heartbeat_interval: Duration::from_secs(30),
-            log_level: "INFO".into(),
+            log_level: None,
         }
     }
 }
@@ -497,26 +514,34 @@ impl ObservabilityConfig {
             30,
         );
         let secs = raw.clamp(MIN_HEARTBEAT_SECS as i64, MAX_HEARTBEAT_SECS as i64);
-        if secs != raw {
-            r.warn(
+        if let (true, Some(node)) = (secs != raw, field(v, "heartbeat_interval_seconds")) {
+            r.warn_at(
                 key,
+                node,
                 format!(
                     "{raw} is outside {MIN_HEARTBEAT_SECS}–{MAX_HEARTBEAT_SECS}; clamped to {secs}"
                 ),
             );
         }
-        let level = r.string(field(v, "log_level"), "observability.log_level", "INFO");
-        let log_level = if LOG_LEVELS.contains(&level.to_ascii_uppercase().as_str()) {
-            level.to_ascii_uppercase()
-        } else {
-            r.warn(
-                "observability.log_level",
-                format!(
-                    "unknown level `{level}`; use one of {}; using INFO",
-                    LOG_LEVELS.join(", ")
-                ),
-            );
-            d.log_level
+        let node = field(v, "log_level");
+        let level = r.opt_string(node, "observability.log_level");
+        let log_level = match (level, node) {
+            (Some(l), _) if LOG_LEVELS.contains(&l.to_ascii_uppercase().as_str()) => {
+                Some(l.to_ascii_uppercase())
+            }
+            (Some(l), Some(node)) => {
+                r.warn_at(
+                    "observability.log_level",
+                    node,
+                    format!(
+                        "unknown level `{l}`; use one of {}; using the default, \
+                         {DEFAULT_LOG_LEVEL}",
+                        LOG_LEVELS.join(", ")
+                    ),
+                );
+                d.log_level
+            }
+            _ => d.log_level,
         };
         ObservabilityConfig {
             heartbeat_interval: Duration::from_secs(secs.unsigned_abs()),

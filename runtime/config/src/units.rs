@@ -8,25 +8,66 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim().to_ascii_lowercase();
     let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(digits_end);
+    if let Some(fraction) = unit.strip_prefix('.').filter(|_| !num.is_empty()) {
+        return Err(fractional(text, num, fraction));
+    }
     let num: u64 = num
         .parse()
         .map_err(|_| format!("`{text}` is not a size; write e.g. 256m, 1g or 65536"))?;
-    let mult: u64 = match unit.trim() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        other => {
+    let Some(mult) = unit_size(unit.trim()) else {
+        if t.parse::<f64>().is_ok() {
             return Err(format!(
-                "`{text}` has unknown unit `{other}`; use k, m or g"
-            ))
+                "`{text}` is not a whole number of bytes; write the digits (e.g. 1000) or a \
+                 size such as 64k"
+            ));
         }
+        return Err(format!(
+            "`{text}` has unknown unit `{}`; use k, m or g",
+            unit.trim()
+        ));
     };
     match num.checked_mul(mult) {
         Some(0) => Err(format!("`{text}` must be larger than zero")),
         Some(n) => Ok(n),
         None => Err(format!("`{text}` is too large")),
     }
+}
+
+/// The bytes of one `unit` (`""`, `b`, `k`, `kib`, `m`, `g`, …), if it is one.
+fn unit_size(unit: &str) -> Option<u64> {
+    match unit {
+        "" | "b" => Some(1),
+        "k" | "kb" | "kib" => Some(1 << 10),
+        "m" | "mb" | "mib" => Some(1 << 20),
+        "g" | "gb" | "gib" => Some(1 << 30),
+        _ => None,
+    }
+}
+
+/// Why `text` (whole part `whole`, then `.` and `rest`) is refused: sizes are whole numbers.
+/// The message offers the same size in a smaller unit (`1.5m` → `1536k`) when that is exact.
+fn fractional(text: &str, whole: &str, rest: &str) -> String {
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (digits, unit) = rest.split_at(digits_end);
+    let hint = match exact_bytes(whole, digits, unit.trim()) {
+        Some(n) => format!("write `{}`", format_bytes(n)),
+        None => "write a whole number, with a smaller unit if needed (`1536k`, not `1.5m`)".into(),
+    };
+    format!("`{text}`: fractional sizes are not accepted; {hint}")
+}
+
+/// `whole.digits` × `unit` in bytes, when that is a whole number of bytes above zero.
+fn exact_bytes(whole: &str, digits: &str, unit: &str) -> Option<u64> {
+    let mult = unit_size(unit)?;
+    let scale = 10u128.checked_pow(u32::try_from(digits.len()).ok()?)?;
+    let number: u128 = format!("{whole}{digits}").parse().ok()?;
+    let bytes = number.checked_mul(u128::from(mult))?;
+    if bytes == 0 || bytes % scale != 0 {
+        return None;
+    }
+    u64::try_from(bytes / scale).ok()
 }
 
 /// Parses a duration such as `30s`, `500ms`, `2m` or a bare number of seconds (`30`, `2.5`).

@@ -82,13 +82,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::New(args) = command {
         return new::run(args);
     }
-    let engine = match &command {
-        Command::Run(args) => engine_options(args.config_dir.as_deref()),
+    // A workspace command reads its config.yaml first: its `observability.log_level` applies
+    // before anything else logs, and `run` sizes the engine's pool from it.
+    let env = molecule_config::Env::from_process();
+    let workspace =
+        workspace_dir(&command, &env).map(|dir| molecule_config::WorkspaceConfig::load(&dir, &env));
+    if let Some(config) = &workspace {
+        apply_log_level(&config.log_level(&env));
+    }
+    let engine = match (&command, &workspace) {
+        (Command::Run(_), Some(config)) => engine_options(config),
         _ => EngineOptions::default(),
     };
     let ctx = Context::new(&cli.global, engine)?;
     match command {
-        Command::Run(args) if molecule_config::Env::from_process().smoke_mode => {
+        Command::Run(args) if env.smoke_mode => {
             let args = smoke::SmokeArgs {
                 config_dir: args.config_dir,
                 json: false,
@@ -105,12 +113,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The engine for serving the workspace in `config_dir` (else `WORKSPACE_CONFIG_PATH`): an
-/// instance pool sized for its `sandbox.admission.max_concurrent_calls`.
-fn engine_options(config_dir: Option<&Path>) -> EngineOptions {
-    let env = molecule_config::Env::from_process();
-    let dir = config_dir.map_or_else(|| env.config_path.clone(), Path::to_owned);
-    let config = molecule_config::WorkspaceConfig::load(&dir, &env);
+/// The config folder of a command that runs or checks the workspace (`run`, `smoke`, `check`
+/// without paths): its `--config-dir`, else `WORKSPACE_CONFIG_PATH`. `None` for the others.
+fn workspace_dir(command: &Command, env: &molecule_config::Env) -> Option<PathBuf> {
+    let dir = match command {
+        Command::Run(args) => args.config_dir.as_deref(),
+        Command::Smoke(args) => args.config_dir.as_deref(),
+        Command::Check(args) if args.paths.is_empty() => args.config_dir.as_deref(),
+        _ => return None,
+    };
+    Some(dir.map_or_else(|| env.config_path.clone(), Path::to_owned))
+}
+
+/// The engine for serving the workspace `config`: an instance pool sized for its
+/// `sandbox.admission.max_concurrent_calls`.
+fn engine_options(config: &molecule_config::WorkspaceConfig) -> EngineOptions {
     let admission = molecule_runtime::scheduler::AdmissionConfig::configured(&config.sandbox);
     EngineOptions {
         max_concurrent: EngineOptions::pool_for_calls(admission.max_concurrent_calls),
@@ -118,9 +135,11 @@ fn engine_options(config_dir: Option<&Path>) -> EngineOptions {
     }
 }
 
-/// Sets up `tracing` on stderr; `LOG_LEVEL` (or `RUST_LOG`) picks the level, default `warn`.
-/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP (see
-/// [`telemetry`]); keep the returned guard until exit so queued spans are flushed.
+/// Sets up `tracing` on stderr at the level from the environment (`LOG_LEVEL`, else
+/// `RUST_LOG`, else the default `warn`); a workspace command then applies its config.yaml's
+/// `observability.log_level` ([`apply_log_level`]) unless the environment set one. With
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP (see [`telemetry`]);
+/// keep the returned guard until exit so queued spans are flushed.
 pub fn init_logging(global: &GlobalArgs) -> telemetry::TelemetryGuard {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -131,25 +150,65 @@ pub fn init_logging(global: &GlobalArgs) -> telemetry::TelemetryGuard {
         LogFormat::Human => fmt.boxed(),
         LogFormat::Json => fmt.json().boxed(),
     };
+    let level = molecule_config::LogLevel::resolve(&molecule_config::Env::from_process(), None);
+    let (filter, problem) = log_filter(&level);
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let _ = LOG_FILTER.set(handle);
     let telemetry = telemetry::from_env();
-    let layers: Vec<telemetry::BoxedLayer> = std::iter::once(fmt.with_filter(log_filter()).boxed())
+    let layers: Vec<telemetry::BoxedLayer> = std::iter::once(fmt.with_filter(filter).boxed())
         .chain(telemetry.layer)
         .collect();
     tracing_subscriber::registry().with(layers).init();
-    for warning in &telemetry.warnings {
+    for warning in problem.iter().chain(&telemetry.warnings) {
         tracing::warn!("{warning}");
     }
     telemetry.guard
 }
 
-/// The stderr log filter from `LOG_LEVEL`, else `RUST_LOG`, else `warn`.
-fn log_filter() -> tracing_subscriber::EnvFilter {
-    let level = std::env::var("LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".into())
-        .to_ascii_lowercase();
-    tracing_subscriber::EnvFilter::try_new(&level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+/// The handle that swaps the stderr log filter once a workspace's config.yaml is read.
+static LOG_FILTER: std::sync::OnceLock<
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+> = std::sync::OnceLock::new();
+
+/// Applies `level` (from [`molecule_config::WorkspaceConfig::log_level`]) to the stderr log.
+/// Does nothing before [`init_logging`], or when the level came from the environment (it is
+/// already in force).
+pub fn apply_log_level(level: &molecule_config::LogLevel) {
+    if matches!(level.origin, molecule_config::Origin::Env { .. }) {
+        return;
+    }
+    let Some(handle) = LOG_FILTER.get() else {
+        return;
+    };
+    let (filter, problem) = log_filter(level);
+    if let Err(err) = handle.reload(filter) {
+        tracing::warn!("cannot apply the log level {}: {err}", level.text);
+    }
+    if let Some(problem) = problem {
+        tracing::warn!("{problem}");
+    }
+    tracing::debug!("log level {} from {}", level.text, level.source());
+}
+
+/// The stderr log filter for `level`; one that does not parse gives the default (`warn`) and
+/// a warning naming where it was set.
+fn log_filter(
+    level: &molecule_config::LogLevel,
+) -> (tracing_subscriber::EnvFilter, Option<String>) {
+    let directive = level.directive();
+    match tracing_subscriber::EnvFilter::try_new(&directive) {
+        Ok(filter) => (filter, None),
+        Err(err) => {
+            let default = molecule_config::DEFAULT_LOG_LEVEL.to_ascii_lowercase();
+            let problem = format!(
+                "{} is `{}`, not a log level or filter ({err}); logging at {default}: use one \
+                 of trace, debug, info, warn, error",
+                level.source(),
+                molecule_runtime::redact::escape(&level.text)
+            );
+            (tracing_subscriber::EnvFilter::new(default), Some(problem))
+        }
+    }
 }
 
 /// What every subcommand shares: the component host and the builder.

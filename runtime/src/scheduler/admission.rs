@@ -30,10 +30,12 @@ pub const KEY_MAX_WAIT: &str = "sandbox.admission.max_wait";
 
 /// Workspace-wide admission settings (`sandbox.admission.*`). The defaults keep a 2-core,
 /// 1 GiB container safe: 256 calls at once, 512 MiB of guest linear memory across them,
-/// 10,000 waiting for at most 60 s each.
+/// 10,000 waiting for at most 60 s each. `max_concurrent_calls` is at most 100,000
+/// ([`molecule_config::MAX_CONCURRENT_CALLS`]; config.yaml above it is an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdmissionConfig {
-    /// Top-level guest calls (tasks) running at once (`max_concurrent_calls`, ≥ 1).
+    /// Top-level guest calls (tasks) running at once (`max_concurrent_calls`, 1 to
+    /// [`molecule_config::MAX_CONCURRENT_CALLS`]).
     pub max_concurrent_calls: u32,
     /// Bytes of guest linear memory across every live store (`max_guest_memory`).
     pub max_guest_memory: u64,
@@ -47,7 +49,7 @@ impl Default for AdmissionConfig {
     fn default() -> Self {
         AdmissionConfig {
             max_concurrent_calls: 256,
-            max_guest_memory: 512 << 20,
+            max_guest_memory: molecule_config::DEFAULT_MAX_GUEST_MEMORY,
             max_waiting: 10_000,
             max_wait: Duration::from_secs(60),
         }
@@ -56,13 +58,18 @@ impl Default for AdmissionConfig {
 
 impl AdmissionConfig {
     /// The settings config.yaml's `sandbox.admission` sets, each absent key at its default.
+    /// Reading config.yaml already refused values out of range (`max_concurrent_calls` above
+    /// [`molecule_config::MAX_CONCURRENT_CALLS`], `max_guest_memory` below
+    /// [`molecule_config::MIN_GUEST_MEMORY`]); the bounds are applied again here for a
+    /// [`molecule_config::SandboxConfig`] built by hand.
     pub fn configured(sandbox: &molecule_config::SandboxConfig) -> AdmissionConfig {
         let d = AdmissionConfig::default();
+        let max = molecule_config::MAX_CONCURRENT_CALLS;
         AdmissionConfig {
             max_concurrent_calls: sandbox
                 .limit(KEY_MAX_CONCURRENT)
                 .map_or(d.max_concurrent_calls, |n| {
-                    u32::try_from(n).unwrap_or(u32::MAX).max(1)
+                    u32::try_from(n.clamp(1, max)).unwrap_or(d.max_concurrent_calls)
                 }),
             max_guest_memory: sandbox
                 .limit(KEY_MAX_GUEST_MEMORY)
@@ -96,17 +103,34 @@ pub enum Busy {
 impl fmt::Display for Busy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Busy::QueueFull { slots, waiting } => write!(
-                f,
-                "busy: all {slots} sandbox slots are in use and {waiting} calls are already \
-                 waiting; retry later, or raise {KEY_MAX_CONCURRENT} or {KEY_MAX_WAITING}"
-            ),
-            Busy::Waited { slots, max_wait } => write!(
-                f,
-                "busy: waited {} for one of the {slots} sandbox slots; retry later, or raise \
-                 {KEY_MAX_CONCURRENT} or {KEY_MAX_WAIT}",
-                format_wait(*max_wait)
-            ),
+            Busy::QueueFull { slots, waiting } => {
+                let in_use = match slots {
+                    1 => "the only sandbox slot is in use".to_string(),
+                    n => format!("all {n} sandbox slots are in use"),
+                };
+                let queue = match waiting {
+                    0 => format!("no call may wait ({KEY_MAX_WAITING} is 0)"),
+                    1 => "1 call is already waiting".to_string(),
+                    n => format!("{n} calls are already waiting"),
+                };
+                write!(
+                    f,
+                    "busy: {in_use} and {queue}; retry later, or raise {KEY_MAX_CONCURRENT} \
+                     or {KEY_MAX_WAITING}"
+                )
+            }
+            Busy::Waited { slots, max_wait } => {
+                let slot = match slots {
+                    1 => "the only sandbox slot".to_string(),
+                    n => format!("one of the {n} sandbox slots"),
+                };
+                write!(
+                    f,
+                    "busy: waited {} for {slot}; retry later, or raise {KEY_MAX_CONCURRENT} or \
+                     {KEY_MAX_WAIT}",
+                    format_wait(*max_wait)
+                )
+            }
         }
     }
 }
@@ -377,115 +401,22 @@ pub fn nested<F: Future>(fut: F) -> impl Future<Output = F::Output> {
     SCOPE.scope(Scope::Nested, fut)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Counts a call that runs guest code without a slot (an adapter `cancel`) in the running
+/// gauge (`/metrics`) while the returned guard lives; it takes no slot.
+pub fn count_running() -> RunningGuard {
+    GAUGES.running.fetch_add(1, Ordering::Relaxed);
+    RunningGuard(())
+}
 
-    fn config(slots: u32, waiting: u64, wait_ms: u64) -> AdmissionConfig {
-        AdmissionConfig {
-            max_concurrent_calls: slots,
-            max_guest_memory: 1 << 20,
-            max_waiting: waiting,
-            max_wait: Duration::from_millis(wait_ms),
-        }
-    }
+/// Counted in the running gauge until dropped (see [`count_running`]).
+#[derive(Debug)]
+pub struct RunningGuard(());
 
-    #[tokio::test]
-    async fn waits_in_order_and_refuses_past_the_queue() {
-        let a = Arc::new(Admission::new(config(1, 1, 60_000), None));
-        let first = a.admit().await.expect("a free slot");
-        let a2 = a.clone();
-        let second = tokio::spawn(async move { a2.admit().await.map(|_| ()) });
-        while a.waiting() < 1 {
-            tokio::task::yield_now().await;
-        }
-        let third = a.admit().await.expect_err("the queue holds one");
-        assert!(matches!(
-            third,
-            Busy::QueueFull {
-                slots: 1,
-                waiting: 1
-            }
-        ));
-        let text = third.to_string();
-        assert!(text.starts_with("busy:"), "{text}");
-        assert!(text.contains(KEY_MAX_WAITING) && text.contains(KEY_MAX_CONCURRENT));
-        drop(first);
-        second
-            .await
-            .unwrap()
-            .expect("admitted once the slot is free");
-        assert_eq!((a.running(), a.waiting()), (0, 0));
-    }
-
-    #[tokio::test]
-    async fn a_wait_past_max_wait_is_busy() {
-        let a = Arc::new(Admission::new(config(1, 10, 20), None));
-        let _held = a.admit().await.unwrap();
-        let err = a.admit().await.expect_err("no slot within max_wait");
-        assert!(err.to_string().contains(KEY_MAX_WAIT), "{err}");
-        assert_eq!(a.waiting(), 0);
-    }
-
-    #[tokio::test]
-    async fn fewer_slots_take_effect_as_calls_end() {
-        let a = Arc::new(Admission::new(config(2, 0, 10), None));
-        let p1 = a.admit().await.unwrap();
-        let p2 = a.admit().await.unwrap();
-        a.configure(config(1, 0, 10));
-        drop(p1);
-        assert!(a.admit().await.is_err(), "one slot, still held");
-        drop(p2);
-        let _p3 = a.admit().await.expect("the one slot");
-    }
-
-    #[tokio::test]
-    async fn a_small_pool_caps_the_slots_and_keeps_spare_instances() {
-        let a = Arc::new(Admission::new(config(1000, 0, 10), Some(20)));
-        assert_eq!(a.slots(), 20 - MIN_SPARE_INSTANCES);
-        let spares: Vec<_> = futures_spares(&a, MIN_SPARE_INSTANCES as usize + 4).await;
-        assert_eq!(
-            spares.len(),
-            MIN_SPARE_INSTANCES as usize,
-            "only the spare ones"
-        );
-        assert!(Arc::new(Admission::default())
-            .spare_instance()
-            .await
-            .is_none());
-    }
-
-    /// Takes up to `n` spare instances, stopping at the first that would wait.
-    async fn futures_spares(a: &Arc<Admission>, n: usize) -> Vec<Permit> {
-        let mut out = Vec::new();
-        for _ in 0..n {
-            let next = a.spare_instance();
-            match tokio::time::timeout(Duration::from_millis(20), next).await {
-                Ok(Some(p)) => out.push(p),
-                _ => break,
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn configured_reads_the_admission_keys() {
-        let yaml = "sandbox: {admission: {max_concurrent_calls: 8, max_guest_memory: 1g, \
-                    max_waiting: 3, max_wait: 5s}}\n";
-        let config = molecule_config::WorkspaceConfig::from_yaml_str(
-            yaml,
-            std::path::Path::new("/cfg"),
-            &molecule_config::Env::from_pairs(Vec::<(String, String)>::new()),
-        );
-        let c = AdmissionConfig::configured(&config.sandbox);
-        assert_eq!(c.max_concurrent_calls, 8);
-        assert_eq!(c.max_guest_memory, 1 << 30);
-        assert_eq!(c.max_waiting, 3);
-        assert_eq!(c.max_wait, Duration::from_secs(5));
-        let none = molecule_config::SandboxConfig::default();
-        assert_eq!(
-            AdmissionConfig::configured(&none),
-            AdmissionConfig::default()
-        );
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        GAUGES.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests;

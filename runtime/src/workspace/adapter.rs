@@ -58,7 +58,7 @@ pub(crate) async fn load_adapter(
         .llm(model_access(&deps.gateway, "setup"));
     let adapter = deps.host.load_adapter(&wasm, grants.build()).await?;
     if adapter.name != *runtime && !runtime.contains('/') && !runtime.ends_with(".wasm") {
-        tracing::warn!(adapter = %adapter.name, runtime = %runtime, "adapter name differs from `runtime`");
+        tracing::warn!(adapter = %shown_name(&adapter.name), runtime = %runtime, "adapter name differs from `runtime`");
     }
     Ok(adapter)
 }
@@ -103,7 +103,7 @@ fn needs_model(
             adapter.name
         ));
     }
-    tracing::warn!(%reason, adapter = %adapter.name, "serving without a model: this adapter does not call one");
+    tracing::warn!(%reason, adapter = %shown_name(&adapter.name), "serving without a model: this adapter does not call one");
     None
 }
 
@@ -169,16 +169,69 @@ impl AdapterReloader {
             .await
         {
             Ok(Ok(())) => {
-                tracing::info!(adapter = %adapter.name, elapsed = ?started.elapsed(), "adapter swapped");
+                tracing::info!(adapter = %shown_name(&adapter.name), elapsed = ?started.elapsed(), "adapter swapped");
                 crate::metrics::global().component_swapped("adapter");
                 self.slot.store(Arc::new(adapter));
             }
             Ok(Err(reason)) => {
+                let reason = shown_reason(&reason);
                 tracing::error!(%reason, "new adapter version refused setup; keeping the previous one")
             }
             Err(err) => {
                 tracing::error!(error = %err, "new adapter version crashed in setup; keeping the previous one")
             }
         }
+    }
+}
+
+/// Characters of an adapter's self-chosen name shown in a log line or span.
+const NAME_SHOWN: usize = 64;
+/// Bytes of an adapter's setup refusal shown in a log line.
+const REASON_SHOWN: usize = 4096;
+
+/// An adapter's name (guest-chosen text) as a log line or span shows it: at most
+/// [`NAME_SHOWN`] characters, control characters escaped, a cut marked with `…`.
+pub(crate) fn shown_name(name: &str) -> String {
+    shown(name, NAME_SHOWN)
+}
+
+/// An adapter's failure reason (guest text) as a log line shows it: at most [`REASON_SHOWN`]
+/// characters, escaped onto one line, a cut marked with `…`.
+pub(crate) fn shown_reason(reason: &str) -> String {
+    shown(reason, REASON_SHOWN)
+}
+
+fn shown(text: &str, chars: usize) -> String {
+    let mut out = crate::redact::escape(&text.chars().take(chars).collect::<String>());
+    if text.chars().nth(chars).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adapter_name_and_reason_are_escaped_and_bounded_for_logs() {
+        let name = format!("evil\n2026 INFO forged\u{1b}[31m{}", "n".repeat(1000));
+        let shown = shown_name(&name);
+        assert!(!shown.contains(['\n', '\u{1b}']), "{shown}");
+        assert!(
+            shown.starts_with("evil\\n2026 INFO forged\\u{1b}[31m"),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with('…') && shown.chars().count() < 80,
+            "{shown}"
+        );
+        assert_eq!(shown_name("echo"), "echo");
+        let reason = shown_reason(&format!("no\r{}", "r".repeat(1 << 20)));
+        assert!(
+            reason.starts_with("no\\r") && reason.len() < 5000,
+            "{}",
+            reason.len()
+        );
     }
 }

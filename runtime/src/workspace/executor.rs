@@ -1,19 +1,23 @@
 //! The executor bridge: each A2A task runs the adapter component's `execute` in its own
 //! sandboxed instance. What the adapter emits through `events` becomes A2A status, artifact
 //! and message updates in order; a trap or timeout fails that task alone with a readable
-//! reason; cancel reaches the adapter on a fresh instance.
+//! reason; a spent task budget fails it naming the budget's key; cancel reaches the adapter on
+//! a fresh instance. Every task gets a receipt of what it cost (`molecule.receipt`), a task
+//! that failed busy one of its wait.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use molecule_a2a::store::ListQuery;
 use molecule_a2a::types as a2a;
 use molecule_a2a::{AgentExecutor, EventSink, RequestContext, TaskStore};
-use molecule_platform::{Activity, ActivityType};
+use molecule_platform::{Activity, ActivityReporter, ActivityType};
 use tracing::Instrument;
 
+use super::cancel::{cancel_timeout, CancelCalls};
 use super::convert;
 use super::final_status::HoldFinal;
 use super::skills::SkillRegistry;
@@ -21,10 +25,13 @@ use super::task_events::{TaskEvents, Working};
 use super::task_tools::{Builtins, TaskTools};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types as wit;
+use crate::budgets::BudgetHit;
 use crate::capabilities::llm::model_access;
 use crate::component::AdapterComponent;
+use crate::metrics_receipts;
+use crate::receipt::{Receipt, Receipts};
 use crate::sandbox::Sandbox;
-use crate::scheduler::admission::{in_slot, nested};
+use crate::scheduler::admission::{count_running, in_slot, nested};
 
 /// Most earlier tasks of a context whose messages are passed as history.
 const HISTORY_TASKS: usize = 50;
@@ -43,6 +50,8 @@ pub struct AdapterExecutor {
     builtins: Builtins,
     store: TaskStore,
     gateway: Result<Arc<molecule_llm::Gateway>, String>,
+    /// One adapter `cancel` call per task at a time, each with its own deadline.
+    cancels: Arc<CancelCalls>,
 }
 
 impl AdapterExecutor {
@@ -65,6 +74,7 @@ impl AdapterExecutor {
             builtins,
             store,
             gateway,
+            cancels: Arc::default(),
         }
     }
 
@@ -97,6 +107,108 @@ impl AdapterExecutor {
         }
         out
     }
+    /// Runs the admitted task: the adapter's call with the task's events, tools and model,
+    /// then its receipt, then its final status (held until then; a spent task budget fails
+    /// the task instead).
+    async fn run(
+        &self,
+        ctx: &RequestContext,
+        events: &EventSink,
+        waited: Duration,
+    ) -> Result<(), String> {
+        let adapter = self.adapter.load_full();
+        let config = self.config.load_full();
+        let budgets = &adapter.grants().limits().budgets;
+        let max_output = adapter.grants().limits().max_output_bytes;
+        // The adapter's final status waits until its call ended and the receipt is in.
+        let working = Working::new(events.clone());
+        let task_events = HoldFinal::new(TaskEvents::budgeted_lazy(working.clone(), budgets));
+        let tools = Arc::new(
+            TaskTools::new(
+                self.skills.clone(),
+                self.builtins.clone(),
+                Arc::new(task_events.clone()),
+            )
+            .with_memory_budgets(budgets),
+        );
+        let llm = Some(model_access(&self.gateway, ctx.task_id.clone()));
+        let grants = adapter
+            .grants()
+            .for_task(Arc::new(task_events.clone()), tools, llm);
+        let context = agent::RequestContext {
+            task_id: ctx.task_id.clone(),
+            context_id: ctx.context_id.clone(),
+            message: convert::message_to_wit(&ctx.message),
+            history: self.history(ctx).await,
+            metadata: metadata_json(&ctx.metadata),
+        };
+        let receipts = Receipts::new();
+        let mut receipt = TaskReceipt {
+            receipts: receipts.clone(),
+            span: crate::receipt::task_span(
+                &ctx.task_id,
+                &super::adapter::shown_name(&adapter.name),
+            ),
+            events: events.clone(),
+            waited,
+            started: Instant::now(),
+            reported: false,
+        };
+        // Dropped unfinished when a cancel aborts this future: counted as canceled.
+        let metrics = crate::metrics::global().task_started();
+        let sandbox = self.sandbox.with_receipts(receipts.clone());
+        let run = in_slot(sandbox.execute_task(&adapter, &grants, &config, context))
+            .instrument(receipt.span.clone());
+        tokio::pin!(run);
+        // WORKING is reported lazily: by the first status, artifact or message, or after
+        // the grace, so a quick bare-Message reply is the whole answer (A2A 1.0 §3.1.1).
+        let ended = tokio::select! {
+            done = &mut run => done,
+            _ = tokio::time::sleep(WORKING_GRACE) => {
+                working.ensure();
+                run.await
+            }
+        };
+        let result = match ended {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(crate::call_text::cap_error_text(reason, max_output)),
+            Err(err) => Err(format!("{}: {err}", adapter.label)),
+        };
+        let spent = task_events.inner().spent();
+        if spent.is_some() {
+            task_events.discard();
+        }
+        let result = outcome(spent, result);
+        metrics.finish(if result.is_ok() { "ok" } else { "failed" });
+        receipt.report(&receipts.total());
+        task_events.release().await;
+        result
+    }
+}
+
+/// Reports the task's end to the platform's activity feed.
+fn report_activity(
+    activity: &ActivityReporter,
+    task_id: &str,
+    result: &Result<(), String>,
+    took: Duration,
+) {
+    let status = if result.is_ok() {
+        "completed"
+    } else {
+        "failed"
+    };
+    let mut report = Activity::new(ActivityType::TaskUpdate, format!("task {status}"))
+        .status(status)
+        .duration(took);
+    if let Err(reason) = result {
+        let reason = crate::redact::redact(reason);
+        report = report.error(reason.clone());
+        activity.submit(
+            Activity::new(ActivityType::Error, format!("task {task_id} failed")).error(reason),
+        );
+    }
+    activity.submit(report);
 }
 
 fn task_messages(task: &a2a::Task) -> Vec<wit::Message> {
@@ -127,16 +239,83 @@ fn task_messages(task: &a2a::Task) -> Vec<wit::Message> {
     out
 }
 
-/// Reports what the task cost: in its span, in `/metrics` and in the task's A2A metadata
-/// (`molecule.receipt`; a task the adapter already closed gets it in the stored task).
-fn report_receipt(receipt: &crate::receipt::Receipt, span: &tracing::Span, events: &EventSink) {
-    receipt.record(span);
-    crate::metrics_receipts::observe(crate::metrics_receipts::Kind::Task, receipt);
-    let _ = events.metadata(crate::receipt::METADATA_KEY, receipt.to_json());
+/// Reports what a task cost — in its `task` span, in `/metrics` and in its A2A metadata
+/// (`molecule.receipt`, [`Receipt::to_task_json`]) — once: when the executor calls
+/// [`TaskReceipt::report`] (before the adapter's held final status is released, so the reply,
+/// the stream's final status event and GetTask all carry it), or when the executor's future
+/// is dropped unreported (a cancel or a shutdown stopped it): then with what was spent until
+/// then, the wall time running to that moment (the stored task carries it; the task's final
+/// event was already sent).
+struct TaskReceipt {
+    receipts: Arc<Receipts>,
+    span: tracing::Span,
+    events: EventSink,
+    waited: Duration,
+    started: Instant,
+    reported: bool,
+}
+
+impl TaskReceipt {
+    fn report(&mut self, receipt: &Receipt) {
+        self.reported = true;
+        receipt.record(&self.span);
+        metrics_receipts::observe(metrics_receipts::Kind::Task, receipt);
+        let json = receipt.to_task_json(self.waited);
+        let _ = self.events.metadata(crate::receipt::METADATA_KEY, json);
+    }
+}
+
+impl Drop for TaskReceipt {
+    fn drop(&mut self) {
+        if !self.reported {
+            let mut receipt = self.receipts.total();
+            receipt.wall = receipt.wall.max(self.started.elapsed());
+            self.report(&receipt);
+        }
+    }
+}
+
+/// A task that got no admission slot: counted (`busy`) and given a receipt of its wait alone,
+/// then failed with the busy error's text.
+fn fail_busy(events: &EventSink, waited: Duration, busy: impl std::fmt::Display) -> String {
+    crate::metrics::global().task_busy();
+    let receipt = Receipt::default().to_task_json(waited);
+    let _ = events.metadata(crate::receipt::METADATA_KEY, receipt);
+    busy.to_string()
+}
+
+/// The task's outcome once its adapter call ended: a spent task budget fails it (events past
+/// the budget were refused, so its answer is incomplete) whatever the adapter reported;
+/// otherwise the adapter's result.
+fn outcome(spent: Option<BudgetHit>, result: Result<(), String>) -> Result<(), String> {
+    let Some(hit) = spent else {
+        return result;
+    };
+    let mut reason = format!("{hit}; the task's output past it was refused, so it is incomplete");
+    if let Err(adapter) = result.as_ref().map_err(|e| e.as_str()) {
+        if !adapter.contains("budget spent") {
+            reason.push_str(&format!(" (the adapter also failed: {adapter})"));
+        }
+    }
+    Err(reason)
 }
 
 fn metadata_json(metadata: &HashMap<String, serde_json::Value>) -> String {
     serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into())
+}
+
+/// Forgets a task's token usage in the model gateway when dropped.
+struct ForgetUsage {
+    gateway: Option<Arc<molecule_llm::Gateway>>,
+    task_id: String,
+}
+
+impl Drop for ForgetUsage {
+    fn drop(&mut self) {
+        if let Some(gateway) = &self.gateway {
+            gateway.take_usage(&self.task_id);
+        }
+    }
 }
 
 #[async_trait]
@@ -144,98 +323,48 @@ impl AgentExecutor for AdapterExecutor {
     async fn execute(&self, ctx: RequestContext, events: EventSink) -> Result<(), String> {
         // A sandbox slot first: while it waits the task stays SUBMITTED and holds no instance;
         // its adapter call and the tool calls made in it then share this one slot.
-        let _slot = self
-            .sandbox
-            .admit()
-            .await
-            .map_err(|busy| busy.to_string())?;
-        let adapter = self.adapter.load_full();
-        let config = self.config.load_full();
-        let budgets = &adapter.grants().limits().budgets;
-        // The adapter's final status waits until its call ended and the receipt is in.
-        let working = Working::new(events.clone());
-        let task_events = HoldFinal::new(TaskEvents::budgeted_lazy(working.clone(), budgets));
-        let tools = Arc::new(TaskTools::new(
-            self.skills.clone(),
-            self.builtins.clone(),
-            Arc::new(task_events.clone()),
-        ));
-        let llm = Some(model_access(&self.gateway, ctx.task_id.clone()));
-        let grants = adapter
-            .grants()
-            .for_task(Arc::new(task_events.clone()), tools, llm);
-        let context = agent::RequestContext {
+        let queued = Instant::now();
+        let admitted = self.sandbox.admit().await;
+        let waited = queued.elapsed();
+        let _slot = admitted.map_err(|busy| fail_busy(&events, waited, busy))?;
+        let started = Instant::now();
+        // The gateway keeps the task's token usage under its id: forget it when the task
+        // ends, even when a cancel aborts this future (else it grows by one entry per task).
+        let _usage = ForgetUsage {
+            gateway: self.gateway.as_ref().ok().cloned(),
             task_id: ctx.task_id.clone(),
-            context_id: ctx.context_id.clone(),
-            message: convert::message_to_wit(&ctx.message),
-            history: self.history(&ctx).await,
-            metadata: metadata_json(&ctx.metadata),
         };
         if let Some(activity) = &self.builtins.activity {
             let head: String = ctx.user_text().chars().take(80).collect();
             activity.submit(Activity::new(ActivityType::A2aReceive, head).method("message/send"));
         }
-        let started = std::time::Instant::now();
         if let Some(poker) = self.builtins.heartbeat.get() {
             poker.poke();
         }
-        let span = crate::receipt::task_span(&ctx.task_id, &adapter.name);
-        let receipts = crate::receipt::Receipts::new();
-        // Dropped unfinished when a cancel aborts this future: counted as canceled.
-        let metrics = crate::metrics::global().task_started();
-        let sandbox = self.sandbox.with_receipts(receipts.clone());
-        let run = in_slot(sandbox.execute_task(&adapter, &grants, &config, context))
-            .instrument(span.clone());
-        tokio::pin!(run);
-        // WORKING is reported lazily: by the first artifact or message, or after the grace.
-        let outcome = tokio::select! {
-            done = &mut run => done,
-            _ = tokio::time::sleep(WORKING_GRACE) => {
-                working.ensure();
-                run.await
-            }
-        };
-        let result = match outcome {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(reason),
-            Err(err) => Err(format!("{}: {err}", adapter.label)),
-        };
-        metrics.finish(if result.is_ok() { "ok" } else { "failed" });
-        report_receipt(&receipts.total(), &span, &events);
-        task_events.release().await;
+        let result = self.run(&ctx, &events, waited).await;
         if let Some(poker) = self.builtins.heartbeat.get() {
             poker.poke();
         }
         if let Some(activity) = &self.builtins.activity {
-            let status = if result.is_ok() {
-                "completed"
-            } else {
-                "failed"
-            };
-            let mut report = Activity::new(ActivityType::TaskUpdate, format!("task {status}"))
-                .status(status)
-                .duration(started.elapsed());
-            if let Err(reason) = &result {
-                let reason = crate::redact::redact(reason);
-                report = report.error(reason.clone());
-                activity.submit(
-                    Activity::new(ActivityType::Error, format!("task {} failed", ctx.task_id))
-                        .error(reason),
-                );
-            }
-            activity.submit(report);
+            report_activity(activity, &ctx.task_id, &result, started.elapsed());
         }
         result
     }
 
     async fn cancel(&self, task_id: &str) -> Result<(), String> {
         let adapter = self.adapter.load_full();
-        // Short, and must not queue behind the tasks it may be meant to stop: no slot.
-        nested(
-            self.sandbox
-                .cancel_task(&adapter, adapter.grants(), task_id),
-        )
-        .await
-        .map_err(|e| e.to_string())
+        // Must not queue behind the tasks it may be meant to stop: no slot, but one call per
+        // task at a time, cut (spare-instance wait included) at its own deadline.
+        let timeout = cancel_timeout(adapter.grants().limits().timeout);
+        let (sandbox, id) = (self.sandbox.clone(), task_id.to_owned());
+        let call = nested(async move {
+            // In the running gauge while it waits for a spare instance and runs.
+            let _running = count_running();
+            sandbox
+                .cancel_task(&adapter, adapter.grants(), &id)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        self.cancels.cancel(task_id, timeout, call).await
     }
 }

@@ -3,7 +3,8 @@
 //! has ended, so the executor can first put the task's receipt in its metadata: the blocking
 //! `SendMessage` reply, the streams' last snapshot and `GetTask` then all carry what the task
 //! cost. Once a final status is held, further events are refused as they would be by a closed
-//! task (`cancelled`).
+//! task (`cancelled`). The executor may [`discard`](HoldFinal::discard) the held status
+//! instead (a task that spent a budget ends FAILED, whatever the adapter reported).
 
 use std::sync::{Arc, Mutex};
 
@@ -38,6 +39,17 @@ impl<B: EventsBackend> HoldFinal<B> {
             inner: Arc::new(inner),
             held: Arc::default(),
         }
+    }
+
+    /// The backend the events go to.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+
+    /// Drops the held final status, if any, without sending it: the executor ends the task
+    /// itself. Call it once the adapter's call has ended (nothing emits events after that).
+    pub fn discard(&self) {
+        self.lock().take();
     }
 
     /// Sends the held final status, if any (a task closed meanwhile, e.g. cancelled, ignores
@@ -143,5 +155,14 @@ mod tests {
         hold.release().await;
         let seen = hold.inner.0.lock().unwrap().clone();
         assert_eq!(seen, vec![TaskState::Working, TaskState::Completed]);
+    }
+
+    #[tokio::test]
+    async fn a_discarded_final_status_is_never_sent() {
+        let hold = HoldFinal::new(Seen::default());
+        hold.status(TaskState::Completed, None).await.unwrap();
+        hold.discard();
+        hold.release().await;
+        assert!(hold.inner().0.lock().unwrap().is_empty());
     }
 }

@@ -16,6 +16,7 @@
 
 mod adapter;
 pub mod boot;
+mod cancel;
 pub(crate) mod card;
 mod convert;
 mod deps;

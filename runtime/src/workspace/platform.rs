@@ -80,13 +80,17 @@ pub struct JoinOptions {
 /// by side, follows the platform's inbound secret, pulls the workspace's secrets, checks for
 /// children and sends the prompts. Beats start after the registration attempt, so every one
 /// carries the workspace's token.
+///
+/// # Errors
+/// A saved inbound secret file that exists but cannot be read or parsed: the workspace must
+/// not serve A2A unauthenticated, so boot stops (the error names the file).
 pub fn join(
     plan: &Plan,
     client: PlatformClient,
     card: AgentCard,
     server: &A2aServer,
     options: JoinOptions,
-) -> PlatformLink {
+) -> anyhow::Result<PlatformLink> {
     let JoinOptions {
         keep_configured_secret,
         coordinator,
@@ -94,11 +98,14 @@ pub fn join(
         admin_token,
         secrets,
     } = options;
-    let secret_file = (!keep_configured_secret).then(|| {
-        let file = InboundSecretFile::new(&plan.data_dir, &client);
-        require_saved_secret(&file, server);
-        file
-    });
+    let secret_file = match keep_configured_secret {
+        true => None,
+        false => {
+            let file = InboundSecretFile::new(&plan.data_dir, &client);
+            require_saved_secret(&file, server)?;
+            Some(file)
+        }
+    };
     let request = RegisterRequest {
         id: client.workspace_id().to_owned(),
         url: card.url.clone(),
@@ -128,10 +135,10 @@ pub fn join(
             prompts,
         );
     });
-    PlatformLink {
+    Ok(PlatformLink {
         client: link_client,
         task,
-    }
+    })
 }
 
 /// Registers once (with the admin token when an external workspace has no token yet), retried

@@ -36,19 +36,42 @@ const PULL_RETRY: Backoff = Backoff {
 
 /// Makes `server` require the inbound secret saved by the last run (if it was saved for this
 /// workspace and platform). Called before the server serves.
-pub(crate) fn require_saved_secret(file: &InboundSecretFile, server: &A2aServer) {
-    match file.load() {
-        Ok(Some(secret)) => {
+///
+/// # Errors
+/// A saved file that exists but cannot be read or parsed (see [`saved_secret`]): boot stops
+/// rather than serve A2A without authentication.
+pub(crate) fn require_saved_secret(
+    file: &InboundSecretFile,
+    server: &A2aServer,
+) -> anyhow::Result<()> {
+    match saved_secret(file)? {
+        Some(secret) => {
             server.set_bearer_secret(Some(secret));
             tracing::info!(file = %file.path().display(), "A2A calls require the inbound secret saved by the last run until the platform sends its current one");
         }
-        Ok(None) => {
+        None => {
             tracing::warn!(file = %file.path().display(), "no inbound secret saved for this workspace yet: A2A calls are not authenticated until the platform hands one out")
         }
-        Err(err) => {
-            tracing::warn!(error = %err, "A2A calls are not authenticated until the platform hands out its inbound secret")
-        }
     }
+    Ok(())
+}
+
+/// The inbound secret saved by the last run; `None` when no file exists or it was saved for
+/// another workspace or platform.
+///
+/// # Errors
+/// The file exists but cannot be read or is not the JSON this runtime writes: the error names
+/// the file and says to delete it (the platform then hands out a new secret) — the caller must
+/// fail closed, never serve unauthenticated.
+pub(crate) fn saved_secret(file: &InboundSecretFile) -> anyhow::Result<Option<String>> {
+    file.load().map_err(|err| {
+        anyhow::anyhow!(
+            "the saved inbound secret {} cannot be used ({err}); refusing to serve A2A without \
+             authentication — fix its permissions, or delete it to start over (the platform \
+             hands out a new secret when the workspace registers)",
+            file.path().display()
+        )
+    })
 }
 
 /// Follows the inbound secret the platform hands out: each new one is required from then on
@@ -159,4 +182,44 @@ async fn pull(client: &PlatformClient) -> Option<BTreeMap<String, String>> {
 /// registration may be pending), 408 or 429.
 fn is_final(status: u16) -> bool {
     (400..500).contains(&status) && ![401, 403, 408, 429].contains(&status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use molecule_platform::INBOUND_SECRET_FILE;
+
+    fn file_in(dir: &std::path::Path) -> InboundSecretFile {
+        let client = PlatformClient::builder("http://127.0.0.1:9", "ws-1")
+            .build()
+            .expect("client");
+        InboundSecretFile::new(dir, &client)
+    }
+
+    #[test]
+    fn a_malformed_saved_secret_fails_closed_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = file_in(dir.path());
+        assert_eq!(saved_secret(&file).expect("no file is fine"), None);
+        std::fs::create_dir_all(file.path().parent().expect("parent")).expect("mkdir");
+        std::fs::write(file.path(), "{not json").expect("write");
+        let err = saved_secret(&file)
+            .expect_err("malformed must fail")
+            .to_string();
+        assert!(err.contains(INBOUND_SECRET_FILE), "{err}");
+        assert!(err.contains(&file.path().display().to_string()), "{err}");
+        assert!(err.contains("delete it to start over"), "{err}");
+    }
+
+    #[test]
+    fn an_unreadable_saved_secret_fails_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = file_in(dir.path());
+        // A directory where the file should be cannot be read as one, even as root.
+        std::fs::create_dir_all(file.path()).expect("mkdir");
+        let err = saved_secret(&file)
+            .expect_err("unreadable must fail")
+            .to_string();
+        assert!(err.contains("refusing to serve A2A without"), "{err}");
+    }
 }

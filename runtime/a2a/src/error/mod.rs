@@ -11,7 +11,7 @@ mod text;
 pub(crate) use info::{
     reason_for_code, AGENT_NOT_CONFIGURED, ERROR_DOMAIN, ERROR_INFO_TYPE, TASK_STORE_UNAVAILABLE,
 };
-pub(crate) use text::{client_detail, clip};
+pub(crate) use text::{client_detail, clip, log_text};
 
 /// An error answered to an A2A client. The message is sent to the client as is, so it must
 /// never contain secrets.

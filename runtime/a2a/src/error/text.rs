@@ -20,6 +20,16 @@ pub(super) fn clip_message(text: &str) -> String {
     clip_to(text, MESSAGE_LIMIT)
 }
 
+/// The most characters of an executor's failure reason written to a log line.
+const LOG_LIMIT: usize = 4096;
+
+/// An executor's failure reason (adapter text) as a log line shows it: control characters
+/// escaped, so it stays one line and cannot colour a terminal, and at most 4096 characters,
+/// the rest replaced by `…`.
+pub(crate) fn log_text(text: &str) -> String {
+    clip_to(text, LOG_LIMIT)
+}
+
 fn clip_to(text: &str, limit: usize) -> String {
     let mut out = String::with_capacity(text.len().min(limit + 8));
     for (n, c) in text.chars().enumerate() {
@@ -105,5 +115,23 @@ mod tests {
         let long = client_detail(&"x".repeat(5000));
         assert_eq!(long.chars().count(), 513);
         assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn failure_reason_logged_on_one_bounded_line() {
+        let forged = format!(
+            "boom\n2026-01-01 INFO forged\x1b[31m\r{}",
+            "x".repeat(30 << 20)
+        );
+        let shown = log_text(&forged);
+        assert!(
+            shown.starts_with("boom\\n2026-01-01 INFO forged\\u{1b}[31m\\r"),
+            "{}",
+            &shown[..64]
+        );
+        assert!(!shown.contains(['\n', '\r', '\u{1b}']));
+        // 4096 characters kept, three of them escaped (`\n` +1, `\u{1b}` +5, `\r` +1), then `…`.
+        assert_eq!(shown.chars().count(), LOG_LIMIT + 7 + 1);
+        assert!(shown.ends_with('…'));
     }
 }

@@ -20,8 +20,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_service::Service as _;
 
+mod clients;
 mod timed;
 
+use clients::{ClientSlot, Clients};
 pub(crate) use timed::BodyTimedOut;
 use timed::{Phase, TimedBody, TimedIo, Tracked};
 
@@ -41,6 +43,9 @@ pub struct ServeOptions {
     /// Connections open at once (default 1024). Past it, new connections are not accepted
     /// until one closes; they wait in the kernel's listen backlog.
     pub max_connections: usize,
+    /// Connections open at once from one client IP address (default 64), so one address
+    /// cannot take every slot. Past it, that address's new connections are closed at once.
+    pub max_connections_per_client: usize,
 }
 
 impl Default for ServeOptions {
@@ -50,6 +55,7 @@ impl Default for ServeOptions {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             max_connections: 1024,
+            max_connections_per_client: 64,
         }
     }
 }
@@ -67,6 +73,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let clients = Clients::new(options.max_connections_per_client.max(1));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -77,9 +84,15 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => match clients.admit(peer.ip()) {
+                    Some(client) => (stream, client),
+                    None => {
+                        tracing::debug!(client = %peer.ip(), "a2a server: client at its connection cap; closing");
+                        continue;
+                    }
+                },
                 Err(e) => {
                     accept_failed(&e).await;
                     continue;
@@ -87,7 +100,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        spawn_connection(stream, router.clone(), options, &graceful, slot);
+        spawn_connection(stream, router.clone(), options, &graceful, (slot, client));
     }
     drop(listener);
     graceful.shutdown().await;
@@ -95,17 +108,17 @@ pub async fn serve(
 }
 
 /// Serves `router` on `stream` (HTTP/1.1, keep-alive) under the deadlines of `options`, on a
-/// task of its own that holds `slot` until the connection closes.
+/// task of its own that holds `slot` (and the client's count) until the connection closes.
 fn spawn_connection(
     stream: TcpStream,
     router: Router,
     options: ServeOptions,
     graceful: &GracefulShutdown,
-    slot: OwnedSemaphorePermit,
+    slot: (OwnedSemaphorePermit, ClientSlot),
 ) {
     let _ = stream.set_nodelay(true);
     let phase = Phase::new(options.header_timeout, options.idle_timeout);
-    let io = TokioIo::new(TimedIo::new(stream, phase.clone()));
+    let io = TokioIo::new(TimedIo::new(stream, phase.clone(), options.body_timeout));
     let body_timeout = options.body_timeout;
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let request = phase.request_started();

@@ -2,7 +2,10 @@
 //! request's headers, or serving requests), the socket wrapper that fails a read once the
 //! idle or header deadline of that phase has passed, the request-body wrapper that fails once
 //! the body deadline has passed, and the response-body wrapper that marks the end of a
-//! request. A failed read makes hyper close the connection.
+//! request. A connection's first request has the header deadline from when it was accepted
+//! (a client that connects and sends nothing does not hold a slot for the idle timeout), and
+//! a write to a client that stops reading fails once it makes no progress for the write
+//! deadline. A failed read or write makes hyper close the connection.
 
 use std::future::Future as _;
 use std::io;
@@ -28,6 +31,9 @@ struct PhaseState {
     in_flight: usize,
     /// When the connection last became idle (no request in flight).
     idle_since: Instant,
+    /// No request has started yet: the connection's first bytes are due within the header
+    /// deadline from its accept, not the idle one.
+    fresh: bool,
     /// When the first byte of the next request's headers arrived, while idle.
     head_started: Option<Instant>,
     /// The task of a read left pending without a deadline (a request was in flight): woken
@@ -49,6 +55,7 @@ impl Phase {
         Arc::new(Phase {
             state: Mutex::new(PhaseState {
                 in_flight: 0,
+                fresh: true,
                 idle_since: Instant::now(),
                 head_started: None,
                 reader: None,
@@ -66,6 +73,7 @@ impl Phase {
     pub(super) fn request_started(self: &Arc<Self>) -> InFlight {
         let mut st = self.lock();
         st.in_flight += 1;
+        st.fresh = false;
         st.head_started = None;
         InFlight(self.clone())
     }
@@ -90,6 +98,7 @@ impl Phase {
         }
         Some(match st.head_started {
             Some(at) => at + self.header_timeout,
+            None if st.fresh => st.idle_since + self.header_timeout,
             None => st.idle_since + self.idle_timeout,
         })
     }
@@ -112,21 +121,50 @@ impl Drop for InFlight {
 }
 
 /// A socket whose reads fail with `TimedOut` once the deadline of the connection's phase has
-/// passed while a read is pending.
+/// passed while a read is pending, and whose writes fail with `TimedOut` once a write (or
+/// flush) has stayed pending, with no byte taken, for the write limit.
 pub(super) struct TimedIo<T> {
     inner: T,
     phase: Arc<Phase>,
     timer: Option<(Instant, Pin<Box<Sleep>>)>,
+    write_limit: Duration,
+    /// Armed when a write is first left pending; disarmed when bytes are taken.
+    write_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> TimedIo<T> {
-    /// Wraps `inner`, reading the connection's phase from `phase`.
-    pub(super) fn new(inner: T, phase: Arc<Phase>) -> Self {
+    /// Wraps `inner`, reading the connection's phase from `phase`; a write making no progress
+    /// for `write_limit` fails.
+    pub(super) fn new(inner: T, phase: Arc<Phase>, write_limit: Duration) -> Self {
         TimedIo {
             inner,
             phase,
             timer: None,
+            write_limit,
+            write_timer: None,
         }
+    }
+
+    /// The outcome of a write-side poll: progress disarms the write deadline; pending arms
+    /// it, and turns into `TimedOut` once it has passed.
+    fn write_progress<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if polled.is_ready() {
+            self.write_timer = None;
+            return polled;
+        }
+        let limit = self.write_limit;
+        let timer = self
+            .write_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        ready!(timer.as_mut().poll(cx));
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the client read none of the response for {limit:?}"),
+        )))
     }
 
     /// Ready once `deadline` has passed (re-arming the timer when the deadline moved).
@@ -185,7 +223,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.write_progress(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -193,7 +232,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.write_progress(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -201,7 +241,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.write_progress(cx, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

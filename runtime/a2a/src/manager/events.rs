@@ -252,12 +252,19 @@ pub(super) fn set_status(task: &mut Task, state: TaskState, message: Option<Mess
     };
 }
 
+/// The status-update event of `task`'s current status. The final one carries the task's
+/// `metadata` as it stands then (e.g. the runtime's `molecule.receipt`), so a stream ends
+/// with what GetTask would show.
 pub(super) fn status_update(task: &Task) -> StreamResponse {
+    let metadata = match is_final(&task.status.state) {
+        true => task.metadata.clone().filter(|m| !m.is_empty()),
+        false => None,
+    };
     StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
         task_id: task.id.clone(),
         context_id: task.context_id.clone(),
         status: task.status.clone(),
-        metadata: None,
+        metadata,
     })
 }
 

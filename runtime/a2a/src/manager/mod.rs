@@ -282,7 +282,8 @@ fn finish(shared: &Arc<Shared>, live: &Arc<LiveTask>, ended: Ended) {
                 }
             };
             if let Some(r) = &reason {
-                tracing::warn!(task_id = %id, reason = %r, "a2a executor failed the task");
+                let reason = crate::error::log_text(r);
+                tracing::warn!(task_id = %id, %reason, "a2a executor failed the task");
             }
             let _ = apply(shared, live, AgentEvent::Status { state, message }, true);
         }
@@ -445,7 +446,7 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, task_id: &str) -> A2aResult<Tas
     };
     lock(&l.state).canceling = true;
     if let Err(e) = shared.executor.cancel(task_id).await {
-        tracing::warn!(task_id, error = %e, "a2a executor cancel failed");
+        tracing::warn!(task_id, error = %crate::error::log_text(&e.to_string()), "a2a executor cancel failed");
     }
     let canceled = apply(
         shared,

@@ -166,7 +166,16 @@ impl TaskStore {
         };
         let (ack, durable) = Durable::pending(self.path.clone());
         self.stats.put_queued();
-        if self.queue.0.push(Job::Put { row, ack, urgent }).is_err() {
+        if self
+            .queue
+            .0
+            .push(Job::Put {
+                row,
+                acks: vec![ack],
+                urgent,
+            })
+            .is_err()
+        {
             return Durable::done(self.path.clone(), Err(self.closed()));
         }
         durable

@@ -3,6 +3,9 @@
 //! idle queue, a read, a write someone is waiting on, a full batch, or shutdown. Writes no one
 //! waits on yet (progress of a running task) may linger to share a commit (group commit);
 //! writes someone waits on share a commit only with what queued while the thread was busy.
+//! A task has at most one write queued since the last read: a newer write of it replaces the
+//! queued one (and takes over its waiters, so the one commit answers them all), so a task
+//! changing faster than the store commits costs one pending copy, not one per change.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -19,12 +22,12 @@ pub(super) struct QueueClosed;
 
 /// Work for the store thread, applied in queue order.
 pub(super) enum Job {
-    /// Insert or replace one task row; `ack` gets the outcome once known.
+    /// Insert or replace one task row; each of `acks` gets the outcome once known.
     Put {
         /// The row.
         row: Row,
-        /// Where the outcome goes.
-        ack: Ack,
+        /// Where the outcome goes: the waiters of this write and of the writes it replaced.
+        acks: Vec<Ack>,
         /// A reply waits on this write: commit without lingering.
         urgent: bool,
     },
@@ -89,6 +92,7 @@ impl Queue {
         if st.closed {
             return Err(QueueClosed);
         }
+        let job = coalesce(&mut st, job);
         let urgent = is_urgent(&job);
         st.jobs.push_back(job);
         st.urgent += usize::from(urgent);
@@ -145,6 +149,44 @@ impl Queue {
     }
 }
 
+/// `job`, having taken over the queued write of the same task it replaces (removed from the
+/// queue; its waiters and urgency carried over). Only writes after the last queued read or
+/// other work are replaced, so that work still sees every write queued before it.
+fn coalesce(st: &mut State, job: Job) -> Job {
+    let Job::Put {
+        row,
+        mut acks,
+        mut urgent,
+    } = job
+    else {
+        return job;
+    };
+    let mut found = None;
+    for (i, queued) in st.jobs.iter().enumerate().rev() {
+        match queued {
+            Job::Run(_) => break,
+            Job::Put { row: old, .. } if old.task.id == row.task.id => {
+                found = Some(i);
+                break;
+            }
+            Job::Put { .. } => {}
+        }
+    }
+    if let Some(Job::Put {
+        acks: older,
+        urgent: was_urgent,
+        ..
+    }) = found.and_then(|i| st.jobs.remove(i))
+    {
+        st.urgent -= usize::from(was_urgent);
+        urgent |= was_urgent;
+        let mut all = older;
+        all.append(&mut acks);
+        acks = all;
+    }
+    Job::Put { row, acks, urgent }
+}
+
 /// Whether `job` ends a linger: a read or other work, or a write a reply waits on.
 fn is_urgent(job: &Job) -> bool {
     match job {
@@ -158,7 +200,7 @@ fn is_urgent(job: &Job) -> bool {
 pub(super) fn test_put(id: &str) -> Job {
     let (ack, _) = super::durable::Durable::pending("test".into());
     Job::Put {
-        ack,
+        acks: vec![ack],
         urgent: false,
         row: Row {
             updated_ms: 0,
@@ -236,5 +278,56 @@ mod tests {
             0
         };
         assert_eq!(n + rest, 2);
+    }
+
+    #[test]
+    fn flipping_states_keep_one_queued_write_per_task() {
+        use crate::types::TaskState;
+        let queue = Queue::new();
+        for i in 0..2000 {
+            let mut job = put("t");
+            if let Job::Put { row, urgent, .. } = &mut job {
+                row.task.status.state = if i % 2 == 0 {
+                    TaskState::Submitted
+                } else {
+                    TaskState::Working
+                };
+                *urgent = i == 7;
+            }
+            queue.push(job).unwrap();
+            queue.push(put("other")).unwrap();
+        }
+        let batch = queue.next_batch().unwrap();
+        assert_eq!(batch.len(), 2, "one write per task, not one per change");
+        let Some(Job::Put { row, acks, urgent }) = batch
+            .iter()
+            .find(|j| matches!(j, Job::Put { row, .. } if row.task.id == "t"))
+        else {
+            panic!("the task's write is queued")
+        };
+        assert_eq!(row.task.status.state, TaskState::Working, "the newest wins");
+        assert_eq!(
+            acks.len(),
+            2000,
+            "every waiter is answered by the one write"
+        );
+        assert!(*urgent, "an urgent write replaced stays urgent");
+        assert_eq!(lock(&queue.state).urgent, 0);
+    }
+
+    #[test]
+    fn a_write_queued_before_a_read_is_not_replaced() {
+        let queue = Queue::new();
+        queue.push(put("t")).unwrap();
+        queue.push(Job::Run(Box::new(|_| {}))).unwrap();
+        queue.push(put("t")).unwrap();
+        queue.push(put("t")).unwrap();
+        let batch = queue.next_batch().unwrap();
+        let kinds: Vec<bool> = batch.iter().map(|j| matches!(j, Job::Put { .. })).collect();
+        assert_eq!(
+            kinds,
+            [true, false, true],
+            "the read still sees the write before it"
+        );
     }
 }

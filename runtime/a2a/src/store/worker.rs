@@ -5,8 +5,11 @@
 //! answered to its waiters with the error naming the task and the file, counted, and
 //! remembered so a read of that task does not answer an older version. A failed transaction
 //! leaves nothing behind: the next batch starts afresh (a full disk that frees up is written
-//! to again).
+//! to again). A task whose newest write failed is written again — after the next commit that
+//! succeeds, or before a read at most once a second — until it is stored or a newer write of
+//! it replaces it, so a final state lost to a full disk is stored once space returns.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,13 @@ use super::types::{reason, Retention, StoreError};
 /// Failure log lines are at most one per this interval (each failure is still answered to
 /// its client and counted).
 const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Failed writes kept to be written again; past it, a failed write is answered and
+/// remembered as lost (reads answer its error) but not retried.
+const MAX_RETRY: usize = 1024;
+
+/// Without a commit succeeding meanwhile, failed writes are retried at most this often.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// One task's newest queued write, and everyone waiting on any of its writes in this batch.
 struct Pending {
@@ -42,6 +52,12 @@ pub(super) struct Worker {
     /// When a write failure was last logged, and how many failed since.
     last_log: Option<Instant>,
     unlogged: u64,
+    /// The newest failed write of each task not stored since, to be written again.
+    retry: HashMap<String, Row>,
+    /// A transaction committed since failed writes were last retried.
+    committed: bool,
+    /// When failed writes were last retried.
+    last_retry: Option<Instant>,
 }
 
 impl Worker {
@@ -62,6 +78,9 @@ impl Worker {
             seq: last_seq,
             last_log: None,
             unlogged: 0,
+            retry: HashMap::new(),
+            committed: false,
+            last_retry: None,
         }
     }
 
@@ -79,14 +98,19 @@ impl Worker {
         let mut pending: Vec<Pending> = Vec::new();
         for job in batch {
             match job {
-                Job::Put { row, ack, .. } => queue_row(&mut pending, row, ack),
+                Job::Put { row, acks, .. } => {
+                    self.retry.remove(&row.task.id);
+                    queue_row(&mut pending, row, acks)
+                }
                 Job::Run(f) => {
                     self.commit(std::mem::take(&mut pending));
+                    self.retry_failed();
                     f(&mut self.conn);
                 }
             }
         }
         self.commit(pending);
+        self.retry_failed();
         if self.writes >= self.retention.prune_interval() {
             self.writes = 0;
             match prune(&mut self.conn, &self.retention) {
@@ -146,6 +170,7 @@ impl Worker {
         let result = result.and_then(|()| self.conn.execute_batch("COMMIT"));
         match result {
             Ok(()) => {
+                self.committed = true;
                 self.stats.committed(n, &delta);
                 Ok(())
             }
@@ -179,6 +204,37 @@ impl Worker {
         for ack in p.acks {
             let _ = ack.send(Err(error.clone()));
         }
+        let id = &p.row.task.id;
+        if self.retry.len() < MAX_RETRY || self.retry.contains_key(id) {
+            self.retry.insert(id.clone(), p.row);
+        }
+    }
+
+    /// Writes failed writes again, each in its own transaction, when a commit succeeded
+    /// since the last try (space may have returned) or [`RETRY_EVERY`] has passed. One that
+    /// is stored is no longer lost; one that fails again waits for the next try (not counted
+    /// or logged again: its failure was answered).
+    fn retry_failed(&mut self) {
+        if self.retry.is_empty() {
+            self.committed = false;
+            return;
+        }
+        let due = self.last_retry.is_none_or(|at| at.elapsed() >= RETRY_EVERY);
+        if !self.committed && !due {
+            return;
+        }
+        self.last_retry = Some(Instant::now());
+        let mut rows: Vec<Row> = self.retry.drain().map(|(_, row)| row).collect();
+        rows.sort_by_key(|row| row.updated_ms);
+        for row in rows {
+            match self.transaction(std::iter::once(&row)) {
+                Ok(()) => self.stats.written(&row.task.id),
+                Err(_) => {
+                    self.retry.insert(row.task.id.clone(), row);
+                }
+            }
+        }
+        self.committed = false;
     }
 
     fn log_failure(&mut self, error: &StoreError) {
@@ -198,12 +254,12 @@ impl Worker {
 
 /// Adds a put to the batch: a newer write of a task replaces the queued one (taking over its
 /// waiters) and moves to the end.
-fn queue_row(pending: &mut Vec<Pending>, row: Row, ack: Ack) {
+fn queue_row(pending: &mut Vec<Pending>, row: Row, newer: Vec<Ack>) {
     let mut acks = match pending.iter().position(|p| p.row.task.id == row.task.id) {
         Some(i) => pending.remove(i).acks,
-        None => Vec::with_capacity(1),
+        None => Vec::with_capacity(newer.len()),
     };
-    acks.push(ack);
+    acks.extend(newer);
     pending.push(Pending { row, acks });
 }
 

@@ -40,3 +40,44 @@ fn bad_limits_warn_and_keep_the_defaults() {
         .message
         .contains("out of range"));
 }
+
+#[test]
+fn value_warnings_carry_the_line_of_the_value() {
+    let c = parse("name: x\na2a:\n  header_timeout: 0\n  max_connections: 0\n");
+    let w = warning(&c, "a2a.header_timeout");
+    assert_eq!(w.line, Some(3), "{w}");
+    assert!(w.message.contains("`0` must be a positive number"), "{w}");
+    assert_eq!(warning(&c, "a2a.max_connections").line, Some(4));
+    let c = parse("a2a: {header_timeout: 0}\n");
+    assert_eq!(warning(&c, "a2a.header_timeout").line, Some(1));
+}
+
+#[test]
+fn a_null_value_warns_and_keeps_the_default() {
+    let c = parse("a2a:\n  port: 9000\n  idle_timeout: ~\n  streaming:\n");
+    assert_eq!(c.a2a.port, 9000);
+    assert_eq!(c.a2a.idle_timeout, None);
+    assert!(c.a2a.streaming);
+    let w = warning(&c, "a2a.idle_timeout");
+    assert!(
+        w.message
+            .contains("is empty (null); using the default, 75s"),
+        "{w}"
+    );
+    assert_eq!(w.line, Some(3), "{w}");
+    assert!(warning(&c, "a2a.streaming").message.contains("true"));
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
+}
+
+#[test]
+fn per_client_connection_cap_is_read_and_checked() {
+    assert_eq!(parse("").a2a.max_connections_per_client, None);
+    let c = parse("a2a:\n  max_connections_per_client: 8\n");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.a2a.max_connections_per_client, Some(8));
+    let c = parse("a2a: {max_connections_per_client: 0}\n");
+    assert_eq!(c.a2a.max_connections_per_client, Some(64));
+    assert!(warning(&c, "a2a.max_connections_per_client")
+        .message
+        .contains("out of range"));
+}

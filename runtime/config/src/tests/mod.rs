@@ -7,6 +7,7 @@ mod env;
 mod fail_closed;
 mod grants;
 mod hostile;
+mod log_level;
 mod plugins;
 mod preflight;
 mod prompt;

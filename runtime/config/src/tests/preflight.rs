@@ -198,3 +198,56 @@ preflight: 4 passed, 0 warnings, 2 failed
     assert_eq!(text, expected);
     assert_eq!(report.to_string(), expected);
 }
+
+/// A workspace guest-memory budget below a call's own memory limit is a WARN naming both
+/// keys (such calls fail at the budget first); one below the floor is a FAIL naming the key.
+#[test]
+fn guest_memory_budget_below_a_call_limit_warns_and_below_the_floor_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = super::no_env();
+    let yaml = "sandbox: {memory_limit: 256m, admission: {max_guest_memory: 128m}}\n\
+                grants: {skills: {big: {memory_limit: 1g}}}\n";
+    let report = run(dir.path(), yaml, &env);
+    assert!(!report.has_failures(), "{report}");
+    let found = statuses(&report, "sandbox.admission.max_guest_memory");
+    assert_eq!(found.len(), 2, "{report}");
+    assert!(found.iter().all(|(s, _)| *s == Status::Warn), "{report}");
+    assert!(
+        found[0]
+            .1
+            .contains("128m is below sandbox.memory_limit (256m)"),
+        "{report}"
+    );
+    assert!(
+        found[1].1.contains("grants.skills.big.memory_limit (1g)"),
+        "{report}"
+    );
+
+    // The default budget (512m) against a 1g call limit warns too.
+    let report = run(dir.path(), "sandbox: {memory_limit: 1g}\n", &env);
+    let (status, detail) = one(&report, "sandbox.admission.max_guest_memory");
+    assert_eq!(status, Status::Warn);
+    assert!(
+        detail.contains("512m is below sandbox.memory_limit (1g)"),
+        "{detail}"
+    );
+
+    let report = run(dir.path(), "sandbox: {memory_limit: 64m}\n", &env);
+    assert!(statuses(&report, "sandbox.admission.max_guest_memory").is_empty());
+
+    let report = run(
+        dir.path(),
+        "sandbox: {admission: {max_guest_memory: 1m}}\n",
+        &env,
+    );
+    assert!(report.has_failures(), "{report}");
+    let fail = report
+        .with_status(Status::Fail)
+        .find(|c| c.detail.contains("sandbox.admission.max_guest_memory"))
+        .unwrap_or_else(|| panic!("no FAIL naming the key: {report}"));
+    assert!(
+        fail.detail.contains("below the minimum 16m"),
+        "{}",
+        fail.detail
+    );
+}

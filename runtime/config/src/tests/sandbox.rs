@@ -18,7 +18,8 @@ fn every_budget_key_is_read_by_its_full_key() {
   describe: {max_bytes: 512k, max_tools: 40, max_name_bytes: 32, max_schema_bytes: 8k}
   memory_capability: {max_entry_bytes: 4k, quota: 1m, max_writes_per_call: 7}
   http: {max_requests_per_call: 0, max_bytes_per_call: 10m}
-  task: {max_events: 500, max_artifact_bytes: 4m}
+  task: {max_events: 500, max_artifact_bytes: 4m, max_data_values: 900}
+  llm: {max_requests_per_call: 12, max_open_streams: 3}
   admission: {max_concurrent_calls: 8, max_guest_memory: 1g, max_waiting: 100, max_wait: 5s}
 ";
     let c = parse(yaml);
@@ -42,6 +43,9 @@ fn every_budget_key_is_read_by_its_full_key() {
         ("sandbox.http.max_bytes_per_call", 10 << 20),
         ("sandbox.task.max_events", 500),
         ("sandbox.task.max_artifact_bytes", 4 << 20),
+        ("sandbox.task.max_data_values", 900),
+        ("sandbox.llm.max_requests_per_call", 12),
+        ("sandbox.llm.max_open_streams", 3),
         ("sandbox.admission.max_concurrent_calls", 8),
         ("sandbox.admission.max_guest_memory", 1 << 30),
         ("sandbox.admission.max_waiting", 100),
@@ -84,7 +88,7 @@ fn an_unreadable_budget_fails_closed_naming_the_key() {
         (
             "sandbox: {admission: {max_concurrent_calls: 0}}\n",
             "sandbox.admission.max_concurrent_calls",
-            "below the smallest allowed value, 1",
+            "`0` is below the minimum 1",
         ),
         (
             "sandbox: {admission: {max_wait: forever}}\n",
@@ -112,4 +116,98 @@ fn a_near_miss_budget_key_is_an_error_not_ignored() {
     let c = parse("sandbox: {admision: {max_waiting: 5}}\n");
     let e = error(&c, "sandbox.admision");
     assert!(e.message.contains("admission"), "{e}");
+}
+
+#[test]
+fn a_near_miss_of_a_leaf_says_it_is_a_setting_and_of_a_section_that_it_holds_them() {
+    let c = parse("sandbox: {http: {max_request_per_call: 5}}\n");
+    let e = error(&c, "sandbox.http.max_request_per_call");
+    assert!(
+        e.message
+            .contains("`max_requests_per_call` is a security setting"),
+        "{e}"
+    );
+    let c = parse("sandbox: {admision: {max_waiting: 5}}\n");
+    let e = error(&c, "sandbox.admision");
+    assert!(
+        e.message.contains("`admission` holds security settings"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_value_out_of_range_names_the_minimum_or_maximum() {
+    for (yaml, key, says) in [
+        (
+            "sandbox: {describe: {max_tools: 0}}\n",
+            "sandbox.describe.max_tools",
+            "`0` is below the minimum 1; a limit out of range is not clamped",
+        ),
+        (
+            "sandbox: {admission: {max_concurrent_calls: 100000000}}\n",
+            "sandbox.admission.max_concurrent_calls",
+            "`100000000` is above the maximum 100000",
+        ),
+        (
+            "sandbox: {admission: {max_guest_memory: 1m}}\n",
+            "sandbox.admission.max_guest_memory",
+            "`1m` is below the minimum 16m",
+        ),
+    ] {
+        let c = parse(yaml);
+        let e = error(&c, key);
+        assert!(e.message.contains(says), "{yaml}: {e}");
+        assert!(!e.message.contains("cannot be read"), "{yaml}: {e}");
+        assert_eq!(e.line, Some(1), "{e}");
+        assert!(c.sandbox.limits.is_empty(), "{yaml}");
+    }
+    let c = parse("sandbox: {admission: {max_concurrent_calls: 100000, max_guest_memory: 16m}}\n");
+    assert!(
+        c.errors.is_empty(),
+        "the bounds themselves are allowed: {:?}",
+        c.errors
+    );
+}
+
+#[test]
+fn errors_echo_the_value_as_written() {
+    let c = parse("sandbox: {log: {max_records: 1e3}}\n");
+    let e = error(&c, "sandbox.log.max_records");
+    assert!(e.message.contains("found 1e3"), "{e}");
+    let c = parse("sandbox: {max_output: 1e3}\n");
+    let e = error(&c, "sandbox.max_output");
+    assert!(
+        e.message.contains("`1e3` is not a whole number of bytes"),
+        "{e}"
+    );
+    let c = parse("sandbox: {max_output: 1.5m}\n");
+    let e = error(&c, "sandbox.max_output");
+    assert!(
+        e.message
+            .contains("fractional sizes are not accepted; write `1536k`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn table_elements_above_the_pool_warns_once_naming_the_key_and_the_cap() {
+    let c = parse("name: x\nsandbox:\n  table_elements: 200000\n");
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
+    assert_eq!(c.sandbox.limit("sandbox.table_elements"), Some(200_000));
+    let warnings: Vec<_> = c
+        .warnings
+        .iter()
+        .filter(|w| w.key == "sandbox.table_elements")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let w = warnings[0];
+    assert!(
+        w.message.contains("table pool of 100000 elements")
+            && w.message.contains("the limit in force is 100000"),
+        "{w}"
+    );
+    assert_eq!(w.line, Some(3));
+    assert!(parse("sandbox: {table_elements: 100000}\n")
+        .warnings
+        .is_empty());
 }

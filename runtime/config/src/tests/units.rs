@@ -29,3 +29,20 @@ fn durations() {
     assert_eq!(format_duration(Duration::from_secs(30)), "30s");
     assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
 }
+
+#[test]
+fn fractional_and_float_sizes_say_what_to_write() {
+    let e = parse_bytes("1.5m").unwrap_err();
+    assert!(
+        e.contains("fractional sizes are not accepted; write `1536k`"),
+        "{e}"
+    );
+    let e = parse_bytes("0.5k").unwrap_err();
+    assert!(e.contains("write `512`"), "{e}");
+    let e = parse_bytes("1.0000001m").unwrap_err();
+    assert!(e.contains("write a whole number"), "{e}");
+    assert!(!e.contains("unknown unit"), "{e}");
+    let e = parse_bytes("1e3").unwrap_err();
+    assert!(e.contains("`1e3` is not a whole number of bytes"), "{e}");
+    assert!(parse_bytes("5t").unwrap_err().contains("unknown unit `t`"));
+}

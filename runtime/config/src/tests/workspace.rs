@@ -33,7 +33,7 @@ fn empty_file_gives_every_default_without_warnings() {
     assert_eq!(c.sandbox.memory_limit, 256 << 20);
     assert_eq!(c.sandbox.timeout, Duration::from_secs(30));
     assert_eq!(c.observability.heartbeat_interval, Duration::from_secs(30));
-    assert_eq!(c.observability.log_level, "INFO");
+    assert_eq!(c.observability.log_level, None);
     assert!(c.grants.skills.is_empty() && c.grants.default.is_empty());
     assert!(c.required_env.is_empty());
 }
@@ -115,7 +115,7 @@ fn wrong_types_fall_back_with_warnings_naming_file_and_key() {
     assert_eq!(c.delegation.retry_attempts, 3);
     assert_eq!(c.delegation.retry_delay, Duration::from_secs(5));
     assert_eq!(c.delegation.timeout, Duration::from_secs(120));
-    assert_eq!(c.observability.log_level, "INFO");
+    assert_eq!(c.observability.log_level, None);
     assert!(c.errors.is_empty(), "{:?}", c.errors);
     let port = warning(&c, "a2a.port");
     assert_eq!(port.file.as_deref(), Some(Path::new("/cfg/config.yaml")));
@@ -289,17 +289,6 @@ fn prompt_files_and_sub_workspaces() {
     assert_eq!(c.prompt_files, ["a.md", "b.md"]);
     assert_eq!(c.sub_workspaces, ["ws-a", "ws-b", "ws-c"]);
     warning(&c, "sub_workspaces[3]");
-}
-
-#[test]
-fn log_level_env_wins() {
-    let c = parse("observability: {log_level: debug}");
-    assert_eq!(c.observability.log_level, "DEBUG");
-    assert_eq!(c.log_level(&super::no_env()), "DEBUG");
-    assert_eq!(
-        c.log_level(&Env::from_pairs([("LOG_LEVEL", "ERROR")])),
-        "ERROR"
-    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::env::Env;
 use crate::grants_config::{Grant, GrantsConfig};
+use crate::log_level::LogLevel;
 use crate::sandbox::SandboxConfig;
 use crate::sections::{A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig};
 use crate::warning::Warning;
@@ -124,10 +125,9 @@ impl WorkspaceConfig {
         self.grants.for_skill(skill, &self.sandbox)
     }
 
-    /// The effective log level: `LOG_LEVEL` when set, else `observability.log_level`.
-    pub fn log_level<'a>(&'a self, env: &'a Env) -> &'a str {
-        env.log_level
-            .as_deref()
-            .unwrap_or(&self.observability.log_level)
+    /// The stderr log level in force: `LOG_LEVEL` > `RUST_LOG` > `observability.log_level`
+    /// > [`DEFAULT_LOG_LEVEL`](crate::DEFAULT_LOG_LEVEL) (`WARN`), with where it came from.
+    pub fn log_level(&self, env: &Env) -> LogLevel {
+        LogLevel::resolve(env, self.observability.log_level.as_deref())
     }
 }

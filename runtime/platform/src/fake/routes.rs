@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::state::{mint, now_rfc3339, PeerMode, RecordedCall, WsRecord};
+use super::state::{mint, now_rfc3339, parse, PeerMode, RecordedCall, WsRecord};
 use super::Shared;
 
 type S = AxState<Arc<Shared>>;
@@ -80,14 +80,6 @@ async fn record(AxState(sh): S, req: Request, next: Next) -> Response {
     call.status = resp.status().as_u16();
     sh.state.lock().expect("fake state").calls.push(call);
     resp
-}
-
-fn parse(bytes: &Bytes) -> Value {
-    if bytes.is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 fn err(status: StatusCode, msg: &str) -> Response {

@@ -168,3 +168,12 @@ pub(crate) fn now_rfc3339() -> String {
         rem % 60
     )
 }
+
+/// A request body as recorded: JSON if it parses, else its text (lossy UTF-8); `null` if empty.
+pub(super) fn parse(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}

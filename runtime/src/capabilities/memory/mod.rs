@@ -3,21 +3,27 @@
 //! ([`AwarenessMemory`], when `AWARENESS_URL` is set), and the platform's memory endpoints.
 //! Content is secret-redacted before any backend sees it.
 //!
-//! Budgets (per call, from `SandboxLimits.budgets`): an entry's size
-//! (`sandbox.memory_capability.max_entry_bytes`, checked before any other work), writes per
-//! call (`…max_writes_per_call`) and the bytes a component keeps in the store
-//! (`…quota`, enforced by the backend inside the write: SQLite keeps a per-owner sum). A search
-//! returns at most [`MAX_SEARCH_LIMIT`] entries and [`MAX_SEARCH_BYTES`] of content.
+//! Budgets (from `SandboxLimits.budgets`, applied by [`WriteBudget`] to every guest-reachable
+//! write — this capability and the `commit_memory` built-in tool alike): an entry's size as
+//! stored, i.e. after redaction (`sandbox.memory_capability.max_entry_bytes`), writes per call
+//! or task (`…max_writes_per_call`) and the bytes a component keeps in the store (`…quota`,
+//! enforced by the backend inside the write: SQLite keeps a per-owner sum that counts each
+//! entry's content plus [`ENTRY_OVERHEAD`] bytes plus its owner and scope). A search query is
+//! bounded by [`check_query`]; a search returns at most [`MAX_SEARCH_LIMIT`] entries and
+//! [`MAX_SEARCH_BYTES`] of content, and an SQLite search whose caller gave up (deadline,
+//! cancellation) is interrupted so the store is free for the next call.
 
 mod awareness;
+mod budget;
 mod platform;
 mod sqlite;
 
 use async_trait::async_trait;
 
 pub use self::awareness::AwarenessMemory;
+pub use self::budget::{check_query, WriteBudget, MAX_QUERY_BYTES, MAX_QUERY_TERMS};
 pub use self::platform::PlatformMemory;
-pub use self::sqlite::SqliteMemory;
+pub use self::sqlite::{SqliteMemory, ENTRY_OVERHEAD};
 use crate::bindings::imports::molecule::runtime::memory::{self, MemoryEntry, Scope};
 use crate::bindings::HostError;
 use crate::budgets::{Budget, BudgetHit, Budgets};
@@ -77,10 +83,7 @@ pub trait MemoryBackend: Send + Sync {
 /// The `memory` capability of one store: the granted backend and the call's budgets.
 pub struct MemoryCtx {
     granted: Granted<dyn MemoryBackend>,
-    entry_bytes: u64,
-    quota_bytes: u64,
-    max_writes: u64,
-    writes: u64,
+    budget: WriteBudget,
 }
 
 impl MemoryCtx {
@@ -88,44 +91,17 @@ impl MemoryCtx {
     pub fn new(granted: Granted<dyn MemoryBackend>, budgets: &Budgets) -> Self {
         MemoryCtx {
             granted,
-            entry_bytes: budgets.memory_entry_bytes,
-            quota_bytes: budgets.memory_quota_bytes,
-            max_writes: budgets.memory_writes,
-            writes: 0,
+            budget: WriteBudget::new(budgets),
         }
-    }
-
-    /// Checks the per-call budgets of one write of `content` before any work is done on it.
-    fn admit(&mut self, content: &str) -> Result<(), HostError> {
-        self.writes = self.writes.saturating_add(1);
-        if self.writes > self.max_writes {
-            let hit = BudgetHit::record(Budget::MemoryWrites, self.max_writes);
-            return Err(HostError::Failed(hit.to_string()));
-        }
-        if content.len() as u64 > self.entry_bytes {
-            let hit = BudgetHit::record(Budget::MemoryEntryBytes, self.entry_bytes);
-            return Err(HostError::InvalidInput(format!(
-                "content: {} bytes; {hit}",
-                content.len()
-            )));
-        }
-        if content.trim().is_empty() {
-            return Err(HostError::InvalidInput("content: must not be empty".into()));
-        }
-        Ok(())
     }
 }
 
 impl memory::Host for MemoryCtx {
     async fn commit(&mut self, content: String, scope: Scope) -> Result<String, HostError> {
         let backend = self.granted.get()?;
-        self.admit(&content)?;
-        let quota = Quota {
-            owner: self.granted.component(),
-            bytes: self.quota_bytes,
-        };
-        backend
-            .commit_within(&crate::redact::redact(&content), scope, quota)
+        let owner = self.granted.component();
+        self.budget
+            .commit(backend.as_ref(), owner, &content, scope)
             .await
     }
 
@@ -136,6 +112,7 @@ impl memory::Host for MemoryCtx {
         limit: u32,
     ) -> Result<Vec<MemoryEntry>, HostError> {
         let backend = self.granted.get()?;
+        check_query(&query)?;
         let limit = limit.clamp(1, MAX_SEARCH_LIMIT);
         let mut found = backend.search(&query, scope, limit).await?;
         found.truncate(limit as usize);
@@ -197,7 +174,8 @@ mod tests {
         let backend: Arc<dyn MemoryBackend> = store.clone();
         let budgets = Budgets {
             memory_entry_bytes: 100,
-            memory_quota_bytes: 250,
+            // Each entry costs its content + 256 + owner (11) + scope (5): 372 for 100 bytes.
+            memory_quota_bytes: 1066,
             memory_writes: 4,
             ..Budgets::default()
         };
@@ -220,7 +198,7 @@ mod tests {
             panic!("{over:?}")
         };
         assert!(text.contains("sandbox.memory_capability.quota"), "{text}");
-        assert_eq!(store.kept_bytes("skill notes").await.unwrap(), 200);
+        assert_eq!(store.kept_bytes("skill notes").await.unwrap(), 744);
         let fifth = call.commit("d".into(), Scope::Local).await;
         let Err(HostError::Failed(text)) = fifth else {
             panic!("{fifth:?}")
@@ -231,7 +209,7 @@ mod tests {
         let mut next = budgeted(Some(backend), &budgets);
         next.commit("e".repeat(50), Scope::Local).await.unwrap();
         assert!(next.commit("f".into(), Scope::Local).await.is_err());
-        assert_eq!(store.kept_bytes("skill notes").await.unwrap(), 250);
+        assert_eq!(store.kept_bytes("skill notes").await.unwrap(), 1066);
         assert!(hits(Budget::MemoryEntryBytes) > entry);
         assert!(hits(Budget::MemoryQuota) > quota);
         assert!(hits(Budget::MemoryWrites) > writes);
@@ -260,5 +238,39 @@ mod tests {
         let found = granted.search("key".into(), None, 500).await.unwrap();
         assert_eq!(found.len(), 1);
         assert!(!found[0].content.contains(key), "{}", found[0].content);
+    }
+
+    #[tokio::test]
+    async fn the_stored_redacted_size_is_checked_and_big_queries_are_refused() {
+        let store = Arc::new(SqliteMemory::in_memory().unwrap());
+        let backend: Arc<dyn MemoryBackend> = store.clone();
+        let budgets = Budgets {
+            memory_entry_bytes: 12,
+            ..Budgets::default()
+        };
+        let mut call = budgeted(Some(backend), &budgets);
+        // 7 bytes in, but `token=[REDACTED]`-like once stored: over 12.
+        let redacted = crate::redact::redact("token=x");
+        assert!(redacted.len() > 12, "{redacted}");
+        let refused = call.commit("token=x".into(), Scope::Local).await;
+        let Err(HostError::InvalidInput(text)) = refused else {
+            panic!("{refused:?}")
+        };
+        assert!(text.contains("as stored"), "{text}");
+        assert!(text.contains("max_entry_bytes"), "{text}");
+        assert_eq!(store.kept_bytes("skill notes").await.unwrap(), 0);
+        let long = "w ".repeat(600);
+        let refused = call.search(long, None, 5).await;
+        assert!(
+            matches!(&refused, Err(HostError::InvalidInput(t)) if t.contains("1024 bytes")),
+            "{refused:?}"
+        );
+        let many = "w ".repeat(33);
+        let refused = call.search(many, None, 5).await;
+        assert!(
+            matches!(&refused, Err(HostError::InvalidInput(t)) if t.contains("32 words")),
+            "{refused:?}"
+        );
+        assert!(call.search("w ".repeat(32), None, 5).await.is_ok());
     }
 }

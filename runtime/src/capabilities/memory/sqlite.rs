@@ -4,12 +4,13 @@
 //! total bytes, maintained by triggers on insert and delete, so a quota check is one lookup.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, InterruptHandle, OptionalExtension};
 
-use super::{parse_scope, scope_name, MemoryBackend, Quota, MAX_SEARCH_BYTES};
+use super::{check_query, parse_scope, scope_name, MemoryBackend, Quota, MAX_SEARCH_BYTES};
 use crate::bindings::imports::molecule::runtime::memory::{MemoryEntry, Scope};
 use crate::bindings::HostError;
 
@@ -31,31 +32,56 @@ CREATE TRIGGER IF NOT EXISTS memories_ad AFTER DELETE ON memories BEGIN
 END;
 ";
 
-/// Version 1: entries have an owner and each owner's bytes are summed in `memory_usage`.
-/// Run once per store file (tracked by `PRAGMA user_version`); it backfills the sums.
+/// What one entry costs its owner's quota besides its content, in bytes: the row, its
+/// index entries and its full-text postings take about this much on disk (5000 one-byte
+/// entries took ~467 KB). Its owner's and scope's bytes are counted on top.
+pub const ENTRY_OVERHEAD: u64 = 256;
+
+/// Version 2: entries have an owner and each owner's bytes — content plus
+/// [`ENTRY_OVERHEAD`] plus owner and scope — are summed in `memory_usage`. Run once per
+/// store file (tracked by `PRAGMA user_version`); it (re)builds the triggers and the sums.
 const OWNERS: &str = "
 CREATE TABLE IF NOT EXISTS memory_usage (
     owner TEXT PRIMARY KEY,
     bytes INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS memories_usage_ai AFTER INSERT ON memories BEGIN
-    INSERT INTO memory_usage(owner, bytes) VALUES (new.owner, length(CAST(new.content AS BLOB)))
+DROP TRIGGER IF EXISTS memories_usage_ai;
+DROP TRIGGER IF EXISTS memories_usage_ad;
+CREATE TRIGGER memories_usage_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memory_usage(owner, bytes) VALUES (new.owner, 256
+        + length(CAST(new.content AS BLOB)) + length(CAST(new.owner AS BLOB))
+        + length(CAST(new.scope AS BLOB)))
     ON CONFLICT(owner) DO UPDATE SET bytes = bytes + excluded.bytes;
 END;
-CREATE TRIGGER IF NOT EXISTS memories_usage_ad AFTER DELETE ON memories BEGIN
-    UPDATE memory_usage SET bytes = bytes - length(CAST(old.content AS BLOB))
+CREATE TRIGGER memories_usage_ad AFTER DELETE ON memories BEGIN
+    UPDATE memory_usage SET bytes = bytes - (256
+        + length(CAST(old.content AS BLOB)) + length(CAST(old.owner AS BLOB))
+        + length(CAST(old.scope AS BLOB)))
     WHERE owner = old.owner;
 END;
 DELETE FROM memory_usage;
 INSERT INTO memory_usage(owner, bytes)
-    SELECT owner, SUM(length(CAST(content AS BLOB))) FROM memories GROUP BY owner;
-PRAGMA user_version = 1;
+    SELECT owner, SUM(256 + length(CAST(content AS BLOB)) + length(CAST(owner AS BLOB))
+        + length(CAST(scope AS BLOB))) FROM memories GROUP BY owner;
+PRAGMA user_version = 2;
 ";
+
+/// The bytes one entry of `content` under `scope` by `owner` counts against a quota.
+fn entry_cost(content: &str, scope: Scope, owner: &str) -> u64 {
+    ENTRY_OVERHEAD + (content.len() + owner.len() + scope_name(scope).len()) as u64
+}
 
 /// Memory backed by one SQLite file (or an in-memory database for tests).
 #[derive(Clone)]
 pub struct SqliteMemory {
     conn: Arc<Mutex<Connection>>,
+    /// Stops the statement running on `conn` (its call's caller gave up).
+    interrupt: Arc<InterruptHandle>,
+    /// The job holding `conn` now (0: none); locked while it is set, cleared or interrupted.
+    running: Arc<Mutex<u64>>,
+    next_job: Arc<AtomicU64>,
+    /// The store's file name (not its host path, which a guest must not learn), for errors.
+    name: Arc<str>,
 }
 
 impl SqliteMemory {
@@ -67,38 +93,72 @@ impl SqliteMemory {
         }
         let conn = Connection::open(path)
             .map_err(|e| anyhow::anyhow!("opening memory store {}: {e}", path.display()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        Self::init(conn)
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| anyhow::anyhow!("setting up memory store {}: {e}", path.display()))?;
+        let name = path.file_name().map_or_else(
+            || "memory store".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        Self::init(conn, &name)
             .map_err(|e| anyhow::anyhow!("preparing memory store {}: {e}", path.display()))
     }
 
     /// An in-memory store that disappears with the value.
     pub fn in_memory() -> anyhow::Result<Self> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, ":memory:")
     }
 
-    fn init(conn: Connection) -> anyhow::Result<Self> {
+    fn init(conn: Connection, name: &str) -> anyhow::Result<Self> {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
         Ok(SqliteMemory {
+            interrupt: Arc::new(conn.get_interrupt_handle()),
             conn: Arc::new(Mutex::new(conn)),
+            running: Arc::new(Mutex::new(0)),
+            next_job: Arc::new(AtomicU64::new(1)),
+            name: name.into(),
         })
     }
 
+    /// Runs `f` on the connection on a blocking thread. When the returned future is dropped
+    /// (the call's deadline passed, the task was cancelled) before `f` ends, `f` is skipped or
+    /// its running statement interrupted, so the connection is free for the next call.
     async fn with_conn<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, HostError> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
+        let job = self.next_job.fetch_add(1, Ordering::Relaxed);
+        let guard = Abandon {
+            job,
+            gone: Arc::new(AtomicBool::new(false)),
+            running: self.running.clone(),
+            interrupt: self.interrupt.clone(),
+        };
+        let (conn, gone, running) = (self.conn.clone(), guard.gone.clone(), self.running.clone());
+        let result = tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&conn)
+            {
+                let mut now = running.lock().unwrap_or_else(|p| p.into_inner());
+                if gone.load(Ordering::Acquire) {
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT),
+                        Some("the caller gave up before the store was free".into()),
+                    ));
+                }
+                *now = job;
+            }
+            let out = f(&conn);
+            *running.lock().unwrap_or_else(|p| p.into_inner()) = 0;
+            out
         })
-        .await
-        .map_err(|e| HostError::Failed(format!("memory store task failed: {e}")))?
-        .map_err(|e| HostError::Failed(format!("memory store: {e}")))
+        .await;
+        drop(guard);
+        let name = &self.name;
+        result
+            .map_err(|e| HostError::Failed(format!("memory store {name}: the task failed: {e}")))?
+            .map_err(|e| HostError::Failed(format!("memory store {name}: {e}")))
     }
 
     /// Bytes of content `owner` keeps in this store (one indexed lookup).
@@ -118,8 +178,8 @@ impl SqliteMemory {
         self.with_conn(move |c| {
             let tx = c.unchecked_transaction()?;
             if let Some(quota) = quota {
-                let len = content.len() as u64;
-                if kept(&tx, &owner)?.saturating_add(len) > quota {
+                let cost = entry_cost(&content, scope, &owner);
+                if kept(&tx, &owner)?.saturating_add(cost) > quota {
                     return Ok(None);
                 }
             }
@@ -135,10 +195,28 @@ impl SqliteMemory {
     }
 }
 
-/// Adds owners and the usage sums to a store that lacks them.
+/// Marks its job abandoned when dropped, interrupting it if it holds the connection.
+struct Abandon {
+    job: u64,
+    gone: Arc<AtomicBool>,
+    running: Arc<Mutex<u64>>,
+    interrupt: Arc<InterruptHandle>,
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        let now = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        self.gone.store(true, Ordering::Release);
+        if *now == self.job {
+            self.interrupt.interrupt();
+        }
+    }
+}
+
+/// Adds owners and (re)builds the usage sums of a store from before version 2.
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version >= 1 {
+    if version >= 2 {
         return Ok(());
     }
     let has_owner = conn
@@ -192,6 +270,7 @@ impl MemoryBackend for SqliteMemory {
         scope: Option<Scope>,
         limit: u32,
     ) -> Result<Vec<MemoryEntry>, HostError> {
+        check_query(query)?;
         let fts = fts_query(query);
         let scope = scope.map(scope_name);
         self.with_conn(move |c| {
@@ -262,103 +341,4 @@ fn fts_query(text: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn commits_and_ranks() {
-        let store = SqliteMemory::in_memory().unwrap();
-        store
-            .commit("the deploy key rotates on Mondays", Scope::Local)
-            .await
-            .unwrap();
-        store.commit("lunch is at noon", Scope::Team).await.unwrap();
-        store
-            .commit("deploy deploy deploy checklist", Scope::Local)
-            .await
-            .unwrap();
-        let hits = store.search("deploy", None, 10).await.unwrap();
-        assert_eq!(hits.len(), 2);
-        assert!(hits[0].content.contains("checklist"), "{hits:?}");
-        let team = store.search("", Some(Scope::Team), 10).await.unwrap();
-        assert_eq!(team.len(), 1);
-        assert_eq!(team[0].content, "lunch is at noon");
-        let none = store.search("AND OR NOT \"(", None, 10).await.unwrap();
-        assert!(none.is_empty());
-    }
-
-    #[tokio::test]
-    async fn usage_is_summed_per_owner_and_backfilled_for_old_stores() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.sqlite");
-        {
-            // A store from before owners: no owner column, no usage table.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(SCHEMA).unwrap();
-            conn.execute(
-                "INSERT INTO memories(content, scope) VALUES ('héllo', 'LOCAL')",
-                [],
-            )
-            .unwrap();
-        }
-        let store = SqliteMemory::open(&path).unwrap();
-        assert_eq!(
-            store.kept_bytes("").await.unwrap(),
-            6,
-            "backfilled, in bytes"
-        );
-        let quota = |bytes| Quota {
-            owner: "skill a",
-            bytes,
-        };
-        store
-            .commit_within("0123456789", Scope::Local, quota(15))
-            .await
-            .unwrap();
-        let refused = store
-            .commit_within("0123456789", Scope::Local, quota(15))
-            .await;
-        assert!(matches!(refused, Err(HostError::Failed(_))), "{refused:?}");
-        assert_eq!(store.kept_bytes("skill a").await.unwrap(), 10);
-        assert_eq!(store.kept_bytes("").await.unwrap(), 6);
-        store
-            .with_conn(|c| c.execute("DELETE FROM memories WHERE owner = 'skill a'", []))
-            .await
-            .unwrap();
-        assert_eq!(store.kept_bytes("skill a").await.unwrap(), 0);
-        drop(store);
-        let reopened = SqliteMemory::open(&path).unwrap();
-        assert_eq!(reopened.kept_bytes("").await.unwrap(), 6, "migrated once");
-    }
-
-    #[tokio::test]
-    async fn a_search_returns_a_bounded_amount_of_content() {
-        let store = SqliteMemory::in_memory().unwrap();
-        let big = "word ".repeat((1 << 20) / 5);
-        for _ in 0..6 {
-            store.commit(&big, Scope::Local).await.unwrap();
-        }
-        let found = store.search("word", None, 100).await.unwrap();
-        let total: usize = found.iter().map(|e| e.content.len()).sum();
-        assert!(total <= MAX_SEARCH_BYTES, "{total}");
-        assert_eq!(found.len(), 4);
-    }
-
-    #[tokio::test]
-    async fn survives_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.sqlite");
-        let id = SqliteMemory::open(&path)
-            .unwrap()
-            .commit("persisted fact", Scope::Global)
-            .await
-            .unwrap();
-        let hits = SqliteMemory::open(&path)
-            .unwrap()
-            .search("fact", None, 5)
-            .await
-            .unwrap();
-        assert_eq!(hits[0].id, id);
-        assert_eq!(hits[0].scope, Scope::Global);
-    }
-}
+mod tests;

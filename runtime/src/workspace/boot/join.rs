@@ -13,33 +13,38 @@ use crate::workspace::policy::LateValues;
 
 /// Joins the platform, when there is one, with the current card and `server`'s readiness; the
 /// platform's secrets, when they arrive, go into `secrets` and reload the skills granted them.
+///
+/// # Errors
+/// A saved inbound secret file that cannot be read or parsed (boot fails closed).
 pub(super) fn join_platform(
     plan: &Plan,
     opened: &Opened,
     skills: &Skills,
     server: &Server,
     secrets: LateValues,
-) -> Option<PlatformLink> {
-    opened.platform.clone().map(|client| {
-        let card = &skills.card;
-        let url = card.info.url.clone();
-        let card_now = platform_card(&card.handle.get(), &url, server.not_configured.as_deref());
-        join(
-            plan,
-            client,
-            card_now,
-            &server.a2a,
-            JoinOptions {
-                keep_configured_secret: server.keeps_configured_secret,
-                coordinator: opened.coordinator.clone(),
-                poker: opened.poker.clone(),
-                admin_token: opened.admin_token.clone(),
-                secrets: SecretsSink {
-                    values: secrets,
-                    skills: skills.registry.clone(),
-                    config: plan.config.clone(),
-                },
+) -> anyhow::Result<Option<PlatformLink>> {
+    let Some(client) = opened.platform.clone() else {
+        return Ok(None);
+    };
+    let card = &skills.card;
+    let url = card.info.url.clone();
+    let card_now = platform_card(&card.handle.get(), &url, server.not_configured.as_deref());
+    join(
+        plan,
+        client,
+        card_now,
+        &server.a2a,
+        JoinOptions {
+            keep_configured_secret: server.keeps_configured_secret,
+            coordinator: opened.coordinator.clone(),
+            poker: opened.poker.clone(),
+            admin_token: opened.admin_token.clone(),
+            secrets: SecretsSink {
+                values: secrets,
+                skills: skills.registry.clone(),
+                config: plan.config.clone(),
             },
-        )
-    })
+        },
+    )
+    .map(Some)
 }

@@ -83,7 +83,7 @@ pub async fn boot(
     let server = a2a_server(&plan, &deps, &opened, &skills, adapter, &mut watchers)?;
     let grpc = grpc_listener(&plan, &server, addr, &skills.card.info.url).await?;
     let grpc_addr = grpc.as_ref().map(TcpListener::local_addr).transpose()?;
-    let link = join_platform(&plan, &opened, &skills, &server, secrets);
+    let link = join_platform(&plan, &opened, &skills, &server, secrets)?;
     fail_leftover_tasks(&server).await;
     let (prompt_watcher, card_task) = follow_changes(&plan, &skills, link.as_ref(), &server)?;
     watchers.push(prompt_watcher);

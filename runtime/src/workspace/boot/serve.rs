@@ -161,6 +161,9 @@ fn serve_options(a2a: &molecule_config::A2aConfig) -> molecule_a2a::ServeOptions
         max_connections: a2a
             .max_connections
             .map_or(d.max_connections, |n| n as usize),
+        max_connections_per_client: a2a
+            .max_connections_per_client
+            .map_or(d.max_connections_per_client, |n| n as usize),
     }
 }
 

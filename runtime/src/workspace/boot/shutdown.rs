@@ -52,6 +52,8 @@ impl RunningWorkspace {
             task
         });
         let running = self.a2a.active_tasks();
+        let started = Instant::now();
+        let mut hurried = None;
         if running > 0 {
             tracing::info!(
                 running,
@@ -60,16 +62,15 @@ impl RunningWorkspace {
             );
             tokio::select! {
                 _ = wait_idle(&self.a2a, grace) => {}
-                _ = hurry => tracing::warn!("asked again to stop: not waiting for running tasks any longer"),
+                _ = hurry => {
+                    tracing::warn!("asked again to stop: not waiting for running tasks any longer");
+                    hurried = Some(started.elapsed());
+                }
             }
         }
         let failed = self.a2a.fail_running(SHUTDOWN_REASON);
         if failed > 0 {
-            tracing::warn!(
-                failed,
-                ?grace,
-                "tasks still running after the grace period were marked FAILED ({SHUTDOWN_REASON})"
-            );
+            tracing::warn!(failed, ?grace, "{}", failed_notice(grace, hurried));
         }
         match tokio::time::timeout(DRAIN, &mut self.server).await {
             Ok(joined) => joined.context("server task")??,
@@ -133,10 +134,47 @@ impl RunningWorkspace {
     }
 }
 
+/// The log line for the tasks shutdown marked FAILED: after the whole `grace`, or after
+/// `hurried` when a second signal cut the grace period short.
+fn failed_notice(grace: Duration, hurried: Option<Duration>) -> String {
+    match hurried {
+        Some(after) => format!(
+            "a second signal cut the grace period short after {:.1}s (of {grace:?}): tasks \
+             still running were marked FAILED ({SHUTDOWN_REASON})",
+            after.as_secs_f64(),
+        ),
+        None => format!(
+            "tasks still running after the {grace:?} grace period were marked FAILED \
+             ({SHUTDOWN_REASON})"
+        ),
+    }
+}
+
 /// Waits until no task runs on `server`, or `grace` has passed.
 async fn wait_idle(server: &A2aServer, grace: Duration) {
     let deadline = Instant::now() + grace;
     while server.active_tasks() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failed_notice_says_when_a_second_signal_cut_the_grace_short() {
+        let grace = Duration::from_secs(20);
+        let hurried = failed_notice(grace, Some(Duration::from_millis(500)));
+        assert!(
+            hurried.starts_with("a second signal cut the grace period short after 0.5s (of 20s)"),
+            "{hurried}"
+        );
+        assert!(!hurried.contains("after the 20s grace period"), "{hurried}");
+        let waited = failed_notice(grace, None);
+        assert!(
+            waited.starts_with("tasks still running after the 20s grace period were marked FAILED"),
+            "{waited}"
+        );
     }
 }

@@ -27,7 +27,9 @@ use crate::bindings::imports::molecule::runtime::types::{Message, Part, Role, Ta
 use crate::bindings::{HostError, ToolError, ToolSpec};
 use crate::capabilities::a2a::A2aBackend;
 use crate::capabilities::events::EventsBackend;
-use crate::capabilities::memory::{parse_scope, scope_name, MemoryBackend};
+use crate::capabilities::memory::{
+    check_query, parse_scope, scope_name, MemoryBackend, WriteBudget,
+};
 use crate::capabilities::tools::ToolsBackend;
 use crate::python::run::{self as python_run, CodeRunner, RunError, Scratch};
 use crate::sandbox::CallError;
@@ -64,7 +66,12 @@ pub struct TaskTools {
     builtins: Builtins,
     events: Arc<dyn EventsBackend>,
     scratch: Scratch,
+    memory_budget: WriteBudget,
 }
+
+/// The owner the built-in memory tools write as: the adapter's entries are counted together
+/// against `sandbox.memory_capability.quota`.
+pub const ADAPTER_MEMORY_OWNER: &str = "adapter";
 
 impl TaskTools {
     /// Tools for a task whose events go to `events`.
@@ -79,7 +86,15 @@ impl TaskTools {
             builtins,
             events,
             scratch,
+            memory_budget: WriteBudget::new(&crate::budgets::Budgets::default()),
         }
+    }
+
+    /// These tools with the memory budgets of `budgets` (the adapter's) for the built-in
+    /// `commit_memory`; without it the default budgets apply. Writes are counted per task.
+    pub fn with_memory_budgets(mut self, budgets: &crate::budgets::Budgets) -> Self {
+        self.memory_budget = WriteBudget::new(budgets);
+        self
     }
 
     /// The task's scratch folder, once a script or snippet made it (for tests).
@@ -285,10 +300,14 @@ impl TaskTools {
     async fn commit_memory(&self, input: &str) -> Result<String, ToolError> {
         let input: CommitInput = parse("commit_memory", input)?;
         let scope = scope_arg(input.scope.as_deref())?.unwrap_or(Scope::Local);
-        let content = crate::redact::redact(&input.content);
         let id = self
-            .memory()?
-            .commit(&content, scope)
+            .memory_budget
+            .commit(
+                self.memory()?.as_ref(),
+                ADAPTER_MEMORY_OWNER,
+                &input.content,
+                scope,
+            )
             .await
             .map_err(host_error)?;
 
@@ -299,6 +318,7 @@ impl TaskTools {
         let input: SearchInput = parse("search_memory", input)?;
         let scope = scope_arg(input.scope.as_deref())?;
         let limit = input.limit.unwrap_or(5).clamp(1, 50);
+        check_query(&input.query).map_err(host_error)?;
         let hits = self
             .memory()?
             .search(&input.query, scope, limit)
