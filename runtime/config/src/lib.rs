@@ -16,6 +16,7 @@ mod capabilities;
 mod card_keys;
 mod effective;
 mod env;
+mod extended_card;
 mod grants_config;
 mod key_path;
 mod keys;
@@ -39,6 +40,7 @@ pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface}
 pub use card_keys::{CardSigningConfig, TrustedCardKey};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
+pub use extended_card::{ExtendedCardConfig, ExtendedSkill};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
 pub use log_level::{LogLevel, DEFAULT_LOG_LEVEL, LOG_LEVELS};
 pub use plugins::{
@@ -53,9 +55,8 @@ pub use sandbox::{
     MAX_CONCURRENT_CALLS, MAX_TABLE_ELEMENTS, MIN_GUEST_MEMORY,
 };
 pub use sections::{
-    A2aConfig, DelegationConfig, ExtendedCardConfig, ExtendedSkill, ModelOption,
-    ObservabilityConfig, RuntimeConfig, DEFAULT_SHUTDOWN_GRACE, MAX_HEARTBEAT_SECS,
-    MIN_HEARTBEAT_SECS,
+    A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig,
+    DEFAULT_SHUTDOWN_GRACE, MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,
 };
 pub use warning::{escape_text, Warning};
 pub use workspace::{

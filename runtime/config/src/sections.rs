@@ -135,35 +135,12 @@ pub struct A2aConfig {
     pub push_allow_hosts: Vec<String>,
     /// `a2a.extended_card`: what `GetExtendedAgentCard` adds to the public card for
     /// authenticated callers (`None`: no extended card, -32007).
-    pub extended_card: Option<ExtendedCardConfig>,
+    pub extended_card: Option<crate::extended_card::ExtendedCardConfig>,
     /// `a2a.card_signing`: the key that signs the served agent card (`None`: unsigned).
     pub card_signing: Option<crate::card_keys::CardSigningConfig>,
     /// `a2a.trusted_card_keys`: keys peers' signed cards are verified with; when non-empty a
     /// peer whose card does not verify is refused. Default: none (cards not checked).
     pub trusted_card_keys: Vec<crate::card_keys::TrustedCardKey>,
-}
-
-/// `a2a.extended_card`: `description` (replaces the card's) and `skills` (added), each
-/// skill `{id, name, description, tags}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExtendedCardConfig {
-    /// Replaces the public card's description when set.
-    pub description: Option<String>,
-    /// Skills added to the public card's.
-    pub skills: Vec<ExtendedSkill>,
-}
-
-/// One skill of `a2a.extended_card.skills`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExtendedSkill {
-    /// `id` (required; an item without it warns and is skipped).
-    pub id: String,
-    /// `name` (default: the id).
-    pub name: String,
-    /// `description` (default: empty).
-    pub description: String,
-    /// `tags` (default: none).
-    pub tags: Vec<String>,
 }
 
 /// Default of `a2a.shutdown_grace`.
@@ -292,7 +269,7 @@ impl A2aConfig {
             }),
             grpc_port: grpc_port(r, field(v, "grpc_port")),
             push_allow_hosts: push_allow_hosts(r, field(v, "push")),
-            extended_card: extended_card(r, field(v, "extended_card")),
+            extended_card: crate::extended_card::extended_card(r, field(v, "extended_card")),
             card_signing: crate::card_keys::card_signing(r, field(v, "card_signing")),
             trusted_card_keys: crate::card_keys::trusted_card_keys(
                 r,
@@ -342,43 +319,6 @@ fn push_allow_hosts(r: &mut Reader<'_>, v: Option<&Value>) -> Vec<String> {
         })
         .filter(|h| !h.is_empty())
         .collect()
-}
-
-/// `a2a.extended_card`.
-fn extended_card(r: &mut Reader<'_>, v: Option<&Value>) -> Option<ExtendedCardConfig> {
-    let card = r.mapping(v, "a2a.extended_card")?;
-    let description = r.opt_string(field(card, "description"), "a2a.extended_card.description");
-    let mut skills = Vec::new();
-    for (i, item) in r
-        .items(field(card, "skills"), "a2a.extended_card.skills")
-        .iter()
-        .enumerate()
-    {
-        let key = format!("a2a.extended_card.skills[{i}]");
-        let Some(id) = r.opt_string(field(item, "id"), &format!("{key}.id")) else {
-            r.warn(&key, "a skill needs an `id`; skipping it");
-            continue;
-        };
-        let name = r.string(field(item, "name"), &format!("{key}.name"), &id);
-        let description = r.string(
-            field(item, "description"),
-            &format!("{key}.description"),
-            "",
-        );
-        let tags = r
-            .string_list(field(item, "tags"), &format!("{key}.tags"))
-            .unwrap_or_default();
-        skills.push(ExtendedSkill {
-            id,
-            name,
-            description,
-            tags,
-        });
-    }
-    Some(ExtendedCardConfig {
-        description,
-        skills,
-    })
 }
 
 /// `a2a.shutdown_grace`: a duration, or `0` (fail running tasks at once); anything else warns
