@@ -14,6 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_transport(false)
         .compile_well_known_types(true)
+        // Decode failures become INVALID_ARGUMENT with an ErrorInfo (grpc/codec.rs).
+        .codec_path("crate::grpc::codec::A2aCodec")
         .extern_path(".google.protobuf", "::pbjson_types")
         .compile_fds(files)?;
     pbjson_build::Builder::new()

@@ -131,3 +131,48 @@ async fn reply_is_the_whole_answer_and_working_is_sent_once() {
     assert_eq!(working_updates(&events), 1, "{events:?}");
     assert!(events.iter().any(|e| e.get("artifactUpdate").is_some()));
 }
+
+/// A reply is held to the task's budgets like any message: past
+/// `sandbox.task.max_artifact_bytes` it is refused and the task ends FAILED naming the key,
+/// instead of the whole oversized reply reaching the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_past_the_task_budget_fails_the_task_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let adapter = repo().join("tests/guests/echo-adapter");
+    let yaml = format!(
+        "name: Reply\nruntime: {}\nmodel: scripted:reply\nsandbox: {{task: {{max_artifact_bytes: 1k}}}}\n",
+        adapter.display()
+    );
+    std::fs::write(dir.path().join("config.yaml"), yaml).unwrap();
+    std::fs::write(
+        dir.path().join("model-script.yaml"),
+        "turns:\n  - text: \"ok\"\n",
+    )
+    .unwrap();
+    let (_server, port) = start(dir.path());
+
+    let small: Value = rpc(port, "SendMessage", "say fits")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(small["result"]["message"]["parts"][0]["text"], "fits");
+
+    let text = format!("say {}", "A".repeat(20_000));
+    let v: Value = rpc(port, "SendMessage", &text)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v["result"].get("message").is_none(), "the reply got out");
+    let task = &v["result"]["task"];
+    assert_eq!(task["status"]["state"], "TASK_STATE_FAILED", "{task}");
+    let why = task["status"]["message"]["parts"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("sandbox.task.max_artifact_bytes"), "{why}");
+}

@@ -24,6 +24,8 @@ pub enum HostEvent {
     Artifact(Artifact),
     /// `send_message`.
     Message(Message),
+    /// `reply`.
+    Reply(Message),
     /// `call_tool` (name, input JSON text).
     ToolCall(String, String),
     /// `commit_memory` (content, scope).
@@ -265,6 +267,10 @@ impl AgentHost for FakeHost {
 
     fn send_message(&self, message: &Message) -> Result<(), HostError> {
         self.record_event(HostEvent::Message(message.clone()))
+    }
+
+    fn reply(&self, message: &Message) -> Result<(), HostError> {
+        self.record_event(HostEvent::Reply(message.clone()))
     }
 
     fn commit_memory(&self, content: &str, scope: Scope) -> Result<String, HostError> {

@@ -89,6 +89,11 @@ pub trait AgentHost {
     /// Sends a message to the client without changing the task state.
     fn send_message(&self, message: &Message) -> Result<(), HostError>;
 
+    /// Answers with `message` as the whole answer (WIT `events.reply`): called before any
+    /// other event, the client gets this A2A Message instead of a task; later, it completes
+    /// the task with `message`. Events after it fail with `cancelled`.
+    fn reply(&self, message: &Message) -> Result<(), HostError>;
+
     /// Stores `content` in long-term memory under `scope`; returns its id.
     fn commit_memory(&self, content: &str, scope: Scope) -> Result<String, HostError>;
 

@@ -40,6 +40,10 @@ impl AgentHost for WasmHost {
         crate::events::message(message)
     }
 
+    fn reply(&self, message: &Message) -> Result<(), HostError> {
+        crate::events::reply(message)
+    }
+
     fn commit_memory(&self, content: &str, scope: Scope) -> Result<String, HostError> {
         crate::memory::commit(content, scope)
     }

@@ -5,9 +5,11 @@
 //! Two forms of one card: the 1.0 card (valid against the 1.0 AgentCard schema, `schema/`),
 //! served at [`AGENT_CARD_V1_PATH`] and at [`AGENT_CARD_PATH`] to requests that ask for 1.0
 //! (`A2A-Version: 1.x` header or `?version=1.x`); and the merged card (the 1.0 card plus the
-//! 0.3 fields `url`, `preferredTransport`, `protocolVersion`), served at [`AGENT_CARD_PATH`] to
+//! 0.3 fields, `card_v03.rs`: `url`, `preferredTransport`, `protocolVersion`, `security`, …),
+//! served at [`AGENT_CARD_PATH`] to
 //! requests without a version, which is how 0.3 clients fetch it (as the reference a2a-python
-//! server does). With a signer (`card_signing.rs`) both carry the signature over the 1.0 form.
+//! server does). With a signer (`card_signing.rs`) both carry the signature over the 1.0 form,
+//! and so does the extended card.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -20,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::card_extras::Extras;
 use crate::card_signing::CardSigner;
-use crate::types::{AgentCard, BINDING_JSONRPC, LEGACY_PROTOCOL_VERSION};
+use crate::types::AgentCard;
 
 /// Path of the public agent card.
 pub(crate) const AGENT_CARD_PATH: &str = "/.well-known/agent-card.json";
@@ -111,11 +113,30 @@ impl CardHandle {
         self.set(source);
     }
 
-    /// The extended card (1.0 JSON), `None` when none is configured.
+    /// The extended card (1.0 JSON), `None` when none is configured. Signed like the public
+    /// card when a signer is set ([`CardHandle::set_signer`]): a JWS over its own 1.0 form.
     pub(crate) fn extended_json(&self) -> Option<Value> {
-        let extras = self.extras.read().unwrap_or_else(|e| e.into_inner());
-        let extended = extras.extended.as_ref()?;
-        Some(crate::card_extras::extended_json(&self.get(), extended))
+        let mut value = {
+            let extras = self.extras.read().unwrap_or_else(|e| e.into_inner());
+            let extended = extras.extended.as_ref()?;
+            crate::card_extras::extended_json(&self.get(), extended)
+        };
+        let signer = self
+            .signer
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(signer) = signer {
+            match signer.signature_for(&value) {
+                Ok(sig) => {
+                    if let Some(obj) = value.as_object_mut() {
+                        obj.insert("signatures".into(), Value::Array(vec![sig]));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "extended agent card left unsigned"),
+            }
+        }
+        Some(value)
     }
 
     /// The current card.
@@ -234,19 +255,9 @@ fn build(
         }
     }
     let body_v1 = value.to_string();
-    // 0.3 clients find the endpoint through `url`; 1.0 clients ignore these fields.
-    let legacy = card
-        .supported_interfaces
-        .iter()
-        .find(|i| i.protocol_binding == BINDING_JSONRPC);
-    if let (Some(obj), Some(iface)) = (value.as_object_mut(), legacy) {
-        obj.insert("url".into(), Value::String(iface.url.clone()));
-        obj.insert("preferredTransport".into(), BINDING_JSONRPC.into());
-        obj.insert(
-            "protocolVersion".into(),
-            format!("{LEGACY_PROTOCOL_VERSION}.0").into(),
-        );
-    }
+    // 0.3 clients find the endpoint through `url`, the auth through `security`; 1.0 clients
+    // ignore these fields.
+    crate::card_v03::merge(&mut value);
     let body = value.to_string();
     let etag = etag_of(&body);
     let etag_v1 = etag_of(&body_v1);

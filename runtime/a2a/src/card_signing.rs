@@ -8,7 +8,8 @@
 //!
 //! Canonical form (§8.4.1): the card JSON minus `signatures`, minus the 0.3 top-level fields a
 //! merged card carries for 0.3 clients (`url`, `preferredTransport`, `protocolVersion`,
-//! `additionalInterfaces`: not AgentCard fields in 1.0), minus empty strings, arrays and
+//! `additionalInterfaces`, `security`, `supportsAuthenticatedExtendedCard`, and the 0.3
+//! members next to each `securitySchemes` one-of: not AgentCard fields in 1.0), minus empty strings, arrays and
 //! objects (default values) except for the card's REQUIRED top-level fields; then RFC 8785
 //! (`json-canon`: keys in UTF-16 order, ECMAScript number form). Crypto is `ring`.
 
@@ -45,13 +46,9 @@ const REQUIRED: [&str; 8] = [
     "defaultOutputModes",
     "skills",
 ];
-/// 0.3 top-level fields a merged card carries; not part of the signed 1.0 card.
-const LEGACY: [&str; 4] = [
-    "url",
-    "preferredTransport",
-    "protocolVersion",
-    "additionalInterfaces",
-];
+/// 0.3 top-level fields a merged card carries (`card_v03.rs`); not part of the signed 1.0
+/// card.
+const LEGACY: [&str; 6] = crate::card_v03::TOP_LEVEL;
 
 /// A JWS algorithm this module signs and verifies with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,12 +254,24 @@ impl TrustedKey {
         })
     }
 
-    /// As [`from_pem`](Self::from_pem), reading the PEM from `path`.
+    /// As [`from_pem`](Self::from_pem), reading the PEM from `path` (at most 64 KiB); every
+    /// error names the file.
     pub fn from_pem_file(kid: &str, path: &Path) -> Result<Self, CardSignatureError> {
-        let pem = std::fs::read(path).map_err(|e| {
-            CardSignatureError::Key(format!("key `{kid}`: {}: {e}", path.display()))
-        })?;
-        Self::from_pem(kid, &pem)
+        const MAX_PEM: u64 = 64 * 1024;
+        let named = |m: String| CardSignatureError::Key(format!("{}: {m}", path.display()));
+        let size = std::fs::metadata(path)
+            .map_err(|e| named(format!("key `{kid}`: {e}")))?
+            .len();
+        if size > MAX_PEM {
+            return Err(named(format!(
+                "key `{kid}`: {size} bytes is too large for a PEM public key (at most {MAX_PEM})"
+            )));
+        }
+        let pem = std::fs::read(path).map_err(|e| named(format!("key `{kid}`: {e}")))?;
+        Self::from_pem(kid, &pem).map_err(|e| match e {
+            CardSignatureError::Key(m) => named(m),
+            other => other,
+        })
     }
 }
 
@@ -345,7 +354,11 @@ pub fn canonical_payload(card: &Value) -> Result<Vec<u8>, CardSignatureError> {
         if k == "signatures" || LEGACY.contains(&k.as_str()) {
             continue;
         }
-        let cleaned = strip_defaults(v);
+        let cleaned = if k == "securitySchemes" {
+            strip_defaults(&schemes_v1(v))
+        } else {
+            strip_defaults(v)
+        };
         match cleaned {
             Some(v) => {
                 out.insert(k.clone(), v);
@@ -357,6 +370,30 @@ pub fn canonical_payload(card: &Value) -> Result<Vec<u8>, CardSignatureError> {
         }
     }
     canonical(&Value::Object(out))
+}
+
+/// `securitySchemes` without the 0.3 members a merged card adds next to each scheme's 1.0
+/// one-of (`type`, `scheme`, …): only the 1.0 `SecurityScheme` members are signed.
+fn schemes_v1(v: &Value) -> Value {
+    let Some(schemes) = v.as_object() else {
+        return v.clone();
+    };
+    let kept = schemes
+        .iter()
+        .map(|(name, s)| {
+            let s = match s.as_object() {
+                Some(m) => Value::Object(
+                    m.iter()
+                        .filter(|(k, _)| crate::card_v03::SCHEME_ONE_OF.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                None => s.clone(),
+            };
+            (name.clone(), s)
+        })
+        .collect();
+    Value::Object(kept)
 }
 
 /// RFC 8785 canonical bytes of any JSON value.

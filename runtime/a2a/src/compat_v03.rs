@@ -67,8 +67,12 @@ pub(crate) fn send_params_to_v1(params: &Value) -> A2aResult<Value> {
         if let Some(b) = c.get("blocking").and_then(Value::as_bool) {
             nc.insert("returnImmediately".into(), Value::Bool(!b));
         }
-        if let Some(pn) = c.get("pushNotificationConfig") {
-            nc.insert("taskPushNotificationConfig".into(), pn.clone());
+        if let Some(pn) = c.get("pushNotificationConfig").filter(|p| !p.is_null()) {
+            let pn = crate::compat_v03_push::push_config_to_v1(
+                pn,
+                "params.configuration.pushNotificationConfig",
+            )?;
+            nc.insert("taskPushNotificationConfig".into(), pn);
         }
         out.insert("configuration".into(), Value::Object(nc));
     }
@@ -378,5 +382,18 @@ mod tests {
             "configuration":{"blocking":false}});
         let out = send_params_to_v1(&p).expect("convert");
         assert_eq!(out["configuration"]["returnImmediately"], true);
+    }
+
+    #[test]
+    fn message_push_config_authentication_schemes_become_scheme() {
+        let p = json!({"message":{"messageId":"m","role":"user","parts":[]},
+            "configuration":{"pushNotificationConfig":{"url":"http://h/","token":"t",
+                "authentication":{"schemes":["Bearer"],"credentials":"c"}}}});
+        let out = send_params_to_v1(&p).expect("convert");
+        assert_eq!(
+            out["configuration"]["taskPushNotificationConfig"],
+            json!({"url":"http://h/","token":"t",
+                   "authentication":{"scheme":"Bearer","credentials":"c"}})
+        );
     }
 }

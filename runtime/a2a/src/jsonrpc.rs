@@ -17,6 +17,7 @@ use crate::http::{
 };
 use crate::manager::EventReceiver;
 use crate::ops::{self, Op, Reply};
+use crate::push_ops::PushOp;
 use crate::sse::{sse_response, v1_json};
 use crate::state::AppState;
 
@@ -231,7 +232,14 @@ pub(crate) async fn handle(state: &AppState, req: Request) -> Response {
     } else {
         params
     };
-    match ops::run(state, op, params, raw_params.map(RawValue::get)).await {
+    let outcome = if wire == Version::V03 && op == Op::PushConfig(PushOp::List) {
+        crate::compat_v03_push::list_all(state, params)
+            .await
+            .map(Reply::Json)
+    } else {
+        ops::run(state, op, params, raw_params.map(RawValue::get)).await
+    };
+    match outcome {
         Ok(Reply::Encoded(text)) if wire == Version::V1 => result(id, &text),
         Ok(Reply::Encoded(text)) => match serde_json::from_str::<Value>(&text) {
             Ok(v) => result(id, &to_v03(op, &v).to_string()),
@@ -280,6 +288,12 @@ fn to_v03(op: Op, v: &Value) -> Value {
                 }
             }
             out
+        }
+        Op::PushConfig(push) => crate::compat_v03_push::result_to_v03(push, v),
+        Op::GetExtendedAgentCard => {
+            let mut card = v.clone();
+            crate::card_v03::merge(&mut card);
+            card
         }
         _ => v.clone(),
     }

@@ -23,7 +23,9 @@
 pub mod card;
 mod card_extras;
 pub mod card_signing;
+mod card_v03;
 mod compat_v03;
+mod compat_v03_push;
 mod error;
 pub mod executor;
 pub mod grpc;

@@ -436,7 +436,15 @@ async fn check_push_config(state: &AppState, req: &SendMessageRequest) -> A2aRes
         None => Ok(()),
         Some(c) => {
             crate::push_ops::check_config(state, c, "configuration.taskPushNotificationConfig.")
-                .await
+                .await?;
+            // A continued task must have room for one more config (push/limits.rs).
+            let push = agent(state)?.push.get();
+            match (push, req.message.task_id.as_deref()) {
+                (Some(p), Some(task)) if !p.has_room(task, c.id.as_deref()) => {
+                    Err(A2aError::InvalidParams(crate::push::limits::too_many(task)))
+                }
+                _ => Ok(()),
+            }
         }
     }
 }

@@ -7,6 +7,11 @@
 //!
 //! Free-form values (`google.protobuf.Struct`/`Value` fields: every `metadata`, a part's
 //! `data`, an extension's `params`) are the client's own data and are left as written.
+//!
+//! Enum fields (`TaskState`: `status` of ListTasks, a status's `state`; `Role`: a message's
+//! `role`) may be given by number as well as by name, as protobuf JSON parsers accept both
+//! ("Parsers accept both enum names and integer values"): `5` (or `"5"`, as a REST query
+//! value arrives) becomes `TASK_STATE_CANCELED`; an unknown number is -32602 naming the field.
 
 use serde_json::{Map, Value};
 
@@ -15,6 +20,65 @@ use crate::error::{clip, A2aError, A2aResult};
 /// Members whose value is a `google.protobuf.Struct`/`Value` in the A2A proto: their keys are
 /// data, never field names.
 const FREE_FORM: &[&str] = &["metadata", "data", "params", "header"];
+
+/// Names of `lf.a2a.v1.TaskState`, indexed by number.
+const TASK_STATES: [&str; 9] = [
+    "TASK_STATE_UNSPECIFIED",
+    "TASK_STATE_SUBMITTED",
+    "TASK_STATE_WORKING",
+    "TASK_STATE_COMPLETED",
+    "TASK_STATE_FAILED",
+    "TASK_STATE_CANCELED",
+    "TASK_STATE_INPUT_REQUIRED",
+    "TASK_STATE_REJECTED",
+    "TASK_STATE_AUTH_REQUIRED",
+];
+/// Names of `lf.a2a.v1.Role`, indexed by number.
+const ROLES: [&str; 3] = ["ROLE_UNSPECIFIED", "ROLE_USER", "ROLE_AGENT"];
+
+/// The enum of a field that holds one (by JSON name): its proto name and its names by number.
+fn enum_of(name: &str) -> Option<(&'static str, &'static [&'static str])> {
+    match name {
+        "status" | "state" => Some(("TaskState", &TASK_STATES)),
+        "role" => Some(("Role", &ROLES)),
+        _ => None,
+    }
+}
+
+/// True when `v` is an enum number as ProtoJSON writes it: a JSON number or a string of
+/// ASCII digits (a REST query value).
+fn is_enum_number(v: &Value) -> bool {
+    match v {
+        Value::Number(_) => true,
+        Value::String(s) => !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// The enum name for the number `v` of field `path` (enum `which`, names `names`).
+/// Errors: a number that is not one of the enum's values is -32602 naming the field.
+fn enum_name(v: &Value, path: &str, which: &str, names: &[&str]) -> A2aResult<Value> {
+    let n = match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse::<u64>().ok(),
+        _ => None,
+    };
+    n.and_then(|n| usize::try_from(n).ok())
+        .and_then(|i| names.get(i))
+        .map(|name| Value::String((*name).to_string()))
+        .ok_or_else(|| {
+            let shown = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            A2aError::InvalidParams(format!(
+                "`{}`: {} is not a {which} number (0–{})",
+                clip(path),
+                clip(&shown),
+                names.len() - 1
+            ))
+        })
+}
 
 /// The lowerCamel JSON name of a proto field name: `history_length` → `historyLength`
 /// (protobuf's rule: drop each `_` and upper-case the letter after it). A name without `_`
@@ -47,7 +111,7 @@ pub(crate) fn json_names(p: Value) -> A2aResult<Value> {
 fn rename(v: Value, path: &str) -> A2aResult<Value> {
     match v {
         Value::Object(map) => {
-            if !map.keys().any(|k| k.contains('_')) && !has_nested(&map) {
+            if !map.keys().any(|k| k.contains('_')) && !has_nested(&map) && !has_enum_number(&map) {
                 return Ok(Value::Object(map));
             }
             let mut out = Map::with_capacity(map.len());
@@ -69,6 +133,10 @@ fn rename(v: Value, path: &str) -> A2aResult<Value> {
                 }
                 let value = if FREE_FORM.contains(&name.as_str()) {
                     value
+                } else if let Some((which, names)) =
+                    enum_of(&name).filter(|_| is_enum_number(&value))
+                {
+                    enum_name(&value, &inner_path, which, names)?
                 } else {
                     rename(value, &inner_path)?
                 };
@@ -85,6 +153,12 @@ fn rename(v: Value, path: &str) -> A2aResult<Value> {
             .map(Value::Array),
         other => Ok(other),
     }
+}
+
+/// True when an enum field holds a number (to be rewritten to its name).
+fn has_enum_number(map: &Map<String, Value>) -> bool {
+    map.iter()
+        .any(|(k, v)| enum_of(&json_name(k)).is_some() && is_enum_number(v))
 }
 
 /// True when some member that is not free-form holds an object or array (which may hold
@@ -133,6 +207,29 @@ mod tests {
         assert_eq!(out["configuration"]["returnImmediately"], true);
         assert_eq!(out["configuration"]["acceptedOutputModes"][0], "text/plain");
         assert!(out["configuration"].get("history_length").is_none());
+    }
+
+    #[test]
+    fn enum_numbers_become_names() {
+        let out = json_names(json!({"status": 5})).expect("number");
+        assert_eq!(out["status"], "TASK_STATE_CANCELED");
+        let out = json_names(json!({"status": "6"})).expect("digits");
+        assert_eq!(out["status"], "TASK_STATE_INPUT_REQUIRED");
+        let out = json_names(json!({"message": {"role": 1, "parts": []}})).expect("role");
+        assert_eq!(out["message"]["role"], "ROLE_USER");
+        let out = json_names(json!({"status": "TASK_STATE_WORKING"})).expect("name");
+        assert_eq!(out["status"], "TASK_STATE_WORKING");
+        let out = json_names(json!({"metadata": {"status": 5}})).expect("free-form");
+        assert_eq!(out["metadata"]["status"], 5);
+        let err = json_names(json!({"status": 42})).expect_err("unknown");
+        assert!(
+            err.to_string().contains("`status`: 42 is not a TaskState"),
+            "{err}"
+        );
+        let err = json_names(json!({"message": {"role": 3}})).expect_err("unknown role");
+        assert!(err.to_string().contains("`message.role`"), "{err}");
+        let err = json_names(json!({"status": 1.5})).expect_err("fraction");
+        assert!(err.to_string().contains("1.5"), "{err}");
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub(crate) async fn check_config(
             "missing field `{field}url`"
         )));
     }
+    crate::push::limits::check_fields(config, field).map_err(A2aError::InvalidParams)?;
     policy::check(&config.url, &service.options.allow_hosts)
         .await
         .map(|_| ())
@@ -86,12 +87,25 @@ pub(crate) async fn create(
     if config.id.as_deref().is_none_or(str::is_empty) {
         config.id = Some(crate::types::new_id());
     }
-    service
+    let max = crate::push::limits::MAX_CONFIGS_PER_TASK;
+    let stored = service
         .store()
-        .put_push_config(config.clone())
+        .put_push_config_within(config.clone(), max)
         .await
         .map_err(|e| A2aError::store(&e))?;
-    service.remember(config.clone());
+    let too_many = || A2aError::InvalidParams(crate::push::limits::too_many(&config.task_id));
+    if !stored {
+        return Err(too_many());
+    }
+    if !service.remember(config.clone()) {
+        // A message's config was attached meanwhile: the limit holds in the store too.
+        let id = config.id.as_deref().unwrap_or_default();
+        let _ = service
+            .store()
+            .delete_push_config(&config.task_id, id)
+            .await;
+        return Err(too_many());
+    }
     Ok(config)
 }
 
@@ -218,15 +232,14 @@ pub(crate) fn parse_config(p: &Value) -> A2aResult<TaskPushNotificationConfig> {
     let authentication = match inner.get("authentication") {
         None | Some(Value::Null) => None,
         Some(Value::Object(a)) => {
-            let scheme = match string(a, "scheme")? {
-                Some(s) => s,
-                None => a
-                    .get("schemes")
-                    .and_then(|s| s.get(0))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
+            let a = &crate::compat_v03_push::authentication_to_v1(a, "authentication")?;
+            let prefixed = |e: A2aError| match e {
+                A2aError::InvalidParams(m) => {
+                    A2aError::InvalidParams(m.replacen('`', "`authentication.", 1))
+                }
+                e => e,
             };
+            let scheme = string(a, "scheme").map_err(prefixed)?.unwrap_or_default();
             if scheme.is_empty() {
                 return Err(A2aError::InvalidParams(
                     "missing field `authentication.scheme`".into(),
@@ -234,7 +247,7 @@ pub(crate) fn parse_config(p: &Value) -> A2aResult<TaskPushNotificationConfig> {
             }
             Some(AuthenticationInfo {
                 scheme,
-                credentials: string(a, "credentials")?,
+                credentials: string(a, "credentials").map_err(prefixed)?,
             })
         }
         Some(_) => {

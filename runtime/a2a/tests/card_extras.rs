@@ -126,11 +126,19 @@ async fn bearer_declared_iff_a_secret_is_set() {
     })
     .await;
     let card = public_card(&closed.url).await;
+    let description = "`Authorization: Bearer <a2a.inbound_secret>` on every A2A call";
+    // The 1.0 card: the 1.0 `SecurityScheme` one-of only.
+    assert_eq!(
+        closed.server.card().json_v1()["securitySchemes"]["bearer"],
+        json!({"httpAuthSecurityScheme": {"scheme": "Bearer", "description": description}})
+    );
+    // The merged card (no version: 0.3 clients) adds the 0.3 members, as the SDK's merge does.
     assert_eq!(
         card["securitySchemes"]["bearer"],
-        json!({"httpAuthSecurityScheme": {"scheme": "Bearer",
-               "description": "`Authorization: Bearer <a2a.inbound_secret>` on every A2A call"}})
+        json!({"httpAuthSecurityScheme": {"scheme": "Bearer", "description": description},
+               "type": "http", "scheme": "Bearer", "description": description})
     );
+    assert_eq!(card["security"], json!([{"bearer": []}]));
     // The 1.0 proto JSON of `SecurityRequirement {map<string, StringList> schemes}`.
     assert_eq!(
         card["securityRequirements"],
@@ -151,4 +159,5 @@ async fn bearer_declared_iff_a_secret_is_set() {
     let card = public_card(&closed.url).await;
     assert!(card.get("securitySchemes").is_none(), "{card}");
     assert!(card.get("securityRequirements").is_none(), "{card}");
+    assert!(card.get("security").is_none(), "{card}");
 }

@@ -133,7 +133,13 @@ async fn mistyped_params_name_the_field() {
             "`includeArtifacts`",
         ),
         ("ListTasks", json!({"contextId": 5}), "`contextId`"),
-        ("ListTasks", json!({"status": 3}), "`status`"),
+        // An enum takes its name or its number (`3`: protojson), nothing else.
+        ("ListTasks", json!({"status": true}), "`status`"),
+        (
+            "ListTasks",
+            json!({"status": 99}),
+            "`status`: 99 is not a TaskState",
+        ),
         ("GetTask", json!({"id": 5}), "`id`"),
         ("CancelTask", json!({}), "missing field `id`"),
         (

@@ -92,6 +92,12 @@ impl<'a> Reader<'a> {
 
     /// Records an error about `key`, whose value is `node`: a security setting that is
     /// present but unusable. The error carries the node's line when the source is known.
+    /// The folder of the file being read (config.yaml's config folder): relative paths in
+    /// config.yaml are resolved against it.
+    pub(crate) fn config_dir(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
+    }
+
     pub(crate) fn fail(&mut self, key: &str, node: &Value, message: impl Into<String>) {
         let mut error = Warning::in_file(self.file, key, message.into());
         error.line = self.source.and_then(|s| s.line_of(node));

@@ -201,6 +201,10 @@ impl<B: EventsBackend> EventsBackend for TaskBudget<B> {
     }
 
     async fn reply(&self, message: Message) -> Result<(), HostError> {
+        // The same budgets as any message: a reply is the task's answer, not a way around them.
+        self.check_open()?;
+        self.take_artifact_bytes(message_size(&message))?;
+        self.take_data_values(&message.parts)?;
         self.take_event()?;
         self.inner.reply(message).await
     }

@@ -63,13 +63,22 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         in_memory_tasks: false,
     };
     let name = plan.config.name.clone();
+    // The secret itself is never printed: the hint names where it comes from.
+    let auth = match (
+        plan.env.get("MOLECULE_INBOUND_SECRET").is_some(),
+        plan.config.a2a.inbound_secret.is_some(),
+    ) {
+        (true, _) => " -H \"Authorization: Bearer $MOLECULE_INBOUND_SECRET\"",
+        (false, true) => " -H 'Authorization: Bearer <a2a.inbound_secret>'",
+        _ => "",
+    };
     // Installed before boot, so a SIGTERM at any moment from here on is a graceful stop.
     let signals = StopSignals::install();
     let workspace = boot(plan, deps, listener).await?;
     let port = workspace.addr.port();
     match &workspace.not_configured {
         None => eprintln!(
-            "workspace `{name}` serving A2A on port {port}. Try:\n  curl -s localhost:{port}/.well-known/agent-card.json\n  curl -s localhost:{port}/ -H 'Content-Type: application/json' -H 'A2A-Version: 1.0' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"SendMessage\",\"params\":{{\"message\":{{\"messageId\":\"m1\",\"role\":\"ROLE_USER\",\"parts\":[{{\"text\":\"hello\"}}]}}}}}}'"
+            "workspace `{name}` serving A2A on port {port}. Try:\n  curl -s localhost:{port}/.well-known/agent-card.json\n  curl -s localhost:{port}/{auth} -H 'Content-Type: application/json' -H 'A2A-Version: 1.0' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"SendMessage\",\"params\":{{\"message\":{{\"messageId\":\"m1\",\"role\":\"ROLE_USER\",\"parts\":[{{\"text\":\"hello\"}}]}}}}}}'"
         ),
         Some(reason) => eprintln!(
             "workspace `{name}` is NOT configured ({reason}); serving its card on port {port}"

@@ -1,6 +1,9 @@
 //! Peers' signed agent cards (A2A 1.0 §8.4): with `a2a.trusted_card_keys` configured, a peer
-//! is used only when its card (as the platform's registry holds it) carries a signature by a
-//! trusted key that verifies; otherwise the error names the peer and the kid.
+//! is used only when its card carries a signature by a trusted key that verifies; otherwise the
+//! error names the peer and the kid. The card checked is the signed A2A card the peer
+//! registered under `signed_agent_card` (a molecule workspace's registry card is a reduced
+//! view, see `platform::platform_card`), or else the registry card itself (a peer that
+//! registered its A2A card as it is).
 
 use std::path::Path;
 
@@ -30,6 +33,10 @@ pub(crate) fn check_peer_card(
     if trusted.is_empty() {
         return Ok(());
     }
+    let card = match card.get(super::platform::SIGNED_CARD_KEY) {
+        Some(signed) if signed.is_object() => signed,
+        _ => card,
+    };
     verify_card(card, trusted)
         .map(|_| ())
         .map_err(|e| format!("peer `{peer_id}`: {e} (a2a.trusted_card_keys)"))
@@ -68,5 +75,56 @@ mod tests {
             bad.contains("peer `ws-2`") && bad.contains("`peer-k1`"),
             "{bad}"
         );
+    }
+
+    /// The real path: the card a signing workspace registers (`platform_card` of its served,
+    /// signed card, as JSON) verifies at a peer that trusts the key; a registry card whose
+    /// reduced fields were changed still verifies (only the signed card counts), one whose
+    /// signed card was changed does not, and so does not one with no signed card.
+    #[test]
+    fn a_registered_signed_card_verifies_at_a_trusting_peer() {
+        use crate::workspace::card::{build_card, CardInfo};
+        let s = signer("ws-b-key");
+        let trusted =
+            vec![TrustedKey::from_pem("ws-b-key", s.public_key_pem().as_bytes()).expect("pem")];
+        let info = CardInfo {
+            name: "B".into(),
+            description: "peer b".into(),
+            version: "1.0.0".into(),
+            url: "http://127.0.0.1:9/".into(),
+            streaming: true,
+        };
+        let handle = molecule_a2a::CardHandle::new(build_card(&info, []));
+        let unsigned = crate::workspace::platform::platform_card(&handle, &info.url, None);
+        let unsigned = serde_json::to_value(&unsigned).expect("json");
+        let refused = check_peer_card("ws-b", &unsigned, &trusted).unwrap_err();
+        assert!(refused.contains("not signed"), "{refused}");
+        handle.set_signer(Some(s));
+        let registered = crate::workspace::platform::platform_card(&handle, &info.url, None);
+        let mut registered = serde_json::to_value(&registered).expect("json");
+        assert_eq!(registered["name"], "B");
+        assert!(check_peer_card("ws-b", &registered, &trusted).is_ok());
+        registered["signed_agent_card"]["description"] = json!("forged");
+        let forged = check_peer_card("ws-b", &registered, &trusted).unwrap_err();
+        assert!(forged.contains("`ws-b-key`"), "{forged}");
+    }
+
+    /// A trusted key file that is not a public key PEM (here: a private key) stops the start
+    /// with an error naming the setting, the kid and the file.
+    #[test]
+    fn a_bad_trusted_key_file_is_named_in_the_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("peer-private.pem");
+        let pem =
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+        std::fs::write(&file, pem).expect("write");
+        let keys = [TrustedCardKey {
+            kid: "peer-a".into(),
+            key_file: file.display().to_string(),
+        }];
+        let err = load_trusted(&keys).unwrap_err().to_string();
+        assert!(err.contains("a2a.trusted_card_keys"), "{err}");
+        assert!(err.contains("`peer-a`"), "{err}");
+        assert!(err.contains(&file.display().to_string()), "{err}");
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use molecule_a2a::types::AgentCard as A2aCard;
-use molecule_a2a::A2aServer;
+use molecule_a2a::{A2aServer, CardHandle};
 use molecule_platform::{
     ActivityConfig, AgentCard, CardCapabilities, CardSkill, ConfigurationStatus, HeartbeatLoop,
     HeartbeatPoker, HeartbeatStatus, IdleHandle, IdleLoop, InboundSecretFile, InitialPrompt,
@@ -30,8 +30,21 @@ pub struct PlatformLink {
     task: JoinHandle<()>,
 }
 
-/// The platform's view of an A2A card.
-pub fn platform_card(card: &A2aCard, url: &str, not_configured: Option<&str>) -> AgentCard {
+/// The key under which a registered card carries the signed A2A 1.0 card (A2A 1.0 §8.4) when
+/// `a2a.card_signing` is set: the platform's card shape (contract `POST /registry/register`)
+/// is a reduced view, so the signature travels with the exact card it covers and peers
+/// verify that ([`super::peer_cards`]).
+pub const SIGNED_CARD_KEY: &str = "signed_agent_card";
+
+/// The platform's view of the served A2A card (`handle`): the contract's fields, plus the
+/// signed 1.0 card under [`SIGNED_CARD_KEY`] when the card is signed.
+pub fn platform_card(handle: &CardHandle, url: &str, not_configured: Option<&str>) -> AgentCard {
+    let card: Arc<A2aCard> = handle.get();
+    let mut extra = serde_json::Map::new();
+    let signed = handle.json_v1();
+    if signed.get("signatures").is_some() {
+        extra.insert(SIGNED_CARD_KEY.to_owned(), signed);
+    }
     AgentCard {
         name: card.name.clone(),
         description: card.description.clone(),
@@ -57,7 +70,7 @@ pub fn platform_card(card: &A2aCard, url: &str, not_configured: Option<&str>) ->
             ConfigurationStatus::Ready
         },
         configuration_error: not_configured.map(str::to_owned),
-        extra: Default::default(),
+        extra,
     }
 }
 

@@ -23,14 +23,18 @@ use serde::Serialize;
 use tonic::{Request, Response, Status};
 
 use crate::error::A2aError;
-use crate::http::{check_auth, requested_version, Version};
 use crate::manager::committed_events;
 use crate::ops::{self, Op, Reply};
 use crate::server::A2aServer;
 use crate::state::AppState;
 
+mod admit;
+pub(crate) mod codec;
 mod convert;
 mod incoming;
+mod slow;
+
+pub use slow::GRPC_STREAM_BUFFER;
 
 /// The generated prost messages, tonic client and server of `lf.a2a.v1` (a2a.proto), with
 /// ProtoJSON serde impls.
@@ -49,12 +53,19 @@ impl A2aServer {
     /// front of the runtime) until `shutdown` resolves, then ends open streams and returns
     /// once in-flight calls are done. Messages are limited to the server's body limit.
     ///
-    /// Limits, from [`serve_options`](Self::serve_options) (config.yaml `a2a:`): at most
-    /// `max_connections` gRPC connections at once (more wait in the listen backlog:
-    /// `incoming.rs`); an HTTP/2 PING every `idle_timeout` on a connection, which is closed
-    /// when the peer does not answer within [`GRPC_PING_TIMEOUT`] (a dead peer frees its slot);
-    /// at most [`GRPC_MAX_STREAMS`] calls at once per connection. `header_timeout` and
-    /// `body_timeout` (HTTP/1.1 deadlines) do not apply here.
+    /// Every call is admitted (bearer token, `a2a-version`) from its metadata before its
+    /// message is read or decoded, whatever its path (`admit.rs`); a message that does not
+    /// decode is `INVALID_ARGUMENT` (`codec.rs`).
+    ///
+    /// Limits, from [`serve_options`](Self::serve_options) (config.yaml `a2a:`;
+    /// `incoming.rs`): at most `max_connections` gRPC connections at once (more wait in the
+    /// listen backlog), at most `max_connections_per_client` from one IP address (more are
+    /// closed at once), and a connection with no call within `header_timeout` of its accept is
+    /// closed; an HTTP/2 PING every `idle_timeout` on a connection, which is closed when the
+    /// peer does not answer within [`GRPC_PING_TIMEOUT`] (a dead peer frees its slot); at most
+    /// [`GRPC_MAX_STREAMS`] calls at once per connection; a stream whose reader takes none of
+    /// [`GRPC_STREAM_BUFFER`] waiting events for `body_timeout` ends with `RESOURCE_EXHAUSTED`
+    /// (the A2A port's write deadline).
     ///
     /// Errors: the listener failing (tonic's transport error, as `std::io::Error`).
     pub async fn serve_grpc(
@@ -63,14 +74,18 @@ impl A2aServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let state = self.state().clone();
+        let state_for_admit = state.clone();
         let limit = state.body_limit();
         let options = self.serve_options();
         let service = A2aServiceServer::new(GrpcService { state })
             .max_decoding_message_size(limit)
             .max_encoding_message_size(usize::MAX);
         let me = self.clone();
-        let incoming = incoming::capped(listener, options.max_connections);
+        let incoming = incoming::capped(listener, options);
         tonic::transport::Server::builder()
+            .layer(tonic::service::InterceptorLayer::new(admit::interceptor(
+                state_for_admit,
+            )))
             .max_concurrent_streams(GRPC_MAX_STREAMS)
             .concurrency_limit_per_connection(GRPC_MAX_STREAMS as usize)
             .http2_keepalive_interval(Some(options.idle_timeout))
@@ -98,8 +113,8 @@ pub const GRPC_MAX_STREAMS: u32 = 256;
 /// How long a gRPC peer has to answer the server's HTTP/2 PING before its connection closes.
 pub const GRPC_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// The tonic service: each method admits the call (auth, version), runs the operation and
-/// converts the result.
+/// The tonic service: each method runs the operation and converts the result. Calls reach it
+/// only through the interceptor of `serve_grpc` (`admit.rs`: auth, version).
 struct GrpcService {
     state: Arc<AppState>,
 }
@@ -108,30 +123,12 @@ struct GrpcService {
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamResponse, Status>> + Send>>;
 
 impl GrpcService {
-    /// Checks the bearer token (`authorization` metadata) and the `a2a-version` metadata:
-    /// absent = 1.0; anything but 1.0 is `VERSION_NOT_SUPPORTED` (0.3 has its own proto
-    /// package, not served here).
-    fn admit<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        let headers = req.metadata().clone().into_headers();
-        check_auth(self.state.secret().as_deref(), &headers).map_err(|e| convert::status(&e))?;
-        let given = headers
-            .get("a2a-version")
-            .is_some_and(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace));
-        if given && requested_version(&headers).map_err(|e| convert::status(&e))? != Version::V1 {
-            return Err(convert::status(&A2aError::VersionNotSupported(
-                "0.3 over gRPC (send a2a-version: 1.0)".into(),
-            )));
-        }
-        Ok(())
-    }
-
     /// Runs `op` on the request message and converts its single result to `R`.
     async fn unary<Q: Serialize, R: DeserializeOwned>(
         &self,
         op: Op,
         req: Request<Q>,
     ) -> Result<Response<R>, Status> {
-        self.admit(&req)?;
         let fail = |e: A2aError| convert::status(&e);
         let params = convert::to_json(req.get_ref()).map_err(fail)?;
         let reply = ops::run(&self.state, op, params, None)
@@ -146,13 +143,14 @@ impl GrpcService {
     }
 
     /// Runs a streaming `op` and maps its committed events to `StreamResponse`s; a store
-    /// failure ends the stream with its status.
+    /// failure ends the stream with its status, and so does a reader that takes nothing for
+    /// `body_timeout` with [`GRPC_STREAM_BUFFER`] events waiting (`RESOURCE_EXHAUSTED`:
+    /// `slow.rs`).
     async fn stream<Q: Serialize>(
         &self,
         op: Op,
         req: Request<Q>,
     ) -> Result<Response<EventStream>, Status> {
-        self.admit(&req)?;
         let fail = |e: A2aError| convert::status(&e);
         let params = convert::to_json(req.get_ref()).map_err(fail)?;
         let Reply::Stream(rx) = ops::run(&self.state, op, params, None)
@@ -167,6 +165,7 @@ impl GrpcService {
                 .map_err(|e| convert::status(&A2aError::Internal(format!("encode event: {e}"))))?;
             convert::from_json::<pb::StreamResponse>(json).map_err(|e| convert::status(&e))
         });
+        let events = slow::bounded(events, self.state.serve_options().body_timeout);
         Ok(Response::new(Box::pin(events) as EventStream))
     }
 }

@@ -1,19 +1,20 @@
 //! Connections open per client IP address, so one address cannot take every connection slot
-//! of `listen` (`ServeOptions::max_connections_per_client`).
+//! of `listen` (`ServeOptions::max_connections_per_client`); the gRPC listener
+//! (`grpc/incoming.rs`) counts its connections the same way.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Open connections by client address, capped per address.
-pub(super) struct Clients {
+pub(crate) struct Clients {
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
     cap: usize,
 }
 
 impl Clients {
     /// No connections yet; each address may hold `cap` at once.
-    pub(super) fn new(cap: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         Clients {
             open: Arc::default(),
             cap,
@@ -21,7 +22,7 @@ impl Clients {
     }
 
     /// A slot for one more connection from `ip`, or `None` when it already holds `cap`.
-    pub(super) fn admit(&self, ip: IpAddr) -> Option<ClientSlot> {
+    pub(crate) fn admit(&self, ip: IpAddr) -> Option<ClientSlot> {
         let mut open = lock(&self.open);
         let n = open.entry(ip).or_insert(0);
         if *n >= self.cap {
@@ -40,7 +41,7 @@ fn lock(m: &Mutex<HashMap<IpAddr, usize>>) -> MutexGuard<'_, HashMap<IpAddr, usi
 }
 
 /// One open connection of a client; its count drops when this does.
-pub(super) struct ClientSlot {
+pub(crate) struct ClientSlot {
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
     ip: IpAddr,
 }

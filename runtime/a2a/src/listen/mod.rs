@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_service::Service as _;
 
-mod clients;
+pub(crate) mod clients;
 mod timed;
 
 use clients::{ClientSlot, Clients};
@@ -31,10 +31,13 @@ use timed::{Phase, TimedBody, TimedIo, Tracked};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeOptions {
     /// Time allowed for a request's headers, from their first byte (default 10 s). A client
-    /// that has not sent them all by then has its connection closed.
+    /// that has not sent them all by then has its connection closed. On the gRPC port: the
+    /// time from the accept to the connection's first call (`grpc/incoming.rs`).
     pub header_timeout: Duration,
     /// Time allowed for a request's whole body, from when its headers were read (default
     /// 30 s). A body still arriving then is answered HTTP 408 and the connection closed.
+    /// Also how long a client may read none of a response (then the connection is closed;
+    /// on the gRPC port the stream ends with `RESOURCE_EXHAUSTED`: `grpc/slow.rs`).
     pub body_timeout: Duration,
     /// How long a connection may stay open with no request in progress, before its first
     /// request or between keep-alive requests (default 75 s, longer than the 60 s idle
@@ -45,6 +48,7 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// Connections open at once from one client IP address (default 64), so one address
     /// cannot take every slot. Past it, that address's new connections are closed at once.
+    /// The gRPC port applies it too, counting its own connections.
     pub max_connections_per_client: usize,
 }
 

@@ -3,7 +3,9 @@
 //! .taskPushNotificationConfig`): the configs of each task, kept in the task store
 //! (`store/push.rs`, they survive a restart and go with their task) and cached here for the
 //! delivery path, and the delivery of every task update to each webhook (`deliver.rs`) through
-//! the egress policy (`policy.rs`). The operations on the wire are in `push_ops.rs`.
+//! the egress policy (`policy.rs`), with per-task and per-origin bounds and a circuit per
+//! failing webhook origin (`fair.rs`). The limits on configs are in `limits.rs`. The
+//! operations on the wire are in `push_ops.rs`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +17,8 @@ use crate::types::{StreamResponse, Task, TaskPushNotificationConfig, TaskStatusU
 
 mod clients;
 mod deliver;
+mod fair;
+pub(crate) mod limits;
 pub(crate) mod policy;
 
 /// How push notifications are delivered. Built by the runtime from `a2a.push_notifications`
@@ -30,7 +34,8 @@ pub struct PushOptions {
     /// Wait before the first retry, doubled for each further one (capped at 30 s); default 1 s.
     pub backoff: Duration,
     /// Notifications waiting for delivery across all tasks; past it new ones are dropped and
-    /// counted; default 1024.
+    /// counted; default 1024. One task may hold at most 64 of them and the tasks of one
+    /// webhook origin at most a quarter (`fair.rs`).
     pub max_queue: usize,
     /// Time one webhook request may take (connect to response headers); default 10 s.
     pub timeout: Duration,
@@ -57,8 +62,12 @@ pub struct PushMetrics {
     pub failed: u64,
     /// Attempts repeated after a failure.
     pub retried: u64,
-    /// Notifications dropped because the queue was full.
+    /// Notifications dropped because the queue, the task's share or the webhook origin's
+    /// share of it was full (logged once per task).
     pub dropped: u64,
+    /// Notifications dropped without an attempt because their webhook origin's circuit was
+    /// open (it failed 5 attempts in a row; open for 60 s, logged once when it opens).
+    pub short_circuited: u64,
     /// Webhook HTTP clients built: one per (webhook host, resolved address), reused by every
     /// later notification to the same pair (`clients.rs`).
     pub clients_built: u64,
@@ -70,6 +79,7 @@ pub(crate) struct Counters {
     failed: AtomicU64,
     retried: AtomicU64,
     dropped: AtomicU64,
+    short_circuited: AtomicU64,
 }
 
 impl Counters {
@@ -88,6 +98,7 @@ pub(crate) struct PushService {
     counters: Counters,
     queue: deliver::Queue,
     clients: clients::Clients,
+    circuits: fair::Circuits,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -106,6 +117,7 @@ impl PushService {
             counters: Counters::default(),
             queue,
             clients: clients::Clients::default(),
+            circuits: fair::Circuits::default(),
         });
         tokio::spawn(deliver::run(service.clone(), rx));
         service
@@ -119,6 +131,7 @@ impl PushService {
             failed: c.failed.load(Ordering::Relaxed),
             retried: c.retried.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
+            short_circuited: c.short_circuited.load(Ordering::Relaxed),
             clients_built: self.clients.built(),
         }
     }
@@ -128,14 +141,27 @@ impl PushService {
         &self.store
     }
 
-    /// Caches `config` (already stored, or about to be: see [`remember`](Self::remember)).
-    pub(crate) fn remember(&self, config: TaskPushNotificationConfig) {
+    /// Caches `config` (already stored, or about to be) unless its task already has
+    /// [`limits::MAX_CONFIGS_PER_TASK`] other configs; false when refused. A config with the
+    /// id of a cached one replaces it.
+    pub(crate) fn remember(&self, config: TaskPushNotificationConfig) -> bool {
         let mut map = lock(&self.configs);
         let list = map.entry(config.task_id.clone()).or_default();
-        match list.iter_mut().find(|c| c.id == config.id) {
-            Some(c) => *c = config,
+        match list.iter().position(|c| c.id == config.id) {
+            Some(i) => list[i] = config,
+            None if list.len() >= limits::MAX_CONFIGS_PER_TASK => return false,
             None => list.push(config),
         }
+        true
+    }
+
+    /// Whether task `task_id` can take config `id` (`None`: a new id) without passing
+    /// [`limits::MAX_CONFIGS_PER_TASK`].
+    pub(crate) fn has_room(&self, task_id: &str, id: Option<&str>) -> bool {
+        lock(&self.configs).get(task_id).is_none_or(|l| {
+            l.len() < limits::MAX_CONFIGS_PER_TASK
+                || id.is_some_and(|id| l.iter().any(|c| c.id.as_deref() == Some(id)))
+        })
     }
 
     /// Forgets config `id` of `task_id`.
@@ -159,7 +185,8 @@ impl PushService {
     /// Queues `event` of task `task_id` for its webhooks, to go out once `written` (the store
     /// write of the state it carries) is committed; `last` says the task will send nothing
     /// more. Called under the task's lock, so the order of calls is the order of updates.
-    /// Cheap when the task has no config; a full queue drops the event and counts it.
+    /// Cheap when the task has no config; a full queue (or the task's or a webhook origin's
+    /// share of it) drops the event and counts it, logging only the task's first drop.
     pub(crate) fn notify(
         &self,
         task_id: &str,
@@ -167,25 +194,36 @@ impl PushService {
         written: Option<Durable>,
         last: bool,
     ) {
-        let wanted =
-            !self.loaded.load(Ordering::Acquire) || lock(&self.configs).contains_key(task_id);
-        if !wanted {
-            return;
-        }
-        if !self.queue.push(
-            deliver::Job {
-                task_id: task_id.to_string(),
-                event: event.clone(),
-                written,
-                last,
-            },
-            self.options.max_queue,
-        ) {
+        let origins = {
+            let map = lock(&self.configs);
+            match map.get(task_id) {
+                None if self.loaded.load(Ordering::Acquire) => return,
+                None => Vec::new(),
+                Some(list) => {
+                    let mut o: Vec<String> = list.iter().map(|c| limits::origin(&c.url)).collect();
+                    o.sort();
+                    o.dedup();
+                    o
+                }
+            }
+        };
+        let job = deliver::Job {
+            task_id: task_id.to_string(),
+            event: event.clone(),
+            written,
+            last,
+            origins,
+        };
+        if let fair::Admit::Dropped { log, why } = self.queue.push(job, self.options.max_queue) {
             Counters::add(&self.counters.dropped);
-            tracing::warn!(
-                task_id,
-                "a2a push: delivery queue full, notification dropped"
-            );
+            if log {
+                tracing::warn!(
+                    task_id,
+                    why,
+                    "a2a push: notification dropped (further drops for this task are only \
+                     counted, in dropped)"
+                );
+            }
         }
     }
 }
@@ -206,7 +244,9 @@ impl PushService {
     }
 
     /// Attaches `config` (sent with a message, already checked) to task `task_id`: cached at
-    /// once, stored in the background. Returns the config as stored (ids filled in).
+    /// once, stored in the background. Returns the config as stored (ids filled in). A task
+    /// that already has [`limits::MAX_CONFIGS_PER_TASK`] configs (two messages raced past
+    /// [`has_room`](Self::has_room)) keeps them: the new one is not attached (WARN).
     pub(crate) fn attach(
         &self,
         task_id: &str,
@@ -216,7 +256,15 @@ impl PushService {
         if config.id.as_deref().is_none_or(str::is_empty) {
             config.id = Some(crate::types::new_id());
         }
-        self.remember(config.clone());
+        if !self.remember(config.clone()) {
+            tracing::warn!(
+                task_id,
+                limit = limits::MAX_CONFIGS_PER_TASK,
+                "a2a push: the task has the most push configs it may have; the one sent with \
+                 the message is not attached"
+            );
+            return config;
+        }
         let (store, stored) = (self.store.clone(), config.clone());
         tokio::spawn(async move {
             if let Err(e) = store.put_push_config(stored).await {

@@ -53,6 +53,21 @@ impl TaskStore {
         &self,
         config: TaskPushNotificationConfig,
     ) -> Result<(), StoreError> {
+        self.put_push_config_within(config, usize::MAX)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`put_push_config`](Self::put_push_config) unless the task already has `max` configs
+    /// with other ids (checked and written in one step, so concurrent creates cannot pass
+    /// the limit together): `Ok(false)` then, nothing written.
+    ///
+    /// Errors: as [`put_push_config`](Self::put_push_config).
+    pub async fn put_push_config_within(
+        &self,
+        config: TaskPushNotificationConfig,
+        max: usize,
+    ) -> Result<bool, StoreError> {
         let path = self.path.clone();
         self.call(move |c| {
             let task_id = config.task_id.clone();
@@ -73,6 +88,15 @@ impl TaskStore {
                     reason: "no such task".into(),
                 });
             }
+            let others: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM push_configs WHERE task_id = ?1 AND config_id != ?2",
+                )
+                .and_then(|mut s| s.query_row(params![task_id, id], |r| r.get(0)))
+                .map_err(|e| read_error(&path, &format!("push configs of {task_id}"), &e))?;
+            if usize::try_from(others).unwrap_or(usize::MAX) >= max {
+                return Ok(false);
+            }
             c.prepare_cached(
                 "INSERT INTO push_configs (task_id, config_id, config_json, created_seq)
                  VALUES (?1, ?2, ?3,
@@ -81,7 +105,7 @@ impl TaskStore {
             )
             .and_then(|mut s| s.execute(params![task_id, id, json]))
             .map_err(|e| write_error(&path, &task_id, &e))?;
-            Ok(())
+            Ok(true)
         })
         .await
     }

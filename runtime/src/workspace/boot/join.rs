@@ -28,7 +28,7 @@ pub(super) fn join_platform(
     };
     let card = &skills.card;
     let url = card.info.url.clone();
-    let card_now = platform_card(&card.handle.get(), &url, server.not_configured.as_deref());
+    let card_now = platform_card(&card.handle, &url, server.not_configured.as_deref());
     join(
         plan,
         client,

@@ -57,14 +57,10 @@ fn follow_skill_changes(
         while changes.changed().await.is_ok() {
             let snapshot = skills.snapshot();
             let new_card = build_card(&info, snapshot.listed.values());
-            if let Some((updates, not_configured)) = &updates {
-                updates.send(platform_card(
-                    &new_card,
-                    &info.url,
-                    not_configured.as_deref(),
-                ));
-            }
             card.set(new_card);
+            if let Some((updates, not_configured)) = &updates {
+                updates.send(platform_card(&card, &info.url, not_configured.as_deref()));
+            }
             prompt.rebuild(&snapshot);
         }
     })
