@@ -25,6 +25,7 @@ mod card_extras;
 pub mod card_signing;
 mod card_v03;
 mod compat_v03;
+mod compat_v03_auth;
 mod compat_v03_push;
 mod error;
 pub mod executor;

@@ -232,7 +232,7 @@ pub(crate) fn parse_config(p: &Value) -> A2aResult<TaskPushNotificationConfig> {
     let authentication = match inner.get("authentication") {
         None | Some(Value::Null) => None,
         Some(Value::Object(a)) => {
-            let a = &crate::compat_v03_push::authentication_to_v1(a, "authentication")?;
+            let a = &crate::compat_v03_auth::authentication_to_v1(a, "authentication")?;
             let prefixed = |e: A2aError| match e {
                 A2aError::InvalidParams(m) => {
                     A2aError::InvalidParams(m.replacen('`', "`authentication.", 1))

@@ -30,20 +30,14 @@ pub struct PlatformLink {
     task: JoinHandle<()>,
 }
 
-/// The key under which a registered card carries the signed A2A 1.0 card (A2A 1.0 §8.4) when
-/// `a2a.card_signing` is set: the platform's card shape (contract `POST /registry/register`)
-/// is a reduced view, so the signature travels with the exact card it covers and peers
-/// verify that ([`super::peer_cards`]).
-pub const SIGNED_CARD_KEY: &str = "signed_agent_card";
-
 /// The platform's view of the served A2A card (`handle`): the contract's fields, plus the
-/// signed 1.0 card under [`SIGNED_CARD_KEY`] when the card is signed.
+/// signed 1.0 card under [`super::peer_cards::SIGNED_CARD_KEY`] when the card is signed.
 pub fn platform_card(handle: &CardHandle, url: &str, not_configured: Option<&str>) -> AgentCard {
     let card: Arc<A2aCard> = handle.get();
     let mut extra = serde_json::Map::new();
     let signed = handle.json_v1();
     if signed.get("signatures").is_some() {
-        extra.insert(SIGNED_CARD_KEY.to_owned(), signed);
+        extra.insert(super::peer_cards::SIGNED_CARD_KEY.to_owned(), signed);
     }
     AgentCard {
         name: card.name.clone(),
@@ -401,5 +395,53 @@ impl ReportingMemory {
             molecule_platform::ActivityType::MemoryWrite,
             format!("[{scope}] {head}"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use molecule_a2a::card_signing::{CardSigner, TrustedKey};
+    use ring::rand::SystemRandom;
+    use ring::signature::Ed25519KeyPair;
+    use serde_json::json;
+
+    fn signer(kid: &str) -> CardSigner {
+        let der = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("key");
+        CardSigner::from_pkcs8(der.as_ref(), kid).expect("signer")
+    }
+
+    /// The real path: the card a signing workspace registers (`platform_card` of its served,
+    /// signed card, as JSON) verifies at a peer that trusts the key; a registry card whose
+    /// reduced fields were changed still verifies (only the signed card counts), one whose
+    /// signed card was changed does not, and so does not one with no signed card.
+    #[test]
+    fn a_registered_signed_card_verifies_at_a_trusting_peer() {
+        use crate::workspace::card::{build_card, CardInfo};
+        let s = signer("ws-b-key");
+        let trusted =
+            vec![TrustedKey::from_pem("ws-b-key", s.public_key_pem().as_bytes()).expect("pem")];
+        let info = CardInfo {
+            name: "B".into(),
+            description: "peer b".into(),
+            version: "1.0.0".into(),
+            url: "http://127.0.0.1:9/".into(),
+            streaming: true,
+        };
+        let handle = molecule_a2a::CardHandle::new(build_card(&info, []));
+        let unsigned = platform_card(&handle, &info.url, None);
+        let unsigned = serde_json::to_value(&unsigned).expect("json");
+        let refused =
+            super::super::peer_cards::check_peer_card("ws-b", &unsigned, &trusted).unwrap_err();
+        assert!(refused.contains("not signed"), "{refused}");
+        handle.set_signer(Some(s));
+        let registered = platform_card(&handle, &info.url, None);
+        let mut registered = serde_json::to_value(&registered).expect("json");
+        assert_eq!(registered["name"], "B");
+        assert!(super::super::peer_cards::check_peer_card("ws-b", &registered, &trusted).is_ok());
+        registered["signed_agent_card"]["description"] = json!("forged");
+        let forged =
+            super::super::peer_cards::check_peer_card("ws-b", &registered, &trusted).unwrap_err();
+        assert!(forged.contains("`ws-b-key`"), "{forged}");
     }
 }
