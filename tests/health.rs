@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use molecule_platform::fake::{Fault, FakePlatform};
+use molecule_platform::fake::{FakePlatform, Fault};
 use molecule_tests::{boot_config, boot_config_env, boot_with_gateway, repo_root, wait_until};
 use serde_json::Value;
 
@@ -45,7 +45,10 @@ async fn a_standalone_workspace_is_alive_and_ready_without_a_token() {
     );
     let ws = boot_config(dir.path(), &yaml, false).await;
     let base = format!("http://{}", ws.addr);
-    assert_eq!(get(&base, "/healthz").await, (200, serde_json::json!({"status": "alive"})));
+    assert_eq!(
+        get(&base, "/healthz").await,
+        (200, serde_json::json!({"status": "alive"}))
+    );
     let (status, body) = get(&base, "/readyz").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ready");
@@ -75,7 +78,10 @@ async fn a_workspace_that_is_not_configured_is_alive_but_not_ready() {
     assert_eq!(body["status"], "not_ready");
     let (ok, error) = check(&body, "configured");
     assert!(!ok && error.contains("not configured"), "{body}");
-    assert!(error.contains("Cargo.toml"), "the reason says what to fix: {body}");
+    assert!(
+        error.contains("Cargo.toml"),
+        "the reason says what to fix: {body}"
+    );
     assert!(check(&body, "task_store").0, "{body}");
     ws.shutdown().await.unwrap();
 }
@@ -88,7 +94,8 @@ fn hold_write_lock(file: &Path) -> std::sync::mpsc::Sender<()> {
     let file = file.to_owned();
     std::thread::spawn(move || {
         let conn = rusqlite::Connection::open(&file).expect("open the task store");
-        conn.execute_batch("BEGIN EXCLUSIVE").expect("take the write lock");
+        conn.execute_batch("BEGIN EXCLUSIVE")
+            .expect("take the write lock");
         held.send(()).unwrap();
         let _ = wait.recv();
         conn.execute_batch("ROLLBACK").unwrap();
@@ -112,15 +119,25 @@ async fn a_task_store_that_cannot_take_a_write_is_not_ready_without_blocking_the
     let (status, body) = get(&base, "/readyz").await;
     assert_eq!(status, 503, "{body}");
     let (ok, error) = check(&body, "task_store");
-    assert!(!ok && error.contains("did not answer a write check"), "{body}");
+    assert!(
+        !ok && error.contains("did not answer a write check"),
+        "{body}"
+    );
     assert!(error.contains("tasks.sqlite"), "names the file: {body}");
-    assert!(check(&body, "configured").0 && check(&body, "platform").0, "{body}");
+    assert!(
+        check(&body, "configured").0 && check(&body, "platform").0,
+        "{body}"
+    );
     // A second probe while the first check still waits does not queue another.
     let (status, body) = get(&base, "/readyz").await;
     assert_eq!(status, 503, "{body}");
     let (_, error) = check(&body, "task_store");
     assert!(error.contains("previous write check"), "{body}");
-    assert_eq!(get(&base, "/healthz").await.0, 200, "liveness ignores the store");
+    assert_eq!(
+        get(&base, "/healthz").await.0,
+        200,
+        "liveness ignores the store"
+    );
 
     drop(release);
     let mut ready = false;

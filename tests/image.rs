@@ -53,9 +53,15 @@ fn podman(args: &[&str], what: &str) -> String {
 /// Builds the image and returns `podman image inspect`'s record of it.
 fn build_image(ctx: &Path) -> Value {
     let containerfile = repo_root().join("deploy/Containerfile");
+    // The previous build of the tag, and (with --layers=false) no intermediate images: runs
+    // do not pile up images on the disk.
+    let _ = Command::new("podman")
+        .args(["rmi", "--force", IMAGE_TAG])
+        .output();
     podman(
         &[
             "build",
+            "--layers=false",
             "--isolation",
             "chroot",
             "--tag",
@@ -93,7 +99,10 @@ fn export_rootfs(dest: &Path) {
 fn check_config(image: &Value) {
     let config = &image["Config"];
     assert_eq!(config["User"], "65532:65532", "{config}");
-    assert!(config["Volumes"]["/var/lib/molecule"].is_object(), "{config}");
+    assert!(
+        config["Volumes"]["/var/lib/molecule"].is_object(),
+        "{config}"
+    );
     assert!(config["ExposedPorts"]["8000/tcp"].is_object(), "{config}");
     assert_eq!(
         config["Entrypoint"],
@@ -107,18 +116,31 @@ fn check_config(image: &Value) {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(env.contains(&"MOLECULE_DATA_DIR=/var/lib/molecule"), "{env:?}");
+    assert!(
+        env.contains(&"MOLECULE_DATA_DIR=/var/lib/molecule"),
+        "{env:?}"
+    );
 }
 
 fn check_rootfs(root: &Path) {
     assert!(!root.join("bin/sh").exists(), "no shell in the image");
     let compiled = root.join("opt/molecule/cache/compiled");
-    let entries = std::fs::read_dir(&compiled).expect("the compiled cache").count();
+    let entries = std::fs::read_dir(&compiled)
+        .expect("the compiled cache")
+        .count();
     // Six adapters and the demo's two skills.
-    assert!(entries >= 8, "{entries} compiled entries in {}", compiled.display());
+    assert!(
+        entries >= 8,
+        "{entries} compiled entries in {}",
+        compiled.display()
+    );
     use std::os::unix::fs::MetadataExt as _;
     let data = std::fs::metadata(root.join("var/lib/molecule")).unwrap();
-    assert_eq!((data.uid(), data.gid()), (65532, 65532), "the volume is the user's");
+    assert_eq!(
+        (data.uid(), data.gid()),
+        (65532, 65532),
+        "the volume is the user's"
+    );
 }
 
 /// Every file under `dir` with its size and modification time.
@@ -151,9 +173,19 @@ async fn boot_and_fetch(root: &Path) {
         .iter()
         .filter_map(|s| s["id"].as_str())
         .collect();
-    assert!(skills.contains(&"json-query") && skills.contains(&"notes"), "{card}");
-    let ready = reqwest::get(format!("{}/readyz", booted.base)).await.unwrap();
-    assert_eq!(ready.status().as_u16(), 200, "{}", ready.text().await.unwrap());
+    assert!(
+        skills.contains(&"json-query") && skills.contains(&"notes"),
+        "{card}"
+    );
+    let ready = reqwest::get(format!("{}/readyz", booted.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status().as_u16(),
+        200,
+        "{}",
+        ready.text().await.unwrap()
+    );
     drop(booted);
     // Read-only root: nothing compiled or written under /opt; the store is in the volume.
     let after = listing(&root.join("opt"));
@@ -173,8 +205,14 @@ async fn the_image_builds_runs_as_non_root_and_boots_from_its_precompiled_cache(
     let image = build_image(&ctx);
     check_config(&image);
     let size = image["Size"].as_u64().expect("Size");
-    println!("image {IMAGE_TAG}: {size} bytes ({:.1} MB)", size as f64 / 1e6);
-    assert!(size <= SIZE_GOAL, "the image is {size} bytes, over the {SIZE_GOAL} goal");
+    println!(
+        "image {IMAGE_TAG}: {size} bytes ({:.1} MB)",
+        size as f64 / 1e6
+    );
+    assert!(
+        size <= SIZE_GOAL,
+        "the image is {size} bytes, over the {SIZE_GOAL} goal"
+    );
 
     let root = exported_rootfs();
     export_rootfs(&root);

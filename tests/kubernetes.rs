@@ -40,8 +40,8 @@ fn resources() -> Vec<PathBuf> {
 }
 
 fn yaml(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
@@ -49,7 +49,13 @@ fn yaml(path: &Path) -> Value {
 fn validate(files: &[PathBuf]) -> (bool, String) {
     let venv_python = python::venv_python(&[VALIDATOR]);
     let out = Command::new(venv_python)
-        .args(["-m", "kubernetes_validate", "--strict", "-k", KUBERNETES_VERSION])
+        .args([
+            "-m",
+            "kubernetes_validate",
+            "--strict",
+            "-k",
+            KUBERNETES_VERSION,
+        ])
         .args(files)
         .output()
         .expect("running kubernetes_validate");
@@ -64,7 +70,11 @@ fn validate(files: &[PathBuf]) -> (bool, String) {
 #[test]
 fn the_manifests_are_valid_kubernetes_objects_and_strictness_bites() {
     let files = resources();
-    assert_eq!(files.len(), 5, "ConfigMap, Secret, PVC, Deployment, Service");
+    assert_eq!(
+        files.len(),
+        5,
+        "ConfigMap, Secret, PVC, Deployment, Service"
+    );
     let (ok, text) = validate(&files);
     assert!(ok, "kubernetes-validate --strict failed:\n{text}");
 
@@ -117,14 +127,20 @@ fn the_deployment_matches_the_runtime_defaults() {
         assert_eq!(c[probe]["httpGet"]["port"], name, "{probe} on the A2A port");
     }
     let limit = quantity_bytes(c["resources"]["limits"]["memory"].as_str().unwrap());
-    assert_eq!(limit, molecule_config::DEFAULT_MAX_GUEST_MEMORY + HOST_MEMORY);
+    assert_eq!(
+        limit,
+        molecule_config::DEFAULT_MAX_GUEST_MEMORY + HOST_MEMORY
+    );
     let grace = d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as_u64();
     let want = molecule_config::DEFAULT_SHUTDOWN_GRACE.as_secs() + EXIT_MARGIN_SECS;
     assert_eq!(grace, Some(want));
 
     let pod = &d["spec"]["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
-    assert_eq!(pod["securityContext"]["runAsUser"].as_i64(), Some(IMAGE_UID));
+    assert_eq!(
+        pod["securityContext"]["runAsUser"].as_i64(),
+        Some(IMAGE_UID)
+    );
     assert_eq!(
         c["securityContext"]["readOnlyRootFilesystem"].as_bool(),
         Some(true)
@@ -160,15 +176,25 @@ fn the_volumes_config_and_secret_are_wired_to_the_runtime() {
     let containerfile = std::fs::read_to_string(repo_root().join("deploy/Containerfile")).unwrap();
     assert!(containerfile.contains(&format!("VOLUME [\"{}\"]", mount_of("data"))));
 
-    let volumes = d["spec"]["template"]["spec"]["volumes"].as_sequence().unwrap();
-    let volume = |name: &str| volumes.iter().find(|v| v["name"].as_str() == Some(name)).unwrap();
+    let volumes = d["spec"]["template"]["spec"]["volumes"]
+        .as_sequence()
+        .unwrap();
+    let volume = |name: &str| {
+        volumes
+            .iter()
+            .find(|v| v["name"].as_str() == Some(name))
+            .unwrap()
+    };
     let pvc = yaml(&manifests_dir().join("persistentvolumeclaim.yaml"));
     assert_eq!(
         volume("data")["persistentVolumeClaim"]["claimName"],
         pvc["metadata"]["name"]
     );
     let configmap = yaml(&manifests_dir().join("configmap.yaml"));
-    assert_eq!(volume("config")["configMap"]["name"], configmap["metadata"]["name"]);
+    assert_eq!(
+        volume("config")["configMap"]["name"],
+        configmap["metadata"]["name"]
+    );
     let secret = yaml(&manifests_dir().join("secret.yaml"));
     assert_eq!(
         c["envFrom"][0]["secretRef"]["name"],
@@ -178,12 +204,17 @@ fn the_volumes_config_and_secret_are_wired_to_the_runtime() {
 
     // The ConfigMap's config.yaml passes the runtime's own preflight, with the defaults the
     // Deployment is sized for.
-    let text = configmap["data"]["config.yaml"].as_str().expect("config.yaml");
+    let text = configmap["data"]["config.yaml"]
+        .as_str()
+        .expect("config.yaml");
     let dir = tempfile::tempdir().unwrap();
     let plan = molecule_tests::local_plan(dir.path(), text, &[]);
     assert_eq!(
         plan.config.a2a.shutdown_grace,
         molecule_config::DEFAULT_SHUTDOWN_GRACE
     );
-    assert_eq!(plan.config.a2a.port, molecule_config::A2aConfig::default().port);
+    assert_eq!(
+        plan.config.a2a.port,
+        molecule_config::A2aConfig::default().port
+    );
 }

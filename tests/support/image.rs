@@ -63,11 +63,15 @@ pub fn musl_binary() -> PathBuf {
         .status()
         .expect("running cargo");
     assert!(status.success(), "the musl release build failed");
-    target_dir().join(MUSL_TARGET).join("release/molecule-runtime")
+    target_dir()
+        .join(MUSL_TARGET)
+        .join("release/molecule-runtime")
 }
 
 /// Writes the build context `deploy/Containerfile` reads into `ctx`: the stripped binary,
-/// the adapters as components and the demo workspace with each skill's prebuilt `tool.wasm`.
+/// the adapters as components (and a one-line workspace per adapter under
+/// `opt/molecule/prebuild/` for the cache stage) and the demo workspace with each skill's
+/// prebuilt `tool.wasm`.
 pub fn build_context(ctx: &Path, binary: &Path) {
     let _ = std::fs::remove_dir_all(ctx);
     let root = ctx.join("rootfs");
@@ -79,6 +83,11 @@ pub fn build_context(ctx: &Path, binary: &Path) {
             .build(&repo_root().join("adapters-wasm").join(name))
             .unwrap_or_else(|e| panic!("building adapter {name}: {e:#}"));
         std::fs::copy(&built.wasm, adapters.join(format!("{name}.wasm"))).unwrap();
+        // A workspace per adapter, for the cache stage's `check` (not in the final image).
+        let config = format!("name: prebuild-{name}\nruntime: {name}\nmodel: scripted:demo\n");
+        let dir = root.join("opt/molecule/prebuild").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.yaml"), config).unwrap();
     }
     let ws = root.join("opt/molecule/workspace");
     for file in ["config.yaml", "model-script.yaml", "system-prompt.md"] {
