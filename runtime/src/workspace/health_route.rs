@@ -129,9 +129,8 @@ async fn task_store(readiness: &Readiness) -> Result<(), String> {
     }
     let store = readiness.store.clone();
     let check = tokio::spawn(async move {
-        let result = store.check_writable().await;
-        running.store(false, Ordering::Release);
-        result
+        let _done = ClearOnDrop(running);
+        store.check_writable().await
     });
     match tokio::time::timeout(STORE_CHECK_TIMEOUT, check).await {
         Ok(Ok(Ok(()))) => Ok(()),
@@ -143,6 +142,15 @@ async fn task_store(readiness: &Readiness) -> Result<(), String> {
             readiness.store.path(),
             STORE_CHECK_TIMEOUT.as_millis()
         )),
+    }
+}
+
+/// Clears the "store check running" flag when the check ends, however it ends.
+struct ClearOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
