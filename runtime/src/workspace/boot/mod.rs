@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::plan::Plan;
 use crate::scheduler::AdmissionConfig;
 use crate::workspace::adapter::ready_adapter;
+use crate::workspace::health_route::Readiness;
 use crate::workspace::platform::PlatformLink;
 use crate::workspace::policy::LateValues;
 use crate::workspace::reload::{watch_skills, FolderWatcher, DEBOUNCE};
@@ -89,7 +90,12 @@ pub async fn boot(
     watchers.push(prompt_watcher);
     let a2a = server.a2a.clone();
     let grpc = grpc.map(|l| start_grpc(server.a2a.clone(), l));
-    let (shutdown, server_task) = start_serving(server.a2a, opened.store.clone(), listener);
+    let readiness = Readiness::new(
+        server.not_configured.clone(),
+        opened.store.clone(),
+        opened.platform.clone(),
+    );
+    let (shutdown, server_task) = start_serving(server.a2a, readiness, listener);
     Ok(RunningWorkspace {
         addr,
         skills: skills.registry,
