@@ -2,6 +2,7 @@
 //! (SKILL.md `capabilities:`): host origins, env and secret names, directories, host interfaces
 //! and limits, plus the lenient parser both sides use.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use serde_yaml::Value;
 
 use crate::key_path::join;
 use crate::lenient::{describe, field, Reader};
+use crate::secret_grants::{read_secret_map, SecretUse};
 
 /// A host interface a component may import (see `wit/host.wit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -237,6 +239,9 @@ pub struct CapabilitySet {
     pub env: Vec<String>,
     /// Names of secrets (values come from the host's secret store or environment).
     pub secrets: Vec<String>,
+    /// Grants only: how each secret of `secrets` is used (placeholder and origins, or
+    /// exposed); see [`SecretUse`]. Empty for requests.
+    pub secret_uses: BTreeMap<String, SecretUse>,
     /// Directories and their modes.
     pub dirs: Vec<DirAccess>,
     /// Host interfaces.
@@ -310,7 +315,28 @@ pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str, side: Side)
             Err(e) => r.warn(&item_key, format!("{e}; skipping it")),
         }
     }
-    for (name, target) in [("env", &mut set.env), ("secrets", &mut set.secrets)] {
+    let secrets = field(value, "secrets");
+    let mapping_form = side == Side::Grant && matches!(secrets, Some(Value::Mapping(_)));
+    if mapping_form {
+        let uses = read_secret_map(
+            r,
+            secrets.unwrap_or(&Value::Null),
+            &k("secrets"),
+            &set.hosts,
+        );
+        set.secrets = uses.keys().cloned().collect();
+        set.secret_uses = uses;
+    }
+    let lists: &[&str] = if mapping_form {
+        &["env"]
+    } else {
+        &["env", "secrets"]
+    };
+    for name in lists {
+        let target = match *name {
+            "env" => &mut set.env,
+            _ => &mut set.secrets,
+        };
         for (item_key, text) in list(r, name) {
             let text = text.trim().to_string();
             if valid_var_name(&text) {
@@ -336,6 +362,17 @@ pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str, side: Side)
                     ),
                 );
             }
+        }
+    }
+    if side == Side::Grant && !mapping_form {
+        // The list form: headers only, to the entry's own hosts, never exposed.
+        for name in &set.secrets {
+            let use_ = SecretUse {
+                hosts: set.hosts.clone(),
+                list_form: true,
+                ..SecretUse::default()
+            };
+            set.secret_uses.insert(name.clone(), use_);
         }
     }
     let dirs_key = k("dirs");

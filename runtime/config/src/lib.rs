@@ -25,6 +25,7 @@ mod preflight;
 mod prompt;
 mod report;
 mod sandbox;
+mod secret_grants;
 mod sections;
 mod source;
 pub mod units;
@@ -50,6 +51,7 @@ pub use sandbox::{
     SandboxConfig, DEFAULT_MAX_GUEST_MEMORY, DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT,
     MAX_CONCURRENT_CALLS, MAX_TABLE_ELEMENTS, MIN_GUEST_MEMORY,
 };
+pub use secret_grants::SecretUse;
 pub use sections::{
     A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig,
     DEFAULT_SHUTDOWN_GRACE, MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,

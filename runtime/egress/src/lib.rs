@@ -91,7 +91,9 @@ mod budget;
 mod classify;
 mod hooks;
 mod policy;
+mod redact;
 mod resolver;
+pub mod secrets;
 
 pub use body::{CappedBody, MeteredBody};
 pub use budget::{CallBudget, Spent};
@@ -101,7 +103,9 @@ pub use policy::{
     EgressPolicy, Grant, HostPattern, Origin, PolicyError, RequestHost, Scheme, Timeouts,
     DEFAULT_MAX_RESPONSE_BYTES,
 };
+pub use redact::{redact_headers, RedactedBody, MASK};
 pub use resolver::{Resolver, StaticResolver, SystemResolver};
+pub use secrets::{new_placeholder, EgressSecrets, SecretBinding, PLACEHOLDER_PREFIX};
 
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
