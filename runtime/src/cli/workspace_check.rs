@@ -122,7 +122,11 @@ fn describe(set: &CapabilitySet) -> String {
         &mut parts,
     );
     list("env", set.env.clone(), &mut parts);
-    list("secrets", set.secrets.clone(), &mut parts);
+    let secrets = set.secrets.iter().map(|name| match set.secret_uses.get(name) {
+        Some(use_) => format!("{name}: {}", use_.describe()),
+        None => name.clone(),
+    });
+    list("secrets", secrets.collect(), &mut parts);
     list(
         "dirs",
         set.dirs
@@ -154,6 +158,7 @@ fn describe_effective(eff: &Effective) -> String {
         hosts: eff.hosts.clone(),
         env: eff.env.clone(),
         secrets: eff.secrets.clone(),
+        secret_uses: eff.secret_uses.clone(),
         dirs: eff.dirs.clone(),
         interfaces: eff.interfaces.clone(),
         memory_limit: Some(eff.memory_limit),
