@@ -282,7 +282,10 @@ async fn secrets_pokes_and_wedged_state_reach_the_platform() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(out.contains("molecule-secret-API_TOKEN-"), "{out}");
-    assert!(!out.contains("tok-from-platform"), "the value stays outside: {out}");
+    assert!(
+        !out.contains("tok-from-platform"),
+        "the value stays outside: {out}"
+    );
 
     wait_for("a first heartbeat", || {
         !platform.calls_to("POST", "/registry/heartbeat").is_empty()

@@ -150,7 +150,9 @@ async fn the_guest_holds_a_placeholder_and_only_the_granted_server_gets_the_valu
     let (sandbox, skill) = load(root.path(), [&a, &b], &grant([&a, &b], &secret)).await;
 
     let placeholder = guest_view(&sandbox, &skill).await;
-    let hex = placeholder.strip_prefix("molecule-secret-API_TOKEN-").unwrap();
+    let hex = placeholder
+        .strip_prefix("molecule-secret-API_TOKEN-")
+        .unwrap();
     assert!(hex.len() == 32 && hex.bytes().all(|c| c.is_ascii_hexdigit()));
 
     let sent = json!({"url": format!("{a}/v1"), "method": "POST",
@@ -181,15 +183,25 @@ async fn the_guest_holds_a_placeholder_and_only_the_granted_server_gets_the_valu
         error.contains("secret `API_TOKEN` may not be sent to") && error.contains(&b),
         "{error}"
     );
-    assert!(error.contains("grants.skills.hostile.secrets.API_TOKEN.hosts"), "{error}");
+    assert!(
+        error.contains("grants.skills.hostile.secrets.API_TOKEN.hosts"),
+        "{error}"
+    );
     assert!(!error.contains(VALUE));
     assert!(got_b.lock().unwrap().is_empty(), "nothing reached {b}");
 
     // In the URL: refused even to the granted origin.
     let in_url = json!({"url": format!("{a}/?key={placeholder}")});
     let refused = call(&sandbox, &skill, "http_send", in_url).await;
-    assert!(refused["error"].as_str().unwrap().contains("the URL"), "{refused}");
-    assert_eq!(got_a.lock().unwrap().len(), 1, "the URL request was not sent");
+    assert!(
+        refused["error"].as_str().unwrap().contains("the URL"),
+        "{refused}"
+    );
+    assert_eq!(
+        got_a.lock().unwrap().len(),
+        1,
+        "the URL request was not sent"
+    );
     assert_log_clean();
 }
 
@@ -202,10 +214,16 @@ async fn the_list_form_substitutes_headers_only_and_expose_hands_the_value() {
     // The list form: the entry's hosts, headers only.
     let (sandbox, skill) = load(root.path(), [&a, &b], &grant([&a, &b], "[API_TOKEN]")).await;
     let placeholder = guest_view(&sandbox, &skill).await;
-    assert!(placeholder.starts_with("molecule-secret-API_TOKEN-"), "{placeholder}");
+    assert!(
+        placeholder.starts_with("molecule-secret-API_TOKEN-"),
+        "{placeholder}"
+    );
     let header = json!({"url": format!("{a}/"),
         "headers": {"authorization": placeholder.clone()}});
-    assert_eq!(call(&sandbox, &skill, "http_send", header).await["ok"], true);
+    assert_eq!(
+        call(&sandbox, &skill, "http_send", header).await["ok"],
+        true
+    );
     assert_eq!(got_a.lock().unwrap()[0].0, VALUE);
     let body = json!({"url": format!("{a}/"), "method": "POST", "body": placeholder.clone()});
     let refused = call(&sandbox, &skill, "http_send", body).await;
@@ -214,7 +232,11 @@ async fn the_list_form_substitutes_headers_only_and_expose_hands_the_value() {
         error.contains("request body") && error.contains("secrets.API_TOKEN.body: true"),
         "{error}"
     );
-    assert_eq!(got_a.lock().unwrap().len(), 1, "the body request was not sent");
+    assert_eq!(
+        got_a.lock().unwrap().len(),
+        1,
+        "the body request was not sent"
+    );
 
     // A new boot (policy) makes a new placeholder.
     let (sandbox2, skill2) = load(root.path(), [&a, &b], &grant([&a, &b], "[API_TOKEN]")).await;

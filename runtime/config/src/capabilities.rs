@@ -11,7 +11,6 @@ use serde_yaml::Value;
 
 use crate::key_path::join;
 use crate::lenient::{describe, field, Reader};
-use crate::secret_grants::{read_secret_map, SecretUse};
 
 /// A host interface a component may import (see `wit/host.wit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -229,6 +228,42 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// How the skill gets one granted secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretUse {
+    /// Origins the egress layer sends the value to (in place of the placeholder). For the
+    /// list form: the entry's own `hosts`.
+    pub hosts: Vec<HostOrigin>,
+    /// Whether the placeholder is also replaced in request bodies (`body: true`).
+    pub body: bool,
+    /// Whether `config.get` (and a granted env var of the same name) gives the value itself
+    /// (`expose: true`); then nothing is substituted at egress.
+    pub expose: bool,
+    /// Whether it was granted by the list form (`secrets: [NAME]`).
+    pub list_form: bool,
+}
+
+impl SecretUse {
+    /// A short description for reports: `exposed`, or `placeholder → https://a, https://b
+    /// (headers, body)`.
+    pub fn describe(&self) -> String {
+        if self.expose {
+            return "exposed (the skill reads the value)".into();
+        }
+        let hosts: Vec<String> = self.hosts.iter().map(|h| h.to_string()).collect();
+        let hosts = match hosts.is_empty() {
+            true => "no origin".to_owned(),
+            false => hosts.join(", "),
+        };
+        let parts = if self.body {
+            "headers, body"
+        } else {
+            "headers"
+        };
+        format!("placeholder → {hosts} ({parts})")
+    }
+}
+
 /// One side of a capability decision: what is granted, or what is requested. Lists are
 /// de-duplicated in first-seen order; a limit is `None` when not stated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -315,18 +350,9 @@ pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str, side: Side)
             Err(e) => r.warn(&item_key, format!("{e}; skipping it")),
         }
     }
-    let secrets = field(value, "secrets");
-    let mapping_form = side == Side::Grant && matches!(secrets, Some(Value::Mapping(_)));
-    if mapping_form {
-        let uses = read_secret_map(
-            r,
-            secrets.unwrap_or(&Value::Null),
-            &k("secrets"),
-            &set.hosts,
-        );
-        set.secrets = uses.keys().cloned().collect();
-        set.secret_uses = uses;
-    }
+    // A mapping-form `secrets` grant is read by `secret_grants::read_secret_uses`.
+    let mapping_form =
+        side == Side::Grant && matches!(field(value, "secrets"), Some(Value::Mapping(_)));
     let lists: &[&str] = if mapping_form {
         &["env"]
     } else {
@@ -362,17 +388,6 @@ pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str, side: Side)
                     ),
                 );
             }
-        }
-    }
-    if side == Side::Grant && !mapping_form {
-        // The list form: headers only, to the entry's own hosts, never exposed.
-        for name in &set.secrets {
-            let use_ = SecretUse {
-                hosts: set.hosts.clone(),
-                list_form: true,
-                ..SecretUse::default()
-            };
-            set.secret_uses.insert(name.clone(), use_);
         }
     }
     let dirs_key = k("dirs");

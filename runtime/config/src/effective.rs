@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::capabilities::SecretUse;
 use crate::capabilities::{DirAccess, HostOrigin, Interface};
 use crate::grants_config::{CapabilityRequest, Grant};
-use crate::secret_grants::SecretUse;
 use crate::units::{format_bytes, format_duration};
 
 /// The kind of a capability, as named in config.yaml and SKILL.md.

@@ -35,7 +35,7 @@ mod workspace;
 #[cfg(test)]
 mod tests;
 
-pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface};
+pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface, SecretUse};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
@@ -51,7 +51,6 @@ pub use sandbox::{
     SandboxConfig, DEFAULT_MAX_GUEST_MEMORY, DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT,
     MAX_CONCURRENT_CALLS, MAX_TABLE_ELEMENTS, MIN_GUEST_MEMORY,
 };
-pub use secret_grants::SecretUse;
 pub use sections::{
     A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig,
     DEFAULT_SHUTDOWN_GRACE, MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,

@@ -17,52 +17,45 @@ use std::collections::BTreeMap;
 
 use serde_yaml::Value;
 
-use crate::capabilities::{valid_var_name, HostOrigin};
+use crate::capabilities::{valid_var_name, CapabilitySet, HostOrigin, SecretUse};
 use crate::key_path::join;
+use crate::lenient::field;
 use crate::lenient::{describe, Reader};
 
 /// The keys of one secret's mapping-form entry.
 const SECRET_KEYS: [&str; 3] = ["hosts", "body", "expose"];
 
-/// How the skill gets one granted secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecretUse {
-    /// Origins the egress layer sends the value to (in place of the placeholder). For the
-    /// list form: the entry's own `hosts`.
-    pub hosts: Vec<HostOrigin>,
-    /// Whether the placeholder is also replaced in request bodies (`body: true`).
-    pub body: bool,
-    /// Whether `config.get` (and a granted env var of the same name) gives the value itself
-    /// (`expose: true`); then nothing is substituted at egress.
-    pub expose: bool,
-    /// Whether it was granted by the list form (`secrets: [NAME]`).
-    pub list_form: bool,
-}
-
-impl SecretUse {
-    /// A short description for reports: `exposed`, or `placeholder → https://a, https://b
-    /// (headers, body)`.
-    pub fn describe(&self) -> String {
-        if self.expose {
-            return "exposed (the skill reads the value)".into();
+/// Fills in `set.secrets` and `set.secret_uses` of the grant entry `value` at `key` (read
+/// by `read_set`, which leaves a mapping-form `secrets` to this function): the mapping form
+/// here, the list form as headers-only placeholders for the entry's `hosts`.
+pub(crate) fn read_secret_uses(
+    r: &mut Reader<'_>,
+    value: &Value,
+    key: &str,
+    set: &mut CapabilitySet,
+) {
+    match field(value, "secrets") {
+        Some(map @ Value::Mapping(_)) => {
+            let uses = read_secret_map(r, map, &join(key, "secrets"), &set.hosts);
+            set.secrets = uses.keys().cloned().collect();
+            set.secret_uses = uses;
         }
-        let hosts: Vec<String> = self.hosts.iter().map(|h| h.to_string()).collect();
-        let hosts = match hosts.is_empty() {
-            true => "no origin".to_owned(),
-            false => hosts.join(", "),
-        };
-        let parts = if self.body {
-            "headers, body"
-        } else {
-            "headers"
-        };
-        format!("placeholder → {hosts} ({parts})")
+        _ => {
+            for name in &set.secrets {
+                let use_ = SecretUse {
+                    hosts: set.hosts.clone(),
+                    list_form: true,
+                    ..SecretUse::default()
+                };
+                set.secret_uses.insert(name.clone(), use_);
+            }
+        }
     }
 }
 
 /// Reads the mapping form of `key` (`grants.skills.<id>.secrets`), whose entry's `hosts` are
 /// `entry_hosts`: the usable secrets, with errors for the rest.
-pub(crate) fn read_secret_map(
+fn read_secret_map(
     r: &mut Reader<'_>,
     map: &Value,
     key: &str,
@@ -121,10 +114,9 @@ fn read_one(
     }
     let body = flag(r, entry, key, "body", &mut ok);
     let expose = flag(r, entry, key, "expose", &mut ok);
-    let hosts = match entry.get("hosts") {
-        None => None,
-        Some(v) => Some(origins(r, v, &join(key, "hosts"), &mut ok)),
-    };
+    let hosts = entry
+        .get("hosts")
+        .map(|v| origins(r, v, &join(key, "hosts"), &mut ok));
     if !ok {
         return None;
     }

@@ -122,10 +122,13 @@ fn describe(set: &CapabilitySet) -> String {
         &mut parts,
     );
     list("env", set.env.clone(), &mut parts);
-    let secrets = set.secrets.iter().map(|name| match set.secret_uses.get(name) {
-        Some(use_) => format!("{name}: {}", use_.describe()),
-        None => name.clone(),
-    });
+    let secrets = set
+        .secrets
+        .iter()
+        .map(|name| match set.secret_uses.get(name) {
+            Some(use_) => format!("{name}: {}", use_.describe()),
+            None => name.clone(),
+        });
     list("secrets", secrets.collect(), &mut parts);
     list(
         "dirs",

@@ -34,7 +34,10 @@ fn http_send(input: Send) -> Result<Value, ToolError> {
 
 /// Sends the request and reads the whole answer.
 fn exchange(input: &Send) -> Result<Value, String> {
-    let rest = input.url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    let rest = input
+        .url
+        .strip_prefix("http://")
+        .ok_or("only http:// URLs")?;
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let fields: Vec<(String, Vec<u8>)> = input
         .headers
@@ -50,10 +53,16 @@ fn exchange(input: &Send) -> Result<Value, String> {
         other => Method::Other(other.to_owned()),
     };
     request.set_method(&method).map_err(|_| "method")?;
-    request.set_scheme(Some(&Scheme::Http)).map_err(|_| "scheme")?;
-    request.set_authority(Some(authority)).map_err(|_| "authority")?;
+    request
+        .set_scheme(Some(&Scheme::Http))
+        .map_err(|_| "scheme")?;
+    request
+        .set_authority(Some(authority))
+        .map_err(|_| "authority")?;
     let path = if path.is_empty() { "/" } else { path };
-    request.set_path_with_query(Some(path)).map_err(|_| "path")?;
+    request
+        .set_path_with_query(Some(path))
+        .map_err(|_| "path")?;
     let body = match &input.body {
         Some(_) => Some(request.body().map_err(|_| "body")?),
         None => None,
