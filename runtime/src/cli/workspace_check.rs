@@ -109,7 +109,8 @@ fn describe_request(frontmatter: &str, id: &str) -> String {
     describe(&request.caps)
 }
 
-fn describe(set: &CapabilitySet) -> String {
+/// One line for a capability set (`hosts [..]; env [..]; …`, or `nothing`).
+pub(super) fn describe(set: &CapabilitySet) -> String {
     let mut parts = Vec::new();
     let list = |name: &str, items: Vec<String>, parts: &mut Vec<String>| {
         if !items.is_empty() {
@@ -156,7 +157,8 @@ fn describe(set: &CapabilitySet) -> String {
     }
 }
 
-fn describe_effective(eff: &Effective) -> String {
+/// One line for what a skill runs with (limits always stated).
+pub(super) fn describe_effective(eff: &Effective) -> String {
     let set = CapabilitySet {
         hosts: eff.hosts.clone(),
         env: eff.env.clone(),
