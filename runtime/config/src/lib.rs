@@ -27,6 +27,7 @@ mod preflight;
 mod prompt;
 mod report;
 mod sandbox;
+mod secret_grants;
 mod sections;
 mod source;
 pub mod units;
@@ -36,7 +37,7 @@ mod workspace;
 #[cfg(test)]
 mod tests;
 
-pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface};
+pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface, SecretUse};
 pub use card_keys::{CardSigningConfig, TrustedCardKey};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};

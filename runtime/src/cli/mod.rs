@@ -3,6 +3,8 @@
 mod build;
 mod call;
 mod check;
+mod inspect;
+mod inspect_caps;
 mod new;
 mod run;
 mod script;
@@ -74,6 +76,10 @@ pub enum Command {
     Smoke(smoke::SmokeArgs),
     /// Write a new skill folder or a self-contained workspace from a template.
     New(new::NewArgs),
+    /// Show what is in this build and this workspace: versions, the adapter and every skill
+    /// with its source, digest and requested / granted / effective capabilities (`--json`
+    /// for a stable machine-readable shape). Builds and starts nothing.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Runs the parsed command.
@@ -110,6 +116,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Script(args) => script::run(&ctx, args).await,
         Command::Smoke(args) => smoke::run(&ctx, args).await,
         Command::New(args) => new::run(args),
+        Command::Inspect(args) => inspect::run(&ctx, args).await,
     }
 }
 

@@ -109,7 +109,8 @@ fn describe_request(frontmatter: &str, id: &str) -> String {
     describe(&request.caps)
 }
 
-fn describe(set: &CapabilitySet) -> String {
+/// One line for a capability set (`hosts [..]; env [..]; …`, or `nothing`).
+pub(super) fn describe(set: &CapabilitySet) -> String {
     let mut parts = Vec::new();
     let list = |name: &str, items: Vec<String>, parts: &mut Vec<String>| {
         if !items.is_empty() {
@@ -122,7 +123,14 @@ fn describe(set: &CapabilitySet) -> String {
         &mut parts,
     );
     list("env", set.env.clone(), &mut parts);
-    list("secrets", set.secrets.clone(), &mut parts);
+    let secrets = set
+        .secrets
+        .iter()
+        .map(|name| match set.secret_uses.get(name) {
+            Some(use_) => format!("{name}: {}", use_.describe()),
+            None => name.clone(),
+        });
+    list("secrets", secrets.collect(), &mut parts);
     list(
         "dirs",
         set.dirs
@@ -149,11 +157,13 @@ fn describe(set: &CapabilitySet) -> String {
     }
 }
 
-fn describe_effective(eff: &Effective) -> String {
+/// One line for what a skill runs with (limits always stated).
+pub(super) fn describe_effective(eff: &Effective) -> String {
     let set = CapabilitySet {
         hosts: eff.hosts.clone(),
         env: eff.env.clone(),
         secrets: eff.secrets.clone(),
+        secret_uses: eff.secret_uses.clone(),
         dirs: eff.dirs.clone(),
         interfaces: eff.interfaces.clone(),
         memory_limit: Some(eff.memory_limit),

@@ -13,6 +13,7 @@ mod preflight;
 mod prompt;
 mod raw_scalars;
 mod sandbox;
+mod secret_grants;
 mod units;
 mod workspace;
 
