@@ -20,6 +20,7 @@ mod key_path;
 mod keys;
 mod lenient;
 mod log_level;
+mod packages;
 mod plugins;
 mod preflight;
 mod prompt;
@@ -42,6 +43,9 @@ pub use log_level::{LogLevel, DEFAULT_LOG_LEVEL, LOG_LEVELS};
 pub use plugins::{
     load_plugins, Plugin, PluginManifest, PluginOrigin, PluginSet, PromptText, Shadowed,
     SkippedPlugin,
+};
+pub use packages::{
+    is_package_reference, is_pinned, package_skill_id, PackagesConfig, SignaturePolicy,
 };
 pub use preflight::preflight;
 pub use prompt::{system_prompt, PromptParts, PromptPeer, PromptSkill};

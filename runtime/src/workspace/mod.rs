@@ -24,6 +24,7 @@ mod discover;
 mod executor;
 mod final_status;
 mod metrics_route;
+pub mod packages;
 mod peers;
 mod platform;
 mod platform_secrets;

@@ -48,6 +48,9 @@ pub struct RunningWorkspace {
     pub not_configured: Option<String>,
     /// The card handle (updated when skills change).
     pub card: CardHandle,
+    /// Where each skill package came from (reference, digest, signature status), in
+    /// config.yaml `skills:` order.
+    pub packages: Vec<molecule_packages::SkillOrigin>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     a2a: A2aServer,
@@ -65,6 +68,8 @@ pub async fn boot(
     deps: BootDeps,
     listener: TcpListener,
 ) -> anyhow::Result<RunningWorkspace> {
+    let mut plan = plan;
+    plan.packages = crate::workspace::packages::pull_packages(&plan).await?;
     let plan = Arc::new(plan);
     let addr = listener.local_addr()?;
     configure_admission(&plan, &deps);
@@ -89,6 +94,7 @@ pub async fn boot(
         skills: skills.registry,
         not_configured: server.not_configured,
         card: skills.card.handle,
+        packages: plan.packages.iter().map(|p| p.origin.clone()).collect(),
         shutdown: Some(shutdown),
         server: server_task,
         a2a,
