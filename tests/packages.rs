@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use molecule_packages::{
-    generate_key_pair, PackageRef, Packed, PullOptions, Pushed, SignaturePolicy,
-    SignatureStatus, TrustedKey,
+    generate_key_pair, PackageRef, Packed, PullOptions, Pushed, SignaturePolicy, SignatureStatus,
+    TrustedKey,
 };
 use molecule_tests::registry::Registry;
 use molecule_tests::{guest_wasm, repo_root, try_boot_config_env};
@@ -23,7 +23,11 @@ fn skill_folder(root: &Path) -> PathBuf {
         "---\nname: ver\ndescription: answers its version\n---\n# ver\n",
     )
     .unwrap();
-    std::fs::write(dir.join("tool.wasm"), guest_wasm("tests/guests/versioned").as_slice()).unwrap();
+    std::fs::write(
+        dir.join("tool.wasm"),
+        guest_wasm("tests/guests/versioned").as_slice(),
+    )
+    .unwrap();
     dir
 }
 
@@ -36,7 +40,9 @@ async fn push_skill(registry: &Registry, root: &Path, repo: &str, key: Option<&P
         .expect("push");
     if let Some(key) = key {
         let pinned = PackageRef::parse(&pushed.pinned).unwrap();
-        let signed = molecule_packages::sign(&pinned, key, None, &[]).await.expect("sign");
+        let signed = molecule_packages::sign(&pinned, key, None, &[])
+            .await
+            .expect("sign");
         assert_eq!(signed, pushed.digest);
     }
     pushed
@@ -96,7 +102,10 @@ async fn an_unsigned_package_under_require_is_refused_naming_reference_digest_an
     let dir = tempfile::tempdir().unwrap();
     let (_, public) = keys(dir.path(), "trusted");
     let pushed = push_skill(&registry, dir.path(), "ver", None).await;
-    let packages = format!("  signatures: require\n  trusted_keys: [{}]", public.display());
+    let packages = format!(
+        "  signatures: require\n  trusted_keys: [{}]",
+        public.display()
+    );
     let text = refusal(dir.path(), &workspace_yaml(&pushed.pinned, &packages)).await;
     let fingerprint = TrustedKey::load(&public).unwrap().fingerprint;
     for part in [
@@ -122,7 +131,10 @@ async fn a_package_signed_by_another_key_is_refused() {
     let text = refusal(dir.path(), &workspace_yaml(&pushed.pinned, &packages)).await;
     let fingerprint = TrustedKey::load(&trusted).unwrap().fingerprint;
     assert!(text.contains("none verifies with a trusted key"), "{text}");
-    assert!(text.contains(&pushed.digest) && text.contains(&fingerprint), "{text}");
+    assert!(
+        text.contains(&pushed.digest) && text.contains(&fingerprint),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -131,7 +143,9 @@ async fn warn_loads_an_unsigned_package_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let pushed = push_skill(&registry, dir.path(), "ver", None).await;
     let yaml = workspace_yaml(&pushed.pinned, "  signatures: warn");
-    let ws = try_boot_config_env(dir.path(), &yaml, &[]).await.expect("boot");
+    let ws = try_boot_config_env(dir.path(), &yaml, &[])
+        .await
+        .expect("boot");
     assert!(
         matches!(&ws.packages[0].signature, SignatureStatus::UnsignedWarned { reason } if reason.contains("no trusted key")),
         "{:?}",
@@ -160,7 +174,17 @@ async fn a_tampered_layer_in_the_registry_is_refused_naming_its_digest() {
     tamper(&registry.blob_file(&layer));
     let packages = format!("  trusted_keys: [{}]", public.display());
     let text = refusal(dir.path(), &workspace_yaml(&pushed.pinned, &packages)).await;
-    assert!(text.contains(&format!("blob {layer} does not match its digest")), "{text}");
+    assert!(
+        text.contains(&format!("blob {layer} does not match its digest")),
+        "{text}"
+    );
+}
+
+/// Replaces `from` by `to` (same length) in `file`: still valid JSON, other content.
+fn tamper_text(file: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(file).expect("stored manifest");
+    assert!(text.contains(from), "{text}");
+    std::fs::write(file, text.replacen(from, to, 1)).unwrap();
 }
 
 #[tokio::test]
@@ -169,11 +193,21 @@ async fn a_tampered_manifest_is_refused_naming_the_pinned_digest() {
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keys(dir.path(), "signer");
     let pushed = push_skill(&registry, dir.path(), "ver", Some(&key)).await;
-    tamper(&registry.blob_file(&pushed.digest));
+    tamper_text(
+        &registry.blob_file(&pushed.digest),
+        "answers its",
+        "ANSWERS ITS",
+    );
     let packages = format!("  trusted_keys: [{}]", public.display());
     let text = refusal(dir.path(), &workspace_yaml(&pushed.pinned, &packages)).await;
-    assert!(text.contains("the manifest does not match its digest"), "{text}");
-    assert!(text.contains(&format!("expected {}", pushed.digest)), "{text}");
+    assert!(
+        text.contains("the manifest does not match its digest"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("expected {}", pushed.digest)),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -222,7 +256,11 @@ fn hostile_layer(name: &str, kind: tar::EntryType) -> Vec<u8> {
     let raw = &mut header.as_old_mut().name;
     raw[..name.len()].copy_from_slice(name.as_bytes());
     header.set_cksum();
-    let data: &[u8] = if kind == tar::EntryType::Symlink { b"" } else { b"evil" };
+    let data: &[u8] = if kind == tar::EntryType::Symlink {
+        b""
+    } else {
+        b"evil"
+    };
     tar.append(&header, data).unwrap();
     tar.into_inner().unwrap().finish().unwrap()
 }
@@ -240,8 +278,16 @@ async fn hostile_packages_are_refused_and_write_nothing_outside_the_cache() {
         ..PullOptions::default()
     };
     for (i, (name, kind, why)) in [
-        ("../escaped", tar::EntryType::Regular, "climbs out of the package"),
-        ("/tmp/absolute", tar::EntryType::Regular, "is an absolute path"),
+        (
+            "../escaped",
+            tar::EntryType::Regular,
+            "climbs out of the package",
+        ),
+        (
+            "/tmp/absolute",
+            tar::EntryType::Regular,
+            "is an absolute path",
+        ),
         ("link", tar::EntryType::Symlink, "is a symbolic link"),
         ("hard", tar::EntryType::Link, "is a hard link"),
     ]
@@ -261,7 +307,10 @@ async fn hostile_packages_are_refused_and_write_nothing_outside_the_cache() {
             .await
             .expect_err("a hostile package must be refused")
             .to_string();
-        assert!(err.contains(why) && err.contains(&pushed.digest), "{name}: {err}");
+        assert!(
+            err.contains(why) && err.contains(&pushed.digest),
+            "{name}: {err}"
+        );
     }
     assert!(!cache.join("skills/escaped").exists() && !cache.join("escaped").exists());
     assert!(!Path::new("/tmp/absolute").exists());

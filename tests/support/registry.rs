@@ -71,7 +71,10 @@ impl Registry {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "docker-registry did not start within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not start within 20 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -40,12 +40,12 @@ pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
 pub use log_level::{LogLevel, DEFAULT_LOG_LEVEL, LOG_LEVELS};
+pub use packages::{
+    is_package_reference, is_pinned, package_skill_id, PackagesConfig, SignaturePolicy,
+};
 pub use plugins::{
     load_plugins, Plugin, PluginManifest, PluginOrigin, PluginSet, PromptText, Shadowed,
     SkippedPlugin,
-};
-pub use packages::{
-    is_package_reference, is_pinned, package_skill_id, PackagesConfig, SignaturePolicy,
 };
 pub use preflight::preflight;
 pub use prompt::{system_prompt, PromptParts, PromptPeer, PromptSkill};

@@ -111,7 +111,10 @@ pub fn generate_key_pair(dir: &Path, stem: &str) -> Result<(PathBuf, PathBuf), P
         .map_err(|e| bad(e.to_string()))?;
     let private = pair.private_key_to_pem().map_err(|e| bad(e.to_string()))?;
     let public = pair.public_key_to_pem().map_err(|e| bad(e.to_string()))?;
-    let (key, pubkey) = (dir.join(format!("{stem}.key")), dir.join(format!("{stem}.pub")));
+    let (key, pubkey) = (
+        dir.join(format!("{stem}.key")),
+        dir.join(format!("{stem}.pub")),
+    );
     write_private(&key, private.as_bytes())?;
     std::fs::write(&pubkey, public).map_err(|e| PackageError::io(&pubkey, "writing", e))?;
     Ok((key, pubkey))

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use oci_client::errors::{DigestError, OciDistributionError};
 use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
 use oci_client::Client;
@@ -13,7 +14,9 @@ use crate::blobs::{digest_of, fetch, sha256_hex};
 use crate::error::PackageError;
 use crate::keys::TrustedKey;
 use crate::limits::Limits;
-use crate::media_types::{ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, CONTENT_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use crate::media_types::{
+    ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, CONTENT_MEDIA_TYPE, MANIFEST_MEDIA_TYPE,
+};
 use crate::origin::SkillOrigin;
 use crate::pack::SkillConfig;
 use crate::reference::{client, PackageRef};
@@ -50,7 +53,10 @@ pub struct PulledSkill {
 }
 
 /// Pulls `reference` into the cache under `options` and returns the verified skill folder.
-pub async fn pull(reference: &PackageRef, options: &PullOptions) -> Result<PulledSkill, PackageError> {
+pub async fn pull(
+    reference: &PackageRef,
+    options: &PullOptions,
+) -> Result<PulledSkill, PackageError> {
     let client = client(&reference.reference, &options.insecure_registries);
     let (manifest, digest) = manifest(&client, reference, &options.limits).await?;
     let signature = check(
@@ -67,10 +73,26 @@ pub async fn pull(reference: &PackageRef, options: &PullOptions) -> Result<Pulle
     };
     let limits = &options.limits;
     let cache = &options.cache_dir;
-    let config_path = fetch(&client, &pinned, &digest, &manifest.config, limits.max_config_bytes, cache).await?;
+    let config_path = fetch(
+        &client,
+        &pinned,
+        &digest,
+        &manifest.config,
+        limits.max_config_bytes,
+        cache,
+    )
+    .await?;
     let config = read_config(&config_path, reference, &digest)?;
     let layer = &manifest.layers[0];
-    let layer_path = fetch(&client, &pinned, &digest, layer, limits.max_layer_bytes, cache).await?;
+    let layer_path = fetch(
+        &client,
+        &pinned,
+        &digest,
+        layer,
+        limits.max_layer_bytes,
+        cache,
+    )
+    .await?;
     let id = reference.skill_id().to_owned();
     let dir = unpacked(&layer_path, reference, &digest, &id, options)?;
     Ok(PulledSkill {
@@ -94,12 +116,13 @@ async fn manifest(
     limits: &Limits,
 ) -> Result<(OciImageManifest, String), PackageError> {
     let (bytes, _) = client
-        .pull_manifest_raw(&reference.reference, &RegistryAuth::Anonymous, &[MANIFEST_MEDIA_TYPE])
+        .pull_manifest_raw(
+            &reference.reference,
+            &RegistryAuth::Anonymous,
+            &[MANIFEST_MEDIA_TYPE],
+        )
         .await
-        .map_err(|e| PackageError::Registry {
-            reference: reference.written.clone(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| manifest_error(reference, e))?;
     let digest = digest_of(&bytes);
     if let Some(pinned) = reference.digest() {
         if pinned != digest {
@@ -145,7 +168,30 @@ async fn manifest(
     }
 }
 
-fn read_config(path: &Path, reference: &PackageRef, digest: &str) -> Result<SkillConfig, PackageError> {
+/// A registry error, or (when oci-client's own check found the manifest's bytes do not hash to
+/// the pinned digest) a [`PackageError::DigestMismatch`].
+fn manifest_error(reference: &PackageRef, error: OciDistributionError) -> PackageError {
+    match error {
+        OciDistributionError::DigestError(DigestError::VerificationError { expected, actual }) => {
+            PackageError::DigestMismatch {
+                reference: reference.written.clone(),
+                what: "the manifest".to_owned(),
+                expected,
+                actual,
+            }
+        }
+        other => PackageError::Registry {
+            reference: reference.written.clone(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn read_config(
+    path: &Path,
+    reference: &PackageRef,
+    digest: &str,
+) -> Result<SkillConfig, PackageError> {
     let bytes = std::fs::read(path).map_err(|e| PackageError::io(path, "reading", e))?;
     serde_json::from_slice(&bytes).map_err(|e| PackageError::Invalid {
         reference: reference.written.clone(),
@@ -164,7 +210,10 @@ fn unpacked(
     options: &PullOptions,
 ) -> Result<PathBuf, PackageError> {
     let hex = sha256_hex(digest).unwrap_or("unknown");
-    let parent = options.cache_dir.join("skills").join(format!("sha256-{hex}"));
+    let parent = options
+        .cache_dir
+        .join("skills")
+        .join(format!("sha256-{hex}"));
     let dest = parent.join(id);
     if dest.join("SKILL.md").is_file() {
         return Ok(dest);

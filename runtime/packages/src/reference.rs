@@ -21,12 +21,13 @@ pub struct PackageRef {
 impl PackageRef {
     /// Parses `text`; the error names it and says how to write one.
     pub fn parse(text: &str) -> Result<PackageRef, PackageError> {
-        let reference: Reference = text.trim().parse().map_err(|e: oci_client::ParseError| {
-            PackageError::Reference {
-                reference: text.to_owned(),
-                reason: e.to_string(),
-            }
-        })?;
+        let reference: Reference =
+            text.trim()
+                .parse()
+                .map_err(|e: oci_client::ParseError| PackageError::Reference {
+                    reference: text.to_owned(),
+                    reason: e.to_string(),
+                })?;
         Ok(PackageRef {
             written: text.trim().to_owned(),
             reference,

@@ -225,7 +225,10 @@ fn oci_pinned(reference: &PackageRef, digest: &str) -> OciReference {
 
 /// sigstore's registry settings for `reference` (its own `ClientConfig` type, same rule as
 /// [`crate::reference::client_config`]).
-fn sigstore_config(reference: &PackageRef, insecure: &[String]) -> sigstore::registry::ClientConfig {
+fn sigstore_config(
+    reference: &PackageRef,
+    insecure: &[String],
+) -> sigstore::registry::ClientConfig {
     sigstore::registry::ClientConfig {
         protocol: sigstore::registry::ClientProtocol::HttpsExcept(plain_http_registries(
             &reference.reference,

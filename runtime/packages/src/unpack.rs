@@ -56,7 +56,10 @@ pub fn unpack(layer: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacked
         if count > limits.max_entries {
             return Err(Refusal::new(
                 &name,
-                format!("is past the {} entries a package may hold", limits.max_entries),
+                format!(
+                    "is past the {} entries a package may hold",
+                    limits.max_entries
+                ),
             ));
         }
         let rel = checked_path(&name, limits)?;

@@ -9,7 +9,11 @@ use molecule_packages::{pack, Limits};
 
 fn skill(dir: &Path) {
     std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::write(dir.join("SKILL.md"), "---\nname: s\ncapabilities:\n  hosts: [example.com]\n---\n").unwrap();
+    std::fs::write(
+        dir.join("SKILL.md"),
+        "---\nname: s\ncapabilities:\n  hosts: [example.com]\n---\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("app.py"), "print('hi')\n").unwrap();
     std::fs::write(dir.join("data/x.txt"), "x").unwrap();
 }
@@ -22,7 +26,8 @@ fn layer(files: &[(&str, u64)]) -> Vec<u8> {
         let mut h = tar::Header::new_ustar();
         h.set_size(*size);
         h.set_mode(0o644);
-        tar.append_data(&mut h, name, std::io::Read::take(std::io::repeat(0), *size)).unwrap();
+        tar.append_data(&mut h, name, std::io::Read::take(std::io::repeat(0), *size))
+            .unwrap();
     }
     tar.into_inner().unwrap().finish().unwrap()
 }
@@ -40,7 +45,10 @@ fn a_folder_packs_deterministically_and_round_trips() {
     let out = dir.path().join("out");
     let done = unpack(&a.layer[..], &out, &Limits::default()).unwrap();
     assert_eq!(done.files, 3);
-    assert_eq!(std::fs::read_to_string(out.join("data/x.txt")).unwrap(), "x");
+    assert_eq!(
+        std::fs::read_to_string(out.join("data/x.txt")).unwrap(),
+        "x"
+    );
 }
 
 #[cfg(unix)]
@@ -51,7 +59,10 @@ fn a_symbolic_link_in_the_folder_is_refused_at_pack_time() {
     skill(&s);
     std::os::unix::fs::symlink("/etc/passwd", s.join("passwd")).unwrap();
     let err = pack(&s, &Limits::default()).unwrap_err().to_string();
-    assert!(err.contains("passwd") && err.contains("symbolic link"), "{err}");
+    assert!(
+        err.contains("passwd") && err.contains("symbolic link"),
+        "{err}"
+    );
 }
 
 fn refused(files: &[(&str, u64)], limits: Limits) -> String {
@@ -69,10 +80,16 @@ fn over_budget_layers_are_refused() {
         ..Limits::default()
     };
     let text = refused(&[("SKILL.md", 10), ("big", 1_000)], small);
-    assert!(text.starts_with("big: ") && text.contains("1000 unpacked bytes"), "{text}");
+    assert!(
+        text.starts_with("big: ") && text.contains("1000 unpacked bytes"),
+        "{text}"
+    );
     let many = [("a", 1), ("b", 1), ("c", 1), ("d", 1)];
     let text = refused(&many, small);
-    assert!(text.starts_with("d: ") && text.contains("3 entries"), "{text}");
+    assert!(
+        text.starts_with("d: ") && text.contains("3 entries"),
+        "{text}"
+    );
     let text = refused(&[("a/b/c", 1)], small);
     assert!(text.contains("deeper than 2"), "{text}");
     let text = refused(&[("a", 1), ("./a", 1)], small);

@@ -12,9 +12,9 @@ use molecule_runtime::capabilities::memory::SqliteMemory;
 use molecule_runtime::grants::Grants;
 use molecule_runtime::limits::format_bytes;
 use molecule_runtime::plan::{Overrides, Plan};
-use molecule_runtime::workspace::policy::ConfigPolicy;
 use molecule_runtime::redact::escape;
 use molecule_runtime::workspace::packages::pull_packages;
+use molecule_runtime::workspace::policy::ConfigPolicy;
 use molecule_runtime::workspace::registry::plan_registry;
 
 use super::Context;

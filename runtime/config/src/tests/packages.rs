@@ -19,8 +19,14 @@ fn keys_are_read_and_paths_resolve_against_the_config_folder() {
 
 #[test]
 fn the_signature_policy_defaults_to_require() {
-    assert_eq!(parse("name: x\n").packages.signatures, SignaturePolicy::Require);
-    assert_eq!(parse("packages: {}\n").packages.signatures, SignaturePolicy::Require);
+    assert_eq!(
+        parse("name: x\n").packages.signatures,
+        SignaturePolicy::Require
+    );
+    assert_eq!(
+        parse("packages: {}\n").packages.signatures,
+        SignaturePolicy::Require
+    );
 }
 
 #[test]
@@ -29,13 +35,25 @@ fn unusable_values_and_near_misses_are_errors_naming_the_key() {
         ("packages:\n  signatures: Require\n", "packages.signatures"),
         ("packages:\n  signatures: ~\n", "packages.signatures"),
         ("packages:\n  signatures: true\n", "packages.signatures"),
-        ("packages:\n  trusted_keys: keys/a.pub\n", "packages.trusted_keys"),
-        ("packages:\n  trusted_keys: [3]\n", "packages.trusted_keys[0]"),
+        (
+            "packages:\n  trusted_keys: keys/a.pub\n",
+            "packages.trusted_keys",
+        ),
+        (
+            "packages:\n  trusted_keys: [3]\n",
+            "packages.trusted_keys[0]",
+        ),
         ("packages:\n  trusted_keys:\n", "packages.trusted_keys"),
         ("packages:\n  cache_dir: \"\"\n", "packages.cache_dir"),
-        ("packages:\n  insecure_registries: [{}]\n", "packages.insecure_registries[0]"),
+        (
+            "packages:\n  insecure_registries: [{}]\n",
+            "packages.insecure_registries[0]",
+        ),
         ("packages:\n  signature: off\n", "packages.signature"),
-        ("packages:\n  trusted-keys: [a.pub]\n", "packages.trusted-keys"),
+        (
+            "packages:\n  trusted-keys: [a.pub]\n",
+            "packages.trusted-keys",
+        ),
         ("packages: require\n", "packages"),
         ("Packages:\n  signatures: off\n", "Packages"),
     ] {
@@ -48,7 +66,10 @@ fn unusable_values_and_near_misses_are_errors_naming_the_key() {
 
 #[test]
 fn a_reference_loads_as_the_last_component_of_its_repository() {
-    assert_eq!(package_skill_id("127.0.0.1:5000/acme/echo@sha256:ab"), "echo");
+    assert_eq!(
+        package_skill_id("127.0.0.1:5000/acme/echo@sha256:ab"),
+        "echo"
+    );
     assert_eq!(package_skill_id("ghcr.io/acme/echo:1.2"), "echo");
     assert_eq!(package_skill_id("localhost:5000/echo"), "echo");
 }
