@@ -7,11 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
+use molecule_packages::testing::Registry;
 use molecule_packages::{
     generate_key_pair, PackageRef, Packed, PullOptions, Pushed, SignaturePolicy, SignatureStatus,
     TrustedKey,
 };
-use molecule_tests::registry::Registry;
 use molecule_tests::{guest_wasm, repo_root, try_boot_config_env};
 
 /// A skill folder `<root>/ver` with the `versioned` component (tool `version` → "v1").

@@ -5,8 +5,6 @@
 /// The shared Python virtualenv with the A2A SDK (crate `molecule-python-venv`).
 pub use molecule_python_venv as python;
 
-pub mod registry;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 

@@ -25,6 +25,8 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod signatures;
+#[cfg(feature = "test-registry")]
+pub mod testing;
 mod tls;
 pub mod unpack;
 

@@ -59,6 +59,7 @@ pub fn pack(dir: &Path, limits: &Limits) -> Result<Packed, PackageError> {
     let text = std::fs::read_to_string(&skill_md)
         .map_err(|e| PackageError::io(&skill_md, "reading the skill's SKILL.md", e))?;
     let config = skill_config(dir, &text)?;
+    check_crate_paths(dir)?;
     let mut files = Vec::new();
     collect(dir, dir, &mut files, limits)?;
     files.sort();
@@ -116,6 +117,49 @@ fn skill_config(dir: &Path, text: &str) -> Result<SkillConfig, PackageError> {
         kind: kind_of(dir).to_owned(),
         capabilities,
     })
+}
+
+/// A crate whose Cargo.toml names a `path` outside the folder (`path = "../sdk"`) cannot
+/// build from the package alone: refused, saying what to push instead.
+fn check_crate_paths(dir: &Path) -> Result<(), PackageError> {
+    let manifest = dir.join("Cargo.toml");
+    let Ok(text) = std::fs::read_to_string(&manifest) else {
+        return Ok(());
+    };
+    let value: toml::Value = toml::from_str(&text).map_err(|e| PackageError::Pack {
+        path: manifest.clone(),
+        reason: format!("is not valid TOML: {e}"),
+    })?;
+    match outside_path(&value) {
+        Some(path) => Err(PackageError::Pack {
+            path: manifest,
+            reason: format!(
+                "names `path = \"{path}\"`, outside the skill folder, so the package could not \
+                 build; push the built component instead (`molecule-runtime build` the crate and \
+                 put its .wasm in the folder as tool.wasm), or depend on published crates"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The first `path = "…"` anywhere in `value` that leaves the folder (`..` or absolute).
+fn outside_path(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::Table(table) => table.iter().find_map(|(key, v)| match (key.as_str(), v) {
+            ("path", toml::Value::String(p)) => {
+                let path = Path::new(p);
+                let escapes = path.is_absolute()
+                    || path
+                        .components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir));
+                escapes.then(|| p.clone())
+            }
+            _ => outside_path(v),
+        }),
+        toml::Value::Array(items) => items.iter().find_map(outside_path),
+        _ => None,
+    }
 }
 
 /// The text between a leading `---` line and the next `---` line.

@@ -95,3 +95,20 @@ fn over_budget_layers_are_refused() {
     let text = refused(&[("a", 1), ("./a", 1)], small);
     assert!(text.contains("appears twice"), "{text}");
 }
+
+#[test]
+fn a_crate_with_a_path_dependency_outside_the_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    skill(&s);
+    std::fs::write(
+        s.join("Cargo.toml"),
+        "[package]\nname = \"s\"\n[dependencies]\nsdk = { path = \"../../sdk\" }\n",
+    )
+    .unwrap();
+    let err = pack(&s, &Limits::default()).unwrap_err().to_string();
+    assert!(
+        err.contains("Cargo.toml") && err.contains("../../sdk") && err.contains("tool.wasm"),
+        "{err}"
+    );
+}

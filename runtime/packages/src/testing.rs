@@ -1,6 +1,7 @@
-//! A real OCI registry for tests: Debian's `docker-registry` (the CNCF distribution registry,
-//! installed by `dev/setup`) started on 127.0.0.1 on a free port with its storage in a
-//! temporary folder and a generated config; stopped (killed and its folder removed) on drop.
+//! A real OCI registry for tests (feature `test-registry`): Debian's `docker-registry` (the
+//! CNCF distribution registry, installed by `dev/setup`) started on 127.0.0.1 on a free port
+//! with its storage in a temporary folder and a generated config; stopped (killed and its
+//! folder removed) on drop. Shared by the workspace's tests and the binary's CLI tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
