@@ -12,6 +12,8 @@ use molecule_runtime::capabilities::memory::SqliteMemory;
 use molecule_runtime::grants::Grants;
 use molecule_runtime::limits::format_bytes;
 use molecule_runtime::plan::{Overrides, Plan};
+use molecule_runtime::redact::escape;
+use molecule_runtime::workspace::packages::pull_packages;
 use molecule_runtime::workspace::policy::ConfigPolicy;
 use molecule_runtime::workspace::registry::plan_registry;
 
@@ -23,11 +25,12 @@ pub async fn run(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Result<E
         config_dir,
         ..Overrides::default()
     };
-    let plan = Plan::new(Env::from_process(), &overrides);
+    let mut plan = Plan::new(Env::from_process(), &overrides);
     let mut failed = plan.preflight.has_failures();
     if failed {
         println!("{}", plan.preflight.render());
     }
+    failed |= !check_packages(&mut plan).await;
     failed |= !check_adapter(ctx, &plan).await;
 
     let memory = Arc::new(SqliteMemory::in_memory()?);
@@ -69,6 +72,35 @@ pub async fn run(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Result<E
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Pulls and verifies the skill packages; prints each one's digest (what a tag resolved to)
+/// and signature status, or why it was refused.
+async fn check_packages(plan: &mut Plan) -> bool {
+    match pull_packages(plan).await {
+        Ok(pulled) => {
+            for skill in &pulled {
+                let origin = &skill.origin;
+                let reference = escape(&origin.reference);
+                println!("package {reference}: ok (skill {})", skill.id);
+                if origin.pinned {
+                    println!("  digest:    {}", origin.digest);
+                } else {
+                    println!(
+                        "  WARN:      a tag, not a digest: resolved to {}; pin it in skills:",
+                        origin.digest
+                    );
+                }
+                println!("  signature: {}", origin.signature);
+            }
+            plan.packages = pulled;
+            true
+        }
+        Err(err) => {
+            println!("packages: FAIL\n  {}", escape(&err.to_string()));
+            false
+        }
+    }
 }
 
 /// Builds, compiles and link-checks the adapter; prints the outcome.

@@ -26,6 +26,7 @@ mod final_status;
 pub mod health_route;
 mod metrics_route;
 mod peer_cards;
+pub mod packages;
 mod peers;
 mod platform;
 mod platform_secrets;

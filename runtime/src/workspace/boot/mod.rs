@@ -51,6 +51,9 @@ pub struct RunningWorkspace {
     pub card: CardHandle,
     /// The address the gRPC binding listens on (`a2a.grpc_port`; `None`: not served).
     pub grpc_addr: Option<SocketAddr>,
+    /// Where each skill package came from (reference, digest, signature status), in
+    /// config.yaml `skills:` order.
+    pub packages: Vec<molecule_packages::SkillOrigin>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     grpc: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
@@ -69,6 +72,8 @@ pub async fn boot(
     deps: BootDeps,
     listener: TcpListener,
 ) -> anyhow::Result<RunningWorkspace> {
+    let mut plan = plan;
+    plan.packages = crate::workspace::packages::pull_packages(&plan).await?;
     let plan = Arc::new(plan);
     let addr = listener.local_addr()?;
     configure_admission(&plan, &deps);
@@ -102,6 +107,7 @@ pub async fn boot(
         not_configured: server.not_configured,
         card: skills.card.handle,
         grpc_addr,
+        packages: plan.packages.iter().map(|p| p.origin.clone()).collect(),
         shutdown: Some(shutdown),
         server: server_task,
         grpc,
