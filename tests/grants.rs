@@ -1,6 +1,6 @@
 //! The capability grant matrix, through the config policy a workspace uses: every capability a
 //! skill requests is denied by default and works once config.yaml grants it; a secret reaches
-//! only the skill granted it; outgoing HTTP reaches only granted origins, and a name that
+//! only the skill granted it (as a placeholder unless exposed); outgoing HTTP reaches only granted origins, and a name that
 //! resolves to loopback is refused unless that exact host is granted.
 
 use std::collections::BTreeMap;
@@ -108,10 +108,19 @@ async fn env_and_secrets_reach_only_granted_skills() {
     let secret = call(&sandbox, &skill, "use_config", json!({"key": "API_TOKEN"}))
         .await
         .unwrap();
+    let held = secret["result"].as_str().unwrap();
     assert!(
-        secret["result"].as_str().unwrap().contains("tok-123"),
-        "{secret}"
+        held.starts_with("molecule-secret-API_TOKEN-") && !held.contains("tok-123"),
+        "the list form grants a placeholder: {secret}"
     );
+    // Only `expose: true` hands the value itself to the skill.
+    let yaml = "name: w\ngrants:\n  skills:\n    hostile: {env: [GREETING], secrets: {API_TOKEN: \
+                {expose: true}}}\n";
+    let (sandbox, skill) = load(&policy(root.path(), yaml, &values), &hostile, &wasm).await;
+    let secret = call(&sandbox, &skill, "use_config", json!({"key": "API_TOKEN"}))
+        .await
+        .unwrap();
+    assert_eq!(secret["result"], "tok-123");
 
     let (sandbox, skill) = load(&granted, &other, &wasm).await;
     let secret = call(&sandbox, &skill, "use_config", json!({"key": "API_TOKEN"}))

@@ -268,7 +268,7 @@ async fn secrets_pokes_and_wedged_state_reach_the_platform() {
         "secrets never enter the process env"
     );
     // Boot does not wait for the secrets: they arrive in the background and the skill
-    // granted them is reloaded.
+    // granted them is reloaded. Granted in the list form, the skill holds a placeholder.
     let mut out = String::new();
     for _ in 0..400 {
         out = ws
@@ -276,12 +276,16 @@ async fn secrets_pokes_and_wedged_state_reach_the_platform() {
             .call("use_config", r#"{"key":"API_TOKEN"}"#)
             .await
             .unwrap();
-        if out.contains("tok-from-platform") {
+        if out.contains("molecule-secret-API_TOKEN-") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(out.contains("tok-from-platform"), "{out}");
+    assert!(out.contains("molecule-secret-API_TOKEN-"), "{out}");
+    assert!(
+        !out.contains("tok-from-platform"),
+        "the value stays outside: {out}"
+    );
 
     wait_for("a first heartbeat", || {
         !platform.calls_to("POST", "/registry/heartbeat").is_empty()

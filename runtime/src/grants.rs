@@ -17,7 +17,7 @@ use crate::capabilities::memory::MemoryBackend;
 use crate::capabilities::tools::ToolsBackend;
 use crate::capabilities::Denial;
 use crate::limits::SandboxLimits;
-use molecule_egress::{EgressHooks, EgressPolicy};
+use molecule_egress::{EgressHooks, EgressPolicy, EgressSecrets, SecretBinding};
 
 /// The capabilities granted to one component.
 #[derive(Clone)]
@@ -58,6 +58,7 @@ impl Grants {
                 egress: None,
             },
             hosts_key: "the workspace's config.yaml".into(),
+            secrets: Vec::new(),
         }
     }
 
@@ -154,6 +155,9 @@ pub struct GrantsBuilder {
     grants: Grants,
     /// Where outgoing-HTTP origins are granted, named in every egress denial.
     hosts_key: String,
+    /// Secrets the egress layer substitutes for their placeholders (see
+    /// [`GrantsBuilder::secret_at_egress`]).
+    secrets: Vec<SecretBinding>,
 }
 
 impl GrantsBuilder {
@@ -181,6 +185,17 @@ impl GrantsBuilder {
     /// Grants the config key `key` with `value` (`None`: granted but unset).
     pub fn config(mut self, key: impl Into<String>, value: Option<String>) -> Self {
         Arc::make_mut(&mut self.grants.config).insert(key.into(), value);
+        self
+    }
+
+    /// Grants the secret of `binding` without its value: `config.get(name)` gives the
+    /// placeholder, and the egress layer puts the value into requests to the binding's origins
+    /// (headers; bodies when it says so), refuses the placeholder anywhere else, and masks the
+    /// value in every response (`molecule_egress::secrets`).
+    pub fn secret_at_egress(mut self, binding: SecretBinding) -> Self {
+        let placeholder = Some(binding.placeholder().to_owned());
+        Arc::make_mut(&mut self.grants.config).insert(binding.name().to_owned(), placeholder);
+        self.secrets.push(binding);
         self
     }
 
@@ -271,8 +286,12 @@ impl GrantsBuilder {
         self
     }
 
-    /// Finishes the grants. Without an HTTP grant, outgoing HTTP is denied.
+    /// Finishes the grants. Without an HTTP grant, outgoing HTTP is denied. Secrets granted
+    /// with [`GrantsBuilder::secret_at_egress`] go to the egress hooks; if their searchers
+    /// cannot be built, outgoing HTTP is refused (never sent without substitution and
+    /// redaction).
     pub fn build(mut self) -> Arc<Grants> {
+        let secrets = std::mem::take(&mut self.secrets);
         if self.grants.egress.is_none() {
             let none: [&str; 0] = [];
             let policy = EgressPolicy::with_key(&self.grants.component, &self.hosts_key, &none)
@@ -282,6 +301,29 @@ impl GrantsBuilder {
                 Err(err) => tracing::error!(error = %err, "cannot set up the HTTP deny policy"),
             }
         }
+        if !secrets.is_empty() {
+            self.attach_secrets(secrets);
+        }
         Arc::new(self.grants)
+    }
+
+    /// Hands `secrets` to the egress hooks (or takes outgoing HTTP offline if that fails).
+    fn attach_secrets(&mut self, secrets: Vec<SecretBinding>) {
+        let Some(hooks) = self.grants.egress.take() else {
+            return;
+        };
+        let cap = hooks.policy().response_cap();
+        match EgressSecrets::new(&self.grants.component, secrets, cap) {
+            Ok(set) => self.grants.egress = Some(hooks.with_secrets(Arc::new(set))),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot set up secrets at egress; outgoing HTTP is refused");
+                let none: [&str; 0] = [];
+                let reason = "the secrets granted to this component could not be set up";
+                self.grants.egress =
+                    EgressPolicy::with_key(&self.grants.component, &self.hosts_key, &none)
+                        .ok()
+                        .and_then(|p| EgressHooks::new(p.offline(reason)).ok());
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@
 
 pub mod bindings;
 pub mod budgets;
+pub mod build_info;
 pub mod builder;
 pub mod cache;
 mod call_text;
@@ -45,6 +46,7 @@ pub mod scaffold;
 pub mod scheduler;
 pub mod skill_dir;
 mod skill_snapshot;
+pub mod source_digest;
 mod state;
 mod toolchain;
 mod tree_hash;

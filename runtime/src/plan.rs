@@ -58,6 +58,11 @@ pub struct Plan {
     pub bind: SocketAddr,
     /// `runtime_config` exactly as written (adapters read their own keys from it).
     pub runtime_config: Value,
+    /// The skill packages (`skills:` entries that are OCI references), pulled and verified;
+    /// empty until boot or `check` pulls them (`workspace::packages::pull_packages`). Each
+    /// carries its [`SkillOrigin`](molecule_packages::SkillOrigin): reference, digest and
+    /// signature status.
+    pub packages: Vec<molecule_packages::PulledSkill>,
 }
 
 impl Plan {
@@ -106,6 +111,7 @@ impl Plan {
             plugins,
             data_dir,
             bind,
+            packages: Vec::new(),
         }
     }
 

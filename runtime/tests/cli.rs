@@ -199,7 +199,7 @@ fn check_and_build_report_per_component() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["build", "call", "check", "script"] {
+    for sub in ["build", "call", "check", "inspect", "script"] {
         let out = runtime(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
         assert!(text(&out.stdout).contains("Usage"), "{sub}");

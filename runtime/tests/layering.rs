@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The `src/` folders checked.
-const CRATES: [&str; 7] = [
+const CRATES: [&str; 8] = [
     "runtime/src",
     "runtime/a2a/src",
     "runtime/config/src",
     "runtime/llm/src",
     "runtime/egress/src",
     "runtime/platform/src",
+    "runtime/packages/src",
     "guest-sdk/src",
 ];
 

@@ -5,6 +5,8 @@
 /// The shared Python virtualenv with the A2A SDK (crate `molecule-python-venv`).
 pub use molecule_python_venv as python;
 
+pub mod image;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 

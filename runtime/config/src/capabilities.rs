@@ -2,6 +2,7 @@
 //! (SKILL.md `capabilities:`): host origins, env and secret names, directories, host interfaces
 //! and limits, plus the lenient parser both sides use.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -227,6 +228,42 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// How the skill gets one granted secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretUse {
+    /// Origins the egress layer sends the value to (in place of the placeholder). For the
+    /// list form: the entry's own `hosts`.
+    pub hosts: Vec<HostOrigin>,
+    /// Whether the placeholder is also replaced in request bodies (`body: true`).
+    pub body: bool,
+    /// Whether `config.get` (and a granted env var of the same name) gives the value itself
+    /// (`expose: true`); then nothing is substituted at egress.
+    pub expose: bool,
+    /// Whether it was granted by the list form (`secrets: [NAME]`).
+    pub list_form: bool,
+}
+
+impl SecretUse {
+    /// A short description for reports: `exposed`, or `placeholder → https://a, https://b
+    /// (headers, body)`.
+    pub fn describe(&self) -> String {
+        if self.expose {
+            return "exposed (the skill reads the value)".into();
+        }
+        let hosts: Vec<String> = self.hosts.iter().map(|h| h.to_string()).collect();
+        let hosts = match hosts.is_empty() {
+            true => "no origin".to_owned(),
+            false => hosts.join(", "),
+        };
+        let parts = if self.body {
+            "headers, body"
+        } else {
+            "headers"
+        };
+        format!("placeholder → {hosts} ({parts})")
+    }
+}
+
 /// One side of a capability decision: what is granted, or what is requested. Lists are
 /// de-duplicated in first-seen order; a limit is `None` when not stated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -237,6 +274,9 @@ pub struct CapabilitySet {
     pub env: Vec<String>,
     /// Names of secrets (values come from the host's secret store or environment).
     pub secrets: Vec<String>,
+    /// Grants only: how each secret of `secrets` is used (placeholder and origins, or
+    /// exposed); see [`SecretUse`]. Empty for requests.
+    pub secret_uses: BTreeMap<String, SecretUse>,
     /// Directories and their modes.
     pub dirs: Vec<DirAccess>,
     /// Host interfaces.
@@ -310,7 +350,19 @@ pub(crate) fn read_set(r: &mut Reader<'_>, value: &Value, key: &str, side: Side)
             Err(e) => r.warn(&item_key, format!("{e}; skipping it")),
         }
     }
-    for (name, target) in [("env", &mut set.env), ("secrets", &mut set.secrets)] {
+    // A mapping-form `secrets` grant is read by `secret_grants::read_secret_uses`.
+    let mapping_form =
+        side == Side::Grant && matches!(field(value, "secrets"), Some(Value::Mapping(_)));
+    let lists: &[&str] = if mapping_form {
+        &["env"]
+    } else {
+        &["env", "secrets"]
+    };
+    for name in lists {
+        let target = match *name {
+            "env" => &mut set.env,
+            _ => &mut set.secrets,
+        };
         for (item_key, text) in list(r, name) {
             let text = text.trim().to_string();
             if valid_var_name(&text) {

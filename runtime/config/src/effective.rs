@@ -2,9 +2,11 @@
 //! that is not granted and an [`Unrequested`] for every item of the skill's own grant it never
 //! asked for (the `check` command fails on those: grants should be least-privilege).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::capabilities::SecretUse;
 use crate::capabilities::{DirAccess, HostOrigin, Interface};
 use crate::grants_config::{CapabilityRequest, Grant};
 use crate::units::{format_bytes, format_duration};
@@ -133,6 +135,8 @@ pub struct Effective {
     pub env: Vec<String>,
     /// Requested secrets that are granted.
     pub secrets: Vec<String>,
+    /// How each of `secrets` is used (placeholder and origins, or exposed), from the grant.
+    pub secret_uses: BTreeMap<String, SecretUse>,
     /// Requested dirs that are granted, with the requested mode.
     pub dirs: Vec<DirAccess>,
     /// Requested interfaces that are granted; always includes `log`.
@@ -193,6 +197,7 @@ pub fn effective(request: &CapabilityRequest, grant: &Grant) -> Effective {
         hosts: Vec::new(),
         env: Vec::new(),
         secrets: Vec::new(),
+        secret_uses: BTreeMap::new(),
         dirs: Vec::new(),
         interfaces: Vec::new(),
         memory_limit: grant.memory_limit,
@@ -222,6 +227,11 @@ pub fn effective(request: &CapabilityRequest, grant: &Grant) -> Effective {
         |a, b| a == b,
         text,
     );
+    out.secret_uses = out
+        .secrets
+        .iter()
+        .filter_map(|name| g.secret_uses.get(name).map(|u| (name.clone(), u.clone())))
+        .collect();
     out.dirs = intersect(
         (CapabilityKind::Dir, grant, &mut out),
         &req.dirs,

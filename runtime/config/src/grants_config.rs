@@ -12,6 +12,7 @@ use crate::capabilities::{read_set, CapabilitySet, Side};
 use crate::keys::check_keys;
 use crate::lenient::{describe, field, Reader};
 use crate::sandbox::SandboxConfig;
+use crate::secret_grants::read_secret_uses;
 use crate::warning::Warning;
 
 /// The keys of a grant (`grants.default`, `grants.skills.<id>`). A near miss of any of them
@@ -86,7 +87,7 @@ impl GrantsConfig {
                     &GRANT_KEYS,
                     &["inbound_secret"],
                 );
-                read_set(r, d, "grants.default", Side::Grant)
+                read_grant(r, d, "grants.default")
             }
             None => CapabilitySet::default(),
         };
@@ -106,7 +107,7 @@ impl GrantsConfig {
                             &GRANT_KEYS,
                             &["inbound_secret"],
                         );
-                        read_set(r, entry, &key, Side::Grant)
+                        read_grant(r, entry, &key)
                     }
                     other => {
                         r.warn(
@@ -146,6 +147,13 @@ impl GrantsConfig {
             timeout,
         }
     }
+}
+
+/// One grant entry at `key`: its capability set and how it uses its secrets.
+fn read_grant(r: &mut Reader<'_>, value: &Value, key: &str) -> CapabilitySet {
+    let mut set = read_set(r, value, key, Side::Grant);
+    read_secret_uses(r, value, key, &mut set);
+    set
 }
 
 /// What a skill declares it needs, from `capabilities:` in its SKILL.md frontmatter.

@@ -9,7 +9,7 @@ use crate::key_path::join;
 use crate::lenient::{describe, Reader};
 
 /// The keys read at the top level of config.yaml.
-pub(crate) const TOP_KEYS: [&str; 24] = [
+pub(crate) const TOP_KEYS: [&str; 25] = [
     "name",
     "description",
     "role",
@@ -34,6 +34,7 @@ pub(crate) const TOP_KEYS: [&str; 24] = [
     "sandbox",
     "observability",
     "grants",
+    "packages",
 ];
 
 /// Security settings that are read only in some places, and where.
@@ -52,7 +53,7 @@ const PLACED: [(&str, &str); 3] = [
 /// The security keys that are sections (mappings of settings) rather than settings: `a2a`,
 /// `sandbox`, `grants`, `grants.default`, `grants.skills` and the budget subsections of
 /// `sandbox`.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "a2a",
     "sandbox",
     "grants",
@@ -66,6 +67,7 @@ const SECTIONS: [&str; 13] = [
     "task",
     "llm",
     "admission",
+    "packages",
 ];
 
 /// A key as compared for near misses: lower case, `-` and spaces as `_`.

@@ -22,11 +22,13 @@ mod key_path;
 mod keys;
 mod lenient;
 mod log_level;
+mod packages;
 mod plugins;
 mod preflight;
 mod prompt;
 mod report;
 mod sandbox;
+mod secret_grants;
 mod sections;
 mod source;
 pub mod units;
@@ -36,13 +38,16 @@ mod workspace;
 #[cfg(test)]
 mod tests;
 
-pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface};
+pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface, SecretUse};
 pub use card_keys::{CardSigningConfig, TrustedCardKey};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
 pub use extended_card::{ExtendedCardConfig, ExtendedSkill};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
 pub use log_level::{LogLevel, DEFAULT_LOG_LEVEL, LOG_LEVELS};
+pub use packages::{
+    is_package_reference, is_pinned, package_skill_id, PackagesConfig, SignaturePolicy,
+};
 pub use plugins::{
     load_plugins, Plugin, PluginManifest, PluginOrigin, PluginSet, PromptText, Shadowed,
     SkippedPlugin,

@@ -6,6 +6,8 @@
 use std::path::Path;
 
 use crate::env::Env;
+use crate::escape_text;
+use crate::packages::{is_package_reference, is_pinned, package_skill_id};
 use crate::report::{PreflightReport, Status};
 use crate::sections::{sendable_secret, UNSENDABLE};
 use crate::units::format_bytes;
@@ -303,7 +305,8 @@ fn check_files(report: &mut PreflightReport, config: &WorkspaceConfig, config_di
 }
 
 fn check_skills(report: &mut PreflightReport, config: &WorkspaceConfig, config_dir: &Path) {
-    for id in &config.skills {
+    check_packages(report, config);
+    for id in config.skills.iter().filter(|s| !is_package_reference(s)) {
         let md = config_dir.join("skills").join(id).join("SKILL.md");
         if md.is_file() {
             report.push(Status::Pass, format!("skill {id}"), "SKILL.md found");
@@ -320,6 +323,10 @@ fn check_skills(report: &mut PreflightReport, config: &WorkspaceConfig, config_d
     }
     for id in config.grants.skills.keys() {
         let present = config.skills.contains(id)
+            || config
+                .skills
+                .iter()
+                .any(|s| is_package_reference(s) && package_skill_id(s) == id)
             || config_dir
                 .join("skills")
                 .join(id)
@@ -332,6 +339,51 @@ fn check_skills(report: &mut PreflightReport, config: &WorkspaceConfig, config_d
                 format!("grants capabilities to `{id}`, which is not a listed or local skill; remove the entry (ignore if a plugin provides the skill)"),
             );
         }
+    }
+}
+
+/// Skill packages: a tag without a digest warns (what it names can change under the
+/// workspace); `require` with packages and no trusted key, or a trusted key file that is not
+/// there, FAILs (no package could load).
+fn check_packages(report: &mut PreflightReport, config: &WorkspaceConfig) {
+    let refs: Vec<&String> = config
+        .skills
+        .iter()
+        .filter(|s| is_package_reference(s))
+        .collect();
+    let packages = &config.packages;
+    for key in &packages.trusted_keys {
+        if !key.is_file() {
+            report.push(
+                Status::Fail,
+                "packages.trusted_keys",
+                format!("{} does not exist or is not a file", key.display()),
+            );
+        }
+    }
+    for entry in &refs {
+        let name = format!("skill {}", escape_text(entry));
+        if is_pinned(entry) {
+            report.push(Status::Pass, name, "OCI package pinned by digest");
+        } else {
+            report.push(
+                Status::Warn,
+                name,
+                "an OCI tag without a digest: what it names can change; pin it as \
+                 `<repository>@sha256:<digest>` (`molecule-runtime check` shows the digest it \
+                 resolves to now)",
+            );
+        }
+    }
+    let require = packages.signatures == crate::SignaturePolicy::Require;
+    if !refs.is_empty() && require && packages.trusted_keys.is_empty() {
+        report.push(
+            Status::Fail,
+            "packages.signatures",
+            "`require` (the default) with no packages.trusted_keys: no skill package can \
+             load; add the signer's public key (cosign.pub) to packages.trusted_keys, or set \
+             packages.signatures to `warn`",
+        );
     }
 }
 

@@ -26,7 +26,9 @@ use crate::body::{CappedBody, MeteredBody};
 use crate::budget::CallBudget;
 use crate::classify::classify;
 use crate::policy::{EgressPolicy, Grant, RequestHost, Scheme, Timeouts};
+use crate::redact::{redact_headers, RedactedBody};
 use crate::resolver::{Resolver, SystemResolver};
+use crate::secrets::{Destination, EgressSecrets};
 
 /// The future wasi-http drives after the response head arrived: the connection's I/O.
 pub type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -53,6 +55,7 @@ pub struct SetupError {
 pub struct EgressHooks {
     inner: Arc<Inner>,
     budget: Option<CallBudget>,
+    secrets: Option<Arc<EgressSecrets>>,
 }
 
 /// What every clone of an [`EgressHooks`] shares.
@@ -88,7 +91,20 @@ impl EgressHooks {
                 tls: Arc::new(tls),
             }),
             budget: None,
+            secrets: None,
         })
+    }
+
+    /// These hooks substituting and redacting `secrets` (see [`crate::secrets`]); an empty
+    /// set changes nothing (request bodies then stream unbuffered).
+    pub fn with_secrets(mut self, secrets: Arc<EgressSecrets>) -> Self {
+        self.secrets = (!secrets.is_empty()).then_some(secrets);
+        self
+    }
+
+    /// The secrets these hooks substitute, if any.
+    pub fn secrets(&self) -> Option<&Arc<EgressSecrets>> {
+        self.secrets.as_ref()
     }
 
     /// These hooks for one call, within `budget`: requests past it are refused before any
@@ -97,6 +113,7 @@ impl EgressHooks {
         EgressHooks {
             inner: self.inner.clone(),
             budget: Some(budget),
+            secrets: self.secrets.clone(),
         }
     }
 
@@ -165,6 +182,15 @@ impl EgressHooks {
             return Err(Error::HttpRequestDenied);
         }
         let limits = effective_timeouts(policy.limits(), options);
+        if let Some(secrets) = &self.secrets {
+            let to = Destination {
+                scheme,
+                host: &host,
+                port,
+                origin: &origin,
+            };
+            request = secrets.prepare(request, to, limits.first_byte).await?;
+        }
 
         let candidates = self.addresses(&host, port, limits.dns).await?;
         let permitted = self.permitted(&origin, grant, candidates)?;
@@ -232,13 +258,20 @@ impl EgressHooks {
         let cap = policy.response_cap();
         let mut response = head.map(|body| {
             let body = CappedBody::new(body, cap, limits.between_bytes);
-            match &self.budget {
+            let body = match &self.budget {
                 Some(budget) => body
                     .with_budget(budget.clone(), policy.component())
                     .boxed_unsync(),
                 None => body.boxed_unsync(),
+            };
+            match &self.secrets {
+                Some(secrets) => RedactedBody::new(body, secrets.clone()).boxed_unsync(),
+                None => body,
             }
         });
+        if let Some(secrets) = &self.secrets {
+            redact_headers(secrets, response.headers_mut());
+        }
         response.extensions_mut().insert(ConnectedAddr(addr));
         let io: IoFuture = Box::new(async move {
             match conn {

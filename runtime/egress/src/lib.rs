@@ -27,6 +27,10 @@
 //! 6. With a per-call [`CallBudget`] ([`EgressState::with_budget`]), requests past its count
 //!    are refused before step 1 (`internal-error` with the embedder's text), and request plus
 //!    response body bytes past its size end the body with that error.
+//! 7. With secrets ([`EgressHooks::with_secrets`], module [`secrets`]), the guest holds
+//!    placeholders: after step 1 they are replaced by the values in requests to each secret's
+//!    origins (headers; bodies where allowed) and refused anywhere else; every response has
+//!    the values masked ([`RedactedBody`], [`redact_headers`]) before the guest reads it.
 //!
 //! Granting a *name* literally trusts its DNS: if `http://intranet.corp` is granted and
 //! resolves to 10.0.0.5, the request goes through. Grant public APIs by exact name only when
@@ -91,7 +95,9 @@ mod budget;
 mod classify;
 mod hooks;
 mod policy;
+mod redact;
 mod resolver;
+pub mod secrets;
 
 pub use body::{CappedBody, MeteredBody};
 pub use budget::{CallBudget, Spent};
@@ -101,7 +107,9 @@ pub use policy::{
     EgressPolicy, Grant, HostPattern, Origin, PolicyError, RequestHost, Scheme, Timeouts,
     DEFAULT_MAX_RESPONSE_BYTES,
 };
+pub use redact::{redact_headers, RedactedBody, MASK};
 pub use resolver::{Resolver, StaticResolver, SystemResolver};
+pub use secrets::{new_placeholder, EgressSecrets, SecretBinding, PLACEHOLDER_PREFIX};
 
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};

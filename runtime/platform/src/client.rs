@@ -104,6 +104,7 @@ impl PlatformClientBuilder {
                 a2a_backoff: self.a2a_backoff,
                 retry_after_cap: self.retry_after_cap,
                 registration: Mutex::new(None),
+                registered: std::sync::atomic::AtomicBool::new(false),
                 inbound_secret: secret_tx,
                 secrets: RwLock::new(Secrets::default()),
                 auth_lost: Notify::new(),
@@ -129,6 +130,8 @@ pub(crate) struct Inner {
     pub(crate) a2a_backoff: Backoff,
     pub(crate) retry_after_cap: Duration,
     registration: Mutex<Option<RegisterRequest>>,
+    /// Set once the platform has accepted a registration (never cleared).
+    registered: std::sync::atomic::AtomicBool,
     inbound_secret: watch::Sender<Option<String>>,
     pub(crate) secrets: RwLock<Secrets>,
     /// Signalled when a call other than `register` or `heartbeat` answered 401: the platform no longer
@@ -196,6 +199,15 @@ impl PlatformClient {
     pub fn tokens(&self) -> &TokenStore {
         &self.inner.tokens
     }
+    /// True once the platform has accepted a registration of this workspace (a 2xx answer to
+    /// `POST /registry/register`, first or re-registration); it stays true after that, also
+    /// while the platform is unreachable. `/readyz` reports it.
+    pub fn has_registered(&self) -> bool {
+        self.inner
+            .registered
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The latest `platform_inbound_secret` from register or heartbeat answers.
     pub fn inbound_secret(&self) -> watch::Receiver<Option<String>> {
         self.inner.inbound_secret.subscribe()
@@ -336,6 +348,9 @@ impl PlatformClient {
                         tracing::info!(workspace = %self.inner.id, "workspace token received and saved");
                     }
                     self.note_secret(&resp.platform_inbound_secret);
+                    self.inner
+                        .registered
+                        .store(true, std::sync::atomic::Ordering::Release);
                     return Ok(resp);
                 }
                 Err(e) if e.is_retryable() && attempt + 1 < attempts => {

@@ -3,7 +3,10 @@
 mod build;
 mod call;
 mod check;
+mod inspect;
+mod inspect_caps;
 mod new;
+mod packages;
 mod run;
 mod script;
 mod smoke;
@@ -74,13 +77,29 @@ pub enum Command {
     Smoke(smoke::SmokeArgs),
     /// Write a new skill folder or a self-contained workspace from a template.
     New(new::NewArgs),
+    /// Show what is in this build and this workspace: versions, the adapter and every skill
+    /// with its source, digest and requested / granted / effective capabilities (`--json`
+    /// for a stable machine-readable shape). Builds and starts nothing.
+    Inspect(inspect::InspectArgs),
+    /// Pack a skill folder into one OCI artifact and push it to a registry; prints the
+    /// reference pinned by digest for config.yaml `skills:`.
+    Push(packages::PushArgs),
+    /// Pull a skill package into the cache: check its digest, its signature (cosign, trusted
+    /// keys) and unpack it safely.
+    Pull(packages::PullArgs),
+    /// Sign a pushed skill package with a private key (a cosign-compatible signature at tag
+    /// `sha256-<hex>.sig`).
+    Sign(packages::SignArgs),
 }
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Run(run::RunArgs::default()));
-    if let Command::New(args) = command {
-        return new::run(args);
+    match command {
+        Command::New(args) => return new::run(args),
+        Command::Push(args) => return packages::push(args).await,
+        Command::Sign(args) => return packages::sign(args).await,
+        _ => {}
     }
     // A workspace command reads its config.yaml first: its `observability.log_level` applies
     // before anything else logs, and `run` sizes the engine's pool from it.
@@ -109,7 +128,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&ctx, args).await,
         Command::Script(args) => script::run(&ctx, args).await,
         Command::Smoke(args) => smoke::run(&ctx, args).await,
+        Command::Pull(args) => packages::pull(&ctx, args).await,
         Command::New(args) => new::run(args),
+        Command::Inspect(args) => inspect::run(&ctx, args).await,
+        Command::Push(args) => packages::push(args).await,
+        Command::Sign(args) => packages::sign(args).await,
     }
 }
 

@@ -12,6 +12,8 @@ use molecule_runtime::capabilities::memory::SqliteMemory;
 use molecule_runtime::grants::Grants;
 use molecule_runtime::limits::format_bytes;
 use molecule_runtime::plan::{Overrides, Plan};
+use molecule_runtime::redact::escape;
+use molecule_runtime::workspace::packages::pull_packages;
 use molecule_runtime::workspace::policy::ConfigPolicy;
 use molecule_runtime::workspace::registry::plan_registry;
 
@@ -23,11 +25,12 @@ pub async fn run(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Result<E
         config_dir,
         ..Overrides::default()
     };
-    let plan = Plan::new(Env::from_process(), &overrides);
+    let mut plan = Plan::new(Env::from_process(), &overrides);
     let mut failed = plan.preflight.has_failures();
     if failed {
         println!("{}", plan.preflight.render());
     }
+    failed |= !check_packages(&mut plan).await;
     failed |= !check_adapter(ctx, &plan).await;
 
     let memory = Arc::new(SqliteMemory::in_memory()?);
@@ -71,6 +74,35 @@ pub async fn run(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Result<E
     })
 }
 
+/// Pulls and verifies the skill packages; prints each one's digest (what a tag resolved to)
+/// and signature status, or why it was refused.
+async fn check_packages(plan: &mut Plan) -> bool {
+    match pull_packages(plan).await {
+        Ok(pulled) => {
+            for skill in &pulled {
+                let origin = &skill.origin;
+                let reference = escape(&origin.reference);
+                println!("package {reference}: ok (skill {})", skill.id);
+                if origin.pinned {
+                    println!("  digest:    {}", origin.digest);
+                } else {
+                    println!(
+                        "  WARN:      a tag, not a digest: resolved to {}; pin it in skills:",
+                        origin.digest
+                    );
+                }
+                println!("  signature: {}", origin.signature);
+            }
+            plan.packages = pulled;
+            true
+        }
+        Err(err) => {
+            println!("packages: FAIL\n  {}", escape(&err.to_string()));
+            false
+        }
+    }
+}
+
 /// Builds, compiles and link-checks the adapter; prints the outcome.
 async fn check_adapter(ctx: &Context, plan: &Plan) -> bool {
     let runtime = &plan.adapter.runtime;
@@ -109,7 +141,8 @@ fn describe_request(frontmatter: &str, id: &str) -> String {
     describe(&request.caps)
 }
 
-fn describe(set: &CapabilitySet) -> String {
+/// One line for a capability set (`hosts [..]; env [..]; …`, or `nothing`).
+pub(super) fn describe(set: &CapabilitySet) -> String {
     let mut parts = Vec::new();
     let list = |name: &str, items: Vec<String>, parts: &mut Vec<String>| {
         if !items.is_empty() {
@@ -122,7 +155,14 @@ fn describe(set: &CapabilitySet) -> String {
         &mut parts,
     );
     list("env", set.env.clone(), &mut parts);
-    list("secrets", set.secrets.clone(), &mut parts);
+    let secrets = set
+        .secrets
+        .iter()
+        .map(|name| match set.secret_uses.get(name) {
+            Some(use_) => format!("{name}: {}", use_.describe()),
+            None => name.clone(),
+        });
+    list("secrets", secrets.collect(), &mut parts);
     list(
         "dirs",
         set.dirs
@@ -149,11 +189,13 @@ fn describe(set: &CapabilitySet) -> String {
     }
 }
 
-fn describe_effective(eff: &Effective) -> String {
+/// One line for what a skill runs with (limits always stated).
+pub(super) fn describe_effective(eff: &Effective) -> String {
     let set = CapabilitySet {
         hosts: eff.hosts.clone(),
         env: eff.env.clone(),
         secrets: eff.secrets.clone(),
+        secret_uses: eff.secret_uses.clone(),
         dirs: eff.dirs.clone(),
         interfaces: eff.interfaces.clone(),
         memory_limit: Some(eff.memory_limit),

@@ -7,7 +7,7 @@
 //!   folders) under the grants of [`policy`];
 //! * the A2A bridge — `executor.rs` runs each task on the adapter, `convert.rs` maps the wire
 //!   types to the WIT ones, `card.rs` builds the Agent Card, `metrics_route.rs` serves
-//!   `GET /metrics` beside it;
+//!   `GET /metrics` beside it and [`health_route`] `GET /healthz` and `GET /readyz`;
 //! * the capability backends of one task — [`task_tools`] (skill tools and built-ins),
 //!   `task_events.rs`, `peers.rs` (the platform's peers);
 //! * joining the platform — `platform.rs`, the secrets it hands out `platform_secrets.rs`;
@@ -23,7 +23,9 @@ mod deps;
 mod discover;
 mod executor;
 mod final_status;
+pub mod health_route;
 mod metrics_route;
+pub mod packages;
 mod peer_cards;
 mod peers;
 mod platform;

@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use molecule_config::{
     effective, CapabilityRequest, DirMode, Effective, Interface, WorkspaceConfig,
 };
+use molecule_egress::{new_placeholder, SecretBinding};
 
 use super::skills::GrantPolicy;
 use crate::capabilities::llm::LlmBackend;
@@ -27,6 +28,9 @@ pub struct ConfigPolicy {
     values: BTreeMap<String, String>,
     late: Option<LateValues>,
     offline: Option<String>,
+    /// The placeholder of each secret, made once per policy (one workspace boot) and kept
+    /// across skill reloads.
+    placeholders: Mutex<BTreeMap<String, String>>,
 }
 
 /// Values that arrive after boot (the platform's secrets), read at each grant and preferred
@@ -52,6 +56,7 @@ impl ConfigPolicy {
             values,
             late: None,
             offline: None,
+            placeholders: Mutex::default(),
         }
     }
 
@@ -68,6 +73,55 @@ impl ConfigPolicy {
             return Some(v);
         }
         self.values.get(name).cloned()
+    }
+
+    /// The placeholder of secret `name` for this boot (made on first use).
+    ///
+    /// # Errors
+    /// The operating system's random source failed.
+    fn placeholder(&self, name: &str) -> anyhow::Result<String> {
+        let mut map = self
+            .placeholders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(p) = map.get(name) {
+            return Ok(p.clone());
+        }
+        let p = new_placeholder(name)
+            .map_err(|e| anyhow::anyhow!("cannot make a placeholder for secret `{name}`: {e}"))?;
+        map.insert(name.to_owned(), p.clone());
+        Ok(p)
+    }
+
+    /// The egress binding of `skill`'s secret `name` when it is held as a placeholder (not
+    /// exposed, and set); `None` otherwise.
+    fn secret_binding(
+        &self,
+        skill: &str,
+        eff: &Effective,
+        name: &str,
+    ) -> anyhow::Result<Option<SecretBinding>> {
+        let Some(use_) = eff.secret_uses.get(name).filter(|u| !u.expose) else {
+            return Ok(None);
+        };
+        let Some(value) = self.value(name) else {
+            return Ok(None);
+        };
+        let entry = match self.config.grants.skills.contains_key(skill) {
+            true => format!("grants.skills.{skill}"),
+            false => "grants.default".to_owned(),
+        };
+        let hosts: Vec<String> = use_.hosts.iter().map(|h| h.to_string()).collect();
+        let key = format!("{entry}.secrets.{name}");
+        let placeholder = self.placeholder(name)?;
+        Ok(Some(SecretBinding::new(
+            name,
+            &key,
+            &placeholder,
+            &value,
+            &hosts,
+            use_.body,
+        )?))
     }
 
     /// The same policy giving skills granted `llm` the model through `backend` (the
@@ -145,13 +199,26 @@ impl GrantPolicy for ConfigPolicy {
             ))
             .hosts_key(hosts_key)
             .limits(limits);
-        for name in &eff.env {
-            if let Some(value) = self.value(name) {
-                grants = grants.env(name, value);
+        let mut bindings = BTreeMap::new();
+        for name in &eff.secrets {
+            match self.secret_binding(id, &eff, name)? {
+                Some(binding) => {
+                    bindings.insert(name.clone(), binding.placeholder().to_owned());
+                    grants = grants.secret_at_egress(binding);
+                }
+                // Exposed, or unset (`None`); a secret without a use is never exposed.
+                None => {
+                    let exposed = eff.secret_uses.get(name).is_some_and(|u| u.expose);
+                    grants = grants.config(name, self.value(name).filter(|_| exposed));
+                }
             }
         }
-        for name in &eff.secrets {
-            grants = grants.config(name, self.value(name));
+        for name in &eff.env {
+            // An env var named like a secret held as a placeholder gets the placeholder too.
+            let value = bindings.get(name).cloned().or_else(|| self.value(name));
+            if let Some(value) = value {
+                grants = grants.env(name, value);
+            }
         }
         for (i, dir) in eff.dirs.iter().enumerate() {
             let host: PathBuf = dir.resolve(&self.config.config_dir);

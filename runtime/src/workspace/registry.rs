@@ -1,4 +1,5 @@
-//! The workspace's skill registry as the plan describes it: `skills/` plus plugin skills,
+//! The workspace's skill registry as the plan describes it: pulled skill packages, `skills/`
+//! and plugin skills,
 //! filtered by config.yaml `skills:` and the adapter, with grants from config.yaml. Used by
 //! boot, smoke mode and `workspace check`.
 
@@ -59,6 +60,7 @@ pub fn plan_registry(
     policy: Arc<dyn GrantPolicy>,
 ) -> SkillRegistry {
     SkillRegistry::new(host, builder, policy, plan.skill_roots.clone())
+        .with_packages(plan.packages.iter().map(|p| p.dir.clone()).collect())
         .with_extra_dirs(
             plan.plugins
                 .plugins
@@ -67,9 +69,21 @@ pub fn plan_registry(
                 .collect(),
         )
         .with_filter(SkillFilter {
-            only: (!plan.config.skills.is_empty()).then(|| plan.config.skills.clone()),
+            only: (!plan.config.skills.is_empty()).then(|| skill_ids(&plan.config.skills)),
             runtime: Some(plan.config.runtime.clone()),
         })
+}
+
+/// The skill ids config.yaml `skills:` names: folder ids as written, and the id each OCI
+/// reference loads as (the last component of its repository).
+fn skill_ids(skills: &[String]) -> Vec<String> {
+    skills
+        .iter()
+        .map(|s| match molecule_config::is_package_reference(s) {
+            true => molecule_config::package_skill_id(s).to_owned(),
+            false => s.clone(),
+        })
+        .collect()
 }
 
 /// Values for granted env vars and secrets: the host's environment.

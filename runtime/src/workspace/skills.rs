@@ -126,6 +126,7 @@ pub struct SkillRegistry {
     sandbox: Sandbox,
     policy: Arc<dyn GrantPolicy>,
     roots: Vec<PathBuf>,
+    packages: Vec<PathBuf>,
     extra: Vec<PathBuf>,
     filter: SkillFilter,
     current: ArcSwap<SkillSnapshot>,
@@ -149,6 +150,7 @@ impl SkillRegistry {
             sandbox,
             policy,
             roots,
+            packages: Vec::new(),
             extra: Vec::new(),
             filter: SkillFilter::default(),
             current: ArcSwap::from_pointee(SkillSnapshot::default()),
@@ -160,6 +162,13 @@ impl SkillRegistry {
     /// Loads only the skills `filter` admits.
     pub fn with_filter(mut self, filter: SkillFilter) -> Self {
         self.filter = filter;
+        self
+    }
+
+    /// Adds unpacked skill packages (pulled and verified), consulted before the roots: a
+    /// folder under `skills/` never shadows a package config.yaml pinned.
+    pub fn with_packages(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.packages = dirs;
         self
     }
 
@@ -277,6 +286,7 @@ impl SkillRegistry {
     /// usable skill folders.
     fn discover(&self) -> Discovered {
         let mut found = Discovered::default();
+        self.admit_folders(&mut found, &self.packages);
         for root in &self.roots {
             let Ok(entries) = std::fs::read_dir(root) else {
                 continue;
@@ -294,14 +304,19 @@ impl SkillRegistry {
                 }
             }
         }
-        for path in &self.extra {
+        self.admit_folders(&mut found, &self.extra);
+        found
+    }
+
+    /// Admits each folder of `dirs` that holds a `SKILL.md`, by its folder name.
+    fn admit_folders(&self, found: &mut Discovered, dirs: &[PathBuf]) {
+        for path in dirs {
             if path.join("SKILL.md").is_file() {
                 if let Some(id) = path.file_name().and_then(|n| n.to_str()) {
-                    self.admit(&mut found, id.to_owned(), path.clone());
+                    self.admit(found, id.to_owned(), path.clone());
                 }
             }
         }
-        found
     }
 
     fn admit(&self, found: &mut Discovered, id: String, path: PathBuf) {

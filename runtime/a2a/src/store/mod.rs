@@ -187,6 +187,25 @@ impl TaskStore {
         self.call(|_| Ok(())).await
     }
 
+    /// Checks that the database takes a write now: one transaction that takes SQLite's write
+    /// lock and rewrites the header's `user_version` with its own value, then commits (one
+    /// page to the WAL; no task row changes). It runs on the store thread in queue order, so
+    /// it waits behind the writes queued before it: a caller that must not wait bounds it
+    /// with a timeout (`/readyz` does).
+    ///
+    /// Errors: [`StoreError::NotWritable`] naming the file and SQLite's reason (a read-only
+    /// file or folder, a full disk, a locked database); [`StoreError::Closed`].
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        self.call(move |c| {
+            write_check(c).map_err(|e| StoreError::NotWritable {
+                path: path.to_string(),
+                reason: types::reason(&e),
+            })
+        })
+        .await
+    }
+
     /// The store's counters now (tasks by state, writes, commits, failures). Reads atomics
     /// only: it never waits for the store thread.
     pub fn metrics(&self) -> StoreMetrics {
@@ -274,6 +293,14 @@ impl TaskStore {
     }
 }
 
+/// One committed write that changes nothing: `user_version` set to itself.
+fn write_check(c: &mut Connection) -> rusqlite::Result<()> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()
+}
+
 /// The error of opening the store at `path`.
 fn open_error(path: &str, e: &rusqlite::Error) -> StoreError {
     StoreError::Open {
@@ -297,4 +324,31 @@ pub async fn prune_now(store: &TaskStore) -> Result<(), StoreError> {
             Ok(())
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn write_check_passes_on_a_writable_store_and_names_the_file_when_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tasks.sqlite");
+        let store = TaskStore::open(&file, Retention::default()).unwrap();
+        store.check_writable().await.unwrap();
+        // `query_only` makes SQLite refuse every write on this connection, as a read-only
+        // file would (the tests run as root, which file modes do not stop).
+        store
+            .call(|c| {
+                c.pragma_update(None, "query_only", true)
+                    .map_err(|e| read_error("test", "query_only", &e))
+            })
+            .await
+            .unwrap();
+        let err = store.check_writable().await.unwrap_err();
+        assert!(matches!(err, StoreError::NotWritable { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains(&file.display().to_string()), "{text}");
+        assert!(text.contains("not writable"), "{text}");
+    }
 }

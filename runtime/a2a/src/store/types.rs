@@ -58,6 +58,15 @@ pub enum StoreError {
         /// The JSON error.
         reason: String,
     },
+    /// The write check ([`TaskStore::check_writable`](super::TaskStore::check_writable)) could
+    /// not commit: task writes would fail the same way.
+    #[error("the task store {path} is not writable: {reason}")]
+    NotWritable {
+        /// The database file.
+        path: String,
+        /// SQLite's reason, e.g. `attempt to write a readonly database`.
+        reason: String,
+    },
     /// The store thread is gone (the process is shutting down).
     #[error("the task store {path} is closed (its thread has stopped)")]
     Closed {

@@ -8,11 +8,13 @@ mod fail_closed;
 mod grants;
 mod hostile;
 mod log_level;
+mod packages;
 mod plugins;
 mod preflight;
 mod prompt;
 mod raw_scalars;
 mod sandbox;
+mod secret_grants;
 mod units;
 mod workspace;
 

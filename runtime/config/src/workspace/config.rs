@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::env::Env;
 use crate::grants_config::{Grant, GrantsConfig};
 use crate::log_level::LogLevel;
+use crate::packages::PackagesConfig;
 use crate::sandbox::SandboxConfig;
 use crate::sections::{A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig};
 use crate::warning::Warning;
@@ -83,7 +84,8 @@ pub struct WorkspaceConfig {
     pub idle_prompt_file: Option<PathBuf>,
     /// `idle_interval_seconds` (default 600).
     pub idle_interval: Duration,
-    /// `skills`: skill ids (folders under `skills/`).
+    /// `skills`: skill ids (folders under `skills/`), or OCI references of skill packages
+    /// (an entry holding a `/`: `registry/org/skill@sha256:<hex>`).
     pub skills: Vec<String>,
     /// `plugins`: plugin names expected to be installed.
     pub plugins: Vec<String>,
@@ -103,6 +105,9 @@ pub struct WorkspaceConfig {
     pub observability: ObservabilityConfig,
     /// `grants`: capability grants for skills.
     pub grants: GrantsConfig,
+    /// `packages`: skill packages from OCI registries (signature policy, trusted keys,
+    /// cache, insecure registries).
+    pub packages: PackagesConfig,
     /// Everything that fell back to a default, in file order.
     pub warnings: Vec<Warning>,
     /// Problems that must stop the workspace; preflight FAILs on each (check `config`). Either

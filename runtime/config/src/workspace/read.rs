@@ -13,6 +13,7 @@ use crate::env::Env;
 use crate::grants_config::GrantsConfig;
 use crate::keys::{check_keys, check_nested, TOP_KEYS};
 use crate::lenient::{field, Reader};
+use crate::packages::PackagesConfig;
 use crate::sandbox::SandboxConfig;
 use crate::sections::{A2aConfig, DelegationConfig, ObservabilityConfig, RuntimeConfig};
 use crate::source::SourceMap;
@@ -68,6 +69,7 @@ impl WorkspaceConfig {
         let sandbox = SandboxConfig::read(&mut r, field(v, "sandbox"));
         let observability = ObservabilityConfig::read(&mut r, field(v, "observability"));
         let grants = GrantsConfig::read(&mut r, field(v, "grants"));
+        let packages = PackagesConfig::read(&mut r, field(v, "packages"), config_dir);
         check_top_level(&mut r, v);
         let (warnings, errors) = (r.warnings, r.errors);
 
@@ -109,6 +111,7 @@ impl WorkspaceConfig {
             sandbox,
             observability,
             grants,
+            packages,
             warnings,
             errors,
         }
@@ -118,13 +121,14 @@ impl WorkspaceConfig {
 /// Unknown and misplaced top-level keys, empty security sections, and security settings
 /// nested where they are never read.
 fn check_top_level(r: &mut Reader<'_>, v: &Value) {
-    let secure = ["a2a", "sandbox", "grants"];
+    let secure = ["a2a", "sandbox", "grants", "packages"];
     let placed = ["inbound_secret", "memory_limit", "timeout"];
     check_keys(r, v, "", &TOP_KEYS, &secure, &placed);
     for (key, holds) in [
         ("a2a", "inbound_secret"),
         ("sandbox", "the limits of untrusted code"),
         ("grants", "the capability grants"),
+        ("packages", "the signature policy of skill packages"),
     ] {
         if v.get(key).is_some_and(Value::is_null) {
             r.warn(

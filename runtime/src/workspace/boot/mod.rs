@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::plan::Plan;
 use crate::scheduler::AdmissionConfig;
 use crate::workspace::adapter::ready_adapter;
+use crate::workspace::health_route::Readiness;
 use crate::workspace::platform::PlatformLink;
 use crate::workspace::policy::LateValues;
 use crate::workspace::reload::{watch_skills, FolderWatcher, DEBOUNCE};
@@ -50,6 +51,9 @@ pub struct RunningWorkspace {
     pub card: CardHandle,
     /// The address the gRPC binding listens on (`a2a.grpc_port`; `None`: not served).
     pub grpc_addr: Option<SocketAddr>,
+    /// Where each skill package came from (reference, digest, signature status), in
+    /// config.yaml `skills:` order.
+    pub packages: Vec<molecule_packages::SkillOrigin>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     grpc: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
@@ -68,6 +72,8 @@ pub async fn boot(
     deps: BootDeps,
     listener: TcpListener,
 ) -> anyhow::Result<RunningWorkspace> {
+    let mut plan = plan;
+    plan.packages = crate::workspace::packages::pull_packages(&plan).await?;
     let plan = Arc::new(plan);
     let addr = listener.local_addr()?;
     configure_admission(&plan, &deps);
@@ -89,13 +95,19 @@ pub async fn boot(
     watchers.push(prompt_watcher);
     let a2a = server.a2a.clone();
     let grpc = grpc.map(|l| start_grpc(server.a2a.clone(), l));
-    let (shutdown, server_task) = start_serving(server.a2a, opened.store.clone(), listener);
+    let readiness = Readiness::new(
+        server.not_configured.clone(),
+        opened.store.clone(),
+        opened.platform.clone(),
+    );
+    let (shutdown, server_task) = start_serving(server.a2a, readiness, listener);
     Ok(RunningWorkspace {
         addr,
         skills: skills.registry,
         not_configured: server.not_configured,
         card: skills.card.handle,
         grpc_addr,
+        packages: plan.packages.iter().map(|p| p.origin.clone()).collect(),
         shutdown: Some(shutdown),
         server: server_task,
         grpc,

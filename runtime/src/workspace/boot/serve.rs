@@ -1,14 +1,15 @@
 //! Boot stages 5, 8 and 9, the A2A server: with the adapter executor and its built-in tools
 //! when the adapter is ready (and the adapter watched for hot reload), the card only ("not
 //! configured") when it is not; guarded by the inbound bearer secret; tasks a previous run
-//! left unfinished marked failed; then the serve loop, with `GET /metrics` on the same port.
+//! left unfinished marked failed; then the serve loop, with `GET /metrics`, `GET /healthz` and
+//! `GET /readyz` on the same port.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use molecule_a2a::{A2aServer, TaskStore};
+use molecule_a2a::A2aServer;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -23,6 +24,7 @@ use crate::sandbox::Sandbox;
 use crate::workspace::adapter::AdapterReloader;
 use crate::workspace::deps::BootDeps;
 use crate::workspace::executor::AdapterExecutor;
+use crate::workspace::health_route::{health_router, Readiness};
 use crate::workspace::metrics_route::metrics_router;
 use crate::workspace::reload::FolderWatcher;
 use crate::workspace::task_tools::{Builtins, RUN_CODE};
@@ -123,30 +125,34 @@ pub(super) async fn fail_leftover_tasks(server: &Server) {
     }
 }
 
-/// Starts serving on `listener`; the sender stops it.
+/// Starts serving on `listener`, `/readyz` reporting `readiness`; the sender stops it.
 pub(super) fn start_serving(
     server: A2aServer,
-    store: TaskStore,
+    readiness: Readiness,
     listener: TcpListener,
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(server, store, listener, async move {
+    let task = tokio::spawn(serve(server, readiness, listener, async move {
         let _ = rx.await;
     }));
     (tx, task)
 }
 
-/// Serves the A2A router merged with [`metrics_router`] on `listener` until `shutdown`
+/// Serves the A2A router merged with [`metrics_router`] and [`health_router`] on `listener`
+/// until `shutdown`
 /// resolves, then accepts no more connections and waits for in-flight requests — open SSE
 /// streams included, which end with their task's final event (`shutdown.rs` fails the tasks
 /// still running after the grace period).
 async fn serve(
     server: A2aServer,
-    store: TaskStore,
+    readiness: Readiness,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = server.router().merge(metrics_router(store));
+    let app = server
+        .router()
+        .merge(metrics_router(readiness.store.clone()))
+        .merge(health_router(readiness));
     molecule_a2a::listen::serve(listener, app, server.serve_options(), shutdown).await
 }
 

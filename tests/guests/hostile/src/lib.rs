@@ -20,6 +20,7 @@ use std::hint::black_box;
 use std::io::Write;
 
 mod budget_bombs;
+mod http_probe;
 mod receipt_probe;
 
 /// `echo` input.
@@ -349,7 +350,9 @@ fn object(properties: Value, required: &[&str]) -> Value {
 
 /// The skill.
 fn skill() -> Skill {
-    receipt_probe::register(budget_bombs::register(Skill::new()))
+    http_probe::register(receipt_probe::register(budget_bombs::register(
+        Skill::new(),
+    )))
         .tool(
             "echo",
             "Returns `value` unchanged (control).",

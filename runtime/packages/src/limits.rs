@@ -1,0 +1,33 @@
+//! [`Limits`]: the budgets a pulled package is held to. A package is untrusted input: its
+//! manifest, its blobs and what its content layer unpacks to are all bounded.
+
+/// Budgets for one package (bytes, counts). The defaults suit a skill: a component or its
+/// source plus a few data files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest manifest read, in bytes (default 64 KiB; a skill manifest is under 1 KiB).
+    pub max_manifest_bytes: u64,
+    /// The largest config blob, in bytes (default 64 KiB).
+    pub max_config_bytes: u64,
+    /// The largest content layer as stored (compressed), in bytes (default 64 MiB).
+    pub max_layer_bytes: u64,
+    /// The most bytes the content layer may unpack to, summed over its files (default 128 MiB).
+    pub max_unpacked_bytes: u64,
+    /// The most entries (files and folders) the content layer may hold (default 2,000).
+    pub max_entries: u64,
+    /// The deepest folder nesting of an entry (default 32).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_manifest_bytes: 64 << 10,
+            max_config_bytes: 64 << 10,
+            max_layer_bytes: 64 << 20,
+            max_unpacked_bytes: 128 << 20,
+            max_entries: 2_000,
+            max_depth: 32,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! OCI references as config.yaml and the command line write them
+//! (`registry/org/skill@sha256:<hex>`, `registry/org/skill:tag`), parsed by `oci-client`
+//! (the distribution spec's grammar), and the registry client for one: plain HTTP for a
+//! registry on the loopback (`localhost`, `127.0.0.1`, `[::1]`) or one listed as insecure,
+//! HTTPS for every other (as `docker`, `oras` and `cosign` do).
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::{Client, Reference};
+
+use crate::error::PackageError;
+
+/// A parsed reference with the text it was written as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRef {
+    /// As written (config.yaml or the command line).
+    pub written: String,
+    /// Parsed (registry, repository, tag, digest).
+    pub reference: Reference,
+}
+
+impl PackageRef {
+    /// Parses `text`; the error names it and says how to write one.
+    pub fn parse(text: &str) -> Result<PackageRef, PackageError> {
+        let reference: Reference =
+            text.trim()
+                .parse()
+                .map_err(|e: oci_client::ParseError| PackageError::Reference {
+                    reference: text.to_owned(),
+                    reason: e.to_string(),
+                })?;
+        Ok(PackageRef {
+            written: text.trim().to_owned(),
+            reference,
+        })
+    }
+
+    /// The pinned digest (`sha256:<hex>`), if the reference has one.
+    pub fn digest(&self) -> Option<&str> {
+        self.reference.digest()
+    }
+
+    /// The skill id this package loads as: the last component of the repository
+    /// (`localhost:5000/acme/echo@sha256:…` → `echo`). Grants are keyed by it
+    /// (`grants.skills.echo`).
+    pub fn skill_id(&self) -> &str {
+        let repo = self.reference.repository();
+        repo.rsplit('/').next().unwrap_or(repo)
+    }
+
+    /// The same repository pinned at `digest`.
+    pub fn pinned(&self, digest: &str) -> Reference {
+        Reference::with_digest(
+            self.reference.registry().to_owned(),
+            self.reference.repository().to_owned(),
+            digest.to_owned(),
+        )
+    }
+
+    /// The tag where cosign stores signatures of `digest`: `sha256-<hex>.sig`.
+    pub fn signature_tag(digest: &str) -> String {
+        format!("{}.sig", digest.replace(':', "-"))
+    }
+}
+
+/// Whether a `skills:` entry of config.yaml names an OCI package rather than a folder under
+/// `skills/`: folder ids never hold a `/`, references always do.
+pub fn is_reference(entry: &str) -> bool {
+    entry.contains('/')
+}
+
+/// Whether `registry` (`host`, `host:port`, `[::1]:port`) is on the loopback.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = match registry.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => registry.split(':').next().unwrap_or(registry),
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "::1")
+}
+
+/// The registries reached over plain HTTP for `reference`: `insecure` (`host:port` as written
+/// in `packages.insecure_registries`) and its own registry when that is on the loopback.
+pub fn plain_http_registries(reference: &Reference, insecure: &[String]) -> Vec<String> {
+    let registry = reference.resolve_registry().to_owned();
+    let mut plain: Vec<String> = insecure.to_vec();
+    if is_loopback(&registry) {
+        plain.push(registry);
+    }
+    plain
+}
+
+/// The registry client settings for `reference`: plain HTTP for the registries of
+/// [`plain_http_registries`], HTTPS otherwise.
+pub fn client_config(reference: &Reference, insecure: &[String]) -> ClientConfig {
+    ClientConfig {
+        protocol: ClientProtocol::HttpsExcept(plain_http_registries(reference, insecure)),
+        ..ClientConfig::default()
+    }
+}
+
+/// A registry client for `reference` (see [`client_config`]).
+pub fn client(reference: &Reference, insecure: &[String]) -> Client {
+    crate::tls::install_provider();
+    Client::new(client_config(reference, insecure))
+}

@@ -1,0 +1,162 @@
+//! Unpacking a content layer, which is untrusted input: only regular files and folders, only
+//! relative paths that stay inside the package (no `..`, no absolute paths, no links of any
+//! kind, no devices), within the entry count, depth and byte budgets of [`Limits`]. Files are
+//! created fresh (never through an existing path) in a folder this process just made.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use flate2::read::GzDecoder;
+
+use crate::limits::Limits;
+
+/// Why an entry was refused: the entry's name (escaped) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The entry as named in the tar, escaped (control characters as `\u{…}`).
+    pub entry: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl Refusal {
+    fn new(entry: &str, reason: impl Into<String>) -> Self {
+        Refusal {
+            entry: entry.escape_debug().to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What was unpacked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unpacked {
+    /// Files written.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Unpacks the tar.gz `layer` into `dest`, which must not exist yet (it is created). On a
+/// refusal `dest` may hold part of the content: the caller removes it.
+pub fn unpack(layer: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacked, Refusal> {
+    std::fs::create_dir(dest).map_err(|e| Refusal::new(".", format!("cannot create: {e}")))?;
+    let mut archive = tar::Archive::new(GzDecoder::new(layer));
+    let entries = archive
+        .entries()
+        .map_err(|e| Refusal::new("(layer)", format!("is not a tar.gz: {e}")))?;
+    let mut done = Unpacked::default();
+    let mut count = 0u64;
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| Refusal::new("(layer)", format!("is not a valid tar.gz: {e}")))?;
+        let raw = entry.path_bytes();
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        count += 1;
+        if count > limits.max_entries {
+            return Err(Refusal::new(
+                &name,
+                format!(
+                    "is past the {} entries a package may hold",
+                    limits.max_entries
+                ),
+            ));
+        }
+        let rel = checked_path(&name, limits)?;
+        let kind = entry.header().entry_type();
+        let target = dest.join(&rel);
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target)
+                .map_err(|e| Refusal::new(&name, format!("cannot be created: {e}")))?;
+            continue;
+        }
+        if !kind.is_file() {
+            return Err(Refusal::new(&name, refusal_for(kind)));
+        }
+        let size = entry
+            .header()
+            .size()
+            .map_err(|e| Refusal::new(&name, format!("has a bad size: {e}")))?;
+        done.bytes = done.bytes.saturating_add(size);
+        if done.bytes > limits.max_unpacked_bytes {
+            return Err(Refusal::new(
+                &name,
+                format!(
+                    "takes the package past {} unpacked bytes, the most it may hold",
+                    limits.max_unpacked_bytes
+                ),
+            ));
+        }
+        let mode = entry.header().mode().unwrap_or(0o644);
+        write_file(&mut entry, &target, size, mode).map_err(|e| Refusal::new(&name, e))?;
+        done.files += 1;
+    }
+    Ok(done)
+}
+
+/// The entry's path as a relative path of plain names, or why not.
+fn checked_path(name: &str, limits: &Limits) -> Result<PathBuf, Refusal> {
+    let path = Path::new(name);
+    let mut rel = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => rel.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(Refusal::new(
+                    name,
+                    "climbs out of the package (`..` in its path)",
+                ))
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(Refusal::new(name, "is an absolute path"))
+            }
+        }
+    }
+    if rel.as_os_str().is_empty() {
+        return Err(Refusal::new(name, "has an empty path"));
+    }
+    if rel.components().count() > limits.max_depth {
+        return Err(Refusal::new(
+            name,
+            format!("is nested deeper than {} folders", limits.max_depth),
+        ));
+    }
+    Ok(rel)
+}
+
+fn refusal_for(kind: tar::EntryType) -> &'static str {
+    match kind {
+        tar::EntryType::Symlink => "is a symbolic link; a package holds regular files only",
+        tar::EntryType::Link => "is a hard link; a package holds regular files only",
+        tar::EntryType::Char | tar::EntryType::Block => "is a device file",
+        tar::EntryType::Fifo => "is a FIFO",
+        _ => "is not a regular file or a folder",
+    }
+}
+
+/// Writes exactly `size` bytes of `from` to a new file at `target` (never an existing path).
+fn write_file(from: &mut impl Read, target: &Path, size: u64, mode: u32) -> Result<(), String> {
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot be created: {e}"))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(if mode & 0o111 != 0 { 0o755 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(target).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => "appears twice in the package".to_owned(),
+        _ => format!("cannot be created: {e}"),
+    })?;
+    let copied = std::io::copy(&mut from.take(size), &mut file)
+        .map_err(|e| format!("cannot be written: {e}"))?;
+    if copied != size {
+        return Err(format!("is cut short ({copied} of {size} bytes)"));
+    }
+    Ok(())
+}
