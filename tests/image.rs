@@ -58,19 +58,30 @@ fn build_image(ctx: &Path) -> Value {
     let _ = Command::new("podman")
         .args(["rmi", "--force", IMAGE_TAG])
         .output();
-    podman(
-        &[
-            "build",
-            "--layers=false",
-            "--isolation",
-            "chroot",
-            "--tag",
-            IMAGE_TAG,
-            "--file",
-            containerfile.to_str().unwrap(),
-            ctx.to_str().unwrap(),
-        ],
-        "podman build",
+    let args = [
+        "build",
+        "--layers=false",
+        "--isolation",
+        "chroot",
+        "--tag",
+        IMAGE_TAG,
+        "--file",
+        containerfile.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ];
+    let out = Command::new("podman")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run podman ({e}): install podman and buildah (`dev/setup` does)")
+        });
+    assert!(
+        out.status.success(),
+        "`podman {}` failed ({}): the context is kept in {} to retry by hand; podman said:\n{}",
+        args.join(" "),
+        out.status,
+        ctx.display(),
+        String::from_utf8_lossy(&out.stderr)
     );
     let inspect = podman(&["image", "inspect", IMAGE_TAG], "podman image inspect");
     let list: Value = serde_json::from_str(&inspect).expect("inspect JSON");

@@ -84,14 +84,14 @@ async fn registers_heartbeats_and_keeps_memory_on_the_platform() {
         );
         assert_eq!(call.header("x-workspace-id"), Some("ws-a"), "{}", call.path);
     }
-    let saved = std::fs::read_to_string(dir.path().join(".auth_token")).unwrap();
+    let saved = std::fs::read_to_string(dir.path().join(".molecule/.auth_token")).unwrap();
     assert_eq!(saved.trim(), token);
     // The initial prompt went once through the platform's proxy to the workspace itself.
     wait_for("the initial prompt", || {
         !platform.calls_to("POST", "/workspaces/ws-a/a2a").is_empty()
     })
     .await;
-    assert!(dir.path().join(".initial_prompt_done").is_file());
+    assert!(dir.path().join(".molecule/.initial_prompt_done").is_file());
 
     let out = ask_as(
         &platform,
@@ -322,18 +322,18 @@ async fn external_workspace_is_created_registered_and_remembered() {
         ("MOLECULE_WORKSPACE_URL", "https://tunnel.example.test"),
     ];
     let ws = boot_config_env(dir.path(), &echo_yaml("Outside"), &env, true).await;
-    let id = std::fs::read_to_string(dir.path().join(".workspace_id")).unwrap();
+    let id = std::fs::read_to_string(dir.path().join(".molecule/.workspace_id")).unwrap();
     // Registration runs in the background: boot never waits on the platform.
     wait_for("registration", || platform.token_of(&id).is_some()).await;
     wait_for("the saved token", || {
-        dir.path().join(".auth_token").is_file()
+        dir.path().join(".molecule/.auth_token").is_file()
     })
     .await;
     let token = platform
         .token_of(&id)
         .expect("registered with a minted token");
     assert_eq!(
-        std::fs::read_to_string(dir.path().join(".auth_token"))
+        std::fs::read_to_string(dir.path().join(".molecule/.auth_token"))
             .unwrap()
             .trim(),
         token

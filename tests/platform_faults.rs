@@ -99,7 +99,7 @@ async fn platform_restarted_empty_answering_401_is_joined_again() {
     assert_eq!(platform.calls_to("POST", "/registry/register").len(), 2);
     let new_token = platform.token_of("ws-r").unwrap();
     assert_ne!(new_token, old_token);
-    let saved = std::fs::read_to_string(dir.path().join(".auth_token")).unwrap();
+    let saved = std::fs::read_to_string(dir.path().join(".molecule/.auth_token")).unwrap();
     assert_eq!(saved.trim(), new_token);
     // The report refused with 401 was kept and delivered after the registration.
     wait_for("the activity of the task", || {

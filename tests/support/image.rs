@@ -53,16 +53,26 @@ pub fn exported_rootfs() -> PathBuf {
 }
 
 /// Builds the runtime for [`MUSL_TARGET`] in release mode (once per target dir: cargo does
-/// nothing when it is up to date) and returns the binary.
+/// nothing when it is up to date) and returns the binary. Panics with what the build needs
+/// when cargo cannot run or the build fails (its own output is printed above).
 pub fn musl_binary() -> PathBuf {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let needs = format!(
+        "it needs the {MUSL_TARGET} target (`rustup target add {MUSL_TARGET}`) and musl-tools \
+         (`dev/setup` installs them)"
+    );
+    let status = Command::new(&cargo)
         .args(["build", "--release", "--locked", "-p", "molecule-runtime"])
         .args(["--target", MUSL_TARGET])
         .env("CARGO_TARGET_DIR", target_dir())
         .current_dir(repo_root())
         .status()
-        .expect("running cargo");
-    assert!(status.success(), "the musl release build failed");
+        .unwrap_or_else(|e| panic!("cannot run `{cargo} build` for the image's binary: {e}"));
+    assert!(
+        status.success(),
+        "the image's static binary did not build (`cargo build --release -p molecule-runtime \
+         --target {MUSL_TARGET}` exited with {status}; its errors are above): {needs}"
+    );
     target_dir()
         .join(MUSL_TARGET)
         .join("release/molecule-runtime")

@@ -28,6 +28,7 @@ pub struct PlatformClientBuilder {
     base_url: String,
     workspace_id: String,
     configs_dir: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
     env_token: Option<String>,
     register_backoff: Backoff,
     a2a_backoff: Backoff,
@@ -36,9 +37,17 @@ pub struct PlatformClientBuilder {
 }
 
 impl PlatformClientBuilder {
-    /// The config directory holding `.auth_token` (usually `WORKSPACE_CONFIG_PATH`).
+    /// The config directory (usually `WORKSPACE_CONFIG_PATH`). Without a
+    /// [`data_dir`](Self::data_dir) it holds `.auth_token`; with one, a `.auth_token` here is
+    /// a legacy copy that is read but never written.
     pub fn configs_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.configs_dir = Some(dir.into());
+        self
+    }
+    /// The writable data directory (`MOLECULE_DATA_DIR`): a minted token is saved to its
+    /// `.auth_token`, so a read-only config directory (a ConfigMap mount) works.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
         self
     }
     /// The `MOLECULE_WORKSPACE_TOKEN` fallback.
@@ -98,7 +107,14 @@ impl PlatformClientBuilder {
                 http,
                 base,
                 id: self.workspace_id.trim().to_string(),
-                tokens: TokenStore::new(self.configs_dir.as_deref(), self.env_token),
+                tokens: match &self.data_dir {
+                    Some(data) => TokenStore::with_legacy(
+                        Some(data),
+                        self.configs_dir.as_deref(),
+                        self.env_token,
+                    ),
+                    None => TokenStore::new(self.configs_dir.as_deref(), self.env_token),
+                },
                 configs_dir: self.configs_dir,
                 register_backoff: self.register_backoff,
                 a2a_backoff: self.a2a_backoff,
@@ -157,6 +173,7 @@ impl PlatformClient {
             base_url: base_url.into(),
             workspace_id: workspace_id.into(),
             configs_dir: None,
+            data_dir: None,
             env_token: None,
             register_backoff: Backoff::REGISTER,
             a2a_backoff: Backoff::A2A_PROXY,

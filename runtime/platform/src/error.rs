@@ -109,7 +109,7 @@ impl PlatformError {
 
 fn status_hint(status: u16) -> &'static str {
     match status {
-        401 | 403 => " (the workspace token is missing or wrong: check <configs>/.auth_token or MOLECULE_WORKSPACE_TOKEN)",
+        401 | 403 => " (the workspace token is missing or wrong: check <data dir>/.auth_token (legacy: <configs>/.auth_token) or MOLECULE_WORKSPACE_TOKEN)",
         404 => " (unknown path or workspace: check PLATFORM_URL and WORKSPACE_ID)",
         s if s >= 500 => " (a platform-side failure; it is retried where the contract allows)",
         _ => "",

@@ -1,9 +1,10 @@
 //! `molecule-platform`: how a molecule-runtime workspace talks to the Molecule platform, per
 //! `molecule-contract.md` ("Platform API used by the runtime").
 //!
-//! - [`PlatformClient`]: every call authenticated (token lookup memory → `<configs>/.auth_token`
-//!   → `MOLECULE_WORKSPACE_TOKEN`), register with retry, heartbeat, update-card, discover,
-//!   peers, workspace info, the A2A proxy, activity, memories, secrets, notify, external mode.
+//! - [`PlatformClient`]: every call authenticated (token lookup memory → `<data>/.auth_token`
+//!   → legacy `<configs>/.auth_token` → `MOLECULE_WORKSPACE_TOKEN`), register with retry,
+//!   heartbeat, update-card, discover, peers, workspace info, the A2A proxy, activity,
+//!   memories, secrets, notify, external mode.
 //! - [`HeartbeatLoop`]: scheduled and poked (coalesced) beats that survive outages and
 //!   re-register when the platform forgot the workspace or refuses its token.
 //! - [`ActivityReporter`]: non-blocking activity reports through a bounded queue, sent in

@@ -1,5 +1,6 @@
 //! Startup steps 15 and 16: the `initial_prompt`, sent once (the marker file
-//! `.initial_prompt_done` is written *before* sending, so a crash never repeats it), and the
+//! `.initial_prompt_done` in the data directory is written *before* sending, so a crash never
+//! repeats it; a legacy marker in the config directory also counts as sent), and the
 //! idle loop, which sends `idle_prompt` every `idle_interval` only while no task is active.
 //! Both hand the text to a callback so the host decides how it travels (normally
 //! [`PlatformClient::send_to_self`](crate::PlatformClient::send_to_self), through the proxy).
@@ -14,7 +15,7 @@ use std::time::Duration;
 use crate::error::PlatformError;
 use crate::token::write_private_atomic;
 
-/// Name of the marker file in the config directory.
+/// Name of the marker file in the data directory (legacy: the config directory).
 pub const INITIAL_PROMPT_MARKER: &str = ".initial_prompt_done";
 
 /// What [`InitialPrompt::run`] did.
@@ -32,16 +33,27 @@ pub enum InitialPromptOutcome {
 #[derive(Debug, Clone)]
 pub struct InitialPrompt {
     marker: PathBuf,
+    /// A marker left by an earlier version in the config directory: read, never written.
+    legacy: Option<PathBuf>,
     prompt: String,
 }
 
 impl InitialPrompt {
-    /// The prompt `prompt` guarded by `<configs_dir>/.initial_prompt_done`.
-    pub fn new(configs_dir: &Path, prompt: impl Into<String>) -> InitialPrompt {
+    /// The prompt `prompt` guarded by `<dir>/.initial_prompt_done` (`dir` is the writable
+    /// data directory).
+    pub fn new(dir: &Path, prompt: impl Into<String>) -> InitialPrompt {
         InitialPrompt {
-            marker: configs_dir.join(INITIAL_PROMPT_MARKER),
+            marker: dir.join(INITIAL_PROMPT_MARKER),
+            legacy: None,
             prompt: prompt.into(),
         }
+    }
+
+    /// Also counts the prompt as sent when `<legacy_dir>/.initial_prompt_done` exists (a
+    /// marker an earlier version wrote into the config directory); that file is never written.
+    pub fn legacy_marker_in(mut self, legacy_dir: &Path) -> InitialPrompt {
+        self.legacy = Some(legacy_dir.join(INITIAL_PROMPT_MARKER));
+        self
     }
 
     /// The marker file path.
@@ -51,7 +63,7 @@ impl InitialPrompt {
 
     /// True when the prompt was already sent (or attempted) by an earlier run.
     pub fn already_done(&self) -> bool {
-        self.marker.exists()
+        self.marker.exists() || self.legacy.as_ref().is_some_and(|l| l.exists())
     }
 
     /// Writes the marker, then calls `send(prompt)`. Returns `AlreadyDone` without calling
@@ -74,7 +86,7 @@ impl InitialPrompt {
         );
         write_private_atomic(&self.marker, stamp.as_bytes()).map_err(|e| {
             PlatformError::Config(format!(
-                "cannot write {}: {e}; the initial prompt is not sent so it cannot repeat — make the config directory writable",
+                "cannot write {}: {e}; the initial prompt is not sent so it cannot repeat — make the data directory (MOLECULE_DATA_DIR) writable",
                 self.marker.display()
             ))
         })?;

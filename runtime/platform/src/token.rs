@@ -1,7 +1,9 @@
 //! The workspace token and where it comes from. Lookup order (contract): memory →
-//! `<configs>/.auth_token` → `MOLECULE_WORKSPACE_TOKEN`. The file is written atomically
-//! (temporary file in the same directory, fsync, rename) with mode 0600. Tokens are never
-//! printed: [`TokenStore`]'s `Debug` shows only where the token came from.
+//! `<data>/.auth_token` → `<configs>/.auth_token` (a legacy copy, e.g. written by the Python
+//! runtime; read, never written) → `MOLECULE_WORKSPACE_TOKEN`. A minted token is written to
+//! the data directory (the config directory may be a read-only mount), atomically (temporary
+//! file in the same directory, fsync, rename) with mode 0600. Tokens are never printed:
+//! [`TokenStore`]'s `Debug` shows only where the token came from.
 
 use std::fmt;
 use std::io::Write;
@@ -10,7 +12,7 @@ use std::sync::RwLock;
 
 use crate::error::PlatformError;
 
-/// Name of the token file inside the config directory.
+/// Name of the token file inside the data directory (and, legacy, the config directory).
 pub const TOKEN_FILE: &str = ".auth_token";
 
 /// Where the token currently in use was found.
@@ -18,7 +20,8 @@ pub const TOKEN_FILE: &str = ".auth_token";
 pub enum TokenOrigin {
     /// Held in memory (minted by a register answer, or read earlier from the file).
     Memory,
-    /// Read from `<configs>/.auth_token` (once; later lookups use the cached copy).
+    /// Read from `<data>/.auth_token` or the legacy `<configs>/.auth_token` (once; later
+    /// lookups use the cached copy).
     File,
     /// `MOLECULE_WORKSPACE_TOKEN`.
     Env,
@@ -28,7 +31,10 @@ pub enum TokenOrigin {
 pub struct TokenStore {
     /// The token held in memory and where it came from (a read file is cached here).
     memory: RwLock<Option<(String, TokenOrigin)>>,
+    /// The file a minted token is written to (and read first).
     file: Option<PathBuf>,
+    /// A legacy copy read when `file` holds no token; never written.
+    legacy: Option<PathBuf>,
     env: Option<String>,
 }
 
@@ -42,17 +48,33 @@ impl fmt::Debug for TokenStore {
 }
 
 impl TokenStore {
-    /// A store reading `<configs_dir>/.auth_token` (when a directory is given) and falling back
-    /// to `env_token` (the value of `MOLECULE_WORKSPACE_TOKEN`).
-    pub fn new(configs_dir: Option<&Path>, env_token: Option<String>) -> TokenStore {
+    /// A store reading and writing `<dir>/.auth_token` (when a directory is given) and falling
+    /// back to `env_token` (the value of `MOLECULE_WORKSPACE_TOKEN`).
+    pub fn new(dir: Option<&Path>, env_token: Option<String>) -> TokenStore {
+        TokenStore::with_legacy(dir, None, env_token)
+    }
+
+    /// A store writing `<data_dir>/.auth_token`, reading it first, then the legacy
+    /// `<legacy_dir>/.auth_token` (never written: the config directory may be read-only),
+    /// then `env_token`.
+    pub fn with_legacy(
+        data_dir: Option<&Path>,
+        legacy_dir: Option<&Path>,
+        env_token: Option<String>,
+    ) -> TokenStore {
+        let file = data_dir.map(|d| d.join(TOKEN_FILE));
+        let legacy = legacy_dir
+            .map(|d| d.join(TOKEN_FILE))
+            .filter(|l| Some(l) != file.as_ref());
         TokenStore {
             memory: RwLock::new(None),
-            file: configs_dir.map(|d| d.join(TOKEN_FILE)),
+            file,
+            legacy,
             env: env_token.filter(|t| !t.trim().is_empty()),
         }
     }
 
-    /// The token file path, when a config directory was given.
+    /// The file a minted token is written to, when a directory was given.
     pub fn path(&self) -> Option<&Path> {
         self.file.as_deref()
     }
@@ -71,7 +93,7 @@ impl TokenStore {
         if let Some(found) = self.memory.read().expect("token lock").clone() {
             return Some(found);
         }
-        if let Some(path) = &self.file {
+        for path in self.file.iter().chain(&self.legacy) {
             if let Ok(text) = std::fs::read_to_string(path) {
                 let t = text.trim();
                 if !t.is_empty() {
@@ -85,8 +107,8 @@ impl TokenStore {
         self.env.clone().map(|t| (t, TokenOrigin::Env))
     }
 
-    /// Keeps `token` in memory and, when a config directory is known, writes it to
-    /// `.auth_token` atomically with mode 0600. The token stays in memory even if the write fails.
+    /// Keeps `token` in memory and, when a directory is known, writes it to its
+    /// `.auth_token` atomically with mode 0600 (never to the legacy copy). The token stays in memory even if the write fails.
     pub fn persist(&self, token: &str) -> Result<(), PlatformError> {
         let token = token.trim();
         *self.memory.write().expect("token lock") = Some((token.to_string(), TokenOrigin::Memory));

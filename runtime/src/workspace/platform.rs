@@ -187,6 +187,8 @@ fn heartbeat_status() -> HeartbeatStatus {
 /// The initial and idle prompts of the config, resolved.
 struct PromptPlan {
     config_dir: std::path::PathBuf,
+    /// Where the initial prompt's marker is written (the config directory may be read-only).
+    data_dir: std::path::PathBuf,
     initial: Option<String>,
     idle: Option<String>,
     idle_interval: std::time::Duration,
@@ -202,6 +204,7 @@ impl PromptPlan {
         };
         PromptPlan {
             config_dir: c.config_dir.clone(),
+            data_dir: plan.data_dir.clone(),
             initial: read(&c.initial_prompt, &c.initial_prompt_file),
             idle: read(&c.idle_prompt, &c.idle_prompt_file),
             idle_interval: c.idle_interval,
@@ -214,7 +217,8 @@ impl PromptPlan {
 async fn prompts(plan: &PromptPlan, client: &PlatformClient) -> Option<IdleHandle> {
     if let Some(prompt) = &plan.initial {
         let sender = client.clone();
-        let outcome = InitialPrompt::new(&plan.config_dir, prompt.clone())
+        let outcome = InitialPrompt::new(&plan.data_dir, prompt.clone())
+            .legacy_marker_in(&plan.config_dir)
             .run(|text| async move { sender.send_to_self(&text).await.map(|_| ()) })
             .await;
         if let Err(err) = outcome {
@@ -280,19 +284,34 @@ pub(crate) async fn platform_client(
     };
     let client = PlatformClient::builder(url, id)
         .configs_dir(plan.config.config_dir.clone())
+        .data_dir(plan.data_dir.clone())
         .env_token(plan.env.workspace_token.clone())
         .build()?;
     Ok(Some((client, admin)))
 }
 
-/// The id of this external workspace: saved by an earlier run, or created now.
+/// The id of this external workspace: saved by an earlier run (in the data directory, or a
+/// legacy copy in the config directory), or created now and saved to the data directory. The
+/// file is checked writable *before* the platform is asked to create the workspace, so a
+/// failed save never leaves a workspace behind that the next boot creates again.
 async fn external_workspace_id(plan: &Plan, url: &str, admin: &str) -> anyhow::Result<String> {
-    let saved = plan.config.config_dir.join(".workspace_id");
-    if let Ok(id) = std::fs::read_to_string(&saved) {
-        if !id.trim().is_empty() {
-            return Ok(id.trim().to_owned());
+    let saved = plan.data_dir.join(WORKSPACE_ID_FILE);
+    let legacy = plan.config.config_dir.join(WORKSPACE_ID_FILE);
+    for file in [&saved, &legacy] {
+        if let Ok(id) = std::fs::read_to_string(file) {
+            if !id.trim().is_empty() {
+                return Ok(id.trim().to_owned());
+            }
         }
     }
+    molecule_platform::write_private_atomic(&saved, b"").map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write {} ({e}): the external workspace is not created, since its id could \
+             not be saved and every boot would create another; make the data directory \
+             (MOLECULE_DATA_DIR) writable",
+            saved.display()
+        )
+    })?;
     let body = serde_json::json!({
         "name": plan.config.name,
         "runtime": "external",
@@ -300,11 +319,19 @@ async fn external_workspace_id(plan: &Plan, url: &str, admin: &str) -> anyhow::R
         "url": plan.env.workspace_url,
     });
     let id = molecule_platform::create_workspace(url, admin, &body).await?;
-    molecule_platform::write_private_atomic(&saved, id.as_bytes())
-        .map_err(|e| anyhow::anyhow!("saving {}: {e}", saved.display()))?;
+    molecule_platform::write_private_atomic(&saved, id.as_bytes()).map_err(|e| {
+        anyhow::anyhow!(
+            "saving {}: {e} (external workspace {id} was created: set WORKSPACE_ID={id})",
+            saved.display()
+        )
+    })?;
     tracing::info!(workspace = %id, "created external workspace");
     Ok(id)
 }
+
+/// The file (in the data directory) holding the id of an external workspace this runtime
+/// created; a copy in the config directory (written by earlier versions) is still read.
+pub const WORKSPACE_ID_FILE: &str = ".workspace_id";
 
 /// Awareness when `AWARENESS_URL` is set, else the platform's memories when joined, else the
 /// embedded SQLite store.
