@@ -16,6 +16,9 @@
 //!   of that secret; any other placeholder in the body refuses the request. A body larger
 //!   than `max_body` is refused (it cannot be checked), naming the limit.
 //!
+//! * **encodings**: the request asks for `Accept-Encoding: identity` (whatever the guest
+//!   asked for) and carries no `TE`, so responses can be redacted byte for byte.
+//!
 //! Every refusal is `internal-error(text)` for the guest and one warning in the host log; both
 //! name the component, the secret's *name*, the origin and the config key — never the value.
 //! Responses are redacted by [`crate::redact`].
@@ -253,6 +256,7 @@ impl EgressSecrets {
                 *value = new;
             }
         }
+        crate::redact::ask_identity(&mut parts.headers);
         let bytes = self.read_body(body, wait).await?;
         let (bytes, trailers) = match self.substitute(&bytes.0, to, "the request body", true)? {
             Some(new) => (Bytes::from(new), bytes.1),
