@@ -247,13 +247,26 @@ async fn the_list_form_substitutes_headers_only_and_expose_hands_the_value() {
     let refused = call(&sandbox, &skill, "http_send", body).await;
     let error = refused["error"].as_str().unwrap();
     assert!(
-        error.contains("request body") && error.contains("secrets.API_TOKEN.body: true"),
+        error.contains("request body")
+            && error.contains("the list form `grants.skills.hostile.secrets: [API_TOKEN]`")
+            && error.contains("{API_TOKEN: {hosts: [...], body: true}}")
+            && !error.contains("secrets.API_TOKEN.body"),
         "{error}"
     );
     assert_eq!(
         got_a.lock().unwrap().len(),
         1,
         "the body request was not sent"
+    );
+
+    // In the URL: the refusal names the entry's `hosts`, the list form's own key.
+    let in_url = json!({"url": format!("{a}/?key={placeholder}")});
+    let refused = call(&sandbox, &skill, "http_send", in_url).await;
+    let error = refused["error"].as_str().unwrap();
+    assert!(
+        error.contains("as granted under grants.skills.hostile.hosts in")
+            && !error.contains("secrets.API_TOKEN.hosts"),
+        "{error}"
     );
 
     // A new boot (policy) makes a new placeholder.
@@ -397,4 +410,28 @@ async fn a_compressed_response_is_refused_and_identity_is_asked_for() {
     );
     assert_eq!(*asked.lock().unwrap(), ["identity"]);
     assert_log_clean();
+}
+
+#[tokio::test]
+async fn a_short_secret_value_warns_at_load_naming_the_secret() {
+    trace_log();
+    let root = tempfile::tempdir().unwrap();
+    let a = "http://127.0.0.1:9";
+    let caps = format!("{{hosts: [\"{a}\"], secrets: [SHORT_KEY]}}");
+    let skill = skill_dir(root.path(), "shorty", &caps);
+    let yaml = format!(
+        "grants:\n  skills:\n    shorty: {{hosts: [\"{a}\"], secrets: {{SHORT_KEY: {{hosts: \
+         [\"{a}\"]}}}}}}\n"
+    );
+    let env = Env::from_pairs(Vec::<(String, String)>::new());
+    let config = WorkspaceConfig::from_yaml_str(&yaml, root.path(), &env);
+    assert!(config.errors.is_empty(), "{:?}", config.errors);
+    let values = BTreeMap::from([("SHORT_KEY".to_owned(), "k3y9".to_owned())]);
+    let policy = ConfigPolicy::new(Arc::new(config), None, values);
+    policy.grants_for(&skill).unwrap();
+    let log = String::from_utf8_lossy(&trace_log().lock().unwrap()).into_owned();
+    assert!(
+        log.contains("secret `SHORT_KEY` is shorter than 8 bytes") && !log.contains("k3y9"),
+        "{log}"
+    );
 }

@@ -1,7 +1,9 @@
 //! Response redaction for a component holding secrets: a response (from any origin) that
 //! echoes a secret's value has each occurrence replaced, before the guest reads it, by a mask
 //! of the same length (`*` repeated), in header values and in the body. The same length keeps
-//! `content-length` true; the guest learns at most the value's length.
+//! `content-length` true. Masking is an oracle: a guest that gets a granted origin to echo a
+//! guessed string learns its length and whether it equals the value (a short value can be
+//! guessed this way; the runtime warns at boot about values under 8 bytes).
 //!
 //! Redaction matches the value's exact bytes only, so a component holding secrets never gets
 //! a compressed response: its requests go out with `Accept-Encoding: identity` (and no `TE`),

@@ -60,6 +60,8 @@ pub struct SecretBinding {
     value: String,
     origins: EgressPolicy,
     body: bool,
+    /// Granted by the list form (`secrets: [NAME]`): its origins are the entry's `hosts`.
+    list_form: bool,
 }
 
 impl fmt::Debug for SecretBinding {
@@ -99,7 +101,40 @@ impl SecretBinding {
             value: value.to_owned(),
             origins,
             body,
+            list_form: false,
         })
+    }
+
+    /// The same binding granted by the list form `<entry>.secrets: [NAME]` (headers only, to
+    /// the entry's `hosts`): refusals then name `<entry>.hosts` and the mapping form to write,
+    /// never keys the list form does not have.
+    pub fn from_list_form(mut self) -> Self {
+        self.list_form = true;
+        self
+    }
+
+    /// The config key whose origins the value may go to, as the refusals name it.
+    fn hosts_key(&self) -> String {
+        match self.key.rsplit_once(".secrets.") {
+            Some((entry, _)) if self.list_form => format!("{entry}.hosts"),
+            _ => format!("{}.hosts", self.key),
+        }
+    }
+
+    /// How to allow the value in request bodies, as the refusal says it.
+    fn body_fix(&self) -> String {
+        match self.key.rsplit_once(".secrets.") {
+            Some((entry, name)) if self.list_form => format!(
+                "the list form `{entry}.secrets: [{name}]` substitutes headers only; to allow \
+                 bodies write the mapping form `{entry}.secrets: {{{name}: {{hosts: [...], \
+                 body: true}}}}` in config.yaml"
+            ),
+            _ => format!(
+                "it is substituted in headers only; to allow bodies set {}.body: true in \
+                 config.yaml",
+                self.key
+            ),
+        }
     }
 
     /// The secret's name.
@@ -315,9 +350,10 @@ impl EgressSecrets {
             }
             if in_body && !binding.body {
                 return Err(self.fail(format!(
-                    "secret `{}` is in the request body to {}, but it is substituted in headers \
-                     only; to allow bodies set {}.body: true in config.yaml",
-                    binding.name, to.origin, binding.key
+                    "secret `{}` is in the request body to {}, but {}",
+                    binding.name,
+                    to.origin,
+                    binding.body_fix()
                 )));
             }
             out.extend_from_slice(&text[pos..m.start()]);
@@ -374,8 +410,10 @@ impl EgressSecrets {
         };
         self.fail(format!(
             "secret `{}` may not be sent to {} (its placeholder is in {where_}); it may go to \
-             {allowed} only, as granted under {}.hosts in config.yaml",
-            b.name, to.origin, b.key
+             {allowed} only, as granted under {} in config.yaml",
+            b.name,
+            to.origin,
+            b.hosts_key()
         ))
     }
 

@@ -34,6 +34,10 @@ pub struct ConfigPolicy {
     placeholders: Mutex<BTreeMap<(String, String), String>>,
 }
 
+/// Secret values shorter than this are warned about at load: response masking lets a guest
+/// test guesses, which finds a short value.
+const MIN_SECRET_LEN: usize = 8;
+
 /// Values that arrive after boot (the platform's secrets), read at each grant and preferred
 /// over the values given at construction.
 pub type LateValues = Arc<arc_swap::ArcSwap<BTreeMap<String, String>>>;
@@ -126,6 +130,14 @@ impl ConfigPolicy {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
+        if value.len() < MIN_SECRET_LEN {
+            tracing::warn!(
+                skill = %skill,
+                "secret `{name}` is shorter than {MIN_SECRET_LEN} bytes: a skill that gets a \
+                 granted origin to echo guesses can find it from the response masking; use a \
+                 longer value"
+            );
+        }
         let entry = match self.config.grants.skills.contains_key(skill) {
             true => format!("grants.skills.{skill}"),
             false => "grants.default".to_owned(),
@@ -133,14 +145,11 @@ impl ConfigPolicy {
         let hosts: Vec<String> = use_.hosts.iter().map(|h| h.to_string()).collect();
         let key = format!("{entry}.secrets.{name}");
         let placeholder = self.placeholder(skill, name)?;
-        Ok(Some(SecretBinding::new(
-            name,
-            &key,
-            &placeholder,
-            &value,
-            &hosts,
-            use_.body,
-        )?))
+        let binding = SecretBinding::new(name, &key, &placeholder, &value, &hosts, use_.body)?;
+        Ok(Some(match use_.list_form {
+            true => binding.from_list_form(),
+            false => binding,
+        }))
     }
 
     /// The same policy giving skills granted `llm` the model through `backend` (the
