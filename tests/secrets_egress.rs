@@ -84,30 +84,48 @@ impl std::io::Write for Capture {
     }
 }
 
+/// The `hostile` guest as skill `id` in `root`, requesting `caps` (SKILL.md YAML).
+fn skill_dir(root: &Path, id: &str, caps: &str) -> SkillDir {
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let md = format!("---\nname: {id}\ndescription: t\ncapabilities: {caps}\n---\nbody\n");
+    std::fs::write(dir.join("SKILL.md"), md).unwrap();
+    std::fs::write(
+        dir.join("tool.wasm"),
+        guest_wasm("tests/guests/hostile").as_slice(),
+    )
+    .unwrap();
+    SkillDir::load(&dir).unwrap()
+}
+
+/// The config policy of `yaml` (config.yaml) with `API_TOKEN` = [`VALUE`] in the environment.
+fn policy(root: &Path, yaml: &str) -> ConfigPolicy {
+    let env = Env::from_pairs(Vec::<(String, String)>::new());
+    let config = WorkspaceConfig::from_yaml_str(yaml, root, &env);
+    assert!(config.errors.is_empty(), "{:?}", config.errors);
+    let values = BTreeMap::from([("API_TOKEN".to_owned(), VALUE.to_owned())]);
+    ConfigPolicy::new(Arc::new(config), None, values)
+}
+
+/// `skill` loaded under `policy`.
+async fn load_with(policy: &ConfigPolicy, skill: &SkillDir) -> (Sandbox, SkillComponent) {
+    let grants = policy.grants_for(skill).unwrap();
+    let host = host();
+    let wasm = guest_wasm("tests/guests/hostile");
+    let skill = host.load_skill(&wasm, grants).await.unwrap();
+    (Sandbox::new(host.engine().clone()), skill)
+}
+
 /// The `hostile` skill in `root`, requesting `config`, both origins and `API_TOKEN`, and
 /// loaded under `grant` (the YAML of its `grants.skills.hostile` entry).
 async fn load(root: &Path, origins: [&str; 2], grant: &str) -> (Sandbox, SkillComponent) {
-    let wasm = guest_wasm("tests/guests/hostile");
-    let dir = root.join("hostile");
-    std::fs::create_dir_all(&dir).unwrap();
     let caps = format!(
         "{{interfaces: [config], hosts: [\"{}\", \"{}\"], secrets: [API_TOKEN]}}",
         origins[0], origins[1]
     );
-    let md = format!("---\nname: hostile\ndescription: t\ncapabilities: {caps}\n---\nbody\n");
-    std::fs::write(dir.join("SKILL.md"), md).unwrap();
-    std::fs::write(dir.join("tool.wasm"), wasm.as_slice()).unwrap();
-    let skill_dir = SkillDir::load(&dir).unwrap();
+    let skill = skill_dir(root, "hostile", &caps);
     let yaml = format!("grants:\n  skills:\n    hostile: {grant}\n");
-    let env = Env::from_pairs(Vec::<(String, String)>::new());
-    let config = WorkspaceConfig::from_yaml_str(&yaml, root, &env);
-    assert!(config.errors.is_empty(), "{:?}", config.errors);
-    let values = BTreeMap::from([("API_TOKEN".to_owned(), VALUE.to_owned())]);
-    let policy = ConfigPolicy::new(Arc::new(config), None, values);
-    let grants = policy.grants_for(&skill_dir).unwrap();
-    let host = host();
-    let skill = host.load_skill(&wasm, grants).await.unwrap();
-    (Sandbox::new(host.engine().clone()), skill)
+    load_with(&policy(root, &yaml), &skill).await
 }
 
 /// Calls `tool` with `input`; the tool's JSON output.
@@ -229,13 +247,26 @@ async fn the_list_form_substitutes_headers_only_and_expose_hands_the_value() {
     let refused = call(&sandbox, &skill, "http_send", body).await;
     let error = refused["error"].as_str().unwrap();
     assert!(
-        error.contains("request body") && error.contains("secrets.API_TOKEN.body: true"),
+        error.contains("request body")
+            && error.contains("the list form `grants.skills.hostile.secrets: [API_TOKEN]`")
+            && error.contains("{API_TOKEN: {hosts: [...], body: true}}")
+            && !error.contains("secrets.API_TOKEN.body"),
         "{error}"
     );
     assert_eq!(
         got_a.lock().unwrap().len(),
         1,
         "the body request was not sent"
+    );
+
+    // In the URL: the refusal names the entry's `hosts`, the list form's own key.
+    let in_url = json!({"url": format!("{a}/?key={placeholder}")});
+    let refused = call(&sandbox, &skill, "http_send", in_url).await;
+    let error = refused["error"].as_str().unwrap();
+    assert!(
+        error.contains("as granted under grants.skills.hostile.hosts in")
+            && !error.contains("secrets.API_TOKEN.hosts"),
+        "{error}"
     );
 
     // A new boot (policy) makes a new placeholder.
@@ -247,4 +278,160 @@ async fn the_list_form_substitutes_headers_only_and_expose_hands_the_value() {
     let (sandbox, skill) = load(root.path(), [&a, &b], &exposed).await;
     assert_eq!(guest_view(&sandbox, &skill).await, VALUE);
     assert_log_clean();
+}
+
+/// What `read_env` shows the guest for `API_TOKEN`.
+async fn env_view(sandbox: &Sandbox, skill: &SkillComponent) -> Value {
+    call(sandbox, skill, "read_env", json!({"name": "API_TOKEN"})).await["var"].clone()
+}
+
+#[tokio::test]
+async fn an_env_var_named_like_a_secret_never_carries_its_value() {
+    let root = tempfile::tempdir().unwrap();
+    let a = "http://127.0.0.1:9";
+    let env_only = skill_dir(root.path(), "envy", "{env: [API_TOKEN]}");
+    let both = skill_dir(
+        root.path(),
+        "both",
+        "{interfaces: [config], env: [API_TOKEN], secrets: [API_TOKEN]}",
+    );
+    // Granted as a secret, requested only as env: nothing (not the value).
+    let secret = format!("{{API_TOKEN: {{hosts: [\"{a}\"]}}}}");
+    let yaml = format!(
+        "grants:\n  skills:\n    envy: {{env: [API_TOKEN], hosts: [\"{a}\"], secrets: {secret}}}\n    \
+         both: {{interfaces: [config], env: [API_TOKEN], hosts: [\"{a}\"], secrets: {secret}}}\n"
+    );
+    let granted = policy(root.path(), &yaml);
+    let (sandbox, skill) = load_with(&granted, &env_only).await;
+    assert_eq!(env_view(&sandbox, &skill).await, Value::Null);
+    // Granted and requested as a secret: env holds the same placeholder as config.get.
+    let (sandbox, skill) = load_with(&granted, &both).await;
+    let placeholder = guest_view(&sandbox, &skill).await;
+    assert!(
+        placeholder.starts_with("molecule-secret-API_TOKEN-"),
+        "{placeholder}"
+    );
+    assert_eq!(env_view(&sandbox, &skill).await, json!(placeholder));
+
+    // A secret of another skill's entry, granted here as env only: nothing.
+    let yaml = format!(
+        "grants:\n  skills:\n    envy: {{env: [API_TOKEN]}}\n    other: {{hosts: [\"{a}\"], \
+         secrets: [API_TOKEN]}}\n"
+    );
+    let (sandbox, skill) = load_with(&policy(root.path(), &yaml), &env_only).await;
+    assert_eq!(env_view(&sandbox, &skill).await, Value::Null);
+    // Requested as a secret by the skill but granted as env only: nothing.
+    let yaml = "grants:\n  skills:\n    both: {interfaces: [config], env: [API_TOKEN]}\n";
+    let (sandbox, skill) = load_with(&policy(root.path(), yaml), &both).await;
+    assert_eq!(env_view(&sandbox, &skill).await, Value::Null);
+    // `expose: true` for the skill hands the value to env too.
+    let yaml =
+        "grants:\n  skills:\n    envy: {env: [API_TOKEN], secrets: {API_TOKEN: {expose: true}}}\n";
+    let (sandbox, skill) = load_with(&policy(root.path(), yaml), &env_only).await;
+    assert_eq!(env_view(&sandbox, &skill).await, json!(VALUE));
+    // A plain env var (no secret of that name anywhere) still passes...
+    let plain = "grants:\n  skills:\n    envy: {env: [API_TOKEN]}\n";
+    let (sandbox, skill) = load_with(&policy(root.path(), plain), &env_only).await;
+    assert_eq!(env_view(&sandbox, &skill).await, json!(VALUE));
+    // ...but not one the platform hands out as a secret.
+    let platform = BTreeMap::from([("API_TOKEN".to_owned(), "from-platform".to_owned())]);
+    let late = Arc::new(arc_swap::ArcSwap::from_pointee(platform));
+    let policy = policy(root.path(), plain).with_late_values(late);
+    let (sandbox, skill) = load_with(&policy, &env_only).await;
+    assert_eq!(env_view(&sandbox, &skill).await, Value::Null);
+}
+
+#[tokio::test]
+async fn a_placeholder_works_only_for_the_skill_holding_it() {
+    trace_log();
+    let root = tempfile::tempdir().unwrap();
+    let (a, got_a) = recording_server().await;
+    let caps = format!("{{interfaces: [config], hosts: [\"{a}\"], secrets: [API_TOKEN]}}");
+    let x = skill_dir(root.path(), "x", &caps);
+    let y = skill_dir(root.path(), "y", &caps);
+    let yaml = format!("grants:\n  default: {caps}\n");
+    let policy = policy(root.path(), &yaml);
+    let (sx, kx) = load_with(&policy, &x).await;
+    let (sy, ky) = load_with(&policy, &y).await;
+    let px = guest_view(&sx, &kx).await;
+    let py = guest_view(&sy, &ky).await;
+    assert!(
+        px.starts_with("molecule-secret-API_TOKEN-") && px != py,
+        "{px} {py}"
+    );
+    // X's placeholder is plain text to Y: sent as is, never replaced by the value.
+    let send = |p: &str| json!({"url": format!("{a}/"), "headers": {"authorization": p}});
+    assert_eq!(call(&sy, &ky, "http_send", send(&px)).await["ok"], true);
+    assert_eq!(call(&sy, &ky, "http_send", send(&py)).await["ok"], true);
+    let received: Vec<String> = got_a.lock().unwrap().iter().map(|r| r.0.clone()).collect();
+    assert_eq!(received, [px, VALUE.to_owned()]);
+    // A reload keeps each skill's placeholder.
+    let (sy2, ky2) = load_with(&policy, &y).await;
+    assert_eq!(guest_view(&sy2, &ky2).await, py);
+}
+
+/// `gzip("you sent Bearer sk-live-7f3a9c21e4b8d605")`: what a server that compresses whatever
+/// it is asked sends back (the value is not in these bytes as such).
+const GZIPPED_ECHO: [u8; 60] = [
+    31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 171, 204, 47, 85, 40, 78, 205, 43, 81, 112, 74, 77, 44, 74,
+    45, 82, 40, 206, 214, 205, 201, 44, 75, 213, 53, 79, 51, 78, 180, 76, 54, 50, 76, 53, 73, 178,
+    72, 49, 51, 48, 5, 0, 154, 133, 160, 116, 40, 0, 0, 0,
+];
+
+#[tokio::test]
+async fn a_compressed_response_is_refused_and_identity_is_asked_for() {
+    trace_log();
+    let root = tempfile::tempdir().unwrap();
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = asked.clone();
+    // Gzips its echo of the credential whatever the request asked for.
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let log = log.clone();
+        async move {
+            let accept = headers.get("accept-encoding").and_then(|v| v.to_str().ok());
+            log.lock().unwrap().push(accept.unwrap_or("").to_owned());
+            ([("content-encoding", "gzip")], GZIPPED_ECHO.to_vec())
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let secret = format!("{{API_TOKEN: {{hosts: [\"{a}\"]}}}}");
+    let (sandbox, skill) = load(root.path(), [&a, &a], &grant([&a, &a], &secret)).await;
+    let placeholder = guest_view(&sandbox, &skill).await;
+    let sent = json!({"url": format!("{a}/"), "headers": {
+        "authorization": format!("Bearer {placeholder}"), "accept-encoding": "gzip"}});
+    let answer = call(&sandbox, &skill, "http_send", sent).await;
+    assert_eq!(answer["ok"], false, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.contains("content-encoding: gzip") && error.contains(&a),
+        "{error}"
+    );
+    assert_eq!(*asked.lock().unwrap(), ["identity"]);
+    assert_log_clean();
+}
+
+#[tokio::test]
+async fn a_short_secret_value_warns_at_load_naming_the_secret() {
+    trace_log();
+    let root = tempfile::tempdir().unwrap();
+    let a = "http://127.0.0.1:9";
+    let caps = format!("{{hosts: [\"{a}\"], secrets: [SHORT_KEY]}}");
+    let skill = skill_dir(root.path(), "shorty", &caps);
+    let yaml = format!(
+        "grants:\n  skills:\n    shorty: {{hosts: [\"{a}\"], secrets: {{SHORT_KEY: {{hosts: \
+         [\"{a}\"]}}}}}}\n"
+    );
+    let env = Env::from_pairs(Vec::<(String, String)>::new());
+    let config = WorkspaceConfig::from_yaml_str(&yaml, root.path(), &env);
+    assert!(config.errors.is_empty(), "{:?}", config.errors);
+    let values = BTreeMap::from([("SHORT_KEY".to_owned(), "k3y9".to_owned())]);
+    let policy = ConfigPolicy::new(Arc::new(config), None, values);
+    policy.grants_for(&skill).unwrap();
+    let log = String::from_utf8_lossy(&trace_log().lock().unwrap()).into_owned();
+    assert!(
+        log.contains("secret `SHORT_KEY` is shorter than 8 bytes") && !log.contains("k3y9"),
+        "{log}"
+    );
 }

@@ -6,7 +6,8 @@
 //!
 //! * the **list** form `secrets: [API_TOKEN]`: the skill holds a placeholder; the value is put
 //!   into request *headers* to the origins of the same entry's `hosts` (never bodies, never
-//!   exposed). Bad items warn and are skipped, as before;
+//!   exposed). Bad items warn and are skipped, as before; a non-empty list also warns (at
+//!   boot and in `check`) that it grants placeholders now, with the mapping form to migrate to;
 //! * the **mapping** form `secrets: {API_TOKEN: {hosts: [...], body: true}}` or
 //!   `{API_TOKEN: {expose: true}}`. Every problem in it is an error (a security setting):
 //!   a bad name, a null or non-mapping entry, an unknown key, a bad origin, an empty `hosts`,
@@ -41,6 +42,18 @@ pub(crate) fn read_secret_uses(
             set.secret_uses = uses;
         }
         _ => {
+            if let (false, Some(list)) = (set.secrets.is_empty(), field(value, "secrets")) {
+                let names = set.secrets.join(", ");
+                let first = &set.secrets[0];
+                let what = format!(
+                    "the list form now grants placeholders, not values: the skill holds \
+                     `molecule-secret-<NAME>-<hex>` for {names}, and the value goes only into request \
+                     headers to this entry's `hosts`. A skill that needs the value itself needs \
+                     the mapping form `secrets: {{{first}: {{expose: true}}}}`; to send it in \
+                     bodies too, `secrets: {{{first}: {{hosts: [...], body: true}}}}`"
+                );
+                r.warn_at(&join(key, "secrets"), list, what);
+            }
             for name in &set.secrets {
                 let use_ = SecretUse {
                     hosts: set.hosts.clone(),

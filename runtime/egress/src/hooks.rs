@@ -255,6 +255,9 @@ impl EgressHooks {
             None => err,
         })?;
 
+        if self.secrets.is_some() {
+            crate::redact::check_encoding(policy.component(), &origin, head.headers())?;
+        }
         let cap = policy.response_cap();
         let mut response = head.map(|body| {
             let body = CappedBody::new(body, cap, limits.between_bytes);

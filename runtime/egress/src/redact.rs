@@ -1,7 +1,14 @@
 //! Response redaction for a component holding secrets: a response (from any origin) that
 //! echoes a secret's value has each occurrence replaced, before the guest reads it, by a mask
 //! of the same length (`*` repeated), in header values and in the body. The same length keeps
-//! `content-length` true; the guest learns at most the value's length.
+//! `content-length` true. Masking is an oracle: a guest that gets a granted origin to echo a
+//! guessed string learns its length and whether it equals the value (a short value can be
+//! guessed this way; the runtime warns at boot about values under 8 bytes).
+//!
+//! Redaction matches the value's exact bytes only, so a component holding secrets never gets
+//! a compressed response: its requests go out with `Accept-Encoding: identity` (and no `TE`),
+//! and a response with any other `content-encoding` (or a transfer coding other than
+//! `chunked`) is refused ([`check_encoding`]), naming the encoding.
 //!
 //! The body is redacted as it streams: each chunk is scanned together with the last
 //! `longest value − 1` bytes held back from the previous one, so a value split across chunks
@@ -12,6 +19,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, TE, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use wasmtime_wasi_http::Error;
@@ -38,6 +46,59 @@ pub fn redact_headers(secrets: &EgressSecrets, headers: &mut HeaderMap) {
             *value = masked;
         }
     }
+}
+
+/// Asks for an unencoded response: `Accept-Encoding: identity` replaces whatever the guest
+/// asked for, and `TE` (transfer codings) is removed.
+pub fn ask_identity(headers: &mut HeaderMap) {
+    headers.remove(TE);
+    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+}
+
+/// Refuses a response whose body is encoded (its secret values could not be found to mask):
+/// a `content-encoding` other than `identity`, or a `transfer-encoding` other than `chunked`.
+/// The error names the component, the origin and the encoding.
+pub fn check_encoding(component: &str, origin: &str, headers: &HeaderMap) -> Result<(), Error> {
+    let codings = |name| {
+        headers
+            .get_all(name)
+            .iter()
+            .flat_map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .split(',')
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|c| !c.is_empty())
+            .collect::<Vec<_>>()
+    };
+    let content = codings(CONTENT_ENCODING);
+    let transfer = codings(TRANSFER_ENCODING);
+    let bad = content
+        .iter()
+        .find(|c| *c != "identity")
+        .map(|c| ("content-encoding", c))
+        .or_else(|| {
+            transfer
+                .iter()
+                .find(|c| *c != "chunked" && *c != "identity")
+                .map(|c| ("transfer-encoding", c))
+        });
+    let Some((header, coding)) = bad else {
+        return Ok(());
+    };
+    let coding: String = coding
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect();
+    let text = format!(
+        "the response from {origin} is refused: it has `{header}: {coding}`, and a component \
+         holding secrets only reads unencoded responses (secret values in them are masked); \
+         the request asked for `Accept-Encoding: identity`"
+    );
+    tracing::warn!(component, "outgoing HTTP refused: {text}");
+    Err(Error::InternalError(Some(text)))
 }
 
 /// A response body with every secret value masked (see the module docs).
@@ -196,6 +257,28 @@ mod tests {
         assert_eq!(split, "**********!");
         let none = redact(&["nothing ", "here"], &["sk-1234567"]).await;
         assert_eq!(none, "nothing here");
+    }
+
+    #[test]
+    fn encoded_responses_are_refused() {
+        let mut headers = HeaderMap::new();
+        assert!(check_encoding("c", "http://a:1", &headers).is_ok());
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("identity"));
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        assert!(check_encoding("c", "http://a:1", &headers).is_ok());
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("identity, GZip"));
+        let err = format!(
+            "{:?}",
+            check_encoding("c", "http://a:1", &headers).unwrap_err()
+        );
+        assert!(err.contains("content-encoding: gzip"), "{err}");
+        headers.remove(CONTENT_ENCODING);
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("br, chunked"));
+        let err = format!(
+            "{:?}",
+            check_encoding("c", "http://a:1", &headers).unwrap_err()
+        );
+        assert!(err.contains("transfer-encoding: br"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,9 @@
 //!   of that secret; any other placeholder in the body refuses the request. A body larger
 //!   than `max_body` is refused (it cannot be checked), naming the limit.
 //!
+//! * **encodings**: the request asks for `Accept-Encoding: identity` (whatever the guest
+//!   asked for) and carries no `TE`, so responses can be redacted byte for byte.
+//!
 //! Every refusal is `internal-error(text)` for the guest and one warning in the host log; both
 //! name the component, the secret's *name*, the origin and the config key — never the value.
 //! Responses are redacted by [`crate::redact`].
@@ -57,6 +60,8 @@ pub struct SecretBinding {
     value: String,
     origins: EgressPolicy,
     body: bool,
+    /// Granted by the list form (`secrets: [NAME]`): its origins are the entry's `hosts`.
+    list_form: bool,
 }
 
 impl fmt::Debug for SecretBinding {
@@ -96,7 +101,40 @@ impl SecretBinding {
             value: value.to_owned(),
             origins,
             body,
+            list_form: false,
         })
+    }
+
+    /// The same binding granted by the list form `<entry>.secrets: [NAME]` (headers only, to
+    /// the entry's `hosts`): refusals then name `<entry>.hosts` and the mapping form to write,
+    /// never keys the list form does not have.
+    pub fn from_list_form(mut self) -> Self {
+        self.list_form = true;
+        self
+    }
+
+    /// The config key whose origins the value may go to, as the refusals name it.
+    fn hosts_key(&self) -> String {
+        match self.key.rsplit_once(".secrets.") {
+            Some((entry, _)) if self.list_form => format!("{entry}.hosts"),
+            _ => format!("{}.hosts", self.key),
+        }
+    }
+
+    /// How to allow the value in request bodies, as the refusal says it.
+    fn body_fix(&self) -> String {
+        match self.key.rsplit_once(".secrets.") {
+            Some((entry, name)) if self.list_form => format!(
+                "the list form `{entry}.secrets: [{name}]` substitutes headers only; to allow \
+                 bodies write the mapping form `{entry}.secrets: {{{name}: {{hosts: [...], \
+                 body: true}}}}` in config.yaml"
+            ),
+            _ => format!(
+                "it is substituted in headers only; to allow bodies set {}.body: true in \
+                 config.yaml",
+                self.key
+            ),
+        }
     }
 
     /// The secret's name.
@@ -253,6 +291,7 @@ impl EgressSecrets {
                 *value = new;
             }
         }
+        crate::redact::ask_identity(&mut parts.headers);
         let bytes = self.read_body(body, wait).await?;
         let (bytes, trailers) = match self.substitute(&bytes.0, to, "the request body", true)? {
             Some(new) => (Bytes::from(new), bytes.1),
@@ -311,9 +350,10 @@ impl EgressSecrets {
             }
             if in_body && !binding.body {
                 return Err(self.fail(format!(
-                    "secret `{}` is in the request body to {}, but it is substituted in headers \
-                     only; to allow bodies set {}.body: true in config.yaml",
-                    binding.name, to.origin, binding.key
+                    "secret `{}` is in the request body to {}, but {}",
+                    binding.name,
+                    to.origin,
+                    binding.body_fix()
                 )));
             }
             out.extend_from_slice(&text[pos..m.start()]);
@@ -370,8 +410,10 @@ impl EgressSecrets {
         };
         self.fail(format!(
             "secret `{}` may not be sent to {} (its placeholder is in {where_}); it may go to \
-             {allowed} only, as granted under {}.hosts in config.yaml",
-            b.name, to.origin, b.key
+             {allowed} only, as granted under {} in config.yaml",
+            b.name,
+            to.origin,
+            b.hosts_key()
         ))
     }
 

@@ -28,10 +28,15 @@ pub struct ConfigPolicy {
     values: BTreeMap<String, String>,
     late: Option<LateValues>,
     offline: Option<String>,
-    /// The placeholder of each secret, made once per policy (one workspace boot) and kept
-    /// across skill reloads.
-    placeholders: Mutex<BTreeMap<String, String>>,
+    /// The placeholder of each (skill, secret), made once per policy (one workspace boot) and
+    /// kept across skill reloads. One per skill: a skill's placeholder is plain text in
+    /// another skill's requests (never substituted there).
+    placeholders: Mutex<BTreeMap<(String, String), String>>,
 }
+
+/// Secret values shorter than this are warned about at load: response masking lets a guest
+/// test guesses, which finds a short value.
+const MIN_SECRET_LEN: usize = 8;
 
 /// Values that arrive after boot (the platform's secrets), read at each grant and preferred
 /// over the values given at construction.
@@ -75,22 +80,40 @@ impl ConfigPolicy {
         self.values.get(name).cloned()
     }
 
-    /// The placeholder of secret `name` for this boot (made on first use).
+    /// The placeholder of `skill`'s secret `name` for this boot (made on first use).
     ///
     /// # Errors
     /// The operating system's random source failed.
-    fn placeholder(&self, name: &str) -> anyhow::Result<String> {
+    fn placeholder(&self, skill: &str, name: &str) -> anyhow::Result<String> {
         let mut map = self
             .placeholders
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(p) = map.get(name) {
+        let key = (skill.to_owned(), name.to_owned());
+        if let Some(p) = map.get(&key) {
             return Ok(p.clone());
         }
         let p = new_placeholder(name)
             .map_err(|e| anyhow::anyhow!("cannot make a placeholder for secret `{name}`: {e}"))?;
-        map.insert(name.to_owned(), p.clone());
+        map.insert(key, p.clone());
         Ok(p)
+    }
+
+    /// Whether `name` is a secret for a skill requesting `request`: named as a secret in any
+    /// grant entry of config.yaml, requested as a secret by the skill, or one of the
+    /// platform's secrets. Such a name's value never reaches the skill as an env var unless
+    /// the skill's grant says `expose: true` for it.
+    fn is_secret(&self, request: &CapabilityRequest, name: &str) -> bool {
+        let grants = &self.config.grants;
+        let configured = std::iter::once(&grants.default)
+            .chain(grants.skills.values())
+            .any(|set| set.secrets.iter().any(|n| n == name));
+        configured
+            || request.caps.secrets.iter().any(|n| n == name)
+            || self
+                .late
+                .as_ref()
+                .is_some_and(|late| late.load().contains_key(name))
     }
 
     /// The egress binding of `skill`'s secret `name` when it is held as a placeholder (not
@@ -107,21 +130,26 @@ impl ConfigPolicy {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
+        if value.len() < MIN_SECRET_LEN {
+            tracing::warn!(
+                skill = %skill,
+                "secret `{name}` is shorter than {MIN_SECRET_LEN} bytes: a skill that gets a \
+                 granted origin to echo guesses can find it from the response masking; use a \
+                 longer value"
+            );
+        }
         let entry = match self.config.grants.skills.contains_key(skill) {
             true => format!("grants.skills.{skill}"),
             false => "grants.default".to_owned(),
         };
         let hosts: Vec<String> = use_.hosts.iter().map(|h| h.to_string()).collect();
         let key = format!("{entry}.secrets.{name}");
-        let placeholder = self.placeholder(name)?;
-        Ok(Some(SecretBinding::new(
-            name,
-            &key,
-            &placeholder,
-            &value,
-            &hosts,
-            use_.body,
-        )?))
+        let placeholder = self.placeholder(skill, name)?;
+        let binding = SecretBinding::new(name, &key, &placeholder, &value, &hosts, use_.body)?;
+        Ok(Some(match use_.list_form {
+            true => binding.from_list_form(),
+            false => binding,
+        }))
     }
 
     /// The same policy giving skills granted `llm` the model through `backend` (the
@@ -213,9 +241,26 @@ impl GrantPolicy for ConfigPolicy {
                 }
             }
         }
+        let exposed = self.config.grant_for(id).caps.secret_uses;
         for name in &eff.env {
-            // An env var named like a secret held as a placeholder gets the placeholder too.
-            let value = bindings.get(name).cloned().or_else(|| self.value(name));
+            // An env var named like a secret gets the skill's placeholder when the secret is
+            // granted to it as one, the value only under `expose: true`, and else nothing.
+            let value = if let Some(placeholder) = bindings.get(name) {
+                Some(placeholder.clone())
+            } else if !self.is_secret(&request, name) || exposed.get(name).is_some_and(|u| u.expose)
+            {
+                self.value(name)
+            } else {
+                if self.value(name).is_some() {
+                    tracing::warn!(
+                    skill = %id,
+                    "env var `{name}` names a secret, so it is not passed as a value: grant it \
+                     under grants.skills.{id}.secrets (the skill then holds a placeholder), or \
+                     write `secrets: {{{name}: {{expose: true}}}}` there to hand the value over"
+                    );
+                }
+                None
+            };
             if let Some(value) = value {
                 grants = grants.env(name, value);
             }

@@ -38,7 +38,15 @@ fn request(yaml: &str) -> CapabilityRequest {
 #[test]
 fn parses_the_grants_section() {
     let c = parse(GRANTS);
-    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // The one warning: the list-form secrets are placeholders now, with the migration.
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    let w = warning(&c, "grants.skills.web-fetch.secrets");
+    assert!(
+        w.message.contains("placeholders, not values")
+            && w.message
+                .contains("`secrets: {GITHUB_TOKEN: {expose: true}}`"),
+        "{w:?}"
+    );
     assert_eq!(c.grants.default.interfaces, [Interface::Log]);
     let g = &c.grants.skills["web-fetch"];
     assert_eq!(

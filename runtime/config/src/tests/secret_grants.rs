@@ -13,7 +13,15 @@ fn the_list_form_is_a_placeholder_for_the_entrys_hosts_in_headers() {
     let c = parse(
         "grants:\n  skills:\n    gh:\n      hosts: [\"https://api.github.com\"]\n      secrets: [TOKEN]\n",
     );
-    assert!(c.errors.is_empty() && c.warnings.is_empty(), "{c:#?}");
+    assert!(c.errors.is_empty() && c.warnings.len() == 1, "{c:#?}");
+    // The migration warning (shown at boot and by `check`): placeholders now, and the fix.
+    let w = warning(&c, "grants.skills.gh.secrets");
+    assert!(
+        w.message.contains("placeholders, not values")
+            && w.message.contains("`secrets: {TOKEN: {expose: true}}`")
+            && w.message.contains("{TOKEN: {hosts: [...], body: true}}"),
+        "{w:?}"
+    );
     let g = &c.grants.skills["gh"];
     assert_eq!(g.secrets, ["TOKEN"]);
     assert_eq!(
