@@ -42,17 +42,26 @@ async fn main() {
         push.push(t.elapsed());
         let pinned = PackageRef::parse(&pushed.pinned).unwrap();
         let t = Instant::now();
-        molecule_packages::sign(&pinned, &key, None, &[]).await.unwrap();
+        molecule_packages::sign(&pinned, &key, None, &[])
+            .await
+            .unwrap();
         sign.push(t.elapsed());
         let cache = dir.path().join(format!("cache{i}"));
         let t = Instant::now();
-        molecule_packages::pull(&pinned, &options(&cache)).await.unwrap();
+        molecule_packages::pull(&pinned, &options(&cache))
+            .await
+            .unwrap();
         cold.push(t.elapsed());
         let t = Instant::now();
-        molecule_packages::pull(&pinned, &options(&cache)).await.unwrap();
+        molecule_packages::pull(&pinned, &options(&cache))
+            .await
+            .unwrap();
         warm.push(t.elapsed());
     }
-    println!("skill package of {} KiB component, {RUNS} runs, medians:", wasm.len() / 1024);
+    println!(
+        "skill package of {} KiB component, {RUNS} runs, medians:",
+        wasm.len() / 1024
+    );
     println!("  push:                 {:?}", median(push));
     println!("  sign:                 {:?}", median(sign));
     println!("  pull (cold cache):    {:?}", median(cold));
