@@ -290,6 +290,11 @@ async fn hostile_packages_are_refused_and_write_nothing_outside_the_cache() {
         ),
         ("link", tar::EntryType::Symlink, "is a symbolic link"),
         ("hard", tar::EntryType::Link, "is a hard link"),
+        (
+            "Cargo.toml",
+            tar::EntryType::Regular,
+            "never built on the host",
+        ),
     ]
     .into_iter()
     .enumerate()

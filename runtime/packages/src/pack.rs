@@ -60,6 +60,15 @@ pub fn pack(dir: &Path, limits: &Limits) -> Result<Packed, PackageError> {
         .map_err(|e| PackageError::io(&skill_md, "reading the skill's SKILL.md", e))?;
     let config = skill_config(dir, &text)?;
     check_crate_paths(dir)?;
+    if crate::pull::would_build_on_host(dir) {
+        return Err(PackageError::Pack {
+            path: dir.join("Cargo.toml"),
+            reason: "a Rust crate with no built component: a pulled package is never built on \
+                     the host, so put the built component in the folder as `tool.wasm` \
+                     (`cargo build --release --target wasm32-wasip2`) and push again"
+                .to_owned(),
+        });
+    }
     let mut files = Vec::new();
     collect(dir, dir, &mut files, limits)?;
     files.sort();

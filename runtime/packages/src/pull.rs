@@ -224,14 +224,22 @@ fn unpacked(
     let file = std::fs::File::open(layer).map_err(|e| PackageError::io(layer, "reading", e))?;
     let unpacked = unpack(std::io::BufReader::new(file), &partial, &options.limits);
     let done = unpacked.and_then(|_| {
-        if partial.join("SKILL.md").is_file() {
-            Ok(())
-        } else {
-            Err(crate::unpack::Refusal {
+        if !partial.join("SKILL.md").is_file() {
+            return Err(crate::unpack::Refusal {
                 entry: "SKILL.md".to_owned(),
                 reason: "is missing: a skill package holds SKILL.md at its top".to_owned(),
-            })
+            });
         }
+        if would_build_on_host(&partial) {
+            return Err(crate::unpack::Refusal {
+                entry: "Cargo.toml".to_owned(),
+                reason: "is a Rust crate with no built component: a pulled package is never \
+                         built on the host (its build scripts would run outside the sandbox); \
+                         push it with its built `tool.wasm`"
+                    .to_owned(),
+            });
+        }
+        Ok(())
     });
     if let Err(refusal) = done {
         let _ = std::fs::remove_dir_all(&partial);
@@ -247,4 +255,12 @@ fn unpacked(
         let _ = std::fs::remove_dir_all(&partial);
     }
     Ok(dest)
+}
+
+/// True when the runtime could build `dir` with cargo on the host: a `Cargo.toml` without a
+/// `tool.wasm` beside it (the runtime's `skill_dir.rs` prefers `tool.wasm`, then
+/// `<folder>.wasm`, then builds the crate; only `tool.wasm` is taken as proof here, since the
+/// folder's name changes when a package is unpacked).
+pub(crate) fn would_build_on_host(dir: &Path) -> bool {
+    dir.join("Cargo.toml").exists() && !dir.join("tool.wasm").is_file()
 }

@@ -19,8 +19,24 @@ pub struct PackageRef {
 }
 
 impl PackageRef {
-    /// Parses `text`; the error names it and says how to write one.
+    /// Parses `text`; the error names it and says how to write one. The registry must be
+    /// written out (`docker.io/vendor/echo:1`, `localhost:5000/echo@sha256:…`): a first
+    /// component that is not a host name (no `.` or `:`, not `localhost`) is refused rather
+    /// than silently taken as Docker Hub, so `vendor/echo` is never fetched from the internet.
     pub fn parse(text: &str) -> Result<PackageRef, PackageError> {
+        let first = text.trim().split('/').next().unwrap_or_default();
+        let names_a_host = first.contains('.') || first.contains(':') || first == "localhost";
+        if !text.trim().contains('/') || !names_a_host {
+            return Err(PackageError::Reference {
+                reference: text.to_owned(),
+                reason: format!(
+                    "`{first}` is not a registry host: write the registry out, e.g. \
+                     docker.io/{} or localhost:5000/{}",
+                    text.trim(),
+                    text.trim()
+                ),
+            });
+        }
         let reference: Reference =
             text.trim()
                 .parse()
@@ -101,4 +117,25 @@ pub fn client_config(reference: &Reference, insecure: &[String]) -> ClientConfig
 pub fn client(reference: &Reference, insecure: &[String]) -> Client {
     crate::tls::install_provider();
     Client::new(client_config(reference, insecure))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reference_must_name_its_registry() {
+        for bad in ["vendor/echo:1", "echo", "acme/tools/echo@sha256:00"] {
+            let err = PackageRef::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("not a registry host"), "{bad}: {err}");
+        }
+        for good in [
+            "localhost:5000/acme/echo:1",
+            "localhost/echo:1",
+            "ghcr.io/acme/echo:1.2",
+            "127.0.0.1:5000/echo:1",
+        ] {
+            assert!(PackageRef::parse(good).is_ok(), "{good}");
+        }
+    }
 }

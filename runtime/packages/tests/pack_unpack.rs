@@ -112,3 +112,16 @@ fn a_crate_with_a_path_dependency_outside_the_folder_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_crate_without_a_built_component_is_refused_at_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    skill(&s);
+    std::fs::write(s.join("Cargo.toml"), "[package]\nname = \"s\"\n").unwrap();
+    let err = pack(&s, &Limits::default()).unwrap_err().to_string();
+    assert!(
+        err.contains("never built on the host") && err.contains("tool.wasm"),
+        "{err}"
+    );
+}
