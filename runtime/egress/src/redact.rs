@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, TE, TRANSFER_ENCODING};
+use http::header::{CONTENT_ENCODING, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use wasmtime_wasi_http::Error;
@@ -46,13 +46,6 @@ pub fn redact_headers(secrets: &EgressSecrets, headers: &mut HeaderMap) {
             *value = masked;
         }
     }
-}
-
-/// Asks for an unencoded response: `Accept-Encoding: identity` replaces whatever the guest
-/// asked for, and `TE` (transfer codings) is removed.
-pub fn ask_identity(headers: &mut HeaderMap) {
-    headers.remove(TE);
-    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
 }
 
 /// Refuses a response whose body is encoded (its secret values could not be found to mask):

@@ -291,7 +291,7 @@ impl EgressSecrets {
                 *value = new;
             }
         }
-        crate::redact::ask_identity(&mut parts.headers);
+        ask_identity(&mut parts.headers);
         let bytes = self.read_body(body, wait).await?;
         let (bytes, trailers) = match self.substitute(&bytes.0, to, "the request body", true)? {
             Some(new) => (Bytes::from(new), bytes.1),
@@ -422,4 +422,15 @@ impl EgressSecrets {
         tracing::warn!(component = %self.component, "outgoing HTTP refused: {text}");
         Error::InternalError(Some(text))
     }
+}
+
+/// Asks for an unencoded response, so `crate::redact` can find echoed values:
+/// `Accept-Encoding: identity` replaces whatever the guest asked for, and `TE` (transfer
+/// codings) is removed.
+pub fn ask_identity(headers: &mut http::HeaderMap) {
+    headers.remove(http::header::TE);
+    headers.insert(
+        http::header::ACCEPT_ENCODING,
+        http::HeaderValue::from_static("identity"),
+    );
 }

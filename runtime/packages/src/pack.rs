@@ -60,7 +60,7 @@ pub fn pack(dir: &Path, limits: &Limits) -> Result<Packed, PackageError> {
         .map_err(|e| PackageError::io(&skill_md, "reading the skill's SKILL.md", e))?;
     let config = skill_config(dir, &text)?;
     check_crate_paths(dir)?;
-    if crate::pull::would_build_on_host(dir) {
+    if crate::unpack::would_build_on_host(dir) {
         return Err(PackageError::Pack {
             path: dir.join("Cargo.toml"),
             reason: "a Rust crate with no built component: a pulled package is never built on \

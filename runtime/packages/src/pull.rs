@@ -230,7 +230,7 @@ fn unpacked(
                 reason: "is missing: a skill package holds SKILL.md at its top".to_owned(),
             });
         }
-        if would_build_on_host(&partial) {
+        if crate::unpack::would_build_on_host(&partial) {
             return Err(crate::unpack::Refusal {
                 entry: "Cargo.toml".to_owned(),
                 reason: "is a Rust crate with no built component: a pulled package is never \
@@ -255,12 +255,4 @@ fn unpacked(
         let _ = std::fs::remove_dir_all(&partial);
     }
     Ok(dest)
-}
-
-/// True when the runtime could build `dir` with cargo on the host: a `Cargo.toml` without a
-/// `tool.wasm` beside it (the runtime's `skill_dir.rs` prefers `tool.wasm`, then
-/// `<folder>.wasm`, then builds the crate; only `tool.wasm` is taken as proof here, since the
-/// folder's name changes when a package is unpacked).
-pub(crate) fn would_build_on_host(dir: &Path) -> bool {
-    dir.join("Cargo.toml").exists() && !dir.join("tool.wasm").is_file()
 }

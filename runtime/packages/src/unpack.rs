@@ -160,3 +160,11 @@ fn write_file(from: &mut impl Read, target: &Path, size: u64, mode: u32) -> Resu
     }
     Ok(())
 }
+
+/// True when the runtime could build `dir` with cargo on the host: a `Cargo.toml` without a
+/// `tool.wasm` beside it (the runtime's `skill_dir.rs` prefers `tool.wasm`, then
+/// `<folder>.wasm`, then builds the crate; only `tool.wasm` is taken as proof here, since the
+/// folder's name changes when a package is unpacked).
+pub(crate) fn would_build_on_host(dir: &Path) -> bool {
+    dir.join("Cargo.toml").exists() && !dir.join("tool.wasm").is_file()
+}
