@@ -4,8 +4,7 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use molecule_a2a::grpc::pb::{self, a2a_service_client::A2aServiceClient};
@@ -14,50 +13,10 @@ use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 mod common;
-use common::{cache_dir, repo};
+use common::repo;
+use common::server::start;
 
 const SECRET: &str = "grpc-test-secret";
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &std::path::Path) -> (Server, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
-        .current_dir(repo())
-        .env("MOLECULE_CACHE_DIR", cache_dir())
-        .env("MOLECULE_DATA_DIR", dir.join("data"))
-        .env_remove("PLATFORM_URL")
-        .env_remove("WORKSPACE_CONFIG_PATH")
-        .env_remove("MOLECULE_INBOUND_SECRET")
-        .args(["run", "--config-dir", dir.to_str().unwrap()])
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("running molecule-runtime run");
-    let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut seen = Vec::new();
-    let mut lines = BufReader::new(stderr).lines();
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(rest) = line.split(" serving A2A on port ").nth(1) {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            std::thread::spawn(move || lines.for_each(drop));
-            return (server, digits.parse().unwrap());
-        }
-        seen.push(line);
-        assert!(Instant::now() < deadline, "no port: {}", seen.join("\n"));
-    }
-    panic!("no port announced; stderr: {}", seen.join("\n"));
-}
 
 fn authed<T>(msg: T) -> Request<T> {
     let mut req = Request::new(msg);

@@ -9,14 +9,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 mod common;
-use common::{cache_dir, repo};
 
 /// A config folder running langgraph on a scripted model that streams `chunks` chunks of four
 /// characters, one every 50 ms, with `a2a.shutdown_grace: grace`.
@@ -36,17 +35,7 @@ fn workspace(chunks: usize, grace: &str) -> tempfile::TempDir {
 
 /// `run` on `dir` with its data in `data`, stderr piped.
 fn start(dir: &Path, data: &Path) -> (Child, mpsc::Receiver<String>, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
-        .current_dir(repo())
-        .env("MOLECULE_CACHE_DIR", cache_dir())
-        .env("MOLECULE_DATA_DIR", data)
-        .env_remove("PLATFORM_URL")
-        .env_remove("WORKSPACE_CONFIG_PATH")
-        .env_remove("MOLECULE_INBOUND_SECRET")
-        .args(["run", "--config-dir", dir.to_str().unwrap()])
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
+    let mut child = common::server::run_command(dir, data)
         .spawn()
         .expect("running molecule-runtime run");
     let (tx, lines) = mpsc::channel();

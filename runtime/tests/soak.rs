@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod common;
-use common::{cache_dir, repo};
 
 /// Concurrent clients.
 const CONCURRENCY: usize = 16;
@@ -69,18 +68,8 @@ fn workspace() -> tempfile::TempDir {
 /// `run` on `dir` with its data in `data`, on 127.0.0.1 and a port of the kernel's choosing;
 /// returns once the port is announced. Stderr is drained for the whole run (its tail kept).
 fn start(dir: &Path, data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
-        .current_dir(repo())
-        .env("MOLECULE_CACHE_DIR", cache_dir())
-        .env("MOLECULE_DATA_DIR", data)
-        .env_remove("PLATFORM_URL")
-        .env_remove("WORKSPACE_CONFIG_PATH")
-        .env_remove("MOLECULE_INBOUND_SECRET")
+    let mut child = common::server::run_command(dir, data)
         .env_remove("LOG_LEVEL")
-        .args(["run", "--config-dir", dir.to_str().unwrap()])
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
         .spawn()
         .expect("running molecule-runtime run");
     let stderr = child.stderr.take().unwrap();
