@@ -4,6 +4,8 @@
 //! with push options. Everything stops with the test's runtime.
 #![allow(dead_code)]
 
+pub mod recorder;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,22 +102,37 @@ impl Server {
 
 /// Push options allowing 127.0.0.1, with a 20 ms first backoff.
 pub fn options() -> PushOptions {
+    options_allowing(&["127.0.0.1"])
+}
+
+/// Push options allowing the webhook hosts `allow`, with a 20 ms first backoff.
+pub fn options_allowing(allow: &[&str]) -> PushOptions {
     PushOptions {
-        allow_hosts: vec!["127.0.0.1".into()],
+        allow_hosts: allow.iter().map(|s| s.to_string()).collect(),
         backoff: Duration::from_millis(20),
         ..PushOptions::default()
     }
 }
 
 pub async fn server(push: PushOptions) -> Server {
+    server_with(memory(), Some(push)).await
+}
+
+/// An in-memory task store.
+pub fn memory() -> TaskStore {
+    TaskStore::in_memory(Retention::default()).unwrap()
+}
+
+/// A server on 127.0.0.1 over `store`, with push `push` (`None`: push off).
+pub async fn server_with(store: TaskStore, push: Option<PushOptions>) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = A2aServer::new(
         CardHandle::new(card(&url, true)),
         Arc::new(EchoExecutor::default()),
-        TaskStore::in_memory(Retention::default()).unwrap(),
+        store,
     )
-    .with_push(Some(push));
+    .with_push(push);
     let (tx, rx) = oneshot::channel::<()>();
     let s2 = server.clone();
     tokio::spawn(async move {
