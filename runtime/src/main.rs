@@ -9,7 +9,13 @@ mod cli;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // Declared before the async runtime so it drops after it: queued spans are flushed last.
-    let _telemetry = cli::init_logging(&args.global);
+    let _telemetry = match cli::init_logging(&args.global) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match async_runtime() {
         Ok(rt) => rt,
         Err(err) => {

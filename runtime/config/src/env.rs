@@ -12,6 +12,8 @@ use crate::warning::Warning;
 pub const DEFAULT_CONFIG_PATH: &str = "/configs";
 /// Default for `PLUGINS_DIR`.
 pub const DEFAULT_PLUGINS_DIR: &str = "/plugins";
+/// The longest `PARENT_ID` accepted, in bytes.
+pub const MAX_PARENT_ID_BYTES: usize = 128;
 /// Default for `MOLECULE_SMOKE_TIMEOUT_SECS`.
 pub const DEFAULT_SMOKE_TIMEOUT_SECS: u64 = 5;
 
@@ -54,6 +56,10 @@ pub struct Env {
     pub llm_provider: Option<String>,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub otel_endpoint: Option<String>,
+    /// `PARENT_ID`: this workspace's parent, reported to the platform when the platform does
+    /// not name one itself (its `GET /workspaces/{id}` `parent_id` wins). Checked by
+    /// [`Env::checked_parent_id`].
+    pub parent_id: Option<String>,
     /// Problems found while parsing (e.g. a malformed smoke timeout).
     pub warnings: Vec<Warning>,
     pub(crate) vars: BTreeMap<String, String>,
@@ -137,9 +143,37 @@ impl Env {
             model: get("MODEL"),
             llm_provider: get("LLM_PROVIDER"),
             otel_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            parent_id: get("PARENT_ID"),
             warnings,
             vars,
         }
+    }
+
+    /// `PARENT_ID`, checked: `None` when unset or empty; else a workspace id of at most
+    /// [`MAX_PARENT_ID_BYTES`] bytes of ASCII letters, digits and `-`, `_`, `.`, `:`, other
+    /// than `WORKSPACE_ID`.
+    ///
+    /// # Errors
+    /// Text naming `PARENT_ID` when the value breaks those rules (it is sent to the platform
+    /// as this workspace's parent, so a malformed one is refused rather than sent).
+    pub fn checked_parent_id(&self) -> Result<Option<&str>, String> {
+        let Some(parent) = self.parent_id.as_deref() else {
+            return Ok(None);
+        };
+        let id_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+        if parent.len() > MAX_PARENT_ID_BYTES || !parent.chars().all(id_char) {
+            return Err(format!(
+                "PARENT_ID is not a workspace id (at most {MAX_PARENT_ID_BYTES} ASCII letters, \
+                 digits, `-`, `_`, `.` or `:`); unset it or set the parent's id"
+            ));
+        }
+        if self.workspace_id.as_deref() == Some(parent) {
+            return Err(format!(
+                "PARENT_ID is `{parent}`, this workspace's own WORKSPACE_ID: a workspace cannot \
+                 be its own parent"
+            ));
+        }
+        Ok(Some(parent))
     }
 
     /// Any captured variable by name; `None` when unset or empty.

@@ -41,7 +41,9 @@ mod tests;
 pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface, SecretUse};
 pub use card_keys::{CardSigningConfig, TrustedCardKey};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
-pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
+pub use env::{
+    Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS, MAX_PARENT_ID_BYTES,
+};
 pub use extended_card::{ExtendedCardConfig, ExtendedSkill};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
 pub use log_level::{LogLevel, DEFAULT_LOG_LEVEL, LOG_LEVELS};

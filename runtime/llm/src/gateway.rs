@@ -6,9 +6,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tracing::Instrument as _;
+
 use crate::anthropic::{Anthropic, AnthropicAuth};
 use crate::credentials::{self, set, Credentials};
 use crate::gemini::Gemini;
+use crate::generation;
 use crate::openai::OpenAiCompatible;
 use crate::provider::{stream_channel, HttpOptions, Provider};
 use crate::scripted::ScriptedProvider;
@@ -115,7 +118,16 @@ impl Gateway {
         let sel = self.resolve(request.model.as_deref())?;
         let provider = self.provider_for(&sel)?;
         tracing::debug!(model = %sel, messages = request.messages.len(), "llm complete");
-        let resp = provider.complete(&sel.model, &request).await?;
+        let span = generation::span(&sel);
+        let resp = provider
+            .complete(&sel.model, &request)
+            .instrument(span.clone())
+            .await;
+        match &resp {
+            Ok(resp) => generation::record_response(&span, &sel, resp),
+            Err(err) => generation::record_error(&span, err),
+        }
+        let resp = resp?;
         record(&self.usage, usage_key, resp.usage);
         Ok(resp)
     }
@@ -129,20 +141,38 @@ impl Gateway {
         let sel = self.resolve(request.model.as_deref())?;
         let provider = self.provider_for(&sel)?;
         tracing::debug!(model = %sel, messages = request.messages.len(), "llm stream");
-        let mut inner = provider.stream(&sel.model, &request).await?;
+        // The span lasts until the stream's last event: its duration is the call's latency.
+        let span = generation::span(&sel);
+        let mut inner = match provider
+            .stream(&sel.model, &request)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(inner) => inner,
+            Err(err) => {
+                generation::record_error(&span, &err);
+                return Err(err);
+            }
+        };
         let (tx, rx) = stream_channel();
         let usage = self.usage.clone();
         let key = usage_key.to_string();
-        tokio::spawn(async move {
+        let task = async move {
             while let Some(item) = inner.recv().await {
-                if let Ok(StreamEvent::Done(r)) = &item {
-                    record(&usage, &key, r.usage);
+                match &item {
+                    Ok(StreamEvent::Done(r)) => {
+                        record(&usage, &key, r.usage);
+                        generation::record_response(&tracing::Span::current(), &sel, r);
+                    }
+                    Err(err) => generation::record_error(&tracing::Span::current(), err),
+                    Ok(_) => {}
                 }
                 if tx.send(item).await.is_err() {
                     return;
                 }
             }
-        });
+        };
+        tokio::spawn(task.instrument(span));
         Ok(rx)
     }
 

@@ -24,6 +24,7 @@ mod anthropic;
 mod credentials;
 mod gateway;
 mod gemini;
+pub mod generation;
 mod http;
 mod openai;
 mod provider;

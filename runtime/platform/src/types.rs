@@ -85,6 +85,10 @@ pub struct RegisterRequest {
     pub url: String,
     /// The card.
     pub agent_card: AgentCard,
+    /// The parent workspace, sent only when the runtime has one to report (`PARENT_ID`, when
+    /// the platform does not name a parent itself); left out of the body when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
 }
 
 /// Answer of `POST /registry/register`.

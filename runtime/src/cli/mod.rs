@@ -5,6 +5,7 @@ mod call;
 mod check;
 mod inspect;
 mod inspect_caps;
+mod langfuse;
 mod new;
 mod packages;
 mod run;
@@ -161,9 +162,14 @@ fn engine_options(config: &molecule_config::WorkspaceConfig) -> EngineOptions {
 /// Sets up `tracing` on stderr at the level from the environment (`LOG_LEVEL`, else
 /// `RUST_LOG`, else the default `warn`); a workspace command then applies its config.yaml's
 /// `observability.log_level` ([`apply_log_level`]) unless the environment set one. With
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP (see [`telemetry`]);
-/// keep the returned guard until exit so queued spans are flushed.
-pub fn init_logging(global: &GlobalArgs) -> telemetry::TelemetryGuard {
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP, and with the
+/// `LANGFUSE_*` variables to Langfuse (see [`telemetry`]); keep the returned guard until exit
+/// so queued spans are flushed.
+///
+/// # Errors
+/// The Langfuse variables are set but unusable: the text names the variable, and the runtime
+/// must not start (a secret would be sent where it should not, or traces silently lost).
+pub fn init_logging(global: &GlobalArgs) -> Result<telemetry::TelemetryGuard, String> {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
@@ -177,7 +183,7 @@ pub fn init_logging(global: &GlobalArgs) -> telemetry::TelemetryGuard {
     let (filter, problem) = log_filter(&level);
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     let _ = LOG_FILTER.set(handle);
-    let telemetry = telemetry::from_env();
+    let telemetry = telemetry::from_env()?;
     let layers: Vec<telemetry::BoxedLayer> = std::iter::once(fmt.with_filter(filter).boxed())
         .chain(telemetry.layer)
         .collect();
@@ -185,7 +191,7 @@ pub fn init_logging(global: &GlobalArgs) -> telemetry::TelemetryGuard {
     for warning in problem.iter().chain(&telemetry.warnings) {
         tracing::warn!("{warning}");
     }
-    telemetry.guard
+    Ok(telemetry.guard)
 }
 
 /// The handle that swaps the stderr log filter once a workspace's config.yaml is read.

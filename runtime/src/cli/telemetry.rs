@@ -1,8 +1,9 @@
 //! OpenTelemetry trace export: when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, the runtime's `tracing` spans (`task`,
 //! `tool_call`, …) are sent to that collector as OTLP spans over HTTP, following the
-//! OpenTelemetry environment-variable conventions. Configuration mistakes are reported as
-//! warnings and turn export off; they never stop the runtime.
+//! OpenTelemetry environment-variable conventions. Configuration mistakes there are reported as
+//! warnings and turn export off; they never stop the runtime. With `LANGFUSE_HOST` and its keys
+//! set, the same spans also go to Langfuse (`langfuse.rs`), which fails closed instead.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Key, KeyValue};
@@ -10,6 +11,8 @@ use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+use super::langfuse;
 
 /// The base URL of the collector; `/v1/traces` is appended for traces.
 const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -57,32 +60,57 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Reads the `OTEL_*` environment and, when an endpoint is set, builds the exporter.
-pub fn from_env() -> Telemetry {
+/// Reads the `OTEL_*` and `LANGFUSE_*` environment and builds the exporters that are
+/// configured: one tracer provider, one batch processor per destination.
+///
+/// # Errors
+/// The Langfuse variables are set but unusable (see [`langfuse::from_vars`]): the text names
+/// the variable. `OTEL_*` problems are warnings instead, as before.
+pub fn from_env() -> Result<Telemetry, String> {
+    let langfuse = langfuse::from_vars(env_var)?;
     let mut telemetry = Telemetry {
         layer: None,
         guard: TelemetryGuard::default(),
         warnings: Vec::new(),
     };
-    let endpoint = match traces_endpoint(env_var) {
-        None => return telemetry,
-        Some(Ok(endpoint)) => endpoint,
-        Some(Err(warning)) => {
-            telemetry.warnings.push(warning);
-            return telemetry;
+    let mut builder = SdkTracerProvider::builder().with_resource(resource());
+    let mut exporters = 0;
+    if let Some(exporter) = otlp_exporter(&mut telemetry.warnings) {
+        builder = builder.with_batch_exporter(exporter);
+        exporters += 1;
+    }
+    if let Some(config) = &langfuse {
+        builder = builder.with_batch_exporter(langfuse::exporter(config)?);
+        exporters += 1;
+    }
+    if exporters > 0 {
+        let provider = builder.build();
+        telemetry.layer = Some(layer(&provider));
+        telemetry.guard.provider = Some(provider);
+    }
+    Ok(telemetry)
+}
+
+/// The OTLP exporter the `OTEL_*` variables describe, `None` (with a warning when they are
+/// malformed) when export to a collector is off.
+fn otlp_exporter(warnings: &mut Vec<String>) -> Option<opentelemetry_otlp::SpanExporter> {
+    let endpoint = match traces_endpoint(env_var)? {
+        Ok(endpoint) => endpoint,
+        Err(warning) => {
+            warnings.push(warning);
+            return None;
         }
     };
-    let protocol = protocol(env_var, &mut telemetry.warnings);
-    match provider(&endpoint, protocol) {
-        Ok(provider) => {
-            telemetry.layer = Some(layer(&provider));
-            telemetry.guard.provider = Some(provider);
+    let protocol = protocol(env_var, warnings);
+    match exporter(&endpoint, protocol) {
+        Ok(exporter) => Some(exporter),
+        Err(err) => {
+            warnings.push(format!(
+                "OTLP trace export is off: cannot build the exporter for {endpoint}: {err}"
+            ));
+            None
         }
-        Err(err) => telemetry.warnings.push(format!(
-            "OTLP trace export is off: cannot build the exporter for {endpoint}: {err}"
-        )),
     }
-    telemetry
 }
 
 /// A non-empty environment variable.
@@ -148,23 +176,19 @@ fn protocol(var: impl Fn(&str) -> Option<String>, warnings: &mut Vec<String>) ->
     }
 }
 
-/// A tracer provider batching spans to the OTLP/HTTP exporter at `endpoint`. The batch
-/// processor exports from its own thread with a blocking client, so it works the same under
-/// the tokio runtime and in synchronous code. Headers and timeout come from the standard
+/// The OTLP/HTTP exporter to `endpoint`. It is batched by the provider, which exports from its
+/// own thread with a blocking client, so it works the same under the tokio runtime and in
+/// synchronous code. Headers and timeout come from the standard
 /// `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` / `_TIMEOUT` variables, read by the exporter.
-fn provider(
+fn exporter(
     endpoint: &str,
     protocol: Protocol,
-) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
+) -> Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError> {
+    opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(protocol)
         .with_endpoint(endpoint)
-        .build()?;
-    Ok(SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(resource())
-        .build())
+        .build()
 }
 
 /// The resource: what `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` say, with

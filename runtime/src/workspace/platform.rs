@@ -17,6 +17,7 @@ use molecule_platform::{
 };
 use tokio::task::JoinHandle;
 
+use super::parent;
 use super::peers::PlatformPeers;
 use super::platform_secrets::{follow_inbound_secret, require_saved_secret, SecretsSink};
 use crate::capabilities::memory::{AwarenessMemory, MemoryBackend, PlatformMemory, SqliteMemory};
@@ -90,7 +91,8 @@ pub struct JoinOptions {
 ///
 /// # Errors
 /// A saved inbound secret file that exists but cannot be read or parsed: the workspace must
-/// not serve A2A unauthenticated, so boot stops (the error names the file).
+/// not serve A2A unauthenticated, so boot stops (the error names the file). A malformed
+/// `PARENT_ID` (the error names it).
 pub fn join(
     plan: &Plan,
     client: PlatformClient,
@@ -113,15 +115,24 @@ pub fn join(
             Some(file)
         }
     };
-    let request = RegisterRequest {
+    let env_parent = plan
+        .env
+        .checked_parent_id()
+        .map_err(anyhow::Error::msg)?
+        .map(str::to_owned);
+    let mut request = RegisterRequest {
         id: client.workspace_id().to_owned(),
         url: card.url.clone(),
         agent_card: card,
+        parent_id: None,
     };
     let interval = plan.config.observability.heartbeat_interval;
     let prompt_plan = PromptPlan::of(plan);
     let (link_client, server) = (client.clone(), server.clone());
     let task = tokio::spawn(async move {
+        request.parent_id = parent::resolve(&client, env_parent.as_deref())
+            .await
+            .to_register();
         register(&client, &request, admin_token.as_deref()).await;
         let heartbeat =
             HeartbeatLoop::new(client.clone(), Arc::new(heartbeat_status), interval).spawn();
@@ -273,6 +284,7 @@ pub(crate) async fn platform_client(
     let Some(url) = plan.env.platform_url.clone() else {
         return Ok(None);
     };
+    plan.env.checked_parent_id().map_err(anyhow::Error::msg)?;
     let admin = plan.env.get("MOLECULE_ADMIN_TOKEN").map(str::to_owned);
     let id = match (&plan.env.workspace_id, &admin) {
         (Some(id), _) => id.clone(),
@@ -312,12 +324,15 @@ async fn external_workspace_id(plan: &Plan, url: &str, admin: &str) -> anyhow::R
             saved.display()
         )
     })?;
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "name": plan.config.name,
         "runtime": "external",
         "external": true,
         "url": plan.env.workspace_url,
     });
+    if let Some(parent) = plan.env.checked_parent_id().map_err(anyhow::Error::msg)? {
+        body["parent_id"] = serde_json::Value::from(parent);
+    }
     let id = molecule_platform::create_workspace(url, admin, &body).await?;
     molecule_platform::write_private_atomic(&saved, id.as_bytes()).map_err(|e| {
         anyhow::anyhow!(

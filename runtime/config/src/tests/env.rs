@@ -100,3 +100,20 @@ fn smoke_timeout_parses_and_falls_back_with_a_warning() {
         );
     }
 }
+
+#[test]
+fn parent_id_is_read_and_checked() {
+    let env = |pairs: &[(&str, &str)]| Env::from_pairs(pairs.iter().copied());
+    assert_eq!(super::no_env().checked_parent_id(), Ok(None));
+    assert_eq!(env(&[("PARENT_ID", "  ")]).checked_parent_id(), Ok(None));
+    let ok = env(&[("WORKSPACE_ID", "ws-a"), ("PARENT_ID", "ws-pm-123")]);
+    assert_eq!(ok.parent_id.as_deref(), Some("ws-pm-123"));
+    assert_eq!(ok.checked_parent_id(), Ok(Some("ws-pm-123")));
+    let long = "p".repeat(crate::MAX_PARENT_ID_BYTES + 1);
+    for bad in ["ws pm", "ws/../x", "ws\u{7}", long.as_str()] {
+        let err = env(&[("PARENT_ID", bad)]).checked_parent_id().unwrap_err();
+        assert!(err.starts_with("PARENT_ID"), "{bad}: {err}");
+    }
+    let own = env(&[("WORKSPACE_ID", "ws-a"), ("PARENT_ID", "ws-a")]);
+    assert!(own.checked_parent_id().unwrap_err().contains("own"));
+}

@@ -31,6 +31,7 @@ pub fn registration(id: &str, url: &str) -> RegisterRequest {
             },
             ..AgentCard::default()
         },
+        parent_id: None,
     }
 }
 
