@@ -4,169 +4,16 @@
 //! over http/protobuf and http/json) and for `run` (a `task` span, flushed on SIGTERM). A
 //! closed port or a malformed URL must neither fail nor hang the command.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
-use prost::Message as _;
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod common;
+use common::collector::{Collector, SeenSpan};
 use common::{cache_dir, repo};
-
-/// One span as the collector saw it.
-#[derive(Debug, Clone)]
-struct SeenSpan {
-    name: String,
-    service: String,
-    attrs: BTreeMap<String, String>,
-}
-
-/// One export request.
-#[derive(Debug, Clone)]
-struct Export {
-    path: String,
-    content_type: String,
-    headers: HeaderMap,
-    spans: Vec<SeenSpan>,
-}
-
-type Seen = Arc<Mutex<Vec<Export>>>;
-
-/// A fake OTLP/HTTP collector; its runtime (and so the server) stops when it is dropped.
-struct Collector {
-    _rt: tokio::runtime::Runtime,
-    addr: SocketAddr,
-    seen: Seen,
-}
-
-impl Collector {
-    fn start() -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = Seen::default();
-        let app = axum::Router::new()
-            .fallback(record)
-            .with_state(seen.clone());
-        rt.spawn(async move { axum::serve(listener, app).await });
-        Collector {
-            _rt: rt,
-            addr,
-            seen,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn exports(&self) -> Vec<Export> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    fn spans(&self) -> Vec<SeenSpan> {
-        self.exports().into_iter().flat_map(|e| e.spans).collect()
-    }
-}
-
-/// Records one POST, decoding protobuf or JSON by its content type.
-async fn record(State(seen): State<Seen>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let spans = if content_type.contains("json") {
-        json_spans(&serde_json::from_slice(&body).unwrap_or(Value::Null))
-    } else {
-        ExportTraceServiceRequest::decode(body)
-            .map(|req| proto_spans(&req))
-            .unwrap_or_default()
-    };
-    seen.lock().unwrap().push(Export {
-        path: uri.path().to_owned(),
-        content_type,
-        headers,
-        spans,
-    });
-    StatusCode::OK
-}
-
-fn proto_attrs(attrs: &[KeyValue]) -> BTreeMap<String, String> {
-    let text = |kv: &KeyValue| match kv.value.as_ref()?.value.as_ref()? {
-        any_value::Value::StringValue(s) => Some(s.clone()),
-        other => Some(format!("{other:?}")),
-    };
-    attrs
-        .iter()
-        .map(|kv| (kv.key.clone(), text(kv).unwrap_or_default()))
-        .collect()
-}
-
-fn proto_spans(req: &ExportTraceServiceRequest) -> Vec<SeenSpan> {
-    let mut out = Vec::new();
-    for rs in &req.resource_spans {
-        let resource = proto_attrs(rs.resource.as_ref().map_or(&[][..], |r| &r.attributes));
-        let service = resource.get("service.name").cloned().unwrap_or_default();
-        for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
-            out.push(SeenSpan {
-                name: span.name.clone(),
-                service: service.clone(),
-                attrs: proto_attrs(&span.attributes),
-            });
-        }
-    }
-    out
-}
-
-fn json_attrs(attrs: &Value) -> BTreeMap<String, String> {
-    let text = |v: &Value| {
-        v["stringValue"]
-            .as_str()
-            .map_or(v.to_string(), str::to_owned)
-    };
-    let list = attrs.as_array().map_or(&[][..], Vec::as_slice);
-    list.iter()
-        .map(|kv| {
-            (
-                kv["key"].as_str().unwrap_or_default().to_owned(),
-                text(&kv["value"]),
-            )
-        })
-        .collect()
-}
-
-fn json_spans(req: &Value) -> Vec<SeenSpan> {
-    let mut out = Vec::new();
-    for rs in req["resourceSpans"].as_array().into_iter().flatten() {
-        let resource = json_attrs(&rs["resource"]["attributes"]);
-        let service = resource.get("service.name").cloned().unwrap_or_default();
-        let scopes = rs["scopeSpans"].as_array().into_iter().flatten();
-        for span in scopes.flat_map(|s| s["spans"].as_array().into_iter().flatten()) {
-            out.push(SeenSpan {
-                name: span["name"].as_str().unwrap_or_default().to_owned(),
-                service: service.clone(),
-                attrs: json_attrs(&span["attributes"]),
-            });
-        }
-    }
-    out
-}
 
 /// The binary with a clean OTel environment plus `env`.
 fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -180,7 +27,7 @@ fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_") {
+        if key.starts_with("OTEL_") || key.starts_with("LANGFUSE_") {
             cmd.env_remove(key);
         }
     }
@@ -386,7 +233,7 @@ fn run_exports_task_spans_and_flushes_them_on_sigterm() {
     let message = json!({"messageId": "otlp-1", "role": "ROLE_USER", "parts": [{"text": "hi"}]});
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
                       "params": {"message": message}});
-    let status = collector._rt.block_on(async {
+    let status = collector.rt.block_on(async {
         let resp = reqwest::Client::new()
             .post(format!("http://127.0.0.1:{port}/"))
             .header("A2A-Version", "1.0")

@@ -41,9 +41,13 @@ impl Drop for Server {
 /// Starts the workspace in `dir` (data under `dir/data`) and returns it with its port, once
 /// announced; stderr keeps being read so the server never writes to a closed pipe.
 pub fn start(dir: &Path) -> (Server, u16) {
-    let mut child = run_command(dir, &dir.join("data"))
-        .spawn()
-        .expect("running molecule-runtime run");
+    start_command(run_command(dir, &dir.join("data")))
+}
+
+/// Spawns `cmd` (a [`run_command`], possibly with more environment) and returns it with its
+/// port, once announced; stderr keeps being read so the server never writes to a closed pipe.
+pub fn start_command(mut cmd: Command) -> (Server, u16) {
+    let mut child = cmd.spawn().expect("running molecule-runtime run");
     let stderr = child.stderr.take().unwrap();
     let server = Server(child);
     let deadline = Instant::now() + Duration::from_secs(600);
