@@ -139,3 +139,53 @@ async fn a_malformed_parent_id_stops_boot_naming_it() {
     }
     assert!(platform.calls_to("POST", "/registry/register").is_empty());
 }
+
+/// Boots `ws-new` (no token yet, so the platform's record is unreadable before registering)
+/// with `PARENT_ID=ws-pm`; returns the registration bodies once `count` arrived.
+async fn boot_without_token(platform: &FakePlatform, count: usize) -> Vec<Value> {
+    let url = platform.url();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("PLATFORM_URL", url.as_str()),
+        ("WORKSPACE_ID", "ws-new"),
+        ("PARENT_ID", "ws-pm"),
+    ];
+    let ws = boot_config_env(dir.path(), &echo_yaml("New"), &env, true).await;
+    wait_for("registrations", || {
+        platform.calls_to("POST", "/registry/register").len() >= count
+    })
+    .await;
+    // The parent is resolved before the heartbeat loop starts: once a beat is in, no
+    // registration for the parent is still to come.
+    wait_for("a heartbeat", || {
+        !platform.calls_to("POST", "/registry/heartbeat").is_empty()
+    })
+    .await;
+    ws.shutdown().await.unwrap();
+    let calls = platform.calls_to("POST", "/registry/register");
+    calls.into_iter().map(|c| c.body).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_the_record_is_read_after_registering() {
+    let platform = FakePlatform::start().await;
+    let bodies = boot_without_token(&platform, 2).await;
+    assert!(bodies[0].get("parent_id").is_none(), "{bodies:?}");
+    assert_eq!(bodies[1]["parent_id"], "ws-pm", "{bodies:?}");
+    assert_eq!(platform.workspace("ws-new").unwrap()["parent_id"], "ws-pm");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_the_platforms_parent_still_wins() {
+    let platform = FakePlatform::start().await;
+    platform.set_parent("ws-new", Some("ws-real"));
+    let bodies = boot_without_token(&platform, 1).await;
+    assert!(
+        bodies.iter().all(|b| b.get("parent_id").is_none()),
+        "{bodies:?}"
+    );
+    assert_eq!(
+        platform.workspace("ws-new").unwrap()["parent_id"],
+        "ws-real"
+    );
+}

@@ -1,9 +1,11 @@
 //! The workspace's parent: `PARENT_ID` (as the seed's environment model lists it) is honoured
 //! where the platform does not say otherwise. The platform's own answer
-//! (`GET /workspaces/{id}` → `parent_id`) wins when it names a parent; otherwise `PARENT_ID`
-//! goes into the registration (`POST /registry/register` → `parent_id`, kept for every
-//! re-registration) and into the creation of an external workspace (`POST /workspaces`), so
-//! the platform's peers (siblings, children, parent) and coordinator view include it.
+//! (`GET /workspaces/{id}` → `parent_id`) wins when it names a parent; when it names none,
+//! `PARENT_ID` goes into the registration (`POST /registry/register` → `parent_id`, kept for
+//! every re-registration). When the record cannot be read before registering (no token yet, the
+//! platform down), nothing is sent until it can: `workspace/platform.rs` reads it again once
+//! registered. An external workspace is also created under `PARENT_ID` (`POST /workspaces`).
+//! So the platform's peers (siblings, children, parent) and coordinator view include it.
 
 use molecule_platform::PlatformClient;
 
@@ -12,9 +14,12 @@ use molecule_platform::PlatformClient;
 pub(crate) enum Parent {
     /// The platform names one (`GET /workspaces/{id}`): it wins; nothing is sent.
     Platform(String),
-    /// `PARENT_ID`, sent because the platform named none or could not be asked.
+    /// `PARENT_ID`, sent because the platform's record names no parent.
     Env(String),
-    /// No parent known.
+    /// `PARENT_ID` is set but the platform's record could not be read: nothing is sent yet
+    /// (the platform may name a parent of its own); ask again once registered.
+    Unknown,
+    /// No `PARENT_ID`.
     None,
 }
 
@@ -23,14 +28,15 @@ impl Parent {
     pub(crate) fn to_register(&self) -> Option<String> {
         match self {
             Parent::Env(id) => Some(id.clone()),
-            Parent::Platform(_) | Parent::None => None,
+            Parent::Platform(_) | Parent::Unknown | Parent::None => None,
         }
     }
 }
 
-/// Resolves the parent for registration: with `PARENT_ID` (`env_parent`) set, asks the
-/// platform for this workspace's record first; its `parent_id` wins when present (a different
-/// `PARENT_ID` is logged, not sent). Without `PARENT_ID` the platform is not asked.
+/// Resolves the parent for registration: with `PARENT_ID` (`env_parent`) set, reads the
+/// platform's record of this workspace; its `parent_id` wins when present (a different
+/// `PARENT_ID` is logged, not sent); an unreadable record is [`Parent::Unknown`]. Without
+/// `PARENT_ID` the platform is not asked.
 pub(crate) async fn resolve(client: &PlatformClient, env_parent: Option<&str>) -> Parent {
     let Some(env_parent) = env_parent else {
         return Parent::None;
@@ -50,8 +56,8 @@ pub(crate) async fn resolve(client: &PlatformClient, env_parent: Option<&str>) -
             None => Parent::Env(env_parent.to_owned()),
         },
         Err(err) => {
-            tracing::debug!(error = %err, "the platform's record of this workspace is not readable; registering with PARENT_ID");
-            Parent::Env(env_parent.to_owned())
+            tracing::debug!(error = %err, "the platform's record of this workspace is not readable (yet)");
+            Parent::Unknown
         }
     }
 }
@@ -67,6 +73,7 @@ mod tests {
             Some("ws-pm")
         );
         assert_eq!(Parent::Platform("ws-pm".into()).to_register(), None);
+        assert_eq!(Parent::Unknown.to_register(), None);
         assert_eq!(Parent::None.to_register(), None);
     }
 }

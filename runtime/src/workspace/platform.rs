@@ -130,10 +130,8 @@ pub fn join(
     let prompt_plan = PromptPlan::of(plan);
     let (link_client, server) = (client.clone(), server.clone());
     let task = tokio::spawn(async move {
-        request.parent_id = parent::resolve(&client, env_parent.as_deref())
-            .await
-            .to_register();
-        register(&client, &request, admin_token.as_deref()).await;
+        let (admin, env_parent) = (admin_token.as_deref(), env_parent.as_deref());
+        register_under_parent(&client, &mut request, admin, env_parent).await;
         let heartbeat =
             HeartbeatLoop::new(client.clone(), Arc::new(heartbeat_status), interval).spawn();
         let _ = poker.set(heartbeat.poker());
@@ -159,17 +157,43 @@ pub fn join(
     })
 }
 
+/// Registers under the parent `PARENT_ID` names where the platform does not say otherwise
+/// (`parent.rs`): when the platform's record could not be read first (no token yet, the
+/// platform down), it is read again once registered, and the workspace registers once more
+/// with `parent_id` if the record names no parent.
+async fn register_under_parent(
+    client: &PlatformClient,
+    request: &mut RegisterRequest,
+    admin: Option<&str>,
+    env_parent: Option<&str>,
+) {
+    let before = parent::resolve(client, env_parent).await;
+    request.parent_id = before.to_register();
+    if !register(client, request, admin).await || before != parent::Parent::Unknown {
+        return;
+    }
+    if let Some(id) = parent::resolve(client, env_parent).await.to_register() {
+        request.parent_id = Some(id);
+        register(client, request, None).await;
+    }
+}
+
 /// Registers once (with the admin token when an external workspace has no token yet), retried
-/// per the contract; a failure is logged and the heartbeat loop registers later.
-async fn register(client: &PlatformClient, request: &RegisterRequest, admin: Option<&str>) {
+/// per the contract; a failure is logged and the heartbeat loop registers later. True when
+/// the platform accepted it.
+async fn register(client: &PlatformClient, request: &RegisterRequest, admin: Option<&str>) -> bool {
     let registered = match admin {
         Some(admin) => client.register_external(admin, request).await,
         None => client.register(request).await,
     };
     match registered {
-        Ok(_) => tracing::info!(platform = client.base_url(), "registered with the platform"),
+        Ok(_) => {
+            tracing::info!(platform = client.base_url(), "registered with the platform");
+            true
+        }
         Err(err) => {
-            tracing::error!(error = %err, "registration failed; serving anyway, heartbeats will retry")
+            tracing::error!(error = %err, "registration failed; serving anyway, heartbeats will retry");
+            false
         }
     }
 }
