@@ -33,6 +33,7 @@ mod platform;
 mod platform_secrets;
 pub mod policy;
 mod prompt;
+mod register;
 pub mod registry;
 pub mod reload;
 pub mod skills;

@@ -17,9 +17,9 @@ use molecule_platform::{
 };
 use tokio::task::JoinHandle;
 
-use super::parent;
 use super::peers::PlatformPeers;
 use super::platform_secrets::{follow_inbound_secret, require_saved_secret, SecretsSink};
+use super::register::register_under_parent;
 use crate::capabilities::memory::{AwarenessMemory, MemoryBackend, PlatformMemory, SqliteMemory};
 use crate::plan::Plan;
 
@@ -155,47 +155,6 @@ pub fn join(
         client: link_client,
         task,
     })
-}
-
-/// Registers under the parent `PARENT_ID` names where the platform does not say otherwise
-/// (`parent.rs`): when the platform's record could not be read first (no token yet, the
-/// platform down), it is read again once registered, and the workspace registers once more
-/// with `parent_id` if the record names no parent.
-async fn register_under_parent(
-    client: &PlatformClient,
-    request: &mut RegisterRequest,
-    admin: Option<&str>,
-    env_parent: Option<&str>,
-) {
-    let before = parent::resolve(client, env_parent).await;
-    request.parent_id = before.to_register();
-    if !register(client, request, admin).await || before != parent::Parent::Unknown {
-        return;
-    }
-    if let Some(id) = parent::resolve(client, env_parent).await.to_register() {
-        request.parent_id = Some(id);
-        register(client, request, None).await;
-    }
-}
-
-/// Registers once (with the admin token when an external workspace has no token yet), retried
-/// per the contract; a failure is logged and the heartbeat loop registers later. True when
-/// the platform accepted it.
-async fn register(client: &PlatformClient, request: &RegisterRequest, admin: Option<&str>) -> bool {
-    let registered = match admin {
-        Some(admin) => client.register_external(admin, request).await,
-        None => client.register(request).await,
-    };
-    match registered {
-        Ok(_) => {
-            tracing::info!(platform = client.base_url(), "registered with the platform");
-            true
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "registration failed; serving anyway, heartbeats will retry");
-            false
-        }
-    }
 }
 
 /// A workspace with children is a coordinator: it gets delegation tools, not work tools.
