@@ -59,7 +59,7 @@ async fn load(root: &Path, origin: &str, grant: &str) -> (Sandbox, SkillComponen
     let md = format!("---\nname: hostile\ndescription: t\ncapabilities: {caps}\n---\nbody\n");
     std::fs::write(dir.join("SKILL.md"), md).unwrap();
     let wasm = guest_wasm("tests/guests/hostile");
-    std::fs::write(dir.join("tool.wasm"), &wasm).unwrap();
+    std::fs::write(dir.join("tool.wasm"), wasm.as_slice()).unwrap();
     let skill = SkillDir::load(&dir).unwrap();
     let yaml = format!("grants:\n  skills:\n    hostile: {grant}\n");
     let config = WorkspaceConfig::from_yaml_str(
