@@ -132,6 +132,50 @@ async fn env_and_secrets_reach_only_granted_skills() {
     );
 }
 
+/// A secret whose mapping-form entry is mis-typed is an error and not granted, but its name
+/// stays a secret's name: the same name granted as an env var does not hand the skill the
+/// value (which no egress layer would then redact).
+#[tokio::test]
+async fn a_mistyped_secret_entry_keeps_its_value_out_of_env() {
+    let root = tempfile::tempdir().unwrap();
+    let wasm = guest_wasm("tests/guests/hostile");
+    let hostile = skill_dir(root.path(), "hostile", "{env: [API_TOKEN]}", &wasm);
+    let values = [("API_TOKEN", "tok-1234567890")];
+    let read = |yaml: &str| policy(root.path(), yaml, &values);
+    // Control: a plain env grant of a name that is no secret passes the value.
+    let plain = read_env(
+        &read("grants:\n  skills:\n    hostile: {env: [API_TOKEN]}\n"),
+        &hostile,
+        &wasm,
+    )
+    .await;
+    assert_eq!(plain["var"], json!("tok-1234567890"), "{plain}");
+    for entry in [
+        "{hosts: [\"https://a.example\"], body: yes}",
+        "{hosts: []}",
+        "{expose: \"true\"}",
+        "~",
+    ] {
+        let yaml = format!(
+            "grants:\n  skills:\n    hostile: {{env: [API_TOKEN], hosts:              [\"https://a.example\"], secrets: {{API_TOKEN: {entry}}}}}\n"
+        );
+        let got = read_env(&read(&yaml), &hostile, &wasm).await;
+        assert_eq!(got["var"], Value::Null, "{entry}: {got}");
+        assert!(
+            !got.to_string().contains("tok-1234567890"),
+            "{entry}: {got}"
+        );
+    }
+}
+
+/// The `read_env` answer of the hostile guest for `API_TOKEN` under `policy`.
+async fn read_env(policy: &ConfigPolicy, dir: &SkillDir, wasm: &[u8]) -> Value {
+    let (sandbox, skill) = load(policy, dir, wasm).await;
+    call(&sandbox, &skill, "read_env", json!({"name": "API_TOKEN"}))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn memory_interface_needs_a_grant() {
     let root = tempfile::tempdir().unwrap();

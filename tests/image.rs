@@ -15,8 +15,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use molecule_tests::image::{
-    boot_rootfs, build_context, exported_rootfs, image_work_dir, musl_binary, wait_for_card,
-    IMAGE_TAG, MUSL_TARGET,
+    boot_rootfs, boot_rootfs_with, build_context, exported_rootfs, image_work_dir, musl_binary,
+    wait_for_card, IMAGE_TAG, MUSL_TARGET,
 };
 use molecule_tests::repo_root;
 use serde_json::Value;
@@ -50,17 +50,29 @@ fn podman(args: &[&str], what: &str) -> String {
     run(Command::new("podman").args(args), what)
 }
 
+/// The image id `IMAGE_TAG` names now, if any.
+fn tagged_image_id() -> Option<String> {
+    let out = Command::new("podman")
+        .args(["image", "inspect", "--format", "{{.Id}}", IMAGE_TAG])
+        .output()
+        .ok()?;
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !id.is_empty()).then_some(id)
+}
+
 /// Builds the image and returns `podman image inspect`'s record of it.
+///
+/// With `--layers`, each step's result is kept as an intermediate image keyed by its
+/// inputs, so a run whose context did not change (`build_context` rewrites only changed
+/// files) reuses the cache stage instead of compiling every component again. The image the
+/// tag named before is removed when the new build differs (its layers no other image uses go
+/// with it), so runs do not pile up images.
 fn build_image(ctx: &Path) -> Value {
     let containerfile = repo_root().join("deploy/Containerfile");
-    // The previous build of the tag, and (with --layers=false) no intermediate images: runs
-    // do not pile up images on the disk.
-    let _ = Command::new("podman")
-        .args(["rmi", "--force", IMAGE_TAG])
-        .output();
+    let previous = tagged_image_id();
     let args = [
         "build",
-        "--layers=false",
+        "--layers",
         "--isolation",
         "chroot",
         "--tag",
@@ -69,6 +81,7 @@ fn build_image(ctx: &Path) -> Value {
         containerfile.to_str().unwrap(),
         ctx.to_str().unwrap(),
     ];
+    let started = std::time::Instant::now();
     let out = Command::new("podman")
         .args(args)
         .output()
@@ -83,6 +96,15 @@ fn build_image(ctx: &Path) -> Value {
         ctx.display(),
         String::from_utf8_lossy(&out.stderr)
     );
+    let log = String::from_utf8_lossy(&out.stdout);
+    let cached = log.matches("Using cache").count();
+    println!(
+        "podman build: {:.1} s, {cached} steps from the layer cache",
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(old) = previous.filter(|old| Some(old) != tagged_image_id().as_ref()) {
+        let _ = Command::new("podman").args(["rmi", &old]).output();
+    }
     let inspect = podman(&["image", "inspect", IMAGE_TAG], "podman image inspect");
     let list: Value = serde_json::from_str(&inspect).expect("inspect JSON");
     list[0].clone()
@@ -131,6 +153,10 @@ fn check_config(image: &Value) {
         env.contains(&"MOLECULE_DATA_DIR=/var/lib/molecule"),
         "{env:?}"
     );
+    assert!(
+        env.contains(&"MOLECULE_PRECOMPILED_DIR=/opt/molecule/cache/compiled"),
+        "{env:?}"
+    );
 }
 
 fn check_rootfs(root: &Path) {
@@ -170,10 +196,16 @@ fn listing(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
     out
 }
 
-async fn boot_and_fetch(root: &Path) {
+/// Boots the image's binary with a fresh data folder and, when `cache` is given, the
+/// Deployment's writable `MOLECULE_CACHE_DIR` (its emptyDir): the card, `/readyz`, no change
+/// under `/opt`, and nothing compiled into `cache` (all comes from the precompiled layer).
+async fn boot_and_fetch(root: &Path, cache: Option<&Path>) {
     let before = listing(&root.join("opt"));
     let data = tempfile::tempdir().unwrap();
-    let booted = boot_rootfs(root, data.path());
+    let booted = match cache {
+        Some(dir) => boot_rootfs_with(root, data.path(), &[("MOLECULE_CACHE_DIR", dir)]),
+        None => boot_rootfs(root, data.path()),
+    };
     let card = wait_for_card(&booted.base, Duration::from_secs(60))
         .await
         .expect("the image's binary serves its Agent Card");
@@ -205,6 +237,13 @@ async fn boot_and_fetch(root: &Path) {
     };
     assert_eq!(names(&before), names(&after), "the image's files changed");
     assert!(data.path().join("tasks.sqlite").is_file());
+    if let Some(dir) = cache {
+        let compiled: Vec<_> = listing(dir).into_iter().map(|(n, _, _)| n).collect();
+        assert!(
+            compiled.iter().all(|n| !n.ends_with(".cwasm")),
+            "compiled at boot despite the precompiled layer: {compiled:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,5 +267,8 @@ async fn the_image_builds_runs_as_non_root_and_boots_from_its_precompiled_cache(
     let root = exported_rootfs();
     export_rootfs(&root);
     check_rootfs(&root);
-    boot_and_fetch(&root).await;
+    boot_and_fetch(&root, None).await;
+    // As deploy/kubernetes runs it: MOLECULE_CACHE_DIR on an (empty) writable volume.
+    let empty_dir = tempfile::tempdir().unwrap();
+    boot_and_fetch(&root, Some(empty_dir.path())).await;
 }

@@ -2,7 +2,8 @@
 //! (PyPI `kubernetes-validate`, pinned, in the shared test venv; strict, so an unknown field
 //! fails), and agreeing with the runtime: probe paths and port, the memory limit over the
 //! sandbox's guest-memory budget, the grace period over `a2a.shutdown_grace`, the image's
-//! user, and a ConfigMap whose config.yaml passes preflight.
+//! user, a sized emptyDir for the compiled-code cache (the root is read-only), and a
+//! ConfigMap whose config.yaml passes preflight.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -216,5 +217,62 @@ fn the_volumes_config_and_secret_are_wired_to_the_runtime() {
     assert_eq!(
         plan.config.a2a.port,
         molecule_config::A2aConfig::default().port
+    );
+}
+
+/// The environment value `name` of the image's final stage (`ENV` in deploy/Containerfile).
+fn image_env(name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(repo_root().join("deploy/Containerfile")).unwrap();
+    let final_stage = text.rsplit("\nFROM scratch\n").next().unwrap_or_default();
+    final_stage.split_whitespace().find_map(|word| {
+        let value = word.strip_prefix(name)?.strip_prefix('=')?;
+        Some(value.to_owned())
+    })
+}
+
+/// The root filesystem is read-only, so a skill that is not precompiled into the image needs
+/// a writable compiled-code cache: MOLECULE_CACHE_DIR is a sized emptyDir, its bound below
+/// the emptyDir's size, and the image's precompiled code stays readable beside it.
+#[test]
+fn the_compiled_cache_is_a_sized_emptydir_beside_the_images_precompiled_code() {
+    let d = deployment();
+    let c = container(&d);
+    let cache_dir = env_value(c, "MOLECULE_CACHE_DIR");
+    let mounts = c["volumeMounts"].as_sequence().expect("volumeMounts");
+    let mount = mounts
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some(cache_dir.as_str()))
+        .unwrap_or_else(|| panic!("nothing mounted at MOLECULE_CACHE_DIR {cache_dir}"));
+    assert_ne!(mount["readOnly"].as_bool(), Some(true), "{mount:?}");
+    let volumes = d["spec"]["template"]["spec"]["volumes"]
+        .as_sequence()
+        .unwrap();
+    let volume = volumes
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("the cache's volume");
+    let size = volume["emptyDir"]["sizeLimit"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the cache is an emptyDir with a sizeLimit: {volume:?}"));
+    let size = quantity_bytes(size);
+    // The runtime's own bound keeps the cache below the emptyDir's size (over it, the kubelet
+    // evicts the pod).
+    let bound = env_value(c, molecule_runtime::cache::MAX_BYTES_VAR);
+    let bound = molecule_runtime::cache::max_bytes_from(Some(&bound)).unwrap();
+    assert!(
+        bound < size,
+        "cache bound {bound} not below the emptyDir's {size}"
+    );
+    // The image's precompiled code is a separate, read-only layer the emptyDir does not hide.
+    let precompiled = image_env(molecule_runtime::cache::PRECOMPILED_VAR)
+        .expect("the image sets MOLECULE_PRECOMPILED_DIR");
+    assert!(
+        !Path::new(&precompiled).starts_with(&cache_dir),
+        "{precompiled} under the emptyDir {cache_dir}"
+    );
+    let containerfile = std::fs::read_to_string(repo_root().join("deploy/Containerfile")).unwrap();
+    assert!(
+        containerfile.contains(&format!("COPY --from=cache {precompiled} {precompiled}")),
+        "the final stage copies the compiled cache to {precompiled}"
     );
 }

@@ -7,6 +7,13 @@
 //! `MOLECULE_CACHE_MAX_BYTES` (`2g`, `512m`, `1073741824`, …; default [`DEFAULT_MAX_BYTES`],
 //! 2 GiB). An entry this process has loaded or written is never evicted by it (its compiled
 //! code is in use; on Linux another process's mapping of a removed file also stays valid).
+//!
+//! A second, read-only folder of entries can sit under the cache: `MOLECULE_PRECOMPILED_DIR`
+//! ([`PRECOMPILED_VAR`]; the container image's `/opt/molecule/cache/compiled`, on its
+//! read-only root). A component with no entry in the cache is looked up there before it is
+//! compiled; that folder is never written, touched or evicted. So the cache itself can be a
+//! small writable volume (Kubernetes: an `emptyDir`) for skills that are not in the image,
+//! while the image's precompiled adapters and skills still load without compiling.
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -25,10 +32,16 @@ pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 /// The environment variable that bounds the compiled-code cache, in bytes (`2g`, `512m`).
 pub const MAX_BYTES_VAR: &str = "MOLECULE_CACHE_MAX_BYTES";
 
+/// The environment variable naming a read-only folder of precompiled entries, consulted
+/// after the cache (the image sets it to `/opt/molecule/cache/compiled`).
+pub const PRECOMPILED_VAR: &str = "MOLECULE_PRECOMPILED_DIR";
+
 /// Where compiled components are kept.
 #[derive(Debug, Clone)]
 pub struct CompiledCache {
     dir: PathBuf,
+    /// Read-only entries consulted when `dir` has none (never written or evicted).
+    precompiled: Option<PathBuf>,
     max_bytes: u64,
     /// Entries this process loaded or wrote: never evicted by it.
     in_use: Arc<Mutex<HashSet<PathBuf>>>,
@@ -48,6 +61,7 @@ impl CompiledCache {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         CompiledCache {
             dir: dir.into(),
+            precompiled: None,
             max_bytes: DEFAULT_MAX_BYTES,
             in_use: Arc::default(),
         }
@@ -55,9 +69,24 @@ impl CompiledCache {
 
     /// A cache in `dir` bounded by `$MOLECULE_CACHE_MAX_BYTES` (default 2 GiB). Errors, naming
     /// the variable, when it is set to something that is not a byte size.
+    /// With `$MOLECULE_PRECOMPILED_DIR` set (not empty), its folder is the read-only layer
+    /// ([`CompiledCache::with_precompiled`]); a value that is not a folder is an error naming
+    /// the variable.
     pub fn from_env(dir: impl Into<PathBuf>) -> anyhow::Result<Self> {
         let max = max_bytes_from(std::env::var(MAX_BYTES_VAR).ok().as_deref())?;
-        Ok(CompiledCache::new(dir).with_max_bytes(max))
+        let cache = CompiledCache::new(dir).with_max_bytes(max);
+        match precompiled_from(std::env::var_os(PRECOMPILED_VAR))? {
+            Some(dir) => Ok(cache.with_precompiled(dir)),
+            None => Ok(cache),
+        }
+    }
+
+    /// The same cache with `dir` as its read-only layer: entries there are loaded when the
+    /// cache has none, and never written, touched or evicted.
+    pub fn with_precompiled(mut self, dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        self.precompiled = (dir != self.dir).then_some(dir);
+        self
     }
 
     /// The same cache bounded by `max_bytes` of `.cwasm` files.
@@ -130,6 +159,9 @@ impl CompiledCache {
                 ),
             }
         }
+        if let Some(component) = self.precompiled_entry(engine, key) {
+            return Ok((component, CacheOutcome::Hit));
+        }
         let wasm = wasm()?;
         let compiled = engine
             .precompile_component(&wasm)
@@ -150,6 +182,29 @@ impl CompiledCache {
 }
 
 impl CompiledCache {
+    /// The read-only layer's entry for `key`, when there is a usable one.
+    fn precompiled_entry(&self, engine: &Engine, key: &str) -> Option<Component> {
+        let path = self.precompiled.as_ref()?.join(format!("{key}.cwasm"));
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: the folder is the operator's precompiled copy of this runtime's cache
+        // (the image's build wrote it with this binary), under a key that includes the
+        // engine's compatibility hash; wasmtime also checks the header and version and fails
+        // safely on a mismatch.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => Some(component),
+            Err(err) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    error = %err,
+                    "precompiled entry unusable; compiling into the cache"
+                );
+                None
+            }
+        }
+    }
+
     fn mark_in_use(&self, path: &Path) {
         let mut in_use = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
         in_use.insert(path.to_owned());
@@ -218,6 +273,21 @@ pub fn max_bytes_from(value: Option<&str>) -> anyhow::Result<u64> {
     }
 }
 
+/// The read-only layer for a `MOLECULE_PRECOMPILED_DIR` value (`None` or empty: none). A
+/// value that is not an existing folder is an error naming the variable.
+pub fn precompiled_from(value: Option<std::ffi::OsString>) -> anyhow::Result<Option<PathBuf>> {
+    let Some(dir) = value.filter(|v| !v.is_empty()).map(PathBuf::from) else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        dir.is_dir(),
+        "{PRECOMPILED_VAR}={} is not a folder: point it at a folder of precompiled entries \
+         (the image's /opt/molecule/cache/compiled) or unset it",
+        dir.display()
+    );
+    Ok(Some(dir))
+}
+
 /// Marks `path` as just used (its modification time is the eviction order).
 fn touch(path: &Path) {
     if let Ok(file) = std::fs::File::options().append(true).open(path) {
@@ -273,6 +343,62 @@ mod tests {
         assert_eq!(max_bytes_from(Some("1000")).unwrap(), 1000);
         let err = max_bytes_from(Some("lots")).unwrap_err().to_string();
         assert!(err.contains("MOLECULE_CACHE_MAX_BYTES=`lots`"), "{err}");
+    }
+
+    /// The smallest component (header only), and one told apart by a custom section.
+    const EMPTY: &[u8] = b"\0asm\x0d\0\x01\0";
+    const OTHER: &[u8] = b"\0asm\x0d\0\x01\0\0\x04\x03abc";
+
+    fn cwasm_files(dir: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_precompiled_layer_is_read_and_never_written() {
+        let engine = Engine::default();
+        let image = tempfile::tempdir().unwrap();
+        let build = CompiledCache::new(image.path());
+        let (_, outcome) = build.load(&engine, EMPTY, "empty").unwrap();
+        assert_eq!(outcome, CacheOutcome::Compiled);
+        let shipped = cwasm_files(image.path());
+        assert_eq!(shipped.len(), 1);
+
+        let volume = tempfile::tempdir().unwrap();
+        let cache =
+            CompiledCache::new(volume.path().join("compiled")).with_precompiled(image.path());
+        let (_, outcome) = cache.load(&engine, EMPTY, "empty").unwrap();
+        assert_eq!(outcome, CacheOutcome::Hit, "found in the precompiled layer");
+        assert!(cwasm_files(&volume.path().join("compiled")).is_empty());
+        // A component the image does not have is compiled into the cache, not the layer.
+        let (_, outcome) = cache.load(&engine, OTHER, "other").unwrap();
+        assert_eq!(outcome, CacheOutcome::Compiled);
+        assert_eq!(cwasm_files(&volume.path().join("compiled")).len(), 1);
+        assert_eq!(cwasm_files(image.path()), shipped, "the layer is unchanged");
+        // The same folder as both is just the cache.
+        let same = CompiledCache::new(image.path()).with_precompiled(image.path());
+        assert!(same.precompiled.is_none());
+    }
+
+    #[test]
+    fn a_precompiled_dir_that_is_not_a_folder_names_the_variable() {
+        assert_eq!(precompiled_from(None).unwrap(), None);
+        assert_eq!(precompiled_from(Some("".into())).unwrap(), None);
+        let dir = tempfile::tempdir().unwrap();
+        let got = precompiled_from(Some(dir.path().into())).unwrap();
+        assert_eq!(got.as_deref(), Some(dir.path()));
+        let missing = dir.path().join("nope");
+        let err = precompiled_from(Some(missing.clone().into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MOLECULE_PRECOMPILED_DIR=") && err.contains("nope"),
+            "{err}"
+        );
     }
 
     #[test]

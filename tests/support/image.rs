@@ -23,6 +23,10 @@ pub fn image_env(root: &Path, data_dir: &Path) -> Vec<(String, String)> {
     let at = |p: &str| root.join(p).display().to_string();
     vec![
         ("MOLECULE_CACHE_DIR".into(), at("opt/molecule/cache")),
+        (
+            "MOLECULE_PRECOMPILED_DIR".into(),
+            at("opt/molecule/cache/compiled"),
+        ),
         ("MOLECULE_ADAPTERS_DIR".into(), at("opt/molecule/adapters")),
         ("WORKSPACE_CONFIG_PATH".into(), at("opt/molecule/workspace")),
         ("MOLECULE_DATA_DIR".into(), data_dir.display().to_string()),
@@ -82,26 +86,28 @@ pub fn musl_binary() -> PathBuf {
 /// the adapters as components (and a one-line workspace per adapter under
 /// `opt/molecule/prebuild/` for the cache stage) and the demo workspace with each skill's
 /// prebuilt `tool.wasm`.
+///
+/// The context is kept between runs and only files whose bytes changed are written (files no
+/// longer part of it are removed): unchanged inputs keep their contents *and* times, so
+/// `podman build --layers` reuses the cache stage's layers instead of compiling again.
 pub fn build_context(ctx: &Path, binary: &Path) {
-    let _ = std::fs::remove_dir_all(ctx);
-    let root = ctx.join("rootfs");
+    let mut ctx_files = ContextFiles::new(ctx);
+    let root = Path::new("rootfs");
     let builder = molecule_runtime::builder::ComponentBuilder::new(&test_cache_dir());
-    let adapters = root.join("opt/molecule/adapters");
-    std::fs::create_dir_all(&adapters).unwrap();
     for name in molecule_runtime::plan::ADAPTERS {
         let built = builder
             .build(&repo_root().join("adapters-wasm").join(name))
             .unwrap_or_else(|e| panic!("building adapter {name}: {e:#}"));
-        std::fs::copy(&built.wasm, adapters.join(format!("{name}.wasm"))).unwrap();
+        let adapter = root.join(format!("opt/molecule/adapters/{name}.wasm"));
+        ctx_files.copy(&built.wasm, &adapter);
         // A workspace per adapter, for the cache stage's `check` (not in the final image).
         let config = format!("name: prebuild-{name}\nruntime: {name}\nmodel: scripted:demo\n");
         let dir = root.join("opt/molecule/prebuild").join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("config.yaml"), config).unwrap();
+        ctx_files.write(&dir.join("config.yaml"), config.as_bytes());
     }
     let ws = root.join("opt/molecule/workspace");
     for file in ["config.yaml", "model-script.yaml", "system-prompt.md"] {
-        copy(&repo_root().join("demo").join(file), &ws.join(file));
+        ctx_files.copy(&repo_root().join("demo").join(file), &ws.join(file));
     }
     for skill in ["json-query", "notes"] {
         let src = repo_root().join("demo/skills").join(skill);
@@ -109,22 +115,91 @@ pub fn build_context(ctx: &Path, binary: &Path) {
             .build(&src)
             .unwrap_or_else(|e| panic!("building skill {skill}: {e:#}"));
         let dest = ws.join("skills").join(skill);
-        copy(&src.join("SKILL.md"), &dest.join("SKILL.md"));
-        copy(&built.wasm, &dest.join("tool.wasm"));
+        ctx_files.copy(&src.join("SKILL.md"), &dest.join("SKILL.md"));
+        ctx_files.copy(&built.wasm, &dest.join("tool.wasm"));
     }
-    std::fs::create_dir_all(root.join("var/lib/molecule")).unwrap();
+    ctx_files.dir(&root.join("var/lib/molecule"));
+    let stripped = ctx.with_extension("strip.tmp");
     let status = Command::new("strip")
         .arg("-o")
-        .arg(ctx.join("molecule-runtime"))
+        .arg(&stripped)
         .arg(binary)
         .status()
         .expect("running strip (binutils)");
     assert!(status.success(), "strip failed");
+    ctx_files.copy(&stripped, Path::new("molecule-runtime"));
+    let _ = std::fs::remove_file(&stripped);
+    ctx_files.remove_others();
 }
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+/// The files of a build context, written only when their bytes change.
+struct ContextFiles {
+    ctx: PathBuf,
+    /// Every path (relative to `ctx`) that belongs to the context, folders included.
+    keep: std::collections::BTreeSet<PathBuf>,
+}
+
+impl ContextFiles {
+    fn new(ctx: &Path) -> Self {
+        std::fs::create_dir_all(ctx).unwrap();
+        ContextFiles {
+            ctx: ctx.to_owned(),
+            keep: Default::default(),
+        }
+    }
+
+    /// Records `rel` and its parent folders as part of the context.
+    fn keep(&mut self, rel: &Path) {
+        for p in rel.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+            self.keep.insert(p.to_owned());
+        }
+    }
+
+    fn dir(&mut self, rel: &Path) {
+        std::fs::create_dir_all(self.ctx.join(rel)).unwrap();
+        self.keep(rel);
+    }
+
+    /// Copies `from` to `rel` (bytes and permissions), leaving an identical file alone.
+    fn copy(&mut self, from: &Path, rel: &Path) {
+        let bytes =
+            std::fs::read(from).unwrap_or_else(|e| panic!("reading {}: {e}", from.display()));
+        self.write(rel, &bytes);
+        let to = self.ctx.join(rel);
+        let mode = std::fs::metadata(from).unwrap().permissions();
+        if std::fs::metadata(&to).unwrap().permissions() != mode {
+            std::fs::set_permissions(&to, mode).unwrap();
+        }
+    }
+
+    /// Writes `bytes` at `rel` unless the file already holds exactly them.
+    fn write(&mut self, rel: &Path, bytes: &[u8]) {
+        let to = self.ctx.join(rel);
+        self.keep(rel);
+        if std::fs::read(&to).is_ok_and(|old| old == bytes) {
+            return;
+        }
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(&to, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", to.display()));
+    }
+
+    /// Removes what is under `ctx` but no longer part of the context.
+    fn remove_others(&self) {
+        let mut stack = vec![self.ctx.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                let rel = path.strip_prefix(&self.ctx).unwrap().to_owned();
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                match (self.keep.contains(&rel), is_dir) {
+                    (true, true) => stack.push(path),
+                    (true, false) => {}
+                    (false, true) => std::fs::remove_dir_all(&path).unwrap(),
+                    (false, false) => std::fs::remove_file(&path).unwrap(),
+                }
+            }
+        }
+    }
 }
 
 /// A runtime started from an exported image root: killed when dropped.
@@ -145,11 +220,18 @@ impl Drop for Booted {
 /// Starts `root`'s binary as the image would (`run`, the image's environment), on
 /// 127.0.0.1 and a free port, with `data_dir` as the volume; returns once it listens.
 pub fn boot_rootfs(root: &Path, data_dir: &Path) -> Booted {
+    boot_rootfs_with(root, data_dir, &[])
+}
+
+/// [`boot_rootfs`] with `extra` environment variables set over the image's (the
+/// Deployment's `MOLECULE_CACHE_DIR` on an emptyDir, say).
+pub fn boot_rootfs_with(root: &Path, data_dir: &Path, extra: &[(&str, &Path)]) -> Booted {
     let port = free_port();
     let child = Command::new(root.join("usr/local/bin/molecule-runtime"))
         .args(["run", "--bind", "127.0.0.1", "--port", &port.to_string()])
         .env_clear()
         .envs(image_env(root, data_dir))
+        .envs(extra.iter().map(|(k, v)| (*k, *v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

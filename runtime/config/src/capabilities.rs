@@ -277,6 +277,11 @@ pub struct CapabilitySet {
     /// Grants only: how each secret of `secrets` is used (placeholder and origins, or
     /// exposed); see [`SecretUse`]. Empty for requests.
     pub secret_uses: BTreeMap<String, SecretUse>,
+    /// Grants only: names declared in the mapping form of `secrets` whose entry is unusable
+    /// (each is a config error, so the secret is not granted). They stay secret names: a
+    /// value under such a name is never passed to a skill as a plain env var. Empty for
+    /// requests and the list form.
+    pub refused_secrets: Vec<String>,
     /// Directories and their modes.
     pub dirs: Vec<DirAccess>,
     /// Host interfaces.

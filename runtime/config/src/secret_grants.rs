@@ -12,7 +12,9 @@
 //!   `{API_TOKEN: {expose: true}}`. Every problem in it is an error (a security setting):
 //!   a bad name, a null or non-mapping entry, an unknown key, a bad origin, an empty `hosts`,
 //!   `body`/`expose` not `true`/`false`, `expose: true` together with `hosts` or `body`, or
-//!   neither `hosts` nor `expose: true`. The secret is then not granted at all.
+//!   neither `hosts` nor `expose: true`. The secret is then not granted at all, but its
+//!   name is kept in `refused_secrets`: it is still a secret's name, so a value under it is
+//!   never handed to a skill as a plain env var (it could not be redacted there).
 
 use std::collections::BTreeMap;
 
@@ -37,8 +39,9 @@ pub(crate) fn read_secret_uses(
 ) {
     match field(value, "secrets") {
         Some(map @ Value::Mapping(_)) => {
-            let uses = read_secret_map(r, map, &join(key, "secrets"), &set.hosts);
+            let (uses, refused) = read_secret_map(r, map, &join(key, "secrets"), &set.hosts);
             set.secrets = uses.keys().cloned().collect();
+            set.refused_secrets = refused;
             set.secret_uses = uses;
         }
         _ => {
@@ -67,16 +70,16 @@ pub(crate) fn read_secret_uses(
 }
 
 /// Reads the mapping form of `key` (`grants.skills.<id>.secrets`), whose entry's `hosts` are
-/// `entry_hosts`: the usable secrets, with errors for the rest.
+/// `entry_hosts`: the usable secrets, and the names of the rest (each with an error).
 fn read_secret_map(
     r: &mut Reader<'_>,
     map: &Value,
     key: &str,
     entry_hosts: &[HostOrigin],
-) -> BTreeMap<String, SecretUse> {
-    let mut out = BTreeMap::new();
+) -> (BTreeMap<String, SecretUse>, Vec<String>) {
+    let (mut out, mut refused) = (BTreeMap::new(), Vec::new());
     let Value::Mapping(m) = map else {
-        return out;
+        return (out, refused);
     };
     for (k, entry) in m {
         let Some(name) = r.text(k) else {
@@ -90,13 +93,17 @@ fn read_secret_map(
                 "`{name}` is not a secret name (letters, digits, _); the secret is not granted"
             );
             r.fail(&secret_key, k, what);
+            refused.push(name);
             continue;
         }
-        if let Some(use_) = read_one(r, entry, &secret_key, entry_hosts) {
-            out.insert(name, use_);
+        match read_one(r, entry, &secret_key, entry_hosts) {
+            Some(use_) => {
+                out.insert(name, use_);
+            }
+            None => refused.push(name),
         }
     }
-    out
+    (out, refused)
 }
 
 /// One secret's entry; `None` (with an error) when it is unusable.

@@ -85,6 +85,7 @@ pub fn effective_json(eff: &Effective) -> CapsJson {
         env: eff.env.clone(),
         secrets: eff.secrets.clone(),
         secret_uses: eff.secret_uses.clone(),
+        refused_secrets: Vec::new(),
         dirs: eff.dirs.clone(),
         interfaces: eff.interfaces.clone(),
         memory_limit: Some(eff.memory_limit),

@@ -196,6 +196,7 @@ pub(super) fn describe_effective(eff: &Effective) -> String {
         env: eff.env.clone(),
         secrets: eff.secrets.clone(),
         secret_uses: eff.secret_uses.clone(),
+        refused_secrets: Vec::new(),
         dirs: eff.dirs.clone(),
         interfaces: eff.interfaces.clone(),
         memory_limit: Some(eff.memory_limit),

@@ -100,14 +100,19 @@ impl ConfigPolicy {
     }
 
     /// Whether `name` is a secret for a skill requesting `request`: named as a secret in any
-    /// grant entry of config.yaml, requested as a secret by the skill, or one of the
-    /// platform's secrets. Such a name's value never reaches the skill as an env var unless
+    /// grant entry of config.yaml (granted, or refused because its entry is unusable),
+    /// requested as a secret by the skill, or one of the platform's secrets. Such a name's value never reaches the skill as an env var unless
     /// the skill's grant says `expose: true` for it.
     fn is_secret(&self, request: &CapabilityRequest, name: &str) -> bool {
         let grants = &self.config.grants;
         let configured = std::iter::once(&grants.default)
             .chain(grants.skills.values())
-            .any(|set| set.secrets.iter().any(|n| n == name));
+            .any(|set| {
+                set.secrets
+                    .iter()
+                    .chain(&set.refused_secrets)
+                    .any(|n| n == name)
+            });
         configured
             || request.caps.secrets.iter().any(|n| n == name)
             || self

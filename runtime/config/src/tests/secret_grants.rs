@@ -131,6 +131,12 @@ fn every_problem_in_the_mapping_form_is_an_error_and_grants_nothing() {
             c.grants.skills["s"].secrets.is_empty(),
             "{entry}: nothing granted"
         );
+        let name = entry.split(':').next().unwrap_or_default();
+        assert_eq!(
+            c.grants.skills["s"].refused_secrets,
+            [name],
+            "{entry}: the name stays a secret's name"
+        );
     }
 }
 
