@@ -190,14 +190,27 @@ impl Gate {
         self.tools.iter().any(|t| t == tool)
     }
 
-    /// The listed names that are neither a built-in nor in `known` (the loaded skills'
-    /// tools), for the boot check.
-    pub fn unknown<'a>(&'a self, known: &[&str]) -> Vec<&'a str> {
-        self.tools
+    /// Boot's check of config.yaml's `approval.tools` (`file`) against the tools the
+    /// workspace has (`known`: the built-ins and the loaded skills' tools). A listed name that
+    /// is none of them is an error naming the file and the key: it is most likely a typo, and
+    /// then the tool meant would run without a human. (A gated tool that goes away later, on
+    /// a hot reload, stays gated by name.)
+    pub fn check(&self, file: &std::path::Path, known: &[&str]) -> Result<(), String> {
+        let unknown: Vec<String> = self
+            .tools
             .iter()
-            .map(String::as_str)
-            .filter(|t| !known.contains(t))
-            .collect()
+            .enumerate()
+            .filter(|(_, t)| !known.contains(&t.as_str()))
+            .map(|(i, t)| format!("approval.tools[{i}]: `{}`", crate::redact::escape(t)))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{}: {} is not a tool of this workspace (a built-in or a loaded skill's tool); fix              the name (a skill that failed to load has no tools) or remove it",
+            file.display(),
+            unknown.join(", ")
+        ))
     }
 }
 
@@ -279,3 +292,6 @@ pub fn request_approval_spec() -> ToolSpec {
     }
 }
 
+
+#[cfg(test)]
+mod tests;
