@@ -108,6 +108,7 @@ async fn python_client_approves_denies_and_held_calls_run_once() {
     let (ok, out, err) = tokio::task::spawn_blocking(move || run_script(&python, &script, &args, &at))
         .await
         .expect("python task");
+    eprintln!("python output:\n{out}");
     assert!(ok, "approval_client_check.py failed:\nstdout:\n{out}\nstderr:\n{err}");
     assert_lines(&out, &err);
 
