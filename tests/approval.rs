@@ -99,21 +99,36 @@ async fn python_client_approves_denies_and_held_calls_run_once() {
     let env = [("PLATFORM_URL", url.as_str()), ("WORKSPACE_ID", "ws-ap")];
     let ws = boot_config_env(dir.path(), &yaml("Approver"), &env, false).await;
     assert!(ws.not_configured.is_none(), "{:?}", ws.not_configured);
-    wait_for("registration", || platform.inbound_secret_of("ws-ap").is_some()).await;
+    wait_for("registration", || {
+        platform.inbound_secret_of("ws-ap").is_some()
+    })
+    .await;
     let secret = platform.inbound_secret_of("ws-ap").unwrap_or_default();
 
     let script = repo_root().join("tests/python/approval_client_check.py");
     let logs = tempfile::tempdir().expect("temp dir for the script output");
-    let (args, at) = (vec![format!("http://{}", ws.addr), secret], logs.path().to_owned());
-    let (ok, out, err) = tokio::task::spawn_blocking(move || run_script(&python, &script, &args, &at))
-        .await
-        .expect("python task");
+    let (args, at) = (
+        vec![format!("http://{}", ws.addr), secret],
+        logs.path().to_owned(),
+    );
+    let (ok, out, err) =
+        tokio::task::spawn_blocking(move || run_script(&python, &script, &args, &at))
+            .await
+            .expect("python task");
     eprintln!("python output:\n{out}");
-    assert!(ok, "approval_client_check.py failed:\nstdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        ok,
+        "approval_client_check.py failed:\nstdout:\n{out}\nstderr:\n{err}"
+    );
     assert_lines(&out, &err);
 
     // The held call ran once after its approval, never after the denial.
-    assert_eq!(memories_with(&platform, "gated fact"), 1, "{:?}", platform.memories());
+    assert_eq!(
+        memories_with(&platform, "gated fact"),
+        1,
+        "{:?}",
+        platform.memories()
+    );
     assert_eq!(memories_with(&platform, "denied fact"), 0);
     // The platform was told of every question: a notify and an input_required activity.
     let notified = || platform.calls_to("POST", "/workspaces/ws-ap/notify");

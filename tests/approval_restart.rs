@@ -34,8 +34,16 @@ async fn a_held_call_survives_a_restart_and_runs_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ws = boot_config(dir.path(), &yaml("Restart"), false).await;
     let base = format!("http://{}", ws.addr);
-    let task = send(&base, r#"tool commit_memory {"content":"restart fact"}"#, None).await;
-    assert_eq!(task["status"]["state"], "TASK_STATE_INPUT_REQUIRED", "{task}");
+    let task = send(
+        &base,
+        r#"tool commit_memory {"content":"restart fact"}"#,
+        None,
+    )
+    .await;
+    assert_eq!(
+        task["status"]["state"], "TASK_STATE_INPUT_REQUIRED",
+        "{task}"
+    );
     let id = task["metadata"]["molecule.approval"]["pending"]["id"]
         .as_str()
         .expect("the pending id in the task")
@@ -46,10 +54,22 @@ async fn a_held_call_survives_a_restart_and_runs_once() {
     let base = format!("http://{}", ws.addr);
     let done = send(&base, &format!("approve {id}"), Some(&task)).await;
     assert_eq!(done["status"]["state"], "TASK_STATE_COMPLETED", "{done}");
-    let text = done["artifacts"][0]["parts"][0]["text"].as_str().unwrap_or_default();
-    assert!(text.starts_with(&format!("approval: Approved kind=tool id={id}")), "{text}");
-    let found = send(&base, r#"tool search_memory {"query":"restart fact"}"#, None).await;
-    let found = found["artifacts"][0]["parts"][0]["text"].as_str().unwrap_or_default();
+    let text = done["artifacts"][0]["parts"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.starts_with(&format!("approval: Approved kind=tool id={id}")),
+        "{text}"
+    );
+    let found = send(
+        &base,
+        r#"tool search_memory {"query":"restart fact"}"#,
+        None,
+    )
+    .await;
+    let found = found["artifacts"][0]["parts"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
     let hits: Value = serde_json::from_str(found).expect("search_memory output");
     assert_eq!(hits["memories"].as_array().map(Vec::len), Some(1), "{hits}");
     ws.shutdown().await.expect("shutdown");
@@ -67,5 +87,8 @@ async fn boot_refuses_a_gated_name_that_is_no_tool() {
         panic!("boot accepted an unknown approval.tools name");
     };
     let err = format!("{err:#}");
-    assert!(err.contains("config.yaml") && err.contains("approval.tools[0]"), "{err}");
+    assert!(
+        err.contains("config.yaml") && err.contains("approval.tools[0]"),
+        "{err}"
+    );
 }

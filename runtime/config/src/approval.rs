@@ -78,11 +78,7 @@ fn names(r: &mut Reader<'_>, node: &Value) -> Vec<String> {
             ),
             other => {
                 let found = describe(other);
-                r.fail(
-                    &at,
-                    item,
-                    format!("expected a tool name, found {found}"),
-                );
+                r.fail(&at, item, format!("expected a tool name, found {found}"));
             }
         }
     }

@@ -144,9 +144,8 @@ impl AdapterExecutor {
             .with_memory_budgets(budgets),
         );
         let held = tools.clone();
-        let run_held = |tool: String, input: String| async move {
-            held.call_unguarded(&tool, &input).await
-        };
+        let run_held =
+            |tool: String, input: String| async move { held.call_unguarded(&tool, &input).await };
         let decision = match approval::resume(ctx, events, run_held).await {
             Resumed::Run(decision) => decision,
             Resumed::AskAgain(pending, lead) => {

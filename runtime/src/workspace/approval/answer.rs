@@ -151,7 +151,11 @@ fn text_answer(text: &str) -> Answer {
         (Verdict::Approved | Verdict::Denied, n) if n > 1 => Verdict::Answered,
         _ => verdict,
     };
-    let id = if verdict == Verdict::Answered { None } else { id };
+    let id = if verdict == Verdict::Answered {
+        None
+    } else {
+        id
+    };
     Answer {
         verdict,
         id,

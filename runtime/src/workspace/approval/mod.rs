@@ -292,6 +292,5 @@ pub fn request_approval_spec() -> ToolSpec {
     }
 }
 
-
 #[cfg(test)]
 mod tests;

@@ -47,7 +47,13 @@ pub fn suspend_task(events: &EventSink, pending: &Pending, lead: Option<&str>, t
         "task waits for a human's approval"
     );
     if let Some(activity) = &tell.activity {
-        let summary: String = question.lines().next().unwrap_or_default().chars().take(80).collect();
+        let summary: String = question
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(80)
+            .collect();
         activity.submit(
             Activity::new(ActivityType::TaskUpdate, summary)
                 .status("input_required")

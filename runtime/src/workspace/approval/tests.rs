@@ -25,7 +25,10 @@ fn reads_text_answers() {
     let a = parse_answer(&user("Approve"));
     assert_eq!((a.verdict, a.id), (Verdict::Approved, None));
     let a = parse_answer(&user("approve 3f2a9c0d1e4b"));
-    assert_eq!((a.verdict, a.id.as_deref()), (Verdict::Approved, Some("3f2a9c0d1e4b")));
+    assert_eq!(
+        (a.verdict, a.id.as_deref()),
+        (Verdict::Approved, Some("3f2a9c0d1e4b"))
+    );
     assert_eq!(parse_answer(&user("no.")).verdict, Verdict::Denied);
     let a = parse_answer(&user("yes but only on staging"));
     assert_eq!((a.verdict, a.id), (Verdict::Answered, None));
@@ -43,7 +46,9 @@ fn reads_structured_answers_first() {
     assert_eq!((a.verdict, a.id.as_deref()), (Verdict::Denied, Some("abc")));
     let m = Message::new(
         Role::User,
-        vec![Part::data(json!({"approval": {"decision": "approve", "id": "x"}}))],
+        vec![Part::data(
+            json!({"approval": {"decision": "approve", "id": "x"}}),
+        )],
     );
     assert_eq!(parse_answer(&m).verdict, Verdict::Approved);
 }
@@ -56,7 +61,10 @@ fn a_held_call_is_approved_only_by_its_own_id() {
     let bare = parse_answer(&user("approve"));
     assert_eq!(bare.resolve(&pending), Err(Unsettled::NoId));
     let stale = parse_answer(&user("approve 000000000000"));
-    assert!(matches!(stale.resolve(&pending), Err(Unsettled::OtherId(_))));
+    assert!(matches!(
+        stale.resolve(&pending),
+        Err(Unsettled::OtherId(_))
+    ));
     // A denial needs no id; a request is settled by a bare answer.
     assert_eq!(parse_answer(&user("deny")).resolve(&pending), Ok(()));
     let request = Pending::new(Asked::Request {
@@ -85,7 +93,9 @@ fn the_question_is_escaped_capped_and_names_the_id() {
 async fn the_gate_holds_listed_calls_and_lets_others_through() {
     let gate = Gate::new(vec!["write_file".into()]);
     let suspension = Arc::new(Suspension::default());
-    assert!(intercept(&gate, &suspension, "read_file", "{}").await.is_none());
+    assert!(intercept(&gate, &suspension, "read_file", "{}")
+        .await
+        .is_none());
     let big = "x".repeat(MAX_HELD_INPUT + 1);
     let refused = intercept(&gate, &suspension, "write_file", &big).await;
     assert!(matches!(refused, Some(Err(ToolError::InvalidInput(_)))));
@@ -113,6 +123,11 @@ fn boot_refuses_unknown_listed_tools() {
     let err = gate
         .check(std::path::Path::new("/cfg/config.yaml"), &["write_file"])
         .unwrap_err();
-    assert!(err.contains("/cfg/config.yaml") && err.contains("approval.tools[1]"), "{err}");
-    assert!(gate.check(std::path::Path::new("c"), &["write_file", "wrte_file"]).is_ok());
+    assert!(
+        err.contains("/cfg/config.yaml") && err.contains("approval.tools[1]"),
+        "{err}"
+    );
+    assert!(gate
+        .check(std::path::Path::new("c"), &["write_file", "wrte_file"])
+        .is_ok());
 }

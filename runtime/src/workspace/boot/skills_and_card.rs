@@ -12,13 +12,13 @@ use molecule_a2a::CardHandle;
 
 use super::open::Opened;
 use crate::plan::Plan;
+use crate::workspace::approval::Gate;
 use crate::workspace::card::{build_card, CardInfo};
 use crate::workspace::deps::BootDeps;
 use crate::workspace::policy::LateValues;
 use crate::workspace::prompt::adapter_config;
-use crate::workspace::approval::Gate;
-use crate::workspace::skills::BUILTIN_TOOL_NAMES;
 use crate::workspace::registry::{plan_registry, skill_registry_with};
+use crate::workspace::skills::BUILTIN_TOOL_NAMES;
 use crate::workspace::skills::{GrantNothing, SkillRegistry};
 
 /// The Agent Card and what it says about the workspace itself.
