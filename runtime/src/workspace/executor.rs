@@ -197,7 +197,7 @@ impl AdapterExecutor {
                 done = &mut run => break done,
                 pending = &mut asked => {
                     drop(run);
-                    return Ok(Some(self.rest(events, &task_events, metrics, receipt, &receipts, pending).await));
+                    return Ok(Some(self.rest(events, &task_events, metrics, receipt, pending)));
                 }
                 _ = &mut grace, if !graced => {
                     graced = true;
@@ -223,18 +223,18 @@ impl AdapterExecutor {
 
     /// Puts a task whose adapter asked for a human to rest: its call already dropped, the
     /// receipt reported, then INPUT_REQUIRED with the question.
-    async fn rest<B: crate::capabilities::events::EventsBackend>(
+    fn rest<B: crate::capabilities::events::EventsBackend>(
         &self,
         events: &EventSink,
         task_events: &HoldFinal<B>,
         metrics: crate::metrics::TaskGuard,
-        mut receipt: TaskReceipt,
-        receipts: &Receipts,
+        receipt: TaskReceipt,
         pending: Pending,
     ) -> Pending {
         task_events.discard();
         metrics.finish("input_required");
-        receipt.report(&receipts.total());
+        // Reported as for a stopped call: what was spent, and the wall time until now.
+        drop(receipt);
         approval::suspend_task(events, &pending, None, &self.tell());
         pending
     }
