@@ -6,6 +6,7 @@
 //! * `skill.rs`   — `Skill` / `Tool`: declare tools (name, description, JSON Schema, handler),
 //!                  typed input through serde, dispatch and error mapping; `export_skill!`.
 //! * `adapter.rs` — the `Adapter` trait and `export_adapter!` for the `adapter` world.
+//! * `approval.rs` — human approval: `approval::request` and `RequestContext::approval`.
 //! * `host.rs`    — safe, ergonomic wrappers over every host import (log, config, memory, a2a,
 //!                  heartbeat, llm, tools, events) and the shared types.
 //!
@@ -150,6 +151,8 @@ pub use skill::{parse_input, valid_tool_name, Skill, Tool};
 pub mod adapter;
 #[cfg(feature = "adapter")]
 pub mod agent;
+#[cfg(feature = "adapter")]
+pub mod approval;
 
 #[cfg(any(feature = "skill", feature = "adapter"))]
 pub use types::{HostError, ToolError};

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod approval;
 mod capabilities;
 mod card_keys;
 mod effective;
@@ -38,6 +39,7 @@ mod workspace;
 #[cfg(test)]
 mod tests;
 
+pub use approval::ApprovalConfig;
 pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface, SecretUse};
 pub use card_keys::{CardSigningConfig, TrustedCardKey};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};

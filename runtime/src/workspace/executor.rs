@@ -3,7 +3,9 @@
 //! and message updates in order; a trap or timeout fails that task alone with a readable
 //! reason; a spent task budget fails it naming the budget's key; cancel reaches the adapter on
 //! a fresh instance. Every task gets a receipt of what it cost (`molecule.receipt`), a task
-//! that failed busy one of its wait.
+//! that failed busy one of its wait. A tool call that needs a human (`workspace::approval`)
+//! ends the adapter's call: the task rests INPUT_REQUIRED, holding no instance, and its
+//! follow-up message is read as the answer before the adapter runs again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use molecule_a2a::{AgentExecutor, EventSink, RequestContext, TaskStore};
 use molecule_platform::{Activity, ActivityReporter, ActivityType};
 use tracing::Instrument;
 
+use super::approval::{self, Pending, Resumed, Tell};
 use super::cancel::{cancel_timeout, CancelCalls};
 use super::convert;
 use super::final_status::HoldFinal;
@@ -107,15 +110,24 @@ impl AdapterExecutor {
         }
         out
     }
-    /// Runs the admitted task: the adapter's call with the task's events, tools and model,
-    /// then its receipt, then its final status (held until then; a spent task budget fails
-    /// the task instead).
+    /// Where the platform is told of a question for a human.
+    fn tell(&self) -> Tell {
+        Tell {
+            activity: self.builtins.activity.clone(),
+            platform: self.builtins.peers.as_ref().map(|p| p.client().clone()),
+        }
+    }
+
+    /// Runs the admitted task: the answer to a pending approval first, then the adapter's
+    /// call with the task's events, tools and model, then its receipt, then its final status
+    /// (held until then; a spent task budget fails the task instead). `Ok(Some)`: the task
+    /// rests INPUT_REQUIRED for a human.
     async fn run(
         &self,
         ctx: &RequestContext,
         events: &EventSink,
         waited: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<Option<Pending>, String> {
         let adapter = self.adapter.load_full();
         let config = self.config.load_full();
         let budgets = &adapter.grants().limits().budgets;
@@ -131,16 +143,28 @@ impl AdapterExecutor {
             )
             .with_memory_budgets(budgets),
         );
+        let held = tools.clone();
+        let run_held =
+            |tool: String, input: String| async move { held.call_unguarded(&tool, &input).await };
+        let decision = match approval::resume(ctx, events, run_held).await {
+            Resumed::Run(decision) => decision,
+            Resumed::AskAgain(pending, lead) => {
+                approval::suspend_task(events, &pending, Some(&lead), &self.tell());
+                return Ok(Some(pending));
+            }
+        };
+        let suspension = tools.suspension();
         let llm = Some(model_access(&self.gateway, ctx.task_id.clone()));
         let grants = adapter
             .grants()
             .for_task(Arc::new(task_events.clone()), tools, llm);
+        let (message, metadata) = approval::adapter_view(ctx, decision.as_ref());
         let context = agent::RequestContext {
             task_id: ctx.task_id.clone(),
             context_id: ctx.context_id.clone(),
-            message: convert::message_to_wit(&ctx.message),
+            message,
             history: self.history(ctx).await,
-            metadata: metadata_json(&ctx.metadata),
+            metadata: metadata_json(&metadata),
         };
         let receipts = Receipts::new();
         let mut receipt = TaskReceipt {
@@ -159,14 +183,26 @@ impl AdapterExecutor {
         let sandbox = self.sandbox.with_receipts(receipts.clone());
         let run = in_slot(sandbox.execute_task(&adapter, &grants, &config, context))
             .instrument(receipt.span.clone());
-        tokio::pin!(run);
+        let mut run = Box::pin(run);
+        let asked = suspension.wait();
+        tokio::pin!(asked);
+        let grace = tokio::time::sleep(WORKING_GRACE);
+        tokio::pin!(grace);
+        let mut graced = false;
         // WORKING is reported lazily: by the first status, artifact or message, or after
         // the grace, so a quick bare-Message reply is the whole answer (A2A 1.0 §3.1.1).
-        let ended = tokio::select! {
-            done = &mut run => done,
-            _ = tokio::time::sleep(WORKING_GRACE) => {
-                working.ensure();
-                run.await
+        // A tool call asking for a human ends the call: its instance is dropped here.
+        let ended = loop {
+            tokio::select! {
+                done = &mut run => break done,
+                pending = &mut asked => {
+                    drop(run);
+                    return Ok(Some(self.rest(events, &task_events, metrics, receipt, pending)));
+                }
+                _ = &mut grace, if !graced => {
+                    graced = true;
+                    working.ensure();
+                }
             }
         };
         let result = match ended {
@@ -182,7 +218,25 @@ impl AdapterExecutor {
         metrics.finish(if result.is_ok() { "ok" } else { "failed" });
         receipt.report(&receipts.total());
         task_events.release().await;
-        result
+        result.map(|()| None)
+    }
+
+    /// Puts a task whose adapter asked for a human to rest: its call already dropped, the
+    /// receipt reported, then INPUT_REQUIRED with the question.
+    fn rest<B: crate::capabilities::events::EventsBackend>(
+        &self,
+        events: &EventSink,
+        task_events: &HoldFinal<B>,
+        metrics: crate::metrics::TaskGuard,
+        receipt: TaskReceipt,
+        pending: Pending,
+    ) -> Pending {
+        task_events.discard();
+        metrics.finish("input_required");
+        // Reported as for a stopped call: what was spent, and the wall time until now.
+        drop(receipt);
+        approval::suspend_task(events, &pending, None, &self.tell());
+        pending
     }
 }
 
@@ -345,10 +399,16 @@ impl AgentExecutor for AdapterExecutor {
         if let Some(poker) = self.builtins.heartbeat.get() {
             poker.poke();
         }
-        if let Some(activity) = &self.builtins.activity {
-            report_activity(activity, &ctx.task_id, &result, started.elapsed());
+        match (&self.builtins.activity, result) {
+            // Waiting for a human: the approval request was the activity.
+            (_, Ok(Some(_))) => Ok(()),
+            (Some(activity), result) => {
+                let result = result.map(|_| ());
+                report_activity(activity, &ctx.task_id, &result, started.elapsed());
+                result
+            }
+            (None, result) => result.map(|_| ()),
         }
-        result
     }
 
     async fn cancel(&self, task_id: &str) -> Result<(), String> {

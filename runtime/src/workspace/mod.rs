@@ -9,12 +9,14 @@
 //!   types to the WIT ones, `card.rs` builds the Agent Card, `metrics_route.rs` serves
 //!   `GET /metrics` beside it and [`health_route`] `GET /healthz` and `GET /readyz`;
 //! * the capability backends of one task — [`task_tools`] (skill tools and built-ins),
-//!   `task_events.rs`, `peers.rs` (the platform's peers);
+//!   `task_events.rs`, `peers.rs` (the platform's peers); [`approval`] (a task resting until
+//!   a human answers);
 //! * joining the platform — `platform.rs`, the secrets it hands out `platform_secrets.rs`;
 //! * hot reload — [`reload`] (the folder watcher);
 //! * the smoke command — [`smoke`].
 
 mod adapter;
+pub mod approval;
 pub mod boot;
 mod cancel;
 pub(crate) mod card;

@@ -33,6 +33,11 @@ pub struct PeerAnswer {
 }
 
 impl PlatformPeers {
+    /// The platform client the peers are reached through.
+    pub fn client(&self) -> &PlatformClient {
+        &self.client
+    }
+
     /// Peers reached through `client`.
     pub fn new(client: PlatformClient) -> Self {
         PlatformPeers {

@@ -10,7 +10,7 @@ use crate::bindings::ToolSpec;
 /// Names the workspace's built-in tools take (with the alias `recall_memory` and the Python
 /// ones, `run_skill_script` and `run_code`): a skill tool may not take one, so it can neither
 /// be listed twice nor shadow a built-in.
-pub const BUILTIN_TOOL_NAMES: [&str; 9] = [
+pub const BUILTIN_TOOL_NAMES: [&str; 10] = [
     "commit_memory",
     "search_memory",
     "recall_memory",
@@ -20,6 +20,7 @@ pub const BUILTIN_TOOL_NAMES: [&str; 9] = [
     "check_task_status",
     "run_skill_script",
     "run_code",
+    "request_approval",
 ];
 
 /// Most tool names a "no such tool" error lists.

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::approval::ApprovalConfig;
 use crate::env::Env;
 use crate::grants_config::{Grant, GrantsConfig};
 use crate::log_level::LogLevel;
@@ -108,6 +109,8 @@ pub struct WorkspaceConfig {
     /// `packages`: skill packages from OCI registries (signature policy, trusted keys,
     /// cache, insecure registries).
     pub packages: PackagesConfig,
+    /// `approval`: the tools whose calls wait for a human's approval (host-enforced).
+    pub approval: ApprovalConfig,
     /// Everything that fell back to a default, in file order.
     pub warnings: Vec<Warning>,
     /// Problems that must stop the workspace; preflight FAILs on each (check `config`). Either

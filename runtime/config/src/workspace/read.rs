@@ -9,6 +9,7 @@ use serde_yaml::Value;
 
 use super::config::{WorkspaceConfig, CONFIG_FILE, DEFAULT_PROMPT_FILE, DEFAULT_RUNTIME};
 use super::model::{model_matches, pick_model, pick_provider};
+use crate::approval::ApprovalConfig;
 use crate::env::Env;
 use crate::grants_config::GrantsConfig;
 use crate::keys::{check_keys, check_nested, TOP_KEYS};
@@ -70,6 +71,7 @@ impl WorkspaceConfig {
         let observability = ObservabilityConfig::read(&mut r, field(v, "observability"));
         let grants = GrantsConfig::read(&mut r, field(v, "grants"));
         let packages = PackagesConfig::read(&mut r, field(v, "packages"), config_dir);
+        let approval = ApprovalConfig::read(&mut r, field(v, "approval"));
         check_top_level(&mut r, v);
         let (warnings, errors) = (r.warnings, r.errors);
 
@@ -112,6 +114,7 @@ impl WorkspaceConfig {
             observability,
             grants,
             packages,
+            approval,
             warnings,
             errors,
         }
@@ -121,7 +124,7 @@ impl WorkspaceConfig {
 /// Unknown and misplaced top-level keys, empty security sections, and security settings
 /// nested where they are never read.
 fn check_top_level(r: &mut Reader<'_>, v: &Value) {
-    let secure = ["a2a", "sandbox", "grants", "packages"];
+    let secure = ["a2a", "sandbox", "grants", "packages", "approval"];
     let placed = ["inbound_secret", "memory_limit", "timeout"];
     check_keys(r, v, "", &TOP_KEYS, &secure, &placed);
     for (key, holds) in [
@@ -129,6 +132,7 @@ fn check_top_level(r: &mut Reader<'_>, v: &Value) {
         ("sandbox", "the limits of untrusted code"),
         ("grants", "the capability grants"),
         ("packages", "the signature policy of skill packages"),
+        ("approval", "the tools that need a human's approval"),
     ] {
         if v.get(key).is_some_and(Value::is_null) {
             r.warn(

@@ -33,7 +33,7 @@ use crate::workspace::skills::SkillRegistry;
 use join::join_platform;
 use open::open_stores_and_platform;
 use serve::{a2a_server, fail_leftover_tasks, grpc_listener, start_grpc, start_serving};
-use skills_and_card::{card_from_folders, load_skills};
+use skills_and_card::{card_from_folders, check_gated_tools, load_skills};
 use watch::follow_changes;
 
 pub use crate::workspace::deps::BootDeps;
@@ -84,6 +84,7 @@ pub async fn boot(
     let card = card_from_folders(&plan, &deps, addr);
     let secrets = LateValues::default();
     let skills = load_skills(&plan, &deps, &opened, card, &secrets).await;
+    check_gated_tools(&plan, &skills)?;
     let adapter = ready_adapter(&plan, &deps, &opened.memory, &skills.adapter_config).await;
     let mut watchers = vec![watch_skills(skills.registry.clone(), DEBOUNCE)?];
     let server = a2a_server(&plan, &deps, &opened, &skills, adapter, &mut watchers)?;

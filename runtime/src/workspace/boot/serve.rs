@@ -22,6 +22,7 @@ use crate::plan::Plan;
 use crate::python::run::CodeRunner;
 use crate::sandbox::Sandbox;
 use crate::workspace::adapter::AdapterReloader;
+use crate::workspace::approval::Gate;
 use crate::workspace::deps::BootDeps;
 use crate::workspace::executor::AdapterExecutor;
 use crate::workspace::health_route::{health_router, Readiness};
@@ -87,6 +88,7 @@ pub(super) fn a2a_server(
                     heartbeat: opened.poker.clone(),
                     code: code_runner(plan, deps),
                     scratch_root: Some(scratch_root(plan)),
+                    approval: Gate::new(plan.config.approval.tools.clone()),
                 },
                 opened.store.clone(),
                 deps.gateway.clone(),

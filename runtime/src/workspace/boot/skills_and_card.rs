@@ -12,11 +12,13 @@ use molecule_a2a::CardHandle;
 
 use super::open::Opened;
 use crate::plan::Plan;
+use crate::workspace::approval::Gate;
 use crate::workspace::card::{build_card, CardInfo};
 use crate::workspace::deps::BootDeps;
 use crate::workspace::policy::LateValues;
 use crate::workspace::prompt::adapter_config;
 use crate::workspace::registry::{plan_registry, skill_registry_with};
+use crate::workspace::skills::BUILTIN_TOOL_NAMES;
 use crate::workspace::skills::{GrantNothing, SkillRegistry};
 
 /// The Agent Card and what it says about the workspace itself.
@@ -93,4 +95,16 @@ fn card_info(plan: &Plan, addr: SocketAddr) -> CardInfo {
         url,
         streaming: c.a2a.streaming,
     }
+}
+
+/// Every name in config.yaml's `approval.tools` must be a built-in or a loaded skill's tool
+/// (see `Gate::check`): an error stops boot.
+pub(super) fn check_gated_tools(plan: &Plan, skills: &Skills) -> anyhow::Result<()> {
+    let snapshot = skills.registry.snapshot();
+    let mut known: Vec<&str> = BUILTIN_TOOL_NAMES.to_vec();
+    known.extend(snapshot.tool_specs_ref().iter().map(|s| s.name.as_str()));
+    let file = plan.config.config_dir.join("config.yaml");
+    Gate::new(plan.config.approval.tools.clone())
+        .check(&file, &known)
+        .map_err(anyhow::Error::msg)
 }

@@ -5,7 +5,9 @@
 //! and the Python ones: `run_skill_script` (listed when a loaded skill has `scripts/*.py`) and
 //! `run_code` (listed when config.yaml's `tools:` has `run_code`). Both run in the shared
 //! Python interpreter component with a per-task `/scratch` folder, removed when the task ends.
-//! The built-ins' names and specs are in `specs.rs`; here is what each does.
+//! The built-ins' names and specs are in `specs.rs`; here is what each does, except
+//! `request_approval` and the calls config.yaml's `approval.tools` holds for a human, which
+//! suspend the task (`workspace::approval`).
 
 mod specs;
 
@@ -20,6 +22,7 @@ use tracing::Instrument as _;
 
 use molecule_platform::{ActivityReporter, ActivityType, HeartbeatPoker};
 
+use super::approval::{self, Gate, Suspension};
 use super::peers::PlatformPeers;
 use super::skills::{LoadedSkill, SkillRegistry, SkillSnapshot};
 use crate::bindings::imports::molecule::runtime::memory::Scope;
@@ -58,6 +61,8 @@ pub struct Builtins {
     /// Where each task's `/scratch` folder is made (`<data dir>/scratch` in a workspace); the
     /// system temp folder when unset.
     pub scratch_root: Option<PathBuf>,
+    /// The tools whose calls wait for a human (`approval.tools`).
+    pub approval: Gate,
 }
 
 /// The tools of one task. Dropping it (when the task ends) removes the task's `/scratch`.
@@ -67,6 +72,7 @@ pub struct TaskTools {
     events: Arc<dyn EventsBackend>,
     scratch: Scratch,
     memory_budget: WriteBudget,
+    suspension: Arc<Suspension>,
 }
 
 /// The owner the built-in memory tools write as: the adapter's entries are counted together
@@ -87,6 +93,7 @@ impl TaskTools {
             events,
             scratch,
             memory_budget: WriteBudget::new(&crate::budgets::Budgets::default()),
+            suspension: Arc::default(),
         }
     }
 
@@ -95,6 +102,11 @@ impl TaskTools {
     pub fn with_memory_budgets(mut self, budgets: &crate::budgets::Budgets) -> Self {
         self.memory_budget = WriteBudget::new(budgets);
         self
+    }
+
+    /// Where this task's tool calls stop for a human (the executor waits on it).
+    pub fn suspension(&self) -> Arc<Suspension> {
+        self.suspension.clone()
     }
 
     /// The task's scratch folder, once a script or snippet made it (for tests).
@@ -126,6 +138,7 @@ fn script_folder(skill: &LoadedSkill) -> Option<&std::path::Path> {
 impl ToolsBackend for TaskTools {
     async fn list(&self) -> Vec<ToolSpec> {
         let mut specs = builtin_specs();
+        specs.push(approval::request_approval_spec());
         if !self.builtins.coordinator.load(Ordering::Relaxed) {
             // Everything here was indexed when the snapshot was built: no scan, no search.
             // No skill tool takes a built-in's name (the index refuses it), so none repeats.
@@ -147,6 +160,17 @@ impl ToolsBackend for TaskTools {
     }
 
     async fn call(&self, name: &str, input: &str) -> Result<String, ToolError> {
+        let gate = &self.builtins.approval;
+        if let Some(held) = approval::intercept(gate, &self.suspension, name, input).await {
+            return held;
+        }
+        self.call_unguarded(name, input).await
+    }
+}
+
+impl TaskTools {
+    /// Calls `name` without the approval gate: for a held call a human approved.
+    pub async fn call_unguarded(&self, name: &str, input: &str) -> Result<String, ToolError> {
         match name {
             "commit_memory" => self.commit_memory(input).await,
             "search_memory" | "recall_memory" => self.search_memory(input).await,

@@ -14,6 +14,9 @@
 //! * `working` — reports WORKING twice, then answers with an artifact;
 //! * anything else — returns `echo: <text>`.
 //!
+//! A task resumed with a human's approval decision (`RequestContext::approval`) answers
+//! `approval: <Decision> kind=… id=… text=… result=… error=…` whatever the text.
+//!
 //! Setup fails when the config has `"fail_setup": true` (at the top level, or in
 //! `runtime_config`, where a workspace's config.yaml puts it).
 
@@ -53,6 +56,18 @@ impl Adapter for Echo {
 
     fn execute(context: RequestContext) -> Result<(), String> {
         TASKS.fetch_add(1, Ordering::Relaxed);
+        if let Some(approval) = context.approval() {
+            // Resumed after a human's answer: report what the adapter was given.
+            return reply(format!(
+                "approval: {:?} kind={} id={} text={} result={} error={}",
+                approval.decision,
+                approval.kind,
+                approval.id,
+                approval.text,
+                approval.result.unwrap_or_default(),
+                approval.error.unwrap_or_default()
+            ));
+        }
         let text = context.message.text();
         let (command, rest) = text.split_once(' ').unwrap_or((text.as_str(), ""));
         match command {
