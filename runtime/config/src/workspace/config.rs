@@ -108,6 +108,8 @@ pub struct WorkspaceConfig {
     /// `packages`: skill packages from OCI registries (signature policy, trusted keys,
     /// cache, insecure registries).
     pub packages: PackagesConfig,
+    /// `uploads`: limits on the files A2A clients send (fail closed).
+    pub uploads: crate::uploads::UploadsConfig,
     /// Everything that fell back to a default, in file order.
     pub warnings: Vec<Warning>,
     /// Problems that must stop the workspace; preflight FAILs on each (check `config`). Either

@@ -70,6 +70,7 @@ impl WorkspaceConfig {
         let observability = ObservabilityConfig::read(&mut r, field(v, "observability"));
         let grants = GrantsConfig::read(&mut r, field(v, "grants"));
         let packages = PackagesConfig::read(&mut r, field(v, "packages"), config_dir);
+        let uploads = crate::uploads::UploadsConfig::read(&mut r, field(v, "uploads"));
         check_top_level(&mut r, v);
         let (warnings, errors) = (r.warnings, r.errors);
 
@@ -112,6 +113,7 @@ impl WorkspaceConfig {
             observability,
             grants,
             packages,
+            uploads,
             warnings,
             errors,
         }
