@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use molecule_a2a::store::ListQuery;
 use molecule_a2a::types as a2a;
-use molecule_a2a::{AgentExecutor, EventSink, RequestContext, TaskStore};
+use molecule_a2a::{AgentExecutor, EventSink, IntakeError, RequestContext, TaskStore};
 use molecule_platform::{Activity, ActivityReporter, ActivityType};
 use tracing::Instrument;
 
@@ -22,7 +22,7 @@ use super::convert;
 use super::final_status::HoldFinal;
 use super::skills::SkillRegistry;
 use super::task_events::{TaskEvents, Working};
-use super::task_tools::{Builtins, TaskTools};
+use super::task_tools::{Builtins, TaskTools, ToolCallLog, TOOL_CALLS_METADATA_KEY};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types as wit;
 use crate::budgets::BudgetHit;
@@ -32,6 +32,7 @@ use crate::metrics_receipts;
 use crate::receipt::{Receipt, Receipts};
 use crate::sandbox::Sandbox;
 use crate::scheduler::admission::{count_running, in_slot, nested};
+use crate::uploads::Uploads;
 
 /// Most earlier tasks of a context whose messages are passed as history.
 const HISTORY_TASKS: usize = 50;
@@ -52,6 +53,8 @@ pub struct AdapterExecutor {
     gateway: Result<Arc<molecule_llm::Gateway>, String>,
     /// One adapter `cancel` call per task at a time, each with its own deadline.
     cancels: Arc<CancelCalls>,
+    /// Where the file parts clients send are stored (none: kept only in the task store).
+    uploads: Option<Uploads>,
 }
 
 impl AdapterExecutor {
@@ -75,7 +78,15 @@ impl AdapterExecutor {
             store,
             gateway,
             cancels: Arc::default(),
+            uploads: None,
         }
+    }
+
+    /// This executor storing the file parts of incoming messages in `uploads` (before their
+    /// task is stored) and offering each task's context uploads to skills granted `uploads`.
+    pub fn with_uploads(mut self, uploads: Uploads) -> Self {
+        self.uploads = Some(uploads);
+        self
     }
 
     /// Messages of earlier tasks in the same context, oldest first, then this task's own
@@ -129,8 +140,21 @@ impl AdapterExecutor {
                 self.builtins.clone(),
                 Arc::new(task_events.clone()),
             )
-            .with_memory_budgets(budgets),
+            .with_memory_budgets(budgets)
+            .with_uploads(
+                self.uploads
+                    .as_ref()
+                    .and_then(|u| u.existing_files_dir(&ctx.context_id)),
+            )
+            .with_call_log(ToolCallLog::for_run(
+                ctx.task
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get(TOOL_CALLS_METADATA_KEY)),
+                &ctx.message.message_id,
+            )),
         );
+        let calls = tools.call_log();
         let llm = Some(model_access(&self.gateway, ctx.task_id.clone()));
         let grants = adapter
             .grants()
@@ -180,6 +204,9 @@ impl AdapterExecutor {
         }
         let result = outcome(spent, result);
         metrics.finish(if result.is_ok() { "ok" } else { "failed" });
+        if let Some(calls) = calls.to_json() {
+            let _ = events.metadata(TOOL_CALLS_METADATA_KEY, calls);
+        }
         receipt.report(&receipts.total());
         task_events.release().await;
         result
@@ -349,6 +376,13 @@ impl AgentExecutor for AdapterExecutor {
             report_activity(activity, &ctx.task_id, &result, started.elapsed());
         }
         result
+    }
+
+    async fn intake(&self, message: &mut a2a::Message) -> Result<(), IntakeError> {
+        match &self.uploads {
+            Some(uploads) => uploads.take_in(message).await,
+            None => Ok(()),
+        }
     }
 
     async fn cancel(&self, task_id: &str) -> Result<(), String> {

@@ -243,6 +243,18 @@ impl SkillRegistry {
 
     /// Calls tool `name` with JSON `input` on the skill that owns it.
     pub async fn call(&self, name: &str, input: &str) -> Result<String, CallError> {
+        self.call_in_context(name, input, None).await
+    }
+
+    /// Like [`Self::call`], for a task whose context uploads are in `uploads` (a folder):
+    /// a skill granted `uploads` sees that folder read-only at `/uploads`; any other skill
+    /// does not see it at all.
+    pub async fn call_in_context(
+        &self,
+        name: &str,
+        input: &str,
+        uploads: Option<&Path>,
+    ) -> Result<String, CallError> {
         let snapshot = self.snapshot();
         let Some(skill) = snapshot
             .tools
@@ -254,6 +266,9 @@ impl SkillRegistry {
         };
         let skill = skill.clone();
         drop(snapshot);
+        let granted = uploads.filter(|_| skill.component.grants.sees_uploads());
+        let with_uploads = granted.map(|dir| crate::uploads::mounted(&skill.component, dir));
+        let component = with_uploads.as_ref().unwrap_or(&skill.component);
         let span = crate::receipt::tool_call_span(name, &skill.dir.id);
         let started = std::time::Instant::now();
         // This call's receipt, and the call it is nested in (an adapter's), if any.
@@ -261,7 +276,7 @@ impl SkillRegistry {
         let result = self
             .sandbox
             .with_receipts(receipts.clone())
-            .call_tool(&skill.component, name, input)
+            .call_tool(component, name, input)
             .instrument(span.clone())
             .await;
         let receipt = receipts.total();

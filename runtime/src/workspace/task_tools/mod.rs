@@ -7,6 +7,7 @@
 //! Python interpreter component with a per-task `/scratch` folder, removed when the task ends.
 //! The built-ins' names and specs are in `specs.rs`; here is what each does.
 
+mod record;
 mod specs;
 
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ use crate::python::run::{self as python_run, CodeRunner, RunError, Scratch};
 use crate::sandbox::CallError;
 use crate::skill_dir::ComponentSource;
 
+pub use record::{ToolCallLog, METADATA_KEY as TOOL_CALLS_METADATA_KEY};
 pub use specs::{
     builtin_specs, run_code_spec, run_skill_script_spec, BUILTIN_NAMES, RUN_CODE, RUN_SKILL_SCRIPT,
 };
@@ -67,6 +69,10 @@ pub struct TaskTools {
     events: Arc<dyn EventsBackend>,
     scratch: Scratch,
     memory_budget: WriteBudget,
+    /// The task's context uploads folder, for skills granted `uploads`.
+    uploads: Option<PathBuf>,
+    /// The task's tool calls, for its transcript.
+    calls: Arc<ToolCallLog>,
 }
 
 /// The owner the built-in memory tools write as: the adapter's entries are counted together
@@ -87,7 +93,27 @@ impl TaskTools {
             events,
             scratch,
             memory_budget: WriteBudget::new(&crate::budgets::Budgets::default()),
+            uploads: None,
+            calls: Arc::default(),
         }
+    }
+
+    /// These tools for a task whose context uploads are in `dir` (skills granted `uploads`
+    /// see it read-only at `/uploads`).
+    pub fn with_uploads(mut self, dir: Option<PathBuf>) -> Self {
+        self.uploads = dir;
+        self
+    }
+
+    /// These tools recording their calls in `log` (see [`ToolCallLog::for_run`]).
+    pub fn with_call_log(mut self, log: ToolCallLog) -> Self {
+        self.calls = Arc::new(log);
+        self
+    }
+
+    /// The log of this task's tool calls (shared: the executor stores it when the task ends).
+    pub fn call_log(&self) -> Arc<ToolCallLog> {
+        self.calls.clone()
     }
 
     /// These tools with the memory budgets of `budgets` (the adapter's) for the built-in
@@ -147,6 +173,15 @@ impl ToolsBackend for TaskTools {
     }
 
     async fn call(&self, name: &str, input: &str) -> Result<String, ToolError> {
+        let result = self.dispatch(name, input).await;
+        self.calls.record(name, input, &result);
+        result
+    }
+}
+
+impl TaskTools {
+    /// Runs the tool `name` (a built-in, or a skill's tool in its sandbox).
+    async fn dispatch(&self, name: &str, input: &str) -> Result<String, ToolError> {
         match name {
             "commit_memory" => self.commit_memory(input).await,
             "search_memory" | "recall_memory" => self.search_memory(input).await,
@@ -163,10 +198,14 @@ impl ToolsBackend for TaskTools {
             }
             RUN_SKILL_SCRIPT => self.run_skill_script(input).await,
             RUN_CODE => self.run_code(input).await,
-            _ => self.skills.call(name, input).await.map_err(|e| match e {
-                CallError::Tool(tool_error) => tool_error,
-                other => ToolError::Failed(other.to_string()),
-            }),
+            _ => self
+                .skills
+                .call_in_context(name, input, self.uploads.as_deref())
+                .await
+                .map_err(|e| match e {
+                    CallError::Tool(tool_error) => tool_error,
+                    other => ToolError::Failed(other.to_string()),
+                }),
         }
     }
 }
