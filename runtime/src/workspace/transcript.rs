@@ -51,7 +51,10 @@ impl Transcript {
     /// The transcript as Markdown: a heading per entry, text as written, tool input and
     /// output in code fences that the content cannot close.
     pub fn to_markdown(&self) -> String {
-        let mut out = format!("# Transcript of context `{}`\n", inline(&self.context_id));
+        let mut out = format!(
+            "# Transcript of context `{}`\n",
+            super::transcript_markdown::inline(&self.context_id)
+        );
         for e in &self.entries {
             out.push('\n');
             super::transcript_markdown::entry(e, &mut out);
@@ -64,14 +67,6 @@ impl Transcript {
         }
         out
     }
-}
-
-/// `text` safe inside a Markdown code span (backticks replaced).
-pub(super) fn inline(text: &str) -> String {
-    text.replace('`', "'")
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect()
 }
 
 fn task_entries(task: &Task, out: &mut Vec<Value>) {

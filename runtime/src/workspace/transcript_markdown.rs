@@ -4,8 +4,6 @@
 
 use serde_json::Value;
 
-use super::transcript::inline;
-
 /// Appends entry `e` to `out`.
 pub(super) fn entry(e: &Value, out: &mut String) {
     match e["kind"].as_str().unwrap_or("") {
@@ -69,6 +67,14 @@ fn parts(parts: &Value, out: &mut String) {
             }
         }
     }
+}
+
+/// `text` safe inside a Markdown code span (backticks replaced).
+pub(super) fn inline(text: &str) -> String {
+    text.replace('`', "'")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 /// `text` in a code fence longer than its longest run of backticks.
