@@ -276,3 +276,6 @@ fn disk(path: &Path, err: &std::io::Error) -> IntakeError {
             .to_owned(),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -42,6 +42,7 @@ pub(crate) fn transcript_router(server: A2aServer, store: TaskStore) -> Router {
 }
 
 /// What the query asks for.
+#[derive(Debug)]
 struct Params {
     context_id: String,
     limit: usize,
