@@ -41,10 +41,19 @@ fn refused(result: Result<(), IntakeError>) -> String {
 async fn a_message_is_stored_whole_or_not_at_all() {
     let dir = tempfile::tempdir().unwrap();
     let uploads = Uploads::new(dir.path(), limits(10, 100, 10));
-    let mut m = message(vec![file("a.txt", b"ok", None), file("b.txt", &[0; 11], None)]);
+    let mut m = message(vec![
+        file("a.txt", b"ok", None),
+        file("b.txt", &[0; 11], None),
+    ]);
     let text = refused(uploads.take_in(&mut m).await);
-    assert!(text.contains("uploads.max_file_bytes") && text.contains("b.txt"), "{text}");
-    assert!(uploads.existing_files_dir("c1").is_none(), "a.txt was not stored");
+    assert!(
+        text.contains("uploads.max_file_bytes") && text.contains("b.txt"),
+        "{text}"
+    );
+    assert!(
+        uploads.existing_files_dir("c1").is_none(),
+        "a.txt was not stored"
+    );
     assert!(uploads.records("c1").is_empty());
 }
 
@@ -53,10 +62,17 @@ async fn files_keep_their_type_and_get_numbered_names() {
     let dir = tempfile::tempdir().unwrap();
     let uploads = Uploads::new(dir.path(), limits(10, 100, 10));
     for _ in 0..2 {
-        let mut m = message(vec![Part::text("hi"), file("../n.txt", b"x", Some("Text/Plain"))]);
+        let mut m = message(vec![
+            Part::text("hi"),
+            file("../n.txt", b"x", Some("Text/Plain")),
+        ]);
         uploads.take_in(&mut m).await.unwrap();
         assert!(m.parts[0].metadata.is_none(), "text parts are left alone");
-        assert!(m.parts[1].metadata.as_ref().unwrap().contains_key(METADATA_KEY));
+        assert!(m.parts[1]
+            .metadata
+            .as_ref()
+            .unwrap()
+            .contains_key(METADATA_KEY));
     }
     let records = uploads.records("c1");
     let names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();

@@ -26,20 +26,37 @@ fn absent_means_the_defaults_and_every_key_is_read() {
 fn unusable_values_fail_closed_naming_file_and_key() {
     for (yaml, key) in [
         ("uploads: {max_file_bytes: ~}\n", "uploads.max_file_bytes"),
-        ("uploads: {max_file_bytes: lots}\n", "uploads.max_file_bytes"),
+        (
+            "uploads: {max_file_bytes: lots}\n",
+            "uploads.max_file_bytes",
+        ),
         ("uploads: {max_file_bytes: 65m}\n", "uploads.max_file_bytes"),
-        ("uploads: {max_context_bytes: -1}\n", "uploads.max_context_bytes"),
-        ("uploads: {max_context_files: 0}\n", "uploads.max_context_files"),
-        ("uploads: {max_context_files: ~}\n", "uploads.max_context_files"),
+        (
+            "uploads: {max_context_bytes: -1}\n",
+            "uploads.max_context_bytes",
+        ),
+        (
+            "uploads: {max_context_files: 0}\n",
+            "uploads.max_context_files",
+        ),
+        (
+            "uploads: {max_context_files: ~}\n",
+            "uploads.max_context_files",
+        ),
         ("uploads: {max_file_bytes: 0}\n", "uploads.max_file_bytes"),
         ("uploads: {max_file_byte: 1m}\n", "uploads.max_file_byte"),
-        ("uploads: {Max_Context_Files: 3}\n", "uploads.Max_Context_Files"),
+        (
+            "uploads: {Max_Context_Files: 3}\n",
+            "uploads.Max_Context_Files",
+        ),
         ("uploads: [1]\n", "uploads"),
     ] {
         let c = parse(yaml);
         let e = error(&c, key);
         assert!(
-            e.file.as_deref().is_some_and(|f| f.ends_with("config.yaml")),
+            e.file
+                .as_deref()
+                .is_some_and(|f| f.ends_with("config.yaml")),
             "{yaml}: {e}"
         );
         assert_eq!(c.uploads, UploadsConfig::default(), "{yaml}");
