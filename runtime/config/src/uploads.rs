@@ -26,9 +26,8 @@ pub const MAX_FILE_BYTES_CEILING: u64 = 64 << 20;
 /// `uploads`: limits on the files clients send (A2A file parts with bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadsConfig {
-    /// `uploads.max_file_bytes`: the largest file part stored, in bytes (decoded), at least
-    /// 1. Default [`DEFAULT_MAX_FILE_BYTES`], at most
-    /// [`MAX_FILE_BYTES_CEILING`].
+    /// `uploads.max_file_bytes`: the largest file part stored, in bytes (decoded): at least
+    /// one byte, at most [`MAX_FILE_BYTES_CEILING`]; default [`DEFAULT_MAX_FILE_BYTES`].
     pub max_file_bytes: u64,
     /// `uploads.max_context_bytes`: the most all files of one context may hold, in bytes.
     /// Default [`DEFAULT_MAX_CONTEXT_BYTES`].
