@@ -29,6 +29,17 @@ def read_upload(name: str) -> dict:
     """Reads a file the client uploaded."""
     with open("/uploads/" + name) as f:
         return {"text": f.read()}
+
+
+@tool
+def overwrite_upload(name: str) -> dict:
+    """Tries to overwrite an uploaded file (the folder is read-only)."""
+    try:
+        with open("/uploads/" + name, "w") as f:
+            f.write("changed")
+        return {"written": True}
+    except OSError as e:
+        return {"refused": type(e).__name__}
 "#;
 
 /// The same, under another name, for a skill that is not granted `uploads`.
@@ -179,6 +190,20 @@ async fn uploads_are_stored_offered_to_granted_skills_and_shown_in_the_transcrip
     assert_eq!(index[0]["mediaType"], "text/plain");
     assert_eq!(index[0]["filename"], "../notes.txt");
 
+    // Read-only: the granted skill cannot change what the client sent.
+    let reply = send(
+        &ws,
+        "m1b",
+        r#"tool overwrite_upload {"name":"notes.txt"}"#,
+        vec![],
+    )
+    .await;
+    assert!(task_text(&reply).contains("refused"), "{reply}");
+    assert_eq!(
+        std::fs::read_to_string(ctx.join("files/notes.txt")).unwrap(),
+        "hello upload"
+    );
+
     // A skill not granted `uploads` does not see the folder.
     let reply = send(
         &ws,
@@ -230,7 +255,7 @@ async fn check_transcript(ws: &RunningWorkspace) {
     let (status, body) = transcript(ws, &format!("?contextId={CONTEXT}"), None).await;
     assert_eq!(status, 200, "{body}");
     let t: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(t["totalTasks"], 3, "the refused message made no task: {t}");
+    assert_eq!(t["totalTasks"], 4, "the refused message made no task: {t}");
     let entries = t["entries"].as_array().unwrap();
     let kinds: Vec<&str> = entries
         .iter()
@@ -242,13 +267,10 @@ async fn check_transcript(ws: &RunningWorkspace) {
     assert_eq!(file["upload"]["path"], "/uploads/notes.txt", "{file}");
     assert_eq!(file["bytes"], 12);
     let calls: Vec<&Value> = entries.iter().filter(|e| e["kind"] == "toolCall").collect();
-    assert_eq!(calls.len(), 2, "{kinds:?}");
-    assert_eq!(calls[0]["tool"], "read_upload");
-    assert!(calls[0]["output"]
-        .as_str()
-        .unwrap()
-        .contains("hello upload"));
-    assert_eq!(calls[1]["tool"], "peek_upload");
+    let tools: Vec<&str> = calls.iter().map(|c| c["tool"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["read_upload", "overwrite_upload", "peek_upload"]);
+    let output = calls[0]["output"].as_str().unwrap();
+    assert!(output.contains("hello upload"), "{output}");
 
     for (query, accept) in [
         (format!("?contextId={CONTEXT}"), Some("text/markdown")),
