@@ -35,6 +35,8 @@ pub struct Grants {
     pub(crate) tools: Option<Arc<dyn ToolsBackend>>,
     pub(crate) events: Option<Arc<dyn EventsBackend>>,
     pub(crate) egress: Option<EgressHooks>,
+    /// Whether the task's context uploads are preopened read-only at `/uploads`.
+    pub(crate) uploads: bool,
 }
 
 impl Grants {
@@ -56,6 +58,7 @@ impl Grants {
                 tools: None,
                 events: None,
                 egress: None,
+                uploads: false,
             },
             hosts_key: "the workspace's config.yaml".into(),
             secrets: Vec::new(),
@@ -114,6 +117,11 @@ impl Grants {
         Arc::new(grants)
     }
 
+    /// Whether this component sees its task's context uploads (read-only at `/uploads`).
+    pub fn sees_uploads(&self) -> bool {
+        self.uploads
+    }
+
     /// Names of the host interfaces granted (for reports such as `check`).
     pub fn granted_interfaces(&self) -> Vec<&'static str> {
         let mut out = vec!["log"];
@@ -135,6 +143,9 @@ impl Grants {
             ("events", self.events.is_some()),
         ];
         out.extend(optional.iter().filter(|(_, on)| *on).map(|(n, _)| *n));
+        if self.uploads {
+            out.push("uploads");
+        }
         out
     }
 }
@@ -247,6 +258,13 @@ impl GrantsBuilder {
     /// Grants the `tools` interface backed by `backend`.
     pub fn tools(mut self, backend: Arc<dyn ToolsBackend>) -> Self {
         self.grants.tools = Some(backend);
+        self
+    }
+
+    /// Grants the task's context uploads, read-only at `/uploads` (a WASI preopen made per
+    /// call when the context has uploads; see `crate::uploads`).
+    pub fn uploads(mut self) -> Self {
+        self.grants.uploads = true;
         self
     }
 

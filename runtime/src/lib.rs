@@ -50,5 +50,6 @@ pub mod source_digest;
 mod state;
 mod toolchain;
 mod tree_hash;
+pub mod uploads;
 mod wasi;
 pub mod workspace;

@@ -23,6 +23,25 @@ pub trait AgentExecutor: Send + Sync + 'static {
     /// Asks the executor to stop work on `task_id`. The server moves the task to CANCELED
     /// (and stops forwarding its events) whatever this returns.
     async fn cancel(&self, task_id: &str) -> Result<(), String>;
+
+    /// Takes in what a user `message` carries before its task is stored or answered: e.g.
+    /// file parts written under the data dir (the runtime's uploads). Called once per
+    /// SendMessage / SendStreamingMessage, with the message's `taskId` and `contextId` filled
+    /// in, before anything is stored; it may add part metadata. An error refuses the whole
+    /// request: nothing of it is stored or run. The default takes nothing.
+    async fn intake(&self, message: &mut Message) -> Result<(), IntakeError> {
+        let _ = message;
+        Ok(())
+    }
+}
+
+/// Why [`AgentExecutor::intake`] refused a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeError {
+    /// The client's fault (a file too large, a bad media type): JSON-RPC -32602, HTTP 400.
+    Refused(String),
+    /// The agent's side failed (the disk): JSON-RPC -32603, HTTP 500.
+    Failed(String),
 }
 
 /// What an executor gets for one request.

@@ -47,8 +47,8 @@ pub mod types;
 
 pub use card::CardHandle;
 pub use card_extras::ExtendedCard;
-pub use executor::{AgentExecutor, EventSink, RequestContext, SinkClosed};
+pub use executor::{AgentExecutor, EventSink, IntakeError, RequestContext, SinkClosed};
 pub use listen::ServeOptions;
 pub use push::{PushMetrics, PushOptions};
-pub use server::A2aServer;
+pub use server::{A2aServer, DEFAULT_BODY_LIMIT};
 pub use store::{Durable, Retention, StoreError, StoreMetrics, TaskStore};

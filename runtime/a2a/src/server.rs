@@ -21,7 +21,7 @@ use crate::state::{AppState, Mode};
 use crate::store::TaskStore;
 
 /// Default request body limit: 1 MiB.
-pub(crate) const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// An A2A server. Build it with [`A2aServer::new`] (agent ready) or
 /// [`A2aServer::not_configured`] (setup failed: the card answers, A2A calls get 503), then get
@@ -98,6 +98,17 @@ impl A2aServer {
     pub fn with_bearer_secret(self, secret: Option<String>) -> Self {
         self.set_bearer_secret(secret);
         self
+    }
+
+    /// Checks a request's `Authorization: Bearer <token>` against the inbound secret in force
+    /// (none set: every request passes), as every A2A route does, for routes served beside
+    /// them on the same port (e.g. the runtime's `/transcript`). `Err` is the reason to
+    /// answer with HTTP 401 (RFC 6750 §3: missing header, or a token that does not match).
+    pub fn check_bearer(&self, headers: &axum::http::HeaderMap) -> Result<(), String> {
+        crate::http::check_auth(self.state.secret().as_deref(), headers).map_err(|e| match e {
+            crate::error::A2aError::Unauthorized(reason) => reason,
+            other => other.to_string(),
+        })
     }
 
     /// Replaces the inbound bearer secret at run time (`None` = no auth). The card declares

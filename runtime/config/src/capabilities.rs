@@ -31,11 +31,14 @@ pub enum Interface {
     Tools,
     /// `events`: emit activity events.
     Events,
+    /// `uploads`: read, not write, the files clients uploaded to the task's A2A context,
+    /// preopened at `/uploads` (WASI; no WIT interface).
+    Uploads,
 }
 
 impl Interface {
     /// Every interface, in declaration order.
-    pub const ALL: [Interface; 8] = [
+    pub const ALL: [Interface; 9] = [
         Interface::Log,
         Interface::Config,
         Interface::Memory,
@@ -44,6 +47,7 @@ impl Interface {
         Interface::Llm,
         Interface::Tools,
         Interface::Events,
+        Interface::Uploads,
     ];
 
     /// The name as written in YAML and WIT.
@@ -57,6 +61,7 @@ impl Interface {
             Interface::Llm => "llm",
             Interface::Tools => "tools",
             Interface::Events => "events",
+            Interface::Uploads => "uploads",
         }
     }
 

@@ -9,7 +9,7 @@ use crate::key_path::join;
 use crate::lenient::{describe, Reader};
 
 /// The keys read at the top level of config.yaml.
-pub(crate) const TOP_KEYS: [&str; 26] = [
+pub(crate) const TOP_KEYS: [&str; 27] = [
     "name",
     "description",
     "role",
@@ -36,6 +36,7 @@ pub(crate) const TOP_KEYS: [&str; 26] = [
     "grants",
     "packages",
     "approval",
+    "uploads",
 ];
 
 /// Security settings that are read only in some places, and where.
@@ -54,7 +55,7 @@ const PLACED: [(&str, &str); 3] = [
 /// The security keys that are sections (mappings of settings) rather than settings: `a2a`,
 /// `sandbox`, `grants`, `grants.default`, `grants.skills` and the budget subsections of
 /// `sandbox`.
-const SECTIONS: [&str; 15] = [
+const SECTIONS: [&str; 16] = [
     "a2a",
     "sandbox",
     "grants",
@@ -70,6 +71,7 @@ const SECTIONS: [&str; 15] = [
     "admission",
     "packages",
     "approval",
+    "uploads",
 ];
 
 /// A key as compared for near misses: lower case, `-` and spaces as `_`.

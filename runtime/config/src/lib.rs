@@ -33,6 +33,7 @@ mod secret_grants;
 mod sections;
 mod source;
 pub mod units;
+mod uploads;
 mod warning;
 mod workspace;
 
@@ -66,6 +67,10 @@ pub use sandbox::{
 pub use sections::{
     A2aConfig, DelegationConfig, ModelOption, ObservabilityConfig, RuntimeConfig,
     DEFAULT_SHUTDOWN_GRACE, MAX_HEARTBEAT_SECS, MIN_HEARTBEAT_SECS,
+};
+pub use uploads::{
+    UploadsConfig, DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_CONTEXT_FILES, DEFAULT_MAX_FILE_BYTES,
+    MAX_FILE_BYTES_CEILING,
 };
 pub use warning::{escape_text, Warning};
 pub use workspace::{

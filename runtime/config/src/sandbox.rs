@@ -261,7 +261,7 @@ fn full_key(section: &str, key: &str) -> String {
 
 /// A whole number within `min..=max` from a YAML number or numeric text (`1000`; `"1_000"`
 /// and `1e3` are not one); the error is the whole message, echoing the value as written.
-fn count_of(r: &Reader<'_>, value: &Value, min: u64, max: u64) -> Result<u64, String> {
+pub(crate) fn count_of(r: &Reader<'_>, value: &Value, min: u64, max: u64) -> Result<u64, String> {
     let n = match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse::<u64>().ok(),

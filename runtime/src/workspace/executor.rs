@@ -15,7 +15,7 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use molecule_a2a::store::ListQuery;
 use molecule_a2a::types as a2a;
-use molecule_a2a::{AgentExecutor, EventSink, RequestContext, TaskStore};
+use molecule_a2a::{AgentExecutor, EventSink, IntakeError, RequestContext, TaskStore};
 use molecule_platform::{Activity, ActivityReporter, ActivityType};
 use tracing::Instrument;
 
@@ -25,7 +25,7 @@ use super::convert;
 use super::final_status::HoldFinal;
 use super::skills::SkillRegistry;
 use super::task_events::{TaskEvents, Working};
-use super::task_tools::{Builtins, TaskTools};
+use super::task_tools::{Builtins, TaskTools, ToolCallLog, TOOL_CALLS_METADATA_KEY};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types as wit;
 use crate::budgets::BudgetHit;
@@ -35,6 +35,7 @@ use crate::metrics_receipts;
 use crate::receipt::{Receipt, Receipts};
 use crate::sandbox::Sandbox;
 use crate::scheduler::admission::{count_running, in_slot, nested};
+use crate::uploads::Uploads;
 
 /// Most earlier tasks of a context whose messages are passed as history.
 const HISTORY_TASKS: usize = 50;
@@ -55,6 +56,8 @@ pub struct AdapterExecutor {
     gateway: Result<Arc<molecule_llm::Gateway>, String>,
     /// One adapter `cancel` call per task at a time, each with its own deadline.
     cancels: Arc<CancelCalls>,
+    /// Where the file parts clients send are stored (none: kept only in the task store).
+    uploads: Option<Uploads>,
 }
 
 impl AdapterExecutor {
@@ -78,7 +81,15 @@ impl AdapterExecutor {
             store,
             gateway,
             cancels: Arc::default(),
+            uploads: None,
         }
+    }
+
+    /// This executor storing the file parts of incoming messages in `uploads` (before their
+    /// task is stored) and offering each task's context uploads to skills granted `uploads`.
+    pub fn with_uploads(mut self, uploads: Uploads) -> Self {
+        self.uploads = Some(uploads);
+        self
     }
 
     /// Messages of earlier tasks in the same context, oldest first, then this task's own
@@ -141,7 +152,19 @@ impl AdapterExecutor {
                 self.builtins.clone(),
                 Arc::new(task_events.clone()),
             )
-            .with_memory_budgets(budgets),
+            .with_memory_budgets(budgets)
+            .with_uploads(
+                self.uploads
+                    .as_ref()
+                    .and_then(|u| u.existing_files_dir(&ctx.context_id)),
+            )
+            .with_call_log(ToolCallLog::for_run(
+                ctx.task
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get(TOOL_CALLS_METADATA_KEY)),
+                &ctx.message.message_id,
+            )),
         );
         let held = tools.clone();
         let run_held =
@@ -154,6 +177,7 @@ impl AdapterExecutor {
             }
         };
         let suspension = tools.suspension();
+        let calls = tools.call_log();
         let llm = Some(model_access(&self.gateway, ctx.task_id.clone()));
         let grants = adapter
             .grants()
@@ -197,6 +221,10 @@ impl AdapterExecutor {
                 done = &mut run => break done,
                 pending = &mut asked => {
                     drop(run);
+                    // The calls made before the pause stay in the transcript.
+                    if let Some(calls) = calls.to_json() {
+                        let _ = events.metadata(TOOL_CALLS_METADATA_KEY, calls);
+                    }
                     return Ok(Some(self.rest(events, &task_events, metrics, receipt, pending)));
                 }
                 _ = &mut grace, if !graced => {
@@ -216,6 +244,9 @@ impl AdapterExecutor {
         }
         let result = outcome(spent, result);
         metrics.finish(if result.is_ok() { "ok" } else { "failed" });
+        if let Some(calls) = calls.to_json() {
+            let _ = events.metadata(TOOL_CALLS_METADATA_KEY, calls);
+        }
         receipt.report(&receipts.total());
         task_events.release().await;
         result.map(|()| None)
@@ -408,6 +439,13 @@ impl AgentExecutor for AdapterExecutor {
                 result
             }
             (None, result) => result.map(|_| ()),
+        }
+    }
+
+    async fn intake(&self, message: &mut a2a::Message) -> Result<(), IntakeError> {
+        match &self.uploads {
+            Some(uploads) => uploads.take_in(message).await,
+            None => Ok(()),
         }
     }
 

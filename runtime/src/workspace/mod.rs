@@ -43,3 +43,6 @@ pub mod smoke;
 mod task_events;
 pub mod task_tools;
 mod tool_index;
+mod transcript;
+mod transcript_markdown;
+mod transcript_route;

@@ -296,6 +296,9 @@ impl GrantPolicy for ConfigPolicy {
                 grants = grants.llm(llm.clone());
             }
         }
+        if eff.interfaces.contains(&Interface::Uploads) {
+            grants = grants.uploads();
+        }
         if eff.interfaces.contains(&Interface::Heartbeat) {
             grants = grants.heartbeat(Arc::new(crate::liveness::LivenessBackend));
         }

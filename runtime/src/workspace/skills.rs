@@ -11,16 +11,17 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use tokio::sync::{watch, Mutex};
-use tracing::Instrument;
 
 use super::discover::{skill_entry, Discovered};
 use super::tool_index;
+
+mod call;
 pub use super::tool_index::BUILTIN_TOOL_NAMES;
-use crate::bindings::{ToolError, ToolSpec};
+use crate::bindings::ToolSpec;
 use crate::builder::ComponentBuilder;
 use crate::component::{ComponentHost, SkillComponent};
 use crate::grants::Grants;
-use crate::sandbox::{CallError, Sandbox};
+use crate::sandbox::Sandbox;
 use crate::skill_dir::{ComponentSource, SkillDir};
 
 /// Decides what each skill may do (requested ∩ granted).
@@ -239,47 +240,6 @@ impl SkillRegistry {
             .cloned()
             .collect();
         self.rebuild(ids, &keep).await
-    }
-
-    /// Calls tool `name` with JSON `input` on the skill that owns it.
-    pub async fn call(&self, name: &str, input: &str) -> Result<String, CallError> {
-        let snapshot = self.snapshot();
-        let Some(skill) = snapshot
-            .tools
-            .get(name)
-            .and_then(|id| snapshot.skills.get(id))
-        else {
-            let text = tool_index::not_found(name, &snapshot.tools);
-            return Err(CallError::Tool(ToolError::NotFound(text)));
-        };
-        let skill = skill.clone();
-        drop(snapshot);
-        let span = crate::receipt::tool_call_span(name, &skill.dir.id);
-        let started = std::time::Instant::now();
-        // This call's receipt, and the call it is nested in (an adapter's), if any.
-        let (receipts, parent) = (crate::receipt::Receipts::new(), crate::receipt::current());
-        let result = self
-            .sandbox
-            .with_receipts(receipts.clone())
-            .call_tool(&skill.component, name, input)
-            .instrument(span.clone())
-            .await;
-        let receipt = receipts.total();
-        receipt.record(&span);
-        crate::metrics_receipts::observe(crate::metrics_receipts::Kind::Tool, &receipt);
-        if let Some(parent) = parent {
-            parent.add_nested(&receipt);
-        }
-        if let Err(err @ (CallError::Trap { .. } | CallError::Limit(_))) = &result {
-            // A crash or a limit is the skill's fault, not the caller's: say so loudly. The
-            // caller (an adapter's tool call) gets the error as a failed tool call.
-            // The text may carry what the guest printed: escaped to one line for the log.
-            let error = crate::redact::escape(&err.to_string());
-            tracing::warn!(skill = %skill.dir.id, tool = %name, error = %error, "tool call crashed");
-        }
-        let outcome = crate::sandbox::CallError::outcome_of(&result);
-        crate::metrics::global().tool_call(name, outcome, started.elapsed());
-        result
     }
 
     /// Skill folders by id (first root first), and the entries of the roots that are not

@@ -19,7 +19,7 @@ pub(crate) use live::{Outgoing, Shared};
 pub(crate) use running::{cancel, fail_running, subscribe};
 
 use crate::error::{A2aError, A2aResult};
-use crate::executor::{AgentEvent, EventSink, RequestContext};
+use crate::executor::{AgentEvent, EventSink, IntakeError, RequestContext};
 use crate::types::{
     agent_text_message, now, Message, Role, SendMessageRequest, StreamResponse, Task, TaskState,
     TaskStatus,
@@ -140,6 +140,15 @@ pub(crate) async fn start(
         };
     message.task_id = Some(task.id.clone());
     message.context_id = Some(task.context_id.clone());
+    // What the message carries (files) is taken in before anything is stored or answered.
+    shared
+        .executor
+        .intake(&mut message)
+        .await
+        .map_err(|e| match e {
+            IntakeError::Refused(reason) => A2aError::InvalidParams(reason),
+            IntakeError::Failed(reason) => A2aError::Internal(reason),
+        })?;
     task.history
         .get_or_insert_with(Vec::new)
         .push(message.clone());

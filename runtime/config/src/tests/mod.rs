@@ -17,6 +17,7 @@ mod raw_scalars;
 mod sandbox;
 mod secret_grants;
 mod units;
+mod uploads;
 mod workspace;
 
 use std::path::Path;

@@ -111,6 +111,8 @@ pub struct WorkspaceConfig {
     pub packages: PackagesConfig,
     /// `approval`: the tools whose calls wait for a human's approval (host-enforced).
     pub approval: ApprovalConfig,
+    /// `uploads`: limits on the files A2A clients send (fail closed).
+    pub uploads: crate::uploads::UploadsConfig,
     /// Everything that fell back to a default, in file order.
     pub warnings: Vec<Warning>,
     /// Problems that must stop the workspace; preflight FAILs on each (check `config`). Either

@@ -72,6 +72,7 @@ impl WorkspaceConfig {
         let grants = GrantsConfig::read(&mut r, field(v, "grants"));
         let packages = PackagesConfig::read(&mut r, field(v, "packages"), config_dir);
         let approval = ApprovalConfig::read(&mut r, field(v, "approval"));
+        let uploads = crate::uploads::UploadsConfig::read(&mut r, field(v, "uploads"));
         check_top_level(&mut r, v);
         let (warnings, errors) = (r.warnings, r.errors);
 
@@ -115,6 +116,7 @@ impl WorkspaceConfig {
             grants,
             packages,
             approval,
+            uploads,
             warnings,
             errors,
         }

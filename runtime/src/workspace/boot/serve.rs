@@ -29,6 +29,7 @@ use crate::workspace::health_route::{health_router, Readiness};
 use crate::workspace::metrics_route::metrics_router;
 use crate::workspace::reload::FolderWatcher;
 use crate::workspace::task_tools::{Builtins, RUN_CODE};
+use crate::workspace::transcript_route::transcript_router;
 
 /// The env var holding the inbound bearer secret (wins over config.yaml `a2a.inbound_secret`).
 const INBOUND_SECRET_ENV: &str = "MOLECULE_INBOUND_SECRET";
@@ -92,7 +93,8 @@ pub(super) fn a2a_server(
                 },
                 opened.store.clone(),
                 deps.gateway.clone(),
-            );
+            )
+            .with_uploads(uploads(plan));
             (
                 A2aServer::new(card, Arc::new(executor), opened.store.clone()),
                 None,
@@ -113,6 +115,7 @@ pub(super) fn a2a_server(
         a2a: server
             .with_bearer_secret(configured_secret)
             .with_serve_options(serve_options(&plan.config.a2a))
+            .with_body_limit(body_limit(&plan.config.uploads))
             .with_push(push_options(&plan.config.a2a))
             .with_extended_card(extended_card(&plan.config.a2a)),
         not_configured,
@@ -153,9 +156,24 @@ async fn serve(
 ) -> std::io::Result<()> {
     let app = server
         .router()
+        .merge(transcript_router(server.clone(), readiness.store.clone()))
         .merge(metrics_router(readiness.store.clone()))
         .merge(health_router(readiness));
     molecule_a2a::listen::serve(listener, app, server.serve_options(), shutdown).await
+}
+
+/// The upload store, `<data dir>/uploads`, under config.yaml `uploads` limits.
+fn uploads(plan: &Plan) -> crate::uploads::Uploads {
+    let limits = crate::uploads::UploadLimits::from(&plan.config.uploads);
+    crate::uploads::Uploads::new(plan.data_dir.join("uploads"), limits)
+}
+
+/// The A2A request body limit: the server's default, or more when one file of
+/// `uploads.max_file_bytes` (base64 in JSON: 4/3 of its size) and 256 KiB of the rest of
+/// the request need it.
+fn body_limit(uploads: &molecule_config::UploadsConfig) -> usize {
+    let file = usize::try_from(uploads.max_file_bytes.div_ceil(3) * 4).unwrap_or(usize::MAX);
+    molecule_a2a::DEFAULT_BODY_LIMIT.max(file.saturating_add(256 << 10))
 }
 
 /// The connection cap and the header, body and idle timeouts from config.yaml `a2a:`; each

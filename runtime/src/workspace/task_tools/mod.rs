@@ -9,6 +9,7 @@
 //! `request_approval` and the calls config.yaml's `approval.tools` holds for a human, which
 //! suspend the task (`workspace::approval`).
 
+mod record;
 mod specs;
 
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ use crate::python::run::{self as python_run, CodeRunner, RunError, Scratch};
 use crate::sandbox::CallError;
 use crate::skill_dir::ComponentSource;
 
+pub use record::{ToolCallLog, METADATA_KEY as TOOL_CALLS_METADATA_KEY};
 pub use specs::{
     builtin_specs, run_code_spec, run_skill_script_spec, BUILTIN_NAMES, RUN_CODE, RUN_SKILL_SCRIPT,
 };
@@ -73,6 +75,10 @@ pub struct TaskTools {
     scratch: Scratch,
     memory_budget: WriteBudget,
     suspension: Arc<Suspension>,
+    /// The task's context uploads folder, for skills granted `uploads`.
+    uploads: Option<PathBuf>,
+    /// The task's tool calls, for its transcript.
+    calls: Arc<ToolCallLog>,
 }
 
 /// The owner the built-in memory tools write as: the adapter's entries are counted together
@@ -94,7 +100,27 @@ impl TaskTools {
             scratch,
             memory_budget: WriteBudget::new(&crate::budgets::Budgets::default()),
             suspension: Arc::default(),
+            uploads: None,
+            calls: Arc::default(),
         }
+    }
+
+    /// These tools for a task whose context uploads are in `dir` (skills granted `uploads`
+    /// see it read-only at `/uploads`).
+    pub fn with_uploads(mut self, dir: Option<PathBuf>) -> Self {
+        self.uploads = dir;
+        self
+    }
+
+    /// These tools recording their calls in `log` (see [`ToolCallLog::for_run`]).
+    pub fn with_call_log(mut self, log: ToolCallLog) -> Self {
+        self.calls = Arc::new(log);
+        self
+    }
+
+    /// The log of this task's tool calls (shared: the executor stores it when the task ends).
+    pub fn call_log(&self) -> Arc<ToolCallLog> {
+        self.calls.clone()
     }
 
     /// These tools with the memory budgets of `budgets` (the adapter's) for the built-in
@@ -169,8 +195,16 @@ impl ToolsBackend for TaskTools {
 }
 
 impl TaskTools {
-    /// Calls `name` without the approval gate: for a held call a human approved.
+    /// Calls `name` without the approval gate (for a held call a human approved), recorded
+    /// for the task's transcript.
     pub async fn call_unguarded(&self, name: &str, input: &str) -> Result<String, ToolError> {
+        let result = self.dispatch(name, input).await;
+        self.calls.record(name, input, &result);
+        result
+    }
+
+    /// Runs the tool `name` (a built-in, or a skill's tool in its sandbox).
+    async fn dispatch(&self, name: &str, input: &str) -> Result<String, ToolError> {
         match name {
             "commit_memory" => self.commit_memory(input).await,
             "search_memory" | "recall_memory" => self.search_memory(input).await,
@@ -187,10 +221,14 @@ impl TaskTools {
             }
             RUN_SKILL_SCRIPT => self.run_skill_script(input).await,
             RUN_CODE => self.run_code(input).await,
-            _ => self.skills.call(name, input).await.map_err(|e| match e {
-                CallError::Tool(tool_error) => tool_error,
-                other => ToolError::Failed(other.to_string()),
-            }),
+            _ => self
+                .skills
+                .call_in_context(name, input, self.uploads.as_deref())
+                .await
+                .map_err(|e| match e {
+                    CallError::Tool(tool_error) => tool_error,
+                    other => ToolError::Failed(other.to_string()),
+                }),
         }
     }
 }

@@ -1,0 +1,115 @@
+//! Unit tests of the upload store: all of a message's files or none, the per-file and
+//! per-context limits (refused naming their keys), numbered names on a clash, the part
+//! metadata, a malformed media type, and a disk failure that acknowledges nothing.
+
+use molecule_a2a::types::{Message, Part, PartContent, Role};
+
+use super::*;
+
+fn file(name: &str, bytes: &[u8], media: Option<&str>) -> Part {
+    Part {
+        content: PartContent::Raw(bytes.to_vec()),
+        filename: Some(name.to_owned()),
+        media_type: media.map(str::to_owned),
+        metadata: None,
+    }
+}
+
+fn message(parts: Vec<Part>) -> Message {
+    let mut m = Message::new(Role::User, parts);
+    m.context_id = Some("c1".into());
+    m.task_id = Some("t1".into());
+    m
+}
+
+fn limits(file: u64, context: u64, files: u64) -> UploadLimits {
+    UploadLimits {
+        max_file_bytes: file,
+        max_context_bytes: context,
+        max_context_files: files,
+    }
+}
+
+fn refused(result: Result<(), IntakeError>) -> String {
+    match result {
+        Err(IntakeError::Refused(text)) => text,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_message_is_stored_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = Uploads::new(dir.path(), limits(10, 100, 10));
+    let mut m = message(vec![
+        file("a.txt", b"ok", None),
+        file("b.txt", &[0; 11], None),
+    ]);
+    let text = refused(uploads.take_in(&mut m).await);
+    assert!(
+        text.contains("uploads.max_file_bytes") && text.contains("b.txt"),
+        "{text}"
+    );
+    assert!(
+        uploads.existing_files_dir("c1").is_none(),
+        "a.txt was not stored"
+    );
+    assert!(uploads.records("c1").is_empty());
+}
+
+#[tokio::test]
+async fn files_keep_their_type_and_get_numbered_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = Uploads::new(dir.path(), limits(10, 100, 10));
+    for _ in 0..2 {
+        let mut m = message(vec![
+            Part::text("hi"),
+            file("../n.txt", b"x", Some("Text/Plain")),
+        ]);
+        uploads.take_in(&mut m).await.unwrap();
+        assert!(m.parts[0].metadata.is_none(), "text parts are left alone");
+        assert!(m.parts[1]
+            .metadata
+            .as_ref()
+            .unwrap()
+            .contains_key(METADATA_KEY));
+    }
+    let records = uploads.records("c1");
+    let names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["n.txt", "n-2.txt"]);
+    assert_eq!(records[1].media_type, "text/plain");
+    assert_eq!(records[1].filename.as_deref(), Some("../n.txt"));
+    let files = uploads.existing_files_dir("c1").unwrap();
+    assert_eq!(std::fs::read(files.join("n-2.txt")).unwrap(), b"x");
+    let mut bad = message(vec![file("c.txt", b"x", Some("not a type"))]);
+    assert!(refused(uploads.take_in(&mut bad).await).contains("mediaType"));
+}
+
+#[tokio::test]
+async fn context_limits_refuse_naming_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = Uploads::new(dir.path(), limits(10, 15, 2));
+    let mut m = message(vec![file("a", &[1; 10], None)]);
+    uploads.take_in(&mut m).await.unwrap();
+    let mut m = message(vec![file("b", &[1; 6], None)]);
+    let text = refused(uploads.take_in(&mut m).await);
+    assert!(text.contains("uploads.max_context_bytes"), "{text}");
+    let mut m = message(vec![file("c", b"", None), file("d", b"", None)]);
+    let text = refused(uploads.take_in(&mut m).await);
+    assert!(text.contains("uploads.max_context_files"), "{text}");
+    assert_eq!(uploads.records("c1").len(), 1);
+}
+
+#[tokio::test]
+async fn a_disk_failure_fails_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("uploads");
+    std::fs::write(&blocker, "a file where the folder should be").unwrap();
+    let uploads = Uploads::new(&blocker, limits(10, 100, 10));
+    let mut m = message(vec![file("a", b"x", None)]);
+    match uploads.take_in(&mut m).await {
+        Err(IntakeError::Failed(text)) => assert!(!text.contains(dir.path().to_str().unwrap())),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert!(m.parts[0].metadata.is_none());
+}
