@@ -14,6 +14,7 @@
 
 mod capabilities;
 mod card_keys;
+mod cli_runtime;
 mod effective;
 mod env;
 mod extended_card;
@@ -40,6 +41,10 @@ mod tests;
 
 pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface, SecretUse};
 pub use card_keys::{CardSigningConfig, TrustedCardKey};
+pub use cli_runtime::{
+    CliConfig, CliInput, CLI_RUNTIME, DEFAULT_KILL_GRACE, DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_OUTPUT, MAX_CONCURRENT, MAX_KILL_GRACE,
+};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
 pub use extended_card::{ExtendedCardConfig, ExtendedSkill};

@@ -3,6 +3,7 @@
 mod a2a_card_keys;
 mod a2a_grpc;
 mod a2a_limits;
+mod cli_runtime;
 mod env;
 mod fail_closed;
 mod grants;
