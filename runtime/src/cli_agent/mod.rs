@@ -141,10 +141,16 @@ impl AgentExecutor for CliExecutor {
         let _ = events.status(TaskState::Working, None);
         let folder = TaskFolder::create(&self.spec.work_root, &ctx.task_id)?;
         let mut first = true;
-        let report = run_program(&self.spec, folder.path(), &ctx.user_text(), cancel, |text| {
-            let _ = events.artifact(chunk(text), !first, false);
-            first = false;
-        })
+        let report = run_program(
+            &self.spec,
+            folder.path(),
+            &ctx.user_text(),
+            cancel,
+            |text| {
+                let _ = events.artifact(chunk(text), !first, false);
+                first = false;
+            },
+        )
         .await;
         drop(permit);
         folder.remove().await;

@@ -130,7 +130,10 @@ mod tests {
         out.push(b"hello world");
         let text = out.take().expect("text");
         assert!(text.starts_with("hello\n[output truncated"), "{text}");
-        assert!(text.contains("more than 5 bytes (runtime_config.max_output)"), "{text}");
+        assert!(
+            text.contains("more than 5 bytes (runtime_config.max_output)"),
+            "{text}"
+        );
         out.push(b"more");
         assert_eq!(out.take(), None);
         assert_eq!(out.finish(), None);

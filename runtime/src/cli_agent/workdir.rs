@@ -31,7 +31,12 @@ impl TaskFolder {
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
             builder.create(&path)
         });
-        made.map_err(|e| format!("cannot make the task's working folder {}: {e}", path.display()))?;
+        made.map_err(|e| {
+            format!(
+                "cannot make the task's working folder {}: {e}",
+                path.display()
+            )
+        })?;
         Ok(TaskFolder {
             path,
             removed: false,

@@ -32,7 +32,7 @@ use crate::workspace::reload::{watch_skills, FolderWatcher, DEBOUNCE};
 use crate::workspace::skills::SkillRegistry;
 use join::join_platform;
 use open::open_stores_and_platform;
-use serve::{a2a_server, Ready, fail_leftover_tasks, grpc_listener, start_grpc, start_serving};
+use serve::{a2a_server, fail_leftover_tasks, grpc_listener, start_grpc, start_serving, Ready};
 use skills_and_card::{card_from_folders, load_skills};
 use watch::follow_changes;
 
