@@ -1,0 +1,106 @@
+//! `runtime: cli` through a fully booted workspace and the official Python A2A SDK client
+//! (`a2a-sdk==1.3.0`, the shared pinned venv): the granted program is a small Python agent
+//! run by the real interpreter (no shell). The script (tests/python/cli_agent_check.py)
+//! checks that stdout streams as appended chunks of one artifact while the program runs (it
+//! unblocks the program only after the first chunk arrived), that a non-zero exit FAILs the
+//! task naming the code, and that cancel ends a running program. Afterwards no task's working
+//! folder is left under the data dir.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use molecule_tests::python::venv_python;
+use molecule_tests::{boot_config_env, repo_root};
+
+const AGENT: &str = "import os, sys, time
+text = sys.stdin.read().strip()
+if text == 'fail':
+    print('failing', flush=True)
+    sys.exit(3)
+print('chunk one: ' + text, flush=True)
+go = os.path.join(sys.argv[1], 'go-' + text)
+for _ in range(2000):
+    if os.path.exists(go):
+        break
+    time.sleep(0.01)
+else:
+    sys.exit(4)
+print('chunk two', flush=True)
+";
+
+const EXPECTED: &[&str] = &[
+    "OK stream chunks=",
+    "OK fail TASK_STATE_FAILED exited with code 3",
+    "OK cancel TASK_STATE_CANCELED",
+    "ALL OK",
+];
+
+/// The real interpreter behind `python3` (a version-manager shim needs an environment the
+/// granted program does not get).
+fn python() -> PathBuf {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 is installed (dev/setup)");
+    PathBuf::from(String::from_utf8(out.stdout).expect("utf-8").trim())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_client_streams_a_cli_agent() {
+    let venv = tokio::task::spawn_blocking(|| venv_python(&[]))
+        .await
+        .expect("venv setup task");
+    let dir = tempfile::tempdir().expect("config dir");
+    let work = tempfile::tempdir().expect("agent, go and data dir");
+    let agent = work.path().join("agent.py");
+    std::fs::write(&agent, AGENT).expect("write agent.py");
+    let go_dir = work.path().join("go");
+    std::fs::create_dir(&go_dir).expect("go dir");
+    let data = work.path().join("data");
+    let yaml = format!(
+        "name: Cli\nruntime: cli\nruntime_config:\n  command: {}\n  args: [{}, {}]\n  \
+         timeout: 60s\n  kill_grace: 2s\n",
+        python().display(),
+        agent.display(),
+        go_dir.display()
+    );
+    let data_env = data.to_str().expect("utf-8 path");
+    let ws = boot_config_env(dir.path(), &yaml, &[("MOLECULE_DATA_DIR", data_env)], true).await;
+    assert!(ws.not_configured.is_none(), "{:?}", ws.not_configured);
+    let url = format!("http://{}", ws.addr);
+    let script = repo_root().join("tests/python/cli_agent_check.py");
+    let go = go_dir.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(&venv)
+            .arg(&script)
+            .arg(&url)
+            .arg(&go)
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the python client")
+    })
+    .await
+    .expect("python task");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let mut at = 0;
+    for want in EXPECTED {
+        let i = lines[at..]
+            .iter()
+            .position(|l| l.starts_with(want))
+            .unwrap_or_else(|| panic!("missing `{want}` in order:\n{stdout}\n{stderr}"));
+        at += i + 1;
+    }
+    tokio::time::timeout(Duration::from_secs(30), ws.shutdown())
+        .await
+        .expect("the workspace shuts down in time")
+        .expect("workspace shutdown");
+    let left: Vec<_> = std::fs::read_dir(data.join("cli-tasks"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "working folders left: {left:?}");
+}
