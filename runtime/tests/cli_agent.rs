@@ -257,3 +257,58 @@ fn run_stops_at_preflight_when_the_command_is_missing() {
         "{stderr}"
     );
 }
+
+/// `smoke --json` on a `runtime: cli` workspace in `dir`.
+fn smoke(dir: &Path) -> (i32, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
+        .env("MOLECULE_CACHE_DIR", common::cache_dir())
+        .env("MOLECULE_SMOKE_TIMEOUT_SECS", "2")
+        .env_remove("WORKSPACE_CONFIG_PATH")
+        .env_remove("PLATFORM_URL")
+        .args(["smoke", "--json", "--config-dir", dir.to_str().unwrap()])
+        .output()
+        .expect("running molecule-runtime smoke");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().expect("exit code"), report)
+}
+
+#[test]
+fn smoke_runs_the_granted_program_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |cmd: &str, args: &str| {
+        std::fs::write(
+            dir.path().join("config.yaml"),
+            format!("runtime: cli\nruntime_config: {{command: {cmd}, args: [{args}]}}\n"),
+        )
+        .unwrap();
+    };
+    write(&program("cat").display().to_string(), "");
+    let (code, report) = smoke(dir.path());
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["execute"]["outcome"], "clean", "{report:#}");
+    let cat = program("cat").display().to_string();
+    assert_eq!(report["components"][0]["source"], cat.as_str());
+    // A non-zero exit is an ordinary error (PASS); running past the smoke limit a timeout.
+    write(&program("false").display().to_string(), "");
+    let (code, report) = smoke(dir.path());
+    assert_eq!((code, &report["execute"]["outcome"]), (0, &"error".into()));
+    assert!(report["execute"]["detail"]
+        .as_str()
+        .unwrap()
+        .ends_with("exited with code 1"));
+    write(&program("sleep").display().to_string(), "\"60\"");
+    let (code, report) = smoke(dir.path());
+    assert_eq!(
+        (code, &report["execute"]["outcome"]),
+        (0, &"timeout".into())
+    );
+    // A missing program fails at preflight.
+    write("./missing", "");
+    let (code, report) = smoke(dir.path());
+    assert_eq!(code, 1, "{report:#}");
+}
