@@ -72,7 +72,12 @@ pub async fn run_program(
         });
     }
     if let Some(stderr) = child.stderr.take() {
-        tokio::spawn(log_stderr(stderr, spec.program.display().to_string()));
+        let values = spec.env.iter().map(|(_, v)| v.clone()).collect();
+        tokio::spawn(log_stderr(
+            stderr,
+            spec.program.display().to_string(),
+            values,
+        ));
     }
     let stdout = child.stdout.take();
     let mut out = Output::new(spec.max_output);

@@ -1,5 +1,5 @@
-//! A CLI agent's stderr to the host log: one `warn` record per line, redacted (anything that
-//! looks like a credential) and escaped (control characters written out, so the program can
+//! A CLI agent's stderr to the host log: one `warn` record per line, redacted (the values of
+//! the variables the program was given, and anything that looks like a credential) and escaped (control characters written out, so the program can
 //! never forge a log line), at most [`STDERR_LINE_BYTES`] a line and [`STDERR_LOG_BYTES`] a run;
 //! past that, one notice and the rest is read and dropped.
 
@@ -10,9 +10,13 @@ pub const STDERR_LINE_BYTES: usize = 4096;
 /// Stderr bytes logged per run (64 KiB).
 pub const STDERR_LOG_BYTES: usize = 64 * 1024;
 
-/// Reads `stderr` to its end, logging it line by line under `program`.
-pub async fn log_stderr(mut stderr: impl AsyncRead + Unpin, program: String) {
-    let mut log = StderrLog::default();
+/// Values shorter than this are not masked (too likely to match ordinary text).
+const MIN_MASKED: usize = 8;
+
+/// Reads `stderr` to its end, logging it line by line under `program`; each of `values` (the
+/// program's granted variables) is masked as `[REDACTED]`.
+pub async fn log_stderr(mut stderr: impl AsyncRead + Unpin, program: String, values: Vec<String>) {
+    let mut log = StderrLog::masking(values);
     let mut buf = [0u8; 4096];
     while let Ok(n) = stderr.read(&mut buf).await {
         if n == 0 {
@@ -30,6 +34,7 @@ pub async fn log_stderr(mut stderr: impl AsyncRead + Unpin, program: String) {
 /// Splits stderr into bounded, escaped lines within the per-run budget.
 #[derive(Default)]
 pub struct StderrLog {
+    masked: Vec<String>,
     line: Vec<u8>,
     cut: bool,
     logged: usize,
@@ -37,6 +42,17 @@ pub struct StderrLog {
 }
 
 impl StderrLog {
+    /// A log that masks each of `values` of at least 8 bytes.
+    pub fn masking(values: Vec<String>) -> StderrLog {
+        StderrLog {
+            masked: values
+                .into_iter()
+                .filter(|v| v.len() >= MIN_MASKED)
+                .collect(),
+            ..StderrLog::default()
+        }
+    }
+
     /// The complete lines in `bytes` (with what came before), ready to log.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
         let mut out = Vec::new();
@@ -73,7 +89,10 @@ impl StderrLog {
             ));
         }
         self.logged += line.len();
-        let text = String::from_utf8_lossy(&line);
+        let mut text = String::from_utf8_lossy(&line).into_owned();
+        for value in &self.masked {
+            text = text.replace(value.as_str(), "[REDACTED]");
+        }
         let mut shown = crate::redact::escape(&crate::redact::redact(&text));
         if cut {
             shown.push('…');
@@ -101,5 +120,12 @@ mod tests {
         }
         assert!(lines.len() < 20, "{}", lines.len());
         assert!(lines.last().expect("notice").contains("not logged"));
+    }
+
+    #[test]
+    fn granted_values_are_masked() {
+        let mut log = StderrLog::masking(vec!["plain-value-123".into(), "short".into()]);
+        let lines = log.push(b"key=plain-value-123 short\n");
+        assert_eq!(lines, ["key=[REDACTED] short"]);
     }
 }
