@@ -312,3 +312,43 @@ fn smoke_runs_the_granted_program_once() {
     let (code, report) = smoke(dir.path());
     assert_eq!(code, 1, "{report:#}");
 }
+
+#[test]
+fn check_names_the_granted_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = program("cat");
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        format!(
+            "runtime: cli\nruntime_config: {{command: {}}}\n",
+            cat.display()
+        ),
+    )
+    .unwrap();
+    let check = |dir: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
+            .env("MOLECULE_CACHE_DIR", common::cache_dir())
+            .env_remove("WORKSPACE_CONFIG_PATH")
+            .env_remove("PLATFORM_URL")
+            .args(["check", "--config-dir", dir.to_str().unwrap()])
+            .output()
+            .expect("running molecule-runtime check")
+    };
+    let out = check(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let want = format!("adapter cli: ok (native program {}", cat.display());
+    assert!(stdout.contains(&want), "{stdout}");
+    assert!(out.status.success(), "{stdout}");
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "runtime: cli\nruntime_config: {command: ./gone}\n",
+    )
+    .unwrap();
+    let out = check(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("adapter cli: FAIL") && stdout.contains("runtime_config.command"),
+        "{stdout}"
+    );
+}
