@@ -352,3 +352,46 @@ fn check_names_the_granted_program() {
         "{stdout}"
     );
 }
+
+/// Whether `pid` is gone (or a zombie waiting to be reaped by init).
+fn gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[tokio::test]
+async fn what_the_program_leaves_running_is_killed_when_it_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let marks = dir.path().join("marks");
+    let script = "import subprocess, sys\n\
+                  p = subprocess.Popen([sys.argv[2], '60'], stdout=subprocess.DEVNULL)\n\
+                  open(sys.argv[1], 'w').write(str(p.pid))\n\
+                  print('left one behind', flush=True)";
+    let sleep = program("sleep");
+    let s = spec(
+        python(),
+        &[
+            "-c",
+            script,
+            marks.to_str().unwrap(),
+            sleep.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let (report, chunks) = run(&s, "", None).await;
+    assert_eq!(report.ended, Ended::Exited(0), "{chunks:?}");
+    let pid = std::fs::read_to_string(&marks).unwrap();
+    // SIGKILL is delivered asynchronously: allow the kernel a moment (not a speed check).
+    for _ in 0..100 {
+        if gone(pid.trim()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone(pid.trim()), "the background `sleep` {pid} still runs");
+}
