@@ -3,7 +3,8 @@
 //! run by the real interpreter (no shell). The script (tests/python/cli_agent_check.py)
 //! checks that stdout streams as appended chunks of one artifact while the program runs (it
 //! unblocks the program only after the first chunk arrived), that a non-zero exit FAILs the
-//! task naming the code, and that cancel ends a running program. Afterwards no task's working
+//! task naming the code, that cancel ends a running program, and that with `max_concurrent: 1`
+//! a second task waits SUBMITTED (and is canceled there) while the first runs. Afterwards no task's working
 //! folder is left under the data dir.
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ const EXPECTED: &[&str] = &[
     "OK stream chunks=",
     "OK fail TASK_STATE_FAILED exited with code 3",
     "OK cancel TASK_STATE_CANCELED",
+    "OK slots SUBMITTED TASK_STATE_CANCELED TASK_STATE_COMPLETED",
     "ALL OK",
 ];
 
@@ -60,7 +62,7 @@ async fn python_sdk_client_streams_a_cli_agent() {
     let data = work.path().join("data");
     let yaml = format!(
         "name: Cli\nruntime: cli\nruntime_config:\n  command: {}\n  args: [{}, {}]\n  \
-         timeout: 60s\n  kill_grace: 2s\n",
+         timeout: 60s\n  kill_grace: 2s\n  max_concurrent: 1\n",
         python().display(),
         agent.display(),
         go_dir.display()

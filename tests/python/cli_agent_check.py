@@ -15,7 +15,15 @@ import sys
 import uuid
 
 from a2a.client import ClientConfig, create_client
-from a2a.types.a2a_pb2 import CancelTaskRequest, Message, Part, Role, SendMessageRequest, TaskState
+from a2a.types.a2a_pb2 import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    Message,
+    Part,
+    Role,
+    SendMessageRequest,
+    TaskState,
+)
 
 TIMEOUT = 20.0
 
@@ -83,6 +91,45 @@ async def check_cancel(blocking) -> None:
     print(f"OK cancel {state}")
 
 
+async def start(blocking, text: str):
+    req = SendMessageRequest(message=msg(text))
+    req.configuration.return_immediately = True
+
+    async def go():
+        return [e async for e in blocking.send_message(req)]
+
+    return (await asyncio.wait_for(go(), TIMEOUT))[-1].task.id
+
+
+async def wait_state(blocking, task_id: str, want: str):
+    """Polls the task until it is in `want` (bounded by TIMEOUT)."""
+    for _ in range(int(TIMEOUT / 0.02)):
+        task = await blocking.get_task(GetTaskRequest(id=task_id))
+        if TaskState.Name(task.status.state) == want:
+            return task
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"task {task_id} never reached {want}: {task}")
+
+
+async def check_slots(blocking, go_dir: str) -> None:
+    """With max_concurrent: 1, a second task waits SUBMITTED while the first runs, and is
+    canceled there without its program ever starting."""
+    first = await start(blocking, "a1")
+    await wait_state(blocking, first, "TASK_STATE_WORKING")
+    second = await start(blocking, "b1")
+    waiting = await blocking.get_task(GetTaskRequest(id=second))
+    expect(TaskState.Name(waiting.status.state) == "TASK_STATE_SUBMITTED", "SUBMITTED", waiting)
+    canceled = await blocking.cancel_task(CancelTaskRequest(id=second))
+    expect(TaskState.Name(canceled.status.state) == "TASK_STATE_CANCELED", "CANCELED", canceled)
+    open(os.path.join(go_dir, "go-a1"), "w").close()
+    done = await wait_state(blocking, first, "TASK_STATE_COMPLETED")
+    b = await blocking.get_task(GetTaskRequest(id=second))
+    expect(len(b.artifacts) == 0, "no output from the canceled waiting task", b)
+    text = "".join(p.text for a in done.artifacts for p in a.parts)
+    expect(text == "chunk one: a1\nchunk two\n", "the first task's output", done)
+    print("OK slots SUBMITTED TASK_STATE_CANCELED TASK_STATE_COMPLETED")
+
+
 async def main(url: str, go_dir: str) -> None:
     blocking = await create_client(url, ClientConfig(streaming=False))
     streaming = await create_client(url, ClientConfig(streaming=True))
@@ -90,6 +137,7 @@ async def main(url: str, go_dir: str) -> None:
         await check_stream(streaming, go_dir)
         await check_fail(blocking)
         await check_cancel(blocking)
+        await check_slots(blocking, go_dir)
     finally:
         await blocking.close()
         await streaming.close()
