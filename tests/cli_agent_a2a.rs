@@ -106,3 +106,80 @@ async fn python_sdk_client_streams_a_cli_agent() {
         .unwrap_or_default();
     assert!(left.is_empty(), "working folders left: {left:?}");
 }
+
+/// JSON-RPC `method` (A2A 1.0) on `base`; returns the `result`.
+async fn rpc(base: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/"))
+        .header("A2A-Version", "1.0")
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json body");
+    body["result"].clone()
+}
+
+/// Starts a task on `text` without waiting; returns its id.
+async fn start(base: &str, text: &str) -> String {
+    let message = serde_json::json!({"messageId": format!("m-{text}"), "role": "ROLE_USER",
+                                     "parts": [{"text": text}]});
+    let params =
+        serde_json::json!({"message": message, "configuration": {"returnImmediately": true}});
+    let task = rpc(base, "SendMessage", params).await;
+    task["task"]["id"].as_str().expect("a task id").to_owned()
+}
+
+/// Polls the task until `cond` holds on it (bounded: a hang fails, not a speed check).
+async fn wait_for(
+    base: &str,
+    id: &str,
+    cond: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..1000 {
+        let task = rpc(base, "GetTask", serde_json::json!({"id": id})).await;
+        if cond(&task) {
+            return task;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("task {id} never reached the state wanted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_past_max_waiting_fails_busy() {
+    let dir = tempfile::tempdir().expect("config dir");
+    let work = tempfile::tempdir().expect("agent, go and data dir");
+    let agent = work.path().join("agent.py");
+    std::fs::write(&agent, AGENT).expect("write agent.py");
+    let go_dir = work.path().join("go");
+    std::fs::create_dir(&go_dir).expect("go dir");
+    let yaml = format!(
+        "runtime: cli\nruntime_config:\n  command: {}\n  args: [{}, {}]\n  max_concurrent: 1\n\
+         sandbox:\n  admission: {{max_waiting: 0}}\n",
+        python().display(),
+        agent.display(),
+        go_dir.display()
+    );
+    let data = work.path().join("data");
+    let env = [("MOLECULE_DATA_DIR", data.to_str().expect("utf-8 path"))];
+    let ws = boot_config_env(dir.path(), &yaml, &env, true).await;
+    let base = format!("http://{}", ws.addr);
+    let state = |t: &serde_json::Value| t["status"]["state"].as_str().unwrap_or("").to_owned();
+    let first = start(&base, "a2").await;
+    wait_for(&base, &first, |t| state(t) == "TASK_STATE_WORKING").await;
+    let second = start(&base, "b2").await;
+    let failed = wait_for(&base, &second, |t| state(t) == "TASK_STATE_FAILED").await;
+    let reason = failed["status"]["message"]["parts"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with("busy: ") && reason.contains("sandbox.admission.max_waiting"),
+        "{failed}"
+    );
+    std::fs::write(go_dir.join("go-a2"), "").expect("go");
+    wait_for(&base, &first, |t| state(t) == "TASK_STATE_COMPLETED").await;
+    ws.shutdown().await.expect("shutdown");
+}

@@ -42,6 +42,8 @@ fn spec(program: PathBuf, args: &[&str], root: &Path) -> CliSpec {
         kill_grace: Duration::from_secs(5),
         max_output: 1 << 20,
         max_concurrent: 4,
+        max_waiting: 10,
+        max_wait: Duration::from_secs(60),
         work_root: root.join("cli-tasks"),
     }
 }

@@ -52,6 +52,8 @@ fn main() {
         kill_grace: Duration::from_secs(1),
         max_output: 1 << 20,
         max_concurrent: 1,
+        max_waiting: 0,
+        max_wait: Duration::from_secs(1),
         work_root: Path::new(dir.path()).join("cli-tasks"),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -6,7 +6,8 @@
 //! one artifact (`TaskArtifactUpdateEvent` with `append`), exit code 0 → COMPLETED, any other
 //! → FAILED naming the code, cancel → SIGTERM then SIGKILL after `kill_grace`, the time limit
 //! → stopped the same way and FAILED naming the limit. At most `max_concurrent` programs run
-//! at once; more tasks wait (cancelable) for a slot.
+//! at once; more tasks wait (cancelable) for a slot, within `sandbox.admission.max_waiting`
+//! and `max_wait` like wasm tasks, else they fail "busy".
 
 pub mod output;
 pub mod process;
@@ -15,6 +16,7 @@ mod workdir;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +24,7 @@ use async_trait::async_trait;
 use molecule_a2a::types::{Artifact, Part, TaskState};
 use molecule_a2a::{AgentExecutor, EventSink, RequestContext};
 use molecule_config::{CliConfig, CliInput, Env, WorkspaceConfig};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 pub use process::{run_program, Ended, RunReport};
 pub use workdir::TaskFolder;
@@ -50,6 +52,11 @@ pub struct CliSpec {
     pub max_output: u64,
     /// Programs running at once (`runtime_config.max_concurrent`).
     pub max_concurrent: u32,
+    /// Tasks that may wait for a program slot; one more fails "busy" at once
+    /// (`sandbox.admission.max_waiting`, as for wasm adapters).
+    pub max_waiting: u64,
+    /// Longest wait for a slot before the task fails "busy" (`sandbox.admission.max_wait`).
+    pub max_wait: Duration,
     /// Where each task's working folder is made (`<data dir>/cli-tasks`).
     pub work_root: PathBuf,
 }
@@ -71,7 +78,10 @@ impl CliSpec {
             .into_iter()
             .filter_map(|n| env.get(n).map(|v| (n.clone(), v.to_owned())))
             .collect();
+        let admission = crate::scheduler::AdmissionConfig::configured(&config.sandbox);
         Ok(CliSpec {
+            max_waiting: admission.max_waiting,
+            max_wait: admission.max_wait,
             program,
             args: cli.args.clone(),
             input: cli.input,
@@ -104,6 +114,7 @@ impl CliSpec {
 pub struct CliExecutor {
     spec: Arc<CliSpec>,
     slots: Arc<Semaphore>,
+    waiting: AtomicU64,
     running: Mutex<HashMap<String, watch::Sender<bool>>>,
 }
 
@@ -114,6 +125,7 @@ impl CliExecutor {
         CliExecutor {
             spec: Arc::new(spec),
             slots,
+            waiting: AtomicU64::new(0),
             running: Mutex::default(),
         }
     }
@@ -121,6 +133,39 @@ impl CliExecutor {
     /// The spec it runs.
     pub fn spec(&self) -> &CliSpec {
         &self.spec
+    }
+
+    /// A program slot: at once when one is free, else after waiting (at most `max_wait`,
+    /// among at most `max_waiting` tasks); `None` when canceled meanwhile.
+    async fn slot(
+        &self,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<Option<OwnedSemaphorePermit>, String> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(Some(permit));
+        }
+        let s = &self.spec;
+        let before = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _left = Waiting(&self.waiting);
+        if before >= s.max_waiting {
+            return Err(format!(
+                "busy: {before} tasks already wait for one of the {} program slots \
+                 (runtime_config.max_concurrent; sandbox.admission.max_waiting)",
+                s.max_concurrent
+            ));
+        }
+        let wait = tokio::time::timeout(s.max_wait, self.slots.clone().acquire_owned());
+        tokio::select! {
+            got = wait => match got {
+                Ok(permit) => permit.map(Some).map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "busy: no program slot came free within {:?} (sandbox.admission.max_wait; \
+                     runtime_config.max_concurrent)",
+                    s.max_wait
+                )),
+            },
+            _ = cancel.wait_for(|c| *c) => Ok(None),
+        }
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
@@ -134,9 +179,8 @@ impl AgentExecutor for CliExecutor {
         let (tx, mut cancel) = watch::channel(false);
         self.running().insert(ctx.task_id.clone(), tx);
         let _forget = Forget(self, ctx.task_id.clone());
-        let permit = tokio::select! {
-            p = self.slots.clone().acquire_owned() => p.map_err(|e| e.to_string())?,
-            _ = cancel.wait_for(|c| *c) => return Ok(()),
+        let Some(permit) = self.slot(&mut cancel).await? else {
+            return Ok(()); // canceled while waiting
         };
         let _ = events.status(TaskState::Working, None);
         let folder = TaskFolder::create(&self.spec.work_root, &ctx.task_id)?;
@@ -181,6 +225,15 @@ fn chunk(text: String) -> Artifact {
         parts: vec![Part::text(text)],
         metadata: None,
         extensions: None,
+    }
+}
+
+/// Counts a task out of the waiting ones when its wait ends.
+struct Waiting<'a>(&'a AtomicU64);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
