@@ -26,6 +26,7 @@ pub mod builder;
 pub mod cache;
 mod call_text;
 pub mod capabilities;
+pub mod cli_agent;
 pub mod component;
 pub mod describe;
 pub mod engine;

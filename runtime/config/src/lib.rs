@@ -15,6 +15,7 @@
 mod approval;
 mod capabilities;
 mod card_keys;
+mod cli_runtime;
 mod effective;
 mod env;
 mod extended_card;
@@ -43,6 +44,10 @@ mod tests;
 pub use approval::ApprovalConfig;
 pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface, SecretUse};
 pub use card_keys::{CardSigningConfig, TrustedCardKey};
+pub use cli_runtime::{
+    CliConfig, CliInput, CLI_RUNTIME, DEFAULT_KILL_GRACE, DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_OUTPUT, MAX_CONCURRENT, MAX_KILL_GRACE,
+};
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{
     Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS, MAX_PARENT_ID_BYTES,

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use crate::cli_runtime::{check_cli, CLI_RUNTIME};
 use crate::env::Env;
 use crate::escape_text;
 use crate::packages::{is_package_reference, is_pinned, package_skill_id};
@@ -43,7 +44,21 @@ pub fn preflight(
         };
         report.push(Status::Warn, name, detail);
     }
-    check_runtime(&mut report, &config.runtime, known_adapters, config_dir);
+    if config.runtime == CLI_RUNTIME {
+        report.push(
+            Status::Pass,
+            "runtime",
+            "`cli`: the native program granted in runtime_config (no wasm sandbox)",
+        );
+        check_cli(
+            &mut report,
+            config.cli.as_ref(),
+            env.get("PATH"),
+            config_dir,
+        );
+    } else {
+        check_runtime(&mut report, &config.runtime, known_adapters, config_dir);
+    }
     match config.a2a.valid_port() {
         Some(port) => report.push(Status::Pass, "a2a.port", port.to_string()),
         None => report.push(

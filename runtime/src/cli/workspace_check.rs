@@ -106,6 +106,19 @@ async fn check_packages(plan: &mut Plan) -> bool {
 /// Builds, compiles and link-checks the adapter; prints the outcome.
 async fn check_adapter(ctx: &Context, plan: &Plan) -> bool {
     let runtime = &plan.adapter.runtime;
+    if let Some(cli) = &plan.config.cli {
+        let dir = &plan.config.config_dir;
+        return match cli.resolve_command(plan.env.get("PATH"), dir) {
+            Ok(program) => {
+                println!("adapter cli: ok (native program {}, granted in runtime_config; no wasm sandbox)", program.display());
+                true
+            }
+            Err(why) => {
+                println!("adapter cli: FAIL\n  {}", escape(&why));
+                false
+            }
+        };
+    }
     let Some(path) = &plan.adapter.path else {
         println!("adapter {runtime}: FAIL\n  not a built-in adapter, a .wasm file or a crate");
         return false;

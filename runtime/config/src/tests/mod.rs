@@ -4,6 +4,7 @@ mod a2a_card_keys;
 mod a2a_grpc;
 mod a2a_limits;
 mod approval;
+mod cli_runtime;
 mod env;
 mod fail_closed;
 mod grants;

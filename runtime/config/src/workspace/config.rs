@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::approval::ApprovalConfig;
+use crate::cli_runtime::CliConfig;
 use crate::env::Env;
 use crate::grants_config::{Grant, GrantsConfig};
 use crate::log_level::LogLevel;
@@ -72,6 +73,9 @@ pub struct WorkspaceConfig {
     pub runtime: String,
     /// `runtime_config`, as written.
     pub runtime_config: RuntimeConfig,
+    /// `runtime_config` read strictly for `runtime: cli` (a native program's grant): `None`
+    /// for any other runtime, or when it is unusable (then `errors` says why).
+    pub cli: Option<CliConfig>,
     /// The env vars the picked model needs: the matching `runtime_config.models[].required_env`,
     /// else `runtime_config.required_env`.
     pub required_env: Vec<String>,

@@ -10,6 +10,7 @@ use serde_yaml::Value;
 use super::config::{WorkspaceConfig, CONFIG_FILE, DEFAULT_PROMPT_FILE, DEFAULT_RUNTIME};
 use super::model::{model_matches, pick_model, pick_provider};
 use crate::approval::ApprovalConfig;
+use crate::cli_runtime::{CliConfig, CLI_RUNTIME};
 use crate::env::Env;
 use crate::grants_config::GrantsConfig;
 use crate::keys::{check_keys, check_nested, TOP_KEYS};
@@ -43,6 +44,9 @@ impl WorkspaceConfig {
         let yaml_provider = text(&mut r, "provider");
         let runtime = r.string(field(v, "runtime"), "runtime", DEFAULT_RUNTIME);
         let runtime_config = RuntimeConfig::read(&mut r, field(v, "runtime_config"));
+        let cli = (runtime == CLI_RUNTIME)
+            .then(|| CliConfig::read(&mut r, field(v, "runtime_config")))
+            .flatten();
         let prompt_file = |r: &mut Reader<'_>, key: &'static str| {
             text(r, key)
                 .filter(|s| !s.trim().is_empty())
@@ -98,6 +102,7 @@ impl WorkspaceConfig {
             provider_origin,
             runtime,
             runtime_config,
+            cli,
             required_env,
             initial_prompt,
             initial_prompt_file,

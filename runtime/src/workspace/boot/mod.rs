@@ -32,7 +32,7 @@ use crate::workspace::reload::{watch_skills, FolderWatcher, DEBOUNCE};
 use crate::workspace::skills::SkillRegistry;
 use join::join_platform;
 use open::open_stores_and_platform;
-use serve::{a2a_server, fail_leftover_tasks, grpc_listener, start_grpc, start_serving};
+use serve::{a2a_server, fail_leftover_tasks, grpc_listener, start_grpc, start_serving, Ready};
 use skills_and_card::{card_from_folders, check_gated_tools, load_skills};
 use watch::follow_changes;
 
@@ -85,7 +85,12 @@ pub async fn boot(
     let secrets = LateValues::default();
     let skills = load_skills(&plan, &deps, &opened, card, &secrets).await;
     check_gated_tools(&plan, &skills)?;
-    let adapter = ready_adapter(&plan, &deps, &opened.memory, &skills.adapter_config).await;
+    let adapter = match &plan.config.cli {
+        Some(cli) => cli_executor(&plan, cli),
+        None => ready_adapter(&plan, &deps, &opened.memory, &skills.adapter_config)
+            .await
+            .map(Ready::Wasm),
+    };
     let mut watchers = vec![watch_skills(skills.registry.clone(), DEBOUNCE)?];
     let server = a2a_server(&plan, &deps, &opened, &skills, adapter, &mut watchers)?;
     let grpc = grpc_listener(&plan, &server, addr, &skills.card.info.url).await?;
@@ -120,6 +125,17 @@ pub async fn boot(
         _card_task: card_task,
         _platform: link,
     })
+}
+
+/// The executor of `runtime: cli`: the granted program, resolved (or why the workspace is
+/// not configured, naming `runtime_config.command`).
+fn cli_executor(plan: &Plan, cli: &molecule_config::CliConfig) -> Result<Ready, String> {
+    let spec = crate::cli_agent::CliSpec::new(cli, &plan.config, &plan.env, &plan.data_dir)?;
+    tracing::warn!(
+        program = %spec.program.display(),
+        "runtime: cli — tasks run this NATIVE program (granted in runtime_config), outside the wasm sandbox"
+    );
+    Ok(Ready::Cli(crate::cli_agent::CliExecutor::new(spec)))
 }
 
 /// Applies `sandbox.admission.*` to the engine every call of this workspace runs on.

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::open::Opened;
 use super::skills_and_card::Skills;
+use crate::cli_agent::CliExecutor;
 use crate::component::AdapterComponent;
 use crate::limits::SandboxLimits;
 use crate::plan::Plan;
@@ -44,6 +45,14 @@ pub(super) struct Server {
     pub(super) keeps_configured_secret: bool,
 }
 
+/// The ready adapter: a wasm component, or the granted native program of `runtime: cli`.
+pub(super) enum Ready {
+    /// A wasm adapter component.
+    Wasm(AdapterComponent),
+    /// `runtime: cli`.
+    Cli(CliExecutor),
+}
+
 /// The A2A server for `adapter` (ready, or why not), guarded by the inbound secret. A ready
 /// adapter's source is watched for hot reload; that watcher joins `watchers`.
 pub(super) fn a2a_server(
@@ -51,7 +60,7 @@ pub(super) fn a2a_server(
     deps: &BootDeps,
     opened: &Opened,
     skills: &Skills,
-    adapter: Result<AdapterComponent, String>,
+    adapter: Result<Ready, String>,
     watchers: &mut Vec<FolderWatcher>,
 ) -> anyhow::Result<Server> {
     let card = skills.card.handle.clone();
@@ -64,7 +73,11 @@ pub(super) fn a2a_server(
         card.set_signer(Some(signer));
     }
     let (server, not_configured) = match adapter {
-        Ok(adapter) => {
+        Ok(Ready::Cli(executor)) => (
+            A2aServer::new(card, Arc::new(executor), opened.store.clone()),
+            None,
+        ),
+        Ok(Ready::Wasm(adapter)) => {
             let slot = Arc::new(ArcSwap::from_pointee(adapter));
             let reloader = AdapterReloader {
                 plan: plan.clone(),

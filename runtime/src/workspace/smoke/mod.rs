@@ -11,6 +11,7 @@
 //! import), a guest crash (trap, memory/table limit), a stub the host could not run, or a
 //! component that called `heartbeat.report-wedged`.
 
+mod cli;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -111,6 +112,9 @@ pub async fn smoke(plan: Plan, host: Arc<ComponentHost>, builder: ComponentBuild
     if plan.preflight.has_failures() {
         report.execute.detail = Some("preflight failed".into());
         return report.finish();
+    }
+    if let Some(cli) = plan.config.cli.clone() {
+        return cli::smoke_cli(&plan, &cli, report).await;
     }
     let memory: Arc<dyn MemoryBackend> = match SqliteMemory::in_memory() {
         Ok(memory) => Arc::new(memory),

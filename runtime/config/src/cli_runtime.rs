@@ -1,0 +1,338 @@
+//! `runtime: cli`: the one place a workspace runs a native program. The operator grants one
+//! command under `runtime_config` (the contract's `command`, `args`, `timeout`,
+//! `required_env`, plus this runtime's `input`, `env`, `kill_grace`, `max_output`,
+//! `max_concurrent`); each A2A task runs it as a subprocess (`molecule-runtime`'s
+//! `cli_agent`). Every key here fails closed: a bad value, a null, a bad list item or an
+//! unknown key under `runtime_config` is an error naming the file and the key, never a
+//! default. Preflight resolves the command and FAILs when it is missing or not executable.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_yaml::Value;
+
+use crate::escape_text;
+use crate::lenient::{describe, Reader};
+use crate::report::{PreflightReport, Status};
+
+/// The `runtime` value that selects a CLI agent.
+pub const CLI_RUNTIME: &str = "cli";
+/// Default `runtime_config.kill_grace`: how long a canceled or timed-out program has between
+/// SIGTERM and SIGKILL (5 s).
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
+/// Longest `runtime_config.kill_grace` (5 min).
+pub const MAX_KILL_GRACE: Duration = Duration::from_secs(300);
+/// Default `runtime_config.max_output`: stdout bytes streamed per task (1 MiB).
+pub const DEFAULT_MAX_OUTPUT: u64 = 1 << 20;
+/// Default `runtime_config.max_concurrent`: programs running at once (4).
+pub const DEFAULT_MAX_CONCURRENT: u32 = 4;
+/// Largest `runtime_config.max_concurrent` (256).
+pub const MAX_CONCURRENT: u32 = 256;
+
+/// How the task's text reaches the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CliInput {
+    /// Written to its standard input, which is then closed (the default).
+    #[default]
+    Stdin,
+    /// Appended as the last argument (stdin is empty).
+    Argument,
+}
+
+/// `runtime_config` of a `runtime: cli` workspace, read strictly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliConfig {
+    /// `command`: a program name looked up in `PATH` when the runtime starts (a name without
+    /// `/`), or a path (relative to the config folder). Never run through a shell.
+    pub command: String,
+    /// `args`: its arguments, passed as they are (no shell expansion). Default none.
+    pub args: Vec<String>,
+    /// `input` (`stdin` | `argument`, default `stdin`).
+    pub input: CliInput,
+    /// `env`: names of host environment variables passed to the program (when set). Nothing
+    /// else of the host environment is passed, apart from `required_env`.
+    pub env: Vec<String>,
+    /// `timeout`: the task's time limit; `None`: `sandbox.timeout` (30 s by default).
+    pub timeout: Option<Duration>,
+    /// `kill_grace`: SIGTERM to SIGKILL on cancel or timeout (default 5 s, at most 5 min).
+    pub kill_grace: Duration,
+    /// `max_output`: stdout bytes streamed per task; the rest is dropped with a notice
+    /// (default 1 MiB).
+    pub max_output: u64,
+    /// `max_concurrent`: programs running at once; more tasks wait (default 4, 1–256).
+    pub max_concurrent: u32,
+}
+
+/// The keys a `runtime: cli` `runtime_config` may hold (`model`, `provider`, `models`: the
+/// contract's, not used by the program but allowed).
+const KEYS: [&str; 12] = [
+    "command",
+    "args",
+    "input",
+    "env",
+    "required_env",
+    "timeout",
+    "kill_grace",
+    "max_output",
+    "max_concurrent",
+    "model",
+    "provider",
+    "models",
+];
+
+impl CliConfig {
+    /// Reads `runtime_config` for `runtime: cli`; `None` (with errors in `r`) when it is
+    /// absent, not a mapping or has no usable `command`.
+    pub(crate) fn read(r: &mut Reader<'_>, v: Option<&Value>) -> Option<CliConfig> {
+        let missing = "`runtime: cli` runs the command granted here; write \
+                       `runtime_config: {command: <program>, args: [...]}`";
+        let Some(map @ Value::Mapping(m)) = v else {
+            let found = v.map_or("nothing".to_owned(), describe);
+            r.fail(
+                "runtime_config",
+                v.unwrap_or(&Value::Null),
+                format!("found {found}; {missing}"),
+            );
+            return None;
+        };
+        for (k, _) in m {
+            let name = r.text(k).unwrap_or_default();
+            if !KEYS.contains(&name.as_str()) {
+                let name = escape_text(&name);
+                r.fail(
+                    &format!("runtime_config.{name}"),
+                    k,
+                    format!(
+                        "unknown key for `runtime: cli` (a native program's grant is read \
+                         strictly); the keys are {}",
+                        KEYS.join(", ")
+                    ),
+                );
+            }
+        }
+        let command = match map.get("command") {
+            None => {
+                r.fail(
+                    "runtime_config.command",
+                    map,
+                    format!("is missing; {missing}"),
+                );
+                None
+            }
+            Some(node) => text(r, node, "runtime_config.command"),
+        };
+        let args = texts(r, map.get("args"), "runtime_config.args", |_| true);
+        let env = texts(r, map.get("env"), "runtime_config.env", valid_env_name);
+        texts(
+            r,
+            map.get("required_env"),
+            "runtime_config.required_env",
+            valid_env_name,
+        );
+        let out = CliConfig {
+            command: command.unwrap_or_default(),
+            args,
+            input: input(r, map.get("input")),
+            env,
+            timeout: r.limit_duration(map.get("timeout"), "runtime_config.timeout"),
+            kill_grace: kill_grace(r, map.get("kill_grace")),
+            max_output: max_output(r, map.get("max_output")),
+            max_concurrent: max_concurrent(r, map.get("max_concurrent")),
+        };
+        (!out.command.is_empty()).then_some(out)
+    }
+
+    /// The program to run: `command` looked up in `path` (the runtime's `PATH`) when it has no
+    /// `/`, else resolved against `config_dir`. It must be an executable regular file (or a
+    /// link to one). The error names `runtime_config.command` and what was wrong.
+    pub fn resolve_command(
+        &self,
+        path: Option<&str>,
+        config_dir: &Path,
+    ) -> Result<PathBuf, String> {
+        let shown = escape_text(&self.command);
+        if self.command.contains('/') {
+            let file = config_dir.join(&self.command);
+            return match executable(&file) {
+                Ok(()) => Ok(file),
+                Err(why) => Err(format!(
+                    "runtime_config.command: `{shown}` ({}) {why}",
+                    file.display()
+                )),
+            };
+        }
+        let dirs = path.unwrap_or_default();
+        for dir in std::env::split_paths(dirs).filter(|d| d.is_absolute()) {
+            let file = dir.join(&self.command);
+            if executable(&file).is_ok() {
+                return Ok(file);
+            }
+        }
+        Err(format!(
+            "runtime_config.command: `{shown}` is not an executable file in any folder of PATH \
+             ({}); install it, or write its path",
+            escape_text(dirs)
+        ))
+    }
+}
+
+/// Whether `file` is a regular file with an execute bit.
+fn executable(file: &Path) -> Result<(), &'static str> {
+    let meta = std::fs::metadata(file).map_err(|_| "does not exist")?;
+    if !meta.is_file() {
+        return Err("is not a regular file");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if meta.permissions().mode() & 0o111 == 0 {
+            return Err("is not executable (no execute permission)");
+        }
+    }
+    Ok(())
+}
+
+/// Preflight for `runtime: cli`: PASS naming the program, or FAIL naming
+/// `runtime_config.command`. Nothing when the config is unusable (its errors already FAIL).
+pub(crate) fn check_cli(
+    report: &mut PreflightReport,
+    cli: Option<&CliConfig>,
+    path: Option<&str>,
+    config_dir: &Path,
+) {
+    let Some(cli) = cli else { return };
+    match cli.resolve_command(path, config_dir) {
+        Ok(file) => report.push(
+            Status::Pass,
+            "runtime_config.command",
+            format!(
+                "native program {} (granted; no shell, scrubbed environment)",
+                file.display()
+            ),
+        ),
+        Err(why) => report.push(Status::Fail, "runtime_config.command", why),
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+fn valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A non-empty scalar without NUL (numbers kept as written), or an error.
+fn text(r: &mut Reader<'_>, node: &Value, key: &str) -> Option<String> {
+    match r.text(node).filter(|s| !s.is_empty() && !s.contains('\0')) {
+        Some(s) => Some(s),
+        None => {
+            let found = describe(node);
+            r.fail(
+                key,
+                node,
+                format!("expected a non-empty string, found {found}; fix it or remove the key"),
+            );
+            None
+        }
+    }
+}
+
+/// A list of strings each passing `ok`; absent is empty; anything else (null, a scalar, a bad
+/// item) is an error.
+fn texts(r: &mut Reader<'_>, node: Option<&Value>, key: &str, ok: fn(&str) -> bool) -> Vec<String> {
+    let Some(node) = node else { return Vec::new() };
+    let Value::Sequence(items) = node else {
+        let found = describe(node);
+        r.fail(
+            key,
+            node,
+            format!("expected a list of strings, found {found}; fix it or remove the key"),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = format!("{key}[{i}]");
+        match text(r, item, &key) {
+            Some(s) if ok(&s) => out.push(s),
+            Some(s) => r.fail(
+                &key,
+                item,
+                format!(
+                    "`{}` is not a variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                    escape_text(&s)
+                ),
+            ),
+            None => {}
+        }
+    }
+    out
+}
+
+fn input(r: &mut Reader<'_>, node: Option<&Value>) -> CliInput {
+    match node.map(|n| (n, n.as_str())) {
+        None => CliInput::Stdin,
+        Some((_, Some("stdin"))) => CliInput::Stdin,
+        Some((_, Some("argument"))) => CliInput::Argument,
+        Some((n, _)) => {
+            let found = describe(n);
+            r.fail(
+                "runtime_config.input",
+                n,
+                format!("expected `stdin` or `argument`, found {found}"),
+            );
+            CliInput::Stdin
+        }
+    }
+}
+
+fn kill_grace(r: &mut Reader<'_>, node: Option<&Value>) -> Duration {
+    let key = "runtime_config.kill_grace";
+    match r.limit_duration(node, key) {
+        Some(d) if d > MAX_KILL_GRACE => {
+            r.fail(
+                key,
+                node.unwrap_or(&Value::Null),
+                "is above the maximum 300s",
+            );
+            DEFAULT_KILL_GRACE
+        }
+        Some(d) => d,
+        None => DEFAULT_KILL_GRACE,
+    }
+}
+
+fn max_output(r: &mut Reader<'_>, node: Option<&Value>) -> u64 {
+    match r.limit_bytes(node, "runtime_config.max_output") {
+        Some(0) => {
+            r.fail(
+                "runtime_config.max_output",
+                node.unwrap_or(&Value::Null),
+                "must be at least 1 byte",
+            );
+            DEFAULT_MAX_OUTPUT
+        }
+        Some(n) => n,
+        None => DEFAULT_MAX_OUTPUT,
+    }
+}
+
+fn max_concurrent(r: &mut Reader<'_>, node: Option<&Value>) -> u32 {
+    let Some(n) = node else {
+        return DEFAULT_MAX_CONCURRENT;
+    };
+    match n.as_u64().and_then(|v| u32::try_from(v).ok()) {
+        Some(v) if (1..=MAX_CONCURRENT).contains(&v) => v,
+        _ => {
+            let found = describe(n);
+            r.fail(
+                "runtime_config.max_concurrent",
+                n,
+                format!("expected a whole number 1–{MAX_CONCURRENT}, found {found}"),
+            );
+            DEFAULT_MAX_CONCURRENT
+        }
+    }
+}

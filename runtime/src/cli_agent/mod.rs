@@ -1,0 +1,247 @@
+//! `runtime: cli`: the adapter that is NOT a wasm component — the one place a workspace runs a
+//! native program, and only the one the operator granted in `runtime_config` (see
+//! `molecule_config::CliConfig`). Each A2A task runs it once ([`process::run_program`]): no
+//! shell, a scrubbed environment, a working folder of its own under the data dir (removed
+//! afterwards), the task's text on stdin or as the last argument, stdout streamed as chunks of
+//! one artifact (`TaskArtifactUpdateEvent` with `append`), exit code 0 → COMPLETED, any other
+//! → FAILED naming the code, cancel → SIGTERM then SIGKILL after `kill_grace`, the time limit
+//! → stopped the same way and FAILED naming the limit. At most `max_concurrent` programs run
+//! at once; more tasks wait (cancelable) for a slot, within `sandbox.admission.max_waiting`
+//! and `max_wait` like wasm tasks, else they fail "busy".
+
+pub mod output;
+pub mod process;
+pub mod stderr;
+mod workdir;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use molecule_a2a::types::{Artifact, Part, TaskState};
+use molecule_a2a::{AgentExecutor, EventSink, RequestContext};
+use molecule_config::{CliConfig, CliInput, Env, WorkspaceConfig};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+pub use process::{run_program, Ended, RunReport};
+pub use workdir::TaskFolder;
+
+/// The id of the artifact a task's stdout streams into.
+pub const OUTPUT_ARTIFACT: &str = "output";
+
+/// Everything needed to run the granted program, resolved once at boot.
+#[derive(Debug, Clone)]
+pub struct CliSpec {
+    /// The program (an absolute or config-relative path, resolved from `runtime_config.command`).
+    pub program: PathBuf,
+    /// `runtime_config.args`.
+    pub args: Vec<String>,
+    /// `runtime_config.input`.
+    pub input: CliInput,
+    /// The environment the program gets: each name of `runtime_config.env` and of the
+    /// workspace's `required_env` that is set in the host environment, with its value.
+    pub env: Vec<(String, String)>,
+    /// The time limit of one run (`runtime_config.timeout`, else `sandbox.timeout`).
+    pub timeout: Duration,
+    /// SIGTERM → SIGKILL (`runtime_config.kill_grace`).
+    pub kill_grace: Duration,
+    /// Stdout bytes streamed per run (`runtime_config.max_output`).
+    pub max_output: u64,
+    /// Programs running at once (`runtime_config.max_concurrent`).
+    pub max_concurrent: u32,
+    /// Tasks that may wait for a program slot; one more fails "busy" at once
+    /// (`sandbox.admission.max_waiting`, as for wasm adapters).
+    pub max_waiting: u64,
+    /// Longest wait for a slot before the task fails "busy" (`sandbox.admission.max_wait`).
+    pub max_wait: Duration,
+    /// Where each task's working folder is made (`<data dir>/cli-tasks`).
+    pub work_root: PathBuf,
+}
+
+impl CliSpec {
+    /// The spec for `cli` of `config`, reading granted variables from `env`; `Err` names
+    /// `runtime_config.command` when the program cannot be found.
+    pub fn new(
+        cli: &CliConfig,
+        config: &WorkspaceConfig,
+        env: &Env,
+        data_dir: &std::path::Path,
+    ) -> Result<CliSpec, String> {
+        let program = cli.resolve_command(env.get("PATH"), &config.config_dir)?;
+        let mut names: Vec<&String> = cli.env.iter().chain(&config.required_env).collect();
+        names.sort();
+        names.dedup();
+        let env = names
+            .into_iter()
+            .filter_map(|n| env.get(n).map(|v| (n.clone(), v.to_owned())))
+            .collect();
+        let admission = crate::scheduler::AdmissionConfig::configured(&config.sandbox);
+        Ok(CliSpec {
+            max_waiting: admission.max_waiting,
+            max_wait: admission.max_wait,
+            program,
+            args: cli.args.clone(),
+            input: cli.input,
+            env,
+            timeout: cli.timeout.unwrap_or(config.sandbox.timeout),
+            kill_grace: cli.kill_grace,
+            max_output: cli.max_output,
+            max_concurrent: cli.max_concurrent,
+            work_root: data_dir.join("cli-tasks"),
+        })
+    }
+
+    /// The FAILED reason for a run that did not exit 0 (`None`: it did, or it was canceled).
+    pub fn failure(&self, ended: Ended) -> Option<String> {
+        let program = self.program.display();
+        match ended {
+            Ended::Exited(0) | Ended::Canceled => None,
+            Ended::Exited(code) => Some(format!("`{program}` exited with code {code}")),
+            Ended::Signaled(sig) => Some(format!("`{program}` was killed by signal {sig}")),
+            Ended::TimedOut => Some(format!(
+                "`{program}` ran past its time limit of {:?} (runtime_config.timeout, else \
+                 sandbox.timeout) and was stopped (SIGTERM, then SIGKILL after {:?})",
+                self.timeout, self.kill_grace
+            )),
+        }
+    }
+}
+
+/// Runs each A2A task as one run of the granted program.
+pub struct CliExecutor {
+    spec: Arc<CliSpec>,
+    slots: Arc<Semaphore>,
+    waiting: AtomicU64,
+    running: Mutex<HashMap<String, watch::Sender<bool>>>,
+}
+
+impl CliExecutor {
+    /// An executor for `spec`.
+    pub fn new(spec: CliSpec) -> CliExecutor {
+        let slots = Arc::new(Semaphore::new(spec.max_concurrent as usize));
+        CliExecutor {
+            spec: Arc::new(spec),
+            slots,
+            waiting: AtomicU64::new(0),
+            running: Mutex::default(),
+        }
+    }
+
+    /// The spec it runs.
+    pub fn spec(&self) -> &CliSpec {
+        &self.spec
+    }
+
+    /// A program slot: at once when one is free, else after waiting (at most `max_wait`,
+    /// among at most `max_waiting` tasks); `None` when canceled meanwhile.
+    async fn slot(
+        &self,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<Option<OwnedSemaphorePermit>, String> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(Some(permit));
+        }
+        let s = &self.spec;
+        let before = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _left = Waiting(&self.waiting);
+        if before >= s.max_waiting {
+            return Err(format!(
+                "busy: {before} tasks already wait for one of the {} program slots \
+                 (runtime_config.max_concurrent; sandbox.admission.max_waiting)",
+                s.max_concurrent
+            ));
+        }
+        let wait = tokio::time::timeout(s.max_wait, self.slots.clone().acquire_owned());
+        tokio::select! {
+            got = wait => match got {
+                Ok(permit) => permit.map(Some).map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "busy: no program slot came free within {:?} (sandbox.admission.max_wait; \
+                     runtime_config.max_concurrent)",
+                    s.max_wait
+                )),
+            },
+            _ = cancel.wait_for(|c| *c) => Ok(None),
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl AgentExecutor for CliExecutor {
+    async fn execute(&self, ctx: RequestContext, events: EventSink) -> Result<(), String> {
+        let (tx, mut cancel) = watch::channel(false);
+        self.running().insert(ctx.task_id.clone(), tx);
+        let _forget = Forget(self, ctx.task_id.clone());
+        let Some(permit) = self.slot(&mut cancel).await? else {
+            return Ok(()); // canceled while waiting
+        };
+        let _ = events.status(TaskState::Working, None);
+        let folder = TaskFolder::create(&self.spec.work_root, &ctx.task_id)?;
+        let mut first = true;
+        let report = run_program(
+            &self.spec,
+            folder.path(),
+            &ctx.user_text(),
+            cancel,
+            |text| {
+                let _ = events.artifact(chunk(text), !first, false);
+                first = false;
+            },
+        )
+        .await;
+        drop(permit);
+        folder.remove().await;
+        let report = report?;
+        if !first {
+            let _ = events.artifact(chunk(String::new()), true, true);
+        }
+        match self.spec.failure(report.ended) {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+
+    async fn cancel(&self, task_id: &str) -> Result<(), String> {
+        if let Some(tx) = self.running().get(task_id) {
+            let _ = tx.send(true);
+        }
+        Ok(())
+    }
+}
+
+/// One chunk of the output artifact.
+fn chunk(text: String) -> Artifact {
+    Artifact {
+        artifact_id: OUTPUT_ARTIFACT.into(),
+        name: Some(OUTPUT_ARTIFACT.into()),
+        description: None,
+        parts: vec![Part::text(text)],
+        metadata: None,
+        extensions: None,
+    }
+}
+
+/// Counts a task out of the waiting ones when its wait ends.
+struct Waiting<'a>(&'a AtomicU64);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Drops a task's cancel handle when its `execute` ends.
+struct Forget<'a>(&'a CliExecutor, String);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.0.running().remove(&self.1);
+    }
+}

@@ -1,0 +1,131 @@
+//! A CLI agent's stderr to the host log: one `warn` record per line, redacted (the values of
+//! the variables the program was given, and anything that looks like a credential) and escaped (control characters written out, so the program can
+//! never forge a log line), at most [`STDERR_LINE_BYTES`] a line and [`STDERR_LOG_BYTES`] a run;
+//! past that, one notice and the rest is read and dropped.
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Bytes of one stderr line logged; the rest of the line is cut (marked `…`).
+pub const STDERR_LINE_BYTES: usize = 4096;
+/// Stderr bytes logged per run (64 KiB).
+pub const STDERR_LOG_BYTES: usize = 64 * 1024;
+
+/// Values shorter than this are not masked (too likely to match ordinary text).
+const MIN_MASKED: usize = 8;
+
+/// Reads `stderr` to its end, logging it line by line under `program`; each of `values` (the
+/// program's granted variables) is masked as `[REDACTED]`.
+pub async fn log_stderr(mut stderr: impl AsyncRead + Unpin, program: String, values: Vec<String>) {
+    let mut log = StderrLog::masking(values);
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        for line in log.push(&buf[..n]) {
+            tracing::warn!(program = %program, stderr = %line, "cli agent stderr");
+        }
+    }
+    if let Some(line) = log.finish() {
+        tracing::warn!(program = %program, stderr = %line, "cli agent stderr");
+    }
+}
+
+/// Splits stderr into bounded, escaped lines within the per-run budget.
+#[derive(Default)]
+pub struct StderrLog {
+    masked: Vec<String>,
+    line: Vec<u8>,
+    cut: bool,
+    logged: usize,
+    over: bool,
+}
+
+impl StderrLog {
+    /// A log that masks each of `values` of at least 8 bytes.
+    pub fn masking(values: Vec<String>) -> StderrLog {
+        StderrLog {
+            masked: values
+                .into_iter()
+                .filter(|v| v.len() >= MIN_MASKED)
+                .collect(),
+            ..StderrLog::default()
+        }
+    }
+
+    /// The complete lines in `bytes` (with what came before), ready to log.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            if b == b'\n' {
+                out.extend(self.line_done());
+            } else if self.line.len() < STDERR_LINE_BYTES {
+                self.line.push(b);
+            } else {
+                self.cut = true;
+            }
+        }
+        out
+    }
+
+    /// The last line, if it had no line break.
+    pub fn finish(&mut self) -> Option<String> {
+        if self.line.is_empty() {
+            return None;
+        }
+        self.line_done()
+    }
+
+    fn line_done(&mut self) -> Option<String> {
+        let line = std::mem::take(&mut self.line);
+        let cut = std::mem::take(&mut self.cut);
+        if self.over {
+            return None;
+        }
+        if self.logged + line.len() > STDERR_LOG_BYTES {
+            self.over = true;
+            return Some(format!(
+                "[stderr past {STDERR_LOG_BYTES} bytes this run; the rest is not logged]"
+            ));
+        }
+        self.logged += line.len();
+        let mut text = String::from_utf8_lossy(&line).into_owned();
+        for value in &self.masked {
+            text = text.replace(value.as_str(), "[REDACTED]");
+        }
+        let mut shown = crate::redact::escape(&crate::redact::redact(&text));
+        if cut {
+            shown.push('…');
+        }
+        Some(shown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_escaped_cut_and_budgeted() {
+        let mut log = StderrLog::default();
+        let lines = log.push(b"one\x1b[31m\rtwo\nthree");
+        assert_eq!(lines, ["one\\u{1b}[31m\\rtwo"]);
+        assert_eq!(log.finish().as_deref(), Some("three"));
+        let long = vec![b'x'; STDERR_LINE_BYTES + 10];
+        let lines = log.push(&[long.as_slice(), b"\n"].concat());
+        assert!(lines[0].ends_with('…') && lines[0].len() == STDERR_LINE_BYTES + '…'.len_utf8());
+        let mut lines = Vec::new();
+        for _ in 0..40 {
+            lines.extend(log.push(&[long.as_slice(), b"\n"].concat()));
+        }
+        assert!(lines.len() < 20, "{}", lines.len());
+        assert!(lines.last().expect("notice").contains("not logged"));
+    }
+
+    #[test]
+    fn granted_values_are_masked() {
+        let mut log = StderrLog::masking(vec!["plain-value-123".into(), "short".into()]);
+        let lines = log.push(b"key=plain-value-123 short\n");
+        assert_eq!(lines, ["key=[REDACTED] short"]);
+    }
+}
