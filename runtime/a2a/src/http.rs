@@ -35,6 +35,21 @@ pub(crate) fn check_auth(secret: Option<&str>, headers: &HeaderMap) -> Result<()
     }
 }
 
+/// HTTP 401 for a failed [`check_auth`], outside the A2A bindings: `WWW-Authenticate: Bearer`
+/// (RFC 6750 §3) and `{"error": "<why>"}`.
+pub(crate) fn unauthorized(err: &A2aError) -> Response {
+    let body = serde_json::json!({ "error": err.to_string() });
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            (header::WWW_AUTHENTICATE, "Bearer"),
+            (header::CONTENT_TYPE, "application/json"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// The token of an `Authorization: Bearer <token>` value. The scheme name is
 /// case-insensitive (RFC 9110 §11.1: `Bearer`, `bearer`, `BEARER`), followed by one or more
 /// spaces; surrounding whitespace is ignored.

@@ -9,7 +9,7 @@ use crate::key_path::join;
 use crate::lenient::{describe, Reader};
 
 /// The keys read at the top level of config.yaml.
-pub(crate) const TOP_KEYS: [&str; 25] = [
+pub(crate) const TOP_KEYS: [&str; 26] = [
     "name",
     "description",
     "role",
@@ -35,6 +35,7 @@ pub(crate) const TOP_KEYS: [&str; 25] = [
     "observability",
     "grants",
     "packages",
+    "mcp",
 ];
 
 /// Security settings that are read only in some places, and where.
@@ -53,7 +54,7 @@ const PLACED: [(&str, &str); 3] = [
 /// The security keys that are sections (mappings of settings) rather than settings: `a2a`,
 /// `sandbox`, `grants`, `grants.default`, `grants.skills` and the budget subsections of
 /// `sandbox`.
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "a2a",
     "sandbox",
     "grants",
@@ -68,6 +69,7 @@ const SECTIONS: [&str; 14] = [
     "llm",
     "admission",
     "packages",
+    "mcp",
 ];
 
 /// A key as compared for near misses: lower case, `-` and spaces as `_`.

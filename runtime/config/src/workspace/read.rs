@@ -68,6 +68,7 @@ impl WorkspaceConfig {
         let delegation = DelegationConfig::read(&mut r, field(v, "delegation"));
         let sandbox = SandboxConfig::read(&mut r, field(v, "sandbox"));
         let observability = ObservabilityConfig::read(&mut r, field(v, "observability"));
+        let mcp = crate::mcp::McpConfig::read(&mut r, v.get("mcp"));
         let grants = GrantsConfig::read(&mut r, field(v, "grants"));
         let packages = PackagesConfig::read(&mut r, field(v, "packages"), config_dir);
         check_top_level(&mut r, v);
@@ -110,6 +111,7 @@ impl WorkspaceConfig {
             delegation,
             sandbox,
             observability,
+            mcp,
             grants,
             packages,
             warnings,
@@ -121,7 +123,7 @@ impl WorkspaceConfig {
 /// Unknown and misplaced top-level keys, empty security sections, and security settings
 /// nested where they are never read.
 fn check_top_level(r: &mut Reader<'_>, v: &Value) {
-    let secure = ["a2a", "sandbox", "grants", "packages"];
+    let secure = ["a2a", "sandbox", "grants", "packages", "mcp"];
     let placed = ["inbound_secret", "memory_limit", "timeout"];
     check_keys(r, v, "", &TOP_KEYS, &secure, &placed);
     for (key, holds) in [
