@@ -41,7 +41,14 @@ impl Drop for Server {
 /// Starts the workspace in `dir` (data under `dir/data`) and returns it with its port, once
 /// announced; stderr keeps being read so the server never writes to a closed pipe.
 pub fn start(dir: &Path) -> (Server, u16) {
-    let mut child = run_command(dir, &dir.join("data"))
+    start_with(dir, &[])
+}
+
+/// [`start`] with extra environment variables (e.g. `MOLECULE_INBOUND_SECRET`).
+pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> (Server, u16) {
+    let mut cmd = run_command(dir, &dir.join("data"));
+    cmd.envs(env.iter().copied());
+    let mut child = cmd
         .spawn()
         .expect("running molecule-runtime run");
     let stderr = child.stderr.take().unwrap();
