@@ -76,11 +76,12 @@ fn workspace(dir: &Path, extra_yaml: &str) {
     }
     let adapter = repo().join("tests/guests/echo-adapter");
     let yaml = format!(
-        "name: Mcp\nruntime: {}\nmodel: scripted:demo\nskills: [json-query, hostile]\n\
+        "name: Mcp\nruntime: {}\nmodel: scripted:reply\nskills: [json-query, hostile]\n\
          sandbox:\n  timeout: 2s\n{extra_yaml}",
         adapter.display()
     );
     std::fs::write(dir.join("config.yaml"), yaml).unwrap();
+    std::fs::write(dir.join("model-script.yaml"), "turns:\n  - text: \"ok\"\n").unwrap();
 }
 
 #[test]
@@ -107,10 +108,19 @@ fn python_mcp_client_over_http_lists_calls_and_is_refused_without_the_bearer() {
             "ALL OK",
         ],
     );
-    let tools = out.lines().find(|l| l.starts_with("OK list_tools ")).unwrap();
-    assert!(tools.contains("spin") && !tools.contains("version"), "{tools}");
+    let tools = out
+        .lines()
+        .find(|l| l.starts_with("OK list_tools "))
+        .unwrap();
+    assert!(
+        tools.contains("spin") && !tools.contains("version"),
+        "{tools}"
+    );
     let limit = out.lines().find(|l| l.starts_with("OK limit ")).unwrap();
-    assert!(limit.contains("time limit") || limit.contains("timeout"), "{limit}");
+    assert!(
+        limit.contains("time limit") || limit.contains("timeout"),
+        "{limit}"
+    );
 }
 
 #[test]
@@ -134,7 +144,9 @@ fn http_status(port: u16, path: &str) -> u16 {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     let status = answer.split(' ').nth(1).unwrap_or_default();
-    status.parse().unwrap_or_else(|_| panic!("no status in {answer}"))
+    status
+        .parse()
+        .unwrap_or_else(|_| panic!("no status in {answer}"))
 }
 
 #[test]

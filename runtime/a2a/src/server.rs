@@ -202,7 +202,8 @@ impl A2aServer {
     /// current secret (also after [`set_bearer_secret`](Self::set_bearer_secret); `None` lets
     /// every request through). A request without `Authorization: Bearer <secret>` (scheme
     /// case-insensitive, RFC 9110 §11.1; compared in constant time) is answered HTTP 401 with
-    /// `WWW-Authenticate: Bearer` (RFC 6750 §3) and a JSON body `{"error": "<why>"}` before
+    /// `WWW-Authenticate: Bearer` (RFC 6750 §3) and a JSON-RPC error body (`{"jsonrpc": "2.0",
+    /// "id": null, "error": {"code": -32000, "message": "Unauthorized: <why>"}}`) before
     /// `router` sees it. For other protocols served on the A2A port (the runtime's `/mcp`).
     pub fn guard(&self, router: Router) -> Router {
         let state = self.state.clone();

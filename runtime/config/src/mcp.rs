@@ -34,8 +34,7 @@ impl McpConfig {
     /// Reads `mcp` as written (`v` is the raw value: a null is an error, not an absent
     /// section); absent gives the defaults; every problem is an error (`r.fail`).
     pub(crate) fn read(r: &mut Reader<'_>, v: Option<&Value>) -> McpConfig {
-        let Some(v) = r.secure_mapping(v, "mcp", "whether clients may call the skill tools")
-        else {
+        let Some(v) = r.secure_mapping(v, "mcp", "whether clients may call the skill tools") else {
             return McpConfig::default();
         };
         strict_unknown_keys(r, v);
@@ -94,10 +93,7 @@ fn read_hosts(r: &mut Reader<'_>, value: Option<&Value>) -> Vec<String> {
         r.fail(
             "mcp.allowed_hosts",
             value,
-            format!(
-                "expected a list of host names, found {}",
-                describe(value)
-            ),
+            format!("expected a list of host names, found {}", describe(value)),
         );
         return Vec::new();
     };
@@ -132,8 +128,7 @@ fn read_hosts(r: &mut Reader<'_>, value: Option<&Value>) -> Vec<String> {
 fn valid_host(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_HOST_BYTES
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c))
 }
 
@@ -179,16 +174,25 @@ mod tests {
                 errors.iter().all(|e| e.contains("config.yaml")),
                 "{yaml}: {errors:?}"
             );
-            assert!(errors.iter().any(|e| e.contains("mcp")), "{yaml}: {errors:?}");
+            assert!(
+                errors.iter().any(|e| e.contains("mcp")),
+                "{yaml}: {errors:?}"
+            );
         }
     }
 
     #[test]
     fn in_config_yaml_a_null_section_or_a_near_miss_name_fails() {
         let c = crate::tests::parse("mcp: ~\n");
-        assert!(crate::tests::error(&c, "mcp").to_string().contains("config.yaml"));
+        assert!(crate::tests::error(&c, "mcp")
+            .to_string()
+            .contains("config.yaml"));
         let c = crate::tests::parse("MCP: {enabled: true}\n");
-        assert!(c.errors.iter().any(|e| e.message.contains("`mcp`")), "{:?}", c.errors);
+        assert!(
+            c.errors.iter().any(|e| e.message.contains("`mcp`")),
+            "{:?}",
+            c.errors
+        );
         let c = crate::tests::parse("mcp: {enabled: true}\n");
         assert!(c.errors.is_empty() && c.mcp.enabled, "{:?}", c.errors);
     }

@@ -66,7 +66,10 @@ mod tests {
         };
         let t = tool(&spec);
         assert_eq!(t.name, "query");
-        assert_eq!(t.input_schema.get("required"), Some(&serde_json::json!(["x"])));
+        assert_eq!(
+            t.input_schema.get("required"),
+            Some(&serde_json::json!(["x"]))
+        );
         let bad = ToolSpec {
             input_schema: "[1]".into(),
             ..spec
@@ -83,7 +86,10 @@ mod tests {
         assert_eq!(r.is_error, Some(true));
         let text = serde_json::to_string(&r.content).unwrap();
         assert!(text.contains("no memory"), "{text}");
-        assert_eq!(result(Ok("{}".into()), &LimitKeys::CONFIG).is_error, Some(false));
+        assert_eq!(
+            result(Ok("{}".into()), &LimitKeys::CONFIG).is_error,
+            Some(false)
+        );
         assert_eq!(input_text(None), "{}");
     }
 }

@@ -48,9 +48,7 @@ pub fn start(dir: &Path) -> (Server, u16) {
 pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> (Server, u16) {
     let mut cmd = run_command(dir, &dir.join("data"));
     cmd.envs(env.iter().copied());
-    let mut child = cmd
-        .spawn()
-        .expect("running molecule-runtime run");
+    let mut child = cmd.spawn().expect("running molecule-runtime run");
     let stderr = child.stderr.take().unwrap();
     let server = Server(child);
     let deadline = Instant::now() + Duration::from_secs(600);

@@ -115,11 +115,12 @@ pub(super) fn a2a_server(
         .with_push(push_options(&plan.config.a2a))
         .with_extended_card(extended_card(&plan.config.a2a));
     let mcp = plan.config.mcp.enabled.then(|| {
-        tracing::info!(path = crate::mcp::http::MCP_PATH, "serving the skill tools over MCP");
-        let route = crate::mcp::http::router(
-            skills.registry.clone(),
-            &plan.config.mcp.allowed_hosts,
+        tracing::info!(
+            path = crate::mcp::http::MCP_PATH,
+            "serving the skill tools over MCP"
         );
+        let route =
+            crate::mcp::http::router(skills.registry.clone(), &plan.config.mcp.allowed_hosts);
         a2a.guard(route)
     });
     Ok(Server {
