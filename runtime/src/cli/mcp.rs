@@ -47,7 +47,7 @@ impl GrantPolicy for FlagPolicy {
     fn grants_for(&self, skill: &SkillDir) -> anyhow::Result<Arc<Grants>> {
         Ok(Grants::builder(format!("skill {}", skill.id))
             .grant_hint("a workspace's config.yaml `grants:` (`mcp --stdio` grants only `log`)")
-            .limits(self.0.clone())
+            .limits(self.0)
             .build())
     }
 }
