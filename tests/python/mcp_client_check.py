@@ -48,6 +48,8 @@ async def common_checks(session: ClientSession) -> None:
     result = await session.call_tool("query", {"json": DOC, "pointer": "/items/1/name"})
     expect(not result.is_error, f"query succeeds: {result}")
     expect(json.loads(text_of(result)) == "second", f"query answer: {text_of(result)}")
+    receipt = (result.meta or {}).get("io.molecule/receipt") or {}
+    expect(receipt.get("wall_ms", 0) > 0, f"the receipt is in _meta: {result.meta}")
     print("OK call_tool query " + text_of(result), flush=True)
 
     bad = await session.call_tool("query", {"pointer": "/x"})

@@ -13,4 +13,6 @@ pub mod resources;
 pub mod server;
 mod tools;
 
+pub use tools::RECEIPT_META;
+
 pub use server::McpServer;

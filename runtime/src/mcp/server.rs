@@ -39,9 +39,11 @@ impl McpServer {
     }
 
     /// Calls tool `name` with JSON `input` exactly as `tools/call` does and returns the MCP
-    /// result (for the benchmark and tests that skip the transport).
+    /// result, the call's receipt in its `_meta` under [`tools::RECEIPT_META`] (also used by
+    /// the benchmark, which skips the transport).
     pub async fn call(&self, name: &str, input: &str) -> rmcp::model::CallToolResult {
-        tools::result(self.skills.call(name, input).await, &self.keys)
+        let (outcome, receipt) = self.skills.call_with_receipt(name, input).await;
+        tools::result(outcome, &receipt, &self.keys)
     }
 }
 

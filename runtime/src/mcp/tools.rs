@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, MetaObject, Tool};
 use serde_json::Value;
 
 use crate::bindings::ToolSpec;
 use crate::limits::LimitKeys;
+use crate::receipt::Receipt;
 use crate::sandbox::CallError;
 
 /// The schema a tool gets when its spec's `input-schema` is not a JSON object: any object.
@@ -43,13 +44,26 @@ pub(crate) fn input_text(arguments: Option<&JsonObject>) -> String {
     }
 }
 
+/// The `_meta` key of a tool result holding the call's receipt (`Receipt::to_json`:
+/// `{wall_ms, cpu_ms, peak_memory_bytes, host_calls, http_requests, http_bytes, log_bytes,
+/// tool_calls}`), the figures an A2A task carries in its metadata.
+pub const RECEIPT_META: &str = "io.molecule/receipt";
+
 /// A call's outcome as an MCP tool result: the output text, or an error result with the
-/// message (`keys` names where each limit is set).
-pub(crate) fn result(outcome: Result<String, CallError>, keys: &LimitKeys) -> CallToolResult {
-    match outcome {
+/// message (`keys` names where each limit is set); `_meta` carries the receipt.
+pub(crate) fn result(
+    outcome: Result<String, CallError>,
+    receipt: &Receipt,
+    keys: &LimitKeys,
+) -> CallToolResult {
+    let mut result = match outcome {
         Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
         Err(err) => CallToolResult::error(vec![ContentBlock::text(err.message(keys))]),
-    }
+    };
+    let mut meta = JsonObject::new();
+    meta.insert(RECEIPT_META.into(), receipt.to_json());
+    result.meta = Some(MetaObject(meta));
+    result
 }
 
 #[cfg(test)]
@@ -79,10 +93,17 @@ mod tests {
 
     #[test]
     fn errors_are_error_results_with_their_text() {
+        let receipt = Receipt {
+            host_calls: 3,
+            ..Receipt::default()
+        };
         let r = result(
             Err(CallError::Tool(ToolError::Denied("no memory".into()))),
+            &receipt,
             &LimitKeys::CONFIG,
         );
+        let meta = r.meta.as_ref().expect("receipt in _meta");
+        assert_eq!(meta.0[RECEIPT_META]["host_calls"], 3);
         assert_eq!(r.is_error, Some(true));
         let text = serde_json::to_string(&r.content).unwrap();
         assert!(text.contains("no memory"), "{text}");

@@ -243,6 +243,15 @@ impl SkillRegistry {
 
     /// Calls tool `name` with JSON `input` on the skill that owns it.
     pub async fn call(&self, name: &str, input: &str) -> Result<String, CallError> {
+        self.call_with_receipt(name, input).await.0
+    }
+
+    /// [`Self::call`], also returning the call's receipt (all zero when no such tool exists).
+    pub async fn call_with_receipt(
+        &self,
+        name: &str,
+        input: &str,
+    ) -> (Result<String, CallError>, crate::receipt::Receipt) {
         let snapshot = self.snapshot();
         let Some(skill) = snapshot
             .tools
@@ -250,7 +259,10 @@ impl SkillRegistry {
             .and_then(|id| snapshot.skills.get(id))
         else {
             let text = tool_index::not_found(name, &snapshot.tools);
-            return Err(CallError::Tool(ToolError::NotFound(text)));
+            return (
+                Err(CallError::Tool(ToolError::NotFound(text))),
+                crate::receipt::Receipt::default(),
+            );
         };
         let skill = skill.clone();
         drop(snapshot);
@@ -279,7 +291,7 @@ impl SkillRegistry {
         }
         let outcome = crate::sandbox::CallError::outcome_of(&result);
         crate::metrics::global().tool_call(name, outcome, started.elapsed());
-        result
+        (result, receipt)
     }
 
     /// Skill folders by id (first root first), and the entries of the roots that are not
