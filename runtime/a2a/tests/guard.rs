@@ -3,11 +3,12 @@
 //! JSON-RPC error body without or with a wrong bearer, through with the right one, and a
 //! secret replaced at run time applies at once.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use molecule_a2a::types::AgentCard;
 use molecule_a2a::{A2aServer, CardHandle};
 use serde_json::Value;
 use tower_service::Service as _;
@@ -37,7 +38,7 @@ async fn post_other(router: &Router, auth: Option<&str>) -> (StatusCode, Option<
 
 #[tokio::test]
 async fn guarded_routes_need_the_current_bearer() {
-    let server = A2aServer::not_configured(CardHandle::new(AgentCard::default()), "test")
+    let server = A2aServer::not_configured(CardHandle::new(common::card("http://127.0.0.1:1", false)), "test")
         .with_bearer_secret(Some("s3cret-value".into()));
     let router = server.guard(Router::new().route("/other", post(|| async { "inner" })));
 
