@@ -38,8 +38,11 @@ async fn post_other(router: &Router, auth: Option<&str>) -> (StatusCode, Option<
 
 #[tokio::test]
 async fn guarded_routes_need_the_current_bearer() {
-    let server = A2aServer::not_configured(CardHandle::new(common::card("http://127.0.0.1:1", false)), "test")
-        .with_bearer_secret(Some("s3cret-value".into()));
+    let server = A2aServer::not_configured(
+        CardHandle::new(common::card("http://127.0.0.1:1", false)),
+        "test",
+    )
+    .with_bearer_secret(Some("s3cret-value".into()));
     let router = server.guard(Router::new().route("/other", post(|| async { "inner" })));
 
     for auth in [None, Some("Bearer wrong"), Some("Basic s3cret-value")] {
@@ -49,7 +52,10 @@ async fn guarded_routes_need_the_current_bearer() {
         let body: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(body["jsonrpc"], "2.0");
         assert_eq!(body["error"]["code"], -32000);
-        assert!(body["error"]["message"].as_str().unwrap().contains("Unauthorized"));
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unauthorized"));
     }
     let (status, _, body) = post_other(&router, Some("bearer s3cret-value")).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "inner"));

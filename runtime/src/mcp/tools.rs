@@ -108,7 +108,7 @@ mod tests {
         let text = serde_json::to_string(&r.content).unwrap();
         assert!(text.contains("no memory"), "{text}");
         assert_eq!(
-            result(Ok("{}".into()), &LimitKeys::CONFIG).is_error,
+            result(Ok("{}".into()), &receipt, &LimitKeys::CONFIG).is_error,
             Some(false)
         );
         assert_eq!(input_text(None), "{}");
