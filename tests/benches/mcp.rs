@@ -5,10 +5,13 @@
 //!   store and instance, the call, the receipt);
 //! * `mcp_call/handler`: `McpServer::call`, the same call plus the MCP result conversion;
 //! * `mcp_call/http`: a whole `tools/call` over the Streamable HTTP transport at `/mcp` on
-//!   127.0.0.1 (one keep-alive connection, JSON answer), request encoding and parsing included.
+//!   127.0.0.1 (one keep-alive connection, JSON answer), request encoding and parsing included;
+//! * `mcp_call/http_noop`: the same POST and JSON parse against a route on the same server that
+//!   answers a fixed JSON-RPC result without calling anything: the HTTP round trip alone.
 //!
-//! The difference between `http` and `direct` is what MCP adds to a tool call (goal: within
-//! 0.1 ms). Run: `cargo bench -p molecule-tests --bench mcp`.
+//! `http` − `direct` is what MCP over HTTP adds to a tool call (goal: within 0.1 ms), of which
+//! `http_noop` is the loopback HTTP part and the rest rmcp's dispatch. Run:
+//! `cargo bench -p molecule-tests --bench mcp` (or `--profile dev` for a quicker build).
 
 use std::sync::Arc;
 
@@ -40,7 +43,12 @@ fn registry(rt: &tokio::runtime::Runtime) -> Arc<SkillRegistry> {
 /// Serves `/mcp` over `registry` on 127.0.0.1 and returns its URL; the server lives as long
 /// as the runtime.
 fn serve(rt: &tokio::runtime::Runtime, registry: Arc<SkillRegistry>) -> String {
-    let app = molecule_runtime::mcp::http::router(registry, &[]);
+    let noop = || async {
+        axum::Json(json!({"jsonrpc": "2.0", "id": 1,
+            "result": {"content": [{"type": "text", "text": "2"}], "isError": false}}))
+    };
+    let app = molecule_runtime::mcp::http::router(registry, &[])
+        .route("/noop", axum::routing::post(noop));
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind 127.0.0.1:0");
@@ -61,11 +69,13 @@ fn mcp_call(c: &mut Criterion) {
     let client = reqwest::Client::new();
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": "query", "arguments": serde_json::from_str::<Value>(INPUT).unwrap()}});
-    let http_call = || async {
+    let noop_url = url.replace("/mcp", "/noop");
+    let (client, body) = (&client, &body);
+    let http_call = |url: String| async move {
         let answer: Value = client
             .post(&url)
             .header("Accept", "application/json, text/event-stream")
-            .json(&body)
+            .json(body)
             .send()
             .await
             .expect("POST /mcp")
@@ -74,7 +84,8 @@ fn mcp_call(c: &mut Criterion) {
             .expect("JSON answer");
         assert_eq!(answer["result"]["content"][0]["text"], "2", "{answer}");
     };
-    rt.block_on(http_call());
+    rt.block_on(http_call(url.clone()));
+    rt.block_on(http_call(noop_url.clone()));
 
     let mut group = c.benchmark_group("mcp_call");
     group.bench_function("direct", |b| {
@@ -89,7 +100,10 @@ fn mcp_call(c: &mut Criterion) {
             assert_eq!(out.is_error, Some(false));
         })
     });
-    group.bench_function("http", |b| b.iter(|| rt.block_on(http_call())));
+    group.bench_function("http", |b| b.iter(|| rt.block_on(http_call(url.clone()))));
+    group.bench_function("http_noop", |b| {
+        b.iter(|| rt.block_on(http_call(noop_url.clone())))
+    });
     group.finish();
 }
 
