@@ -36,6 +36,7 @@ pub mod limits;
 mod link_check;
 mod liveness;
 mod loaded;
+pub mod mcp;
 mod metrics;
 mod metrics_receipts;
 pub mod plan;

@@ -35,6 +35,26 @@ pub(crate) fn check_auth(secret: Option<&str>, headers: &HeaderMap) -> Result<()
     }
 }
 
+/// HTTP 401 for a failed [`check_auth`], outside the A2A bindings: `WWW-Authenticate: Bearer`
+/// (RFC 6750 §3) and a JSON-RPC 2.0 error body (`id: null`, code -32000, the message saying
+/// why), which JSON-RPC clients such as MCP's surface as the error.
+pub(crate) fn unauthorized(err: &A2aError) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": crate::error::codes::UNAUTHENTICATED, "message": err.to_string() },
+    });
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            (header::WWW_AUTHENTICATE, "Bearer"),
+            (header::CONTENT_TYPE, "application/json"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// The token of an `Authorization: Bearer <token>` value. The scheme name is
 /// case-insensitive (RFC 9110 §11.1: `Bearer`, `bearer`, `BEARER`), followed by one or more
 /// spaces; surrounding whitespace is ignored.

@@ -209,6 +209,28 @@ impl A2aServer {
             .with_state(self.state.clone())
     }
 
+    /// `router` behind the same inbound bearer check as the A2A routes, with the server's
+    /// current secret (also after [`set_bearer_secret`](Self::set_bearer_secret); `None` lets
+    /// every request through). A request without `Authorization: Bearer <secret>` (scheme
+    /// case-insensitive, RFC 9110 §11.1; compared in constant time) is answered HTTP 401 with
+    /// `WWW-Authenticate: Bearer` (RFC 6750 §3) and a JSON-RPC error body (`{"jsonrpc": "2.0",
+    /// "id": null, "error": {"code": -32000, "message": "Unauthorized: <why>"}}`) before
+    /// `router` sees it. For other protocols served on the A2A port (the runtime's `/mcp`).
+    pub fn guard(&self, router: Router) -> Router {
+        let state = self.state.clone();
+        router.layer(axum::middleware::from_fn(
+            move |req: Request, next: axum::middleware::Next| {
+                let checked = check_auth(state.secret().as_deref(), req.headers());
+                async move {
+                    match checked {
+                        Ok(()) => next.run(req).await,
+                        Err(err) => crate::http::unauthorized(&err),
+                    }
+                }
+            },
+        ))
+    }
+
     /// Ends every open SSE stream (the tasks keep running and stay readable with GetTask).
     pub fn close_streams(&self) {
         if let Mode::Ready(s) = &self.state.mode {

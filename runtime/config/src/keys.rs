@@ -9,7 +9,7 @@ use crate::key_path::join;
 use crate::lenient::{describe, Reader};
 
 /// The keys read at the top level of config.yaml.
-pub(crate) const TOP_KEYS: [&str; 27] = [
+pub(crate) const TOP_KEYS: [&str; 28] = [
     "name",
     "description",
     "role",
@@ -37,6 +37,7 @@ pub(crate) const TOP_KEYS: [&str; 27] = [
     "packages",
     "approval",
     "uploads",
+    "mcp",
 ];
 
 /// Security settings that are read only in some places, and where.
@@ -55,7 +56,7 @@ const PLACED: [(&str, &str); 3] = [
 /// The security keys that are sections (mappings of settings) rather than settings: `a2a`,
 /// `sandbox`, `grants`, `grants.default`, `grants.skills` and the budget subsections of
 /// `sandbox`.
-const SECTIONS: [&str; 16] = [
+const SECTIONS: [&str; 17] = [
     "a2a",
     "sandbox",
     "grants",
@@ -72,6 +73,7 @@ const SECTIONS: [&str; 16] = [
     "packages",
     "approval",
     "uploads",
+    "mcp",
 ];
 
 /// A key as compared for near misses: lower case, `-` and spaces as `_`.

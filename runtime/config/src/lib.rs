@@ -24,6 +24,7 @@ mod key_path;
 mod keys;
 mod lenient;
 mod log_level;
+mod mcp;
 mod packages;
 mod plugins;
 mod preflight;
@@ -55,6 +56,7 @@ pub use env::{
 pub use extended_card::{ExtendedCardConfig, ExtendedSkill};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
 pub use log_level::{LogLevel, DEFAULT_LOG_LEVEL, LOG_LEVELS};
+pub use mcp::McpConfig;
 pub use packages::{
     is_package_reference, is_pinned, package_skill_id, PackagesConfig, SignaturePolicy,
 };

@@ -6,6 +6,7 @@ mod check;
 mod inspect;
 mod inspect_caps;
 mod langfuse;
+mod mcp;
 mod new;
 mod packages;
 mod run;
@@ -88,6 +89,9 @@ pub enum Command {
     /// Pull a skill package into the cache: check its digest, its signature (cosign, trusted
     /// keys) and unpack it safely.
     Pull(packages::PullArgs),
+    /// Serve skill folders' tools and `skill://` resources over MCP on stdin/stdout, for
+    /// desktop MCP clients (logs on stderr only).
+    Mcp(mcp::McpArgs),
     /// Sign a pushed skill package with a private key (a cosign-compatible signature at tag
     /// `sha256-<hex>.sig`).
     Sign(packages::SignArgs),
@@ -132,6 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pull(args) => packages::pull(&ctx, args).await,
         Command::New(args) => new::run(args),
         Command::Inspect(args) => inspect::run(&ctx, args).await,
+        Command::Mcp(args) => mcp::run(&ctx, args).await,
         Command::Push(args) => packages::push(args).await,
         Command::Sign(args) => packages::sign(args).await,
     }

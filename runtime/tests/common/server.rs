@@ -44,6 +44,13 @@ pub fn start(dir: &Path) -> (Server, u16) {
     start_command(run_command(dir, &dir.join("data")))
 }
 
+/// [`start`] with extra environment variables (e.g. `MOLECULE_INBOUND_SECRET`).
+pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> (Server, u16) {
+    let mut cmd = run_command(dir, &dir.join("data"));
+    cmd.envs(env.iter().copied());
+    start_command(cmd)
+}
+
 /// Spawns `cmd` (a [`run_command`], possibly with more environment) and returns it with its
 /// port, once announced; stderr keeps being read so the server never writes to a closed pipe.
 pub fn start_command(mut cmd: Command) -> (Server, u16) {

@@ -108,6 +108,8 @@ pub struct WorkspaceConfig {
     pub sandbox: SandboxConfig,
     /// `observability`.
     pub observability: ObservabilityConfig,
+    /// `mcp`: the skill tools over MCP at `/mcp` (off unless enabled).
+    pub mcp: crate::mcp::McpConfig,
     /// `grants`: capability grants for skills.
     pub grants: GrantsConfig,
     /// `packages`: skill packages from OCI registries (signature policy, trusted keys,

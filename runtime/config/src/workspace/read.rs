@@ -73,6 +73,7 @@ impl WorkspaceConfig {
         let delegation = DelegationConfig::read(&mut r, field(v, "delegation"));
         let sandbox = SandboxConfig::read(&mut r, field(v, "sandbox"));
         let observability = ObservabilityConfig::read(&mut r, field(v, "observability"));
+        let mcp = crate::mcp::McpConfig::read(&mut r, v.get("mcp"));
         let grants = GrantsConfig::read(&mut r, field(v, "grants"));
         let packages = PackagesConfig::read(&mut r, field(v, "packages"), config_dir);
         let approval = ApprovalConfig::read(&mut r, field(v, "approval"));
@@ -118,6 +119,7 @@ impl WorkspaceConfig {
             delegation,
             sandbox,
             observability,
+            mcp,
             grants,
             packages,
             approval,
@@ -131,7 +133,7 @@ impl WorkspaceConfig {
 /// Unknown and misplaced top-level keys, empty security sections, and security settings
 /// nested where they are never read.
 fn check_top_level(r: &mut Reader<'_>, v: &Value) {
-    let secure = ["a2a", "sandbox", "grants", "packages", "approval"];
+    let secure = ["a2a", "sandbox", "grants", "packages", "approval", "mcp"];
     let placed = ["inbound_secret", "memory_limit", "timeout"];
     check_keys(r, v, "", &TOP_KEYS, &secure, &placed);
     for (key, holds) in [

@@ -106,7 +106,7 @@ pub async fn boot(
         opened.store.clone(),
         opened.platform.clone(),
     );
-    let (shutdown, server_task) = start_serving(server.a2a, readiness, listener);
+    let (shutdown, server_task) = start_serving(server.a2a, server.mcp, readiness, listener);
     Ok(RunningWorkspace {
         addr,
         skills: skills.registry,

@@ -43,6 +43,8 @@ pub(super) struct Server {
     pub(super) not_configured: Option<String>,
     /// The inbound secret comes from config (the platform's does not replace it).
     pub(super) keeps_configured_secret: bool,
+    /// `/mcp` behind the inbound bearer check, when config.yaml `mcp.enabled` is true.
+    pub(super) mcp: Option<axum::Router>,
 }
 
 /// The ready adapter: a wasm component, or the granted native program of `runtime: cli`.
@@ -124,15 +126,26 @@ pub(super) fn a2a_server(
     };
     let configured_secret = inbound_secret(plan);
     let keeps_configured_secret = configured_secret.is_some();
+    let a2a = server
+        .with_bearer_secret(configured_secret)
+        .with_serve_options(serve_options(&plan.config.a2a))
+        .with_body_limit(body_limit(&plan.config.uploads))
+        .with_push(push_options(&plan.config.a2a))
+        .with_extended_card(extended_card(&plan.config.a2a));
+    let mcp = plan.config.mcp.enabled.then(|| {
+        tracing::info!(
+            path = crate::mcp::http::MCP_PATH,
+            "serving the skill tools over MCP"
+        );
+        let route =
+            crate::mcp::http::router(skills.registry.clone(), &plan.config.mcp.allowed_hosts);
+        a2a.guard(route)
+    });
     Ok(Server {
-        a2a: server
-            .with_bearer_secret(configured_secret)
-            .with_serve_options(serve_options(&plan.config.a2a))
-            .with_body_limit(body_limit(&plan.config.uploads))
-            .with_push(push_options(&plan.config.a2a))
-            .with_extended_card(extended_card(&plan.config.a2a)),
+        a2a,
         not_configured,
         keeps_configured_secret,
+        mcp,
     })
 }
 
@@ -146,32 +159,37 @@ pub(super) async fn fail_leftover_tasks(server: &Server) {
 /// Starts serving on `listener`, `/readyz` reporting `readiness`; the sender stops it.
 pub(super) fn start_serving(
     server: A2aServer,
+    mcp: Option<axum::Router>,
     readiness: Readiness,
     listener: TcpListener,
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(server, readiness, listener, async move {
+    let task = tokio::spawn(serve(server, mcp, readiness, listener, async move {
         let _ = rx.await;
     }));
     (tx, task)
 }
 
-/// Serves the A2A router merged with [`metrics_router`] and [`health_router`] on `listener`
-/// until `shutdown`
+/// Serves the A2A router merged with [`metrics_router`], [`health_router`] and `/mcp` (when
+/// enabled) on `listener` until `shutdown`
 /// resolves, then accepts no more connections and waits for in-flight requests — open SSE
 /// streams included, which end with their task's final event (`shutdown.rs` fails the tasks
 /// still running after the grace period).
 async fn serve(
     server: A2aServer,
+    mcp: Option<axum::Router>,
     readiness: Readiness,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = server
+    let mut app = server
         .router()
         .merge(transcript_router(server.clone(), readiness.store.clone()))
         .merge(metrics_router(readiness.store.clone()))
         .merge(health_router(readiness));
+    if let Some(mcp) = mcp {
+        app = app.merge(mcp);
+    }
     molecule_a2a::listen::serve(listener, app, server.serve_options(), shutdown).await
 }
 

@@ -13,7 +13,16 @@ use crate::sandbox::CallError;
 impl SkillRegistry {
     /// Calls tool `name` with JSON `input` on the skill that owns it.
     pub async fn call(&self, name: &str, input: &str) -> Result<String, CallError> {
-        self.call_in_context(name, input, None).await
+        self.call_with_receipt(name, input).await.0
+    }
+
+    /// [`Self::call`], also returning the call's receipt (all zero when no such tool exists).
+    pub async fn call_with_receipt(
+        &self,
+        name: &str,
+        input: &str,
+    ) -> (Result<String, CallError>, crate::receipt::Receipt) {
+        self.call_in_context_with_receipt(name, input, None).await
     }
 
     /// Like [`Self::call`], for a task whose context uploads are in `uploads` (a folder):
@@ -25,6 +34,18 @@ impl SkillRegistry {
         input: &str,
         uploads: Option<&Path>,
     ) -> Result<String, CallError> {
+        self.call_in_context_with_receipt(name, input, uploads)
+            .await
+            .0
+    }
+
+    /// [`Self::call_in_context`], also returning the call's receipt.
+    async fn call_in_context_with_receipt(
+        &self,
+        name: &str,
+        input: &str,
+        uploads: Option<&Path>,
+    ) -> (Result<String, CallError>, crate::receipt::Receipt) {
         let snapshot = self.snapshot();
         let Some(skill) = snapshot
             .tools
@@ -32,7 +53,10 @@ impl SkillRegistry {
             .and_then(|id| snapshot.skills.get(id))
         else {
             let text = tool_index::not_found(name, &snapshot.tools);
-            return Err(CallError::Tool(ToolError::NotFound(text)));
+            return (
+                Err(CallError::Tool(ToolError::NotFound(text))),
+                crate::receipt::Receipt::default(),
+            );
         };
         let skill = skill.clone();
         drop(snapshot);
@@ -64,6 +88,6 @@ impl SkillRegistry {
         }
         let outcome = crate::sandbox::CallError::outcome_of(&result);
         crate::metrics::global().tool_call(name, outcome, started.elapsed());
-        result
+        (result, receipt)
     }
 }

@@ -1,0 +1,121 @@
+//! [`McpServer`], the `rmcp` server handler both transports share: `initialize` (tools,
+//! resources and the Skills extension `io.modelcontextprotocol/skills` declared), `tools/list`
+//! from the loaded skills' `describe` answers, `tools/call` through
+//! [`SkillRegistry::call`] (grants, limits, admission, receipts, metrics: the path an adapter's
+//! tool calls take), and the `skill://` resources of `resources.rs`. It holds no per-client
+//! state: every request reads the registry's current snapshot.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, GetSkillRequestParams, GetSkillResult, Implementation,
+    ListResourcesResult, ListSkillsResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+use super::{resources, tools};
+use crate::limits::LimitKeys;
+use crate::workspace::skills::SkillRegistry;
+
+/// What `initialize` tells clients about this server.
+const INSTRUCTIONS: &str = "The tools of this Molecule workspace's skills, each call sandboxed \
+    with the owning skill's grants and limits. Each skill's instructions are the resource \
+    skill://<id>/SKILL.md; skill://index.json lists them.";
+
+/// The MCP server of one skill registry. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct McpServer {
+    skills: Arc<SkillRegistry>,
+    keys: LimitKeys,
+}
+
+impl McpServer {
+    /// A server over `skills`; a limit hit names where it is set by `keys`
+    /// ([`LimitKeys::CONFIG`] in a workspace, the flags for `mcp --stdio`).
+    pub fn new(skills: Arc<SkillRegistry>, keys: LimitKeys) -> Self {
+        McpServer { skills, keys }
+    }
+
+    /// Calls tool `name` with JSON `input` exactly as `tools/call` does and returns the MCP
+    /// result, the call's receipt in its `_meta` under [`tools::RECEIPT_META`] (also used by
+    /// the benchmark, which skips the transport).
+    pub async fn call(&self, name: &str, input: &str) -> rmcp::model::CallToolResult {
+        let (outcome, receipt) = self.skills.call_with_receipt(name, input).await;
+        tools::result(outcome, &receipt, &self.keys)
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_skills()
+            .build();
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new(
+                "molecule-runtime",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let snapshot = self.skills.snapshot();
+        let tools = snapshot.tool_specs_ref().iter().map(tools::tool).collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let input = tools::input_text(request.arguments.as_ref());
+        Ok(self.call(&request.name, &input).await.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let snapshot = self.skills.snapshot();
+        Ok(ListResourcesResult::with_all_items(resources::list(
+            &snapshot,
+        )))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let snapshot = self.skills.snapshot();
+        resources::read(&snapshot, &request.uri)
+            .await
+            .map(Into::into)
+    }
+
+    async fn list_skills(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListSkillsResult, ErrorData> {
+        resources::list_skills(&self.skills.snapshot()).await
+    }
+
+    async fn get_skill(
+        &self,
+        request: GetSkillRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetSkillResult, ErrorData> {
+        resources::get_skill(&self.skills.snapshot(), &request.uri).await
+    }
+}

@@ -1,0 +1,169 @@
+//! The workspace's skills over MCP, driven by the official Python MCP SDK (`mcp==2.3.0`, in
+//! the virtualenv the tests share, see `molecule_python_venv`) against the real binary:
+//! - Streamable HTTP at `/mcp` of a booted workspace (`mcp: {enabled: true}`, an inbound
+//!   bearer, skills `json-query` and `hostile` admitted, `versioned` present but not admitted,
+//!   `sandbox.timeout: 2s`): initialize, tools/list, a call, an invalid input, the `skill://`
+//!   resources and index, a tool that is not granted, a denied capability, a limit hit (an
+//!   infinite loop stopped by the time limit, named in the result), and 401 without or with a
+//!   wrong bearer;
+//! - stdio (`molecule-runtime mcp --stdio SKILL_DIR`): initialize, list, call, resources.
+//!
+//! The script (tests/python/mcp_client_check.py) prints one `OK` line per check; these tests
+//! assert on them. A workspace without `mcp:` does not serve `/mcp` (404). If Python or PyPI is
+//! unreachable the tests fail with a clear message; they never pass silently.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::server::start_with;
+use common::{cache_dir, repo};
+
+/// The pinned MCP SDK.
+const MCP_SDK: &str = "mcp==2.3.0";
+
+/// The inbound bearer of the HTTP test.
+const TOKEN: &str = "mcp-test-bearer-0123456789";
+
+/// The venv's python with [`MCP_SDK`] installed.
+fn python() -> PathBuf {
+    molecule_python_venv::venv_python(&[MCP_SDK])
+}
+
+/// Runs the check script with `args`; returns stdout, panicking with both outputs on failure.
+fn run_script(args: &[&str]) -> String {
+    let script = repo().join("tests/python/mcp_client_check.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .args(args)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("MOLECULE_CACHE_DIR", cache_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the MCP check script");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "mcp_client_check.py failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// Asserts that `out` has a line starting with each of `expected`, in order.
+fn assert_lines(out: &str, expected: &[&str]) {
+    let lines: Vec<&str> = out.lines().collect();
+    let mut at = 0;
+    for want in expected {
+        let Some(i) = lines[at..].iter().position(|l| l.starts_with(want)) else {
+            panic!("missing `{want}` (in order) in the script output:\n{out}");
+        };
+        at += i + 1;
+    }
+}
+
+/// A workspace folder with the echo adapter and `skills/` linking the repo's skills.
+fn workspace(dir: &Path, extra_yaml: &str) {
+    let skills = dir.join("skills");
+    std::fs::create_dir_all(&skills).unwrap();
+    for (name, rel) in [
+        ("json-query", "demo/skills/json-query"),
+        ("hostile", "tests/guests/hostile"),
+        ("versioned", "tests/guests/versioned"),
+    ] {
+        std::os::unix::fs::symlink(repo().join(rel), skills.join(name)).unwrap();
+    }
+    let adapter = repo().join("tests/guests/echo-adapter");
+    let yaml = format!(
+        "name: Mcp\nruntime: {}\nmodel: scripted:reply\nskills: [json-query, hostile]\n\
+         sandbox:\n  timeout: 2s\n{extra_yaml}",
+        adapter.display()
+    );
+    std::fs::write(dir.join("config.yaml"), yaml).unwrap();
+    std::fs::write(dir.join("model-script.yaml"), "turns:\n  - text: \"ok\"\n").unwrap();
+}
+
+#[test]
+fn python_mcp_client_over_http_lists_calls_and_is_refused_without_the_bearer() {
+    let dir = tempfile::tempdir().unwrap();
+    workspace(dir.path(), "mcp:\n  enabled: true\n");
+    let (_server, port) = start_with(dir.path(), &[("MOLECULE_INBOUND_SECRET", TOKEN)]);
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let out = run_script(&["http", &url, TOKEN]);
+    assert_lines(
+        &out,
+        &[
+            "OK initialize molecule-runtime",
+            "OK list_tools ",
+            "OK call_tool query \"second\"",
+            "OK invalid_input ",
+            "OK resources skill://hostile/SKILL.md,skill://index.json,skill://json-query/SKILL.md",
+            "OK unknown_resource ",
+            "OK not_granted ",
+            "OK capability_denied",
+            "OK limit ",
+            "OK unauthorized missing 401",
+            "OK unauthorized wrong 401",
+            "ALL OK",
+        ],
+    );
+    let tools = out
+        .lines()
+        .find(|l| l.starts_with("OK list_tools "))
+        .unwrap();
+    assert!(
+        tools.contains("spin") && !tools.contains("version"),
+        "{tools}"
+    );
+    let limit = out.lines().find(|l| l.starts_with("OK limit ")).unwrap();
+    assert!(
+        limit.contains("time limit") || limit.contains("timeout"),
+        "{limit}"
+    );
+}
+
+#[test]
+fn without_mcp_enabled_there_is_no_mcp_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    workspace(dir.path(), "");
+    let (_server, port) = start_with(dir.path(), &[]);
+    let status = http_status(port, "/mcp");
+    assert_eq!(status, 404, "/mcp must not be served unless mcp.enabled");
+}
+
+/// The status of a `POST path` with an empty JSON object on 127.0.0.1:`port`.
+fn http_status(port: u16, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    status
+        .parse()
+        .unwrap_or_else(|_| panic!("no status in {answer}"))
+}
+
+#[test]
+fn python_mcp_client_over_stdio_lists_and_calls() {
+    let binary = env!("CARGO_BIN_EXE_molecule-runtime");
+    let skill = repo().join("demo/skills/json-query");
+    let out = run_script(&["stdio", binary, skill.to_str().unwrap()]);
+    assert_lines(
+        &out,
+        &[
+            "OK initialize molecule-runtime",
+            "OK list_tools query",
+            "OK call_tool query \"second\"",
+            "OK invalid_input ",
+            "OK resources skill://index.json,skill://json-query/SKILL.md",
+            "OK unknown_resource ",
+            "ALL OK",
+        ],
+    );
+}

@@ -1,0 +1,111 @@
+//! The MCP tool-call round trip against a direct sandboxed call of the same tool
+//! (`json-query`'s `query`, one skill registry, warm compiled code):
+//!
+//! * `mcp_call/direct`: `SkillRegistry::call`, the path an adapter's tool call ends in (fresh
+//!   store and instance, the call, the receipt);
+//! * `mcp_call/handler`: `McpServer::call`, the same call plus the MCP result conversion;
+//! * `mcp_call/http`: a whole `tools/call` over the Streamable HTTP transport at `/mcp` on
+//!   127.0.0.1 (one keep-alive connection, JSON answer), request encoding and parsing included;
+//! * `mcp_call/http_noop`: the same POST and JSON parse against a route on the same server that
+//!   answers a fixed JSON-RPC result without calling anything: the HTTP round trip alone.
+//!
+//! `http` − `direct` is what MCP over HTTP adds to a tool call (goal: within 0.1 ms), of which
+//! `http_noop` is the loopback HTTP part and the rest rmcp's dispatch. Run:
+//! `cargo bench -p molecule-tests --bench mcp` (or `--profile dev` for a quicker build).
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use molecule_runtime::builder::ComponentBuilder;
+use molecule_runtime::limits::LimitKeys;
+use molecule_runtime::mcp::McpServer;
+use molecule_runtime::workspace::skills::{GrantNothing, SkillRegistry};
+use molecule_tests::{host, repo_root, test_cache_dir};
+use serde_json::{json, Value};
+
+const INPUT: &str = r#"{"json":{"a":[1,2],"b":{"c":"d"}},"pointer":"/a/1"}"#;
+
+/// A registry with `json-query` loaded.
+fn registry(rt: &tokio::runtime::Runtime) -> Arc<SkillRegistry> {
+    let registry = SkillRegistry::new(
+        Arc::new(host()),
+        ComponentBuilder::new(&test_cache_dir()),
+        Arc::new(GrantNothing),
+        Vec::new(),
+    )
+    .with_extra_dirs(vec![repo_root().join("demo/skills/json-query")]);
+    let registry = Arc::new(registry);
+    let snapshot = rt.block_on(registry.load_all());
+    assert!(snapshot.problems.is_empty(), "{:?}", snapshot.problems);
+    registry
+}
+
+/// Serves `/mcp` over `registry` on 127.0.0.1 and returns its URL; the server lives as long
+/// as the runtime.
+fn serve(rt: &tokio::runtime::Runtime, registry: Arc<SkillRegistry>) -> String {
+    let noop = || async {
+        axum::Json(json!({"jsonrpc": "2.0", "id": 1,
+            "result": {"content": [{"type": "text", "text": "2"}], "isError": false}}))
+    };
+    let app = molecule_runtime::mcp::http::router(registry, &[])
+        .route("/noop", axum::routing::post(noop));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    rt.spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/mcp")
+}
+
+fn mcp_call(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let registry = registry(&rt);
+    let server = McpServer::new(registry.clone(), LimitKeys::CONFIG);
+    let url = serve(&rt, registry.clone());
+    let client = reqwest::Client::new();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "query", "arguments": serde_json::from_str::<Value>(INPUT).unwrap()}});
+    let noop_url = url.replace("/mcp", "/noop");
+    let (client, body) = (&client, &body);
+    let http_call = |url: String| async move {
+        let answer: Value = client
+            .post(&url)
+            .header("Accept", "application/json, text/event-stream")
+            .json(body)
+            .send()
+            .await
+            .expect("POST /mcp")
+            .json()
+            .await
+            .expect("JSON answer");
+        assert_eq!(answer["result"]["content"][0]["text"], "2", "{answer}");
+    };
+    rt.block_on(http_call(url.clone()));
+    rt.block_on(http_call(noop_url.clone()));
+
+    let mut group = c.benchmark_group("mcp_call");
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            let out = rt.block_on(registry.call("query", INPUT)).expect("call");
+            assert_eq!(out, "2");
+        })
+    });
+    group.bench_function("handler", |b| {
+        b.iter(|| {
+            let out = rt.block_on(server.call("query", INPUT));
+            assert_eq!(out.is_error, Some(false));
+        })
+    });
+    group.bench_function("http", |b| b.iter(|| rt.block_on(http_call(url.clone()))));
+    group.bench_function("http_noop", |b| {
+        b.iter(|| rt.block_on(http_call(noop_url.clone())))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, mcp_call);
+criterion_main!(benches);
