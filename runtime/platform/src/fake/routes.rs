@@ -1,6 +1,7 @@
 //! HTTP routes of the fake platform. Auth: every call must carry `X-Workspace-ID` and the
 //! bearer token minted for that workspace, except the first registration of a workspace
 //! (no token yet; the admin token is also accepted) and `POST /workspaces` (admin token).
+//! A2A to a workspace connected over the outbound relay goes through its socket (`relay.rs`).
 
 // Handlers return early with a ready `Response`; boxing it buys nothing in a test server.
 #![allow(clippy::result_large_err)]
@@ -33,6 +34,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/workspaces", post(create))
         .route("/workspaces/{id}", get(workspace))
         .route("/workspaces/{id}/a2a", post(a2a))
+        .route("/workspaces/{id}/connect", get(super::relay::connect))
         .route("/workspaces/{id}/activity", post(activity))
         .route(
             "/workspaces/{id}/memories",
@@ -117,7 +119,7 @@ fn authed(sh: &Shared, h: &HeaderMap) -> Result<String, Response> {
 }
 
 /// Like [`authed`], and the caller must be `id` itself.
-fn authed_as(sh: &Shared, h: &HeaderMap, id: &str) -> Result<(), Response> {
+pub(super) fn authed_as(sh: &Shared, h: &HeaderMap, id: &str) -> Result<(), Response> {
     let caller = authed(sh, h)?;
     if caller != id {
         return Err(err(
@@ -356,6 +358,11 @@ async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -
                 .into_response();
         }
         None => {}
+    }
+    if let Some((_, secret)) = &target {
+        if let Some(r) = super::relay::forward(&sh, &peer, &caller, secret, &h, b.clone()).await {
+            return r;
+        }
     }
     let Some((url, secret)) = target.filter(|(u, _)| !u.is_empty()) else {
         return err(StatusCode::BAD_GATEWAY, "peer has no registered URL");
