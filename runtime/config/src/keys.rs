@@ -9,7 +9,7 @@ use crate::key_path::join;
 use crate::lenient::{describe, Reader};
 
 /// The keys read at the top level of config.yaml.
-pub(crate) const TOP_KEYS: [&str; 25] = [
+pub(crate) const TOP_KEYS: [&str; 26] = [
     "name",
     "description",
     "role",
@@ -35,6 +35,7 @@ pub(crate) const TOP_KEYS: [&str; 25] = [
     "observability",
     "grants",
     "packages",
+    "platform",
 ];
 
 /// Security settings that are read only in some places, and where.

@@ -108,6 +108,8 @@ pub struct WorkspaceConfig {
     /// `packages`: skill packages from OCI registries (signature policy, trusted keys,
     /// cache, insecure registries).
     pub packages: PackagesConfig,
+    /// `platform`: the outbound relay switch (see [`crate::outbound_mode`]).
+    pub platform: crate::PlatformConfig,
     /// Everything that fell back to a default, in file order.
     pub warnings: Vec<Warning>,
     /// Problems that must stop the workspace; preflight FAILs on each (check `config`). Either

@@ -70,6 +70,7 @@ impl WorkspaceConfig {
         let observability = ObservabilityConfig::read(&mut r, field(v, "observability"));
         let grants = GrantsConfig::read(&mut r, field(v, "grants"));
         let packages = PackagesConfig::read(&mut r, field(v, "packages"), config_dir);
+        let platform = crate::outbound::PlatformConfig::read(&mut r, field(v, "platform"));
         check_top_level(&mut r, v);
         let (warnings, errors) = (r.warnings, r.errors);
 
@@ -112,6 +113,7 @@ impl WorkspaceConfig {
             observability,
             grants,
             packages,
+            platform,
             warnings,
             errors,
         }
@@ -121,7 +123,7 @@ impl WorkspaceConfig {
 /// Unknown and misplaced top-level keys, empty security sections, and security settings
 /// nested where they are never read.
 fn check_top_level(r: &mut Reader<'_>, v: &Value) {
-    let secure = ["a2a", "sandbox", "grants", "packages"];
+    let secure = ["a2a", "sandbox", "grants", "packages", "platform"];
     let placed = ["inbound_secret", "memory_limit", "timeout"];
     check_keys(r, v, "", &TOP_KEYS, &secure, &placed);
     for (key, holds) in [
@@ -129,6 +131,7 @@ fn check_top_level(r: &mut Reader<'_>, v: &Value) {
         ("sandbox", "the limits of untrusted code"),
         ("grants", "the capability grants"),
         ("packages", "the signature policy of skill packages"),
+        ("platform", "the outbound relay switch"),
     ] {
         if v.get(key).is_some_and(Value::is_null) {
             r.warn(
