@@ -37,6 +37,7 @@ mod liveness;
 mod loaded;
 mod metrics;
 mod metrics_receipts;
+pub mod outbound;
 pub mod plan;
 pub mod python;
 pub mod receipt;
