@@ -210,3 +210,51 @@ async fn the_socket_needs_the_workspace_token() {
     // The socket is served once the upgrade completes, after the 101.
     wait_for("the accepted socket", || platform.relay_connections("ws-x") == 1).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_the_in_flight_cap_answer_503_and_headers_are_relayed() {
+    use molecule_runtime::outbound::{OutboundRelay, RelayOptions};
+    let platform = FakePlatform::start().await;
+    let token = platform.provision("ws-cap", "Cap", None);
+    let caller_token = platform.provision(CALLER, "Caller", None);
+    let client = molecule_platform::PlatformClient::builder(platform.url(), "ws-cap")
+        .env_token(Some(token))
+        .build()
+        .unwrap();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let held = gate.clone();
+    // Answers with the caller and bearer it saw, once the gate opens.
+    let router = axum::Router::new().fallback(move |h: axum::http::HeaderMap| {
+        let held = held.clone();
+        async move {
+            let _permit = held.acquire().await;
+            let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            format!("{} {}", get("x-workspace-id"), get("authorization"))
+        }
+    });
+    let options = RelayOptions {
+        max_in_flight: 1,
+        ..RelayOptions::default()
+    };
+    let relay = OutboundRelay::spawn(client, router, options).unwrap();
+    wait_for("the relay socket", || platform.relay_connected("ws-cap")).await;
+    let post = || {
+        reqwest::Client::new()
+            .post(format!("{}/workspaces/ws-cap/a2a", platform.url()))
+            .bearer_auth(&caller_token)
+            .header("X-Workspace-ID", CALLER)
+            .body("{}")
+            .send()
+    };
+    let first = tokio::spawn(post());
+    wait_for("the first request in flight", || relay.stats().relayed() == 1).await;
+    let second = post().await.unwrap();
+    assert_eq!(second.status(), 503);
+    assert_eq!(second.headers()["retry-after"], "1");
+    assert_eq!(relay.stats().refused(), 1);
+    gate.add_permits(1);
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), 200);
+    let secret = platform.inbound_secret_of("ws-cap").unwrap();
+    assert_eq!(first.text().await.unwrap(), format!("{CALLER} Bearer {secret}"));
+}
