@@ -87,7 +87,10 @@ async fn the_python_sdk_reaches_a_workspace_behind_nat_through_the_platform() {
     let (platform, token, ws) = setup(dir.path()).await;
     let registered = platform.workspace(ID).unwrap()["url"].clone();
     assert!(
-        !registered.as_str().unwrap().contains(&ws.addr.port().to_string()),
+        !registered
+            .as_str()
+            .unwrap()
+            .contains(&ws.addr.port().to_string()),
         "the platform must not know the workspace's own port: {registered}"
     );
     let script = repo_root().join("tests/python/relay_client_check.py");
@@ -108,7 +111,10 @@ async fn the_python_sdk_reaches_a_workspace_behind_nat_through_the_platform() {
     );
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines[0], "OK send TASK_STATE_COMPLETED echo: hello", "{stdout}");
+    assert_eq!(
+        lines[0], "OK send TASK_STATE_COMPLETED echo: hello",
+        "{stdout}"
+    );
     assert!(
         lines[1].starts_with("OK stream events=")
             && lines[1].ends_with("first=task TASK_STATE_COMPLETED echo: stream me"),
@@ -163,14 +169,21 @@ async fn oversized_bodies_and_frames_are_refused() {
     assert_eq!(resp.status(), 413);
     assert_eq!(ws.outbound().unwrap().relayed(), 0);
     // A frame over the limit ends that socket (close 1009); the workspace connects again.
-    let frame = format!(r#"{{"type":"cancel","id":"{}"}}"#, "x".repeat(MAX_FRAME_BYTES));
+    let frame = format!(
+        r#"{{"type":"cancel","id":"{}"}}"#,
+        "x".repeat(MAX_FRAME_BYTES)
+    );
     assert!(platform.relay_send_raw(ID, frame));
     wait_for("a reconnection after the oversized frame", || {
         platform.relay_connections(ID) == 2 && platform.relay_connected(ID)
     })
     .await;
     let (status, reply) = send(&platform, &token, "still here").await;
-    assert_eq!((status, answer(&reply)), (200, "echo: still here"), "{reply}");
+    assert_eq!(
+        (status, answer(&reply)),
+        (200, "echo: still here"),
+        "{reply}"
+    );
     // An invalid frame is dropped without ending the socket.
     assert!(platform.relay_send_raw(ID, r#"{"type":"nope"}"#.into()));
     let (status, _) = send(&platform, &token, "and here").await;
@@ -182,7 +195,10 @@ async fn oversized_bodies_and_frames_are_refused() {
 
 /// Opens the relay socket by hand: the handshake's HTTP status (101 when accepted).
 async fn handshake(platform: &FakePlatform, id: &str, token: Option<&str>) -> u16 {
-    let url = format!("{}/workspaces/{id}/connect", platform.url().replacen("http", "ws", 1));
+    let url = format!(
+        "{}/workspaces/{id}/connect",
+        platform.url().replacen("http", "ws", 1)
+    );
     let mut req = url.into_client_request().unwrap();
     req.headers_mut()
         .insert("x-workspace-id", id.parse().unwrap());
@@ -208,7 +224,10 @@ async fn the_socket_needs_the_workspace_token() {
     assert_eq!(platform.relay_connections("ws-x"), 0);
     assert_eq!(handshake(&platform, "ws-x", Some(&own)).await, 101);
     // The socket is served once the upgrade completes, after the 101.
-    wait_for("the accepted socket", || platform.relay_connections("ws-x") == 1).await;
+    wait_for("the accepted socket", || {
+        platform.relay_connections("ws-x") == 1
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +247,12 @@ async fn requests_over_the_in_flight_cap_answer_503_and_headers_are_relayed() {
         let held = held.clone();
         async move {
             let _permit = held.acquire().await;
-            let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let get = |k: &str| {
+                h.get(k)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            };
             format!("{} {}", get("x-workspace-id"), get("authorization"))
         }
     });
@@ -247,7 +271,10 @@ async fn requests_over_the_in_flight_cap_answer_503_and_headers_are_relayed() {
             .send()
     };
     let first = tokio::spawn(post());
-    wait_for("the first request in flight", || relay.stats().relayed() == 1).await;
+    wait_for("the first request in flight", || {
+        relay.stats().relayed() == 1
+    })
+    .await;
     let second = post().await.unwrap();
     assert_eq!(second.status(), 503);
     assert_eq!(second.headers()["retry-after"], "1");
@@ -256,5 +283,8 @@ async fn requests_over_the_in_flight_cap_answer_503_and_headers_are_relayed() {
     let first = first.await.unwrap().unwrap();
     assert_eq!(first.status(), 200);
     let secret = platform.inbound_secret_of("ws-cap").unwrap();
-    assert_eq!(first.text().await.unwrap(), format!("{CALLER} Bearer {secret}"));
+    assert_eq!(
+        first.text().await.unwrap(),
+        format!("{CALLER} Bearer {secret}")
+    );
 }

@@ -45,8 +45,8 @@ pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{Env, DEFAULT_CONFIG_PATH, DEFAULT_PLUGINS_DIR, DEFAULT_SMOKE_TIMEOUT_SECS};
 pub use extended_card::{ExtendedCardConfig, ExtendedSkill};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
-pub use outbound::{outbound_mode, PlatformConfig, OUTBOUND_VAR};
 pub use log_level::{LogLevel, DEFAULT_LOG_LEVEL, LOG_LEVELS};
+pub use outbound::{outbound_mode, PlatformConfig, OUTBOUND_VAR};
 pub use packages::{
     is_package_reference, is_pinned, package_skill_id, PackagesConfig, SignaturePolicy,
 };

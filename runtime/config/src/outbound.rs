@@ -59,14 +59,16 @@ pub fn outbound_mode(env: &Env, config: &WorkspaceConfig) -> Result<bool, String
     let file = config.config_dir.join("config.yaml");
     let var = match env.vars.get(OUTBOUND_VAR).filter(|v| !v.is_empty()) {
         None => None,
-        Some(raw) => Some(parse_flag(raw).filter(|_| !raw.trim().is_empty()).ok_or_else(
-            || {
-                format!(
-                    "environment: {OUTBOUND_VAR} is {:?}; use 1/true/yes/on or 0/false/no/off",
-                    crate::escape_text(raw)
-                )
-            },
-        )?),
+        Some(raw) => Some(
+            parse_flag(raw)
+                .filter(|_| !raw.trim().is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "environment: {OUTBOUND_VAR} is {:?}; use 1/true/yes/on or 0/false/no/off",
+                        crate::escape_text(raw)
+                    )
+                })?,
+        ),
     };
     match (var, config.platform.outbound) {
         (Some(e), Some(c)) if e != c => Err(format!(

@@ -59,7 +59,11 @@ pub fn preflight(
     check_model(&mut report, env, config);
     check_platform(&mut report, env);
     match crate::outbound_mode(env, config) {
-        Ok(true) => report.push(Status::Pass, "outbound", "on: A2A also served over the platform relay"),
+        Ok(true) => report.push(
+            Status::Pass,
+            "outbound",
+            "on: A2A also served over the platform relay",
+        ),
         Ok(false) => {}
         Err(e) => report.push(Status::Fail, "outbound", e),
     }

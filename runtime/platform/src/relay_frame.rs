@@ -216,7 +216,11 @@ pub fn encode_body(bytes: &[u8]) -> (Option<String>, Option<String>) {
         return (None, None);
     }
     match std::str::from_utf8(bytes) {
-        Ok(s) if !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => {
+        Ok(s)
+            if !s
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
             (Some(s.to_owned()), None)
         }
         _ => (
@@ -280,7 +284,9 @@ pub fn pick_headers<'a>(
             continue;
         }
         if let Ok(v) = std::str::from_utf8(value) {
-            if v.chars().all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic()) {
+            if v.chars()
+                .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic())
+            {
                 out.insert(name, v.to_owned());
             }
         }
@@ -303,10 +309,7 @@ mod tests {
             b64: None,
         };
         assert_eq!(Frame::parse(&f.to_text()), Ok(f));
-        let big = format!(
-            r#"{{"type":"end","id":"{}"}}"#,
-            "x".repeat(MAX_FRAME_BYTES)
-        );
+        let big = format!(r#"{{"type":"end","id":"{}"}}"#, "x".repeat(MAX_FRAME_BYTES));
         assert!(matches!(Frame::parse(&big), Err(FrameError::TooLarge(_))));
         for bad in [
             r#"{"type":"end","id":""}"#,
@@ -338,6 +341,9 @@ mod tests {
         assert_eq!(joined, text.as_bytes());
         let (t, b) = encode_body(&[0, 159, 1]);
         assert_eq!(t, None);
-        assert_eq!(decode_body(None, b.as_deref()).expect("b64"), vec![0, 159, 1]);
+        assert_eq!(
+            decode_body(None, b.as_deref()).expect("b64"),
+            vec![0, 159, 1]
+        );
     }
 }

@@ -57,7 +57,12 @@ pub(super) async fn dispatch(router: Router, frame: Frame, out: mpsc::Sender<Fra
             }
             Err(e) => {
                 let message = escape(&e.to_string());
-                let _ = out.send(Frame::Error { id: id.clone(), message }).await;
+                let _ = out
+                    .send(Frame::Error {
+                        id: id.clone(),
+                        message,
+                    })
+                    .await;
                 return id;
             }
         }

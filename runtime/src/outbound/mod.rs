@@ -129,7 +129,9 @@ pub fn connect_url(platform_url: &str, id: &str) -> anyhow::Result<String> {
     };
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if id.is_empty() || !id.chars().all(plain) {
-        anyhow::bail!("WORKSPACE_ID must be letters, digits, `-`, `_` or `.` for the outbound relay");
+        anyhow::bail!(
+            "WORKSPACE_ID must be letters, digits, `-`, `_` or `.` for the outbound relay"
+        );
     }
     let path = molecule_platform::relay_frame::CONNECT_PATH.replace("{id}", id);
     Ok(format!("{ws}{path}"))

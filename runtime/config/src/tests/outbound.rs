@@ -38,9 +38,15 @@ fn unusable_values_and_near_misses_are_errors_naming_the_file_and_key() {
         assert_eq!(c.platform.outbound, None, "{yaml}");
     }
     let near = parse("platform:\n  Outbond: true\n");
-    assert!(!near.errors.is_empty(), "a near miss of outbound is an error");
+    assert!(
+        !near.errors.is_empty(),
+        "a near miss of outbound is an error"
+    );
     let section = parse("platform: true\n");
     error(&section, "platform");
     let top = parse("Platform:\n  outbound: true\n");
-    assert!(!top.errors.is_empty(), "a near miss of the section is an error");
+    assert!(
+        !top.errors.is_empty(),
+        "a near miss of the section is an error"
+    );
 }

@@ -8,6 +8,7 @@
 //! real workspaces can delegate through it, or through the socket a workspace behind NAT opened
 //! (`GET /workspaces/{id}/connect`, the outbound relay: `relay.rs`). The server stops when the [`FakePlatform`] drops.
 
+mod auth;
 mod faults;
 mod net;
 mod relay;

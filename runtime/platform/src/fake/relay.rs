@@ -13,11 +13,10 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::{Message, WebSocket};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use axum::response::Response;
 use tokio::sync::{mpsc, Notify};
 
+use super::auth::err;
 use crate::relay_frame::{
     decode_body, pick_headers, Frame, MAX_FRAME_BYTES, MAX_REQUEST_BODY, RELAYED_REQUEST_HEADERS,
     RELAYED_RESPONSE_HEADERS,
@@ -53,7 +52,12 @@ impl Relays {
     }
     /// Sockets `id` opened so far.
     pub(crate) fn opened(&self, id: &str) -> usize {
-        self.opened.lock().expect("relays").get(id).copied().unwrap_or(0)
+        self.opened
+            .lock()
+            .expect("relays")
+            .get(id)
+            .copied()
+            .unwrap_or(0)
     }
     /// Whether `id` has a live socket.
     pub(crate) fn connected(&self, id: &str) -> bool {
@@ -80,7 +84,7 @@ pub(crate) async fn connect(
     axum::extract::Path(id): axum::extract::Path<String>,
     ws: axum::extract::ws::WebSocketUpgrade,
 ) -> Response {
-    if let Err(r) = super::routes::authed_as(&sh, &h, &id) {
+    if let Err(r) = super::auth::authed_as(&sh, &h, &id) {
         return r;
     }
     ws.max_message_size(MAX_FRAME_BYTES)
@@ -167,13 +171,12 @@ impl Drop for PendingGuard {
             let cancel = Frame::Cancel {
                 id: self.id.clone(),
             };
-            let _ = self.conn.out.try_send(Message::Text(cancel.to_text().into()));
+            let _ = self
+                .conn
+                .out
+                .try_send(Message::Text(cancel.to_text().into()));
         }
     }
-}
-
-fn err(status: StatusCode, msg: &str) -> Response {
-    (status, Json(json!({ "error": msg }))).into_response()
 }
 
 /// Relays an A2A request from `caller` to `peer` through its socket, presenting the peer's

@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::auth::{authed, authed_as, bearer, err};
 use super::state::{mint, now_rfc3339, parse, PeerMode, RecordedCall, WsRecord};
 use super::Shared;
 
@@ -82,52 +83,6 @@ async fn record(AxState(sh): S, req: Request, next: Next) -> Response {
     call.status = resp.status().as_u16();
     sh.state.lock().expect("fake state").calls.push(call);
     resp
-}
-
-fn err(status: StatusCode, msg: &str) -> Response {
-    (status, Json(json!({ "error": msg }))).into_response()
-}
-
-fn bearer(h: &HeaderMap) -> Option<String> {
-    h.get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::to_string)
-}
-
-/// The calling workspace, authenticated: `X-Workspace-ID` plus its bearer token.
-fn authed(sh: &Shared, h: &HeaderMap) -> Result<String, Response> {
-    let caller = h
-        .get("x-workspace-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "missing X-Workspace-ID"))?;
-    let token = bearer(h).ok_or_else(|| err(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
-    let st = sh.state.lock().expect("fake state");
-    match st.workspaces.get(&caller).and_then(|w| w.token.as_ref()) {
-        Some(t) if *t == token => Ok(caller),
-        Some(_) => Err(err(
-            StatusCode::UNAUTHORIZED,
-            "wrong token for this workspace",
-        )),
-        None => Err(err(
-            StatusCode::UNAUTHORIZED,
-            "workspace has no token: register first",
-        )),
-    }
-}
-
-/// Like [`authed`], and the caller must be `id` itself.
-pub(super) fn authed_as(sh: &Shared, h: &HeaderMap, id: &str) -> Result<(), Response> {
-    let caller = authed(sh, h)?;
-    if caller != id {
-        return Err(err(
-            StatusCode::FORBIDDEN,
-            "a workspace may only act on itself",
-        ));
-    }
-    Ok(())
 }
 
 fn body_json(b: &Bytes) -> Result<Value, Response> {
