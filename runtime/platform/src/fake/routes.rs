@@ -322,15 +322,17 @@ async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -
     let Some((url, secret)) = target.filter(|(u, _)| !u.is_empty()) else {
         return err(StatusCode::BAD_GATEWAY, "peer has no registered URL");
     };
-    let sent = sh
+    let mut req = sh
         .http
         .post(&url)
         .bearer_auth(secret)
         .header("x-workspace-id", caller)
-        .header("content-type", "application/json")
-        .body(b)
-        .send()
-        .await;
+        .header("content-type", "application/json");
+    // The protocol version travels with the message (the relay keeps it too).
+    if let Some(v) = h.get("a2a-version") {
+        req = req.header("a2a-version", v);
+    }
+    let sent = req.body(b).send().await;
     match sent {
         Ok(r) => {
             let status =
