@@ -288,3 +288,29 @@ async fn requests_over_the_in_flight_cap_answer_503_and_headers_are_relayed() {
         format!("{CALLER} Bearer {secret}")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_platform_is_dialed_over_tls_and_retried() {
+    use molecule_runtime::outbound::{OutboundRelay, RelayOptions};
+    use tokio::io::AsyncReadExt;
+    // A TCP listener that reads the first bytes and hangs up: no TLS server, so every attempt
+    // fails after the ClientHello and the relay must try again (its task alive).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let client = molecule_platform::PlatformClient::builder(url, "ws-tls")
+        .env_token(Some("token".into()))
+        .build()
+        .unwrap();
+    let relay = OutboundRelay::spawn(client, axum::Router::new(), RelayOptions::default()).unwrap();
+    for attempt in 0..2 {
+        let accepted = tokio::time::timeout(Duration::from_secs(20), listener.accept()).await;
+        let (mut socket, _) = accepted.expect("the relay dials").unwrap();
+        let mut first = [0u8; 1];
+        socket.read_exact(&mut first).await.unwrap();
+        assert_eq!(
+            first[0], 0x16,
+            "attempt {attempt} opens with a TLS handshake record"
+        );
+    }
+    assert_eq!(relay.stats().connects(), 0);
+}

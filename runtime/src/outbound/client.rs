@@ -47,9 +47,20 @@ pub(super) async fn run(relay: Relay) {
     }
 }
 
+/// Installs rustls' `ring` provider as the process default, once (rustls is built with more
+/// than one provider in this process, so `wss://` would otherwise have none to pick); a
+/// provider installed first by another part of the process is kept.
+fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// Opens one socket: `Authorization: Bearer <token>` and `X-Workspace-ID`, frames capped at
 /// `MAX_FRAME_BYTES`.
 async fn connect(relay: &Relay) -> Result<session::Socket, String> {
+    install_tls_provider();
     let token = relay
         .platform
         .tokens()
