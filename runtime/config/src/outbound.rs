@@ -8,6 +8,7 @@ use serde_yaml::Value;
 
 use crate::keys::check_keys;
 use crate::lenient::{describe, parse_flag, Reader};
+use crate::report::{PreflightReport, Status};
 use crate::{Env, WorkspaceConfig};
 
 /// The variable that turns the outbound relay on (`1/true/yes/on`) or off (`0/false/no/off`).
@@ -78,5 +79,28 @@ pub fn outbound_mode(env: &Env, config: &WorkspaceConfig) -> Result<bool, String
         )),
         (Some(v), _) | (None, Some(v)) => Ok(v),
         (None, None) => Ok(false),
+    }
+}
+
+/// Preflight check `outbound`: PASS when the relay is on with a platform; FAIL when the
+/// variable is not a flag, the variable and the key disagree, or the relay is on without
+/// `PLATFORM_URL`; nothing when it is off.
+pub(crate) fn check_outbound(report: &mut PreflightReport, env: &Env, config: &WorkspaceConfig) {
+    match (outbound_mode(env, config), &env.platform_url) {
+        (Ok(true), Some(url)) => report.push(
+            Status::Pass,
+            "outbound",
+            format!("on: A2A also served over the relay socket of {url}"),
+        ),
+        (Ok(true), None) => report.push(
+            Status::Fail,
+            "outbound",
+            format!(
+                "{OUTBOUND_VAR} / platform.outbound is on but PLATFORM_URL is not set: the \
+                 relay needs a platform"
+            ),
+        ),
+        (Ok(false), _) => {}
+        (Err(e), _) => report.push(Status::Fail, "outbound", e),
     }
 }

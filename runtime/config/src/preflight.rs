@@ -58,15 +58,7 @@ pub fn preflight(
     check_guest_memory(&mut report, config);
     check_model(&mut report, env, config);
     check_platform(&mut report, env);
-    match crate::outbound_mode(env, config) {
-        Ok(true) => report.push(
-            Status::Pass,
-            "outbound",
-            "on: A2A also served over the platform relay",
-        ),
-        Ok(false) => {}
-        Err(e) => report.push(Status::Fail, "outbound", e),
-    }
+    crate::outbound::check_outbound(&mut report, env, config);
     check_files(&mut report, config, config_dir);
     check_skills(&mut report, config, config_dir);
     check_plugins(&mut report, env, config, config_dir);

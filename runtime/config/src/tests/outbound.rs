@@ -50,3 +50,23 @@ fn unusable_values_and_near_misses_are_errors_naming_the_file_and_key() {
         "a near miss of the section is an error"
     );
 }
+
+#[test]
+fn preflight_fails_on_a_clash_and_on_a_relay_without_a_platform() {
+    use crate::{preflight, Status};
+    let on = parse("platform:\n  outbound: true\n");
+    let status = |env: &Env| {
+        let report = preflight(env, &on, &[], std::path::Path::new("/cfg"));
+        let check = report.checks.iter().find(|c| c.name == "outbound").cloned();
+        check.map(|c| (c.status, c.detail))
+    };
+    let (s, detail) = status(&no_env()).expect("an outbound check");
+    assert_eq!(s, Status::Fail);
+    assert!(detail.contains("PLATFORM_URL"), "{detail}");
+    let platform = Env::from_pairs([("PLATFORM_URL", "http://p"), (OUTBOUND_VAR, "off")]);
+    let (s, detail) = status(&platform).expect("an outbound check");
+    assert_eq!(s, Status::Fail);
+    assert!(detail.contains("platform.outbound"), "{detail}");
+    let agree = Env::from_pairs([("PLATFORM_URL", "http://p"), (OUTBOUND_VAR, "on")]);
+    assert_eq!(status(&agree).map(|(s, _)| s), Some(Status::Pass));
+}
