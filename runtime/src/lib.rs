@@ -39,6 +39,7 @@ mod loaded;
 pub mod mcp;
 mod metrics;
 mod metrics_receipts;
+pub mod outbound;
 pub mod plan;
 pub mod python;
 pub mod receipt;

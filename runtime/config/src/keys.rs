@@ -9,7 +9,7 @@ use crate::key_path::join;
 use crate::lenient::{describe, Reader};
 
 /// The keys read at the top level of config.yaml.
-pub(crate) const TOP_KEYS: [&str; 28] = [
+pub(crate) const TOP_KEYS: [&str; 29] = [
     "name",
     "description",
     "role",
@@ -38,6 +38,7 @@ pub(crate) const TOP_KEYS: [&str; 28] = [
     "approval",
     "uploads",
     "mcp",
+    "platform",
 ];
 
 /// Security settings that are read only in some places, and where.

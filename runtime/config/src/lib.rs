@@ -25,6 +25,7 @@ mod keys;
 mod lenient;
 mod log_level;
 mod mcp;
+mod outbound;
 mod packages;
 mod plugins;
 mod preflight;
@@ -57,6 +58,7 @@ pub use extended_card::{ExtendedCardConfig, ExtendedSkill};
 pub use grants_config::{CapabilityRequest, Grant, GrantsConfig};
 pub use log_level::{LogLevel, DEFAULT_LOG_LEVEL, LOG_LEVELS};
 pub use mcp::McpConfig;
+pub use outbound::{outbound_mode, PlatformConfig, OUTBOUND_VAR};
 pub use packages::{
     is_package_reference, is_pinned, package_skill_id, PackagesConfig, SignaturePolicy,
 };

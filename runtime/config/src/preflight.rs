@@ -73,6 +73,7 @@ pub fn preflight(
     check_guest_memory(&mut report, config);
     check_model(&mut report, env, config);
     check_platform(&mut report, env);
+    crate::outbound::check_outbound(&mut report, env, config);
     check_files(&mut report, config, config_dir);
     check_skills(&mut report, config, config_dir);
     check_plugins(&mut report, env, config, config_dir);

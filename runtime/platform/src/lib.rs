@@ -12,6 +12,7 @@
 //! - [`CardUpdates`]: `update-card` in the background; [`InboundSecretFile`]: the platform's
 //!   inbound secret kept across restarts.
 //! - [`InitialPrompt`] and [`IdleLoop`]: startup steps 15 and 16.
+//! - [`relay_frame`]: the frames of the outbound relay (workspaces behind NAT).
 //! - `fake` (feature `fake`): an in-process fake platform for tests and local experiments.
 
 mod a2a;
@@ -25,6 +26,7 @@ mod heartbeat;
 mod heartbeat_run;
 mod inbound;
 mod prompts;
+pub mod relay_frame;
 mod reporter;
 mod summary;
 mod token;

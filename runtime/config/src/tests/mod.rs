@@ -10,6 +10,7 @@ mod fail_closed;
 mod grants;
 mod hostile;
 mod log_level;
+mod outbound;
 mod packages;
 mod plugins;
 mod preflight;

@@ -119,6 +119,8 @@ pub struct WorkspaceConfig {
     pub approval: ApprovalConfig,
     /// `uploads`: limits on the files A2A clients send (fail closed).
     pub uploads: crate::uploads::UploadsConfig,
+    /// `platform`: the outbound relay switch (see [`crate::outbound_mode`]).
+    pub platform: crate::PlatformConfig,
     /// Everything that fell back to a default, in file order.
     pub warnings: Vec<Warning>,
     /// Problems that must stop the workspace; preflight FAILs on each (check `config`). Either

@@ -78,6 +78,7 @@ impl WorkspaceConfig {
         let packages = PackagesConfig::read(&mut r, field(v, "packages"), config_dir);
         let approval = ApprovalConfig::read(&mut r, field(v, "approval"));
         let uploads = crate::uploads::UploadsConfig::read(&mut r, field(v, "uploads"));
+        let platform = crate::outbound::PlatformConfig::read(&mut r, field(v, "platform"));
         check_top_level(&mut r, v);
         let (warnings, errors) = (r.warnings, r.errors);
 
@@ -124,6 +125,7 @@ impl WorkspaceConfig {
             packages,
             approval,
             uploads,
+            platform,
             warnings,
             errors,
         }
@@ -133,7 +135,7 @@ impl WorkspaceConfig {
 /// Unknown and misplaced top-level keys, empty security sections, and security settings
 /// nested where they are never read.
 fn check_top_level(r: &mut Reader<'_>, v: &Value) {
-    let secure = ["a2a", "sandbox", "grants", "packages", "approval", "mcp"];
+    let secure = ["a2a", "sandbox", "grants", "packages", "approval", "mcp", "platform"];
     let placed = ["inbound_secret", "memory_limit", "timeout"];
     check_keys(r, v, "", &TOP_KEYS, &secure, &placed);
     for (key, holds) in [
@@ -142,6 +144,7 @@ fn check_top_level(r: &mut Reader<'_>, v: &Value) {
         ("grants", "the capability grants"),
         ("packages", "the signature policy of skill packages"),
         ("approval", "the tools that need a human's approval"),
+        ("platform", "the outbound relay switch"),
     ] {
         if v.get(key).is_some_and(Value::is_null) {
             r.warn(

@@ -65,6 +65,10 @@ async fn main() {
         "a custom"
     };
     println!("  admin token for POST /workspaces: {custom} one (see --admin-token)");
+    println!(
+        "  workspaces behind NAT: MOLECULE_OUTBOUND=1 opens {}/workspaces/{{id}}/connect",
+        fake.url().replacen("http", "ws", 1)
+    );
     let mut seen = 0usize;
     loop {
         tokio::select! {

@@ -5,10 +5,13 @@
 //! the next N calls, go down (connections cut), forget a workspace or everything (a restart
 //! with empty state: calls answer 401 "register first"), answer one status to every call,
 //! hang or slow down every call ([`Fault`]), queue or refuse A2A messages. It proxies `POST /workspaces/{peer}/a2a` to the peer's registered URL, so two
-//! real workspaces can delegate through it. The server stops when the [`FakePlatform`] drops.
+//! real workspaces can delegate through it, or through the socket a workspace behind NAT opened
+//! (`GET /workspaces/{id}/connect`, the outbound relay: `relay.rs`). The server stops when the [`FakePlatform`] drops.
 
+mod auth;
 mod faults;
 mod net;
+mod relay;
 mod routes;
 mod state;
 
@@ -33,6 +36,7 @@ pub(crate) struct Shared {
     pub admin_token: String,
     pub http: reqwest::Client,
     pub base_url: String,
+    pub relays: relay::Relays,
 }
 
 /// A running fake platform.
@@ -74,6 +78,7 @@ impl FakePlatform {
                 .build()
                 .expect("HTTP client"),
             base_url: format!("http://{addr}"),
+            relays: relay::Relays::default(),
         });
         let app = routes::router(shared.clone());
         let gated = net::GatedListener {
@@ -266,5 +271,23 @@ impl FakePlatform {
     /// A2A to `peer` is proxied to its registered URL again (the default).
     pub fn proxy_a2a(&self, peer: &str) {
         self.with(|s| s.a2a_mode.remove(peer));
+    }
+
+    /// WebSockets `id` has opened to the relay so far (`GET /workspaces/{id}/connect`).
+    pub fn relay_connections(&self, id: &str) -> usize {
+        self.shared.relays.opened(id)
+    }
+    /// Whether `id` has a live relay socket.
+    pub fn relay_connected(&self, id: &str) -> bool {
+        self.shared.relays.connected(id)
+    }
+    /// Cuts `id`'s relay socket without a close frame (requests on it break off); false when
+    /// it has none.
+    pub fn cut_relay(&self, id: &str) -> bool {
+        self.shared.relays.cut(id)
+    }
+    /// Sends `text` as one raw text message on `id`'s relay socket; false when it has none.
+    pub fn relay_send_raw(&self, id: &str, text: String) -> bool {
+        self.shared.relays.send_raw(id, text)
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP routes of the fake platform. Auth: every call must carry `X-Workspace-ID` and the
 //! bearer token minted for that workspace, except the first registration of a workspace
 //! (no token yet; the admin token is also accepted) and `POST /workspaces` (admin token).
+//! A2A to a workspace connected over the outbound relay goes through its socket (`relay.rs`).
 
 // Handlers return early with a ready `Response`; boxing it buys nothing in a test server.
 #![allow(clippy::result_large_err)]
@@ -18,6 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::auth::{authed, authed_as, bearer, err};
 use super::state::{mint, now_rfc3339, parse, PeerMode, RecordedCall, WsRecord};
 use super::Shared;
 
@@ -33,6 +35,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/workspaces", post(create))
         .route("/workspaces/{id}", get(workspace))
         .route("/workspaces/{id}/a2a", post(a2a))
+        .route("/workspaces/{id}/connect", get(super::relay::connect))
         .route("/workspaces/{id}/activity", post(activity))
         .route(
             "/workspaces/{id}/memories",
@@ -80,52 +83,6 @@ async fn record(AxState(sh): S, req: Request, next: Next) -> Response {
     call.status = resp.status().as_u16();
     sh.state.lock().expect("fake state").calls.push(call);
     resp
-}
-
-fn err(status: StatusCode, msg: &str) -> Response {
-    (status, Json(json!({ "error": msg }))).into_response()
-}
-
-fn bearer(h: &HeaderMap) -> Option<String> {
-    h.get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::to_string)
-}
-
-/// The calling workspace, authenticated: `X-Workspace-ID` plus its bearer token.
-fn authed(sh: &Shared, h: &HeaderMap) -> Result<String, Response> {
-    let caller = h
-        .get("x-workspace-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "missing X-Workspace-ID"))?;
-    let token = bearer(h).ok_or_else(|| err(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
-    let st = sh.state.lock().expect("fake state");
-    match st.workspaces.get(&caller).and_then(|w| w.token.as_ref()) {
-        Some(t) if *t == token => Ok(caller),
-        Some(_) => Err(err(
-            StatusCode::UNAUTHORIZED,
-            "wrong token for this workspace",
-        )),
-        None => Err(err(
-            StatusCode::UNAUTHORIZED,
-            "workspace has no token: register first",
-        )),
-    }
-}
-
-/// Like [`authed`], and the caller must be `id` itself.
-fn authed_as(sh: &Shared, h: &HeaderMap, id: &str) -> Result<(), Response> {
-    let caller = authed(sh, h)?;
-    if caller != id {
-        return Err(err(
-            StatusCode::FORBIDDEN,
-            "a workspace may only act on itself",
-        ));
-    }
-    Ok(())
 }
 
 fn body_json(b: &Bytes) -> Result<Value, Response> {
@@ -357,18 +314,25 @@ async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -
         }
         None => {}
     }
+    if let Some((_, secret)) = &target {
+        if let Some(r) = super::relay::forward(&sh, &peer, &caller, secret, &h, b.clone()).await {
+            return r;
+        }
+    }
     let Some((url, secret)) = target.filter(|(u, _)| !u.is_empty()) else {
         return err(StatusCode::BAD_GATEWAY, "peer has no registered URL");
     };
-    let sent = sh
+    let mut req = sh
         .http
         .post(&url)
         .bearer_auth(secret)
         .header("x-workspace-id", caller)
-        .header("content-type", "application/json")
-        .body(b)
-        .send()
-        .await;
+        .header("content-type", "application/json");
+    // The protocol version travels with the message (the relay keeps it too).
+    if let Some(v) = h.get("a2a-version") {
+        req = req.header("a2a-version", v);
+    }
+    let sent = req.body(b).send().await;
     match sent {
         Ok(r) => {
             let status =

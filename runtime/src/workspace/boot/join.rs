@@ -1,11 +1,14 @@
 //! Boot stage 7, the platform: once the server exists the workspace joins — it requires the
 //! inbound secret saved by the last run at once, and registers (an external workspace with its
 //! admin token the first time), heartbeats, follows the inbound secret and pulls its secrets in
-//! the background (see `workspace::platform`), so nothing local waits on the platform.
+//! the background (see `workspace::platform`), so nothing local waits on the platform. With
+//! the outbound relay on (`MOLECULE_OUTBOUND` / `platform.outbound`) it also opens the relay
+//! socket (`crate::outbound`), in the background too.
 
 use super::open::Opened;
 use super::serve::Server;
 use super::skills_and_card::Skills;
+use crate::outbound::{OutboundRelay, RelayOptions};
 use crate::plan::Plan;
 use crate::workspace::platform::{join, platform_card, JoinOptions, PlatformLink};
 use crate::workspace::platform_secrets::SecretsSink;
@@ -47,4 +50,27 @@ pub(super) fn join_platform(
         },
     )
     .map(Some)
+}
+
+/// The outbound relay serving `server`'s A2A router over the platform's socket, when
+/// `MOLECULE_OUTBOUND` / config.yaml `platform.outbound` turn it on.
+///
+/// # Errors
+/// The variable and the key disagree or the variable is not a flag (preflight FAILs on the
+/// same), the relay is on without `PLATFORM_URL`, or the platform URL is not HTTP(S).
+pub(super) fn outbound_relay(
+    plan: &Plan,
+    opened: &Opened,
+    server: &Server,
+) -> anyhow::Result<Option<OutboundRelay>> {
+    if !molecule_config::outbound_mode(&plan.env, &plan.config).map_err(anyhow::Error::msg)? {
+        return Ok(None);
+    }
+    let Some(client) = opened.platform.clone() else {
+        anyhow::bail!(
+            "{} / platform.outbound is on but PLATFORM_URL is not set: the relay needs a platform",
+            molecule_config::OUTBOUND_VAR
+        );
+    };
+    OutboundRelay::spawn(client, server.a2a.router(), RelayOptions::default()).map(Some)
 }

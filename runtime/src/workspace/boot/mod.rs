@@ -30,7 +30,7 @@ use crate::workspace::platform::PlatformLink;
 use crate::workspace::policy::LateValues;
 use crate::workspace::reload::{watch_skills, FolderWatcher, DEBOUNCE};
 use crate::workspace::skills::SkillRegistry;
-use join::join_platform;
+use join::{join_platform, outbound_relay};
 use open::open_stores_and_platform;
 use serve::{a2a_server, fail_leftover_tasks, grpc_listener, start_grpc, start_serving, Ready};
 use skills_and_card::{card_from_folders, check_gated_tools, load_skills};
@@ -64,6 +64,7 @@ pub struct RunningWorkspace {
     _watchers: Vec<FolderWatcher>,
     _card_task: JoinHandle<()>,
     _platform: Option<PlatformLink>,
+    outbound: Option<crate::outbound::OutboundRelay>,
 }
 
 /// Boots the workspace described by `plan`, serving on `listener`.
@@ -96,6 +97,7 @@ pub async fn boot(
     let grpc = grpc_listener(&plan, &server, addr, &skills.card.info.url).await?;
     let grpc_addr = grpc.as_ref().map(TcpListener::local_addr).transpose()?;
     let link = join_platform(&plan, &opened, &skills, &server, secrets)?;
+    let outbound = outbound_relay(&plan, &opened, &server)?;
     fail_leftover_tasks(&server).await;
     let (prompt_watcher, card_task) = follow_changes(&plan, &skills, link.as_ref(), &server)?;
     watchers.push(prompt_watcher);
@@ -124,6 +126,7 @@ pub async fn boot(
         _watchers: watchers,
         _card_task: card_task,
         _platform: link,
+        outbound,
     })
 }
 
@@ -136,6 +139,14 @@ fn cli_executor(plan: &Plan, cli: &molecule_config::CliConfig) -> Result<Ready, 
         "runtime: cli — tasks run this NATIVE program (granted in runtime_config), outside the wasm sandbox"
     );
     Ok(Ready::Cli(crate::cli_agent::CliExecutor::new(spec)))
+}
+
+impl RunningWorkspace {
+    /// The outbound relay's counters (connections, relayed and refused requests), when the
+    /// relay is on.
+    pub fn outbound(&self) -> Option<&crate::outbound::RelayStats> {
+        self.outbound.as_ref().map(|r| r.stats())
+    }
 }
 
 /// Applies `sandbox.admission.*` to the engine every call of this workspace runs on.

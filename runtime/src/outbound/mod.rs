@@ -1,0 +1,157 @@
+//! The outbound relay: a workspace behind NAT (no inbound port reachable) opens a WebSocket to
+//! the platform (`GET {PLATFORM_URL}/workspaces/{id}/connect`, `ws://` or `wss://`, with its
+//! bearer token and `X-Workspace-ID`) and serves the A2A requests that arrive over it on its own
+//! A2A router, in process; the TCP listener keeps serving meanwhile. The frames are
+//! `molecule_platform::relay_frame` (documented in the README, "Workspaces behind NAT").
+//!
+//! - `client.rs`: connect, reconnect with jittered exponential backoff, keepalive;
+//! - `session.rs`: one connected socket — read frames, multiplex requests by id under the
+//!   in-flight cap, write the answers;
+//! - `dispatch.rs`: one relayed request through the router (`tower::ServiceExt::oneshot`),
+//!   its response as `head`, `body`… and `end` frames.
+
+mod client;
+mod dispatch;
+mod session;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use molecule_platform::{Backoff, PlatformClient};
+use tokio::task::JoinHandle;
+
+/// How the relay behaves; [`RelayOptions::default`] is what a workspace uses.
+#[derive(Debug, Clone, Copy)]
+pub struct RelayOptions {
+    /// Reconnect schedule: waits `min(base·2ⁿ, max)`, jittered to 50–100 %; `attempts` is
+    /// ignored (the relay retries for as long as the workspace runs). Default 0.5 s → 30 s.
+    pub backoff: Backoff,
+    /// Interval between pings; two unanswered pings end the connection. Default 20 s.
+    pub ping_every: Duration,
+    /// Most relayed requests served at once; more answer 503 with `Retry-After: 1`.
+    /// Default 32.
+    pub max_in_flight: usize,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        RelayOptions {
+            backoff: Backoff {
+                attempts: u32::MAX,
+                base: Duration::from_millis(500),
+                max: Duration::from_secs(30),
+                jitter: true,
+            },
+            ping_every: Duration::from_secs(20),
+            max_in_flight: 32,
+        }
+    }
+}
+
+/// Counters of a running relay.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    connects: AtomicUsize,
+    relayed: AtomicUsize,
+    refused: AtomicUsize,
+}
+
+impl RelayStats {
+    /// Connections opened so far.
+    pub fn connects(&self) -> usize {
+        self.connects.load(Ordering::Relaxed)
+    }
+    /// Requests dispatched to the router so far.
+    pub fn relayed(&self) -> usize {
+        self.relayed.load(Ordering::Relaxed)
+    }
+    /// Requests refused (in-flight cap, bad frame) so far.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
+/// A running relay; dropping it closes the socket and stops reconnecting.
+pub struct OutboundRelay {
+    stats: Arc<RelayStats>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for OutboundRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl OutboundRelay {
+    /// Starts relaying for the workspace `platform` speaks for, serving on `router`.
+    ///
+    /// # Errors
+    /// The platform URL is not `http://` or `https://`.
+    pub fn spawn(
+        platform: PlatformClient,
+        router: Router,
+        options: RelayOptions,
+    ) -> anyhow::Result<OutboundRelay> {
+        let url = connect_url(platform.base_url(), platform.workspace_id())?;
+        let stats = Arc::new(RelayStats::default());
+        let task = tokio::spawn(client::run(client::Relay {
+            url,
+            platform,
+            router,
+            options,
+            stats: stats.clone(),
+        }));
+        Ok(OutboundRelay { stats, task })
+    }
+
+    /// The relay's counters.
+    pub fn stats(&self) -> &RelayStats {
+        &self.stats
+    }
+}
+
+/// The socket URL for workspace `id` on `platform_url`: `http` → `ws`, `https` → `wss`, path
+/// `/workspaces/{id}/connect` (`molecule_platform::relay_frame::CONNECT_PATH`).
+///
+/// # Errors
+/// Another scheme, or an id that is not a plain path segment.
+pub fn connect_url(platform_url: &str, id: &str) -> anyhow::Result<String> {
+    let base = platform_url.trim_end_matches('/');
+    let ws = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        anyhow::bail!("PLATFORM_URL must start with http:// or https:// for the outbound relay");
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if id.is_empty() || !id.chars().all(plain) {
+        anyhow::bail!(
+            "WORKSPACE_ID must be letters, digits, `-`, `_` or `.` for the outbound relay"
+        );
+    }
+    let path = molecule_platform::relay_frame::CONNECT_PATH.replace("{id}", id);
+    Ok(format!("{ws}{path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connect_url;
+
+    #[test]
+    fn socket_urls_follow_the_platform_scheme() {
+        assert_eq!(
+            connect_url("https://p.example/", "ws-1").expect("https"),
+            "wss://p.example/workspaces/ws-1/connect"
+        );
+        assert_eq!(
+            connect_url("http://127.0.0.1:8080", "a").expect("http"),
+            "ws://127.0.0.1:8080/workspaces/a/connect"
+        );
+        assert!(connect_url("ftp://x", "a").is_err());
+        assert!(connect_url("http://x", "a/../b").is_err());
+    }
+}
