@@ -15,15 +15,18 @@
 #![warn(missing_docs)]
 
 mod blobs;
+mod cache;
 pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod media_types;
+mod offline;
 pub mod origin;
 pub mod pack;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod signature_record;
 pub mod signatures;
 #[cfg(feature = "test-registry")]
 pub mod testing;

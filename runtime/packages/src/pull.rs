@@ -10,7 +10,8 @@ use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
 use oci_client::Client;
 
-use crate::blobs::{digest_of, fetch, sha256_hex};
+use crate::blobs::{digest_of, fetch};
+use crate::cache::unpacked;
 use crate::error::PackageError;
 use crate::keys::TrustedKey;
 use crate::limits::Limits;
@@ -20,8 +21,7 @@ use crate::media_types::{
 use crate::origin::SkillOrigin;
 use crate::pack::SkillConfig;
 use crate::reference::{client, PackageRef};
-use crate::signatures::{check, SignaturePolicy};
-use crate::unpack::unpack;
+use crate::signatures::{check, SignaturePolicy, SignatureStatus};
 
 /// How to pull: where the cache is, the signature policy and keys, the registries reached
 /// over plain HTTP besides the loopback, and the budgets.
@@ -53,68 +53,103 @@ pub struct PulledSkill {
 }
 
 /// Pulls `reference` into the cache under `options` and returns the verified skill folder.
+///
+/// A reference pinned by digest whose manifest, blobs and (unless the policy is `off`)
+/// verified signature layer are all in the cache is served from there without the registry
+/// (`crate::offline`): every piece hashed again, the signature verified again with the
+/// trusted keys. Anything else goes to the registry.
 pub async fn pull(
     reference: &PackageRef,
     options: &PullOptions,
 ) -> Result<PulledSkill, PackageError> {
+    if let Some(skill) = crate::offline::from_cache(reference, options)? {
+        return Ok(skill);
+    }
+    let limits = &options.limits;
+    let cache = &options.cache_dir;
     let client = client(&reference.reference, &options.insecure_registries);
-    let (manifest, digest) = manifest(&client, reference, &options.limits).await?;
-    let signature = check(
+    let (bytes, digest) = manifest_bytes(&client, reference).await?;
+    let manifest = validate_manifest(&bytes, reference, &digest, limits)?;
+    let checked = check(
         reference,
         &digest,
         options.policy,
         &options.trusted_keys,
         &options.insecure_registries,
+        limits,
     )
     .await?;
     let pinned = PackageRef {
         written: reference.written.clone(),
         reference: reference.pinned(&digest),
     };
-    let limits = &options.limits;
-    let cache = &options.cache_dir;
-    let config_path = fetch(
-        &client,
-        &pinned,
+    let mut paths = Vec::new();
+    for (descriptor, max) in [
+        (&manifest.config, limits.max_config_bytes),
+        (&manifest.layers[0], limits.max_layer_bytes),
+    ] {
+        paths.push(fetch(&client, &pinned, &digest, descriptor, max, cache).await?);
+    }
+    let skill = finish(
+        reference,
         &digest,
-        &manifest.config,
-        limits.max_config_bytes,
-        cache,
-    )
-    .await?;
-    let config = read_config(&config_path, reference, &digest)?;
-    let layer = &manifest.layers[0];
-    let layer_path = fetch(
-        &client,
-        &pinned,
-        &digest,
-        layer,
-        limits.max_layer_bytes,
-        cache,
-    )
-    .await?;
+        &paths[0],
+        &paths[1],
+        checked.status,
+        options,
+    )?;
+    crate::blobs::store(cache, &digest, &bytes)?;
+    if let Some(record) = &checked.record {
+        crate::offline::keep_record(cache, &digest, record)?;
+    }
+    Ok(skill)
+}
+
+/// The pulled skill from its verified config and layer blobs: the config read and matched to
+/// the skill id, the layer unpacked (or its cached folder verified).
+pub(crate) fn finish(
+    reference: &PackageRef,
+    digest: &str,
+    config_path: &Path,
+    layer_path: &Path,
+    signature: SignatureStatus,
+    options: &PullOptions,
+) -> Result<PulledSkill, PackageError> {
+    let config = read_config(config_path, reference, digest)?;
     let id = reference.skill_id().to_owned();
-    let dir = unpacked(&layer_path, reference, &digest, &id, options)?;
+    let cache = &options.cache_dir;
+    let dir = unpacked(layer_path, reference, digest, &id, cache, &options.limits)?;
+    if config.name != id {
+        return Err(PackageError::Invalid {
+            reference: reference.written.clone(),
+            digest: digest.to_owned(),
+            reason: format!(
+                "its config names skill `{}`, but it would load as `{id}` (the last component \
+                 of its repository, which grants are keyed by): push it to a repository \
+                 ending in `/{}`",
+                config.name.escape_debug(),
+                config.name.escape_debug()
+            ),
+        });
+    }
     Ok(PulledSkill {
         id,
         dir,
         config,
         origin: SkillOrigin {
             reference: reference.written.clone(),
-            digest,
+            digest: digest.to_owned(),
             pinned: reference.digest().is_some(),
             signature,
         },
     })
 }
 
-/// The manifest and its digest (checked against the pinned one), within the manifest budget,
-/// with our media types and exactly one content layer.
-async fn manifest(
+/// The manifest's bytes and their digest (checked against the pinned one).
+async fn manifest_bytes(
     client: &Client,
     reference: &PackageRef,
-    limits: &Limits,
-) -> Result<(OciImageManifest, String), PackageError> {
+) -> Result<(Vec<u8>, String), PackageError> {
     let (bytes, _) = client
         .pull_manifest_raw(
             &reference.reference,
@@ -134,9 +169,20 @@ async fn manifest(
             });
         }
     }
+    Ok((bytes.to_vec(), digest))
+}
+
+/// The manifest `bytes` (hashing to `digest`) parsed and checked: within the manifest
+/// budget, with our media types and exactly one content layer.
+pub(crate) fn validate_manifest(
+    bytes: &[u8],
+    reference: &PackageRef,
+    digest: &str,
+    limits: &Limits,
+) -> Result<OciImageManifest, PackageError> {
     let invalid = |reason: String| PackageError::Invalid {
         reference: reference.written.clone(),
-        digest: digest.clone(),
+        digest: digest.to_owned(),
         reason,
     };
     if bytes.len() as u64 > limits.max_manifest_bytes {
@@ -146,7 +192,7 @@ async fn manifest(
             limits.max_manifest_bytes
         )));
     }
-    let manifest: OciImageManifest = serde_json::from_slice(&bytes)
+    let manifest: OciImageManifest = serde_json::from_slice(bytes)
         .map_err(|e| invalid(format!("its manifest is not an OCI image manifest: {e}")))?;
     if manifest.artifact_type.as_deref() != Some(ARTIFACT_TYPE) {
         return Err(invalid(format!(
@@ -161,7 +207,7 @@ async fn manifest(
         )));
     }
     match manifest.layers.as_slice() {
-        [layer] if layer.media_type == CONTENT_MEDIA_TYPE => Ok((manifest, digest)),
+        [layer] if layer.media_type == CONTENT_MEDIA_TYPE => Ok(manifest),
         _ => Err(invalid(format!(
             "it must have exactly one layer of mediaType `{CONTENT_MEDIA_TYPE}`"
         ))),
@@ -198,61 +244,4 @@ fn read_config(
         digest: digest.to_owned(),
         reason: format!("its config blob is not a skill config: {e}"),
     })
-}
-
-/// The unpacked folder `<cache>/skills/sha256-<hex>/<id>`, unpacking the layer the first time
-/// (into a fresh folder, moved into place only when complete).
-fn unpacked(
-    layer: &Path,
-    reference: &PackageRef,
-    digest: &str,
-    id: &str,
-    options: &PullOptions,
-) -> Result<PathBuf, PackageError> {
-    let hex = sha256_hex(digest).unwrap_or("unknown");
-    let parent = options
-        .cache_dir
-        .join("skills")
-        .join(format!("sha256-{hex}"));
-    let dest = parent.join(id);
-    if dest.join("SKILL.md").is_file() {
-        return Ok(dest);
-    }
-    std::fs::create_dir_all(&parent).map_err(|e| PackageError::io(&parent, "creating", e))?;
-    let partial = parent.join(format!(".partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
-    let file = std::fs::File::open(layer).map_err(|e| PackageError::io(layer, "reading", e))?;
-    let unpacked = unpack(std::io::BufReader::new(file), &partial, &options.limits);
-    let done = unpacked.and_then(|_| {
-        if !partial.join("SKILL.md").is_file() {
-            return Err(crate::unpack::Refusal {
-                entry: "SKILL.md".to_owned(),
-                reason: "is missing: a skill package holds SKILL.md at its top".to_owned(),
-            });
-        }
-        if crate::unpack::would_build_on_host(&partial) {
-            return Err(crate::unpack::Refusal {
-                entry: "Cargo.toml".to_owned(),
-                reason: "is a Rust crate with no built component: a pulled package is never \
-                         built on the host (its build scripts would run outside the sandbox); \
-                         push it with its built `tool.wasm`"
-                    .to_owned(),
-            });
-        }
-        Ok(())
-    });
-    if let Err(refusal) = done {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(PackageError::Hostile {
-            reference: reference.written.clone(),
-            digest: digest.to_owned(),
-            entry: refusal.entry,
-            reason: refusal.reason,
-        });
-    }
-    if std::fs::rename(&partial, &dest).is_err() {
-        // Another process unpacked the same digest first: use it.
-        let _ = std::fs::remove_dir_all(&partial);
-    }
-    Ok(dest)
 }
