@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 mod blobs;
 mod cache;
 pub mod error;

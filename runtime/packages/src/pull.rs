@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use oci_client::errors::{DigestError, OciDistributionError};
 use oci_client::manifest::OciImageManifest;
-use oci_client::secrets::RegistryAuth;
 use oci_client::Client;
 
 use crate::blobs::{digest_of, fetch};
@@ -150,12 +149,9 @@ async fn manifest_bytes(
     client: &Client,
     reference: &PackageRef,
 ) -> Result<(Vec<u8>, String), PackageError> {
+    let auth = crate::auth::for_reference(&reference.reference)?;
     let (bytes, _) = client
-        .pull_manifest_raw(
-            &reference.reference,
-            &RegistryAuth::Anonymous,
-            &[MANIFEST_MEDIA_TYPE],
-        )
+        .pull_manifest_raw(&reference.reference, &auth, &[MANIFEST_MEDIA_TYPE])
         .await
         .map_err(|e| manifest_error(reference, e))?;
     let digest = digest_of(&bytes);

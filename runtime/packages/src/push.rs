@@ -8,7 +8,6 @@ use std::path::Path;
 use http::HeaderValue;
 use oci_client::client::{Config, ImageLayer};
 use oci_client::manifest::OciImageManifest;
-use oci_client::secrets::RegistryAuth;
 
 use crate::blobs::digest_of;
 use crate::error::PackageError;
@@ -83,7 +82,7 @@ pub async fn push_packed(
         .map_err(|e| registry_error(format!("cannot serialise the manifest: {e}")))?;
     let digest = digest_of(&body);
     let client = client(&reference.reference, insecure);
-    let auth = RegistryAuth::Anonymous;
+    let auth = crate::auth::for_reference(&reference.reference)?;
     client
         .store_auth_if_needed(reference.reference.resolve_registry(), &auth)
         .await;

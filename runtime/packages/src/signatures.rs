@@ -207,7 +207,7 @@ async fn signature_layers(
         reference.reference.repository().to_owned(),
         tag.to_owned(),
     );
-    let auth = RegistryAuth::Anonymous;
+    let auth = crate::auth::for_reference(&reference.reference).map_err(|e| e.to_string())?;
     let accepted = [MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE];
     let bytes = match client.pull_manifest_raw(&sig_ref, &auth, &accepted).await {
         Ok((bytes, _)) => bytes,
@@ -278,6 +278,10 @@ pub async fn sign(
         reason,
     };
     let signer = signing_key(key, password)?;
+    let auth = match crate::auth::for_reference(&reference.reference)? {
+        RegistryAuth::Basic(user, password) => Auth::Basic(user, password),
+        _ => Auth::Anonymous,
+    };
     crate::tls::install_provider();
     let mut client = ClientBuilder::default()
         .with_oci_client_config(sigstore_config(reference, insecure))
@@ -289,7 +293,7 @@ pub async fn sign(
         .parse()
         .map_err(|e: sigstore::errors::SigstoreError| registry_error(e.to_string()))?;
     let (signature_ref, digest) = client
-        .triangulate(&source, &Auth::Anonymous)
+        .triangulate(&source, &auth)
         .await
         .map_err(|e| registry_error(e.to_string()))?;
     if let Some(pinned) = reference.digest() {
@@ -312,7 +316,7 @@ pub async fn sign(
         }
     })?;
     client
-        .push_signature(None, &Auth::Anonymous, &signature_ref, vec![layer])
+        .push_signature(None, &auth, &signature_ref, vec![layer])
         .await
         .map_err(|e| registry_error(e.to_string()))?;
     Ok(digest)

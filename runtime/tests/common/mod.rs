@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod packages;
 pub mod server;
 
 /// The repository root.
