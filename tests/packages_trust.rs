@@ -88,7 +88,8 @@ async fn a_tampered_signature_is_refused_naming_reference_digest_and_key() {
     let pushed = push_skill(&registry, dir.path(), "acme/ver", Some(&key)).await;
     let fingerprint = TrustedKey::load(&public).unwrap().fingerprint;
     let reference = PackageRef::parse(&pushed.pinned).unwrap();
-    let edits: [(&str, fn(Vec<u8>, String) -> (Vec<u8>, String)); 2] = [
+    type Edit = fn(Vec<u8>, String) -> (Vec<u8>, String);
+    let edits: [(&str, Edit); 2] = [
         ("payload", |payload, signature| {
             let text = String::from_utf8(payload).unwrap();
             let text = text.replace(

@@ -1,11 +1,12 @@
 //! Skill-package helpers shared by the binary's package tests: the demo `json-query` skill
-//! with its built component, ready to push.
+//! with its built component, ready to push. Not every test binary uses every helper.
+#![allow(dead_code)]
 
 use super::{cache_dir, repo};
 
 /// `<dir>/json-query`: the demo skill's SKILL.md and its component, built into the shared
 /// test cache.
-fn built_skill(dir: &std::path::Path) -> std::path::PathBuf {
+pub fn built_skill(dir: &std::path::Path) -> std::path::PathBuf {
     let source = repo().join("demo/skills/json-query");
     let built = molecule_runtime::builder::ComponentBuilder::new(&cache_dir())
         .build(&source)
