@@ -35,15 +35,27 @@ fn text(out: &Output) -> String {
 }
 
 /// `run` in `dir` with a fresh data folder `data` (an empty package cache): must fail to boot;
-/// returns what it printed.
+/// returns what it printed. A workspace that starts serving instead is stopped and the test
+/// fails (never left waiting on a running server).
 fn refused_boot(dir: &Path, data: &str) -> String {
-    let out = run_command(dir, &dir.join(data))
-        .stdout(std::process::Stdio::piped())
-        .output()
+    use std::io::BufRead as _;
+    let mut child = run_command(dir, &dir.join(data))
+        .spawn()
         .expect("running molecule-runtime run");
-    let report = text(&out);
-    assert!(!out.status.success(), "booted: {report}");
-    report
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if line.contains(" on port ") {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("booted: {}\n{line}", seen.join("\n"));
+        }
+        seen.push(line);
+    }
+    let status = child.wait().expect("waiting for molecule-runtime");
+    assert!(!status.success(), "{}", seen.join("\n"));
+    seen.join("\n")
 }
 
 /// Sends `text` to the workspace on `port` and returns the JSON-RPC answer.
@@ -80,10 +92,12 @@ async fn push_pin_boot_call_then_tampering_stops_boot() {
     std::fs::create_dir_all(&config).unwrap();
     let adapter = repo().join("tests/guests/echo-adapter");
     let yaml = format!(
-        "name: Shown\nruntime: {}\nskills: [\"{pinned}\"]\npackages:\n  trusted_keys: [{public}]\n",
+        "name: Shown\nruntime: {}\nmodel: scripted:demo\nskills: [\"{pinned}\"]\npackages:\n  trusted_keys: [{public}]\n",
         adapter.display()
     );
     std::fs::write(config.join("config.yaml"), yaml).unwrap();
+    let script = "turns:\n  - text: unused\n";
+    std::fs::write(config.join("model-script.yaml"), script).unwrap();
     {
         let (_server, port) = start(&config);
         let call = r#"tool query {"json": {"team": {"lead": "Ada"}}, "pointer": "/team/lead"}"#;
