@@ -33,6 +33,7 @@ pub mod signatures;
 pub mod testing;
 mod tls;
 pub mod unpack;
+mod verified;
 
 pub use error::PackageError;
 pub use keys::{generate_key_pair, TrustedKey};

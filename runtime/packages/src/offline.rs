@@ -9,10 +9,10 @@
 use crate::blobs::{cached, sha256_hex};
 use crate::cache::entry_dir;
 use crate::error::PackageError;
-use crate::pull::{finish, validate_manifest, PullOptions, PulledSkill};
 use crate::reference::PackageRef;
 use crate::signature_record::SignatureRecord;
 use crate::signatures::{verified_by, SignaturePolicy, SignatureStatus};
+use crate::verified::{finish, validate_manifest, PullOptions, PulledSkill};
 
 /// The file of a cache entry that keeps its verified signature layer.
 const RECORD_FILE: &str = "signature.json";
