@@ -5,77 +5,24 @@
 //! refused naming the digest; a tag warns and resolves to the pushed digest; hostile content
 //! (`..`, absolute paths, links) is refused without writing outside the cache.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use molecule_packages::testing::Registry;
 use molecule_packages::{
-    generate_key_pair, PackageRef, Packed, PullOptions, Pushed, SignaturePolicy, SignatureStatus,
-    TrustedKey,
+    PackageRef, Packed, PullOptions, SignaturePolicy, SignatureStatus, TrustedKey,
 };
-use molecule_tests::{guest_wasm, repo_root, try_boot_config_env};
+use molecule_tests::try_boot_config_env;
 
-/// A skill folder `<root>/ver` with the `versioned` component (tool `version` → "v1").
-fn skill_folder(root: &Path) -> PathBuf {
-    let dir = root.join("ver");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("SKILL.md"),
-        "---\nname: ver\ndescription: answers its version\n---\n# ver\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("tool.wasm"),
-        guest_wasm("tests/guests/versioned").as_slice(),
-    )
-    .unwrap();
-    dir
-}
-
-/// Pushes the `ver` skill to `<registry>/acme/<repo>:1`, signed with `key` when given.
-async fn push_skill(registry: &Registry, root: &Path, repo: &str, key: Option<&Path>) -> Pushed {
-    let reference = PackageRef::parse(&format!("{}/acme/{repo}:1", registry.host)).unwrap();
-    let dir = skill_folder(root);
-    let pushed = molecule_packages::push(&dir, &reference, &Default::default(), &[])
-        .await
-        .expect("push");
-    if let Some(key) = key {
-        let pinned = PackageRef::parse(&pushed.pinned).unwrap();
-        let signed = molecule_packages::sign(&pinned, key, None, &[])
-            .await
-            .expect("sign");
-        assert_eq!(signed, pushed.digest);
-    }
-    pushed
-}
-
-/// config.yaml naming `skill` with `packages` (YAML lines under `packages:`).
-fn workspace_yaml(skill: &str, packages: &str) -> String {
-    let adapter = repo_root().join("tests/guests/echo-adapter");
-    format!(
-        "name: Pkg\nruntime: {}\nmodel: scripted:demo\nskills:\n  - {skill}\npackages:\n{packages}\n",
-        adapter.display()
-    )
-}
-
-/// A key pair in `dir` named `stem`; returns (private, public).
-fn keys(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
-    generate_key_pair(dir, stem).expect("key pair")
-}
-
-/// The boot error's text for `yaml` in `dir` (panics if it boots).
-async fn refusal(dir: &Path, yaml: &str) -> String {
-    match try_boot_config_env(dir, yaml, &[]).await {
-        Ok(_) => panic!("the workspace booted; expected a refusal"),
-        Err(err) => format!("{err:#}"),
-    }
-}
+#[path = "packages_common.rs"]
+mod common;
+use common::*;
 
 #[tokio::test]
 async fn a_signed_package_pinned_by_digest_boots_and_its_tool_answers() {
     let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keys(dir.path(), "signer");
-    let pushed = push_skill(&registry, dir.path(), "ver", Some(&key)).await;
+    let pushed = push_skill(&registry, dir.path(), "acme/ver", Some(&key)).await;
     let packages = format!("  trusted_keys: [{}]", public.display());
     let ws = try_boot_config_env(dir.path(), &workspace_yaml(&pushed.pinned, &packages), &[])
         .await
@@ -101,7 +48,7 @@ async fn an_unsigned_package_under_require_is_refused_naming_reference_digest_an
     let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let (_, public) = keys(dir.path(), "trusted");
-    let pushed = push_skill(&registry, dir.path(), "ver", None).await;
+    let pushed = push_skill(&registry, dir.path(), "acme/ver", None).await;
     let packages = format!(
         "  signatures: require\n  trusted_keys: [{}]",
         public.display()
@@ -126,7 +73,7 @@ async fn a_package_signed_by_another_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (other, _) = keys(dir.path(), "other");
     let (_, trusted) = keys(dir.path(), "trusted");
-    let pushed = push_skill(&registry, dir.path(), "ver", Some(&other)).await;
+    let pushed = push_skill(&registry, dir.path(), "acme/ver", Some(&other)).await;
     let packages = format!("  trusted_keys: [{}]", trusted.display());
     let text = refusal(dir.path(), &workspace_yaml(&pushed.pinned, &packages)).await;
     let fingerprint = TrustedKey::load(&trusted).unwrap().fingerprint;
@@ -141,7 +88,7 @@ async fn a_package_signed_by_another_key_is_refused() {
 async fn warn_loads_an_unsigned_package_and_says_so() {
     let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
-    let pushed = push_skill(&registry, dir.path(), "ver", None).await;
+    let pushed = push_skill(&registry, dir.path(), "acme/ver", None).await;
     let yaml = workspace_yaml(&pushed.pinned, "  signatures: warn");
     let ws = try_boot_config_env(dir.path(), &yaml, &[])
         .await
@@ -156,20 +103,12 @@ async fn warn_loads_an_unsigned_package_and_says_so() {
     ws.shutdown().await.unwrap();
 }
 
-/// Flips one byte of `file` (same length: the registry still serves it).
-fn tamper(file: &Path) {
-    let mut bytes = std::fs::read(file).expect("stored blob");
-    let last = bytes.len() - 2;
-    bytes[last] ^= 0x20;
-    std::fs::write(file, bytes).unwrap();
-}
-
 #[tokio::test]
 async fn a_tampered_layer_in_the_registry_is_refused_naming_its_digest() {
     let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keys(dir.path(), "signer");
-    let pushed = push_skill(&registry, dir.path(), "ver", Some(&key)).await;
+    let pushed = push_skill(&registry, dir.path(), "acme/ver", Some(&key)).await;
     let layer = pushed.packed.layer_digest();
     tamper(&registry.blob_file(&layer));
     let packages = format!("  trusted_keys: [{}]", public.display());
@@ -180,19 +119,12 @@ async fn a_tampered_layer_in_the_registry_is_refused_naming_its_digest() {
     );
 }
 
-/// Replaces `from` by `to` (same length) in `file`: still valid JSON, other content.
-fn tamper_text(file: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(file).expect("stored manifest");
-    assert!(text.contains(from), "{text}");
-    std::fs::write(file, text.replacen(from, to, 1)).unwrap();
-}
-
 #[tokio::test]
 async fn a_tampered_manifest_is_refused_naming_the_pinned_digest() {
     let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keys(dir.path(), "signer");
-    let pushed = push_skill(&registry, dir.path(), "ver", Some(&key)).await;
+    let pushed = push_skill(&registry, dir.path(), "acme/ver", Some(&key)).await;
     tamper_text(
         &registry.blob_file(&pushed.digest),
         "answers its",
@@ -215,7 +147,7 @@ async fn a_tag_warns_in_preflight_and_resolves_to_the_pushed_digest() {
     let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keys(dir.path(), "signer");
-    let pushed = push_skill(&registry, dir.path(), "ver", Some(&key)).await;
+    let pushed = push_skill(&registry, dir.path(), "acme/ver", Some(&key)).await;
     let tag = format!("{}/acme/ver:1", registry.host);
     let packages = format!("  trusted_keys: [{}]", public.display());
     let yaml = workspace_yaml(&tag, &packages);

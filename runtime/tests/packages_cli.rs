@@ -10,6 +10,7 @@ use molecule_packages::generate_key_pair;
 use molecule_packages::testing::Registry;
 
 mod common;
+use common::packages::built_skill;
 use common::{cache_dir, repo};
 
 fn runtime(args: &[&str]) -> Output {
@@ -29,20 +30,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// `<dir>/json-query`: the demo skill's SKILL.md and its component, built into the shared
-/// test cache.
-fn built_skill(dir: &std::path::Path) -> std::path::PathBuf {
-    let source = repo().join("demo/skills/json-query");
-    let built = molecule_runtime::builder::ComponentBuilder::new(&cache_dir())
-        .build(&source)
-        .expect("building the demo skill");
-    let skill = dir.join("json-query");
-    std::fs::create_dir_all(&skill).unwrap();
-    std::fs::copy(source.join("SKILL.md"), skill.join("SKILL.md")).unwrap();
-    std::fs::copy(&built.wasm, skill.join("tool.wasm")).unwrap();
-    skill
 }
 
 #[test]

@@ -34,7 +34,7 @@ async fn main() {
     };
     let (mut push, mut sign, mut cold, mut warm) = (vec![], vec![], vec![], vec![]);
     for i in 0..RUNS {
-        let reference = PackageRef::parse(&format!("{}/bench/ver{i}:1", registry.host)).unwrap();
+        let reference = PackageRef::parse(&format!("{}/bench{i}/ver:1", registry.host)).unwrap();
         let t = Instant::now();
         let pushed = molecule_packages::push(&skill, &reference, &Default::default(), &[])
             .await

@@ -60,17 +60,15 @@ pub(crate) async fn fetch(
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| PackageError::io(&dir, "creating the package cache", e))?;
-    let partial = dir.join(format!("{hex}.partial-{}", std::process::id()));
-    let result = download(client, reference, descriptor, size, &partial).await;
-    let actual = match result {
-        Ok(actual) => actual,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(e);
-        }
-    };
+    // A unique temporary file beside the blob (removed on drop unless persisted): concurrent
+    // pulls of one blob, in this process or another, never write the same file.
+    let partial = tempfile::Builder::new()
+        .prefix(&format!("{hex}.partial-"))
+        .tempfile_in(&dir)
+        .map_err(|e| PackageError::io(&dir, "creating a temporary file in", e))?
+        .into_temp_path();
+    let actual = download(client, reference, descriptor, size, &partial).await?;
     if actual != descriptor.digest {
-        let _ = tokio::fs::remove_file(&partial).await;
         return Err(PackageError::DigestMismatch {
             reference: reference.written.clone(),
             what: format!("blob {}", descriptor.digest),
@@ -78,9 +76,9 @@ pub(crate) async fn fetch(
             actual,
         });
     }
-    tokio::fs::rename(&partial, &path)
-        .await
-        .map_err(|e| PackageError::io(&path, "storing the blob", e))?;
+    partial
+        .persist(&path)
+        .map_err(|e| PackageError::io(&path, "storing the blob", e.error))?;
     Ok(path)
 }
 
@@ -100,7 +98,10 @@ async fn download(
         .pull_blob_stream(&reference.reference, descriptor)
         .await
         .map_err(|e| registry_error(e.to_string()))?;
-    let mut file = tokio::fs::File::create(to)
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(to)
         .await
         .map_err(|e| PackageError::io(to, "writing", e))?;
     let (mut hasher, mut got) = (Sha256::new(), 0u64);
@@ -129,10 +130,88 @@ async fn download(
     Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
 
+/// The cached blob of `descriptor`, when present, within `max` bytes and still hashing to its
+/// digest (the offline path of a pinned pull); `None` otherwise.
+pub(crate) fn cached(cache: &Path, descriptor: &OciDescriptor, max: u64) -> Option<PathBuf> {
+    let path = cache
+        .join("blobs")
+        .join("sha256")
+        .join(sha256_hex(&descriptor.digest)?);
+    let size = std::fs::metadata(&path).ok()?.len();
+    (size <= max && file_digest(&path).ok()? == descriptor.digest).then_some(path)
+}
+
+/// Keeps `bytes` (already hashed to `digest`: a verified manifest) in the blob store, through
+/// a unique temporary file renamed into place.
+pub(crate) fn store(cache: &Path, digest: &str, bytes: &[u8]) -> Result<PathBuf, PackageError> {
+    let dir = cache.join("blobs").join("sha256");
+    let path = dir.join(sha256_hex(digest).unwrap_or("unknown"));
+    write_atomic(&dir, &path, bytes)?;
+    Ok(path)
+}
+
+/// Writes `bytes` to `path` through a unique temporary file in `dir` renamed into place.
+pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir).map_err(|e| PackageError::io(dir, "creating", e))?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".partial-")
+        .tempfile_in(dir)
+        .map_err(|e| PackageError::io(dir, "creating a temporary file in", e))?;
+    file.write_all(bytes)
+        .map_err(|e| PackageError::io(file.path(), "writing", e))?;
+    file.persist(path)
+        .map_err(|e| PackageError::io(path, "writing", e.error))?;
+    Ok(())
+}
+
 /// `sha256:<hex>` of the file at `path`.
 fn file_digest(path: &Path) -> Result<String, PackageError> {
     let mut file = std::fs::File::open(path).map_err(|e| PackageError::io(path, "reading", e))?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).map_err(|e| PackageError::io(path, "reading", e))?;
     Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+/// A small blob (a signature payload) read into memory within `max` bytes and hashed against
+/// its descriptor; the error says which blob and why.
+pub(crate) async fn fetch_small(
+    client: &Client,
+    reference: &oci_client::Reference,
+    descriptor: &OciDescriptor,
+    max: u64,
+) -> Result<Vec<u8>, String> {
+    let size = u64::try_from(descriptor.size).unwrap_or(u64::MAX);
+    if size > max {
+        return Err(format!(
+            "blob {} is {size} bytes, more than the {max} allowed",
+            descriptor.digest.escape_debug()
+        ));
+    }
+    let mut stream = client
+        .pull_blob_stream(reference, descriptor)
+        .await
+        .map_err(|e| format!("blob {}: {e}", descriptor.digest.escape_debug()))?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            // oci-client checks the digest at the end of the stream; ours follows.
+            Err(_) if bytes.len() as u64 == size => break,
+            Err(e) => return Err(format!("blob {}: {e}", descriptor.digest.escape_debug())),
+        }
+        if bytes.len() as u64 > size {
+            return Err(format!(
+                "blob {}: the registry sent more than the {size} bytes its descriptor says",
+                descriptor.digest.escape_debug()
+            ));
+        }
+    }
+    if digest_of(&bytes) != descriptor.digest {
+        return Err(format!(
+            "blob {} does not match its digest",
+            descriptor.digest.escape_debug()
+        ));
+    }
+    Ok(bytes)
 }

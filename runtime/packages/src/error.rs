@@ -93,6 +93,19 @@ pub enum PackageError {
         /// configured.
         expected_keys: String,
     },
+    /// Two `skills:` entries would load as the same skill id (two packages, or a package and
+    /// a local skill folder): a config error naming both.
+    #[error("{config}: `skills`: skill id `{id}` is given twice, by {first} and by {second}; a package loads as the last component of its repository: remove one or push it under another name")]
+    DuplicateSkill {
+        /// The config file.
+        config: String,
+        /// The skill id both would load as.
+        id: String,
+        /// The first source (a reference or a folder).
+        first: String,
+        /// The second source.
+        second: String,
+    },
     /// A key file is not a usable PEM key.
     #[error("{path}: {reason}")]
     Key {

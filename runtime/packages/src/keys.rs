@@ -48,12 +48,9 @@ impl TrustedKey {
         })
     }
 
-    /// A verifier for this key.
-    pub(crate) fn verifier(&self) -> Result<PublicKeyVerifier, PackageError> {
-        PublicKeyVerifier::try_from(&self.pem).map_err(|e| PackageError::Key {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })
+    /// The key's PEM text.
+    pub(crate) fn pem(&self) -> &[u8] {
+        &self.pem
     }
 
     /// `file (sha256:<fingerprint>)`, as messages name the key.

@@ -14,21 +14,26 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 mod blobs;
+mod cache;
 pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod media_types;
+mod offline;
 pub mod origin;
 pub mod pack;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod signature_record;
 pub mod signatures;
 #[cfg(feature = "test-registry")]
 pub mod testing;
 mod tls;
 pub mod unpack;
+mod verified;
 
 pub use error::PackageError;
 pub use keys::{generate_key_pair, TrustedKey};

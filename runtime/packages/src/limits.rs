@@ -17,6 +17,17 @@ pub struct Limits {
     pub max_entries: u64,
     /// The deepest folder nesting of an entry (default 32).
     pub max_depth: usize,
+    /// The most bytes the content layer may decompress to, counted while streaming: tar
+    /// headers, PAX and GNU extension headers (long names) and contents (default 136 MiB:
+    /// [`Limits::max_unpacked_bytes`] plus 8 MiB of headers). Bounds a decompression bomb and
+    /// the memory the tar reader spends on extension headers.
+    pub max_decompressed_bytes: u64,
+    /// The longest entry path, in bytes, after PAX/GNU long-name extensions (default 4,096).
+    pub max_path_bytes: usize,
+    /// The most layers a cosign `.sig` manifest may list (default 16).
+    pub max_signature_layers: usize,
+    /// The largest cosign signature layer (its simple-signing payload), in bytes (default 64 KiB).
+    pub max_signature_layer_bytes: u64,
 }
 
 impl Default for Limits {
@@ -28,6 +39,10 @@ impl Default for Limits {
             max_unpacked_bytes: 128 << 20,
             max_entries: 2_000,
             max_depth: 32,
+            max_decompressed_bytes: (128 << 20) + (8 << 20),
+            max_path_bytes: 4096,
+            max_signature_layers: 16,
+            max_signature_layer_bytes: 64 << 10,
         }
     }
 }

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use http::HeaderValue;
 use oci_client::client::{Config, ImageLayer};
 use oci_client::manifest::OciImageManifest;
-use oci_client::secrets::RegistryAuth;
 
+use crate::blobs::digest_of;
 use crate::error::PackageError;
 use crate::limits::Limits;
 use crate::media_types::{
@@ -30,7 +31,9 @@ pub struct Pushed {
 }
 
 /// Packs `dir` and pushes it to `reference` (anonymous access; a registry on the loopback or
-/// in `insecure` over plain HTTP). Returns the manifest digest as the registry stored it.
+/// in `insecure` over plain HTTP). Returns the manifest digest computed here from the manifest
+/// bytes sent; a registry that then reports another digest for the tag is a
+/// [`PackageError::DigestMismatch`].
 pub async fn push(
     dir: &Path,
     reference: &PackageRef,
@@ -72,21 +75,43 @@ pub async fn push_packed(
     let mut manifest = OciImageManifest::build(&layers, &config, Some(annotations));
     manifest.media_type = Some(MANIFEST_MEDIA_TYPE.to_owned());
     manifest.artifact_type = Some(ARTIFACT_TYPE.to_owned());
+    // The digest is ours: the SHA-256 of the very manifest bytes we send. What the registry
+    // reports is only compared with it, never used (a lying registry must not get us to pin,
+    // or `--sign-key` to sign, another digest).
+    let body = serde_json::to_vec(&manifest)
+        .map_err(|e| registry_error(format!("cannot serialise the manifest: {e}")))?;
+    let digest = digest_of(&body);
     let client = client(&reference.reference, insecure);
+    let auth = crate::auth::for_reference(&reference.reference)?;
     client
-        .push(
-            &reference.reference,
-            &layers,
-            config,
-            &RegistryAuth::Anonymous,
-            Some(manifest),
-        )
+        .store_auth_if_needed(reference.reference.resolve_registry(), &auth)
+        .await;
+    for (data, descriptor) in [
+        (&packed.layer, &manifest.layers[0]),
+        (&packed.config_blob, &manifest.config),
+    ] {
+        client
+            .push_blob(&reference.reference, data.clone(), &descriptor.digest)
+            .await
+            .map_err(|e| registry_error(e.to_string()))?;
+    }
+    let content_type = HeaderValue::from_static(MANIFEST_MEDIA_TYPE);
+    client
+        .push_manifest_raw(&reference.reference, body, content_type)
         .await
         .map_err(|e| registry_error(e.to_string()))?;
-    let digest = client
-        .fetch_manifest_digest(&reference.reference, &RegistryAuth::Anonymous)
+    let reported = client
+        .fetch_manifest_digest(&reference.reference, &auth)
         .await
         .map_err(|e| registry_error(e.to_string()))?;
+    if reported != digest {
+        return Err(PackageError::DigestMismatch {
+            reference: reference.written.clone(),
+            what: "the manifest the registry reports after the push".to_owned(),
+            expected: digest,
+            actual: reported,
+        });
+    }
     let pinned = reference.pinned(&digest).whole();
     Ok(Pushed {
         digest,

@@ -124,6 +124,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_the_loopback_and_listed_registries_are_plain_http() {
+        let plain = |text: &str, insecure: &[&str]| {
+            let reference = PackageRef::parse(text).unwrap().reference;
+            let insecure: Vec<String> = insecure.iter().map(|s| s.to_string()).collect();
+            plain_http_registries(&reference, &insecure).contains(&reference.registry().to_owned())
+        };
+        for loopback in [
+            "localhost/echo:1",
+            "localhost:5000/echo:1",
+            "127.0.0.1:5000/echo:1",
+        ] {
+            assert!(plain(loopback, &[]), "{loopback}");
+        }
+        // The reference grammar has no IPv6 literal; the host rule still knows `[::1]`.
+        assert!(is_loopback("[::1]:5000") && is_loopback("[::1]"));
+        assert!(!is_loopback("[::2]:5000") && !is_loopback("localhost.evil.com:5000"));
+        for tls in [
+            "localhost.evil.com/echo:1",
+            "localhost.evil.com:5000/echo:1",
+            "127.0.0.1.nip.io/echo:1",
+            "127.0.0.1.nip.io:5000/echo:1",
+            "ghcr.io/acme/echo:1",
+        ] {
+            assert!(!plain(tls, &[]), "{tls} must use TLS");
+        }
+        assert!(plain(
+            "127.0.0.1.nip.io:5000/echo:1",
+            &["127.0.0.1.nip.io:5000"]
+        ));
+        assert!(!plain(
+            "127.0.0.1.nip.io:5000/echo:1",
+            &["127.0.0.1.nip.io:5001"]
+        ));
+    }
+
+    #[test]
     fn a_reference_must_name_its_registry() {
         for bad in ["vendor/echo:1", "echo", "acme/tools/echo@sha256:00"] {
             let err = PackageRef::parse(bad).unwrap_err().to_string();

@@ -7,13 +7,22 @@
 use std::fmt;
 use std::path::Path;
 
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::OciImageManifest;
+use oci_client::secrets::RegistryAuth;
+use oci_client::Reference;
 use sigstore::cosign::constraint::{PrivateKeySigner, SignConstraintVec};
-use sigstore::cosign::verification_constraint::VerificationConstraintVec;
 use sigstore::cosign::{ClientBuilder, CosignCapabilities, SignatureLayer};
 use sigstore::registry::{Auth, OciReference};
 
 use crate::error::PackageError;
 use crate::keys::{signing_key, TrustedKey};
+use crate::limits::Limits;
+use crate::media_types::MANIFEST_MEDIA_TYPE;
+use crate::signature_record::{SignatureRecord, SIGNATURE_ANNOTATION};
+
+/// Docker's schema-2 manifest media type (older cosign versions push `.sig` manifests so).
+const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 use crate::reference::{plain_http_registries, PackageRef};
 
 /// `packages.signatures`: what a pulled package's signature must be.
@@ -72,8 +81,19 @@ impl fmt::Display for SignatureStatus {
     }
 }
 
+/// What a signature check found, and the signature layer that verified (kept in the cache so
+/// a pinned package can be verified again offline).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The outcome.
+    pub status: SignatureStatus,
+    /// The verified layer, when one verified.
+    pub record: Option<SignatureRecord>,
+}
+
 /// Checks the signatures of `reference` pinned at `digest` (already verified against the
-/// manifest's bytes) under `policy` with `keys`. `Require` with no verifying key is a
+/// manifest's bytes) under `policy` with `keys`, reading `sha256-<hex>.sig` within `limits`
+/// (its manifest, the number and size of its layers). `Require` with no verifying key is a
 /// [`PackageError::SignatureRefused`] naming the reference, the digest and the keys expected.
 pub async fn check(
     reference: &PackageRef,
@@ -81,20 +101,46 @@ pub async fn check(
     policy: SignaturePolicy,
     keys: &[TrustedKey],
     insecure: &[String],
-) -> Result<SignatureStatus, PackageError> {
+    limits: &Limits,
+) -> Result<Checked, PackageError> {
     if policy == SignaturePolicy::Off {
-        return Ok(SignatureStatus::NotChecked);
+        return Ok(Checked {
+            status: SignatureStatus::NotChecked,
+            record: None,
+        });
     }
-    let reason = match verify(reference, digest, keys, insecure).await {
-        Ok(key) => {
-            return Ok(SignatureStatus::VerifiedByKey {
-                key: key.path.display().to_string(),
-                fingerprint: key.fingerprint.clone(),
+    let reason = match verify(reference, digest, keys, insecure, limits).await {
+        Ok((key, record)) => {
+            return Ok(Checked {
+                status: verified_by(key),
+                record: Some(record),
             })
         }
         Err(reason) => reason,
     };
-    if policy == SignaturePolicy::Warn {
+    decide(reference, digest, policy, keys, reason).map(|status| Checked {
+        status,
+        record: None,
+    })
+}
+
+/// [`SignatureStatus::VerifiedByKey`] for `key`.
+pub(crate) fn verified_by(key: &TrustedKey) -> SignatureStatus {
+    SignatureStatus::VerifiedByKey {
+        key: key.path.display().to_string(),
+        fingerprint: key.fingerprint.clone(),
+    }
+}
+
+/// No key verified (`reason`): a warning under `Warn`, the refusal under `Require`.
+pub(crate) fn decide(
+    reference: &PackageRef,
+    digest: &str,
+    policy: SignaturePolicy,
+    keys: &[TrustedKey],
+    reason: String,
+) -> Result<SignatureStatus, PackageError> {
+    if policy != SignaturePolicy::Require {
         return Ok(SignatureStatus::UnsignedWarned { reason });
     }
     let expected_keys = if keys.is_empty() {
@@ -114,50 +160,108 @@ pub async fn check(
     })
 }
 
-/// The first trusted key that verifies a signature layer over `digest`, or why none does.
+/// The first trusted key that verifies a signature layer at `sha256-<hex>.sig` over `digest`
+/// and `reference`'s repository, with that layer; or why none does. The `.sig` manifest and
+/// its layers are read within `limits` before any is parsed.
 async fn verify<'k>(
     reference: &PackageRef,
     digest: &str,
     keys: &'k [TrustedKey],
     insecure: &[String],
-) -> Result<&'k TrustedKey, String> {
+    limits: &Limits,
+) -> Result<(&'k TrustedKey, SignatureRecord), String> {
     if keys.is_empty() {
         return Err("no trusted key is configured (packages.trusted_keys)".to_owned());
     }
-    crate::tls::install_provider();
-    let pinned = oci_pinned(reference, digest);
-    let mut client = ClientBuilder::default()
-        .with_oci_client_config(sigstore_config(reference, insecure))
-        .build()
-        .map_err(|e| format!("cannot make a registry client: {e}"))?;
-    let layers = client
-        .trusted_signature_layers(&Auth::Anonymous, &pinned)
-        .await
-        .map_err(|e| format!("cannot read its signatures: {e}"))?;
-    // Only layers whose payload names this very digest count (sigstore checks this too).
-    let layers: Vec<SignatureLayer> = layers
-        .into_iter()
-        .filter(|l| l.simple_signing.satisfies_manifest_digest(digest))
-        .collect();
+    let tag = PackageRef::signature_tag(digest);
+    let layers = signature_layers(reference, &tag, insecure, limits).await?;
     if layers.is_empty() {
-        return Err(format!(
-            "it has no signature (nothing at tag {})",
-            PackageRef::signature_tag(digest)
-        ));
+        return Err(format!("it has no signature (nothing at tag {tag})"));
     }
-    for key in keys {
-        let Ok(verifier) = key.verifier() else {
-            continue;
-        };
-        let constraints: VerificationConstraintVec = vec![Box::new(verifier)];
-        if sigstore::cosign::verify_constraints(&layers, constraints.iter()).is_ok() {
-            return Ok(key);
+    let mut why = Vec::new();
+    for record in layers {
+        match record.verify(reference, digest, keys) {
+            Ok(key) => return Ok((key, record)),
+            Err(reason) => why.push(reason),
         }
     }
     Err(format!(
-        "{} signature(s) found, none verifies with a trusted key",
-        layers.len()
+        "{} signature(s) found, none verifies with a trusted key: {}",
+        why.len(),
+        why.join("; ")
     ))
+}
+
+/// The layers of the `.sig` manifest at `tag` (none when the tag does not exist), each read
+/// within [`Limits::max_signature_layer_bytes`] and hashed against its descriptor; at most
+/// [`Limits::max_signature_layers`] of them.
+async fn signature_layers(
+    reference: &PackageRef,
+    tag: &str,
+    insecure: &[String],
+    limits: &Limits,
+) -> Result<Vec<SignatureRecord>, String> {
+    let client = crate::reference::client(&reference.reference, insecure);
+    let sig_ref = Reference::with_tag(
+        reference.reference.registry().to_owned(),
+        reference.reference.repository().to_owned(),
+        tag.to_owned(),
+    );
+    let auth = crate::auth::for_reference(&reference.reference).map_err(|e| e.to_string())?;
+    let accepted = [MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE];
+    let bytes = match client.pull_manifest_raw(&sig_ref, &auth, &accepted).await {
+        Ok((bytes, _)) => bytes,
+        Err(e) if is_not_found(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read its signatures at tag {tag}: {e}")),
+    };
+    if bytes.len() as u64 > limits.max_manifest_bytes {
+        return Err(format!(
+            "its signature manifest is {} bytes, more than the {} allowed",
+            bytes.len(),
+            limits.max_manifest_bytes
+        ));
+    }
+    let manifest: OciImageManifest = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("its signature manifest is not an image manifest: {e}"))?;
+    if manifest.layers.len() > limits.max_signature_layers {
+        return Err(format!(
+            "its signature manifest lists {} layers, more than the {} allowed",
+            manifest.layers.len(),
+            limits.max_signature_layers
+        ));
+    }
+    let mut records = Vec::new();
+    for layer in &manifest.layers {
+        let Some(signature) = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+        else {
+            continue;
+        };
+        let max = limits.max_signature_layer_bytes;
+        let payload = crate::blobs::fetch_small(&client, &sig_ref, layer, max).await?;
+        let payload = String::from_utf8(payload)
+            .map_err(|_| format!("signature layer {} is not UTF-8", layer.digest))?;
+        records.push(SignatureRecord {
+            payload,
+            signature: signature.clone(),
+        });
+    }
+    Ok(records)
+}
+
+/// Whether the registry said the manifest does not exist.
+fn is_not_found(error: &OciDistributionError) -> bool {
+    match error {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| e.code == oci_client::errors::OciErrorCode::ManifestUnknown),
+        OciDistributionError::ServerError { code, .. } => *code == 404,
+        _ => false,
+    }
 }
 
 /// Signs `reference` (resolved to its manifest digest) with the private key at `key` and
@@ -174,6 +278,10 @@ pub async fn sign(
         reason,
     };
     let signer = signing_key(key, password)?;
+    let auth = match crate::auth::for_reference(&reference.reference)? {
+        RegistryAuth::Basic(user, password) => Auth::Basic(user, password),
+        _ => Auth::Anonymous,
+    };
     crate::tls::install_provider();
     let mut client = ClientBuilder::default()
         .with_oci_client_config(sigstore_config(reference, insecure))
@@ -185,7 +293,7 @@ pub async fn sign(
         .parse()
         .map_err(|e: sigstore::errors::SigstoreError| registry_error(e.to_string()))?;
     let (signature_ref, digest) = client
-        .triangulate(&source, &Auth::Anonymous)
+        .triangulate(&source, &auth)
         .await
         .map_err(|e| registry_error(e.to_string()))?;
     if let Some(pinned) = reference.digest() {
@@ -208,7 +316,7 @@ pub async fn sign(
         }
     })?;
     client
-        .push_signature(None, &Auth::Anonymous, &signature_ref, vec![layer])
+        .push_signature(None, &auth, &signature_ref, vec![layer])
         .await
         .map_err(|e| registry_error(e.to_string()))?;
     Ok(digest)

@@ -105,3 +105,65 @@ fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// Rewrites the cosign signature of `digest` in repository `from` (on `host`) and stores the
+/// result as the signature of the same digest in repository `to` (which may be `from`):
+/// `edit` gets the payload and the base64 signature and returns what to store. Tests use it
+/// to tamper with a signature, or to copy a valid one next to another repository's package.
+pub async fn rewrite_signature(
+    host: &str,
+    from: &str,
+    to: &str,
+    digest: &str,
+    edit: impl FnOnce(Vec<u8>, String) -> (Vec<u8>, String),
+) {
+    use crate::signature_record::SIGNATURE_ANNOTATION;
+    use oci_client::secrets::RegistryAuth;
+    let tag = crate::PackageRef::signature_tag(digest);
+    let at =
+        |repo: &str| oci_client::Reference::with_tag(host.to_owned(), repo.to_owned(), tag.clone());
+    let (source, target) = (at(from), at(to));
+    let client = crate::reference::client(&source, &[]);
+    let auth = RegistryAuth::Anonymous;
+    let (bytes, _) = client
+        .pull_manifest_raw(&source, &auth, &[crate::media_types::MANIFEST_MEDIA_TYPE])
+        .await
+        .expect("signature manifest");
+    let mut manifest: oci_client::manifest::OciImageManifest =
+        serde_json::from_slice(&bytes).expect("signature manifest JSON");
+    let layer = &mut manifest.layers[0];
+    let mut payload = Vec::new();
+    client
+        .pull_blob(&source, &*layer, &mut payload)
+        .await
+        .expect("signature payload");
+    let annotations = layer.annotations.get_or_insert_with(Default::default);
+    let signature = annotations.remove(SIGNATURE_ANNOTATION).unwrap_or_default();
+    let (payload, signature) = edit(payload, signature);
+    annotations.insert(SIGNATURE_ANNOTATION.to_owned(), signature);
+    layer.digest = crate::blobs::digest_of(&payload);
+    layer.size = payload.len() as i64;
+    client
+        .push_blob(&target, payload, &layer.digest)
+        .await
+        .expect("push payload");
+    let config = manifest.config.clone();
+    let mut config_bytes = Vec::new();
+    client
+        .pull_blob(&source, &config, &mut config_bytes)
+        .await
+        .expect("signature config");
+    client
+        .push_blob(&target, config_bytes, &config.digest)
+        .await
+        .expect("push config");
+    let body = serde_json::to_vec(&manifest).expect("manifest JSON");
+    let media_type = manifest
+        .media_type
+        .clone()
+        .unwrap_or_else(|| crate::media_types::MANIFEST_MEDIA_TYPE.to_owned());
+    client
+        .push_manifest_raw(&target, body, media_type.parse().expect("media type"))
+        .await
+        .expect("push signature manifest");
+}

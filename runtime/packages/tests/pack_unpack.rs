@@ -1,6 +1,7 @@
 //! Packing and unpacking without a registry: a folder packs to the same bytes every time and
 //! unpacks to the same files; a link in a folder is refused at pack time; a layer over the
-//! byte, entry or depth budget, or naming a file twice, is refused at unpack time.
+//! byte, entry or depth budget, or naming a file twice, is refused at unpack time; the
+//! decompressed stream (extension headers included) is held to its budget while it streams.
 
 use std::path::Path;
 
@@ -124,4 +125,90 @@ fn a_crate_without_a_built_component_is_refused_at_pack() {
         err.contains("never built on the host") && err.contains("tool.wasm"),
         "{err}"
     );
+}
+
+/// A layer whose first entry is a GNU long-name extension header of `len` bytes (`a`s), then
+/// a one-byte file it names.
+fn long_name_layer(len: usize) -> Vec<u8> {
+    use std::io::Read as _;
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let mut ext = tar::Header::new_gnu();
+    ext.set_entry_type(tar::EntryType::GNULongName);
+    ext.set_size(len as u64);
+    ext.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    ext.set_cksum();
+    tar.append(&ext, std::io::repeat(b'a').take(len as u64))
+        .unwrap();
+    let mut file = tar::Header::new_gnu();
+    file.set_size(1);
+    file.set_mode(0o644);
+    file.as_gnu_mut().unwrap().name[..1].copy_from_slice(b"a");
+    file.set_cksum();
+    tar.append(&file, &b"x"[..]).unwrap();
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn extension_headers_count_against_the_decompressed_budget_while_streaming() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_decompressed_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    // A 4 MiB long name (a few KiB compressed): refused as the stream passes 1 MiB, before
+    // tar holds the whole name.
+    let r = unpack(
+        &long_name_layer(4 << 20)[..],
+        &dir.path().join("bomb"),
+        &limits,
+    )
+    .unwrap_err();
+    assert!(
+        r.reason.contains("past 1048576 decompressed bytes"),
+        "{}: {}",
+        r.entry,
+        r.reason
+    );
+    // Within the stream budget, a long name is still held to the path budget.
+    let r = unpack(
+        &long_name_layer(5000)[..],
+        &dir.path().join("long"),
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert!(
+        r.reason
+            .contains("has a path of 5000 bytes, more than the 4096 allowed"),
+        "{}",
+        r.reason
+    );
+}
+
+#[test]
+fn a_decompression_bomb_is_refused_at_the_budget_not_after() {
+    // One file declaring 3 MiB in a layer allowed 1 MiB decompressed but 8 MiB unpacked: the
+    // stream budget stops it while the file is being written.
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_decompressed_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let text = {
+        let r = unpack(
+            &layer(&[("SKILL.md", 10), ("zeros", 3 << 20)])[..],
+            &dir.path().join("out"),
+            &limits,
+        )
+        .unwrap_err();
+        format!("{}: {}", r.entry, r.reason)
+    };
+    assert!(
+        text.starts_with("zeros: ") && text.contains("past 1048576 decompressed bytes"),
+        "{text}"
+    );
+    let written = std::fs::metadata(dir.path().join("out/zeros"))
+        .map(|m| m.len())
+        .ok();
+    assert!(written.unwrap_or(0) <= 1 << 20, "{written:?}");
 }

@@ -59,15 +59,52 @@ pub async fn pull_packages(plan: &Plan) -> Result<Vec<PulledSkill>, PackageError
     if entries.is_empty() {
         return Ok(Vec::new());
     }
+    let references = entries
+        .iter()
+        .map(|entry| PackageRef::parse(entry))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_unique_ids(plan, &references)?;
     let options = pull_options(plan)?;
     let mut pulled = Vec::new();
-    for entry in entries {
-        let reference = PackageRef::parse(entry)?;
+    for reference in references {
         let skill = molecule_packages::pull(&reference, &options).await?;
         log_pulled(&skill);
         pulled.push(skill);
     }
     Ok(pulled)
+}
+
+/// Every package loads as its own skill id: no two references end in the same name, and no
+/// skill folder under a skill root has it (either would silently shadow the other).
+fn check_unique_ids(plan: &Plan, references: &[PackageRef]) -> Result<(), PackageError> {
+    let duplicate = |id: &str, first: String, second: String| PackageError::DuplicateSkill {
+        // The first skill root is `<config dir>/skills`, beside config.yaml.
+        config: plan
+            .skill_roots
+            .first()
+            .and_then(|root| root.parent())
+            .map(|dir| dir.join("config.yaml").display().to_string())
+            .unwrap_or_else(|| "config.yaml".to_owned()),
+        id: escape(id),
+        first,
+        second,
+    };
+    for (i, reference) in references.iter().enumerate() {
+        let id = reference.skill_id();
+        let this = format!("package {}", escape(&reference.written));
+        if let Some(other) = references[..i].iter().find(|r| r.skill_id() == id) {
+            let first = format!("package {}", escape(&other.written));
+            return Err(duplicate(id, first, this));
+        }
+        for root in &plan.skill_roots {
+            let folder = root.join(id);
+            if folder.join("SKILL.md").is_file() {
+                let second = format!("the local folder {}", folder.display());
+                return Err(duplicate(id, this, second));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One line per package: its digest and signature status; a warning for a tag (not pinned)

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod collector;
+pub mod packages;
 pub mod server;
 
 /// The repository root.

@@ -1,0 +1,111 @@
+//! The unpacked skills of the package cache, `<cache>/skills/sha256-<manifest hex>/<id>/`: a
+//! folder is reused only after it is verified against the digest-verified content layer (the
+//! same files with the same SHA-256, no file added, removed or changed, no link); a folder that
+//! does not match is replaced by a fresh unpacking, never loaded. Unpacking goes into a unique
+//! temporary folder beside the destination and is renamed into place when complete, so
+//! concurrent pulls (threads or processes) never share a partial folder.
+
+use std::path::{Path, PathBuf};
+
+use crate::blobs::sha256_hex;
+use crate::error::PackageError;
+use crate::limits::Limits;
+use crate::reference::PackageRef;
+use crate::unpack::{folder_listing, layer_listing, unpack, would_build_on_host, Refusal};
+
+/// The verified unpacked folder `<cache>/skills/sha256-<hex>/<id>` of `layer` (a blob already
+/// hashed against its descriptor): reused when its files match the layer's, else unpacked
+/// anew. Errors name the reference, the digest and the entry at fault.
+pub(crate) fn unpacked(
+    layer: &Path,
+    reference: &PackageRef,
+    digest: &str,
+    id: &str,
+    cache: &Path,
+    limits: &Limits,
+) -> Result<PathBuf, PackageError> {
+    let hostile = |refusal: Refusal| PackageError::Hostile {
+        reference: reference.written.clone(),
+        digest: digest.to_owned(),
+        entry: refusal.entry,
+        reason: refusal.reason,
+    };
+    let parent = entry_dir(cache, digest);
+    let dest = parent.join(id);
+    let open = || std::fs::File::open(layer).map_err(|e| PackageError::io(layer, "reading", e));
+    let expected = layer_listing(std::io::BufReader::new(open()?), limits).map_err(hostile)?;
+    if dest.exists() {
+        if folder_listing(&dest).as_ref() == Some(&expected) {
+            return Ok(dest);
+        }
+        tracing::warn!(
+            folder = %dest.display(),
+            digest,
+            "cached skill folder does not match its verified layer: unpacking it again"
+        );
+        discard(&parent, &dest)?;
+    }
+    std::fs::create_dir_all(&parent).map_err(|e| PackageError::io(&parent, "creating", e))?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".partial-")
+        .tempdir_in(&parent)
+        .map_err(|e| PackageError::io(&parent, "creating a temporary folder in", e))?;
+    let partial = scratch.path().join(id);
+    unpack(std::io::BufReader::new(open()?), &partial, limits).map_err(hostile)?;
+    usable(&partial).map_err(hostile)?;
+    if std::fs::rename(&partial, &dest).is_err() {
+        // Another pull put the same digest in place first: use it if it verifies.
+        if folder_listing(&dest).as_ref() != Some(&expected) {
+            return Err(PackageError::io(
+                &dest,
+                "verifying (changed while unpacking)",
+                std::io::Error::other("the folder does not match its verified layer"),
+            ));
+        }
+    }
+    Ok(dest)
+}
+
+/// Moves a folder that failed verification out of the way (into a unique name, then removes
+/// it), so nothing can load it in between.
+fn discard(parent: &Path, dest: &Path) -> Result<(), PackageError> {
+    let trash = tempfile::Builder::new()
+        .prefix(".stale-")
+        .tempdir_in(parent)
+        .map_err(|e| PackageError::io(parent, "creating a temporary folder in", e))?;
+    let target = trash.path().join("old");
+    match std::fs::rename(dest, &target) {
+        Ok(()) => Ok(()),
+        // Another pull moved it first.
+        Err(_) if !dest.exists() => Ok(()),
+        Err(e) => Err(PackageError::io(dest, "removing a stale cached folder", e)),
+    }
+}
+
+/// A freshly unpacked folder is a skill the runtime may load: `SKILL.md` at its top, and no
+/// Rust crate that would be built on the host.
+fn usable(partial: &Path) -> Result<(), Refusal> {
+    if !partial.join("SKILL.md").is_file() {
+        return Err(Refusal {
+            entry: "SKILL.md".to_owned(),
+            reason: "is missing: a skill package holds SKILL.md at its top".to_owned(),
+        });
+    }
+    if would_build_on_host(partial) {
+        return Err(Refusal {
+            entry: "Cargo.toml".to_owned(),
+            reason: "is a Rust crate with no built component: a pulled package is never \
+                     built on the host (its build scripts would run outside the sandbox); \
+                     push it with its built `tool.wasm`"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The folder of one cache entry (`<cache>/skills/sha256-<hex>`), where its verified
+/// signature record is kept beside the unpacked skill.
+pub(crate) fn entry_dir(cache: &Path, digest: &str) -> PathBuf {
+    let hex = sha256_hex(digest).unwrap_or("unknown");
+    cache.join("skills").join(format!("sha256-{hex}"))
+}

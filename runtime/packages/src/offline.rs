@@ -1,0 +1,71 @@
+//! A pinned package served from the cache without the registry: when the reference pins a
+//! digest and the cache holds the manifest of that digest, its config and layer blobs, and
+//! (unless `packages.signatures` is `off`) the signature layer that verified it, each piece is
+//! hashed again, the signature is verified again against the trusted keys configured now, and
+//! the unpacked folder is verified against the layer. Anything missing or not verifying sends
+//! the pull to the registry instead (where a refusal is decided with the registry's answer). A
+//! tag always goes to the registry: what it names may have moved.
+
+use crate::blobs::{cached, sha256_hex};
+use crate::cache::entry_dir;
+use crate::error::PackageError;
+use crate::reference::PackageRef;
+use crate::signature_record::SignatureRecord;
+use crate::signatures::{verified_by, SignaturePolicy, SignatureStatus};
+use crate::verified::{finish, validate_manifest, PullOptions, PulledSkill};
+
+/// The file of a cache entry that keeps its verified signature layer.
+const RECORD_FILE: &str = "signature.json";
+
+/// `reference` from the cache when it is pinned and everything it needs is cached and
+/// verifies; `Ok(None)` when the registry must be asked. An error only for a cached manifest
+/// that hashes to the pinned digest yet is not a usable package, or hostile content.
+pub(crate) fn from_cache(
+    reference: &PackageRef,
+    options: &PullOptions,
+) -> Result<Option<PulledSkill>, PackageError> {
+    let Some(digest) = reference.digest() else {
+        return Ok(None);
+    };
+    let (cache, limits) = (&options.cache_dir, &options.limits);
+    let Some(hex) = sha256_hex(digest) else {
+        return Ok(None);
+    };
+    let manifest_path = cache.join("blobs").join("sha256").join(hex);
+    let Ok(bytes) = std::fs::read(&manifest_path) else {
+        return Ok(None);
+    };
+    if crate::blobs::digest_of(&bytes) != digest {
+        return Ok(None);
+    }
+    let manifest = validate_manifest(&bytes, reference, digest, limits)?;
+    let signature = match options.policy {
+        SignaturePolicy::Off => SignatureStatus::NotChecked,
+        _ => {
+            let record = SignatureRecord::load(&entry_dir(cache, digest).join(RECORD_FILE));
+            match record.map(|r| r.verify(reference, digest, &options.trusted_keys)) {
+                Some(Ok(key)) => verified_by(key),
+                _ => return Ok(None),
+            }
+        }
+    };
+    let config = cached(cache, &manifest.config, limits.max_config_bytes);
+    let layer = cached(cache, &manifest.layers[0], limits.max_layer_bytes);
+    let (Some(config), Some(layer)) = (config, layer) else {
+        return Ok(None);
+    };
+    finish(reference, digest, &config, &layer, signature, options).map(Some)
+}
+
+/// Keeps the signature layer that verified `digest` in its cache entry, for [`from_cache`].
+pub(crate) fn keep_record(
+    cache: &std::path::Path,
+    digest: &str,
+    record: &SignatureRecord,
+) -> Result<(), PackageError> {
+    let dir = entry_dir(cache, digest);
+    let path = dir.join(RECORD_FILE);
+    let json = serde_json::to_vec(record)
+        .map_err(|e| PackageError::io(&path, "writing", std::io::Error::other(e.to_string())))?;
+    crate::blobs::write_atomic(&dir, &path, &json)
+}

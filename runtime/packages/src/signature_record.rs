@@ -1,0 +1,130 @@
+//! One cosign signature layer checked offline: its simple-signing payload must name the
+//! pulled manifest digest (`critical.image.docker-manifest-digest`) and the pulled repository
+//! (`critical.identity.docker-reference`, so a valid signature of another repository's package
+//! copied next to this one is refused), and its signature must verify over the payload's
+//! bytes with a trusted key. A [`SignatureRecord`] is what a verified check keeps in the cache
+//! (`<cache>/skills/sha256-<hex>/signature.json`) so a pinned package boots offline and its
+//! signature is verified again, against the keys configured then, on every boot.
+
+use std::path::Path;
+
+use sigstore::cosign::payload::SimpleSigning;
+use sigstore::crypto::{CosignVerificationKey, Signature};
+
+use crate::keys::TrustedKey;
+use crate::reference::PackageRef;
+
+/// The annotation of a cosign signature layer holding the base64 signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+
+/// A signature layer as read from the registry: the payload (the layer's bytes, hashed
+/// against its descriptor) and the base64 signature from its annotation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignatureRecord {
+    /// The simple-signing payload (JSON) as signed.
+    pub payload: String,
+    /// The signature over `payload`, base64 (as cosign writes it).
+    pub signature: String,
+}
+
+impl SignatureRecord {
+    /// The first of `keys` under which this layer is a valid signature of `reference`'s
+    /// repository at `digest`, or why none is.
+    pub fn verify<'k>(
+        &self,
+        reference: &PackageRef,
+        digest: &str,
+        keys: &'k [TrustedKey],
+    ) -> Result<&'k TrustedKey, String> {
+        let signing: SimpleSigning = serde_json::from_str(&self.payload)
+            .map_err(|e| format!("its payload is not a simple-signing document: {e}"))?;
+        let signed_digest = &signing.critical.image.docker_manifest_digest;
+        if signed_digest != digest {
+            return Err(format!(
+                "it signs digest {}, not this one",
+                signed_digest.escape_debug()
+            ));
+        }
+        let expected = repository_of(reference);
+        let named = &signing.critical.identity.docker_reference;
+        if !names_repository(named, &expected, digest) {
+            return Err(format!(
+                "it signs repository `{}`, not `{expected}` (a signature copied from another \
+                 repository)",
+                named.escape_debug()
+            ));
+        }
+        for key in keys {
+            let Ok(verifier) = CosignVerificationKey::try_from_pem(key.pem()) else {
+                continue;
+            };
+            let signature = Signature::Base64Encoded(self.signature.as_bytes());
+            if verifier
+                .verify_signature(signature, self.payload.as_bytes())
+                .is_ok()
+            {
+                return Ok(key);
+            }
+        }
+        Err("its signature does not verify with a trusted key".to_owned())
+    }
+
+    /// Reads a record kept in the cache; `None` when absent or unreadable (then the registry
+    /// is asked).
+    pub(crate) fn load(path: &Path) -> Option<SignatureRecord> {
+        let bytes = std::fs::read(path).ok()?;
+        if bytes.len() > 256 << 10 {
+            return None;
+        }
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// `registry/repository` of `reference`, as a signature's docker-reference names it.
+fn repository_of(reference: &PackageRef) -> String {
+    format!(
+        "{}/{}",
+        reference.reference.registry(),
+        reference.reference.repository()
+    )
+}
+
+/// Whether a docker-reference (`registry/repository`, optionally with `:tag` or `@digest`,
+/// as cosign and this crate write it) names `repository` (and, if it has one, `digest`).
+fn names_repository(named: &str, repository: &str, digest: &str) -> bool {
+    let (name, pinned) = match named.split_once('@') {
+        Some((name, pinned)) => (name, Some(pinned)),
+        None => (named, None),
+    };
+    let last_slash = name.rfind('/').unwrap_or(0);
+    let name = match name[last_slash..].find(':') {
+        Some(colon) => &name[..last_slash + colon],
+        None => name,
+    };
+    name == repository && pinned.is_none_or(|p| p == digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_repository;
+
+    #[test]
+    fn the_docker_reference_must_name_the_pulled_repository() {
+        let (repo, digest) = ("127.0.0.1:5000/acme/ver", "sha256:ab");
+        for good in [
+            repo,
+            "127.0.0.1:5000/acme/ver:1",
+            "127.0.0.1:5000/acme/ver@sha256:ab",
+        ] {
+            assert!(names_repository(good, repo, digest), "{good}");
+        }
+        for bad in [
+            "127.0.0.1:5000/acme/other",
+            "127.0.0.1:5000/acme/ver@sha256:cd",
+            "127.0.0.1:5001/acme/ver",
+            "127.0.0.1:5000/acme/verx:1",
+        ] {
+            assert!(!names_repository(bad, repo, digest), "{bad}");
+        }
+    }
+}
