@@ -135,7 +135,9 @@ impl WorkspaceConfig {
 /// Unknown and misplaced top-level keys, empty security sections, and security settings
 /// nested where they are never read.
 fn check_top_level(r: &mut Reader<'_>, v: &Value) {
-    let secure = ["a2a", "sandbox", "grants", "packages", "approval", "mcp", "platform"];
+    let secure = [
+        "a2a", "sandbox", "grants", "packages", "approval", "mcp", "platform",
+    ];
     let placed = ["inbound_secret", "memory_limit", "timeout"];
     check_keys(r, v, "", &TOP_KEYS, &secure, &placed);
     for (key, holds) in [
