@@ -1,6 +1,8 @@
 //! `/mcp`: the MCP Streamable HTTP transport (MCP spec "Transports", Streamable HTTP) on the
-//! A2A port, from `rmcp`'s `StreamableHttpService`. Stateless: no session is kept between
-//! requests (nothing a client can pile up), each POST is answered with one JSON body. Budgets:
+//! A2A port, from `rmcp`'s `StreamableHttpService`, with a plain `tools/call` answered on the
+//! direct path of `direct.rs` (same rules, no per-request `rmcp` service). Stateless: no
+//! session is kept between requests (nothing a client can pile up; GET and DELETE are 405,
+//! `Allow: POST`), each POST is answered with one JSON body. Budgets:
 //! a request body of at most [`MAX_REQUEST_BYTES`] (413 above), the A2A listener's header,
 //! body and idle timeouts and connection caps (same port), and per tool call the sandbox's
 //! limits and admission queue. A `Host` header other than the loopback names and
@@ -9,10 +11,12 @@
 
 use std::sync::Arc;
 
+use axum::routing::any;
 use axum::Router;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 
+use super::direct::{self, Endpoint};
 use super::server::McpServer;
 use crate::limits::LimitKeys;
 use crate::workspace::skills::SkillRegistry;
@@ -30,20 +34,29 @@ pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// and `allowed_hosts` (`name` or `name:port`) as `Host`. Not authenticated by itself.
 pub fn router(skills: Arc<SkillRegistry>, allowed_hosts: &[String]) -> Router {
     let server = McpServer::new(skills, LimitKeys::CONFIG);
-    let hosts = LOOPBACK_HOSTS
+    let hosts: Vec<String> = LOOPBACK_HOSTS
         .iter()
         .map(|h| (*h).to_owned())
-        .chain(allowed_hosts.iter().cloned());
+        .chain(allowed_hosts.iter().cloned())
+        .collect();
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_sse_keep_alive(None)
         .with_max_request_body_bytes(MAX_REQUEST_BYTES)
-        .with_allowed_hosts(hosts);
-    let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        .with_allowed_hosts(hosts.clone());
+    let handler = server.clone();
+    let rmcp = StreamableHttpService::new(
+        move || Ok(handler.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
     );
-    Router::new().route_service(MCP_PATH, service)
+    let endpoint = Endpoint {
+        server,
+        hosts,
+        rmcp,
+    };
+    Router::new()
+        .route(MCP_PATH, any(direct::handle))
+        .with_state(Arc::new(endpoint))
 }

@@ -8,6 +8,7 @@
 //! [`SkillRegistry::call`](crate::workspace::skills::SkillRegistry::call) — the owning skill's
 //! grants, the sandbox limits, an admission slot, a receipt and the tool-call metrics.
 
+pub mod direct;
 pub mod http;
 pub mod resources;
 pub mod server;

@@ -45,6 +45,14 @@ impl McpServer {
         let (outcome, receipt) = self.skills.call_with_receipt(name, input).await;
         tools::result(outcome, &receipt, &self.keys)
     }
+
+    /// Answers a `tools/call` request: `request.arguments` as the tool's JSON input, the
+    /// result as [`McpServer::call`] gives it. Shared by the `rmcp` handler and the direct
+    /// `tools/call` path of the HTTP transport (`http.rs`), so both answer alike.
+    pub async fn call_tool_params(&self, request: CallToolRequestParams) -> CallToolResponse {
+        let input = tools::input_text(request.arguments.as_ref());
+        self.call(&request.name, &input).await.into()
+    }
 }
 
 impl ServerHandler for McpServer {
@@ -77,8 +85,7 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let input = tools::input_text(request.arguments.as_ref());
-        Ok(self.call(&request.name, &input).await.into())
+        Ok(self.call_tool_params(request).await)
     }
 
     async fn list_resources(
