@@ -6,11 +6,16 @@
 //! * `mcp_call/handler`: `McpServer::call`, the same call plus the MCP result conversion;
 //! * `mcp_call/http`: a whole `tools/call` over the Streamable HTTP transport at `/mcp` on
 //!   127.0.0.1 (one keep-alive connection, JSON answer), request encoding and parsing included;
+//!   This is the path a real client's call takes (`MCP-Protocol-Version` header, the direct
+//!   `tools/call` path of `runtime/src/mcp/direct.rs`);
+//! * `mcp_call/http_rmcp`: the same request with an `Origin` header, which the direct path
+//!   leaves to `rmcp`'s stateless service (a handler service and two tasks per request): the
+//!   cost the direct path removes;
 //! * `mcp_call/http_noop`: the same POST and JSON parse against a route on the same server that
 //!   answers a fixed JSON-RPC result without calling anything: the HTTP round trip alone.
 //!
 //! `http` − `direct` is what MCP over HTTP adds to a tool call (goal: within 0.1 ms), of which
-//! `http_noop` is the loopback HTTP part and the rest rmcp's dispatch. Run:
+//! `http_noop` is the loopback HTTP part and the rest decoding, dispatch and encoding. Run:
 //! `cargo bench -p molecule-tests --bench mcp` (or `--profile dev` for a quicker build).
 
 use std::sync::Arc;
@@ -71,10 +76,14 @@ fn mcp_call(c: &mut Criterion) {
         "params": {"name": "query", "arguments": serde_json::from_str::<Value>(INPUT).unwrap()}});
     let noop_url = url.replace("/mcp", "/noop");
     let (client, body) = (&client, &body);
-    let http_call = |url: String| async move {
-        let answer: Value = client
-            .post(&url)
+    let http_call = |url: String, origin: bool| async move {
+        let mut request = client.post(&url);
+        if origin {
+            request = request.header("Origin", "http://127.0.0.1");
+        }
+        let answer: Value = request
             .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-06-18")
             .json(body)
             .send()
             .await
@@ -84,8 +93,9 @@ fn mcp_call(c: &mut Criterion) {
             .expect("JSON answer");
         assert_eq!(answer["result"]["content"][0]["text"], "2", "{answer}");
     };
-    rt.block_on(http_call(url.clone()));
-    rt.block_on(http_call(noop_url.clone()));
+    rt.block_on(http_call(url.clone(), false));
+    rt.block_on(http_call(url.clone(), true));
+    rt.block_on(http_call(noop_url.clone(), false));
 
     let mut group = c.benchmark_group("mcp_call");
     group.bench_function("direct", |b| {
@@ -100,9 +110,14 @@ fn mcp_call(c: &mut Criterion) {
             assert_eq!(out.is_error, Some(false));
         })
     });
-    group.bench_function("http", |b| b.iter(|| rt.block_on(http_call(url.clone()))));
+    group.bench_function("http", |b| {
+        b.iter(|| rt.block_on(http_call(url.clone(), false)))
+    });
+    group.bench_function("http_rmcp", |b| {
+        b.iter(|| rt.block_on(http_call(url.clone(), true)))
+    });
     group.bench_function("http_noop", |b| {
-        b.iter(|| rt.block_on(http_call(noop_url.clone())))
+        b.iter(|| rt.block_on(http_call(noop_url.clone(), false)))
     });
     group.finish();
 }

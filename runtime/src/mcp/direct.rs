@@ -12,7 +12,8 @@
 //! `application/json` and `text/event-stream`; `Content-Type: application/json`; an absent
 //! `MCP-Protocol-Version` or a known one below the SEP-2243 standard-headers revision; a body of
 //! at most [`MAX_REQUEST_BYTES`] that is one JSON-RPC request `tools/call` without a
-//! per-request protocol version in `_meta`. Any other request falls back to `rmcp` (with the
+//! per-request protocol version in `_meta`. The result gets the shape `rmcp`'s dispatch gives
+//! peers of those revisions (no `resultType: "complete"`). Any other request falls back to `rmcp` (with the
 //! body already read, re-attached).
 
 use std::sync::Arc;
@@ -61,11 +62,12 @@ pub async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> 
     };
     match direct_call(&bytes) {
         Some((id, params)) => {
-            let response = endpoint.server.call_tool_params(params).await;
-            json_response(ServerJsonRpcMessage::response(
-                ServerResult::from(response),
-                id,
-            ))
+            let mut result = ServerResult::from(endpoint.server.call_tool_params(params).await);
+            // The direct path only takes revisions before 2026-07-28: the legacy result shape,
+            // as rmcp's `ServerHandler` dispatch makes it for those peers.
+            result.strip_result_type_for_legacy_peer();
+            result.strip_non_object_output_for_legacy_peer();
+            json_response(ServerJsonRpcMessage::response(result, id))
         }
         None => to_rmcp(&endpoint, Request::from_parts(parts, Body::from(bytes))).await,
     }
