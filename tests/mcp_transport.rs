@@ -54,7 +54,10 @@ fn post(client: &Client, url: &str, body: &Value) -> RequestBuilder {
 
 async fn json_of(response: Response) -> Value {
     assert_eq!(response.status(), StatusCode::OK);
-    let kind = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let kind = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(kind.starts_with("application/json"), "{kind}");
     response.json().await.unwrap()
 }
@@ -63,12 +66,17 @@ async fn json_of(response: Response) -> Value {
 async fn tools_call_direct_and_rmcp_answer_alike() {
     let url = serve().await;
     let client = Client::new();
-    let direct = json_of(post(&client, &url, &call_body(7, "query")).send().await.unwrap()).await;
+    let direct = json_of(
+        post(&client, &url, &call_body(7, "query"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(direct["id"], 7);
     assert_eq!(direct["result"]["content"][0]["text"], "2", "{direct}");
     assert_eq!(direct["result"]["isError"], false);
-    let via_rmcp = post(&client, &url, &call_body(7, "query"))
-        .header("Origin", "http://127.0.0.1");
+    let via_rmcp = post(&client, &url, &call_body(7, "query")).header("Origin", "http://127.0.0.1");
     let via_rmcp = json_of(via_rmcp.send().await.unwrap()).await;
     // The receipt in `_meta` differs per call (ids, times); the rest is the same.
     let strip = |mut v: Value| {
@@ -78,7 +86,10 @@ async fn tools_call_direct_and_rmcp_answer_alike() {
     assert!(direct["result"]["_meta"].is_object(), "{direct}");
     assert_eq!(strip(direct), strip(via_rmcp));
 
-    let unknown = post(&client, &url, &call_body(8, "no-such-tool")).send().await.unwrap();
+    let unknown = post(&client, &url, &call_body(8, "no-such-tool"))
+        .send()
+        .await
+        .unwrap();
     let unknown = json_of(unknown).await;
     assert_eq!(unknown["id"], 8);
     assert_eq!(unknown["result"]["isError"], true, "{unknown}");
@@ -98,19 +109,28 @@ async fn transport_rules_hold_for_tools_call() {
         .post(&url)
         .header("Accept", "application/json")
         .json(&body);
-    assert_eq!(only_json.send().await.unwrap().status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(
+        only_json.send().await.unwrap().status(),
+        StatusCode::NOT_ACCEPTABLE
+    );
     let text = client
         .post(&url)
         .header("Accept", BOTH)
         .header("Content-Type", "text/plain")
         .body(body.to_string());
-    assert_eq!(text.send().await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        text.send().await.unwrap().status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
     let bad_version = client
         .post(&url)
         .header("Accept", BOTH)
         .header("MCP-Protocol-Version", "1999-01-01")
         .json(&body);
-    assert_eq!(bad_version.send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bad_version.send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
     let no_version = client.post(&url).header("Accept", BOTH).json(&body);
     let answer = json_of(no_version.send().await.unwrap()).await;
     assert_eq!(answer["result"]["content"][0]["text"], "2");
@@ -159,4 +179,68 @@ async fn stateless_methods_and_fallbacks() {
         .body("{not json");
     let garbage = garbage.send().await.unwrap();
     assert!(garbage.status().is_client_error(), "{}", garbage.status());
+}
+
+/// The requests a real client sends take the direct path; the ones the direct path does not
+/// vouch for go to `rmcp` (which answers them, as the tests above show).
+#[test]
+fn direct_path_takes_plain_tools_calls_only() {
+    use molecule_runtime::mcp::direct::{direct_call, headers_eligible};
+    let hosts = vec!["127.0.0.1".to_owned(), "mcp.example:8000".to_owned()];
+    let headers = |pairs: &[(&'static str, &'static str)]| {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, reqwest::header::HeaderValue::from_static(value));
+        }
+        map
+    };
+    let plain = [
+        ("host", "127.0.0.1:4000"),
+        ("accept", "application/json, text/event-stream"),
+        ("content-type", "application/json"),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    assert!(headers_eligible(&headers(&plain), &hosts));
+    assert!(
+        headers_eligible(&headers(&plain[..3]), &hosts),
+        "no version header"
+    );
+    let mut two_accepts = plain.to_vec();
+    two_accepts[1] = ("accept", "application/json");
+    two_accepts.push(("accept", "text/event-stream;q=0.9"));
+    assert!(headers_eligible(&headers(&two_accepts), &hosts));
+    let with = |i: usize, pair: (&'static str, &'static str)| {
+        let mut changed = plain.to_vec();
+        changed[i] = pair;
+        headers(&changed)
+    };
+    for changed in [
+        with(0, ("host", "evil.example")),
+        with(0, ("host", "mcp.example:9000")),
+        with(1, ("accept", "application/json")),
+        with(2, ("content-type", "text/plain")),
+        with(3, ("mcp-protocol-version", "1999-01-01")),
+        with(3, ("mcp-protocol-version", "2026-07-28")),
+        with(3, ("origin", "http://127.0.0.1")),
+    ] {
+        assert!(!headers_eligible(&changed, &hosts), "{changed:?}");
+    }
+    assert!(headers_eligible(
+        &with(0, ("host", "mcp.example:8000")),
+        &hosts
+    ));
+
+    let body = |v: Value| bytes::Bytes::from(v.to_string());
+    let (id, params) = direct_call(&body(call_body(3, "query"))).expect("a tools/call");
+    assert_eq!(id.to_string(), "3");
+    assert_eq!(params.name, "query");
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    assert!(direct_call(&body(list)).is_none());
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert!(direct_call(&body(note)).is_none());
+    let mut negotiated = call_body(4, "query");
+    negotiated["params"]["_meta"] =
+        json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
+    assert!(direct_call(&body(negotiated)).is_none());
+    assert!(direct_call(&bytes::Bytes::from_static(b"{not json")).is_none());
 }

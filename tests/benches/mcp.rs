@@ -4,6 +4,10 @@
 //! * `mcp_call/direct`: `SkillRegistry::call`, the path an adapter's tool call ends in (fresh
 //!   store and instance, the call, the receipt);
 //! * `mcp_call/handler`: `McpServer::call`, the same call plus the MCP result conversion;
+//! * `mcp_call/handler_on_worker`: the same, spawned on the runtime's worker threads (where
+//!   a served request runs) and awaited from the bench thread: the handler plus one task hop;
+//! * `mcp_call/decode`: the direct path's decoding of the request body into `rmcp`'s
+//!   `ClientJsonRpcMessage` alone;
 //! * `mcp_call/http`: a whole `tools/call` over the Streamable HTTP transport at `/mcp` on
 //!   127.0.0.1 (one keep-alive connection, JSON answer), request encoding and parsing included;
 //!   This is the path a real client's call takes (`MCP-Protocol-Version` header, the direct
@@ -108,6 +112,21 @@ fn mcp_call(c: &mut Criterion) {
         b.iter(|| {
             let out = rt.block_on(server.call("query", INPUT));
             assert_eq!(out.is_error, Some(false));
+        })
+    });
+    group.bench_function("handler_on_worker", |b| {
+        b.iter(|| {
+            let server = server.clone();
+            let task = rt.spawn(async move { server.call("query", INPUT).await });
+            let out = rt.block_on(task).expect("task");
+            assert_eq!(out.is_error, Some(false));
+        })
+    });
+    let bytes = axum::body::Bytes::from(body.to_string());
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            let (_, params) = molecule_runtime::mcp::direct::direct_call(&bytes).expect("call");
+            assert_eq!(params.name, "query");
         })
     });
     group.bench_function("http", |b| {

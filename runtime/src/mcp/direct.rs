@@ -51,8 +51,7 @@ pub struct Endpoint {
 
 /// The `/mcp` handler (any method): the direct path for a plain `tools/call`, else `rmcp`.
 pub async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
-    if request.method() != Method::POST || !headers_eligible(request.headers(), &endpoint.hosts)
-    {
+    if request.method() != Method::POST || !headers_eligible(request.headers(), &endpoint.hosts) {
         return to_rmcp(&endpoint, request).await;
     }
     let (parts, body) = request.into_parts();
@@ -78,9 +77,10 @@ async fn to_rmcp(endpoint: &Endpoint, request: Request) -> Response {
     endpoint.rmcp.handle(request).await.map(Body::new)
 }
 
-/// The id and params of `body` if it is one JSON-RPC `tools/call` request the direct path
-/// answers (no per-request protocol version in `_meta`, which `rmcp` negotiates itself).
-fn direct_call(body: &Bytes) -> Option<(RequestId, CallToolRequestParams)> {
+/// The id and params of `body` (a JSON-RPC message, UTF-8 JSON) if it is one `tools/call`
+/// request the direct path answers (no per-request protocol version in `_meta`, which `rmcp`
+/// negotiates itself); `None` for anything else, which goes to `rmcp`.
+pub fn direct_call(body: &Bytes) -> Option<(RequestId, CallToolRequestParams)> {
     let message: ClientJsonRpcMessage = serde_json::from_slice(body).ok()?;
     let ClientJsonRpcMessage::Request(request) = message else {
         return None;
@@ -94,8 +94,10 @@ fn direct_call(body: &Bytes) -> Option<(RequestId, CallToolRequestParams)> {
     }
 }
 
-/// Whether the headers pass every check `rmcp` makes on a stateless POST (see the module doc).
-fn headers_eligible(headers: &HeaderMap, hosts: &[String]) -> bool {
+/// Whether a POST with `headers` may take the direct path: it passes every check `rmcp` makes
+/// on a stateless POST (see the module doc), `hosts` being the accepted `Host` values (`name`
+/// for any port, or `name:port`). `false` sends the request to `rmcp`, which answers the error.
+pub fn headers_eligible(headers: &HeaderMap, hosts: &[String]) -> bool {
     host_allowed(headers, hosts)
         && !headers.contains_key(ORIGIN)
         && accepts_json_and_sse(headers)
