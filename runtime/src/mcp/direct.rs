@@ -30,8 +30,10 @@ use rmcp::model::{
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::StreamableHttpService;
 
-use super::http::MAX_REQUEST_BYTES;
 use super::server::McpServer;
+
+/// Largest MCP request body accepted, in bytes (1 MiB, the A2A body limit); 413 above.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 /// The `MCP-Protocol-Version` request header (MCP spec 2025-06-18, "Transports").
 const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";

@@ -24,8 +24,7 @@ use crate::workspace::skills::SkillRegistry;
 /// The path of the endpoint on the A2A port.
 pub const MCP_PATH: &str = "/mcp";
 
-/// Largest MCP request body accepted, in bytes (1 MiB, the A2A body limit).
-pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+pub use super::direct::MAX_REQUEST_BYTES;
 
 /// Host names always accepted in the `Host` header (any port).
 pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
