@@ -203,11 +203,22 @@ fn keygen(dir: &std::path::Path, name: &str) -> (String, String) {
 
 /// A workspace in `dir/NAME` pinning `reference`, trusting `public`.
 fn package_workspace(dir: &std::path::Path, name: &str, reference: &str, public: &str) -> String {
+    package_workspace_with(dir, name, reference, public, "")
+}
+
+/// [`package_workspace`] with `extra` appended to config.yaml.
+fn package_workspace_with(
+    dir: &std::path::Path,
+    name: &str,
+    reference: &str,
+    public: &str,
+    extra: &str,
+) -> String {
     let config = dir.join(name);
     std::fs::create_dir_all(&config).unwrap();
     let adapter = repo().join("tests/guests/echo-adapter");
     let yaml = format!(
-        "runtime: {}\nskills: [\"{reference}\"]\npackages:\n  trusted_keys: [{public}]\n",
+        "runtime: {}\nskills: [\"{reference}\"]\npackages:\n  trusted_keys: [{public}]\n{extra}",
         adapter.display()
     );
     std::fs::write(config.join("config.yaml"), yaml).unwrap();
@@ -273,4 +284,21 @@ fn inspect_lists_a_pulled_package_with_its_digest_and_signature() {
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains(&digest) && error.contains("other.pub"), "{error}");
     assert!(report["skills"].as_array().unwrap().is_empty(), "{report:#}");
+
+    let grant = "grants:\n  skills:\n    json-query:\n      secrets:\n        API_TOKEN: \
+                 {hosts: [\"https://api.example.com\"]}\n";
+    let config = package_workspace_with(dir.path(), "extra", &pinned, &public, grant);
+    let out = runtime(&data, &["inspect", "--config-dir", &config, "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let unrequested = skill_of(&report, "json-query")["unrequested"][0].to_string();
+    let expected = format!("republish the package {pinned} with it declared");
+    assert!(unrequested.contains(&expected), "{report:#}");
+    assert!(!unrequested.contains("skills/json-query/SKILL.md"), "{unrequested}");
+
+    let packages = dir.path().join("pulled");
+    let args = ["pull", &pinned, "--packages-dir", packages.to_str().unwrap()];
+    let out = runtime(&data, &args);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--trusted-key"), "{}", text(&out));
 }

@@ -20,7 +20,9 @@ use molecule_runtime::workspace::registry::plan_registry;
 use serde::Serialize;
 
 use super::inspect_caps::{caps_json, effective_json, CapsJson};
-use super::inspect_oci::{oci_for, render_oci, resolve, OciJson, PackageErrorJson};
+use super::inspect_oci::{
+    oci_for, render_oci, resolve, unrequested_text, OciJson, PackageErrorJson,
+};
 use super::Context;
 
 /// The `schema` of [`Inspection`].
@@ -159,6 +161,9 @@ pub async fn inspect(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Resu
         .iter()
         .map(|dir| SkillJson {
             oci: oci_for(&plan.packages, &dir.dir),
+            unrequested: (policy.effective_for(dir).unrequested.iter())
+                .map(|u| unrequested_text(&plan.packages, &dir.dir, u))
+                .collect(),
             ..skill_json(&plan, &policy, dir)
         })
         .collect();

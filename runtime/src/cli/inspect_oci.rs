@@ -4,7 +4,7 @@
 //! from the registry otherwise), reported as its reference, manifest digest, pinned or not,
 //! and signature status — or, when it cannot be pulled or verified, as the error.
 
-use molecule_config::is_package_reference;
+use molecule_config::{is_package_reference, Unrequested};
 use molecule_packages::{PackageRef, PulledSkill, SignatureStatus};
 use molecule_runtime::plan::Plan;
 use molecule_runtime::redact::escape;
@@ -138,4 +138,38 @@ pub fn render_oci(oci: &OciJson) -> String {
         "  oci:       {} ({pinned})\n  oci digest: {}\n  signature: {signature}\n",
         oci.reference, oci.digest
     )
+}
+
+/// An unrequested grant as one sentence. For a skill pulled from a package (`dir` is one of
+/// `pulled`) its SKILL.md is the package's and cannot be edited in place: the sentence names
+/// the reference and says the package must be republished with the capability declared.
+/// For a local skill, the usual [`Unrequested`] text.
+pub fn unrequested_text(pulled: &[PulledSkill], dir: &std::path::Path, u: &Unrequested) -> String {
+    let Some(skill) = pulled.iter().find(|p| p.dir == dir) else {
+        return u.to_string();
+    };
+    format!(
+        "skill `{}` is granted {} {} under {} but never requests it; remove it from \
+         config.yaml, or republish the package {} with it declared under `capabilities:` in \
+         its SKILL.md and pin the new digest (a pulled package cannot be edited in place)",
+        u.skill,
+        u.kind.noun(),
+        u.capability,
+        u.config_key,
+        escape(&skill.origin.reference)
+    )
+}
+
+/// `pull`'s error with the command line's way out added: with no trusted key the library
+/// names `packages.trusted_keys` (config.yaml); on the command line it is `--trusted-key`.
+pub fn pull_error_hint(err: anyhow::Error) -> anyhow::Error {
+    let text = format!("{err:#}");
+    if text.contains("no trusted key is configured") {
+        err.context(
+            "no trusted key given: pass --trusted-key KEY.pub (repeatable; \
+             `molecule-runtime keygen DIR` makes a pair), or --signatures warn|off",
+        )
+    } else {
+        err
+    }
 }

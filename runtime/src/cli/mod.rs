@@ -139,7 +139,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&ctx, args).await,
         Command::Script(args) => script::run(&ctx, args).await,
         Command::Smoke(args) => smoke::run(&ctx, args).await,
-        Command::Pull(args) => packages::pull(&ctx, args).await,
+        Command::Pull(args) => packages::pull(&ctx, args)
+            .await
+            .map_err(inspect_oci::pull_error_hint),
         Command::New(args) => new::run(args),
         Command::Inspect(args) => inspect::run(&ctx, args).await,
         Command::Mcp(args) => mcp::run(&ctx, args).await,
