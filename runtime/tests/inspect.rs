@@ -252,7 +252,10 @@ fn inspect_lists_a_pulled_package_with_its_digest_and_signature() {
     let (_, other) = keygen(dir.path(), "other");
     let skill = built_skill(dir.path());
     let tag = format!("{}/acme/json-query:1", registry.host);
-    let out = runtime(dir.path(), &["push", skill.to_str().unwrap(), &tag, "--sign-key", &key]);
+    let out = runtime(
+        dir.path(),
+        &["push", skill.to_str().unwrap(), &tag, "--sign-key", &key],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let pinned = stdout.lines().last().unwrap().trim().to_owned();
@@ -276,14 +279,23 @@ fn inspect_lists_a_pulled_package_with_its_digest_and_signature() {
     assert!(table.contains("signature: verified by key "), "{table}");
 
     let config = package_workspace(dir.path(), "wrong-key", &pinned, &other);
-    let out = runtime(&dir.path().join("data2"), &["inspect", "--config-dir", &config, "--json"]);
+    let out = runtime(
+        &dir.path().join("data2"),
+        &["inspect", "--config-dir", &config, "--json"],
+    );
     assert!(!out.status.success(), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let failed = &report["package_errors"][0];
     assert_eq!(failed["reference"], pinned.as_str(), "{report:#}");
     let error = failed["error"].as_str().unwrap();
-    assert!(error.contains(&digest) && error.contains("other.pub"), "{error}");
-    assert!(report["skills"].as_array().unwrap().is_empty(), "{report:#}");
+    assert!(
+        error.contains(&digest) && error.contains("other.pub"),
+        "{error}"
+    );
+    assert!(
+        report["skills"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
 
     let grant = "grants:\n  skills:\n    json-query:\n      secrets:\n        API_TOKEN: \
                  {hosts: [\"https://api.example.com\"]}\n";
@@ -294,10 +306,18 @@ fn inspect_lists_a_pulled_package_with_its_digest_and_signature() {
     let unrequested = skill_of(&report, "json-query")["unrequested"][0].to_string();
     let expected = format!("republish the package {pinned} with it declared");
     assert!(unrequested.contains(&expected), "{report:#}");
-    assert!(!unrequested.contains("skills/json-query/SKILL.md"), "{unrequested}");
+    assert!(
+        !unrequested.contains("skills/json-query/SKILL.md"),
+        "{unrequested}"
+    );
 
     let packages = dir.path().join("pulled");
-    let args = ["pull", &pinned, "--packages-dir", packages.to_str().unwrap()];
+    let args = [
+        "pull",
+        &pinned,
+        "--packages-dir",
+        packages.to_str().unwrap(),
+    ];
     let out = runtime(&data, &args);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("--trusted-key"), "{}", text(&out));
