@@ -71,11 +71,9 @@ impl SignatureRecord {
 
     /// Reads a record kept in the cache; `None` when absent or unreadable (then the registry
     /// is asked).
+    /// The read is bounded at 256 KiB and refuses anything but a regular file.
     pub(crate) fn load(path: &Path) -> Option<SignatureRecord> {
-        let bytes = std::fs::read(path).ok()?;
-        if bytes.len() > 256 << 10 {
-            return None;
-        }
+        let bytes = crate::blobs::read_bounded(path, 256 << 10)?;
         serde_json::from_slice(&bytes).ok()
     }
 }
