@@ -71,7 +71,14 @@ pub(crate) fn from_cache(
     let (Some(config), Some(layer)) = (config, layer) else {
         return Ok(Cached::Miss);
     };
-    finish(reference, digest, &config, &layer, signature, options)
+    finish(
+        reference,
+        digest,
+        &config,
+        (&layer, &manifest.layers[0].digest),
+        signature,
+        options,
+    )
         .map(|skill| Cached::Hit(Box::new(skill)))
 }
 

@@ -75,7 +75,7 @@ async fn from_registry(
         reference,
         &digest,
         &paths[0],
-        &paths[1],
+        (&paths[1], &manifest.layers[0].digest),
         checked.status,
         options,
     )?;
