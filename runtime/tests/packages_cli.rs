@@ -65,8 +65,14 @@ fn push_sign_pull_and_check_a_skill_package() {
         text(&out)
     );
     assert!(stderr.contains("warning:"), "{stderr}");
-    assert!(stderr.contains(&format!("resolved it to {digest}")), "{stderr}");
-    assert!(stderr.contains(&format!("acme/json-query@{digest}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resolved it to {digest}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("acme/json-query@{digest}")),
+        "{stderr}"
+    );
     // By digest: no warning.
     let out = runtime(&["sign", &pinned, "--key", key]);
     assert!(out.status.success(), "{}", text(&out));

@@ -61,7 +61,9 @@ pub(crate) fn from_cache(
             let record = SignatureRecord::load(&entry_dir(cache, digest).join(RECORD_FILE));
             match record.map(|r| r.verify(reference, digest, &options.trusted_keys)) {
                 Some(Ok(key)) => verified_by(key),
-                Some(Err(why)) => return Ok(Cached::Stale(stale(reference, digest, &why, options))),
+                Some(Err(why)) => {
+                    return Ok(Cached::Stale(stale(reference, digest, &why, options)))
+                }
                 None => return Ok(Cached::Miss),
             }
         }
@@ -79,7 +81,7 @@ pub(crate) fn from_cache(
         signature,
         options,
     )
-        .map(|skill| Cached::Hit(Box::new(skill)))
+    .map(|skill| Cached::Hit(Box::new(skill)))
 }
 
 /// Why a cached signature record was not used: names the reference, the digest and the

@@ -183,11 +183,9 @@ mod tests {
             .to_sigstore_keypair()
             .and_then(|pair| pair.public_key_to_pem())
             .expect("public key");
-        let key = crate::keys::TrustedKey::from_pem(
-            std::path::Path::new("hub.pub"),
-            public.into_bytes(),
-        )
-        .expect("key");
+        let key =
+            crate::keys::TrustedKey::from_pem(std::path::Path::new("hub.pub"), public.into_bytes())
+                .expect("key");
         let digest = format!("sha256:{}", "ab".repeat(32));
         let payload = serde_json::json!({
             "critical": {
