@@ -154,3 +154,88 @@ impl<'a> LayerFile<'a> {
         Ok(std::io::BufReader::new(&self.file))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar.gz layer holding `files` (path, bytes).
+    fn layer(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        for (path, bytes) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, path, *bytes)
+                .expect("tar entry");
+        }
+        tar.into_inner().expect("tar").finish().expect("gzip")
+    }
+
+    #[test]
+    fn a_reused_cached_folder_must_be_loadable_like_a_fresh_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files: [(&str, &[u8]); 2] = [
+            ("SKILL.md", b"---\nname: ver\n---\n"),
+            ("Cargo.toml", b"[package]\nname = \"ver\"\n"),
+        ];
+        let bytes = layer(&files);
+        let layer_digest = crate::blobs::digest_of(&bytes);
+        let layer_path = dir.path().join("layer");
+        std::fs::write(&layer_path, &bytes).expect("layer");
+        let digest = format!("sha256:{}", "c".repeat(64));
+        let reference =
+            PackageRef::parse(&format!("127.0.0.1:9/acme/ver@{digest}")).expect("reference");
+        let cache = dir.path().join("cache");
+        let limits = Limits::default();
+        let fresh = unpacked(
+            &layer_path,
+            &layer_digest,
+            &reference,
+            &digest,
+            "ver",
+            &cache,
+            &limits,
+        );
+        assert!(
+            matches!(fresh, Err(PackageError::Hostile { .. })),
+            "{fresh:?}"
+        );
+        // The same content placed in the cache (matching the layer's listing) is refused too.
+        let dest = entry_dir(&cache, &digest).join("ver");
+        std::fs::create_dir_all(&dest).expect("folder");
+        for (path, bytes) in files {
+            std::fs::write(dest.join(path), bytes).expect("file");
+        }
+        let reused = unpacked(
+            &layer_path,
+            &layer_digest,
+            &reference,
+            &digest,
+            "ver",
+            &cache,
+            &limits,
+        );
+        assert!(
+            matches!(reused, Err(PackageError::Hostile { .. })),
+            "{reused:?}"
+        );
+        // A layer file that no longer hashes to its digest is refused before unpacking.
+        std::fs::write(&layer_path, layer(&files[..1])).expect("layer");
+        let swapped = unpacked(
+            &layer_path,
+            &layer_digest,
+            &reference,
+            &digest,
+            "ver",
+            &cache,
+            &limits,
+        );
+        assert!(
+            matches!(swapped, Err(PackageError::DigestMismatch { .. })),
+            "{swapped:?}"
+        );
+    }
+}
