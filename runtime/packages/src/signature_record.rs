@@ -203,7 +203,9 @@ mod tests {
         };
         let hub = crate::reference::PackageRef::parse(&format!("docker.io/acme/ver@{digest}"))
             .expect("reference");
-        assert!(record.verify(&hub, &digest, &[key.clone()]).is_ok());
+        assert!(record
+            .verify(&hub, &digest, std::slice::from_ref(&key))
+            .is_ok());
         let other = crate::reference::PackageRef::parse(&format!("ghcr.io/acme/ver@{digest}"))
             .expect("reference");
         assert!(record.verify(&other, &digest, &[key]).is_err());
