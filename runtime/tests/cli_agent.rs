@@ -45,6 +45,7 @@ fn spec(program: PathBuf, args: &[&str], root: &Path) -> CliSpec {
         max_waiting: 10,
         max_wait: Duration::from_secs(60),
         work_root: root.join("cli-tasks"),
+        argument_separator: true,
     }
 }
 
@@ -136,7 +137,7 @@ async fn only_granted_variables_reach_the_program() {
     let config = WorkspaceConfig::load(dir.path(), &env);
     assert!(config.errors.is_empty(), "{:?}", config.errors);
     let cli = config.cli.clone().expect("cli config");
-    let s = CliSpec::new(&cli, &config, &env, dir.path()).expect("spec");
+    let s = CliSpec::new(&cli, &config, &env).expect("spec");
     let (report, chunks) = run(&s, "", None).await;
     assert_eq!(report.ended, Ended::Exited(0));
     let mut names: Vec<String> = chunks
