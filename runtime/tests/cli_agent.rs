@@ -74,8 +74,10 @@ async fn stdin_and_argument_input() {
     let (report, chunks) = run(&cat, "hello over stdin\n", None).await;
     assert_eq!(report.ended, Ended::Exited(0));
     assert_eq!(chunks.concat(), "hello over stdin\n");
+    // `printf <%s> -- text` would print `--` too: printf's operands follow its format.
     let printf = CliSpec {
         input: CliInput::Argument,
+        argument_separator: false,
         ..spec(program("printf"), &["<%s>"], dir.path())
     };
     let (report, chunks) = run(&printf, "as an argument; $HOME `no shell`", None).await;
