@@ -57,6 +57,10 @@ fn install_tls_provider() {
     });
 }
 
+/// Longest time to open the socket (TCP, TLS and the WebSocket handshake); then it counts
+/// as a failed attempt and the relay reconnects on its schedule.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Opens one socket: `Authorization: Bearer <token>` and `X-Workspace-ID`, frames capped at
 /// `MAX_FRAME_BYTES`.
 async fn connect(relay: &Relay) -> Result<session::Socket, String> {
@@ -80,8 +84,10 @@ async fn connect(relay: &Relay) -> Result<session::Socket, String> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES));
-    let (socket, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), true)
+    let connecting = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
+    let (socket, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
+        .map_err(|_| format!("connecting took over {CONNECT_TIMEOUT:?}"))?
         .map_err(|e| e.to_string())?;
     Ok(socket)
 }

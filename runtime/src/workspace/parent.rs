@@ -45,10 +45,11 @@ pub(crate) async fn resolve(client: &PlatformClient, env_parent: Option<&str>) -
         Ok(info) => match info.parent_id.filter(|p| !p.is_empty()) {
             Some(platform) => {
                 if platform != env_parent {
+                    // The platform's text is peer text: escaped before it reaches the log.
                     tracing::info!(
-                        platform = %platform,
-                        "PARENT_ID `{env_parent}` differs from the platform's parent; the \
-                         platform's wins"
+                        platform = %molecule_config::escape_text(&platform),
+                        env = %molecule_config::escape_text(env_parent),
+                        "PARENT_ID differs from the platform's parent; the platform's wins"
                     );
                 }
                 Parent::Platform(platform)
