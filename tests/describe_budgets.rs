@@ -267,6 +267,41 @@ async fn a_new_skill_cannot_hijack_a_serving_tool() {
     assert!(snapshot.problems.is_empty(), "{:?}", snapshot.problems);
 }
 
+/// A skill package (verified when pulled, pinned for the run) is never reloaded from disk: its
+/// cached folder edited and a folder of its id created under a root leave it serving as loaded.
+#[tokio::test]
+async fn a_skill_package_is_not_reloaded_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, cache) = (dir.path().join("skills"), dir.path().join("cache"));
+    std::fs::create_dir_all(&root).unwrap();
+    write_skill(&cache, "pkg");
+    let modes = [("pkg", "tools:ping".to_owned())].into_iter().collect();
+    let registry = Arc::new(
+        SkillRegistry::new(
+            Arc::new(host()),
+            ComponentBuilder::new(&test_cache_dir()),
+            Arc::new(Modes(modes)),
+            vec![root.clone()],
+        )
+        .with_packages(vec![cache.join("pkg")]),
+    );
+    let before = registry.load_all().await;
+    assert_eq!(before.tools["ping"], "pkg");
+    let md = cache.join("pkg/SKILL.md");
+    std::fs::write(
+        &md,
+        "---\nname: pkg\ndescription: edited after the pull\n---\n",
+    )
+    .unwrap();
+    write_skill(&root, "pkg");
+    let after = registry.reload(&["pkg".to_owned()]).await;
+    assert!(
+        Arc::ptr_eq(&before.skills["pkg"], &after.skills["pkg"]),
+        "the package was reloaded from disk"
+    );
+    assert_eq!(after.tools["ping"], "pkg");
+}
+
 /// A `failed` error of 32 MiB is cut to the 1 MiB output cap, with a marker naming the bytes
 /// cut and the key (or `call`'s flag), cleaned of escapes, and counted — both as `call_tool`
 /// returns it and as an adapter gets it through the workspace's tools.

@@ -82,7 +82,7 @@ async fn a_pinned_verified_package_pulls_from_the_cache_with_the_registry_gone()
         offline.origin.signature,
         SignatureStatus::VerifiedByKey {
             key: public.display().to_string(),
-            fingerprint
+            fingerprint: fingerprint.clone()
         }
     );
     let wasm = std::fs::read(offline.dir.join("tool.wasm")).unwrap();
@@ -94,16 +94,40 @@ async fn a_pinned_verified_package_pulls_from_the_cache_with_the_registry_gone()
     let (_, other) = keys(dir.path(), "other");
     let err = molecule_packages::pull(&reference, &trusting(&cache, &other))
         .await
-        .unwrap_err();
-    assert!(err.to_string().contains("registry error"), "{err}");
-    // A tampered cached signature record: refused offline, the registry is asked.
+        .unwrap_err()
+        .to_string();
+    let other_fingerprint = TrustedKey::load(&other).unwrap().fingerprint;
+    for needed in [
+        "registry error",
+        "cached signature",
+        "did not verify with the configured keys",
+        pushed.digest.as_str(),
+        other_fingerprint.as_str(),
+        &other.display().to_string(),
+    ] {
+        assert!(err.contains(needed), "{needed} missing in: {err}");
+    }
+    // A cached record reached through a symlink is not read: the registry is asked.
     let hex = pushed.digest.trim_start_matches("sha256:");
     let record = cache.join(format!("skills/sha256-{hex}/signature.json"));
-    tamper_text(&record, "container image", "container imagf");
+    let moved = dir.path().join("moved-signature.json");
+    std::fs::rename(&record, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &record).unwrap();
     let err = molecule_packages::pull(&reference, &options)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("registry error"), "{err}");
+    std::fs::remove_file(&record).unwrap();
+    std::fs::rename(&moved, &record).unwrap();
+    // A tampered cached signature record: refused offline, the registry is asked.
+    tamper_text(&record, "container image", "container imagf");
+    let err = molecule_packages::pull(&reference, &options)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("registry error"), "{err}");
+    assert!(err.contains(&pushed.digest), "{err}");
+    assert!(err.contains(&fingerprint), "{err}");
 }
 
 #[tokio::test]

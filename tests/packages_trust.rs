@@ -4,7 +4,8 @@
 //! content in another repository is refused); a tampered signature (payload or signature
 //! bytes) is refused under `require` naming the reference, the digest and the key expected; a
 //! package whose config names another skill than its repository is refused; two sources of
-//! one skill id are a config error naming both.
+//! one skill id (two packages, a package and a local or plugin skill folder) are a config
+//! error naming both.
 
 use molecule_packages::testing::{rewrite_signature, Registry};
 use molecule_packages::{PackageRef, PullOptions, TrustedKey};
@@ -167,6 +168,23 @@ async fn two_sources_of_one_skill_id_are_a_config_error_naming_both() {
         text.contains("is given twice")
             && text.contains(&a)
             && text.contains(&folder.display().to_string()),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_package_and_a_plugin_skill_of_one_id_are_a_config_error_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let pinned = format!("127.0.0.1:9/acme/ver@sha256:{}", "a".repeat(64));
+    let folder = dir.path().join("plugins/tools/skills/ver");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("SKILL.md"), "---\nname: ver\n---\n").unwrap();
+    let text = refusal(dir.path(), &workspace_yaml(&pinned, "  signatures: off")).await;
+    assert!(
+        text.contains("is given twice")
+            && text.contains(&pinned)
+            && text.contains(&folder.display().to_string())
+            && text.contains("plugin tools"),
         "{text}"
     );
 }

@@ -7,6 +7,12 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    // First, before any secret is read: a `runtime: cli` program (same uid) must not read
+    // this process's environment or memory, nor escape its task by re-parenting to init.
+    if let Err(err) = molecule_runtime::cli_agent::guard::harden_runtime() {
+        eprintln!("error: cannot protect the runtime process: {err}");
+        return ExitCode::FAILURE;
+    }
     let args = cli::Cli::parse();
     // Declared before the async runtime so it drops after it: queued spans are flushed last.
     let _telemetry = match cli::init_logging(&args.global) {

@@ -45,6 +45,7 @@ fn spec(program: PathBuf, args: &[&str], root: &Path) -> CliSpec {
         max_waiting: 10,
         max_wait: Duration::from_secs(60),
         work_root: root.join("cli-tasks"),
+        argument_separator: true,
     }
 }
 
@@ -73,8 +74,10 @@ async fn stdin_and_argument_input() {
     let (report, chunks) = run(&cat, "hello over stdin\n", None).await;
     assert_eq!(report.ended, Ended::Exited(0));
     assert_eq!(chunks.concat(), "hello over stdin\n");
+    // `printf <%s> -- text` would print `--` too: printf's operands follow its format.
     let printf = CliSpec {
         input: CliInput::Argument,
+        argument_separator: false,
         ..spec(program("printf"), &["<%s>"], dir.path())
     };
     let (report, chunks) = run(&printf, "as an argument; $HOME `no shell`", None).await;
@@ -136,7 +139,7 @@ async fn only_granted_variables_reach_the_program() {
     let config = WorkspaceConfig::load(dir.path(), &env);
     assert!(config.errors.is_empty(), "{:?}", config.errors);
     let cli = config.cli.clone().expect("cli config");
-    let s = CliSpec::new(&cli, &config, &env, dir.path()).expect("spec");
+    let s = CliSpec::new(&cli, &config, &env).expect("spec");
     let (report, chunks) = run(&s, "", None).await;
     assert_eq!(report.ended, Ended::Exited(0));
     let mut names: Vec<String> = chunks

@@ -167,3 +167,56 @@ fn python_mcp_client_over_stdio_lists_and_calls() {
         ],
     );
 }
+
+/// One JSON-RPC request to `/mcp` (stateless Streamable HTTP, JSON answer) with the bearer.
+fn mcp_rpc(port: u16, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/mcp"))
+        .bearer_auth(TOKEN)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-06-18")
+        .json(&body)
+        .send()
+        .expect("POST /mcp");
+    let text = answer.text().expect("MCP answer");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn a_tool_gated_by_approval_is_refused_over_mcp_and_noted_in_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    workspace(
+        dir.path(),
+        "mcp:\n  enabled: true\napproval:\n  tools: [query]\n",
+    );
+    let (_server, port) = start_with(dir.path(), &[("MOLECULE_INBOUND_SECRET", TOKEN)]);
+    let listed = mcp_rpc(port, "tools/list", serde_json::json!({}));
+    let tools = listed["result"]["tools"].as_array().expect("tools").clone();
+    let query = tools
+        .iter()
+        .find(|t| t["name"] == "query")
+        .expect("query listed");
+    let described = query["description"].as_str().unwrap_or_default();
+    assert!(described.contains("approval.tools"), "{described}");
+    let called = mcp_rpc(
+        port,
+        "tools/call",
+        serde_json::json!({"name": "query", "arguments": {"json": "{\"a\": 1}", "path": "a"}}),
+    );
+    let result = &called["result"];
+    assert_eq!(result["isError"], true, "{called}");
+    let text = result["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("approval.tools") && text.contains("refused"),
+        "{text}"
+    );
+    let other = tools
+        .iter()
+        .find(|t| t["name"] == "spin")
+        .expect("spin listed");
+    assert!(!other["description"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("approval.tools"));
+}

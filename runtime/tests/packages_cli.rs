@@ -55,6 +55,28 @@ fn push_sign_pull_and_check_a_skill_package() {
     let pinned = stdout.lines().last().unwrap().trim().to_owned();
     let digest = pinned.split('@').nth(1).unwrap().to_owned();
     assert!(stdout.contains(&format!("signed {digest}")), "{stdout}");
+    // `sign` by tag: the digest the registry resolved is printed, with a warning.
+    let out = runtime(&["sign", &tag, "--key", key]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("@{digest}")),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr.contains("warning:"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resolved it to {digest}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("acme/json-query@{digest}")),
+        "{stderr}"
+    );
+    // By digest: no warning.
+    let out = runtime(&["sign", &pinned, "--key", key]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("warning:"), "{}", text(&out));
 
     let packages = dir.path().join("packages");
     let packages = packages.to_str().unwrap();

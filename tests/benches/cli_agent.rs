@@ -55,6 +55,7 @@ fn main() {
         max_waiting: 0,
         max_wait: Duration::from_secs(1),
         work_root: Path::new(dir.path()).join("cli-tasks"),
+        argument_separator: true,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

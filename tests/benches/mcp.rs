@@ -56,7 +56,7 @@ fn serve(rt: &tokio::runtime::Runtime, registry: Arc<SkillRegistry>) -> String {
         axum::Json(json!({"jsonrpc": "2.0", "id": 1,
             "result": {"content": [{"type": "text", "text": "2"}], "isError": false}}))
     };
-    let app = molecule_runtime::mcp::http::router(registry, &[])
+    let app = molecule_runtime::mcp::http::router(registry, &[], Default::default())
         .route("/noop", axum::routing::post(noop));
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -121,6 +121,10 @@ pub struct SinkClosed(pub(crate) String);
 pub(crate) trait EventTarget: Send + Sync {
     /// Applies one event; fails once the task is closed.
     fn apply(&self, event: AgentEvent) -> Result<(), SinkClosed>;
+
+    /// Sets metadata `key` to `value` (as [`AgentEvent::Metadata`]) and returns the store
+    /// write of the task carrying it.
+    fn metadata_stored(&self, key: String, value: Value) -> crate::store::Durable;
 }
 
 /// Where an executor sends its events. Events are applied and fanned out in call order.
@@ -195,5 +199,15 @@ impl EventSink {
             key: key.to_owned(),
             value,
         })
+    }
+
+    /// Sets `key` to `value` in the task's `metadata` as [`EventSink::metadata`] does, and
+    /// resolves once the task carrying it is committed to the task store. Errors: the store
+    /// write failed (the text names the store file and the cause).
+    pub async fn metadata_stored(&self, key: &str, value: Value) -> Result<(), String> {
+        self.target
+            .metadata_stored(key.to_owned(), value)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

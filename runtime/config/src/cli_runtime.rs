@@ -61,12 +61,35 @@ pub struct CliConfig {
     pub max_output: u64,
     /// `max_concurrent`: programs running at once; more tasks wait (default 4, 1–256).
     pub max_concurrent: u32,
+    /// `argument_separator` (default `true`): with `input: argument`, pass `--` before the
+    /// task's text so text starting with `-` is never read as an option (POSIX utility
+    /// syntax guideline 10). `false`: text starting with `-` is refused instead.
+    pub argument_separator: bool,
+    /// `work_root`: an absolute folder under which each task's working folder is made;
+    /// `None`: `<system temp dir>/molecule-cli-tasks-<uid>`. Never the data dir.
+    pub work_root: Option<PathBuf>,
+}
+
+/// Names of the runtime's own credentials, never granted to the program: every `MOLECULE_*`
+/// variable (the workspace token, the inbound secret, …) and these.
+pub const RUNTIME_SECRETS: [&str; 4] = [
+    "LANGFUSE_SECRET_KEY",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+];
+
+/// Whether `name` is one of the runtime's own credentials ([`RUNTIME_SECRETS`], `MOLECULE_*`).
+pub fn is_runtime_secret(name: &str) -> bool {
+    name.starts_with("MOLECULE_") || RUNTIME_SECRETS.contains(&name)
 }
 
 /// The keys a `runtime: cli` `runtime_config` may hold (`model`, `provider`, `models`: the
 /// contract's, not used by the program but allowed).
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 14] = [
     "command",
+    "argument_separator",
+    "work_root",
     "args",
     "input",
     "env",
@@ -123,11 +146,18 @@ impl CliConfig {
         };
         let args = texts(r, map.get("args"), "runtime_config.args", |_| true);
         let env = texts(r, map.get("env"), "runtime_config.env", valid_env_name);
-        texts(
+        let required = texts(
             r,
             map.get("required_env"),
             "runtime_config.required_env",
             valid_env_name,
+        );
+        refuse_secrets(r, map.get("env"), "runtime_config.env", &env);
+        refuse_secrets(
+            r,
+            map.get("required_env"),
+            "runtime_config.required_env",
+            &required,
         );
         let out = CliConfig {
             command: command.unwrap_or_default(),
@@ -138,6 +168,8 @@ impl CliConfig {
             kill_grace: kill_grace(r, map.get("kill_grace")),
             max_output: max_output(r, map.get("max_output")),
             max_concurrent: max_concurrent(r, map.get("max_concurrent")),
+            argument_separator: strict_bool(r, map.get("argument_separator"), true),
+            work_root: work_root(r, map.get("work_root")),
         };
         (!out.command.is_empty()).then_some(out)
     }
@@ -335,4 +367,52 @@ fn max_concurrent(r: &mut Reader<'_>, node: Option<&Value>) -> u32 {
             DEFAULT_MAX_CONCURRENT
         }
     }
+}
+
+/// Fails each name in `names` that is one of the runtime's own credentials.
+fn refuse_secrets(r: &mut Reader<'_>, node: Option<&Value>, key: &str, names: &[String]) {
+    for name in names.iter().filter(|n| is_runtime_secret(n)) {
+        r.fail(
+            key,
+            node.unwrap_or(&Value::Null),
+            format!(
+                "`{name}` is one of the runtime's own credentials (MOLECULE_*, {}); it is never \
+                 given to the program — give the program its own credential under another name",
+                RUNTIME_SECRETS.join(", ")
+            ),
+        );
+    }
+}
+
+/// `runtime_config.argument_separator`: a YAML `true`/`false` only; absent is `default`.
+fn strict_bool(r: &mut Reader<'_>, node: Option<&Value>, default: bool) -> bool {
+    match node {
+        None => default,
+        Some(Value::Bool(b)) => *b,
+        Some(n) => {
+            let found = describe(n);
+            r.fail(
+                "runtime_config.argument_separator",
+                n,
+                format!("expected true or false, found {found}"),
+            );
+            default
+        }
+    }
+}
+
+/// `runtime_config.work_root`: an absolute path without NUL; absent is `None`.
+fn work_root(r: &mut Reader<'_>, node: Option<&Value>) -> Option<PathBuf> {
+    let node = node?;
+    let key = "runtime_config.work_root";
+    let path = text(r, node, key).map(PathBuf::from)?;
+    if !path.is_absolute() {
+        r.fail(
+            key,
+            node,
+            "must be an absolute path (a folder outside the data dir)",
+        );
+        return None;
+    }
+    Some(path)
 }

@@ -47,8 +47,8 @@ pub use approval::ApprovalConfig;
 pub use capabilities::{CapabilitySet, DirAccess, DirMode, HostOrigin, Interface, SecretUse};
 pub use card_keys::{CardSigningConfig, TrustedCardKey};
 pub use cli_runtime::{
-    CliConfig, CliInput, CLI_RUNTIME, DEFAULT_KILL_GRACE, DEFAULT_MAX_CONCURRENT,
-    DEFAULT_MAX_OUTPUT, MAX_CONCURRENT, MAX_KILL_GRACE,
+    is_runtime_secret, CliConfig, CliInput, CLI_RUNTIME, DEFAULT_KILL_GRACE,
+    DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_OUTPUT, MAX_CONCURRENT, MAX_KILL_GRACE, RUNTIME_SECRETS,
 };
 pub use effective::{effective, CapabilityKind, Denial, Effective, Unrequested};
 pub use env::{

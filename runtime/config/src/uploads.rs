@@ -11,7 +11,13 @@ use crate::lenient::Reader;
 use crate::sandbox::count_of;
 
 /// The keys of `uploads`.
-const KEYS: [&str; 3] = ["max_file_bytes", "max_context_bytes", "max_context_files"];
+const KEYS: [&str; 5] = [
+    "max_file_bytes",
+    "max_context_bytes",
+    "max_context_files",
+    "max_total_bytes",
+    "max_contexts",
+];
 
 /// Default `uploads.max_file_bytes`: 4 MiB.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 4 << 20;
@@ -19,6 +25,10 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 4 << 20;
 pub const DEFAULT_MAX_CONTEXT_BYTES: u64 = 64 << 20;
 /// Default `uploads.max_context_files`: 100.
 pub const DEFAULT_MAX_CONTEXT_FILES: u64 = 100;
+/// Default `uploads.max_total_bytes`: 1 GiB.
+pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1 << 30;
+/// Default `uploads.max_contexts`: 1000.
+pub const DEFAULT_MAX_CONTEXTS: u64 = 1000;
 /// The largest `uploads.max_file_bytes` accepted: 64 MiB (the A2A request body grows to fit
 /// one such file, base64-encoded).
 pub const MAX_FILE_BYTES_CEILING: u64 = 64 << 20;
@@ -35,6 +45,12 @@ pub struct UploadsConfig {
     /// `uploads.max_context_files`: the most files one context may hold (1–100000). Default
     /// [`DEFAULT_MAX_CONTEXT_FILES`].
     pub max_context_files: u64,
+    /// `uploads.max_total_bytes`: the most all uploads of the workspace (every context) may
+    /// hold, in bytes. Default [`DEFAULT_MAX_TOTAL_BYTES`].
+    pub max_total_bytes: u64,
+    /// `uploads.max_contexts`: the most contexts that may hold uploads (1–1000000). Default
+    /// [`DEFAULT_MAX_CONTEXTS`].
+    pub max_contexts: u64,
 }
 
 impl Default for UploadsConfig {
@@ -43,6 +59,8 @@ impl Default for UploadsConfig {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_context_bytes: DEFAULT_MAX_CONTEXT_BYTES,
             max_context_files: DEFAULT_MAX_CONTEXT_FILES,
+            max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
+            max_contexts: DEFAULT_MAX_CONTEXTS,
         }
     }
 }
@@ -72,6 +90,17 @@ impl UploadsConfig {
         if let Some(value) = v.get("max_context_files") {
             match count_of(r, value, 1, 100_000) {
                 Ok(n) => out.max_context_files = n,
+                Err(e) => r.fail(key, value, e),
+            }
+        }
+        let key = "uploads.max_total_bytes";
+        if let Some(n) = r.limit_bytes(v.get("max_total_bytes"), key) {
+            out.max_total_bytes = n;
+        }
+        let key = "uploads.max_contexts";
+        if let Some(value) = v.get("max_contexts") {
+            match count_of(r, value, 1, 1_000_000) {
+                Ok(n) => out.max_contexts = n,
                 Err(e) => r.fail(key, value, e),
             }
         }

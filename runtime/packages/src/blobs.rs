@@ -130,6 +130,25 @@ async fn download(
     Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
 
+/// The bytes of the cache file at `path` when it is a regular file of at most `max` bytes;
+/// `None` when absent, not a regular file (a symlink is not followed), unreadable or larger.
+/// The read is bounded (`take(max + 1)`) through the one handle whose metadata was checked.
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    if !std::fs::symlink_metadata(path).ok()?.file_type().is_file() {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (bytes.len() as u64 <= max).then_some(bytes)
+}
+
 /// The cached blob of `descriptor`, when present, within `max` bytes and still hashing to its
 /// digest (the offline path of a pinned pull); `None` otherwise.
 pub(crate) fn cached(cache: &Path, descriptor: &OciDescriptor, max: u64) -> Option<PathBuf> {

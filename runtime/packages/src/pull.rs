@@ -9,6 +9,7 @@ use oci_client::Client;
 use crate::blobs::{digest_of, fetch};
 use crate::error::PackageError;
 use crate::media_types::MANIFEST_MEDIA_TYPE;
+use crate::offline::Cached;
 use crate::reference::{client, PackageRef};
 use crate::signatures::check;
 use crate::verified::{finish, validate_manifest};
@@ -24,9 +25,27 @@ pub async fn pull(
     reference: &PackageRef,
     options: &PullOptions,
 ) -> Result<PulledSkill, PackageError> {
-    if let Some(skill) = crate::offline::from_cache(reference, options)? {
-        return Ok(skill);
-    }
+    let stale = match crate::offline::from_cache(reference, options)? {
+        Cached::Hit(skill) => return Ok(*skill),
+        Cached::Miss => None,
+        Cached::Stale(why) => Some(why),
+    };
+    from_registry(reference, options)
+        .await
+        .map_err(|error| match (error, stale) {
+            (PackageError::Registry { reference, reason }, Some(why)) => PackageError::Registry {
+                reference,
+                reason: format!("{reason}; {why}"),
+            },
+            (error, _) => error,
+        })
+}
+
+/// The registry half of [`pull`]: manifest, signature check, blobs, unpack, cache.
+async fn from_registry(
+    reference: &PackageRef,
+    options: &PullOptions,
+) -> Result<PulledSkill, PackageError> {
     let limits = &options.limits;
     let cache = &options.cache_dir;
     let client = client(&reference.reference, &options.insecure_registries);
@@ -56,7 +75,7 @@ pub async fn pull(
         reference,
         &digest,
         &paths[0],
-        &paths[1],
+        (&paths[1], &manifest.layers[0].digest),
         checked.status,
         options,
     )?;

@@ -104,11 +104,19 @@ pub fn plain_http_registries(reference: &Reference, insecure: &[String]) -> Vec<
     plain
 }
 
+/// How long connecting to a registry may take before the pull fails.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a registry may stay silent while answering (per read, not per body) before the
+/// pull fails: a trickling registry cannot hang boot for longer than this between bytes.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The registry client settings for `reference`: plain HTTP for the registries of
 /// [`plain_http_registries`], HTTPS otherwise.
 pub fn client_config(reference: &Reference, insecure: &[String]) -> ClientConfig {
     ClientConfig {
         protocol: ClientProtocol::HttpsExcept(plain_http_registries(reference, insecure)),
+        connect_timeout: Some(CONNECT_TIMEOUT),
+        read_timeout: Some(READ_TIMEOUT),
         ..ClientConfig::default()
     }
 }
@@ -122,6 +130,14 @@ pub fn client(reference: &Reference, insecure: &[String]) -> Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_clients_have_connect_and_read_timeouts() {
+        let reference = PackageRef::parse("ghcr.io/acme/ver:1").unwrap().reference;
+        let config = client_config(&reference, &[]);
+        assert_eq!(config.connect_timeout, Some(CONNECT_TIMEOUT));
+        assert_eq!(config.read_timeout, Some(READ_TIMEOUT));
+    }
 
     #[test]
     fn only_the_loopback_and_listed_registries_are_plain_http() {

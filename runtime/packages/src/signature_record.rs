@@ -71,11 +71,9 @@ impl SignatureRecord {
 
     /// Reads a record kept in the cache; `None` when absent or unreadable (then the registry
     /// is asked).
+    /// The read is bounded at 256 KiB and refuses anything but a regular file.
     pub(crate) fn load(path: &Path) -> Option<SignatureRecord> {
-        let bytes = std::fs::read(path).ok()?;
-        if bytes.len() > 256 << 10 {
-            return None;
-        }
+        let bytes = crate::blobs::read_bounded(path, 256 << 10)?;
         serde_json::from_slice(&bytes).ok()
     }
 }
@@ -101,7 +99,27 @@ fn names_repository(named: &str, repository: &str, digest: &str) -> bool {
         Some(colon) => &name[..last_slash + colon],
         None => name,
     };
-    name == repository && pinned.is_none_or(|p| p == digest)
+    same_repository(name, repository) && pinned.is_none_or(|p| p == digest)
+}
+
+/// The names Docker Hub answers to: cosign (go-containerregistry) writes `index.docker.io`
+/// in a docker-reference while oci-spec normalises a reference to `docker.io`.
+const DOCKER_HUB: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+
+/// Whether two `registry/repository` names are the same repository. Only Docker Hub's
+/// aliases are folded together; every other registry name is compared exactly, so
+/// `localhost:5000` and `127.0.0.1:5000` are different registries (fail closed).
+fn same_repository(a: &str, b: &str) -> bool {
+    let hub = |name: &str| -> Option<String> {
+        let (registry, path) = name.split_once('/')?;
+        DOCKER_HUB
+            .contains(&registry)
+            .then(|| format!("docker.io/{path}"))
+    };
+    match (hub(a), hub(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]
@@ -126,5 +144,70 @@ mod tests {
         ] {
             assert!(!names_repository(bad, repo, digest), "{bad}");
         }
+    }
+
+    #[test]
+    fn docker_hub_aliases_name_one_registry() {
+        let (repo, digest) = ("docker.io/acme/ver", "sha256:ab");
+        for good in [
+            "index.docker.io/acme/ver",
+            "index.docker.io/acme/ver:1",
+            "registry-1.docker.io/acme/ver@sha256:ab",
+            "docker.io/acme/ver",
+        ] {
+            assert!(names_repository(good, repo, digest), "{good}");
+        }
+        for bad in [
+            "index.docker.io/acme/other",
+            "index.docker.io/acme/ver@sha256:cd",
+            "ghcr.io/acme/ver",
+        ] {
+            assert!(!names_repository(bad, repo, digest), "{bad}");
+        }
+        // Only Docker Hub's aliases fold: other hosts are distinct names (fail closed).
+        assert!(!names_repository(
+            "localhost:5000/acme/ver",
+            "127.0.0.1:5000/acme/ver",
+            digest
+        ));
+    }
+
+    #[test]
+    fn a_cosign_payload_naming_index_docker_io_verifies_for_docker_io() {
+        use base64::Engine as _;
+        use sigstore::crypto::SigningScheme;
+        let signer = SigningScheme::ECDSA_P256_SHA256_ASN1
+            .create_signer()
+            .expect("signer");
+        let public = signer
+            .to_sigstore_keypair()
+            .and_then(|pair| pair.public_key_to_pem())
+            .expect("public key");
+        let key =
+            crate::keys::TrustedKey::from_pem(std::path::Path::new("hub.pub"), public.into_bytes())
+                .expect("key");
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let payload = serde_json::json!({
+            "critical": {
+                "identity": {"docker-reference": "index.docker.io/acme/ver"},
+                "image": {"docker-manifest-digest": digest},
+                "type": "cosign container image signature"
+            },
+            "optional": null
+        })
+        .to_string();
+        let signature = signer.sign(payload.as_bytes()).expect("sign");
+        let record = super::SignatureRecord {
+            payload,
+            signature: base64::engine::general_purpose::STANDARD.encode(signature),
+        };
+        let hub = crate::reference::PackageRef::parse(&format!("docker.io/acme/ver@{digest}"))
+            .expect("reference");
+        assert!(record
+            .verify(&hub, &digest, std::slice::from_ref(&key))
+            .is_ok());
+        let other = crate::reference::PackageRef::parse(&format!("ghcr.io/acme/ver@{digest}"))
+            .expect("reference");
+        assert!(record.verify(&other, &digest, &[key]).is_err());
     }
 }

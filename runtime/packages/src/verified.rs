@@ -53,14 +53,22 @@ pub(crate) fn finish(
     reference: &PackageRef,
     digest: &str,
     config_path: &Path,
-    layer_path: &Path,
+    (layer_path, layer_digest): (&Path, &str),
     signature: SignatureStatus,
     options: &PullOptions,
 ) -> Result<PulledSkill, PackageError> {
     let config = read_config(config_path, reference, digest)?;
     let id = reference.skill_id().to_owned();
     let cache = &options.cache_dir;
-    let dir = unpacked(layer_path, reference, digest, &id, cache, &options.limits)?;
+    let dir = unpacked(
+        layer_path,
+        layer_digest,
+        reference,
+        digest,
+        &id,
+        cache,
+        &options.limits,
+    )?;
     if config.name != id {
         return Err(PackageError::Invalid {
             reference: reference.written.clone(),

@@ -238,6 +238,22 @@ impl PlatformClient {
             .clone()
     }
 
+    /// Sets `parent_id` in the saved registration body (the one [`Self::reregister`] and the
+    /// heartbeat loop send again); a no-op before any registration was attempted. Used when
+    /// the parent could only be settled after the first registration (`PARENT_ID` while the
+    /// platform's record was unreadable).
+    pub fn set_registration_parent(&self, parent_id: Option<String>) {
+        if let Some(req) = self
+            .inner
+            .registration
+            .lock()
+            .expect("registration lock")
+            .as_mut()
+        {
+            req.parent_id = parent_id;
+        }
+    }
+
     fn note_secret(&self, secret: &Option<String>) {
         if let Some(s) = secret.as_ref().filter(|s| !s.is_empty()) {
             self.inner.inbound_secret.send_if_modified(|cur| {

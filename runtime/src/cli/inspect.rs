@@ -20,6 +20,9 @@ use molecule_runtime::workspace::registry::plan_registry;
 use serde::Serialize;
 
 use super::inspect_caps::{caps_json, effective_json, CapsJson};
+use super::inspect_oci::{
+    oci_for, render_oci, resolve, unrequested_text, OciJson, PackageErrorJson,
+};
 use super::Context;
 
 /// The `schema` of [`Inspection`].
@@ -51,8 +54,11 @@ pub struct Inspection {
     pub config_errors: Vec<String>,
     /// The adapter.
     pub adapter: AdapterJson,
-    /// Every skill the workspace would load, by id.
+    /// Every skill the workspace would load, by id (pulled packages first).
     pub skills: Vec<SkillJson>,
+    /// The `skills:` package references that could not be pulled or verified (the workspace
+    /// would not boot); empty when every package verified.
+    pub package_errors: Vec<PackageErrorJson>,
 }
 
 /// The adapter's entry.
@@ -78,17 +84,6 @@ pub struct SourceJson {
     pub path: String,
 }
 
-/// A pulled skill's OCI origin (filled in by the registry support; `null` for local skills).
-#[derive(Debug, Serialize)]
-pub struct OciJson {
-    /// The reference as written in config.yaml (`registry/org/skill@sha256:…` or a tag).
-    pub reference: String,
-    /// The manifest digest it resolved to (`sha256:…`).
-    pub digest: String,
-    /// `verified`, `unsigned`, `invalid` or `not-checked` (policy `off`).
-    pub signature: String,
-}
-
 /// One skill's entry.
 #[derive(Debug, Serialize)]
 pub struct SkillJson {
@@ -106,8 +101,8 @@ pub struct SkillJson {
     pub digest: Option<SourceDigest>,
     /// Why there is no digest.
     pub digest_error: Option<String>,
-    /// For a skill pulled from an OCI registry: its reference, digest and signature status;
-    /// `null` for a local skill.
+    /// For a skill pulled from an OCI registry: its reference, manifest digest, whether it is
+    /// pinned, and its signature status; `null` for a local skill.
     pub oci: Option<OciJson>,
     /// SKILL.md `capabilities:`.
     pub requested: CapsJson,
@@ -121,8 +116,9 @@ pub struct SkillJson {
     pub unrequested: Vec<String>,
 }
 
-/// Runs `inspect`: always exits 0 once the report is printed (a broken config is reported in
-/// it); an error only when the report cannot be made.
+/// Runs `inspect`: prints the report, then exits 1 when a skill package could not be pulled
+/// or verified (as `check` does: the workspace would not boot), else 0 (config.yaml's errors
+/// are in the report); an error only when the report cannot be made.
 pub async fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<ExitCode> {
     let inspection = inspect(ctx, args.config_dir).await?;
     if args.json {
@@ -130,7 +126,11 @@ pub async fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", render(&inspection));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if inspection.package_errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Builds the report for the workspace in `config_dir` (or `WORKSPACE_CONFIG_PATH`).
@@ -146,7 +146,9 @@ pub async fn inspect(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Resu
         config_dir,
         ..Overrides::default()
     };
-    let plan = Plan::new(env, &overrides);
+    let mut plan = Plan::new(env, &overrides);
+    let (pulled, package_errors) = resolve(&plan).await;
+    plan.packages = pulled;
     // No values: inspect shows names and uses, never a secret's value or placeholder.
     let policy = Arc::new(ConfigPolicy::new(
         plan.config.clone(),
@@ -157,7 +159,13 @@ pub async fn inspect(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Resu
     let skills = registry
         .read_folders()
         .iter()
-        .map(|dir| skill_json(&plan, &policy, dir))
+        .map(|dir| SkillJson {
+            oci: oci_for(&plan.packages, &dir.dir),
+            unrequested: (policy.effective_for(dir).unrequested.iter())
+                .map(|u| unrequested_text(&plan.packages, &dir.dir, u))
+                .collect(),
+            ..skill_json(&plan, &policy, dir)
+        })
         .collect();
     Ok(Inspection {
         schema: SCHEMA,
@@ -167,6 +175,7 @@ pub async fn inspect(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Resu
         config_errors: plan.config.errors.iter().map(|e| e.to_string()).collect(),
         adapter: adapter_json(&plan),
         skills,
+        package_errors,
     })
 }
 
@@ -269,12 +278,7 @@ pub fn render(i: &Inspection) -> String {
         ));
         out.push_str(&digest_line(&s.digest, &s.digest_error));
         if let Some(oci) = &s.oci {
-            out.push_str(&format!(
-                "  oci:       {} {} (signature {})\n",
-                escape(&oci.reference),
-                oci.digest,
-                oci.signature
-            ));
+            out.push_str(&render_oci(oci));
         }
         out.push_str(&format!("  requested: {}\n", s.requested.text));
         out.push_str(&format!("  granted:   {}\n", s.granted.text));
@@ -285,6 +289,9 @@ pub fn render(i: &Inspection) -> String {
         for u in &s.unrequested {
             out.push_str(&format!("  unrequested: {}\n", escape(u)));
         }
+    }
+    for p in &i.package_errors {
+        out.push_str(&format!("package {}: FAIL\n  {}\n", p.reference, p.error));
     }
     if i.skills.is_empty() {
         out.push_str("no skills\n");

@@ -5,6 +5,8 @@ mod call;
 mod check;
 mod inspect;
 mod inspect_caps;
+mod inspect_oci;
+mod keygen;
 mod langfuse;
 mod mcp;
 mod new;
@@ -95,6 +97,9 @@ pub enum Command {
     /// Sign a pushed skill package with a private key (a cosign-compatible signature at tag
     /// `sha256-<hex>.sig`).
     Sign(packages::SignArgs),
+    /// Write a new signing key pair for skill packages (`DIR/cosign.key`, mode 0600, and
+    /// `DIR/cosign.pub`; cosign-compatible); never overwrites.
+    Keygen(keygen::KeygenArgs),
 }
 
 /// Runs the parsed command.
@@ -104,6 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::New(args) => return new::run(args),
         Command::Push(args) => return packages::push(args).await,
         Command::Sign(args) => return packages::sign(args).await,
+        Command::Keygen(args) => return keygen::run(args),
         _ => {}
     }
     // A workspace command reads its config.yaml first: its `observability.log_level` applies
@@ -133,12 +139,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&ctx, args).await,
         Command::Script(args) => script::run(&ctx, args).await,
         Command::Smoke(args) => smoke::run(&ctx, args).await,
-        Command::Pull(args) => packages::pull(&ctx, args).await,
+        Command::Pull(args) => packages::pull(&ctx, args)
+            .await
+            .map_err(inspect_oci::pull_error_hint),
         Command::New(args) => new::run(args),
         Command::Inspect(args) => inspect::run(&ctx, args).await,
         Command::Mcp(args) => mcp::run(&ctx, args).await,
         Command::Push(args) => packages::push(args).await,
         Command::Sign(args) => packages::sign(args).await,
+        Command::Keygen(args) => keygen::run(args),
     }
 }
 

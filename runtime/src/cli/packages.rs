@@ -126,12 +126,26 @@ pub async fn pull(ctx: &Context, args: PullArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `sign`: prints the digest signed and the signature tag.
+/// `sign`: prints the digest signed and the signature tag. A reference by tag (no digest) is
+/// resolved by the registry: the digest it named is printed with a warning on stderr and the
+/// suggestion to sign `REF@sha256:…` next time, so what was signed is what was reviewed.
 pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let reference = PackageRef::parse(&args.reference)?;
     let insecure = &args.registry.insecure;
     let digest =
         molecule_packages::sign(&reference, &args.key, password().as_deref(), insecure).await?;
+    if reference.digest().is_none() {
+        let pinned = format!(
+            "{}/{}@{digest}",
+            reference.reference.registry(),
+            reference.reference.repository()
+        );
+        eprintln!(
+            "warning: `{}` is a tag; the registry resolved it to {digest} and that digest was \
+             signed. Check it is the package you reviewed, and sign by digest next time: {pinned}",
+            molecule_runtime::redact::escape(&reference.written)
+        );
+    }
     println!(
         "signed {}@{digest} with {} (signature at tag {})",
         reference.reference.repository(),

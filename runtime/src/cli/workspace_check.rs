@@ -17,6 +17,7 @@ use molecule_runtime::workspace::packages::pull_packages;
 use molecule_runtime::workspace::policy::ConfigPolicy;
 use molecule_runtime::workspace::registry::plan_registry;
 
+use super::inspect_oci::unrequested_text;
 use super::Context;
 
 /// Checks the workspace in `config_dir` (or `WORKSPACE_CONFIG_PATH`).
@@ -57,6 +58,7 @@ pub async fn run(ctx: &Context, config_dir: Option<PathBuf>) -> anyhow::Result<E
             println!("  denied:    {denial}");
         }
         for extra in &eff.unrequested {
+            let extra = unrequested_text(&plan.packages, &skill.dir.dir, extra);
             println!("  FAIL:      {extra}");
         }
         for tool in &skill.component.tools {

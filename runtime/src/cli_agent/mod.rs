@@ -1,14 +1,15 @@
 //! `runtime: cli`: the adapter that is NOT a wasm component — the one place a workspace runs a
 //! native program, and only the one the operator granted in `runtime_config` (see
 //! `molecule_config::CliConfig`). Each A2A task runs it once ([`process::run_program`]): no
-//! shell, a scrubbed environment, a working folder of its own under the data dir (removed
-//! afterwards), the task's text on stdin or as the last argument, stdout streamed as chunks of
+//! shell, a scrubbed environment, a working folder of its own outside the data dir (removed
+//! afterwards; `workdir.rs`), descendants tracked and killed at the end (`guard.rs`), the task's text on stdin or as the last argument, stdout streamed as chunks of
 //! one artifact (`TaskArtifactUpdateEvent` with `append`), exit code 0 → COMPLETED, any other
 //! → FAILED naming the code, cancel → SIGTERM then SIGKILL after `kill_grace`, the time limit
 //! → stopped the same way and FAILED naming the limit. At most `max_concurrent` programs run
 //! at once; more tasks wait (cancelable) for a slot, within `sandbox.admission.max_waiting`
 //! and `max_wait` like wasm tasks, else they fail "busy".
 
+pub mod guard;
 pub mod output;
 pub mod process;
 pub mod stderr;
@@ -57,23 +58,30 @@ pub struct CliSpec {
     pub max_waiting: u64,
     /// Longest wait for a slot before the task fails "busy" (`sandbox.admission.max_wait`).
     pub max_wait: Duration,
-    /// Where each task's working folder is made (`<data dir>/cli-tasks`).
+    /// Where each task's working folder is made (`runtime_config.work_root`, else
+    /// `<system temp dir>/molecule-cli-tasks-<uid>`; never under the data dir).
     pub work_root: PathBuf,
+    /// `runtime_config.argument_separator`: `--` before an argument input.
+    pub argument_separator: bool,
 }
 
 impl CliSpec {
     /// The spec for `cli` of `config`, reading granted variables from `env`; `Err` names
-    /// `runtime_config.command` when the program cannot be found.
-    pub fn new(
-        cli: &CliConfig,
-        config: &WorkspaceConfig,
-        env: &Env,
-        data_dir: &std::path::Path,
-    ) -> Result<CliSpec, String> {
+    /// `runtime_config.command` when the program cannot be found, or `required_env` when it
+    /// names one of the runtime's own credentials.
+    pub fn new(cli: &CliConfig, config: &WorkspaceConfig, env: &Env) -> Result<CliSpec, String> {
         let program = cli.resolve_command(env.get("PATH"), &config.config_dir)?;
         let mut names: Vec<&String> = cli.env.iter().chain(&config.required_env).collect();
         names.sort();
         names.dedup();
+        if let Some(name) = names.iter().find(|n| molecule_config::is_runtime_secret(n)) {
+            return Err(format!(
+                "{}: required_env names `{}`, one of the runtime's own credentials; it is \
+                 never given to a `runtime: cli` program",
+                config.config_dir.join("config.yaml").display(),
+                molecule_config::escape_text(name)
+            ));
+        }
         let env = names
             .into_iter()
             .filter_map(|n| env.get(n).map(|v| (n.clone(), v.to_owned())))
@@ -90,7 +98,8 @@ impl CliSpec {
             kill_grace: cli.kill_grace,
             max_output: cli.max_output,
             max_concurrent: cli.max_concurrent,
-            work_root: data_dir.join("cli-tasks"),
+            work_root: cli.work_root.clone().unwrap_or_else(default_work_root),
+            argument_separator: cli.argument_separator,
         })
     }
 
@@ -108,6 +117,13 @@ impl CliSpec {
             )),
         }
     }
+}
+
+/// `<system temp dir>/molecule-cli-tasks-<uid>`: outside the data dir (which holds the inbound
+/// secret and uploads), one per user.
+pub fn default_work_root() -> PathBuf {
+    let uid = rustix::process::getuid().as_raw();
+    std::env::temp_dir().join(format!("molecule-cli-tasks-{uid}"))
 }
 
 /// Runs each A2A task as one run of the granted program.

@@ -15,6 +15,7 @@ use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, Instant};
 
+use super::guard::{Descendants, SCAN_EVERY};
 use super::output::Output;
 use super::stderr::log_stderr;
 use super::CliSpec;
@@ -24,6 +25,12 @@ const READ_BYTES: usize = 16 * 1024;
 /// How long stdout may gather before the pending bytes go out as one chunk (bounds the number
 /// of events a program writing byte by byte causes: about 40 a second).
 const COALESCE: Duration = Duration::from_millis(25);
+/// How long stdout is still read after the program and everything it started are gone (a
+/// writer that escaped the kill cannot hold the task open).
+const DRAIN: Duration = Duration::from_secs(2);
+/// Longest single argument Linux takes (`MAX_ARG_STRLEN`: 32 pages of 4 KiB, with the NUL);
+/// longer text with `input: argument` is refused before the program starts.
+pub const MAX_ARGUMENT_BYTES: usize = 128 * 1024 - 1;
 /// Pending stdout that goes out at once, without waiting for [`COALESCE`].
 const FLUSH_BYTES: usize = 64 * 1024;
 
@@ -82,18 +89,21 @@ pub async fn run_program(
     let stdout = child.stdout.take();
     let mut out = Output::new(spec.max_output);
     let deadline = Instant::now() + spec.timeout;
+    let mut tree = Descendants::new(pid);
     let stopped = tokio::select! {
-        status = pump(&mut child, pid, stdout, &mut out, &mut chunk) => Err(status),
+        status = pump(&mut child, pid, stdout, &mut out, &mut chunk, &mut tree) => Err(status),
         () = sleep_until(deadline) => Ok(Ended::TimedOut),
         _ = cancel.wait_for(|c| *c) => Ok(Ended::Canceled),
     };
     let ended = match stopped {
         Err(status) => status,
         Ok(why) => {
+            tree.scan();
             stop(&mut child, pid, spec.kill_grace).await;
             why
         }
     };
+    tree.kill_all().await;
     if let Some(text) = out.finish() {
         chunk(text);
     }
@@ -120,26 +130,67 @@ fn spawn(spec: &CliSpec, workdir: &Path, text: &str) -> Result<Child, String> {
         .stderr(Stdio::piped());
     match spec.input {
         CliInput::Stdin => cmd.stdin(Stdio::piped()),
-        CliInput::Argument => cmd.arg(text).stdin(Stdio::null()),
+        CliInput::Argument => {
+            check_argument(spec, text)?;
+            if spec.argument_separator {
+                cmd.arg("--");
+            }
+            cmd.arg(text).stdin(Stdio::null())
+        }
     };
-    cmd.spawn().map_err(|e| {
-        format!(
+    cmd.spawn().map_err(|e| match e.raw_os_error() {
+        Some(libc::E2BIG) => format!(
+            "the task's text does not fit in {}'s arguments (runtime_config.input: argument; \
+             the OS argument limit): {e}; use `input: stdin`",
+            spec.program.display()
+        ),
+        _ => format!(
             "cannot start {} (runtime_config.command): {e}",
             spec.program.display()
-        )
+        ),
     })
 }
 
-/// Reads stdout into `out` (handing chunks to `chunk`) until the program exits; then kills
-/// what it left in its group and reads the rest of stdout.
+/// Refuses text that cannot be one argument: over [`MAX_ARGUMENT_BYTES`], holding NUL, or
+/// starting with `-` when no `--` goes before it (`runtime_config.argument_separator: false`).
+fn check_argument(spec: &CliSpec, text: &str) -> Result<(), String> {
+    if text.len() > MAX_ARGUMENT_BYTES {
+        return Err(format!(
+            "the task's text ({} bytes) is over the OS limit of {MAX_ARGUMENT_BYTES} bytes for \
+             one argument (runtime_config.input: argument); use `input: stdin`",
+            text.len()
+        ));
+    }
+    if text.contains('\0') {
+        return Err(
+            "the task's text holds a NUL byte, which no argument can carry \
+                    (runtime_config.input: argument); use `input: stdin`"
+                .to_owned(),
+        );
+    }
+    if !spec.argument_separator && text.starts_with('-') {
+        return Err(
+            "the task's text starts with `-` and would be read as an option \
+                    (runtime_config.input: argument with argument_separator: false)"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// Reads stdout into `out` (handing chunks to `chunk`) until the program exits, recording
+/// the processes it starts in `tree`; then kills what it left (its group and `tree`) and
+/// reads the rest of stdout, for at most [`DRAIN`].
 async fn pump(
     child: &mut Child,
     pid: Option<i32>,
     stdout: Option<ChildStdout>,
     out: &mut Output,
     chunk: &mut impl FnMut(String),
+    tree: &mut Descendants,
 ) -> Ended {
     let mut stdout = stdout;
+    let mut scan = tokio::time::interval(SCAN_EVERY);
     let mut buf = vec![0u8; READ_BYTES];
     let mut flush_at: Option<Instant> = None;
     let status = loop {
@@ -157,6 +208,7 @@ async fn pump(
                 flush_at = None;
                 if let Some(text) = out.take() { chunk(text) }
             }
+            _ = scan.tick() => tree.scan(),
             status = child.wait() => break status,
         }
         if out.pending() >= FLUSH_BYTES {
@@ -169,14 +221,18 @@ async fn pump(
     if let Some(pid) = pid {
         signal_group(pid, libc::SIGKILL);
     }
-    // The group is gone: read what is left of stdout (EOF comes once every writer exited).
+    tree.kill_all().await;
+    // Everything is gone: read what is left of stdout (EOF comes once every writer exited).
     if stdout.is_some() {
-        loop {
-            match read_some(&mut stdout, &mut buf).await {
-                0 => break,
-                n => out.push(&buf[..n]),
+        let drain = async {
+            loop {
+                match read_some(&mut stdout, &mut buf).await {
+                    0 => break,
+                    n => out.push(&buf[..n]),
+                }
             }
-        }
+        };
+        let _ = tokio::time::timeout(DRAIN, drain).await;
     }
     match status {
         Ok(s) => exit_of(s),

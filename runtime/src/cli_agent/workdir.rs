@@ -1,4 +1,6 @@
-//! A task's working folder for a CLI agent's run: `<data dir>/cli-tasks/<task id>-<n>`, made
+//! A task's working folder for a CLI agent's run: `<work root>/<task id>-<pid>-<n>` (the work
+//! root is `runtime_config.work_root`, else `<temp dir>/molecule-cli-tasks-<uid>`, and must
+//! be a real folder owned by the runtime's user), made
 //! empty (mode 0700) before the run and removed with everything in it afterwards (also when
 //! the task's future is dropped).
 
@@ -31,6 +33,7 @@ impl TaskFolder {
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
             builder.create(&path)
         });
+        let made = made.and_then(|()| owned_folder(root));
         made.map_err(|e| {
             format!(
                 "cannot make the task's working folder {}: {e}",
@@ -65,4 +68,19 @@ impl Drop for TaskFolder {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
+}
+
+/// Refuses a work root that is a link or another user's folder (in a shared temp dir someone
+/// else could have made it first).
+fn owned_folder(root: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::symlink_metadata(root)?;
+    let mine = meta.uid() == rustix::process::getuid().as_raw();
+    if meta.is_dir() && mine {
+        return Ok(());
+    }
+    Err(std::io::Error::other(format!(
+        "the work root {} is not a folder owned by this user (runtime_config.work_root)",
+        root.display()
+    )))
 }

@@ -19,6 +19,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use super::direct::{self, Endpoint};
 use super::server::McpServer;
 use crate::limits::LimitKeys;
+use crate::workspace::approval::Gate;
 use crate::workspace::skills::SkillRegistry;
 
 /// The path of the endpoint on the A2A port.
@@ -30,10 +31,11 @@ pub use super::direct::MAX_REQUEST_BYTES;
 pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// The `/mcp` route serving the tools and skills of `skills`, accepting the loopback names
-/// and `allowed_hosts` (`name` or `name:port`) as `Host`. Not authenticated by itself.
-pub fn router(skills: Arc<SkillRegistry>, allowed_hosts: &[String]) -> Router {
-    let server = McpServer::new(skills, LimitKeys::CONFIG);
-    let hosts: Vec<String> = LOOPBACK_HOSTS
+/// and `allowed_hosts` (`name` or `name:port`) as `Host`; a call of a tool `gate` holds
+/// (config.yaml `approval.tools`) is refused. Not authenticated by itself.
+pub fn router(skills: Arc<SkillRegistry>, allowed_hosts: &[String], gate: Gate) -> Router {
+    let server = McpServer::new(skills, LimitKeys::CONFIG).with_gate(gate);
+    let hosts = LOOPBACK_HOSTS
         .iter()
         .map(|h| (*h).to_owned())
         .chain(allowed_hosts.iter().cloned())

@@ -17,6 +17,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use super::{resources, tools};
 use crate::limits::LimitKeys;
+use crate::workspace::approval::{self, Gate};
 use crate::workspace::skills::SkillRegistry;
 
 /// What `initialize` tells clients about this server.
@@ -29,19 +30,35 @@ const INSTRUCTIONS: &str = "The tools of this Molecule workspace's skills, each 
 pub struct McpServer {
     skills: Arc<SkillRegistry>,
     keys: LimitKeys,
+    gate: Gate,
 }
 
 impl McpServer {
     /// A server over `skills`; a limit hit names where it is set by `keys`
     /// ([`LimitKeys::CONFIG`] in a workspace, the flags for `mcp --stdio`).
     pub fn new(skills: Arc<SkillRegistry>, keys: LimitKeys) -> Self {
-        McpServer { skills, keys }
+        McpServer {
+            skills,
+            keys,
+            gate: Gate::default(),
+        }
+    }
+
+    /// This server with config.yaml's `approval.tools` as `gate`: a `tools/call` of a gated
+    /// tool (or an alias of one) is refused with an error result naming `approval.tools`
+    /// (MCP has no task to hold for a human), and `tools/list` notes it in the description.
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// Calls tool `name` with JSON `input` exactly as `tools/call` does and returns the MCP
     /// result, the call's receipt in its `_meta` under [`tools::RECEIPT_META`] (also used by
     /// the benchmark, which skips the transport).
     pub async fn call(&self, name: &str, input: &str) -> rmcp::model::CallToolResult {
+        if self.gate.requires(name) {
+            return tools::refused(&approval::refused_over_mcp(name));
+        }
         let (outcome, receipt) = self.skills.call_with_receipt(name, input).await;
         tools::result(outcome, &receipt, &self.keys)
     }
@@ -76,7 +93,19 @@ impl ServerHandler for McpServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let snapshot = self.skills.snapshot();
-        let tools = snapshot.tool_specs_ref().iter().map(tools::tool).collect();
+        let tools = snapshot
+            .tool_specs_ref()
+            .iter()
+            .map(|spec| {
+                let mut tool = tools::tool(spec);
+                if self.gate.requires(&spec.name) {
+                    let described = tool.description.as_deref().unwrap_or_default();
+                    tool.description =
+                        Some(format!("{described}{}", approval::MCP_GATED_NOTE).into());
+                }
+                tool
+            })
+            .collect();
         Ok(ListToolsResult::with_all_items(tools))
     }
 

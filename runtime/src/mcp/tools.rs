@@ -66,6 +66,11 @@ pub(crate) fn result(
     result
 }
 
+/// An error result with `message` and no receipt: a call refused before it ran.
+pub(crate) fn refused(message: &str) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message.to_owned())])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! The relay's connect loop: open the socket with the workspace's current token, serve it
-//! until it ends, wait (jittered exponential backoff, reset after a connection that opened),
-//! and open it again — for as long as the relay runs. Without a token yet (the first
+//! until it ends, wait (jittered exponential backoff, reset after a session that lived at least
+//! one ping interval), and open it again — for as long as the relay runs. Without a token yet (the first
 //! registration has not answered) it waits the same way.
 
 use std::sync::atomic::Ordering;
@@ -31,10 +31,12 @@ pub(super) async fn run(relay: Relay) {
     loop {
         match connect(&relay).await {
             Ok(socket) => {
-                failures = 0;
                 relay.stats.connects.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(url = %relay.url, "outbound relay connected");
+                let opened = tokio::time::Instant::now();
                 let why = session::serve(socket, &relay.router, &relay.options, &relay.stats).await;
+                failures =
+                    failures_after_session(failures, opened.elapsed(), relay.options.ping_every);
                 tracing::warn!(reason = %escape(&why), "outbound relay disconnected; reconnecting");
             }
             Err(e) => {
@@ -47,6 +49,21 @@ pub(super) async fn run(relay: Relay) {
     }
 }
 
+/// The failure count after a session that lived `lived`: reset (0) when it lived at least one
+/// ping interval (`ping_every`, so the platform kept it), else unchanged — a platform that
+/// accepts and closes at once backs off like one that refuses (the loop then adds one).
+pub(super) fn failures_after_session(
+    failures: u32,
+    lived: std::time::Duration,
+    ping_every: std::time::Duration,
+) -> u32 {
+    if lived >= ping_every {
+        0
+    } else {
+        failures
+    }
+}
+
 /// Installs rustls' `ring` provider as the process default, once (rustls is built with more
 /// than one provider in this process, so `wss://` would otherwise have none to pick); a
 /// provider installed first by another part of the process is kept.
@@ -56,6 +73,10 @@ fn install_tls_provider() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
 }
+
+/// Longest time to open the socket (TCP, TLS and the WebSocket handshake); then it counts
+/// as a failed attempt and the relay reconnects on its schedule.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Opens one socket: `Authorization: Bearer <token>` and `X-Workspace-ID`, frames capped at
 /// `MAX_FRAME_BYTES`.
@@ -80,8 +101,30 @@ async fn connect(relay: &Relay) -> Result<session::Socket, String> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES));
-    let (socket, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), true)
+    let connecting = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
+    let (socket, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
+        .map_err(|_| format!("connecting took over {CONNECT_TIMEOUT:?}"))?
         .map_err(|e| e.to_string())?;
     Ok(socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::failures_after_session;
+
+    #[test]
+    fn only_a_session_that_lived_a_ping_interval_resets_the_backoff() {
+        let ping = Duration::from_secs(20);
+        assert_eq!(failures_after_session(5, Duration::from_secs(20), ping), 0);
+        assert_eq!(failures_after_session(5, Duration::from_secs(600), ping), 0);
+        assert_eq!(
+            failures_after_session(5, Duration::from_millis(10), ping),
+            5
+        );
+        assert_eq!(failures_after_session(5, Duration::from_secs(19), ping), 5);
+        assert_eq!(failures_after_session(0, Duration::ZERO, ping), 0);
+    }
 }

@@ -123,6 +123,13 @@ pub fn connect_url(platform_url: &str, id: &str) -> anyhow::Result<String> {
     let ws = if let Some(rest) = base.strip_prefix("https://") {
         format!("wss://{rest}")
     } else if let Some(rest) = base.strip_prefix("http://") {
+        if !loopback(base) {
+            anyhow::bail!(
+                "PLATFORM_URL is plain http:// to a host that is not loopback: the outbound \
+                 relay would send the workspace token unencrypted; use https:// (ws:// is only \
+                 allowed to 127.0.0.1, ::1 or localhost)"
+            );
+        }
         format!("ws://{rest}")
     } else {
         anyhow::bail!("PLATFORM_URL must start with http:// or https:// for the outbound relay");
@@ -135,6 +142,21 @@ pub fn connect_url(platform_url: &str, id: &str) -> anyhow::Result<String> {
     }
     let path = molecule_platform::relay_frame::CONNECT_PATH.replace("{id}", id);
     Ok(format!("{ws}{path}"))
+}
+
+/// Whether `url`'s host is a loopback address or `localhost`.
+fn loopback(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -152,6 +174,11 @@ mod tests {
             "ws://127.0.0.1:8080/workspaces/a/connect"
         );
         assert!(connect_url("ftp://x", "a").is_err());
+        // The token never goes in the clear to a host off this machine.
+        assert!(connect_url("http://p.example", "a").is_err());
+        assert!(connect_url("http://10.0.0.1:8080", "a").is_err());
+        assert!(connect_url("http://[::1]:8080", "a").is_ok());
+        assert!(connect_url("http://localhost:8080", "a").is_ok());
         assert!(connect_url("http://x", "a/../b").is_err());
     }
 }

@@ -50,19 +50,23 @@ pub(super) async fn serve(
                     return "two pings went unanswered".into();
                 }
                 unanswered += 1;
-                if let Err(e) = sink.send(Message::Ping(Default::default())).await {
-                    return e.to_string();
+                if let Err(e) = send(&mut sink, Message::Ping(Default::default()), options).await {
+                    return e;
                 }
             }
             Some(frame) = queued.recv() => {
-                if let Err(e) = sink.send(Message::Text(frame.to_text().into())).await {
-                    return e.to_string();
+                if let Err(e) = send(&mut sink, Message::Text(frame.to_text().into()), options).await {
+                    return e;
                 }
             }
-            Some(done) = tasks.join_next() => {
-                if let Ok(id) = done {
-                    running.remove(&id);
-                }
+            Some(done) = tasks.join_next_with_id() => {
+                // Removed by task id, not request id: a request id reused after a cancel
+                // must not lose its entry when the old task's result comes in.
+                let task = match &done {
+                    Ok((task, _)) => *task,
+                    Err(e) => e.id(),
+                };
+                running.retain(|_, h| h.id() != task);
             }
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
@@ -71,8 +75,10 @@ pub(super) async fn serve(
                 Some(Ok(Message::Pong(_))) => unanswered = 0,
                 Some(Ok(Message::Ping(_))) => {
                     // tungstenite queued the pong; flush it now.
-                    if let Err(e) = sink.flush().await {
-                        return e.to_string();
+                    match tokio::time::timeout(options.ping_every, sink.flush()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return e.to_string(),
+                        Err(_) => return "the platform stopped reading (flush timed out)".into(),
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
@@ -91,6 +97,22 @@ pub(super) async fn serve(
                 None => return "the socket closed".into(),
             },
         }
+    }
+}
+
+/// Sends `msg`, giving up after one ping interval: a platform that stops reading ends the
+/// session (and the relay reconnects) instead of stalling it forever.
+async fn send<S>(sink: &mut S, msg: Message, options: &RelayOptions) -> Result<(), String>
+where
+    S: futures_util::Sink<Message, Error = WsError> + Unpin,
+{
+    match tokio::time::timeout(options.ping_every, sink.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "the platform stopped reading (a send took over {:?})",
+            options.ping_every
+        )),
     }
 }
 

@@ -52,6 +52,10 @@ pub struct UploadLimits {
     pub max_context_bytes: u64,
     /// `uploads.max_context_files`.
     pub max_context_files: u64,
+    /// `uploads.max_total_bytes`.
+    pub max_total_bytes: u64,
+    /// `uploads.max_contexts`.
+    pub max_contexts: u64,
 }
 
 impl From<&molecule_config::UploadsConfig> for UploadLimits {
@@ -60,6 +64,8 @@ impl From<&molecule_config::UploadsConfig> for UploadLimits {
             max_file_bytes: c.max_file_bytes,
             max_context_bytes: c.max_context_bytes,
             max_context_files: c.max_context_files,
+            max_total_bytes: c.max_total_bytes,
+            max_contexts: c.max_contexts,
         }
     }
 }
@@ -180,6 +186,7 @@ impl Uploads {
         let dir = self.context_dir(context);
         let mut records = index::read(&dir).map_err(|e| disk(&dir, &e))?;
         self.check_context(&records, &incoming)?;
+        self.check_workspace(&dir, &incoming)?;
         let files = dir.join("files");
         std::fs::create_dir_all(&files).map_err(|e| disk(&files, &e))?;
         let mut written: Vec<PathBuf> = Vec::new();
@@ -210,6 +217,29 @@ impl Uploads {
         Ok(out)
     }
 
+    /// Refuses `incoming` when it would take the workspace past `uploads.max_total_bytes`
+    /// (all contexts' indexed files) or, for a context with no uploads yet (`dir`), past
+    /// `uploads.max_contexts`. Reads every context's index: at most `max_contexts` of them.
+    fn check_workspace(&self, dir: &Path, incoming: &[Incoming]) -> Result<(), IntakeError> {
+        let (contexts, held) = workspace_totals(&self.root).map_err(|e| disk(&self.root, &e))?;
+        let new_context = !dir.join(index::INDEX_FILE).is_file();
+        if new_context && contexts >= self.limits.max_contexts {
+            return Err(IntakeError::Refused(format!(
+                "{contexts} contexts already hold uploads, the limit (uploads.max_contexts); \
+                 nothing of this message was stored"
+            )));
+        }
+        let adding: u64 = incoming.iter().map(|i| i.bytes.len() as u64).sum();
+        if held.saturating_add(adding) > self.limits.max_total_bytes {
+            return Err(IntakeError::Refused(format!(
+                "the workspace holds {held} bytes of uploads; {adding} more is over the limit \
+                 of {} bytes (uploads.max_total_bytes); nothing of this message was stored",
+                self.limits.max_total_bytes
+            )));
+        }
+        Ok(())
+    }
+
     /// Refuses `incoming` when it would take the context past its byte or file budget.
     fn check_context(
         &self,
@@ -235,6 +265,26 @@ impl Uploads {
         }
         Ok(())
     }
+}
+
+/// The number of contexts under `root` with an upload index, and the bytes they index.
+fn workspace_totals(root: &Path) -> std::io::Result<(u64, u64)> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(e) => return Err(e),
+    };
+    let (mut contexts, mut bytes) = (0u64, 0u64);
+    for entry in entries {
+        let dir = entry?.path();
+        if !dir.join(index::INDEX_FILE).is_file() {
+            continue;
+        }
+        contexts += 1;
+        let held: u64 = index::read(&dir)?.iter().map(|r| r.bytes).sum();
+        bytes = bytes.saturating_add(held);
+    }
+    Ok((contexts, bytes))
 }
 
 /// How a refusal names part `i`: `file part 2 (`a.txt`)`.

@@ -27,6 +27,8 @@ fn limits(file: u64, context: u64, files: u64) -> UploadLimits {
         max_file_bytes: file,
         max_context_bytes: context,
         max_context_files: files,
+        max_total_bytes: 1 << 30,
+        max_contexts: 1000,
     }
 }
 
@@ -112,4 +114,40 @@ async fn a_disk_failure_fails_the_message() {
         other => panic!("expected a failure, got {other:?}"),
     }
     assert!(m.parts[0].metadata.is_none());
+}
+
+#[tokio::test]
+async fn workspace_limits_refuse_naming_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = limits(10, 100, 10);
+    l.max_total_bytes = 15;
+    l.max_contexts = 2;
+    let uploads = Uploads::new(dir.path(), l);
+    let in_context = |ctx: &str, part: Part| {
+        let mut m = message(vec![part]);
+        m.context_id = Some(ctx.into());
+        m
+    };
+    uploads
+        .take_in(&mut in_context("c1", file("a", &[1; 10], None)))
+        .await
+        .unwrap();
+    let text = refused(
+        uploads
+            .take_in(&mut in_context("c2", file("b", &[1; 6], None)))
+            .await,
+    );
+    assert!(text.contains("uploads.max_total_bytes"), "{text}");
+    uploads
+        .take_in(&mut in_context("c2", file("b", &[1; 2], None)))
+        .await
+        .unwrap();
+    let text = refused(
+        uploads
+            .take_in(&mut in_context("c3", file("c", b"", None)))
+            .await,
+    );
+    assert!(text.contains("uploads.max_contexts"), "{text}");
+    assert!(uploads.records("c3").is_empty());
+    assert_eq!(uploads.records("c2").len(), 1);
 }

@@ -175,6 +175,7 @@ impl AdapterExecutor {
                 approval::suspend_task(events, &pending, Some(&lead), &self.tell());
                 return Ok(Some(pending));
             }
+            Resumed::Failed(reason) => return Err(reason),
         };
         let suspension = tools.suspension();
         let calls = tools.call_log();

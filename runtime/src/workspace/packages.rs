@@ -75,7 +75,8 @@ pub async fn pull_packages(plan: &Plan) -> Result<Vec<PulledSkill>, PackageError
 }
 
 /// Every package loads as its own skill id: no two references end in the same name, and no
-/// skill folder under a skill root has it (either would silently shadow the other).
+/// skill folder under a skill root or of a plugin (`plugins/<name>/skills/<id>/` or a plugin
+/// manifest `skills` entry) has it (either would silently shadow the other).
 fn check_unique_ids(plan: &Plan, references: &[PackageRef]) -> Result<(), PackageError> {
     let duplicate = |id: &str, first: String, second: String| PackageError::DuplicateSkill {
         // The first skill root is `<config dir>/skills`, beside config.yaml.
@@ -103,8 +104,32 @@ fn check_unique_ids(plan: &Plan, references: &[PackageRef]) -> Result<(), Packag
                 return Err(duplicate(id, this, second));
             }
         }
+        if let Some(second) = plugin_skill(plan, id) {
+            return Err(duplicate(id, this, second));
+        }
     }
     Ok(())
+}
+
+/// The plugin skill folder that loads as `id` (its folder name, as the registry admits it),
+/// described as `the skill folder <dir> of plugin <name>`.
+fn plugin_skill(plan: &Plan, id: &str) -> Option<String> {
+    plan.plugins.plugins.iter().find_map(|plugin| {
+        plugin
+            .skill_dirs
+            .iter()
+            .find(|dir| {
+                dir.file_name().and_then(|n| n.to_str()) == Some(id)
+                    && dir.join("SKILL.md").is_file()
+            })
+            .map(|dir| {
+                format!(
+                    "the skill folder {} of plugin {}",
+                    dir.display(),
+                    escape(&plugin.name)
+                )
+            })
+    })
 }
 
 /// One line per package: its digest and signature status; a warning for a tag (not pinned)

@@ -3,8 +3,8 @@
 //! (`GET /workspaces/{id}` → `parent_id`) wins when it names a parent; when it names none,
 //! `PARENT_ID` goes into the registration (`POST /registry/register` → `parent_id`, kept for
 //! every re-registration). When the record cannot be read before registering (no token yet, the
-//! platform down), nothing is sent until it can: `workspace/platform.rs` reads it again once
-//! registered. An external workspace is also created under `PARENT_ID` (`POST /workspaces`).
+//! platform down), nothing is sent until it can: `workspace/register.rs` reads it again once
+//! registered (and, while the platform stays down, each heartbeat interval until it answers). An external workspace is also created under `PARENT_ID` (`POST /workspaces`).
 //! So the platform's peers (siblings, children, parent) and coordinator view include it.
 
 use molecule_platform::PlatformClient;
@@ -45,10 +45,11 @@ pub(crate) async fn resolve(client: &PlatformClient, env_parent: Option<&str>) -
         Ok(info) => match info.parent_id.filter(|p| !p.is_empty()) {
             Some(platform) => {
                 if platform != env_parent {
+                    // The platform's text is peer text: escaped before it reaches the log.
                     tracing::info!(
-                        platform = %platform,
-                        "PARENT_ID `{env_parent}` differs from the platform's parent; the \
-                         platform's wins"
+                        platform = %molecule_config::escape_text(&platform),
+                        env = %molecule_config::escape_text(env_parent),
+                        "PARENT_ID differs from the platform's parent; the platform's wins"
                     );
                 }
                 Parent::Platform(platform)

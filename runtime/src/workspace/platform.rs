@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::peers::PlatformPeers;
 use super::platform_secrets::{follow_inbound_secret, require_saved_secret, SecretsSink};
-use super::register::register_under_parent;
+use super::register::{register_under_parent, settle_parent};
 use crate::capabilities::memory::{AwarenessMemory, MemoryBackend, PlatformMemory, SqliteMemory};
 use crate::plan::Plan;
 
@@ -131,7 +131,7 @@ pub fn join(
     let (link_client, server) = (client.clone(), server.clone());
     let task = tokio::spawn(async move {
         let (admin, env_parent) = (admin_token.as_deref(), env_parent.as_deref());
-        register_under_parent(&client, &mut request, admin, env_parent).await;
+        let pending = register_under_parent(&client, &mut request, admin, env_parent).await;
         let heartbeat =
             HeartbeatLoop::new(client.clone(), Arc::new(heartbeat_status), interval).spawn();
         let _ = poker.set(heartbeat.poker());
@@ -144,7 +144,13 @@ pub fn join(
             let _idle = prompts(&prompt_plan, &client).await;
             std::future::pending::<()>().await;
         };
+        let parent = async {
+            if pending {
+                settle_parent(&client, env_parent, interval).await;
+            }
+        };
         tokio::join!(
+            parent,
             inbound,
             secrets.pull_and_apply(&client),
             check_coordinator(&client, &coordinator),

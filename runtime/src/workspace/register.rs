@@ -1,30 +1,74 @@
 //! Registering with the platform (`POST /registry/register`): once at boot, with the admin
 //! token while a new external workspace has no token yet, retried per the contract, under the
 //! parent `PARENT_ID` names where the platform does not say otherwise (`parent.rs`). A failure
-//! is logged; the heartbeat loop registers again later with the same body.
+//! is logged; the heartbeat loop registers again later with the same body. A parent that could
+//! not be settled before then (the platform's record unreadable) is settled by
+//! [`settle_parent`] once the platform answers, in the saved body the heartbeat loop resends.
+
+use std::time::Duration;
 
 use molecule_platform::{PlatformClient, RegisterRequest};
 
-use super::parent;
+use super::parent::{self, Parent};
 
 /// Registers under the parent `PARENT_ID` names where the platform does not say otherwise
 /// (`parent.rs`): when the platform's record could not be read first (no token yet, the
 /// platform down), it is read again once registered, and the workspace registers once more
-/// with `parent_id` if the record names no parent.
+/// with `parent_id` if the record names no parent. True when the parent is still pending
+/// (the record is still unreadable, or the registration failed): then run [`settle_parent`].
 pub(super) async fn register_under_parent(
     client: &PlatformClient,
     request: &mut RegisterRequest,
     admin: Option<&str>,
     env_parent: Option<&str>,
-) {
+) -> bool {
     let before = parent::resolve(client, env_parent).await;
     request.parent_id = before.to_register();
-    if !register(client, request, admin).await || before != parent::Parent::Unknown {
-        return;
+    let registered = register(client, request, admin).await;
+    if before != Parent::Unknown {
+        return false;
     }
-    if let Some(id) = parent::resolve(client, env_parent).await.to_register() {
-        request.parent_id = Some(id);
-        register(client, request, None).await;
+    if !registered {
+        return true;
+    }
+    match parent::resolve(client, env_parent).await {
+        Parent::Env(id) => {
+            request.parent_id = Some(id);
+            register(client, request, None).await;
+            false
+        }
+        Parent::Unknown => true,
+        Parent::Platform(_) | Parent::None => false,
+    }
+}
+
+/// Settles a pending parent: every `every` (the heartbeat interval), once the platform has
+/// accepted a registration (the heartbeat loop's re-registration), reads the platform's record
+/// again (one `GET /workspaces/{id}` per tick); the platform's parent wins, and when it names
+/// none `PARENT_ID` goes into the saved registration
+/// ([`PlatformClient::set_registration_parent`], resent by every re-registration) and is
+/// registered once at once. Returns when settled; an unreadable record waits for the next tick.
+pub(super) async fn settle_parent(
+    client: &PlatformClient,
+    env_parent: Option<&str>,
+    every: Duration,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        if !client.has_registered() {
+            continue;
+        }
+        match parent::resolve(client, env_parent).await {
+            Parent::Unknown => continue,
+            Parent::Env(id) => {
+                client.set_registration_parent(Some(id));
+                if let Err(err) = client.reregister().await {
+                    tracing::warn!(error = %err, "registering under PARENT_ID failed; the next re-registration sends it");
+                }
+                return;
+            }
+            Parent::Platform(_) | Parent::None => return,
+        }
     }
 }
 
@@ -47,3 +91,7 @@ async fn register(client: &PlatformClient, request: &RegisterRequest, admin: Opt
         }
     }
 }
+
+#[cfg(test)]
+#[path = "register_tests.rs"]
+mod tests;

@@ -230,8 +230,20 @@ impl SkillRegistry {
     }
 
     /// Reloads the skills `ids` (added, changed or removed); the others stay as they are.
+    ///
+    /// A skill package is never reloaded: it was verified against its digest and signature
+    /// when pulled and is pinned for the run, so a change that names its id (its cached
+    /// folder edited, a folder of that id created under a root) leaves the loaded package
+    /// serving, with a warning.
     pub async fn reload(&self, ids: &[String]) -> Arc<SkillSnapshot> {
         let _guard = self.reload.lock().await;
+        let (pinned, ids): (Vec<String>, Vec<String>) =
+            ids.iter().cloned().partition(|id| self.is_package(id));
+        for id in &pinned {
+            let id = crate::redact::escape(id);
+            tracing::warn!(skill = %id, "a change names a skill package's id; the verified package keeps serving (packages are not reloaded from disk)");
+        }
+        let ids = ids.as_slice();
         let keep: Vec<String> = self
             .snapshot()
             .skills
@@ -240,6 +252,13 @@ impl SkillRegistry {
             .cloned()
             .collect();
         self.rebuild(ids, &keep).await
+    }
+
+    /// Whether `id` is the id of one of the registry's skill packages.
+    fn is_package(&self, id: &str) -> bool {
+        self.packages
+            .iter()
+            .any(|dir| dir.file_name().and_then(|n| n.to_str()) == Some(id))
     }
 
     /// Skill folders by id (first root first), and the entries of the roots that are not

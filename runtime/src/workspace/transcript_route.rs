@@ -5,8 +5,8 @@
 //! `format=markdown`).
 //!
 //! Paging is by task, newest first like ListTasks: a page holds the `limit` most recent tasks
-//! (1–100, default 20) in order, and `nextPageToken` fetches the tasks before them
-//! (`pageToken=…`). Answers: 400 naming the parameter (missing `contextId`, a bad `limit`,
+//! (1–100, default 20) in order, fewer when its body would pass [`MAX_PAGE_BYTES`] (at least
+//! one task), and `nextPageToken` fetches the tasks before them (`pageToken=…`). Answers: 400 naming the parameter (missing `contextId`, a bad `limit`,
 //! `pageToken` or `format`), 401 without the bearer, 404 for a context with no task, 500 when
 //! the store fails.
 
@@ -27,6 +27,9 @@ pub(crate) const TRANSCRIPT_PATH: &str = "/transcript";
 const DEFAULT_LIMIT: usize = 20;
 /// The most tasks per page.
 const MAX_LIMIT: usize = 100;
+/// The byte budget of one page's body: a page past it holds fewer tasks (halved until it
+/// fits, down to one task) and its `nextPageToken` continues from there.
+pub(crate) const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// The longest query string read, in bytes.
 const MAX_QUERY: usize = 4096;
 
@@ -63,39 +66,58 @@ async fn answer(server: &A2aServer, store: &TaskStore, req: Request) -> Response
         Ok(p) => p,
         Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
     };
-    let query = ListQuery {
-        context_id: Some(params.context_id.clone()),
-        page_size: params.limit,
-        after: params.after,
-        ..ListQuery::default()
-    };
-    let page = match store.list(query).await {
-        Ok(page) => page,
-        Err(err) => {
-            tracing::error!(error = %err, "transcript: the task store failed");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "the task store failed");
+    match page(store, &params, MAX_PAGE_BYTES).await {
+        Ok(body) => {
+            let ct = if params.markdown {
+                "text/markdown; charset=utf-8"
+            } else {
+                "application/json"
+            };
+            (StatusCode::OK, [(header::CONTENT_TYPE, ct)], body).into_response()
         }
-    };
-    if page.total_size == 0 {
-        let shown = crate::redact::escape(&params.context_id);
-        return error(StatusCode::NOT_FOUND, &format!("no context `{shown}`"));
+        Err(resp) => resp,
     }
-    let t = Transcript::of_tasks(
-        &params.context_id,
-        &page.tasks,
-        page.total_size,
-        page.next_page_token,
-    );
-    if params.markdown {
-        let ct = "text/markdown; charset=utf-8";
-        (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, ct)],
-            t.to_markdown(),
-        )
-            .into_response()
-    } else {
-        json_response(StatusCode::OK, &t.to_json())
+}
+
+/// The body of the page `params` asks for, at most `budget` bytes unless one task alone is
+/// larger: past it the page holds half as many tasks (its `nextPageToken` goes on from
+/// there). Errors: the 404 or 500 response.
+async fn page(store: &TaskStore, params: &Params, budget: usize) -> Result<String, Response> {
+    let mut limit = params.limit;
+    loop {
+        let query = ListQuery {
+            context_id: Some(params.context_id.clone()),
+            page_size: limit,
+            after: params.after,
+            ..ListQuery::default()
+        };
+        let page = store.list(query).await.map_err(|err| {
+            tracing::error!(error = %err, "transcript: the task store failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "the task store failed")
+        })?;
+        if page.total_size == 0 {
+            let shown = crate::redact::escape(&params.context_id);
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                &format!("no context `{shown}`"),
+            ));
+        }
+        let shown_tasks = page.tasks.len();
+        let t = Transcript::of_tasks(
+            &params.context_id,
+            &page.tasks,
+            page.total_size,
+            page.next_page_token,
+        );
+        let body = if params.markdown {
+            t.to_markdown()
+        } else {
+            t.to_json().to_string()
+        };
+        if body.len() <= budget || shown_tasks <= 1 {
+            return Ok(body);
+        }
+        limit = shown_tasks / 2;
     }
 }
 
@@ -172,6 +194,39 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_page_past_the_byte_budget_ends_early_with_a_token() {
+        use molecule_a2a::types::{Message, Part, Role, Task, TaskState, TaskStatus};
+        let store = TaskStore::in_memory(molecule_a2a::Retention::default()).unwrap();
+        for i in 0..4 {
+            let mut m = Message::new(Role::User, vec![Part::text("x".repeat(1000))]);
+            m.message_id = format!("m{i}");
+            let task = Task {
+                id: format!("t{i}"),
+                context_id: "c".into(),
+                status: TaskStatus {
+                    state: TaskState::Completed,
+                    message: None,
+                    timestamp: None,
+                },
+                artifacts: None,
+                history: Some(vec![m]),
+                metadata: None,
+            };
+            store.put(&task).await.unwrap();
+        }
+        let h = HeaderMap::new();
+        let p = params("contextId=c&limit=4", &h).unwrap();
+        let whole: serde_json::Value =
+            serde_json::from_str(&page(&store, &p, usize::MAX).await.unwrap()).unwrap();
+        assert_eq!(whole["tasks"], 4, "{whole}");
+        let body = page(&store, &p, 2500).await.unwrap();
+        assert!(body.len() <= 2500, "{}", body.len());
+        let cut: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(cut["tasks"].as_u64().unwrap() < 4, "{cut}");
+        assert_ne!(cut["nextPageToken"], "", "{cut}");
+    }
 
     #[test]
     fn parameters_are_checked_by_name() {

@@ -12,6 +12,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use super::live::{lock, LiveState, LiveTask, Outgoing, Shared};
 use crate::executor::{AgentEvent, EventTarget, SinkClosed};
 use crate::store::Durable;
@@ -33,6 +35,15 @@ pub(super) struct TaskEvents {
 impl EventTarget for TaskEvents {
     fn apply(&self, event: AgentEvent) -> Result<(), SinkClosed> {
         apply(&self.shared, &self.live, event, false)
+    }
+
+    fn metadata_stored(&self, key: String, value: Value) -> Durable {
+        let mut st = lock(&self.live.state);
+        st.task
+            .metadata
+            .get_or_insert_with(Default::default)
+            .insert(key, value);
+        self.shared.store.put(&st.task)
     }
 }
 

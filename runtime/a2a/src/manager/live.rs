@@ -2,7 +2,7 @@
 //! id) and each [`LiveTask`]'s snapshot, subscribers and cancel flags, all behind mutexes.
 //! The operations on tasks are in the parent module; how events change a task, in `events.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -37,6 +37,23 @@ pub(crate) struct Shared {
     /// How many continuations of interrupted tasks have started (counted under `parked`): a
     /// subscriber that read a task from the store checks nothing started meanwhile.
     pub(super) continuations: AtomicU64,
+    /// Ids of tasks a message is continuing but whose live entry is not inserted yet (the
+    /// store read and the intake await in between): a second message finds the claim and is
+    /// refused as "still running". Lock order: `claims` first (then `live`, then a state).
+    pub(super) claims: Mutex<HashSet<String>>,
+}
+
+/// A task claimed by one continuing message ([`Shared::claim`]); released when dropped (on
+/// every early return, and after the live task is inserted). Never drop it under a lock.
+pub(super) struct Claim {
+    shared: Arc<Shared>,
+    id: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        lock(&self.shared.claims).remove(&self.id);
+    }
 }
 
 /// One running task.
@@ -96,6 +113,26 @@ impl Shared {
             push: std::sync::OnceLock::new(),
             parked: Mutex::new(HashMap::new()),
             continuations: AtomicU64::new(0),
+            claims: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Claims task `id` for one continuing message, in one step with the check that no
+    /// message is running it or about to: `UnsupportedOperation` ("still running") when its
+    /// executor runs (not closed) or another message holds a claim.
+    pub(super) fn claim(self: &Arc<Self>, id: &str) -> A2aResult<Claim> {
+        let mut claims = lock(&self.claims);
+        let running = claims.contains(id) || self.live(id).is_some_and(|l| !lock(&l.state).closed);
+        if running {
+            return Err(A2aError::UnsupportedOperation(format!(
+                "task `{}` is still running",
+                crate::error::clip(id)
+            )));
+        }
+        claims.insert(id.to_owned());
+        Ok(Claim {
+            shared: self.clone(),
+            id: id.to_owned(),
         })
     }
 

@@ -92,17 +92,12 @@ pub(crate) async fn start(
             "`message.messageId` is required".into(),
         ));
     }
+    let mut claim = None;
     let (mut task, continuation, new_context) =
         match message.task_id.clone().filter(|t| !t.is_empty()) {
             Some(task_id) => {
-                if let Some(l) = shared.live(&task_id) {
-                    if !lock(&l.state).closed {
-                        return Err(A2aError::UnsupportedOperation(format!(
-                            "task `{}` is still running",
-                            crate::error::clip(&task_id)
-                        )));
-                    }
-                }
+                // Checked and claimed in one step, held until the live task is inserted.
+                claim = Some(shared.claim(&task_id)?);
                 let task = shared.get_task(&task_id).await?;
                 if task.status.state.is_terminal() {
                     return Err(A2aError::UnsupportedOperation(format!(
@@ -198,6 +193,7 @@ pub(crate) async fn start(
     });
     lock(&shared.live).insert(task.id.clone(), live.clone());
     drop(parked);
+    drop(claim);
     // A push config sent with the message (checked by the caller) covers the task from its
     // first update on.
     let push_config = req

@@ -10,7 +10,10 @@ fn absent_means_the_defaults_and_every_key_is_read() {
     let c = parse("name: x\n");
     assert!(c.errors.is_empty(), "{:?}", c.errors);
     assert_eq!(c.uploads, UploadsConfig::default());
-    let c = parse("uploads: {max_file_bytes: 1m, max_context_bytes: 10m, max_context_files: 7}\n");
+    let c = parse(
+        "uploads: {max_file_bytes: 1m, max_context_bytes: 10m, max_context_files: 7, \
+         max_total_bytes: 2g, max_contexts: 9}\n",
+    );
     assert!(c.errors.is_empty(), "{:?}", c.errors);
     assert_eq!(
         c.uploads,
@@ -18,6 +21,8 @@ fn absent_means_the_defaults_and_every_key_is_read() {
             max_file_bytes: 1 << 20,
             max_context_bytes: 10 << 20,
             max_context_files: 7,
+            max_total_bytes: 2 << 30,
+            max_contexts: 9,
         }
     );
 }
@@ -44,6 +49,14 @@ fn unusable_values_fail_closed_naming_file_and_key() {
             "uploads.max_context_files",
         ),
         ("uploads: {max_file_bytes: 0}\n", "uploads.max_file_bytes"),
+        ("uploads: {max_total_bytes: ~}\n", "uploads.max_total_bytes"),
+        (
+            "uploads: {max_total_bytes: big}\n",
+            "uploads.max_total_bytes",
+        ),
+        ("uploads: {max_contexts: 0}\n", "uploads.max_contexts"),
+        ("uploads: {max_contexts: ~}\n", "uploads.max_contexts"),
+        ("uploads: {max_context: 5}\n", "uploads.max_context"),
         ("uploads: {max_file_byte: 1m}\n", "uploads.max_file_byte"),
         (
             "uploads: {Max_Context_Files: 3}\n",

@@ -124,7 +124,7 @@ pub(crate) async fn serve_socket(relays: Arc<super::Shared>, id: String, mut soc
                 None => break,
             },
             msg = socket.recv() => match msg {
-                Some(Ok(Message::Text(t))) => deliver(&conn.pending, t.as_str()).await,
+                Some(Ok(Message::Text(t))) => deliver(&conn, t.as_str()),
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => {} // pings are answered by the socket; binary is not used
             },
@@ -138,15 +138,25 @@ pub(crate) async fn serve_socket(relays: Arc<super::Shared>, id: String, mut soc
     conn.pending.lock().expect("relays").clear();
 }
 
-/// Hands a workspace frame to the request it answers (frames for unknown ids are dropped).
-async fn deliver(pending: &Pending, text: &str) {
+/// Hands a workspace frame to the request it answers (frames for unknown ids are dropped)
+/// without waiting: a request whose caller stopped reading (its channel of 64 frames full) is
+/// ended alone — its entry dropped (its response breaks off), a `cancel` sent to the
+/// workspace, a warning logged — so it cannot stall the other requests on the socket.
+fn deliver(conn: &Conn, text: &str) {
     let Ok(frame) = Frame::parse(text) else {
         tracing::warn!("fake platform: dropping an invalid relay frame");
         return;
     };
-    let tx = pending.lock().expect("relays").get(frame.id()).cloned();
-    if let Some(tx) = tx {
-        let _ = tx.send(frame).await;
+    let mut pending = conn.pending.lock().expect("relays");
+    let Some(tx) = pending.get(frame.id()) else {
+        return;
+    };
+    if let Err(mpsc::error::TrySendError::Full(frame)) = tx.try_send(frame) {
+        let id = frame.id().to_owned();
+        pending.remove(&id);
+        tracing::warn!(id = %id, "fake platform: a relayed request's caller fell behind; ending that request");
+        let cancel = Frame::Cancel { id };
+        let _ = conn.out.try_send(Message::Text(cancel.to_text().into()));
     }
 }
 
@@ -291,9 +301,53 @@ fn body_stream(
             }
             None => {
                 guard.finish();
-                Err(broke("workspace socket closed"))
+                Err(broke("workspace socket closed, or the caller fell behind"))
             }
         };
         Some((item, (guard, rx)))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> (Conn, mpsc::Receiver<Message>) {
+        let (out, rx) = mpsc::channel(4);
+        let conn = Conn {
+            serial: 0,
+            out,
+            pending: Pending::default(),
+            kill: Arc::new(Notify::new()),
+        };
+        (conn, rx)
+    }
+
+    fn body(id: &str) -> String {
+        let (text, b64) = crate::relay_frame::encode_body(b"x");
+        Frame::Body {
+            id: id.into(),
+            text,
+            b64,
+        }
+        .to_text()
+    }
+
+    #[test]
+    fn a_caller_that_stops_reading_ends_only_its_own_request() {
+        let (conn, mut out) = conn();
+        let (slow_tx, _slow_rx) = mpsc::channel::<Frame>(1);
+        let (fast_tx, mut fast_rx) = mpsc::channel::<Frame>(4);
+        conn.pending.lock().unwrap().insert("slow".into(), slow_tx);
+        conn.pending.lock().unwrap().insert("fast".into(), fast_tx);
+        deliver(&conn, &body("slow"));
+        deliver(&conn, &body("slow")); // full: returns at once, ends "slow"
+        deliver(&conn, &body("fast"));
+        assert!(!conn.pending.lock().unwrap().contains_key("slow"));
+        assert!(matches!(fast_rx.try_recv(), Ok(Frame::Body { .. })));
+        let Ok(Message::Text(cancel)) = out.try_recv() else {
+            panic!("a cancel for the slow request")
+        };
+        assert!(matches!(Frame::parse(cancel.as_str()), Ok(Frame::Cancel { id }) if id == "slow"));
+    }
 }

@@ -185,9 +185,17 @@ impl Gate {
         }
     }
 
-    /// Whether a call of `tool` waits for a human.
+    /// Whether a call of `tool` waits for a human: `tool` or any name sharing its
+    /// implementation ([`canonical`]: listing `search_memory` also gates `recall_memory`,
+    /// listing any delegation tool gates all three) is in `approval.tools`.
     pub fn requires(&self, tool: &str) -> bool {
-        self.tools.iter().any(|t| t == tool)
+        let wanted = canonical(tool);
+        self.tools.iter().any(|t| canonical(t) == wanted)
+    }
+
+    /// Whether no tool is gated.
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
     }
 
     /// Boot's check of config.yaml's `approval.tools` (`file`) against the tools the
@@ -213,6 +221,36 @@ impl Gate {
         ))
     }
 }
+
+/// Built-in tool names that share one implementation, each group under its canonical name
+/// (the first): a gate on any name of a group holds calls of every name in it, so an alias
+/// cannot run what the gate holds.
+pub const ALIASES: [&[&str]; 2] = [
+    &["search_memory", "recall_memory"],
+    &["delegate_task", "delegate_task_async", "check_task_status"],
+];
+
+/// The canonical name of `tool` (the first name of its [`ALIASES`] group), or `tool` itself.
+pub fn canonical(tool: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|group| group.contains(&tool))
+        .map_or(tool, |group| group[0])
+}
+
+/// The error result of an MCP `tools/call` of a gated `tool`: MCP has no task that could
+/// wait for a human, so the call is refused, naming config.yaml's `approval.tools`.
+pub fn refused_over_mcp(tool: &str) -> String {
+    format!(
+        "`{}` needs a human's approval (config.yaml `approval.tools`); an MCP call cannot wait \
+         for one, so it is refused: call it from an A2A task instead",
+        crate::redact::escape(tool)
+    )
+}
+
+/// The note added to the MCP description of a gated tool.
+pub const MCP_GATED_NOTE: &str = " [Needs a human's approval (config.yaml `approval.tools`): \
+    refused over MCP; call it from an A2A task.]";
 
 /// What a `tools.call` of `name` turns into under `gate`: `None` runs it as usual; `Some`
 /// is the suspension of the task (a `request_approval`, or a gated call), or the refusal of

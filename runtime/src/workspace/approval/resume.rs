@@ -30,6 +30,9 @@ pub enum Resumed {
     Run(Option<Value>),
     /// The answer did not settle the approval: ask again (the lead says why), run nothing.
     AskAgain(Pending, String),
+    /// The settled approval could not be cleared from the stored task (the reason says
+    /// why): nothing ran, and the task fails, so a replay cannot run a held call twice.
+    Failed(String),
 }
 
 /// Reads `ctx`'s message as the answer to the task's pending approval, if one waits.
@@ -53,8 +56,16 @@ where
     let mut decision = pending.shown_json();
     decision["decision"] = json!(answer.verdict.name());
     decision["text"] = json!(answer.text);
-    // Settled: gone from the task before anything runs.
-    let _ = events.metadata(METADATA_KEY, json!({"resolved": decision.clone()}));
+    // Settled: gone from the stored task before anything runs.
+    let cleared = json!({"resolved": decision.clone()});
+    if let Err(e) = events.metadata_stored(METADATA_KEY, cleared).await {
+        tracing::error!(approval = %pending.id, error = %crate::redact::escape(&e),
+            "could not store the settled approval; nothing runs");
+        return Resumed::Failed(format!(
+            "the answer to approval {} could not be stored ({e}); nothing was run",
+            pending.id
+        ));
+    }
     if let Asked::Tool { tool, input } = pending.asked {
         match answer.verdict {
             Verdict::Approved => match run_held(tool, input).await {

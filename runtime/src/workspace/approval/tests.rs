@@ -131,3 +131,22 @@ fn boot_refuses_unknown_listed_tools() {
         .check(std::path::Path::new("c"), &["write_file", "wrte_file"])
         .is_ok());
 }
+
+#[test]
+fn a_gate_on_one_name_holds_every_alias_of_it() {
+    let gate = Gate::new(vec!["recall_memory".into(), "delegate_task_async".into()]);
+    for tool in [
+        "search_memory",
+        "recall_memory",
+        "delegate_task",
+        "delegate_task_async",
+        "check_task_status",
+    ] {
+        assert!(gate.requires(tool), "{tool} must be gated");
+    }
+    assert!(!gate.requires("commit_memory"));
+    assert!(Gate::new(vec!["search_memory".into()]).requires("recall_memory"));
+    assert!(!Gate::new(vec!["search_memory".into()]).requires("delegate_task"));
+    let refused = refused_over_mcp("write_file");
+    assert!(refused.contains("approval.tools") && refused.contains("refused"));
+}

@@ -133,7 +133,7 @@ pub async fn boot(
 /// The executor of `runtime: cli`: the granted program, resolved (or why the workspace is
 /// not configured, naming `runtime_config.command`).
 fn cli_executor(plan: &Plan, cli: &molecule_config::CliConfig) -> Result<Ready, String> {
-    let spec = crate::cli_agent::CliSpec::new(cli, &plan.config, &plan.env, &plan.data_dir)?;
+    let spec = crate::cli_agent::CliSpec::new(cli, &plan.config, &plan.env)?;
     tracing::warn!(
         program = %spec.program.display(),
         "runtime: cli — tasks run this NATIVE program (granted in runtime_config), outside the wasm sandbox"

@@ -137,8 +137,11 @@ pub(super) fn a2a_server(
             path = crate::mcp::http::MCP_PATH,
             "serving the skill tools over MCP"
         );
-        let route =
-            crate::mcp::http::router(skills.registry.clone(), &plan.config.mcp.allowed_hosts);
+        let route = crate::mcp::http::router(
+            skills.registry.clone(),
+            &plan.config.mcp.allowed_hosts,
+            Gate::new(plan.config.approval.tools.clone()),
+        );
         a2a.guard(route)
     });
     Ok(Server {

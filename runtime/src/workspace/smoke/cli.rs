@@ -20,7 +20,8 @@ pub(super) async fn smoke_cli(
     mut report: SmokeReport,
 ) -> SmokeReport {
     let root = std::env::temp_dir().join(format!("molecule-smoke-cli-{}", std::process::id()));
-    let spec = CliSpec::new(cli, &plan.config, &plan.env, &root).map(|spec| CliSpec {
+    let spec = CliSpec::new(cli, &plan.config, &plan.env).map(|spec| CliSpec {
+        work_root: root.join("cli-tasks"),
         timeout: plan.env.smoke_timeout,
         kill_grace: spec.kill_grace.min(std::time::Duration::from_secs(1)),
         ..spec

@@ -2,8 +2,9 @@
 //! output (or error kind and text), secrets masked (`crate::redact`), in call order. Stored
 //! with the task as A2A metadata [`METADATA_KEY`] when the task ends, so `GET /transcript`
 //! reads them back from the task store. Bounded: the first [`MAX_CALLS`] calls of a task,
-//! each input cut to [`MAX_INPUT_CHARS`] and output to [`MAX_OUTPUT_CHARS`] characters;
-//! what was left out is counted (`dropped`, `truncated`).
+//! at most [`MAX_TOTAL_BYTES`] of them in all, each tool name and message id cut to
+//! [`MAX_NAME_BYTES`], input to [`MAX_INPUT_CHARS`] and output to [`MAX_OUTPUT_CHARS`]
+//! characters; what was left out is counted (`dropped`, `truncated`).
 
 use std::sync::Mutex;
 
@@ -23,6 +24,11 @@ pub const MAX_INPUT_CHARS: usize = 2048;
 /// The most characters of one call's output or error text kept.
 pub const MAX_OUTPUT_CHARS: usize = 4096;
 
+/// The most bytes of a tool name or message id kept (a guest or client chooses them).
+pub const MAX_NAME_BYTES: usize = 256;
+/// The most bytes of all kept calls of one task (their JSON text); a call past it is dropped.
+pub const MAX_TOTAL_BYTES: usize = 512 * 1024;
+
 /// The calls of one task so far.
 #[derive(Default)]
 pub struct ToolCallLog {
@@ -35,6 +41,8 @@ pub struct ToolCallLog {
 struct Log {
     calls: Vec<Value>,
     dropped: usize,
+    /// The JSON size of `calls`, in bytes.
+    bytes: usize,
 }
 
 impl ToolCallLog {
@@ -51,9 +59,14 @@ impl ToolCallLog {
             .and_then(|v| v.get("dropped"))
             .and_then(Value::as_u64)
             .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let bytes = calls.iter().map(|c| c.to_string().len()).sum();
         ToolCallLog {
-            inner: Mutex::new(Log { calls, dropped }),
-            message_id: message_id.to_owned(),
+            inner: Mutex::new(Log {
+                calls,
+                dropped,
+                bytes,
+            }),
+            message_id: cut_bytes(message_id, MAX_NAME_BYTES).to_owned(),
         }
     }
 
@@ -65,7 +78,8 @@ impl ToolCallLog {
             return;
         }
         let (input, cut_in) = clip(input, MAX_INPUT_CHARS);
-        let mut call = json!({"tool": tool, "input": input, "messageId": self.message_id});
+        let shown = cut_bytes(tool, MAX_NAME_BYTES);
+        let mut call = json!({"tool": shown, "input": input, "messageId": self.message_id});
         let cut_out = match result {
             Ok(output) => {
                 let (output, cut) = clip(output, MAX_OUTPUT_CHARS);
@@ -79,9 +93,15 @@ impl ToolCallLog {
                 cut
             }
         };
-        if cut_in || cut_out {
+        if cut_in || cut_out || shown.len() < tool.len() {
             call["truncated"] = Value::Bool(true);
         }
+        let size = call.to_string().len();
+        if log.bytes + size > MAX_TOTAL_BYTES {
+            log.dropped += 1;
+            return;
+        }
+        log.bytes += size;
         log.calls.push(call);
     }
 
@@ -105,6 +125,18 @@ fn error_parts(err: &ToolError) -> (&'static str, &str) {
     }
 }
 
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut_bytes(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut at = max;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    &text[..at]
+}
+
 /// `text` with secrets masked, cut to `max` characters; whether it was cut.
 fn clip(text: &str, max: usize) -> (String, bool) {
     let masked = crate::redact::redact(text);
@@ -117,6 +149,35 @@ fn clip(text: &str, max: usize) -> (String, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_the_whole_log_are_capped() {
+        let log = ToolCallLog::for_run(None, &"m".repeat(10_000));
+        log.record(&"t".repeat(100_000), "{}", &Ok(String::new()));
+        let v = log.to_json().unwrap();
+        assert_eq!(
+            v["calls"][0]["tool"].as_str().unwrap().len(),
+            MAX_NAME_BYTES
+        );
+        assert_eq!(
+            v["calls"][0]["messageId"].as_str().unwrap().len(),
+            MAX_NAME_BYTES
+        );
+        let big = "\u{1f600}".repeat(MAX_OUTPUT_CHARS);
+        for _ in 1..MAX_CALLS {
+            log.record("t", &big, &Ok(big.clone()));
+        }
+        let v = log.to_json().unwrap();
+        assert!(
+            v["dropped"].as_u64().unwrap() > 0,
+            "the byte budget drops calls"
+        );
+        assert!(
+            v.to_string().len() <= MAX_TOTAL_BYTES + 64,
+            "{}",
+            v.to_string().len()
+        );
+    }
 
     #[test]
     fn calls_are_kept_in_order_and_bounded() {
