@@ -16,7 +16,11 @@
 //!   leaves to `rmcp`'s stateless service (a handler service and two tasks per request): the
 //!   cost the direct path removes;
 //! * `mcp_call/http_noop`: the same POST and JSON parse against a route on the same server that
-//!   answers a fixed JSON-RPC result without calling anything: the HTTP round trip alone.
+//!   answers a fixed JSON-RPC result without calling anything: the HTTP round trip alone;
+//! * `mcp_call/raw_http`, `raw_http_rmcp`, `raw_http_noop`: the same three requests from a
+//!   minimal blocking HTTP/1.1 client on the bench thread (keep-alive, `Content-Length`
+//!   framed): the server's round trip as an out-of-process client sees it, without
+//!   `reqwest`'s connection task (two more thread hops per request on this runtime).
 //!
 //! `http` − `direct` is what MCP over HTTP adds to a tool call (goal: within 0.1 ms), of which
 //! `http_noop` is the loopback HTTP part and the rest decoding, dispatch and encoding. Run:
@@ -138,7 +142,77 @@ fn mcp_call(c: &mut Criterion) {
     group.bench_function("http_noop", |b| {
         b.iter(|| rt.block_on(http_call(noop_url.clone(), false)))
     });
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let raw_body = body.to_string();
+    for (name, path, origin) in [
+        ("raw_http", "/mcp", false),
+        ("raw_http_rmcp", "/mcp", true),
+        ("raw_http_noop", "/noop", false),
+    ] {
+        let mut client = RawClient::connect(&addr);
+        let request = client.request(path, origin, &raw_body);
+        group.bench_function(name, |b| b.iter(|| client.round_trip(&request)));
+    }
     group.finish();
+}
+
+/// A minimal blocking HTTP/1.1 client on the bench thread (one keep-alive connection, no
+/// async runtime of its own): what the `raw_*` figures measure is the server's round trip,
+/// as an out-of-process client such as `curl` sees it, without a client library's task hops.
+struct RawClient {
+    stream: std::io::BufReader<std::net::TcpStream>,
+    addr: String,
+}
+
+impl RawClient {
+    fn connect(addr: &str) -> Self {
+        let stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        RawClient {
+            stream: std::io::BufReader::new(stream),
+            addr: addr.to_owned(),
+        }
+    }
+
+    /// The bytes of a `tools/call` POST to `path` (with an `Origin` header when `origin`).
+    fn request(&self, path: &str, origin: bool, body: &str) -> Vec<u8> {
+        let origin = if origin { "Origin: http://127.0.0.1\r\n" } else { "" };
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json, text/event-stream\r\n\
+             MCP-Protocol-Version: 2025-06-18\r\nContent-Type: application/json\r\n{origin}\
+             Content-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// Sends `request`, reads the whole answer (`Content-Length` framed) and checks the tool's
+    /// result is `2`.
+    fn round_trip(&mut self, request: &[u8]) {
+        use std::io::{BufRead, Read, Write};
+        self.stream.get_mut().write_all(request).expect("write");
+        let (mut line, mut length) = (String::new(), None);
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).expect("read header");
+            if line == "\r\n" {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = Some(v.trim().parse::<usize>().expect("length"));
+            }
+            assert!(!line.is_empty(), "connection closed");
+        }
+        let mut body = vec![0; length.expect("Content-Length")];
+        self.stream.read_exact(&mut body).expect("read body");
+        let answer: Value = serde_json::from_slice(&body).expect("JSON answer");
+        assert_eq!(answer["result"]["content"][0]["text"], "2", "{answer}");
+    }
 }
 
 criterion_group!(benches, mcp_call);

@@ -35,7 +35,7 @@ pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// (config.yaml `approval.tools`) is refused. Not authenticated by itself.
 pub fn router(skills: Arc<SkillRegistry>, allowed_hosts: &[String], gate: Gate) -> Router {
     let server = McpServer::new(skills, LimitKeys::CONFIG).with_gate(gate);
-    let hosts = LOOPBACK_HOSTS
+    let hosts: Vec<String> = LOOPBACK_HOSTS
         .iter()
         .map(|h| (*h).to_owned())
         .chain(allowed_hosts.iter().cloned())
