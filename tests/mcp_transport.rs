@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use molecule_runtime::builder::ComponentBuilder;
 use molecule_runtime::mcp::http::{router, MAX_REQUEST_BYTES};
+use molecule_runtime::workspace::approval::Gate;
 use molecule_runtime::workspace::skills::{GrantNothing, SkillRegistry};
 use molecule_tests::{host, repo_root, test_cache_dir};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
@@ -21,6 +22,11 @@ const BOTH: &str = "application/json, text/event-stream";
 /// Serves `/mcp` over a registry with `json-query` on 127.0.0.1; returns the URL. The server
 /// task ends with the test's runtime.
 async fn serve() -> String {
+    serve_gated(Gate::default()).await
+}
+
+/// [`serve`] with config.yaml's `approval.tools` as `gate`.
+async fn serve_gated(gate: Gate) -> String {
     let registry = SkillRegistry::new(
         Arc::new(host()),
         ComponentBuilder::new(&test_cache_dir()),
@@ -31,7 +37,7 @@ async fn serve() -> String {
     let registry = Arc::new(registry);
     let snapshot = registry.load_all().await;
     assert!(snapshot.problems.is_empty(), "{:?}", snapshot.problems);
-    let app = router(registry, &["mcp.example".to_owned()]);
+    let app = router(registry, &["mcp.example".to_owned()], gate);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -98,6 +104,27 @@ async fn tools_call_direct_and_rmcp_answer_alike() {
     body["id"] = json!("abc");
     let answer = json_of(post(&client, &url, &body).send().await.unwrap()).await;
     assert_eq!(answer["id"], "abc");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gated_tool_is_refused_on_both_paths() {
+    let url = serve_gated(Gate::new(vec!["query".to_owned()])).await;
+    let client = Client::new();
+    let direct = json_of(
+        post(&client, &url, &call_body(3, "query"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let via_rmcp = post(&client, &url, &call_body(3, "query")).header("Origin", "http://127.0.0.1");
+    let via_rmcp = json_of(via_rmcp.send().await.unwrap()).await;
+    for answer in [&direct, &via_rmcp] {
+        assert_eq!(answer["result"]["isError"], true, "{answer}");
+        let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains("approval.tools"), "{text}");
+    }
+    assert_eq!(direct, via_rmcp);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -238,7 +238,7 @@ pub fn apply_log_level(level: &molecule_config::LogLevel) {
 fn log_filter(
     level: &molecule_config::LogLevel,
 ) -> (tracing_subscriber::EnvFilter, Option<String>) {
-    let directive = level.directive();
+    let directive = quiet_libraries(level.directive());
     match tracing_subscriber::EnvFilter::try_new(&directive) {
         Ok(filter) => (filter, None),
         Err(err) => {
@@ -253,6 +253,20 @@ fn log_filter(
         }
     }
 }
+
+/// `directive` with `rmcp`'s per-request `info` lines ("Service initialized as server" for
+/// every stateless `/mcp` request) kept out when the level is the plain `info`; `debug`,
+/// `trace` and custom filters are left as written.
+fn quiet_libraries(directive: String) -> String {
+    if directive == "info" {
+        format!("{directive},{RMCP_AT_INFO}")
+    } else {
+        directive
+    }
+}
+
+/// The directive [`quiet_libraries`] adds at `info`.
+const RMCP_AT_INFO: &str = "rmcp=warn";
 
 /// What every subcommand shares: the component host and the builder.
 pub struct Context {
@@ -365,4 +379,16 @@ pub fn label_for(path: &Path) -> String {
         }
     }
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quiet_libraries;
+
+    #[test]
+    fn rmcp_request_lines_stay_out_of_an_info_log_only() {
+        assert_eq!(quiet_libraries("info".into()), "info,rmcp=warn");
+        assert_eq!(quiet_libraries("debug".into()), "debug");
+        assert_eq!(quiet_libraries("rmcp=info,warn".into()), "rmcp=info,warn");
+    }
 }

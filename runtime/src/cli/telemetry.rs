@@ -25,7 +25,7 @@ const DEFAULT_SERVICE_NAME: &str = "molecule-runtime";
 /// What the OpenTelemetry layer records, whatever `LOG_LEVEL` says: INFO spans and up, minus
 /// the exporter's own crates so that exporting never produces more telemetry.
 const EXPORT_FILTER: &str = "info,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off,\
-                             opentelemetry_http=off,reqwest=off,hyper=off,hyper_util=off,h2=off";
+                             opentelemetry_http=off,reqwest=off,hyper=off,hyper_util=off,h2=off,rmcp=warn";
 
 /// A `tracing` layer over the `Registry`, boxed so layers of different types compose.
 pub type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
