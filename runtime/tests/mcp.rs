@@ -6,7 +6,8 @@
 //!   resources and index, a tool that is not granted, a denied capability, a limit hit (an
 //!   infinite loop stopped by the time limit, named in the result), and 401 without or with a
 //!   wrong bearer;
-//! - stdio (`molecule-runtime mcp --stdio SKILL_DIR`): initialize, list, call, resources.
+//! - stdio (`molecule-runtime mcp --stdio SKILL_DIR`): initialize, list, call, resources (the
+//!   approval gate over stdio, `--config`, is in mcp_stdio_approval.rs).
 //!
 //! The script (tests/python/mcp_client_check.py) prints one `OK` line per check; these tests
 //! assert on them. A workspace without `mcp:` does not serve `/mcp` (404). If Python or PyPI is

@@ -1,5 +1,5 @@
 //! Smoke mode through the real binary: the exit code of every outcome (clean return, timeout
-//! in a host call and in wasm, ordinary error, crash, wedged, link failure of the adapter and
+//! in a host call and in wasm, an approval request ending the run at once, ordinary error, crash, wedged, link failure of the adapter and
 //! of a skill, preflight FAIL), the fallback of a malformed `MOLECULE_SMOKE_TIMEOUT_SECS` to 5 s,
 //! and `MOLECULE_SMOKE_MODE=1 molecule-runtime run` behaving as smoke without opening its port.
 //! Adapters: `tests/guests/echo-adapter` and `tests/guests/smoke-adapter` (whose
@@ -117,6 +117,32 @@ fn timeout_exits_0_in_a_host_call_and_in_wasm() {
         assert_eq!(outcome(&report), "timeout", "{mode}: {report:#}");
         assert_eq!(report["execute"]["timeout_secs"], 1);
         assert!(elapsed < Duration::from_secs(30), "{mode}: {elapsed:?}");
+    }
+}
+
+/// `request_approval`, or a call of a tool config.yaml's `approval.tools` gates, ends the smoke
+/// run there as a pass: outcome `approval`, not a wait until the time limit (here far away).
+#[test]
+fn an_approval_request_ends_the_run_as_a_pass() {
+    let adapter = repo().join("tests/guests/smoke-adapter");
+    for mode in ["approve", "gated"] {
+        let extra =
+            format!("runtime_config: {{smoke: {mode}}}\napproval: {{tools: [commit_memory]}}");
+        let dir = workspace(&adapter.display().to_string(), &extra);
+        let (out, report, _) = smoke(dir.path(), &[("MOLECULE_SMOKE_TIMEOUT_SECS", "300")]);
+        assert_eq!(code(&out), 0, "{mode}: {report:#}");
+        assert_eq!(outcome(&report), "approval", "{mode}: {report:#}");
+        let detail = report["execute"]["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.starts_with("reached an approval request"),
+            "{mode}: {detail}"
+        );
+        let asked = if mode == "approve" {
+            "deploy"
+        } else {
+            "commit_memory"
+        };
+        assert!(detail.contains(asked), "{mode}: {detail}");
     }
 }
 

@@ -3,21 +3,30 @@
 //! spec "Transports"), for desktop MCP clients that start a server as a subprocess. stdout
 //! carries the protocol only; logs go to stderr. Each skill gets only `log` and the limits of
 //! the flags (no memory, config, secrets, HTTP or folders); each call is sandboxed as in a
-//! workspace, through the same `SkillRegistry` path.
+//! workspace, through the same `SkillRegistry` path. With `--config`, a workspace's
+//! config.yaml `approval.tools` applies as at `/mcp`: a call of a listed tool (or an alias of
+//! one) is refused with an error result naming `approval.tools` (there is no task that could
+//! wait for a human), and `tools/list` notes it; a config.yaml with errors, or a listed name
+//! that is no tool (a served one or a built-in), stops the command naming the file and key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use molecule_config::{Env, WorkspaceConfig};
 use molecule_runtime::grants::Grants;
 use molecule_runtime::limits::{parse_bytes, parse_duration, LimitKeys, SandboxLimits};
 use molecule_runtime::mcp::McpServer;
 use molecule_runtime::skill_dir::SkillDir;
-use molecule_runtime::workspace::skills::{GrantPolicy, SkillRegistry};
+use molecule_runtime::workspace::approval::Gate;
+use molecule_runtime::workspace::skills::{GrantPolicy, SkillRegistry, BUILTIN_TOOL_NAMES};
 use rmcp::ServiceExt as _;
 
 use super::Context;
+
+/// The file `--config` names (or that its folder holds).
+const CONFIG_FILE: &str = "config.yaml";
 
 /// Arguments of `mcp`.
 #[derive(Debug, Args)]
@@ -38,6 +47,37 @@ pub struct McpArgs {
     /// Largest tool output accepted, e.g. 1m.
     #[arg(long, default_value = "1m")]
     pub max_output: String,
+    /// A workspace's config.yaml (or the folder holding it) whose `approval.tools` apply:
+    /// calls of the listed tools are refused, as at a workspace's /mcp.
+    #[arg(long, value_name = "CONFIG_YAML")]
+    pub config: Option<PathBuf>,
+}
+
+/// The approval gate of `--config`: config.yaml's `approval.tools`, and the file's path.
+/// Errors: a path that is neither config.yaml nor a folder holding one, a missing file, or a
+/// config.yaml with errors (each naming the file and key).
+fn config_gate(path: &Path) -> anyhow::Result<(Gate, PathBuf)> {
+    let dir = if path.is_dir() {
+        path.to_owned()
+    } else if path.file_name().is_some_and(|n| n == CONFIG_FILE) {
+        path.parent().unwrap_or(Path::new(".")).to_owned()
+    } else {
+        anyhow::bail!(
+            "--config {}: expected a workspace's {CONFIG_FILE} or the folder holding it",
+            path.display()
+        );
+    };
+    let file = dir.join(CONFIG_FILE);
+    anyhow::ensure!(file.is_file(), "--config: {} not found", file.display());
+    let config = WorkspaceConfig::load(&dir, &Env::from_process());
+    if !config.errors.is_empty() {
+        let errors: Vec<String> = config.errors.iter().map(ToString::to_string).collect();
+        anyhow::bail!("--config: {}", errors.join("; "));
+    }
+    for warning in &config.warnings {
+        tracing::warn!(%warning, "config.yaml");
+    }
+    Ok((Gate::new(config.approval.tools.clone()), file))
 }
 
 /// Grants `log` and the flags' limits to every skill.
@@ -62,6 +102,7 @@ pub async fn run(ctx: &Context, args: McpArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("--max-output: {e}"))?,
         ..SandboxLimits::default()
     };
+    let gate = args.config.as_deref().map(config_gate).transpose()?;
     let mut dirs = Vec::new();
     for dir in &args.skills {
         anyhow::ensure!(
@@ -87,9 +128,16 @@ pub async fn run(ctx: &Context, args: McpArgs) -> anyhow::Result<ExitCode> {
         !snapshot.skills.is_empty(),
         "none of the skill folders loaded (see the warnings above)"
     );
+    let mut server_gate = Gate::default();
+    if let Some((gate, file)) = gate {
+        let mut known: Vec<&str> = BUILTIN_TOOL_NAMES.to_vec();
+        known.extend(snapshot.tool_specs_ref().iter().map(|s| s.name.as_str()));
+        gate.check(&file, &known).map_err(anyhow::Error::msg)?;
+        server_gate = gate;
+    }
     tracing::info!(tools = snapshot.tools.len(), "serving MCP over stdio");
     drop(snapshot);
-    let server = McpServer::new(Arc::new(registry), LimitKeys::CALL_FLAGS);
+    let server = McpServer::new(Arc::new(registry), LimitKeys::CALL_FLAGS).with_gate(server_gate);
     let running = server
         .serve(rmcp::transport::stdio())
         .await

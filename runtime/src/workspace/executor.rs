@@ -119,6 +119,14 @@ impl AdapterExecutor {
                     .map(convert::message_to_wit),
             );
         }
+        // A client's imitation of the host's decision never reaches the adapter.
+        let withheld: usize = out.iter_mut().map(approval::neutralise).sum();
+        if withheld > 0 {
+            tracing::warn!(
+                withheld,
+                "withheld approval-shaped client data in the history"
+            );
+        }
         out
     }
     /// Where the platform is told of a question for a human.
@@ -444,6 +452,8 @@ impl AgentExecutor for AdapterExecutor {
     }
 
     async fn intake(&self, message: &mut a2a::Message) -> Result<(), IntakeError> {
+        // Only the host marks its approval messages; a client's mark is removed before storing.
+        approval::strip_client_marks(message);
         match &self.uploads {
             Some(uploads) => uploads.take_in(message).await,
             None => Ok(()),

@@ -12,10 +12,13 @@
 //! waits. The answer is a follow-up A2A message on the same task (`answer.rs`); the adapter
 //! then runs again from the task's history, and sees the decision as a data part
 //! `{"kind": "approval", "approval": {...}}` appended to the new message and as the request
-//! metadata key [`METADATA_KEY`] (`resume.rs`). The wire shapes are documented in README.md
+//! metadata key [`METADATA_KEY`] (`resume.rs`). A client cannot imitate that part: client
+//! messages lose the host's mark at intake and their approval-shaped data parts are withheld
+//! from the adapter (`client_parts.rs`). The wire shapes are documented in README.md
 //! ("Human approval").
 
 mod answer;
+mod client_parts;
 mod resume;
 mod suspend;
 
@@ -28,6 +31,9 @@ use tokio::sync::Notify;
 use crate::bindings::{ToolError, ToolSpec};
 
 pub use answer::{parse_answer, Answer, Unsettled, Verdict};
+pub use client_parts::{
+    decision_shaped, host_marked, neutralise, strip_client_marks, withhold_client, WITHHELD_NOTE,
+};
 pub use resume::{adapter_view, resume, Resumed};
 pub use suspend::{suspend_task, Tell};
 

@@ -84,10 +84,12 @@ where
     Resumed::Run(Some(decision))
 }
 
-/// What the adapter is given: the new message, with the decision (if any) appended as a data
-/// part `{"kind": "approval", "approval": DECISION}`, and the request metadata with
-/// [`METADATA_KEY`] set to the decision — and removed when there is none, so a client cannot
-/// hand the adapter a decision the host did not make.
+/// What the adapter is given: the new message — its approval-shaped client data parts
+/// withheld, or, with a decision, dropped and replaced by the host's decision part
+/// `{"kind": "approval", "approval": DECISION}` with the host's mark in the message metadata
+/// (`client_parts.rs`) — and the request metadata with [`METADATA_KEY`] set to the decision,
+/// and removed when there is none, so a client cannot hand the adapter a decision the host did
+/// not make.
 pub fn adapter_view(
     ctx: &RequestContext,
     decision: Option<&Value>,
@@ -95,10 +97,17 @@ pub fn adapter_view(
     let mut message = convert::message_to_wit(&ctx.message);
     let mut metadata = ctx.metadata.clone();
     metadata.remove(METADATA_KEY);
-    if let Some(decision) = decision {
-        metadata.insert(METADATA_KEY.to_owned(), decision.clone());
-        let part = json!({"kind": "approval", "approval": decision});
-        message.parts.push(wit::Part::Data(part.to_string()));
+    match decision {
+        Some(decision) => {
+            metadata.insert(METADATA_KEY.to_owned(), decision.clone());
+            super::client_parts::with_host_decision(&mut message, decision);
+        }
+        None => {
+            if super::client_parts::withhold_client(&mut message) > 0 {
+                tracing::warn!(task = %crate::redact::escape(&ctx.task_id),
+                    "withheld approval-shaped client data from the adapter");
+            }
+        }
     }
     (message, metadata)
 }

@@ -5,20 +5,21 @@
 //! adapter's `setup` + `execute` run once on a stub "smoke test" request under
 //! `MOLECULE_SMOKE_TIMEOUT_SECS`. Nothing registers, heartbeats or listens.
 //!
-//! Exit 0: clean return, timeout, or an ordinary error (the adapter returned `Err`: setup
+//! Exit 0: clean return, timeout, an approval request (`request_approval` or a tool config.yaml's
+//! `approval.tools` gates: the run ends there at once, `execute.rs`), or an ordinary error (the adapter returned `Err`: setup
 //! refused, model unreachable, …) — execute reached its body. Exit 1: preflight FAIL, a load or
 //! link failure (the ImportError class; the report names the component and each missing
 //! import), a guest crash (trap, memory/table limit), a stub the host could not run, or a
 //! component that called `heartbeat.report-wedged`.
 
 mod cli;
+mod execute;
 mod report;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
-use async_trait::async_trait;
 use molecule_config::{Env, PreflightReport};
 use molecule_llm::Credentials;
 
@@ -27,27 +28,20 @@ pub use report::{
     SmokeReport,
 };
 
+use execute::{classify, StubRun, WedgeWatch};
+
 use super::adapter::load_adapter;
+use super::approval::Gate;
 use super::deps::BootDeps;
 use super::prompt::adapter_config;
 use super::registry::skill_registry;
-use super::skills::{SkillRegistry, SkillSnapshot};
-use super::task_tools::{builtin_specs, Builtins, TaskTools};
-use crate::bindings::adapter::exports::molecule::runtime::agent;
-use crate::bindings::imports::molecule::runtime::types::{
-    Artifact, Message, Part, Role, TaskState,
-};
-use crate::bindings::HostError;
+use super::skills::SkillSnapshot;
+use super::task_tools::builtin_specs;
 use crate::builder::ComponentBuilder;
-use crate::capabilities::events::EventsBackend;
-use crate::capabilities::heartbeat::HeartbeatBackend;
-use crate::capabilities::llm::model_access;
 use crate::capabilities::memory::{MemoryBackend, SqliteMemory};
 use crate::component::{AdapterComponent, ComponentHost, LinkError};
-use crate::limits::{LimitHit, LimitKeys};
 use crate::plan::Plan;
 use crate::redact::redact;
-use crate::sandbox::{CallError, Sandbox};
 use crate::skill_dir::{ComponentSource, SkillDir};
 
 /// Prefix of every stub credential.
@@ -160,75 +154,23 @@ pub async fn smoke(plan: Plan, host: Arc<ComponentHost>, builder: ComponentBuild
     let config = adapter_config(&plan, &snapshot);
     let watch = Arc::new(WedgeWatch::default());
     let started = Instant::now();
-    let result = execute_once(&deps, &adapter, skills, memory, &config, timeout, &watch).await;
+    let run = StubRun {
+        deps: &deps,
+        adapter: &adapter,
+        skills,
+        memory,
+        config: &config,
+        timeout,
+        watch: watch.clone(),
+        gate: Gate::new(plan.config.approval.tools.clone()),
+    };
+    let result = run.run().await;
     report.execute.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (outcome, detail) = classify(result);
     report.execute.outcome = outcome;
     report.execute.detail = detail.map(|d| redact(&d));
     report.wedged = watch.reason();
     report.finish()
-}
-
-/// Runs `setup` + `execute` once on the stub request, with the smoke time limit.
-async fn execute_once(
-    deps: &BootDeps,
-    adapter: &AdapterComponent,
-    skills: Arc<SkillRegistry>,
-    memory: Arc<dyn MemoryBackend>,
-    config: &str,
-    timeout: Duration,
-    watch: &Arc<WedgeWatch>,
-) -> Result<Result<(), String>, CallError> {
-    let events: Arc<dyn EventsBackend> = Arc::new(DropEvents);
-    let builtins = Builtins {
-        memory: Some(memory),
-        ..Builtins::default()
-    };
-    let tools = Arc::new(TaskTools::new(skills, builtins, events.clone()));
-    let llm = Some(model_access(&deps.gateway, "smoke"));
-    let mut grants = (*adapter.grants().for_task(events, tools, llm)).clone();
-    grants.limits.timeout = timeout;
-    grants.heartbeat = Some(watch.clone());
-    let context = agent::RequestContext {
-        task_id: "fake-smoke-task".into(),
-        context_id: "fake-smoke-context".into(),
-        message: Message {
-            message_id: "fake-smoke-message".into(),
-            role: Role::User,
-            parts: vec![Part::Text(SMOKE_TEXT.into())],
-            context_id: Some("fake-smoke-context".into()),
-            task_id: Some("fake-smoke-task".into()),
-            metadata: None,
-        },
-        history: Vec::new(),
-        metadata: "{}".into(),
-    };
-    Sandbox::new(deps.host.engine().clone())
-        .execute_task(adapter, &Arc::new(grants), config, context)
-        .await
-}
-
-/// Maps the execute result to an outcome: a time limit is a PASS ("timeout"), a trap or
-/// another limit is a crash of the component.
-fn classify(result: Result<Result<(), String>, CallError>) -> (Outcome, Option<String>) {
-    match result {
-        Ok(Ok(())) => (Outcome::Clean, None),
-        Ok(Err(reason)) => (Outcome::Error, Some(reason)),
-        Err(CallError::Limit(hit @ LimitHit::Time { .. })) => {
-            let keys = LimitKeys {
-                timeout: "MOLECULE_SMOKE_TIMEOUT_SECS",
-                ..LimitKeys::CONFIG
-            };
-            (Outcome::Timeout, Some(hit.message(&keys)))
-        }
-        Err(err @ (CallError::Limit(_) | CallError::Trap { .. })) => {
-            (Outcome::Crash, Some(err.to_string()))
-        }
-        Err(err @ (CallError::Unavailable(_) | CallError::InvalidInput(_))) => {
-            (Outcome::Broken, Some(err.to_string()))
-        }
-        Err(err) => (Outcome::Error, Some(err.to_string())),
-    }
 }
 
 fn preflight_lines(report: &PreflightReport) -> Vec<PreflightLine> {
@@ -388,43 +330,6 @@ async fn probe_link(deps: &BootDeps, dir: &Path) -> Vec<ImportProblem> {
     }
 }
 
-/// Remembers whether a component reported itself wedged.
-#[derive(Default)]
-struct WedgeWatch(Mutex<Option<String>>);
-
-impl WedgeWatch {
-    fn reason(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-impl HeartbeatBackend for WedgeWatch {
-    fn set_current_task(&self, _component: &str, _summary: &str) {}
-
-    fn report_wedged(&self, component: &str, reason: &str) {
-        tracing::error!(component, reason, "smoke: component reports itself wedged");
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{component}: {reason}"));
-    }
-}
-
-/// The stub event queue: accepts everything, and nobody drains it.
-struct DropEvents;
-
-#[async_trait]
-impl EventsBackend for DropEvents {
-    async fn status(&self, _state: TaskState, _message: Option<Message>) -> Result<(), HostError> {
-        Ok(())
-    }
-
-    async fn artifact(&self, _artifact: Artifact) -> Result<(), HostError> {
-        Ok(())
-    }
-
-    async fn message(&self, _message: Message) -> Result<(), HostError> {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,26 +362,5 @@ mod tests {
     fn smoke_env_keeps_a_real_workspace_id() {
         let env = smoke_env([("WORKSPACE_ID".to_owned(), "ws-1".to_owned())]);
         assert_eq!(env.workspace_id.as_deref(), Some("ws-1"));
-    }
-
-    #[test]
-    fn time_limit_passes_and_trap_fails() {
-        let time = Err(CallError::Limit(LimitHit::Time {
-            limit: Duration::from_secs(5),
-        }));
-        let (outcome, detail) = classify(time);
-        assert_eq!(outcome, Outcome::Timeout);
-        let detail = detail.unwrap_or_default();
-        assert!(
-            detail.ends_with("(raise MOLECULE_SMOKE_TIMEOUT_SECS)"),
-            "{detail}"
-        );
-        let trap = Err(CallError::Trap {
-            reason: "unreachable".into(),
-            stderr: String::new(),
-        });
-        assert_eq!(classify(trap).0, Outcome::Crash);
-        assert_eq!(classify(Ok(Err("no model".into()))).0, Outcome::Error);
-        assert_eq!(classify(Ok(Ok(()))).0, Outcome::Clean);
     }
 }

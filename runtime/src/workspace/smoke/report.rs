@@ -87,6 +87,9 @@ pub enum Outcome {
     Clean,
     /// Still running when the smoke time limit passed (PASS: execute reached its body).
     Timeout,
+    /// A tool call asked for a human (`request_approval`, or a tool config.yaml's
+    /// `approval.tools` gates): the run ended there at once (PASS: execute reached its body).
+    Approval,
     /// The adapter returned an error (setup refused, model unreachable, …): PASS.
     Error,
     /// The guest trapped or hit a memory/table limit: the component is broken (FAIL).

@@ -12,10 +12,14 @@
 //! * `config KEY` — returns that key of the setup config;
 //! * `say TEXT` — answers with the message `TEXT` alone (`events.reply`: no task);
 //! * `working` — reports WORKING twice, then answers with an artifact;
+//! * `parts` — returns, as JSON, every part it was given (history, then the new message:
+//!   `{"role", "marked", "parts": [{"text"} | {"data"} | {"file"}]}`, `marked` when the
+//!   message metadata has the host's `molecule.approval`) and the decision it was given
+//!   (`{"messages": […], "approval": …}`), even on a resumed task;
 //! * anything else — returns `echo: <text>`.
 //!
 //! A task resumed with a human's approval decision (`RequestContext::approval`) answers
-//! `approval: <Decision> kind=… id=… text=… result=… error=…` whatever the text.
+//! `approval: <Decision> kind=… id=… text=… result=… error=…` whatever the text (but `parts`).
 //!
 //! Setup fails when the config has `"fail_setup": true` (at the top level, or in
 //! `runtime_config`, where a workspace's config.yaml puts it).
@@ -24,9 +28,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use molecule_guest_sdk::adapter::{Adapter, RequestContext};
-use molecule_guest_sdk::types::{HostError, TaskState};
+use molecule_guest_sdk::types::{HostError, Message, Part, Role, TaskState};
 use molecule_guest_sdk::{events, export_adapter, llm, tools};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 static CONFIG: OnceLock<Value> = OnceLock::new();
 /// Tasks and setups this instance has seen (a fresh instance per task keeps both at 1).
@@ -56,6 +60,9 @@ impl Adapter for Echo {
 
     fn execute(context: RequestContext) -> Result<(), String> {
         TASKS.fetch_add(1, Ordering::Relaxed);
+        if context.message.text().split_whitespace().next() == Some("parts") {
+            return reply(parts_seen(&context).to_string());
+        }
         if let Some(approval) = context.approval() {
             // Resumed after a human's answer: report what the adapter was given.
             return reply(format!(
@@ -123,6 +130,33 @@ impl Adapter for Echo {
             _ => reply(format!("echo: {text}")),
         }
     }
+}
+
+/// Every part the adapter was given, and its decision (the `parts` command).
+fn parts_seen(context: &RequestContext) -> Value {
+    let message = |m: &Message| {
+        let parts: Vec<Value> = m
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => json!({"text": t}),
+                Part::Data(d) => json!({"data": d}),
+                Part::File(f) => json!({"file": f.name}),
+            })
+            .collect();
+        let role = if matches!(m.role, Role::Agent) { "agent" } else { "user" };
+        let marked = molecule_guest_sdk::approval::host_marked(m.metadata.as_deref());
+        json!({"role": role, "marked": marked, "parts": parts})
+    };
+    let messages: Vec<Value> = context
+        .history
+        .iter()
+        .chain(std::iter::once(&context.message))
+        .map(message)
+        .collect();
+    let approval = context.approval().map(|a| json!({"decision": format!("{:?}", a.decision),
+        "id": a.id, "result": a.result}));
+    json!({"messages": messages, "approval": approval})
 }
 
 export_adapter!(Echo);

@@ -6,12 +6,16 @@
 //! * `spin` — loops in wasm forever;
 //! * `fail` — returns an ordinary error;
 //! * `trap` — crashes;
-//! * `wedge` — reports itself wedged through `heartbeat`, then returns Ok.
+//! * `wedge` — reports itself wedged through `heartbeat`, then returns Ok;
+//! * `approve` — asks a human through `request_approval` (in a workspace the call does not
+//!   return); if it ever returns, fails;
+//! * `gated` — calls `commit_memory` (gated when config.yaml lists it in `approval.tools`);
+//!   if the call returns, fails.
 
 use std::sync::OnceLock;
 
 use molecule_guest_sdk::adapter::{Adapter, RequestContext};
-use molecule_guest_sdk::{events, export_adapter, heartbeat};
+use molecule_guest_sdk::{approval, events, export_adapter, heartbeat, tools};
 use serde_json::Value;
 
 static MODE: OnceLock<String> = OnceLock::new();
@@ -51,6 +55,14 @@ impl Adapter for Smoke {
                 core::arch::wasm32::unreachable();
                 #[cfg(not(target_arch = "wasm32"))]
                 unreachable!()
+            }
+            "approve" => match approval::request("deploy", "smoke") {
+                Ok(()) => Err("request_approval returned (smoke-adapter)".into()),
+                Err(e) => Err(format!("request_approval refused: {e:?}")),
+            },
+            "gated" => {
+                let out = tools::call_raw("commit_memory", r#"{"content":"smoke"}"#);
+                Err(format!("the gated call returned: {out:?} (smoke-adapter)"))
             }
             "wedge" => {
                 heartbeat::report_wedged("stuck waiting for a lock (smoke-adapter)");
