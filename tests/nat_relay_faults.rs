@@ -3,7 +3,9 @@
 //! answers the WebSocket upgrade is given up on after the connect timeout and dialled again
 //! (the workspace serving locally meanwhile); a platform that stops reading frames loses the
 //! session (send timeout) and gets a fresh one; a request id reused while in flight is
-//! dropped, so the first request's frames stay its own. Short injected timeouts, outcomes
+//! dropped, so the first request's frames stay its own; a flood of requests over the
+//! in-flight cap is answered (503) with the workspace's own answer queue bounded (it stops
+//! reading while they pile up). Short injected timeouts, outcomes
 //! asserted (no timing asserts).
 
 use std::convert::Infallible;
@@ -208,4 +210,46 @@ async fn a_request_id_reused_while_in_flight_is_dropped_and_the_first_answer_sta
     // Once its answer ended, the id is free again.
     ws.send(request("r1", "/second")).await.unwrap();
     assert_eq!(answer(&mut ws, "r1").await, (200, "second".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_requests_over_the_cap_is_answered_under_a_bounded_queue() {
+    let (listener, url) = platform().await;
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let held = gate.clone();
+    let router = Router::new().route(
+        "/hold",
+        get(move || {
+            let held = held.clone();
+            async move {
+                let _permit = held.acquire().await;
+                "held"
+            }
+        }),
+    );
+    let options = RelayOptions {
+        max_in_flight: 1,
+        ..quick()
+    };
+    let relay = spawn_relay(&url, "ws-flood", router, options);
+    let mut ws = accepted(&listener, "the socket").await;
+    ws.send(request("hold", "/hold")).await.unwrap();
+    wait_for("the held request", || relay.stats().relayed() == 1).await;
+    // Every one of these is over the cap: each costs the workspace three answer frames.
+    const FLOOD: usize = 3000;
+    for n in 0..FLOOD {
+        ws.feed(request(&format!("f{n}"), "/hold")).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    for n in 0..FLOOD {
+        let (status, _) = answer(&mut ws, &format!("f{n}")).await;
+        assert_eq!(status, 503, "f{n}");
+    }
+    let peak = relay.stats().own_queue_peak();
+    assert!(
+        peak <= molecule_runtime::outbound::MAX_OWN_QUEUED + 2,
+        "the refusals piled up to {peak} frames"
+    );
+    gate.add_permits(1);
+    assert_eq!(answer(&mut ws, "hold").await, (200, "held".into()));
 }

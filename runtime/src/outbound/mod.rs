@@ -13,6 +13,8 @@
 mod client;
 mod dispatch;
 mod session;
+
+pub use session::MAX_OWN_QUEUED;
 #[cfg(test)]
 mod tests;
 
@@ -67,6 +69,7 @@ pub struct RelayStats {
     connects: AtomicUsize,
     relayed: AtomicUsize,
     refused: AtomicUsize,
+    own_peak: AtomicUsize,
 }
 
 impl RelayStats {
@@ -82,6 +85,11 @@ impl RelayStats {
     /// frame) so far.
     pub fn refused(&self) -> usize {
         self.refused.load(Ordering::Relaxed)
+    }
+    /// Most frames the relay's sessions had waiting at once of their own answers (503
+    /// refusals, cancel answers); at most [`MAX_OWN_QUEUED`] + 2.
+    pub fn own_queue_peak(&self) -> usize {
+        self.own_peak.load(Ordering::Relaxed)
     }
 }
 

@@ -33,10 +33,12 @@ pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Frames queued for the socket by the dispatches (backpressure beyond this).
 pub(super) const OUT_QUEUE: usize = 256;
 
-/// Most frames the session itself may have waiting to leave (503 refusals, cancel answers): a
-/// platform that sends requests and cancels faster than it reads the answers ends the session
-/// here rather than growing the queue.
-pub(super) const MAX_OWN_QUEUED: usize = 1024;
+/// Most frames the session itself may have waiting to leave (503 refusals, cancel answers)
+/// before it stops reading the socket until they drain: a platform that sends requests over
+/// the in-flight cap, or cancels, faster than it reads the answers is slowed down instead of
+/// growing the queue. One frame read adds at most 3, so the queue never holds more than
+/// `MAX_OWN_QUEUED + 2` frames (a few hundred bytes each).
+pub const MAX_OWN_QUEUED: usize = 1024;
 
 /// A dispatch in flight: its task and its liveness (cleared by a `cancel`).
 struct Running {
@@ -80,12 +82,6 @@ where
     ping.tick().await; // the first tick is immediate
     let mut unanswered = 0u32;
     loop {
-        if state.own.len() > MAX_OWN_QUEUED {
-            return format!(
-                "the platform sent requests faster than it read the answers \
-                 (over {MAX_OWN_QUEUED} refusals waiting)"
-            );
-        }
         tokio::select! {
             _ = ping.tick() => {
                 if unanswered >= 2 {
@@ -119,9 +115,11 @@ where
                 };
                 state.running.retain(|_, r| r.handle.id() != task);
             }
-            msg = stream.next() => match msg {
+            // Backpressure: no reading while the session's own answers pile up.
+            msg = stream.next(), if state.own.len() < MAX_OWN_QUEUED => match msg {
                 Some(Ok(Message::Text(text))) => {
                     on_text(text.as_str(), router, options, stats, &mut state);
+                    stats.own_peak.fetch_max(state.own.len(), Ordering::Relaxed);
                 }
                 Some(Ok(Message::Pong(_))) => unanswered = 0,
                 Some(Ok(Message::Ping(_))) => {
