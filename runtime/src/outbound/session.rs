@@ -40,6 +40,11 @@ pub(super) const OUT_QUEUE: usize = 256;
 /// `MAX_OWN_QUEUED + 2` frames (a few hundred bytes each).
 pub const MAX_OWN_QUEUED: usize = 1024;
 
+/// Most warnings one session logs about the platform's frames (invalid, unexpected, a reused
+/// id); the rest are counted and reported once when the session ends, so a platform cannot
+/// flood the log.
+pub const MAX_SESSION_WARNINGS: u64 = 16;
+
 /// A dispatch in flight: its task and its liveness (cleared by a `cancel`).
 struct Running {
     handle: AbortHandle,
@@ -56,6 +61,22 @@ struct State {
     out: mpsc::Sender<Queued>,
     /// Frames the session answers itself, sent before the dispatches' frames.
     own: VecDeque<Frame>,
+    /// Warnings about the platform's frames so far (logged up to [`MAX_SESSION_WARNINGS`]).
+    warnings: u64,
+}
+
+impl State {
+    /// Whether the next warning about a platform frame may be logged (counts it).
+    fn may_warn(&mut self) -> bool {
+        self.warnings += 1;
+        if self.warnings == MAX_SESSION_WARNINGS + 1 {
+            tracing::warn!(
+                "outbound relay: more than {MAX_SESSION_WARNINGS} bad frames from the platform; \
+                 the rest of this session's are counted, not logged"
+            );
+        }
+        self.warnings <= MAX_SESSION_WARNINGS
+    }
 }
 
 /// Serves `socket` (a [`Socket`], or any WebSocket in a test) until it ends; returns why.
@@ -77,10 +98,12 @@ where
         tasks: JoinSet::new(),
         out,
         own: VecDeque::new(),
+        warnings: 0,
     };
     let mut ping = tokio::time::interval(options.ping_every);
     ping.tick().await; // the first tick is immediate
     let mut unanswered = 0u32;
+    let why: String = async {
     loop {
         tokio::select! {
             _ = ping.tick() => {
@@ -133,7 +156,9 @@ where
                 Some(Ok(Message::Close(frame))) => {
                     return format!("platform closed the socket ({frame:?})");
                 }
-                Some(Ok(_)) => tracing::warn!("outbound relay: ignoring a binary frame"),
+                Some(Ok(_)) => if state.may_warn() {
+                    tracing::warn!("outbound relay: ignoring a binary frame");
+                },
                 Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
                     let close = CloseFrame {
                         code: CloseCode::Size,
@@ -150,6 +175,12 @@ where
                 None => return "the socket closed".into(),
             },
         }
+    }
+    }
+    .await;
+    match state.warnings.checked_sub(MAX_SESSION_WARNINGS) {
+        Some(unlogged) if unlogged > 0 => format!("{why} ({unlogged} bad frames not logged)"),
+        _ => why,
     }
 }
 
@@ -181,7 +212,9 @@ fn on_text(
         Ok(f) => f,
         Err(e @ (FrameError::TooLarge(_) | FrameError::Invalid(_))) => {
             stats.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %escape(&e.to_string()), "outbound relay: dropping a frame");
+            if state.may_warn() {
+                tracing::warn!(error = %escape(&e.to_string()), "outbound relay: dropping a frame");
+            }
             return;
         }
     };
@@ -189,7 +222,9 @@ fn on_text(
         Frame::Request { ref id, .. } if state.running.contains_key(id) => {
             // No answer: its frames would carry the same id as the first request's.
             stats.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = %escape(id), "outbound relay: request id already in flight; dropped");
+            if state.may_warn() {
+                tracing::warn!(id = %escape(id), "outbound relay: request id already in flight; dropped");
+            }
         }
         Frame::Request { ref id, .. } if state.running.len() >= options.max_in_flight => {
             stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -218,9 +253,13 @@ fn on_text(
             let message = CANCELLED.to_owned();
             state.own.push_back(Frame::Error { id, message });
         }
-        other => tracing::warn!(
-            id = %escape(other.id()),
-            "outbound relay: ignoring a frame the platform does not send"
-        ),
+        other => {
+            if state.may_warn() {
+                tracing::warn!(
+                    id = %escape(other.id()),
+                    "outbound relay: ignoring a frame the platform does not send"
+                );
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The session against an in-memory WebSocket (`tokio::io::duplex`, a small buffer, so the
 //! test knows when the socket and the out queue are full): a `cancel` is answered by `error`
 //! `cancelled`, nothing of the cancelled request follows that answer (not even frames it had
-//! already queued), and the id then serves a new request cleanly.
+//! already queued), and the id then serves a new request cleanly. A flood of bad frames logs
+//! at most `MAX_SESSION_WARNINGS` warnings.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::session::{serve, OUT_QUEUE};
+use super::session::{serve, MAX_SESSION_WARNINGS, OUT_QUEUE};
 use super::{RelayOptions, RelayStats};
 
 type Platform = WebSocketStream<tokio::io::DuplexStream>;
@@ -137,4 +138,62 @@ async fn nothing_of_a_cancelled_request_follows_its_cancel_answer() {
     drop(platform);
     let why = tokio::time::timeout(Duration::from_secs(20), session).await;
     assert!(why.is_ok(), "the session ends with its socket");
+}
+
+/// A log sink the test reads back.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// One thread (the default test runtime), so the thread-local subscriber sees the session.
+#[tokio::test]
+async fn a_flood_of_bad_frames_logs_a_bounded_number_of_warnings() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (a, b) = tokio::io::duplex(64 << 10);
+    let workspace = WebSocketStream::from_raw_socket(a, Role::Client, None).await;
+    let mut platform = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
+    let router = router(Arc::new(AtomicUsize::new(0)));
+    let session = tokio::spawn(async move {
+        let stats = RelayStats::default();
+        serve(workspace, &router, &RelayOptions::default(), &stats).await
+    });
+    const BAD: usize = 500;
+    for n in 0..BAD {
+        let bad = format!(r#"{{"type":"nope","id":"b{n}"}}"#);
+        platform.feed(Message::Text(bad.into())).await.unwrap();
+    }
+    platform.send(request("ok", "/second")).await.unwrap();
+    assert!(matches!(
+        next_frame(&mut platform).await,
+        Frame::Head { .. }
+    ));
+    drop(platform);
+    let why = tokio::time::timeout(Duration::from_secs(20), session)
+        .await
+        .expect("the session ends with its socket")
+        .unwrap();
+    let unlogged = BAD as u64 - MAX_SESSION_WARNINGS;
+    assert!(
+        why.contains(&format!("({unlogged} bad frames not logged)")),
+        "{why}"
+    );
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let dropped = log.matches("dropping a frame").count() as u64;
+    assert_eq!(dropped, MAX_SESSION_WARNINGS, "{log}");
+    assert_eq!(log.matches("counted, not logged").count(), 1, "{log}");
 }
