@@ -4,8 +4,9 @@
 //! generation span of a model call (OpenTelemetry GenAI attributes) after a task run with the
 //! `scripted` provider — beside an ordinary OTLP collector, whose own headers never reach
 //! Langfuse. No secret (model API key, Langfuse keys, the Authorization value, a granted
-//! secret's value) appears in any span or resource attribute. A partial or plain-HTTP Langfuse
-//! configuration stops the runtime at start, naming the variable.
+//! secret's value) appears in any span or resource attribute. A partial Langfuse configuration, or
+//! plain http to a name that may be public, stops the runtime at start, naming the variable;
+//! the seed's in-cluster `http://langfuse-web:3000` is accepted.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -194,10 +195,15 @@ fn model_calls_reach_langfuse_as_generations_beside_the_collector() {
 
 /// `molecule-runtime call …` with `env`: the runtime must stop before doing anything.
 fn call_with(env: &[(&str, &str)]) -> Output {
+    call_with_args(env, "{}")
+}
+
+/// `molecule-runtime call demo/skills/json-query query --args ARGS` with `env`.
+fn call_with_args(env: &[(&str, &str)], args: &str) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"));
     cmd.current_dir(repo())
         .env("MOLECULE_CACHE_DIR", cache_dir())
-        .args(["call", "demo/skills/json-query", "query", "--args", "{}"])
+        .args(["call", "demo/skills/json-query", "query", "--args", args])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -228,18 +234,37 @@ fn partial_langfuse_settings_stop_the_runtime_naming_the_missing_variable() {
 }
 
 #[test]
-fn plain_http_to_another_machine_is_refused() {
+fn plain_http_to_a_public_name_is_refused() {
     let out = call_with(&[
-        ("LANGFUSE_HOST", "http://langfuse-web:3000"),
+        ("LANGFUSE_HOST", "http://langfuse.example.com:3000"),
         ("LANGFUSE_PUBLIC_KEY", PUBLIC_KEY),
         ("LANGFUSE_SECRET_KEY", SECRET_KEY),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("LANGFUSE_HOST=`http://langfuse-web:3000`"),
+        stderr.contains("LANGFUSE_HOST=`http://langfuse.example.com:3000`"),
         "{stderr}"
     );
     assert!(stderr.contains("use https"), "{stderr}");
+    assert!(!stderr.contains(SECRET_KEY), "{stderr}");
+    assert!(out.stdout.is_empty(), "the call ran");
+}
+
+/// The seed's documented value: an in-cluster (compose / Kubernetes) service name over plain
+/// http is accepted and the runtime runs (the export itself fails here: no such host).
+#[test]
+fn the_seeds_in_cluster_plain_http_host_is_accepted() {
+    let env = [
+        ("LANGFUSE_HOST", "http://langfuse-web:3000"),
+        ("LANGFUSE_PUBLIC_KEY", PUBLIC_KEY),
+        ("LANGFUSE_SECRET_KEY", SECRET_KEY),
+    ];
+    let out = call_with_args(&env, r#"{"json":{"a":4242},"pointer":"/a"}"#);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("use https"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("4242"), "the call ran: {stdout}\n{stderr}");
     assert!(!stderr.contains(SECRET_KEY), "{stderr}");
 }

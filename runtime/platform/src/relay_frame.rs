@@ -31,6 +31,10 @@ pub const MAX_CHUNK_BYTES: usize = 128 << 10;
 /// Longest request id (characters).
 pub const MAX_ID_CHARS: usize = 64;
 
+/// The `message` of the `error` frame that answers a `cancel`: after it, nothing more comes
+/// for that id and the platform may use the id again.
+pub const CANCELLED: &str = "cancelled";
+
 /// Most headers in one `request` or `head` frame.
 pub const MAX_HEADERS: usize = 32;
 
@@ -58,13 +62,17 @@ pub const RELAYED_RESPONSE_HEADERS: [&str; 5] = [
 ];
 
 /// One relay frame. Platform → workspace: `request`, `cancel`. Workspace → platform: `head`,
-/// then zero or more `body`, then `end` (or `error` after a head, when the body failed).
+/// then zero or more `body`, then `end` (or `error` after a head, when the body failed); a
+/// `cancel` is always answered by `error` with message [`CANCELLED`], the last frame of that id.
+/// An id is free for a new request once its `end` or `error` arrived (after a `cancel`: its
+/// `error`); a `request` reusing an id still in flight is dropped unanswered by the workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Frame {
     /// An HTTP request for the workspace's A2A server.
     Request {
-        /// Chosen by the platform, unique among its open requests on this socket.
+        /// Chosen by the platform, unique among its open requests on this socket (see the
+        /// enum's note on reusing one).
         id: String,
         /// `GET`, `POST`, ….
         method: String,
@@ -111,7 +119,8 @@ pub enum Frame {
         /// The request's id.
         id: String,
     },
-    /// The response of `id` broke off after its head (the caller's stream ends early).
+    /// The response of `id` broke off after its head (the caller's stream ends early), or —
+    /// with message [`CANCELLED`], with or without a head before it — the answer to a `cancel`.
     Error {
         /// The request's id.
         id: String,

@@ -5,8 +5,9 @@
 //! <https://langfuse.com/integrations/native/opentelemetry>), beside any OTLP collector.
 //!
 //! Unlike the `OTEL_*` variables this fails closed: a partial set, a malformed host, or a
-//! plain-HTTP host other than the local machine (the secret key would cross the network in
-//! clear text) stops the runtime at start, naming the variable. The exporter's HTTP client
+//! plain-HTTP host that may be on the public internet (the secret key would cross it in clear
+//! text; service names, `*.svc`, `*.internal`, `*.local` and private addresses are fine)
+//! stops the runtime at start, naming the variable. The exporter's HTTP client
 //! sends exactly its own headers, so `OTEL_EXPORTER_OTLP_HEADERS` (meant for the other
 //! collector) never reaches Langfuse.
 
@@ -19,8 +20,9 @@ use http::{Request, Response};
 use opentelemetry_http::{HttpClient, HttpError};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 
-/// The Langfuse base URL (`https://cloud.langfuse.com`, a self-hosted `https://…`, or
-/// `http://localhost:3000` for a local instance).
+/// The Langfuse base URL (`https://cloud.langfuse.com`, a self-hosted `https://…`, or plain
+/// `http://` to a host off the public internet: `http://localhost:3000`, the seed's
+/// in-cluster `http://langfuse-web:3000`).
 pub const HOST: &str = "LANGFUSE_HOST";
 /// The project's public key (`pk-lf-…`): the Basic-auth user.
 pub const PUBLIC_KEY: &str = "LANGFUSE_PUBLIC_KEY";
@@ -56,8 +58,8 @@ impl std::fmt::Debug for LangfuseConfig {
 ///
 /// # Errors
 /// Text naming the variable: some but not all three set, a host that is not an absolute URL,
-/// carries credentials, a query or a fragment, or is plain `http://` to anything other than
-/// `localhost`, `127.0.0.1` or `[::1]`; a key with control characters or over 1024 bytes; a
+/// carries credentials, a query or a fragment, or is plain `http://` to a host that may be on the
+/// public internet (see `off_the_internet`); a key with control characters or over 1024 bytes; a
 /// public key with `:` (it cannot be a Basic-auth user).
 pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<LangfuseConfig>, String> {
     let [host, public, secret] = [HOST, PUBLIC_KEY, SECRET_KEY].map(&var);
@@ -118,15 +120,18 @@ fn traces_url(host: &str) -> Result<String, String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!("{HOST}=`{host}` must not have a query or fragment"));
     }
-    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let local = url.host_str().is_some_and(off_the_internet);
     match url.scheme() {
         "https" => {}
         "http" if local => {}
         "http" => {
             return Err(format!(
-                "{HOST}=`{host}` is plain http to another machine: the secret key would cross \
-                 the network unencrypted; use https (plain http is accepted for localhost, \
-                 127.0.0.1 and [::1] only)"
+                "{HOST}=`{host}` is plain http to a host that may be on the public internet: \
+                 the secret key would cross it unencrypted; use https (plain http is accepted \
+                 only for hosts that cannot be public names: single-label names such as \
+                 `langfuse-web`, `*.svc`, `*.svc.cluster.local`, `*.internal`, `*.local`, \
+                 `*.home.arpa`, localhost, and loopback, private, unique-local or link-local \
+                 IP addresses)"
             ))
         }
         other => return Err(format!("{HOST}=`{host}`: scheme `{other}` is not https")),
@@ -138,6 +143,41 @@ fn traces_url(host: &str) -> Result<String, String> {
         "{}{TRACES_PATH}",
         url.as_str().trim_end_matches('/')
     ))
+}
+
+/// Name suffixes reserved for networks that are not the public internet (RFC 6761/6762
+/// `local`, `localhost`; RFC 8375 `home.arpa`; ICANN's reserved `internal`; Kubernetes'
+/// `svc` and `svc.cluster.local`, which `local` already covers).
+const PRIVATE_SUFFIXES: [&str; 5] = ["svc", "local", "localhost", "internal", "home.arpa"];
+
+/// Whether `host` (a URL's host: a name, an IPv4 literal or a bracketed IPv6 literal) cannot be
+/// reached across the public internet, so plain http to it keeps the secret key off it:
+/// a loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7) or link-local (169.254/16,
+/// fe80::/10) address as `molecule_egress::classify` judges it; `localhost`; a single-label
+/// name (a compose or Kubernetes service name, resolved through the local search domains; a
+/// trailing dot makes it a top-level domain, refused); or a name ending in one of
+/// [`PRIVATE_SUFFIXES`].
+fn off_the_internet(host: &str) -> bool {
+    use molecule_egress::Restricted;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return matches!(
+            molecule_egress::classify(ip),
+            Some(Restricted::Loopback | Restricted::Private | Restricted::LinkLocal)
+        );
+    }
+    let name = host.to_ascii_lowercase();
+    if !name.contains('.') {
+        return !name.is_empty(); // a single label without a trailing dot
+    }
+    let name = name.strip_suffix('.').unwrap_or(&name);
+    if name.split('.').any(str::is_empty) {
+        return false;
+    }
+    name == "localhost"
+        || PRIVATE_SUFFIXES
+            .iter()
+            .any(|suffix| name.ends_with(&format!(".{suffix}")))
 }
 
 /// The OTLP/HTTP protobuf exporter to Langfuse. Build it outside any tokio runtime (its
@@ -246,15 +286,44 @@ mod tests {
     }
 
     #[test]
-    fn plain_http_is_refused_except_to_this_machine() {
+    fn plain_http_is_refused_to_hosts_that_may_be_public() {
         let keys = |host| [(HOST, host), (PUBLIC_KEY, "pk"), (SECRET_KEY, "sk-secret")];
-        let err = error(&keys("http://langfuse-web:3000"));
-        assert!(err.contains(HOST) && err.contains("unencrypted"), "{err}");
-        assert!(!err.contains("sk-secret"), "{err}");
+        for public in [
+            "http://langfuse.example.com:3000",
+            "http://cloud.langfuse.com",
+            "http://8.8.8.8",
+            "http://[2606:4700::1111]",
+            "http://ai.",
+            "http://svc.",
+            "http://evil.svc.example.com",
+            "http://local.example",
+            "http://100.64.0.1",
+            "http://0.0.0.0:3000",
+        ] {
+            let err = error(&keys(public));
+            assert!(
+                err.contains(HOST) && err.contains("use https"),
+                "{public}: {err}"
+            );
+            assert!(!err.contains("sk-secret"), "{err}");
+        }
         for local in [
+            "http://langfuse-web:3000",
             "http://localhost:3000",
             "http://127.0.0.1:9",
             "http://[::1]:3000",
+            "http://langfuse-web.observability.svc:3000",
+            "http://langfuse-web.observability.svc.cluster.local:3000",
+            "http://langfuse.corp.internal",
+            "http://langfuse.local.",
+            "http://lf.home.arpa",
+            "http://LANGFUSE.LOCAL",
+            "http://10.1.2.3:3000",
+            "http://172.20.0.5",
+            "http://192.168.1.9",
+            "http://169.254.1.1",
+            "http://[fd00::5]:3000",
+            "http://[fe80::1]",
         ] {
             assert!(from_vars(vars(&keys(local))).is_ok(), "{local}");
         }

@@ -74,12 +74,8 @@ fn install_tls_provider() {
     });
 }
 
-/// Longest time to open the socket (TCP, TLS and the WebSocket handshake); then it counts
-/// as a failed attempt and the relay reconnects on its schedule.
-pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
-
 /// Opens one socket: `Authorization: Bearer <token>` and `X-Workspace-ID`, frames capped at
-/// `MAX_FRAME_BYTES`.
+/// `MAX_FRAME_BYTES`, all of it within `options.connect_timeout`.
 async fn connect(relay: &Relay) -> Result<session::Socket, String> {
     install_tls_provider();
     let token = relay
@@ -102,9 +98,10 @@ async fn connect(relay: &Relay) -> Result<session::Socket, String> {
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES));
     let connecting = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
-    let (socket, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+    let limit = relay.options.connect_timeout;
+    let (socket, _) = tokio::time::timeout(limit, connecting)
         .await
-        .map_err(|_| format!("connecting took over {CONNECT_TIMEOUT:?}"))?
+        .map_err(|_| format!("connecting took over {limit:?}"))?
         .map_err(|e| e.to_string())?;
     Ok(socket)
 }

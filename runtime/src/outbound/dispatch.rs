@@ -4,6 +4,9 @@
 //! body produces data (an SSE stream: one or more frames per event, split at
 //! `MAX_CHUNK_BYTES`) and an `end` frame — or `error` when the body fails midway.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Method, Request};
 use axum::Router;
@@ -17,9 +20,43 @@ use tower::ServiceExt;
 
 use crate::redact::escape;
 
+/// A frame a dispatch queued for the socket, with its dispatch's liveness: the session sends
+/// it only while `live` holds (a `cancel` clears it, so nothing of a cancelled dispatch leaves
+/// after the cancel is read, even a frame already queued).
+pub(super) struct Queued {
+    /// The frame.
+    pub(super) frame: Frame,
+    /// False once the request was cancelled.
+    pub(super) live: Arc<AtomicBool>,
+}
+
+impl Queued {
+    /// Whether the frame may still be sent.
+    pub(super) fn live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+}
+
+/// One dispatch's way to the session's out queue: every frame tagged with its liveness.
+#[derive(Clone)]
+pub(super) struct Outbox {
+    /// The session's out queue.
+    pub(super) tx: mpsc::Sender<Queued>,
+    /// This dispatch's liveness (shared with the session).
+    pub(super) live: Arc<AtomicBool>,
+}
+
+impl Outbox {
+    /// Queues `frame`; `Err` when the session is gone (the dispatch then stops).
+    async fn send(&self, frame: Frame) -> Result<(), ()> {
+        let live = self.live.clone();
+        self.tx.send(Queued { frame, live }).await.map_err(|_| ())
+    }
+}
+
 /// Serves `frame` (a `request`) on `router`, sending the answer's frames to `out`; returns
 /// the request id (for the session's bookkeeping). Stops early when the session is gone.
-pub(super) async fn dispatch(router: Router, frame: Frame, out: mpsc::Sender<Frame>) -> String {
+pub(super) async fn dispatch(router: Router, frame: Frame, out: Outbox) -> String {
     let id = frame.id().to_owned();
     let req = match request(frame) {
         Ok(r) => r,

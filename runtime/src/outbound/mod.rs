@@ -14,6 +14,10 @@ mod client;
 mod dispatch;
 mod session;
 
+pub use session::MAX_OWN_QUEUED;
+#[cfg(test)]
+mod tests;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +37,13 @@ pub struct RelayOptions {
     /// Most relayed requests served at once; more answer 503 with `Retry-After: 1`.
     /// Default 32.
     pub max_in_flight: usize,
+    /// Longest time to open the socket (TCP, TLS and the WebSocket upgrade); then the attempt
+    /// counts as failed and the relay retries on `backoff`. Default 15 s.
+    pub connect_timeout: Duration,
+    /// Longest time one frame (or a ping, or a pong's flush) may take to leave; a platform that
+    /// stops reading ends the session (and the relay reconnects) instead of stalling it.
+    /// Default 20 s.
+    pub send_timeout: Duration,
 }
 
 impl Default for RelayOptions {
@@ -46,6 +57,8 @@ impl Default for RelayOptions {
             },
             ping_every: Duration::from_secs(20),
             max_in_flight: 32,
+            connect_timeout: Duration::from_secs(15),
+            send_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -56,6 +69,7 @@ pub struct RelayStats {
     connects: AtomicUsize,
     relayed: AtomicUsize,
     refused: AtomicUsize,
+    own_peak: AtomicUsize,
 }
 
 impl RelayStats {
@@ -67,9 +81,15 @@ impl RelayStats {
     pub fn relayed(&self) -> usize {
         self.relayed.load(Ordering::Relaxed)
     }
-    /// Requests refused (in-flight cap, bad frame) so far.
+    /// Requests and frames refused (in-flight cap, a request id already in flight, an invalid
+    /// frame) so far.
     pub fn refused(&self) -> usize {
         self.refused.load(Ordering::Relaxed)
+    }
+    /// Most frames the relay's sessions had waiting at once of their own answers (503
+    /// refusals, cancel answers); at most [`MAX_OWN_QUEUED`] + 2.
+    pub fn own_queue_peak(&self) -> usize {
+        self.own_peak.load(Ordering::Relaxed)
     }
 }
 
@@ -160,7 +180,7 @@ fn loopback(url: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+mod url_tests {
     use super::connect_url;
 
     #[test]
