@@ -283,10 +283,17 @@ async fn old_uploads_are_swept_at_boot_and_free_the_budget() {
         .set_modified(SystemTime::now() - Duration::from_secs(3 * 86_400))
         .unwrap();
 
-    let ws = boot_ws(dir.path(), "max_file_bytes: 1k, max_total_bytes: 1000, retention: 2d").await;
+    let ws = boot_ws(
+        dir.path(),
+        "max_file_bytes: 1k, max_total_bytes: 1000, retention: 2d",
+    )
+    .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while root.join("old-chat").exists() {
-        assert!(std::time::Instant::now() < deadline, "the boot sweep never ran");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the boot sweep never ran"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let file = json!({"raw": b64(&[b'n'; 900]), "filename": "new.bin"});

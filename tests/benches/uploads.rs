@@ -36,13 +36,18 @@ fn store(c: &mut Criterion) {
         ..Default::default()
     };
     let mut group = c.benchmark_group("upload_store");
-    group.sample_size(50).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(10));
     for existing in [1usize, 1000] {
         let dir = tempfile::tempdir().unwrap();
         let uploads = Uploads::new(dir.path(), UploadLimits::from(&config));
         rt.block_on(async {
             for i in 0..existing {
-                uploads.take_in(&mut message(&format!("old-{i}"))).await.unwrap();
+                uploads
+                    .take_in(&mut message(&format!("old-{i}")))
+                    .await
+                    .unwrap();
             }
         });
         let mut n = 0u64;

@@ -187,12 +187,7 @@ fn last_write(dir: &Path) -> SystemTime {
 
 /// Removes the context folder `dir`, counting it in `report` and out of `totals` (which are
 /// dropped, to be counted again, when the folder could not be removed whole).
-fn remove_context(
-    dir: &Path,
-    why: Due,
-    report: &mut SweepReport,
-    totals: &mut Option<Totals>,
-) {
+fn remove_context(dir: &Path, why: Due, report: &mut SweepReport, totals: &mut Option<Totals>) {
     let holds = held(dir);
     if let Err(err) = std::fs::remove_dir_all(dir) {
         tracing::warn!(dir = %dir.display(), error = %err, "cannot remove old uploads");

@@ -84,15 +84,27 @@ async fn expired_contexts_go_unless_a_task_of_theirs_is_unfinished() {
         (report.expired, report.orphaned, report.files, report.bytes),
         (1, 0, 1, 5)
     );
-    assert_eq!(report.in_use, 2, "busy and waiting are kept for their tasks");
+    assert_eq!(
+        report.in_use, 2,
+        "busy and waiting are kept for their tasks"
+    );
     assert!(!dir.path().join("old").exists());
     for kept in ["busy", "waiting", "fresh"] {
         assert_eq!(uploads.records(kept).len(), 1, "{kept}");
     }
-    assert_eq!(uploads.totals().unwrap(), Totals { contexts: 3, bytes: 15 });
+    assert_eq!(
+        uploads.totals().unwrap(),
+        Totals {
+            contexts: 3,
+            bytes: 15
+        }
+    );
     // The 5 bytes freed count again under uploads.max_total_bytes (30).
     upload(&uploads, "next", 15).await.unwrap();
-    assert!(upload(&uploads, "more", 1).await.unwrap_err().contains("max_total_bytes"));
+    assert!(upload(&uploads, "more", 1)
+        .await
+        .unwrap_err()
+        .contains("max_total_bytes"));
 }
 
 #[tokio::test]
@@ -106,7 +118,10 @@ async fn uploads_go_with_the_tasks_the_store_retention_removed() {
     let store = TaskStore::in_memory(retention).unwrap();
     for ctx in ["first", "second"] {
         upload(&uploads, ctx, 3).await.unwrap();
-        store.put(&task(ctx, ctx, TaskState::Completed)).await.unwrap();
+        store
+            .put(&task(ctx, ctx, TaskState::Completed))
+            .await
+            .unwrap();
         age(dir.path(), ctx, ORPHAN_GRACE + Duration::from_secs(60));
     }
     upload(&uploads, "no-task-yet", 3).await.unwrap();
@@ -167,7 +182,10 @@ async fn a_sweep_removes_at_most_its_budget() {
     let later = SystemTime::now() + 8 * DAY;
     let store = TaskStore::in_memory(Retention::default()).unwrap();
     let first = uploads.sweep(&store, later).await.unwrap();
-    assert_eq!((first.expired, first.more), (SWEEP_MAX_CONTEXTS as u64, true));
+    assert_eq!(
+        (first.expired, first.more),
+        (SWEEP_MAX_CONTEXTS as u64, true)
+    );
     let second = uploads.sweep(&store, later).await.unwrap();
     assert_eq!((second.expired, second.more), (4, false));
     assert_eq!(uploads.totals().unwrap(), Totals::default());
@@ -179,7 +197,10 @@ fn verdicts() {
     let hour = Duration::from_secs(3600);
     assert_eq!(verdict(8 * DAY, Some(true), r), Verdict::InUse);
     assert_eq!(verdict(hour, Some(true), r), Verdict::Keep);
-    assert_eq!(verdict(8 * DAY, Some(false), r), Verdict::Remove(Due::Expired));
+    assert_eq!(
+        verdict(8 * DAY, Some(false), r),
+        Verdict::Remove(Due::Expired)
+    );
     assert_eq!(verdict(8 * DAY, None, r), Verdict::Remove(Due::Expired));
     assert_eq!(verdict(hour, Some(false), r), Verdict::Keep);
     assert_eq!(verdict(hour, None, r), Verdict::Remove(Due::Orphaned));

@@ -183,8 +183,17 @@ async fn of_two_concurrent_uploads_over_the_budget_exactly_one_is_refused() {
             .filter_map(|r| r.err().map(|e| refused(Err(e))))
             .collect();
         assert_eq!(refused.len(), 1, "{refused:?}");
-        assert!(refused[0].contains("uploads.max_total_bytes"), "{refused:?}");
-        assert_eq!(uploads.totals().unwrap(), Totals { contexts: 1, bytes: 10 });
+        assert!(
+            refused[0].contains("uploads.max_total_bytes"),
+            "{refused:?}"
+        );
+        assert_eq!(
+            uploads.totals().unwrap(),
+            Totals {
+                contexts: 1,
+                bytes: 10
+            }
+        );
     }
 }
 
@@ -196,11 +205,23 @@ async fn the_totals_are_counted_again_after_a_restart() {
     before.take_in(&mut in_context("c1", 2)).await.unwrap();
     drop(before);
     let after = Uploads::new(dir.path(), workspace_limits(15));
-    assert_eq!(after.totals().unwrap(), Totals { contexts: 1, bytes: 12 });
+    assert_eq!(
+        after.totals().unwrap(),
+        Totals {
+            contexts: 1,
+            bytes: 12
+        }
+    );
     let text = refused(after.take_in(&mut in_context("c2", 4)).await);
     assert!(text.contains("holds 12 bytes"), "{text}");
     after.take_in(&mut in_context("c2", 3)).await.unwrap();
-    assert_eq!(after.totals().unwrap(), Totals { contexts: 2, bytes: 15 });
+    assert_eq!(
+        after.totals().unwrap(),
+        Totals {
+            contexts: 2,
+            bytes: 15
+        }
+    );
 }
 
 /// The workspace check reads no other context's index: with one damaged after the totals
@@ -214,7 +235,13 @@ async fn an_upload_reads_no_other_contexts_index() {
     std::fs::write(dir.path().join("c1").join(index::INDEX_FILE), "not json").unwrap();
     uploads.take_in(&mut in_context("c2", 1)).await.unwrap();
     let restarted = Uploads::new(dir.path(), workspace_limits(15));
-    assert_eq!(restarted.totals().unwrap(), Totals { contexts: 2, bytes: 11 });
+    assert_eq!(
+        restarted.totals().unwrap(),
+        Totals {
+            contexts: 2,
+            bytes: 11
+        }
+    );
     let text = refused(restarted.take_in(&mut in_context("c3", 5)).await);
     assert!(text.contains("uploads.max_total_bytes"), "{text}");
 }

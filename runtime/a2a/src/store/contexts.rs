@@ -69,10 +69,22 @@ mod tests {
     #[tokio::test]
     async fn contexts_tell_unfinished_from_terminal() {
         let store = TaskStore::in_memory(Retention::default()).unwrap();
-        store.put(&task("t1", "done", TaskState::Completed)).await.unwrap();
-        store.put(&task("t2", "mixed", TaskState::Failed)).await.unwrap();
-        store.put(&task("t3", "mixed", TaskState::InputRequired)).await.unwrap();
-        store.put(&task("t4", "running", TaskState::Working)).await.unwrap();
+        store
+            .put(&task("t1", "done", TaskState::Completed))
+            .await
+            .unwrap();
+        store
+            .put(&task("t2", "mixed", TaskState::Failed))
+            .await
+            .unwrap();
+        store
+            .put(&task("t3", "mixed", TaskState::InputRequired))
+            .await
+            .unwrap();
+        store
+            .put(&task("t4", "running", TaskState::Working))
+            .await
+            .unwrap();
         let mut got = store.contexts().await.unwrap();
         got.sort_by(|a, b| a.context_id.cmp(&b.context_id));
         let got: Vec<(&str, bool)> = got
