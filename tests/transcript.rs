@@ -5,11 +5,13 @@
 //! type in the index) before it is answered; the granted skill reads it at `/uploads`, the
 //! other cannot see it; a file over `uploads.max_file_bytes` is refused naming the key and
 //! nothing is stored; `GET /transcript` shows the messages and both tool calls as JSON and
-//! Markdown, behind the inbound bearer, with 400 and 404 answers naming what is wrong.
+//! Markdown, behind the inbound bearer, with 400 and 404 answers naming what is wrong. A
+//! previous run's upload past `uploads.retention` is swept at boot and frees the budget.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use molecule_config::Env;
 use molecule_llm::{Credentials, Gateway, ModelSelection};
@@ -65,13 +67,14 @@ fn write_skill(root: &Path, id: &str, app: &str) {
     std::fs::write(dir.join("app.py"), app).unwrap();
 }
 
-async fn boot_ws(dir: &Path) -> RunningWorkspace {
+/// The workspace of these tests in `dir`, its config.yaml `uploads:` set to `{uploads}`.
+async fn boot_ws(dir: &Path, uploads: &str) -> RunningWorkspace {
     write_skill(dir, "reader", READER);
     write_skill(dir, "peeker", PEEKER);
     let adapter = repo_root().join("tests/guests/echo-adapter");
     let yaml = format!(
         "name: Uploads\nruntime: {}\nmodel: scripted:demo\n\
-         uploads: {{max_file_bytes: 1k, max_context_files: 10}}\n\
+         uploads: {{{uploads}}}\n\
          grants:\n  skills:\n    reader: {{interfaces: [uploads]}}\n    peeker: {{}}\n",
         adapter.display()
     );
@@ -169,7 +172,7 @@ async fn transcript(ws: &RunningWorkspace, query: &str, accept: Option<&str>) ->
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_are_stored_offered_to_granted_skills_and_shown_in_the_transcript() {
     let dir = tempfile::tempdir().unwrap();
-    let ws = boot_ws(dir.path()).await;
+    let ws = boot_ws(dir.path(), "max_file_bytes: 1k, max_context_files: 10").await;
     let file = json!({"raw": b64(b"hello upload"), "filename": "../notes.txt",
                       "mediaType": "text/plain"});
     let reply = send(
@@ -249,6 +252,55 @@ async fn uploads_are_stored_offered_to_granted_skills_and_shown_in_the_transcrip
     );
 
     check_transcript(&ws).await;
+}
+
+/// A previous run's upload older than `uploads.retention` is removed by the sweep at boot, and
+/// its bytes no longer count against `uploads.max_total_bytes`.
+#[tokio::test(flavor = "multi_thread")]
+async fn old_uploads_are_swept_at_boot_and_free_the_budget() {
+    use molecule_runtime::uploads::{UploadLimits, Uploads};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".molecule/uploads");
+    let limits = UploadLimits {
+        max_file_bytes: 1024,
+        max_context_bytes: 1 << 20,
+        max_context_files: 10,
+        max_total_bytes: 1000,
+        max_contexts: 10,
+        retention: Duration::from_secs(2 * 86_400),
+    };
+    let previous_run = Uploads::new(&root, limits);
+    let part = json!({"raw": b64(&[b'o'; 900]), "filename": "old.bin"});
+    let mut old: molecule_a2a::types::Message = serde_json::from_value(json!({
+        "messageId": "old", "role": "ROLE_USER", "contextId": "old-chat", "parts": [part]}))
+    .unwrap();
+    previous_run.take_in(&mut old).await.unwrap();
+    let index = std::fs::File::options()
+        .write(true)
+        .open(root.join("old-chat/index.json"))
+        .unwrap();
+    index
+        .set_modified(SystemTime::now() - Duration::from_secs(3 * 86_400))
+        .unwrap();
+
+    let ws = boot_ws(
+        dir.path(),
+        "max_file_bytes: 1k, max_total_bytes: 1000, retention: 2d",
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while root.join("old-chat").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the boot sweep never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let file = json!({"raw": b64(&[b'n'; 900]), "filename": "new.bin"});
+    let reply = send(&ws, "m1", "tools", vec![file]).await;
+    assert!(reply.get("result").is_some(), "{reply}");
+    let stored = root.join(CONTEXT).join("files/new.bin");
+    assert_eq!(std::fs::metadata(stored).unwrap().len(), 900);
 }
 
 async fn check_transcript(ws: &RunningWorkspace) {

@@ -51,4 +51,4 @@ pub use executor::{AgentExecutor, EventSink, IntakeError, RequestContext, SinkCl
 pub use listen::ServeOptions;
 pub use push::{PushMetrics, PushOptions};
 pub use server::{A2aServer, DEFAULT_BODY_LIMIT};
-pub use store::{Durable, Retention, StoreError, StoreMetrics, TaskStore};
+pub use store::{ContextTasks, Durable, Retention, StoreError, StoreMetrics, TaskStore};

@@ -79,7 +79,7 @@ pub use sections::{
 };
 pub use uploads::{
     UploadsConfig, DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_CONTEXT_FILES, DEFAULT_MAX_FILE_BYTES,
-    MAX_FILE_BYTES_CEILING,
+    DEFAULT_RETENTION, MAX_FILE_BYTES_CEILING, MAX_RETENTION, MIN_RETENTION,
 };
 pub use warning::{escape_text, Warning};
 pub use workspace::{

@@ -70,7 +70,8 @@ fn exact_bytes(whole: &str, digits: &str, unit: &str) -> Option<u64> {
     u64::try_from(bytes / scale).ok()
 }
 
-/// Parses a duration such as `30s`, `500ms`, `2m` or a bare number of seconds (`30`, `2.5`).
+/// Parses a duration such as `30s`, `500ms`, `2m`, `12h`, `7d` or a bare number of seconds
+/// (`30`, `2.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim().to_ascii_lowercase();
     let split = t
@@ -85,9 +86,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => num / 1000.0,
         "m" | "min" => num * 60.0,
         "h" => num * 3600.0,
+        "d" => num * 86_400.0,
         other => {
             return Err(format!(
-                "`{text}` has unknown unit `{other}`; use ms, s, m or h"
+                "`{text}` has unknown unit `{other}`; use ms, s, m, h or d"
             ))
         }
     };

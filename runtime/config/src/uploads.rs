@@ -2,7 +2,10 @@
 //! workspace keeps (under `<data dir>/uploads/<context>/`). Every key is a limit on what a
 //! remote client controls, so it fails closed: a value present but unusable (a null, text
 //! that is not a size, a number out of range) or a near-miss key name is an error naming the
-//! file and the key, never a default.
+//! file and the key, never a default. `uploads.retention` says how long a context's files
+//! are kept after its last upload.
+
+use std::time::Duration;
 
 use serde_yaml::Value;
 
@@ -11,12 +14,13 @@ use crate::lenient::Reader;
 use crate::sandbox::count_of;
 
 /// The keys of `uploads`.
-const KEYS: [&str; 5] = [
+const KEYS: [&str; 6] = [
     "max_file_bytes",
     "max_context_bytes",
     "max_context_files",
     "max_total_bytes",
     "max_contexts",
+    "retention",
 ];
 
 /// Default `uploads.max_file_bytes`: 4 MiB.
@@ -29,6 +33,13 @@ pub const DEFAULT_MAX_CONTEXT_FILES: u64 = 100;
 pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1 << 30;
 /// Default `uploads.max_contexts`: 1000.
 pub const DEFAULT_MAX_CONTEXTS: u64 = 1000;
+/// Default `uploads.retention`: 7 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 86_400);
+/// The shortest `uploads.retention` accepted: one minute (a shorter one could remove a
+/// message's files between their upload and its task).
+pub const MIN_RETENTION: Duration = Duration::from_secs(60);
+/// The longest `uploads.retention` accepted: 3650 days.
+pub const MAX_RETENTION: Duration = Duration::from_secs(3650 * 86_400);
 /// The largest `uploads.max_file_bytes` accepted: 64 MiB (the A2A request body grows to fit
 /// one such file, base64-encoded).
 pub const MAX_FILE_BYTES_CEILING: u64 = 64 << 20;
@@ -51,6 +62,10 @@ pub struct UploadsConfig {
     /// `uploads.max_contexts`: the most contexts that may hold uploads (1–1000000). Default
     /// [`DEFAULT_MAX_CONTEXTS`].
     pub max_contexts: u64,
+    /// `uploads.retention`: how long a context's files are kept after its last upload (the
+    /// modification time of its index) when no unfinished task of the context needs them;
+    /// [`MIN_RETENTION`] to [`MAX_RETENTION`]; default [`DEFAULT_RETENTION`].
+    pub retention: Duration,
 }
 
 impl Default for UploadsConfig {
@@ -61,6 +76,7 @@ impl Default for UploadsConfig {
             max_context_files: DEFAULT_MAX_CONTEXT_FILES,
             max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
             max_contexts: DEFAULT_MAX_CONTEXTS,
+            retention: DEFAULT_RETENTION,
         }
     }
 }
@@ -102,6 +118,17 @@ impl UploadsConfig {
             match count_of(r, value, 1, 1_000_000) {
                 Ok(n) => out.max_contexts = n,
                 Err(e) => r.fail(key, value, e),
+            }
+        }
+        if let Some(d) = r.limit_duration(v.get("retention"), "uploads.retention") {
+            if (MIN_RETENTION..=MAX_RETENTION).contains(&d) {
+                out.retention = d;
+            } else {
+                let problem = format!(
+                    "{} is outside 1m to 3650d",
+                    crate::units::format_duration(d)
+                );
+                r.fail("uploads.retention", &v["retention"], refused(&problem));
             }
         }
         out

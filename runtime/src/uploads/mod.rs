@@ -7,19 +7,28 @@
 //! stored or answered (`AgentExecutor::intake`), or none is: a part over
 //! `uploads.max_file_bytes`, a context over `uploads.max_context_bytes` or
 //! `uploads.max_context_files`, a malformed media type, or a disk error refuses the whole
-//! request. Names on disk are made safe in `names.rs`; the index in `index.rs`.
+//! request. The workspace-wide limits (`uploads.max_total_bytes`, `uploads.max_contexts`)
+//! are checked against running totals (`totals.rs`), O(1) per message. Contexts are removed
+//! after `uploads.retention` or once the task store holds none of their tasks (`sweep.rs`).
+//! Names on disk are made safe in `names.rs`; the index in `index.rs`.
 
 mod index;
 pub mod names;
+mod sweep;
+mod totals;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use molecule_a2a::types::{Message, PartContent};
 use molecule_a2a::IntakeError;
 use serde_json::json;
 
 pub use index::UploadRecord;
+pub use sweep::{SweepReport, Sweeper, ORPHAN_GRACE, SWEEP_EVERY, SWEEP_MAX_CONTEXTS};
+pub use totals::Totals;
 
 /// Where a granted skill sees its task's context uploads (read-only WASI preopen).
 pub const UPLOADS_MOUNT: &str = "/uploads";
@@ -43,7 +52,8 @@ pub fn mounted(
     )
 }
 
-/// The limits of config.yaml `uploads` (bytes decoded, files counted per context).
+/// The limits of config.yaml `uploads` (bytes decoded, files counted per context) and how
+/// long files are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadLimits {
     /// `uploads.max_file_bytes`.
@@ -56,6 +66,8 @@ pub struct UploadLimits {
     pub max_total_bytes: u64,
     /// `uploads.max_contexts`.
     pub max_contexts: u64,
+    /// `uploads.retention`: a context's files are removed this long after its last upload.
+    pub retention: Duration,
 }
 
 impl From<&molecule_config::UploadsConfig> for UploadLimits {
@@ -66,17 +78,39 @@ impl From<&molecule_config::UploadsConfig> for UploadLimits {
             max_context_files: c.max_context_files,
             max_total_bytes: c.max_total_bytes,
             max_contexts: c.max_contexts,
+            retention: c.retention,
         }
     }
 }
 
-/// The workspace's upload store. Cheap to clone; writers of every context take one lock, so
-/// two messages never pick the same name or both pass a context limit.
+/// The workspace's upload store. Cheap to clone; writers of every context and the sweep take
+/// one lock, so two messages never pick the same name or both pass a limit, and a sweep never
+/// removes a context while a message is being stored in it.
 #[derive(Clone)]
 pub struct Uploads {
     root: PathBuf,
     limits: UploadLimits,
-    lock: Arc<Mutex<()>>,
+    state: Arc<Mutex<State>>,
+}
+
+/// What the lock guards besides the folder.
+#[derive(Default)]
+struct State {
+    /// The running totals; `None` until first counted (and after a removal failed).
+    totals: Option<Totals>,
+    /// While a sweep runs: the folder names of the contexts messages reached since it began
+    /// (it spares them). `None` otherwise, so nothing grows between sweeps.
+    touched: Option<HashSet<String>>,
+}
+
+impl State {
+    /// The running totals, counted from `root` the first time.
+    fn totals(&mut self, root: &Path) -> std::io::Result<&mut Totals> {
+        if self.totals.is_none() {
+            self.totals = Some(Totals::scan(root)?);
+        }
+        Ok(self.totals.get_or_insert_with(Totals::default))
+    }
 }
 
 /// One file part of a message, checked, waiting to be written.
@@ -93,7 +127,24 @@ impl Uploads {
         Uploads {
             root: root.into(),
             limits,
-            lock: Arc::default(),
+            state: Arc::default(),
+        }
+    }
+
+    /// The running totals, counted from the disk if this store has not counted yet.
+    /// Errors: reading the uploads folder.
+    pub fn totals(&self) -> std::io::Result<Totals> {
+        self.lock().totals(&self.root).copied()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes that a message reached `context_id` (spared by a sweep running now).
+    fn touch(&self, context_id: &str) {
+        if let Some(touched) = self.lock().touched.as_mut() {
+            touched.insert(names::context_dir_name(context_id));
         }
     }
 
@@ -120,11 +171,12 @@ impl Uploads {
     /// to each; all or none. Errors: [`IntakeError::Refused`] naming the part, the limit and
     /// its config key; [`IntakeError::Failed`] when the disk fails (logged with the path).
     pub async fn take_in(&self, message: &mut Message) -> Result<(), IntakeError> {
+        let context = message.context_id.clone().unwrap_or_default();
+        self.touch(&context);
         let incoming = self.check(message)?;
         if incoming.is_empty() {
             return Ok(());
         }
-        let context = message.context_id.clone().unwrap_or_default();
         let (task, id) = (message.task_id.clone(), message.message_id.clone());
         let this = self.clone();
         let stored = tokio::task::spawn_blocking(move || {
@@ -182,11 +234,14 @@ impl Uploads {
         task: Option<&str>,
         message: &str,
     ) -> Result<Vec<(usize, UploadRecord)>, IntakeError> {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.lock();
         let dir = self.context_dir(context);
         let mut records = index::read(&dir).map_err(|e| disk(&dir, &e))?;
         self.check_context(&records, &incoming)?;
-        self.check_workspace(&dir, &incoming)?;
+        let new_context = !dir.join(index::INDEX_FILE).is_file();
+        let adding: u64 = incoming.iter().map(|i| i.bytes.len() as u64).sum();
+        let totals = state.totals(&self.root).map_err(|e| disk(&self.root, &e))?;
+        self.check_workspace(totals, new_context, adding)?;
         let files = dir.join("files");
         std::fs::create_dir_all(&files).map_err(|e| disk(&files, &e))?;
         let mut written: Vec<PathBuf> = Vec::new();
@@ -214,22 +269,30 @@ impl Uploads {
             remove_all(&written);
             return Err(disk(&dir.join(index::INDEX_FILE), &err));
         }
+        totals.bytes = totals.bytes.saturating_add(adding);
+        totals.contexts += u64::from(new_context);
         Ok(out)
     }
 
-    /// Refuses `incoming` when it would take the workspace past `uploads.max_total_bytes`
-    /// (all contexts' indexed files) or, for a context with no uploads yet (`dir`), past
-    /// `uploads.max_contexts`. Reads every context's index: at most `max_contexts` of them.
-    fn check_workspace(&self, dir: &Path, incoming: &[Incoming]) -> Result<(), IntakeError> {
-        let (contexts, held) = workspace_totals(&self.root).map_err(|e| disk(&self.root, &e))?;
-        let new_context = !dir.join(index::INDEX_FILE).is_file();
+    /// Refuses `adding` bytes when they would take the workspace past
+    /// `uploads.max_total_bytes` or, for a context with no uploads yet, past
+    /// `uploads.max_contexts`. O(1): checks the running `totals`.
+    fn check_workspace(
+        &self,
+        totals: &Totals,
+        new_context: bool,
+        adding: u64,
+    ) -> Result<(), IntakeError> {
+        let Totals {
+            contexts,
+            bytes: held,
+        } = *totals;
         if new_context && contexts >= self.limits.max_contexts {
             return Err(IntakeError::Refused(format!(
                 "{contexts} contexts already hold uploads, the limit (uploads.max_contexts); \
                  nothing of this message was stored"
             )));
         }
-        let adding: u64 = incoming.iter().map(|i| i.bytes.len() as u64).sum();
         if held.saturating_add(adding) > self.limits.max_total_bytes {
             return Err(IntakeError::Refused(format!(
                 "the workspace holds {held} bytes of uploads; {adding} more is over the limit \
@@ -265,26 +328,6 @@ impl Uploads {
         }
         Ok(())
     }
-}
-
-/// The number of contexts under `root` with an upload index, and the bytes they index.
-fn workspace_totals(root: &Path) -> std::io::Result<(u64, u64)> {
-    let entries = match std::fs::read_dir(root) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
-        Err(e) => return Err(e),
-    };
-    let (mut contexts, mut bytes) = (0u64, 0u64);
-    for entry in entries {
-        let dir = entry?.path();
-        if !dir.join(index::INDEX_FILE).is_file() {
-            continue;
-        }
-        contexts += 1;
-        let held: u64 = index::read(&dir)?.iter().map(|r| r.bytes).sum();
-        bytes = bytes.saturating_add(held);
-    }
-    Ok((contexts, bytes))
 }
 
 /// How a refusal names part `i`: `file part 2 (`a.txt`)`.

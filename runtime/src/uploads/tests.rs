@@ -1,6 +1,8 @@
 //! Unit tests of the upload store: all of a message's files or none, the per-file and
 //! per-context limits (refused naming their keys), numbered names on a clash, the part
-//! metadata, a malformed media type, and a disk failure that acknowledges nothing.
+//! metadata, a malformed media type, a disk failure that acknowledges nothing, and the
+//! workspace-wide limits kept as running totals (concurrent uploads, a restart, no reading
+//! of other contexts' indexes).
 
 use molecule_a2a::types::{Message, Part, PartContent, Role};
 
@@ -29,6 +31,7 @@ fn limits(file: u64, context: u64, files: u64) -> UploadLimits {
         max_context_files: files,
         max_total_bytes: 1 << 30,
         max_contexts: 1000,
+        retention: std::time::Duration::from_secs(7 * 86_400),
     }
 }
 
@@ -150,4 +153,95 @@ async fn workspace_limits_refuse_naming_their_keys() {
     assert!(text.contains("uploads.max_contexts"), "{text}");
     assert!(uploads.records("c3").is_empty());
     assert_eq!(uploads.records("c2").len(), 1);
+}
+
+fn workspace_limits(total: u64) -> UploadLimits {
+    let mut l = limits(100, 100, 10);
+    l.max_total_bytes = total;
+    l
+}
+
+fn in_context(ctx: &str, bytes: usize) -> Message {
+    let mut m = message(vec![file("f", &vec![1; bytes], None)]);
+    m.context_id = Some(ctx.into());
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_concurrent_uploads_over_the_budget_exactly_one_is_refused() {
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = Uploads::new(dir.path(), workspace_limits(15));
+        let (a, b) = (uploads.clone(), uploads.clone());
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(async move { a.take_in(&mut in_context("ca", 10)).await }),
+            tokio::spawn(async move { b.take_in(&mut in_context("cb", 10)).await }),
+        );
+        let results = [ra.unwrap(), rb.unwrap()];
+        let refused: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| refused(Err(e))))
+            .collect();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].contains("uploads.max_total_bytes"),
+            "{refused:?}"
+        );
+        assert_eq!(
+            uploads.totals().unwrap(),
+            Totals {
+                contexts: 1,
+                bytes: 10
+            }
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_totals_are_counted_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = Uploads::new(dir.path(), workspace_limits(15));
+    before.take_in(&mut in_context("c1", 10)).await.unwrap();
+    before.take_in(&mut in_context("c1", 2)).await.unwrap();
+    drop(before);
+    let after = Uploads::new(dir.path(), workspace_limits(15));
+    assert_eq!(
+        after.totals().unwrap(),
+        Totals {
+            contexts: 1,
+            bytes: 12
+        }
+    );
+    let text = refused(after.take_in(&mut in_context("c2", 4)).await);
+    assert!(text.contains("holds 12 bytes"), "{text}");
+    after.take_in(&mut in_context("c2", 3)).await.unwrap();
+    assert_eq!(
+        after.totals().unwrap(),
+        Totals {
+            contexts: 2,
+            bytes: 15
+        }
+    );
+}
+
+/// The workspace check reads no other context's index: with one damaged after the totals
+/// were counted, uploads to other contexts go on (the old check read every index and failed).
+/// Counted again at a restart, the damaged context's files on disk still count.
+#[tokio::test]
+async fn an_upload_reads_no_other_contexts_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = Uploads::new(dir.path(), workspace_limits(15));
+    uploads.take_in(&mut in_context("c1", 10)).await.unwrap();
+    std::fs::write(dir.path().join("c1").join(index::INDEX_FILE), "not json").unwrap();
+    uploads.take_in(&mut in_context("c2", 1)).await.unwrap();
+    let restarted = Uploads::new(dir.path(), workspace_limits(15));
+    assert_eq!(
+        restarted.totals().unwrap(),
+        Totals {
+            contexts: 2,
+            bytes: 11
+        }
+    );
+    let text = refused(restarted.take_in(&mut in_context("c3", 5)).await);
+    assert!(text.contains("uploads.max_total_bytes"), "{text}");
 }

@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use crate::types::{now, Task, TaskState};
 
 mod checkpoint;
+mod contexts;
 mod durable;
 mod push;
 mod queue;
@@ -30,6 +31,7 @@ use sql::{decode, list_sync, prune, read_error, Row, FINAL_STATES};
 use stats::Stats;
 use worker::Worker;
 
+pub use contexts::ContextTasks;
 pub use durable::Durable;
 pub use sql::parse_page_token;
 pub use stats::StoreMetrics;

@@ -24,6 +24,10 @@ fn durations() {
     assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
     assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
     assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+    assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+    assert!(parse_duration("7w")
+        .unwrap_err()
+        .contains("use ms, s, m, h or d"));
     assert!(parse_duration("0").is_err());
     assert!(parse_duration("soon").is_err());
     assert_eq!(format_duration(Duration::from_secs(30)), "30s");

@@ -12,7 +12,7 @@ fn absent_means_the_defaults_and_every_key_is_read() {
     assert_eq!(c.uploads, UploadsConfig::default());
     let c = parse(
         "uploads: {max_file_bytes: 1m, max_context_bytes: 10m, max_context_files: 7, \
-         max_total_bytes: 2g, max_contexts: 9}\n",
+         max_total_bytes: 2g, max_contexts: 9, retention: 36h}\n",
     );
     assert!(c.errors.is_empty(), "{:?}", c.errors);
     assert_eq!(
@@ -23,7 +23,13 @@ fn absent_means_the_defaults_and_every_key_is_read() {
             max_context_files: 7,
             max_total_bytes: 2 << 30,
             max_contexts: 9,
+            retention: std::time::Duration::from_secs(36 * 3600),
         }
+    );
+    assert_eq!(
+        parse("name: x\n").uploads.retention,
+        std::time::Duration::from_secs(7 * 86_400),
+        "the documented default is 7d"
     );
 }
 
@@ -63,6 +69,13 @@ fn unusable_values_fail_closed_naming_file_and_key() {
             "uploads.Max_Context_Files",
         ),
         ("uploads: [1]\n", "uploads"),
+        ("uploads: {retention: ~}\n", "uploads.retention"),
+        ("uploads: {retention: forever}\n", "uploads.retention"),
+        ("uploads: {retention: 7w}\n", "uploads.retention"),
+        ("uploads: {retention: 0}\n", "uploads.retention"),
+        ("uploads: {retention: 30s}\n", "uploads.retention"),
+        ("uploads: {retention: 3651d}\n", "uploads.retention"),
+        ("uploads: {retension: 7d}\n", "uploads.retension"),
     ] {
         let c = parse(yaml);
         let e = error(&c, key);

@@ -65,6 +65,7 @@ pub struct RunningWorkspace {
     _card_task: JoinHandle<()>,
     _platform: Option<PlatformLink>,
     outbound: Option<crate::outbound::OutboundRelay>,
+    _uploads_sweeper: Option<crate::uploads::Sweeper>,
 }
 
 /// Boots the workspace described by `plan`, serving on `listener`.
@@ -99,6 +100,8 @@ pub async fn boot(
     let link = join_platform(&plan, &opened, &skills, &server, secrets)?;
     let outbound = outbound_relay(&plan, &opened, &server)?;
     fail_leftover_tasks(&server).await;
+    // After the leftover tasks failed: they no longer hold their contexts' uploads.
+    let uploads_sweeper = (server.uploads.as_ref()).map(|u| u.spawn_sweeper(opened.store.clone()));
     let (prompt_watcher, card_task) = follow_changes(&plan, &skills, link.as_ref(), &server)?;
     watchers.push(prompt_watcher);
     let a2a = server.a2a.clone();
@@ -127,6 +130,7 @@ pub async fn boot(
         _card_task: card_task,
         _platform: link,
         outbound,
+        _uploads_sweeper: uploads_sweeper,
     })
 }
 

@@ -45,6 +45,8 @@ pub(super) struct Server {
     pub(super) keeps_configured_secret: bool,
     /// `/mcp` behind the inbound bearer check, when config.yaml `mcp.enabled` is true.
     pub(super) mcp: Option<axum::Router>,
+    /// The upload store of a wasm adapter's executor (swept by `uploads::Sweeper`).
+    pub(super) uploads: Option<crate::uploads::Uploads>,
 }
 
 /// The ready adapter: a wasm component, or the granted native program of `runtime: cli`.
@@ -74,9 +76,10 @@ pub(super) fn a2a_server(
         .map_err(|e| anyhow::anyhow!("a2a.card_signing: {e}"))?;
         card.set_signer(Some(signer));
     }
-    let (server, not_configured) = match adapter {
+    let (server, not_configured, uploads) = match adapter {
         Ok(Ready::Cli(executor)) => (
             A2aServer::new(card, Arc::new(executor), opened.store.clone()),
+            None,
             None,
         ),
         Ok(Ready::Wasm(adapter)) => {
@@ -91,6 +94,7 @@ pub(super) fn a2a_server(
             if let Some(watcher) = reloader.watch()? {
                 watchers.push(watcher);
             }
+            let store = uploads(plan);
             let executor = AdapterExecutor::new(
                 Sandbox::new(deps.host.engine().clone()),
                 slot,
@@ -109,10 +113,11 @@ pub(super) fn a2a_server(
                 opened.store.clone(),
                 deps.gateway.clone(),
             )
-            .with_uploads(uploads(plan));
+            .with_uploads(store.clone());
             (
                 A2aServer::new(card, Arc::new(executor), opened.store.clone()),
                 None,
+                Some(store),
             )
         }
         Err(reason) => {
@@ -121,6 +126,7 @@ pub(super) fn a2a_server(
             (
                 A2aServer::not_configured(card, reason.clone()),
                 Some(reason),
+                None,
             )
         }
     };
@@ -149,6 +155,7 @@ pub(super) fn a2a_server(
         not_configured,
         keeps_configured_secret,
         mcp,
+        uploads,
     })
 }
 
@@ -196,7 +203,7 @@ async fn serve(
     molecule_a2a::listen::serve(listener, app, server.serve_options(), shutdown).await
 }
 
-/// The upload store, `<data dir>/uploads`, under config.yaml `uploads` limits.
+/// The upload store, `<data dir>/uploads`, under config.yaml `uploads` limits and retention.
 fn uploads(plan: &Plan) -> crate::uploads::Uploads {
     let limits = crate::uploads::UploadLimits::from(&plan.config.uploads);
     crate::uploads::Uploads::new(plan.data_dir.join("uploads"), limits)
