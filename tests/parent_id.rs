@@ -125,10 +125,16 @@ async fn parent_id_survives_a_platform_that_forgot_everything() {
     assert_eq!(register["parent_id"], "ws-pm", "{register}");
     platform.forget_everything();
     platform.clear_calls();
-    wait_for("a re-registration", || platform.workspace("ws-child").is_some()).await;
+    wait_for("a re-registration", || {
+        platform.workspace("ws-child").is_some()
+    })
+    .await;
     let again = &platform.calls_to("POST", "/registry/register")[0].body;
     assert_eq!(again["parent_id"], "ws-pm", "{again}");
-    assert_eq!(platform.workspace("ws-child").unwrap()["parent_id"], "ws-pm");
+    assert_eq!(
+        platform.workspace("ws-child").unwrap()["parent_id"],
+        "ws-pm"
+    );
     ws.shutdown().await.unwrap();
 }
 

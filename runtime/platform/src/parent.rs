@@ -46,7 +46,11 @@ impl PlatformClient {
     /// Sets `PARENT_ID` (already checked, `molecule_config::Env::checked_parent_id`): from
     /// now on every [`Self::reregister`] applies it afresh. `None` turns the rule off.
     pub fn set_env_parent(&self, parent_id: Option<String>) {
-        *self.inner.env_parent.write().unwrap_or_else(|e| e.into_inner()) = parent_id;
+        *self
+            .inner
+            .env_parent
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = parent_id;
     }
 
     /// The `PARENT_ID` set by [`Self::set_env_parent`].

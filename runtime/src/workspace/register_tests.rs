@@ -81,7 +81,10 @@ async fn a_reregistration_after_the_platform_forgot_everything_sends_parent_id()
     let pending = register_under_parent(&client, &mut request, None, Some("ws-pm")).await;
     assert!(!pending);
     assert_eq!(
-        client.last_registration().and_then(|r| r.parent_id).as_deref(),
+        client
+            .last_registration()
+            .and_then(|r| r.parent_id)
+            .as_deref(),
         Some("ws-pm"),
         "the saved body carries the effective parent"
     );
