@@ -3,7 +3,8 @@
 //! nowhere (a closed port), so the callers here — the official Python A2A SDK and reqwest —
 //! reach it only through the platform's `POST /workspaces/{id}/a2a`. Also: the platform cuts
 //! the socket and the workspace reconnects; an oversized request body and an oversized frame
-//! are refused; the socket needs the workspace's own token.
+//! are refused; the socket needs the workspace's own token; a normal boot (no token until the
+//! first registration answers) logs no relay warning.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -76,6 +77,49 @@ fn answer(reply: &Value) -> &str {
     reply["result"]["task"]["artifacts"][0]["parts"][0]["text"]
         .as_str()
         .unwrap_or_default()
+}
+
+/// An outside client (curl, a UI) calls the NAT workspace through the platform with the
+/// admin token and no `X-Workspace-ID`, as the README's example does; any other token
+/// without a workspace id is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_token_reaches_a_workspace_behind_nat() {
+    let dir = tempfile::tempdir().unwrap();
+    let (platform, _token, ws) = setup(dir.path()).await;
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "SendMessage", "params": {
+        "message": {"messageId": "m-admin", "role": "ROLE_USER", "parts": [{"text": "hi"}]}}});
+    let post = |bearer: String| {
+        reqwest::Client::new()
+            .post(relay_url(&platform))
+            .bearer_auth(bearer)
+            .header("A2A-Version", "1.0")
+            .json(&body)
+            .send()
+    };
+    let resp = post(platform.admin_token().to_owned()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let reply: Value = resp.json().await.unwrap();
+    assert_eq!(answer(&reply), "echo: hi", "{reply}");
+    let refused = post("not-the-admin-token".into()).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(ws.outbound().expect("the relay runs").relayed(), 1);
+    ws.shutdown().await.unwrap();
+}
+
+/// The relay waits for the first registration's token: no "cannot connect" warning (such as
+/// `no workspace token`) on a normal boot, and one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_normal_boot_logs_no_relay_warning() {
+    molecule_tests::logs::capture();
+    let dir = tempfile::tempdir().unwrap();
+    let (platform, _token, ws) = setup(dir.path()).await;
+    let port = platform.addr().port().to_string();
+    let warned = molecule_tests::logs::lines(&["WARN", "outbound relay", &port]);
+    assert!(warned.is_empty(), "{warned:#?}");
+    let token = molecule_tests::logs::lines(&["WARN", "no workspace token"]);
+    assert!(token.is_empty(), "{token:#?}");
+    assert_eq!(platform.relay_connections(ID), 1);
+    ws.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,10 @@
 //! `PARENT_ID` against the fake Molecule platform: honoured as the workspace's parent where
 //! the platform does not say otherwise — sent in the registration when the platform's record
 //! names no parent (the parent then sees the workspace as its child, which makes it a
-//! coordinator), not sent when the platform's `GET /workspaces/{id}` names one (the platform's
-//! wins), sent when an external workspace is created, and refused at boot when malformed.
+//! coordinator), not sent when the platform's `GET /workspaces/{id}` names another (the
+//! platform's wins, and is what the registration carries), sent again when the platform
+//! restarted and forgot the workspace, sent when an external workspace is created, and refused
+//! at boot when malformed.
 
 use std::time::Duration;
 
@@ -94,9 +96,45 @@ async fn the_platforms_parent_wins_over_parent_id() {
     ];
     let ws = boot_config_env(dir.path(), &echo_yaml("Child"), &env, true).await;
     let register = first_registration(&platform).await;
-    assert!(register.get("parent_id").is_none(), "{register}");
+    assert_eq!(register["parent_id"], "ws-real", "{register}");
     let record = platform.workspace("ws-child").unwrap();
     assert_eq!(record["parent_id"], "ws-real");
+    ws.shutdown().await.unwrap();
+}
+
+/// The platform's record names the same parent as `PARENT_ID`, then the platform restarts
+/// with empty state: the re-registration (the heartbeat loop's) still carries the parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parent_id_survives_a_platform_that_forgot_everything() {
+    let platform = FakePlatform::start().await;
+    let token = platform.provision("ws-child", "Child", Some("ws-pm"));
+    let url = platform.url();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("PLATFORM_URL", url.as_str()),
+        ("WORKSPACE_ID", "ws-child"),
+        ("MOLECULE_WORKSPACE_TOKEN", token.as_str()),
+        ("PARENT_ID", "ws-pm"),
+    ];
+    let yaml = format!(
+        "{}observability: {{heartbeat_interval_seconds: 5}}\n",
+        echo_yaml("Child")
+    );
+    let ws = boot_config_env(dir.path(), &yaml, &env, true).await;
+    let register = first_registration(&platform).await;
+    assert_eq!(register["parent_id"], "ws-pm", "{register}");
+    platform.forget_everything();
+    platform.clear_calls();
+    wait_for("a re-registration", || {
+        platform.workspace("ws-child").is_some()
+    })
+    .await;
+    let again = &platform.calls_to("POST", "/registry/register")[0].body;
+    assert_eq!(again["parent_id"], "ws-pm", "{again}");
+    assert_eq!(
+        platform.workspace("ws-child").unwrap()["parent_id"],
+        "ws-pm"
+    );
     ws.shutdown().await.unwrap();
 }
 

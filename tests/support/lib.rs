@@ -6,6 +6,7 @@
 pub use molecule_python_venv as python;
 
 pub mod image;
+pub mod logs;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

@@ -89,11 +89,15 @@
 //!
 //! A component granted no hosts can use [`EgressPolicy::deny_all`] (every request denied and
 //! logged) — or the host may leave `wasi:http` unlinked for it, so it fails the link check.
+//!
+//! Beside the guest policy, [`off_the_internet`] tells the host's own plain-HTTP settings
+//! (`LANGFUSE_HOST`, the outbound relay's `PLATFORM_URL`) whether a host cannot be public.
 
 mod body;
 mod budget;
 mod classify;
 mod hooks;
+mod host_scope;
 mod policy;
 mod redact;
 mod resolver;
@@ -103,6 +107,7 @@ pub use body::{CappedBody, MeteredBody};
 pub use budget::{CallBudget, Spent};
 pub use classify::{classify, Restricted};
 pub use hooks::{ConnectedAddr, EgressHooks, IoFuture, SetupError};
+pub use host_scope::{off_the_internet, PRIVATE_SUFFIXES};
 pub use policy::{
     EgressPolicy, Grant, HostPattern, Origin, PolicyError, RequestHost, Scheme, Timeouts,
     DEFAULT_MAX_RESPONSE_BYTES,

@@ -120,6 +120,7 @@ impl PlatformClientBuilder {
                 a2a_backoff: self.a2a_backoff,
                 retry_after_cap: self.retry_after_cap,
                 registration: Mutex::new(None),
+                env_parent: RwLock::new(None),
                 registered: std::sync::atomic::AtomicBool::new(false),
                 inbound_secret: secret_tx,
                 secrets: RwLock::new(Secrets::default()),
@@ -146,6 +147,8 @@ pub(crate) struct Inner {
     pub(crate) a2a_backoff: Backoff,
     pub(crate) retry_after_cap: Duration,
     registration: Mutex<Option<RegisterRequest>>,
+    /// `PARENT_ID`, applied afresh by every re-registration (`parent.rs`).
+    pub(crate) env_parent: RwLock<Option<String>>,
     /// Set once the platform has accepted a registration (never cleared).
     registered: std::sync::atomic::AtomicBool,
     inbound_secret: watch::Sender<Option<String>>,
@@ -238,19 +241,11 @@ impl PlatformClient {
             .clone()
     }
 
-    /// Sets `parent_id` in the saved registration body (the one [`Self::reregister`] and the
-    /// heartbeat loop send again); a no-op before any registration was attempted. Used when
-    /// the parent could only be settled after the first registration (`PARENT_ID` while the
-    /// platform's record was unreadable).
-    pub fn set_registration_parent(&self, parent_id: Option<String>) {
-        if let Some(req) = self
-            .inner
-            .registration
-            .lock()
-            .expect("registration lock")
-            .as_mut()
-        {
-            req.parent_id = parent_id;
+    /// Applies `edit` to the saved registration body; a no-op before any registration.
+    pub(crate) fn edit_registration(&self, edit: impl FnOnce(&mut RegisterRequest)) {
+        let mut saved = self.inner.registration.lock().expect("registration lock");
+        if let Some(req) = saved.as_mut() {
+            edit(req);
         }
     }
 
@@ -339,11 +334,15 @@ impl PlatformClient {
     }
 
     /// One registration attempt with the last registration body (used after the platform
-    /// forgot the workspace).
+    /// forgot the workspace). With `PARENT_ID` set ([`Self::set_env_parent`]) the platform's
+    /// record is read first and the parent rule applied afresh (`parent.rs`).
     pub async fn reregister(&self) -> Result<RegisterResponse, PlatformError> {
-        let req = self.last_registration().ok_or_else(|| {
+        let mut req = self.last_registration().ok_or_else(|| {
             PlatformError::Config("re-register before any register: call register first".into())
         })?;
+        if self.env_parent().is_some() {
+            req.parent_id = self.parent_for_reregistration(req.parent_id).await;
+        }
         let once = Backoff {
             attempts: 1,
             ..self.inner.register_backoff

@@ -25,6 +25,7 @@ mod error;
 mod heartbeat;
 mod heartbeat_run;
 mod inbound;
+mod parent;
 mod prompts;
 pub mod relay_frame;
 mod reporter;
@@ -47,6 +48,7 @@ pub use heartbeat::{
     HeartbeatStatus, DEFAULT_MIN_GAP,
 };
 pub use inbound::{InboundSecretFile, INBOUND_SECRET_FILE};
+pub use parent::Parent;
 pub use prompts::{
     IdleHandle, IdleLoop, InitialPrompt, InitialPromptOutcome, INITIAL_PROMPT_MARKER,
 };

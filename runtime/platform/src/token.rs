@@ -36,6 +36,8 @@ pub struct TokenStore {
     /// A legacy copy read when `file` holds no token; never written.
     legacy: Option<PathBuf>,
     env: Option<String>,
+    /// Woken when [`TokenStore::persist`] keeps a token ([`TokenStore::wait`]).
+    arrived: tokio::sync::Notify,
 }
 
 impl fmt::Debug for TokenStore {
@@ -71,6 +73,7 @@ impl TokenStore {
             file,
             legacy,
             env: env_token.filter(|t| !t.trim().is_empty()),
+            arrived: tokio::sync::Notify::new(),
         }
     }
 
@@ -82,6 +85,20 @@ impl TokenStore {
     /// The token to send, following the lookup order; `None` when no token is known.
     pub fn get(&self) -> Option<String> {
         self.lookup().map(|(t, _)| t)
+    }
+
+    /// The token, once one is known: at once when [`TokenStore::get`] has one, else when
+    /// [`TokenStore::persist`] keeps one (the first registration's answer). No polling.
+    pub async fn wait(&self) -> String {
+        loop {
+            let mut arrived = std::pin::pin!(self.arrived.notified());
+            // Registered before the check, so a token kept in between still wakes us.
+            arrived.as_mut().enable();
+            if let Some(token) = self.get() {
+                return token;
+            }
+            arrived.await;
+        }
     }
 
     /// Where [`TokenStore::get`] would take the token from.
@@ -112,6 +129,7 @@ impl TokenStore {
     pub fn persist(&self, token: &str) -> Result<(), PlatformError> {
         let token = token.trim();
         *self.memory.write().expect("token lock") = Some((token.to_string(), TokenOrigin::Memory));
+        self.arrived.notify_waiters();
         if let Some(path) = &self.file {
             write_private_atomic(path, format!("{token}\n").as_bytes()).map_err(|source| {
                 PlatformError::TokenFile {

@@ -59,7 +59,7 @@ impl std::fmt::Debug for LangfuseConfig {
 /// # Errors
 /// Text naming the variable: some but not all three set, a host that is not an absolute URL,
 /// carries credentials, a query or a fragment, or is plain `http://` to a host that may be on the
-/// public internet (see `off_the_internet`); a key with control characters or over 1024 bytes; a
+/// public internet (see `molecule_egress::off_the_internet`); a key with control characters or over 1024 bytes; a
 /// public key with `:` (it cannot be a Basic-auth user).
 pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<LangfuseConfig>, String> {
     let [host, public, secret] = [HOST, PUBLIC_KEY, SECRET_KEY].map(&var);
@@ -120,7 +120,9 @@ fn traces_url(host: &str) -> Result<String, String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!("{HOST}=`{host}` must not have a query or fragment"));
     }
-    let local = url.host_str().is_some_and(off_the_internet);
+    let local = url
+        .host_str()
+        .is_some_and(molecule_egress::off_the_internet);
     match url.scheme() {
         "https" => {}
         "http" if local => {}
@@ -143,41 +145,6 @@ fn traces_url(host: &str) -> Result<String, String> {
         "{}{TRACES_PATH}",
         url.as_str().trim_end_matches('/')
     ))
-}
-
-/// Name suffixes reserved for networks that are not the public internet (RFC 6761/6762
-/// `local`, `localhost`; RFC 8375 `home.arpa`; ICANN's reserved `internal`; Kubernetes'
-/// `svc` and `svc.cluster.local`, which `local` already covers).
-const PRIVATE_SUFFIXES: [&str; 5] = ["svc", "local", "localhost", "internal", "home.arpa"];
-
-/// Whether `host` (a URL's host: a name, an IPv4 literal or a bracketed IPv6 literal) cannot be
-/// reached across the public internet, so plain http to it keeps the secret key off it:
-/// a loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7) or link-local (169.254/16,
-/// fe80::/10) address as `molecule_egress::classify` judges it; `localhost`; a single-label
-/// name (a compose or Kubernetes service name, resolved through the local search domains; a
-/// trailing dot makes it a top-level domain, refused); or a name ending in one of
-/// [`PRIVATE_SUFFIXES`].
-fn off_the_internet(host: &str) -> bool {
-    use molecule_egress::Restricted;
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return matches!(
-            molecule_egress::classify(ip),
-            Some(Restricted::Loopback | Restricted::Private | Restricted::LinkLocal)
-        );
-    }
-    let name = host.to_ascii_lowercase();
-    if !name.contains('.') {
-        return !name.is_empty(); // a single label without a trailing dot
-    }
-    let name = name.strip_suffix('.').unwrap_or(&name);
-    if name.split('.').any(str::is_empty) {
-        return false;
-    }
-    name == "localhost"
-        || PRIVATE_SUFFIXES
-            .iter()
-            .any(|suffix| name.ends_with(&format!(".{suffix}")))
 }
 
 /// The OTLP/HTTP protobuf exporter to Langfuse. Build it outside any tokio runtime (its

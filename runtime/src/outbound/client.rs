@@ -1,7 +1,8 @@
 //! The relay's connect loop: open the socket with the workspace's current token, serve it
 //! until it ends, wait (jittered exponential backoff, reset after a session that lived at least
 //! one ping interval), and open it again — for as long as the relay runs. Without a token yet (the first
-//! registration has not answered) it waits the same way.
+//! registration has not answered) it waits, silently and without polling, until the
+//! registration's answer brings one (`TokenStore::wait`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,6 +28,10 @@ pub(super) struct Relay {
 
 /// Connects, serves and reconnects until the task is aborted.
 pub(super) async fn run(relay: Relay) {
+    if relay.platform.tokens().get().is_none() {
+        tracing::debug!("outbound relay waits for the first registration's token");
+        relay.platform.tokens().wait().await;
+    }
     let mut failures = 0u32;
     loop {
         match connect(&relay).await {

@@ -143,11 +143,14 @@ pub fn connect_url(platform_url: &str, id: &str) -> anyhow::Result<String> {
     let ws = if let Some(rest) = base.strip_prefix("https://") {
         format!("wss://{rest}")
     } else if let Some(rest) = base.strip_prefix("http://") {
-        if !loopback(base) {
+        if !inside(base) {
             anyhow::bail!(
-                "PLATFORM_URL is plain http:// to a host that is not loopback: the outbound \
-                 relay would send the workspace token unencrypted; use https:// (ws:// is only \
-                 allowed to 127.0.0.1, ::1 or localhost)"
+                "PLATFORM_URL is plain http:// to a host that may be on the public internet: \
+                 the outbound relay would send the workspace token across it unencrypted; use \
+                 https:// (plain ws:// is accepted only for hosts that cannot be public names: \
+                 single-label names such as `platform`, `*.svc`, `*.svc.cluster.local`, \
+                 `*.internal`, `*.local`, `*.home.arpa`, localhost, and loopback, private, \
+                 unique-local or link-local IP addresses)"
             );
         }
         format!("ws://{rest}")
@@ -164,19 +167,13 @@ pub fn connect_url(platform_url: &str, id: &str) -> anyhow::Result<String> {
     Ok(format!("{ws}{path}"))
 }
 
-/// Whether `url`'s host is a loopback address or `localhost`.
-fn loopback(url: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+/// Whether `url`'s host cannot be a public internet name or address (the rule
+/// `LANGFUSE_HOST` follows too: `molecule_egress::off_the_internet`).
+fn inside(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(molecule_egress::off_the_internet))
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -194,11 +191,38 @@ mod url_tests {
             "ws://127.0.0.1:8080/workspaces/a/connect"
         );
         assert!(connect_url("ftp://x", "a").is_err());
-        // The token never goes in the clear to a host off this machine.
-        assert!(connect_url("http://p.example", "a").is_err());
-        assert!(connect_url("http://10.0.0.1:8080", "a").is_err());
-        assert!(connect_url("http://[::1]:8080", "a").is_ok());
-        assert!(connect_url("http://localhost:8080", "a").is_ok());
+        // The token never goes in the clear to a host that may be on the public internet.
+        for public in [
+            "http://p.example",
+            "http://p.example.com:8080",
+            "http://8.8.8.8",
+            "http://100.64.0.1",
+            "http://platform.",
+            "http://evil.svc.example.com",
+        ] {
+            let err = connect_url(public, "a").expect_err(public).to_string();
+            assert!(
+                err.contains("PLATFORM_URL") && err.contains("https"),
+                "{err}"
+            );
+        }
+        // It goes as plain ws:// to names that cannot be public (the seed's
+        // `http://platform:8080`), the rule LANGFUSE_HOST follows.
+        for inside in [
+            "http://platform:8080",
+            "http://platform.molecule.svc.cluster.local:8080",
+            "http://platform.corp.internal",
+            "http://10.0.0.1:8080",
+            "http://[fd00::1]:8080",
+            "http://[::1]:8080",
+            "http://localhost:8080",
+        ] {
+            assert!(connect_url(inside, "a").is_ok(), "{inside}");
+        }
+        assert_eq!(
+            connect_url("http://platform:8080", "ws-1").expect("in-cluster"),
+            "ws://platform:8080/workspaces/ws-1/connect"
+        );
         assert!(connect_url("http://x", "a/../b").is_err());
     }
 }

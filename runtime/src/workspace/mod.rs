@@ -28,7 +28,6 @@ mod final_status;
 pub mod health_route;
 mod metrics_route;
 pub mod packages;
-mod parent;
 mod peer_cards;
 mod peers;
 mod platform;

@@ -1,5 +1,6 @@
 //! Tests for `register.rs`: `PARENT_ID` survives a platform that is down at the first
-//! registration (the real client against the fake platform, retries shrunk to milliseconds).
+//! registration or forgets the workspace, and a parent the platform changes later is kept
+//! (the real client against the fake platform, retries shrunk to milliseconds).
 
 use std::time::Duration;
 
@@ -59,9 +60,56 @@ async fn a_platform_parent_still_wins_after_the_platform_was_down() {
     let platform = FakePlatform::start().await;
     let token = platform.provision("ws-a", "A", Some("ws-real"));
     let saved = down_at_boot(&platform, token).await;
-    assert_eq!(saved, None);
+    assert_eq!(saved.as_deref(), Some("ws-real"));
     assert_eq!(
         platform.workspace("ws-a").expect("record")["parent_id"],
         "ws-real"
+    );
+}
+
+/// The last registration body the platform received.
+fn last_sent(platform: &FakePlatform) -> serde_json::Value {
+    let calls = platform.calls_to("POST", "/registry/register");
+    calls.last().expect("a registration").body.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reregistration_after_the_platform_forgot_everything_sends_parent_id() {
+    let platform = FakePlatform::start().await;
+    let token = platform.provision("ws-a", "A", Some("ws-pm"));
+    let (client, mut request) = client_of(&platform, token);
+    let pending = register_under_parent(&client, &mut request, None, Some("ws-pm")).await;
+    assert!(!pending);
+    assert_eq!(
+        client
+            .last_registration()
+            .and_then(|r| r.parent_id)
+            .as_deref(),
+        Some("ws-pm"),
+        "the saved body carries the effective parent"
+    );
+    platform.forget_everything();
+    client.reregister().await.expect("re-registration");
+    assert_eq!(last_sent(&platform)["parent_id"], "ws-pm");
+    assert_eq!(
+        platform.workspace("ws-a").expect("record")["parent_id"],
+        "ws-pm"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_the_platform_changed_later_is_not_overwritten() {
+    let platform = FakePlatform::start().await;
+    let token = platform.provision("ws-a", "A", None);
+    let (client, mut request) = client_of(&platform, token);
+    register_under_parent(&client, &mut request, None, Some("ws-pm")).await;
+    assert_eq!(last_sent(&platform)["parent_id"], "ws-pm");
+    platform.set_parent("ws-a", Some("ws-moved"));
+    platform.forget("ws-a");
+    client.reregister().await.expect("re-registration");
+    assert_eq!(last_sent(&platform)["parent_id"], "ws-moved");
+    assert_eq!(
+        platform.workspace("ws-a").expect("record")["parent_id"],
+        "ws-moved"
     );
 }

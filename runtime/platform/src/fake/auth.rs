@@ -1,5 +1,6 @@
 //! Authentication of the fake platform's callers: `X-Workspace-ID` plus the bearer token
-//! minted for that workspace; and the JSON error answer every route uses.
+//! minted for that workspace (or, for A2A, the admin token); and the JSON error answer every
+//! route uses.
 
 // Handlers return early with a ready `Response`; boxing it buys nothing in a test server.
 #![allow(clippy::result_large_err)]
@@ -45,6 +46,17 @@ pub(super) fn authed(sh: &Shared, h: &HeaderMap) -> Result<String, Response> {
             "workspace has no token: register first",
         )),
     }
+}
+
+/// Who may call `POST /workspaces/{id}/a2a`: a workspace (its `X-Workspace-ID` and bearer
+/// token, the contract's mutual auth: `Some(id)`), or the operator with the admin token
+/// (`None`: any workspace, as the platform's own UI would; no `X-Workspace-ID` needed, none
+/// forwarded).
+pub(super) fn a2a_caller(sh: &Shared, h: &HeaderMap) -> Result<Option<String>, Response> {
+    if bearer(h).as_deref() == Some(sh.admin_token.as_str()) {
+        return Ok(None);
+    }
+    authed(sh, h).map(Some)
 }
 
 /// Like [`authed`], and the caller must be `id` itself.

@@ -189,12 +189,13 @@ impl Drop for PendingGuard {
     }
 }
 
-/// Relays an A2A request from `caller` to `peer` through its socket, presenting the peer's
-/// inbound `secret`; `None` when `peer` has no socket (the caller then proxies over HTTP).
+/// Relays an A2A request from `caller` (a workspace; `None` for the operator's admin token:
+/// no `X-Workspace-ID` is sent) to `peer` through its socket, presenting the peer's inbound
+/// `secret`; `None` when `peer` has no socket (the caller then proxies over HTTP).
 pub(crate) async fn forward(
     sh: &super::Shared,
     peer: &str,
-    caller: &str,
+    caller: Option<&str>,
     secret: &str,
     h: &HeaderMap,
     body: Bytes,
@@ -211,7 +212,11 @@ pub(crate) async fn forward(
         &RELAYED_REQUEST_HEADERS,
     );
     headers.insert("authorization".into(), format!("Bearer {secret}"));
-    headers.insert("x-workspace-id".into(), caller.to_owned());
+    // A picked `x-workspace-id` is the sender's claim: only an authenticated caller is named.
+    headers.remove("x-workspace-id");
+    if let Some(caller) = caller {
+        headers.insert("x-workspace-id".into(), caller.to_owned());
+    }
     headers
         .entry("content-type".into())
         .or_insert_with(|| "application/json".into());

@@ -1,6 +1,8 @@
 //! HTTP routes of the fake platform. Auth: every call must carry `X-Workspace-ID` and the
 //! bearer token minted for that workspace, except the first registration of a workspace
-//! (no token yet; the admin token is also accepted) and `POST /workspaces` (admin token).
+//! (no token yet; the admin token is also accepted), `POST /workspaces` (admin token) and
+//! `POST /workspaces/{id}/a2a`, which the admin token may also call for any workspace (an
+//! outside client, as through the platform's UI).
 //! A2A to a workspace connected over the outbound relay goes through its socket (`relay.rs`).
 
 // Handlers return early with a ready `Response`; boxing it buys nothing in a test server.
@@ -19,7 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::auth::{authed, authed_as, bearer, err};
+use super::auth::{a2a_caller, authed, authed_as, bearer, err};
 use super::state::{mint, now_rfc3339, parse, PeerMode, RecordedCall, WsRecord};
 use super::Shared;
 
@@ -263,7 +265,7 @@ enum Route {
 use Route::{Busy, Mode};
 
 async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -> Response {
-    let caller = match authed(&sh, &h) {
+    let caller = match a2a_caller(&sh, &h) {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -315,7 +317,8 @@ async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -
         None => {}
     }
     if let Some((_, secret)) = &target {
-        if let Some(r) = super::relay::forward(&sh, &peer, &caller, secret, &h, b.clone()).await {
+        let from = caller.as_deref();
+        if let Some(r) = super::relay::forward(&sh, &peer, from, secret, &h, b.clone()).await {
             return r;
         }
     }
@@ -326,8 +329,10 @@ async fn a2a(AxState(sh): S, h: HeaderMap, Path(peer): Path<String>, b: Bytes) -
         .http
         .post(&url)
         .bearer_auth(secret)
-        .header("x-workspace-id", caller)
         .header("content-type", "application/json");
+    if let Some(caller) = caller {
+        req = req.header("x-workspace-id", caller);
+    }
     // The protocol version travels with the message (the relay keeps it too).
     if let Some(v) = h.get("a2a-version") {
         req = req.header("a2a-version", v);
