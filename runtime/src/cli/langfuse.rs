@@ -153,8 +153,13 @@ fn traces_url(host: &str) -> Result<String, String> {
 /// # Errors
 /// The exporter or its client cannot be built (for example no TLS backend).
 pub fn exporter(config: &LangfuseConfig) -> Result<opentelemetry_otlp::SpanExporter, String> {
-    let inner = reqwest::blocking::Client::builder()
-        .timeout(EXPORT_TIMEOUT)
+    let mut builder = reqwest::blocking::Client::builder().timeout(EXPORT_TIMEOUT);
+    if config.endpoint.starts_with("http://") {
+        // Plain http goes only to a host off the internet: straight there, never through an
+        // `http_proxy`, which would see the Basic credentials in clear.
+        builder = builder.no_proxy();
+    }
+    let inner = builder
         .build()
         .map_err(|e| format!("{HOST}: cannot build the HTTP client: {e}"))?;
     let client = LangfuseClient {
