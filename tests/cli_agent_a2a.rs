@@ -68,7 +68,16 @@ async fn python_sdk_client_streams_a_cli_agent() {
         go_dir.display()
     );
     let data_env = data.to_str().expect("utf-8 path");
-    let ws = boot_config_env(dir.path(), &yaml, &[("MOLECULE_DATA_DIR", data_env)], true).await;
+    let ws = boot_config_env(
+        dir.path(),
+        &yaml,
+        &[
+            ("MOLECULE_DATA_DIR", data_env),
+            ("MOLECULE_CLI_SHEPHERD", env!("CARGO_BIN_EXE_cli-shepherd")),
+        ],
+        true,
+    )
+    .await;
     assert!(ws.not_configured.is_none(), "{:?}", ws.not_configured);
     let url = format!("http://{}", ws.addr);
     let script = repo_root().join("tests/python/cli_agent_check.py");
@@ -164,7 +173,10 @@ async fn a_task_past_max_waiting_fails_busy() {
         go_dir.display()
     );
     let data = work.path().join("data");
-    let env = [("MOLECULE_DATA_DIR", data.to_str().expect("utf-8 path"))];
+    let env = [
+        ("MOLECULE_DATA_DIR", data.to_str().expect("utf-8 path")),
+        ("MOLECULE_CLI_SHEPHERD", env!("CARGO_BIN_EXE_cli-shepherd")),
+    ];
     let ws = boot_config_env(dir.path(), &yaml, &env, true).await;
     let base = format!("http://{}", ws.addr);
     let state = |t: &serde_json::Value| t["status"]["state"].as_str().unwrap_or("").to_owned();

@@ -59,6 +59,26 @@ fn table() -> HashMap<i32, Stat> {
         .collect()
 }
 
+/// Every process below `root` now (children, their children, …), from one read of `/proc`.
+pub(crate) fn descendants_of(root: i32) -> Vec<i32> {
+    let table = table();
+    let mut found = vec![root];
+    let mut at = 0;
+    while at < found.len() {
+        let parent = found[at];
+        found.extend(
+            table
+                .iter()
+                .filter(|(pid, s)| s.ppid == parent && !found.contains(pid))
+                .map(|(pid, _)| *pid)
+                .collect::<Vec<_>>(),
+        );
+        at += 1;
+    }
+    found.remove(0);
+    found
+}
+
 /// The processes a program started, recorded as (pid, start time) while it runs.
 #[derive(Debug, Default)]
 pub struct Descendants {
