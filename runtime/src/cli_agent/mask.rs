@@ -83,7 +83,7 @@ mod tests {
     fn a_value_split_across_pushes_is_masked() {
         let mut mask = Mask::new(["sk-secret-123".to_owned(), "short".to_owned()]);
         let mut out = mask.push(b"key=sk-sec", false);
-        assert!(mask.held() <= "sk-secret-123".len() - 1);
+        assert!(mask.held() < "sk-secret-123".len());
         out.extend(mask.push(b"ret-123 short", false));
         out.extend(mask.push(b"", true));
         assert_eq!(out, b"key=************* short");

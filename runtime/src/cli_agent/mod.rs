@@ -1,13 +1,17 @@
 //! `runtime: cli`: the adapter that is NOT a wasm component — the one place a workspace runs a
 //! native program, and only the one the operator granted in `runtime_config` (see
-//! `molecule_config::CliConfig`). Each A2A task runs it once ([`process::run_program`]): no
+//! `molecule_config::CliConfig`). Each A2A task runs it once ([`process::run_task`]): no
 //! shell, a scrubbed environment, a working folder of its own outside the data dir (removed
-//! afterwards; `workdir.rs`), descendants tracked and killed at the end (`guard.rs`), the task's text on stdin or as the last argument, stdout streamed as chunks of
-//! one artifact (`TaskArtifactUpdateEvent` with `append`), exit code 0 → COMPLETED, any other
-//! → FAILED naming the code, cancel → SIGTERM then SIGKILL after `kill_grace`, the time limit
-//! → stopped the same way and FAILED naming the limit. At most `max_concurrent` programs run
-//! at once; more tasks wait (cancelable) for a slot, within `sandbox.admission.max_waiting`
-//! and `max_wait` like wasm tasks, else they fail "busy".
+//! afterwards; `workdir.rs`) holding the context's history (`history.rs`), under a per-task
+//! shepherd that contains and ends every process of the task (`shepherd.rs`, started by
+//! `spawn.rs`; the runtime's own fallback in `guard.rs`, its zombie reaper in `reaper.rs`),
+//! the task's text on stdin or as the last argument, stdout (the granted values masked,
+//! `mask.rs`) streamed as chunks of one artifact (`TaskArtifactUpdateEvent` with `append`),
+//! exit code 0 → COMPLETED, any other → FAILED naming the code, cancel → SIGTERM then SIGKILL
+//! after `kill_grace`, the time limit → stopped the same way and FAILED naming the limit. At
+//! most `max_concurrent` programs run at once; more tasks wait (cancelable) for a slot,
+//! within `sandbox.admission.max_waiting` and `max_wait` like wasm tasks, else they fail
+//! "busy".
 
 pub mod guard;
 pub mod history;

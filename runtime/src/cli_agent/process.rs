@@ -86,7 +86,9 @@ pub async fn run_task(
     mut cancel: watch::Receiver<bool>,
     mut chunk: impl FnMut(String),
 ) -> Result<RunReport, String> {
-    let Started { mut child, status } = spawn(spec, workdir, text, vars)?;
+    let Started { child, status } = spawn(spec, workdir, text, vars)?;
+    let mut shepherd = Shepherd(child);
+    let child = &mut shepherd.0;
     let pid = child.id().and_then(|p| i32::try_from(p).ok());
     let stdin = child.stdin.take();
     if let (Some(mut stdin), CliInput::Stdin) = (stdin, spec.input) {
@@ -106,7 +108,7 @@ pub async fn run_task(
     let deadline = Instant::now() + spec.timeout;
     let mut tree = Descendants::new(pid);
     let stopped = tokio::select! {
-        status = pump(&mut child, stdout, &mut out, &mut chunk, &mut tree) => Err(status),
+        status = pump(child, pid, stdout, &mut out, &mut chunk, &mut tree) => Err(status),
         () = sleep_until(deadline) => Ok(Ended::TimedOut),
         _ = cancel.wait_for(|c| *c) => Ok(Ended::Canceled),
     };
@@ -114,7 +116,7 @@ pub async fn run_task(
         Err(status) => status,
         Ok(_) => {
             tree.scan();
-            stop(&mut child, pid, spec.kill_grace).await
+            stop(child, pid, spec.kill_grace).await
         }
     };
     let told = tokio::task::spawn_blocking({
@@ -144,12 +146,30 @@ pub async fn run_task(
     })
 }
 
+/// The running shepherd. Should the task's future be dropped while it runs (a shutdown), it
+/// gets SIGTERM and ends the task's processes itself (SIGKILL after the grace); tokio reaps
+/// it. `Child::id` is `None` once it was waited for, so a reused pid is never signalled.
+struct Shepherd(Child);
+
+impl Drop for Shepherd {
+    fn drop(&mut self) {
+        let pid = self
+            .0
+            .id()
+            .and_then(|p| rustix::process::Pid::from_raw(p as i32));
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
+}
+
 /// Reads stdout into `out` (handing chunks to `chunk`) until the shepherd exits (once the
 /// program and all it started are gone), recording the processes of the task in `tree`;
 /// should the shepherd have been killed, kills what it left (its group and `tree`); then
 /// reads the rest of stdout, for at most [`DRAIN`]. Returns how the shepherd ended.
 async fn pump(
     child: &mut Child,
+    pid: Option<i32>,
     stdout: Option<ChildStdout>,
     out: &mut Output,
     chunk: &mut impl FnMut(String),
@@ -185,7 +205,7 @@ async fn pump(
         }
     };
     if !status.as_ref().is_ok_and(|s| s.success()) {
-        if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        if let Some(pid) = pid {
             signal_group(pid, libc::SIGKILL);
         }
         tree.kill_all().await;

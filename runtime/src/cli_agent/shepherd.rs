@@ -46,6 +46,11 @@ pub fn main_if_shepherd() -> Option<ExitCode> {
 /// The shepherd's body: `args` = `<kill_grace_ms> <program> [args…]`. Exits 0 after reporting
 /// on fd 3; 125 when its own arguments or setup are wrong (said on stderr).
 fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
+    // SAFETY: fcntl(2) F_GETFD only asks whether fd 3 is open.
+    if unsafe { libc::fcntl(STATUS_FD, libc::F_GETFD) } < 0 {
+        eprintln!("{SUBCOMMAND}: fd {STATUS_FD} (the status pipe) is not open; only the runtime runs this");
+        return ExitCode::from(125);
+    }
     // SAFETY: fd 3 was set up by the runtime for this process alone (dup2 before exec) and
     // nothing else in this fresh process owns it; a bad fd only makes the writes fail.
     let mut status = unsafe { std::fs::File::from_raw_fd(STATUS_FD) };

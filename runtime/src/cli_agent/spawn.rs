@@ -21,7 +21,8 @@ pub const MAX_ARGUMENT_BYTES: usize = 128 * 1024 - 1;
 
 /// A started shepherd and the read end of its status pipe.
 pub struct Started {
-    /// The shepherd process (killed if dropped).
+    /// The shepherd process (not killed if dropped: `process.rs` sends it SIGTERM, so that it
+    /// ends the task's processes itself).
     pub child: Child,
     /// Where its status line arrives.
     pub status: OwnedFd,
@@ -49,7 +50,6 @@ pub fn spawn(
         .env("TMPDIR", workdir)
         .current_dir(workdir)
         .process_group(0)
-        .kill_on_drop(true)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     match spec.input {
