@@ -126,5 +126,8 @@ mod tests {
         let mut log = StderrLog::masking(vec!["plain-value-123".into(), "short".into()]);
         let lines = log.push(b"key=plain-value-123 short\n");
         assert_eq!(lines, ["key=[REDACTED] short"]);
+        // A value split across two writes: lines are masked whole.
+        assert!(log.push(b"again plain-va").is_empty());
+        assert_eq!(log.push(b"lue-123 end\n"), ["again [REDACTED] end"]);
     }
 }
