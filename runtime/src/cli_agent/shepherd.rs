@@ -30,8 +30,9 @@ pub const SUBCOMMAND: &str = "__cli-shepherd";
 pub const STATUS_FD: i32 = 3;
 /// Longest wait for a signal before the shepherd looks at its children again.
 const TICK: Duration = Duration::from_millis(100);
-/// Pause between SIGKILL rounds while children are still dying.
-const KILL_PAUSE: Duration = Duration::from_millis(5);
+/// Longest pause between SIGKILL rounds while children are still dying (a child's exit
+/// ends the pause at once: SIGCHLD).
+const KILL_PAUSE: Duration = Duration::from_millis(50);
 
 /// Runs the shepherd when argv\[1\] is [`SUBCOMMAND`] (`None` otherwise: not a shepherd).
 /// Call first thing in `main`, before any thread starts.
@@ -159,7 +160,7 @@ fn shepherd(pid: i32, grace: Duration) -> String {
         let killing = ended.is_some() || term_at.is_some_and(|t| t.elapsed() >= grace);
         if killing {
             signal_descendants(libc::SIGKILL);
-            std::thread::sleep(KILL_PAUSE);
+            wait_signal(KILL_PAUSE);
             continue;
         }
         let wait = term_at.map_or(TICK, |t| grace.saturating_sub(t.elapsed()).min(TICK));
