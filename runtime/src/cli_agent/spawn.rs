@@ -36,7 +36,10 @@ pub fn spawn(
     text: &str,
     vars: &[(String, String)],
 ) -> Result<Started, String> {
-    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+    // Non-blocking: the status is read once the shepherd exited; should anything else still
+    // hold the write end, the read finds no more and does not wait.
+    let flags = rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK;
+    let (read, write) = rustix::pipe::pipe_with(flags)
         .map_err(|e| format!("cannot make the shepherd's status pipe: {e}"))?;
     let mut cmd = Command::new(&spec.shepherd);
     cmd.arg(SUBCOMMAND)
@@ -113,9 +116,11 @@ fn start_error(spec: &CliSpec, code: Option<i32>, err: &dyn std::fmt::Display) -
 /// its end); `None` when there is none (the shepherd itself was killed). `Err`: the program
 /// could not be started.
 pub fn read_status(spec: &CliSpec, status: OwnedFd) -> Result<Option<Ended>, String> {
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     let mut file = std::fs::File::from(status);
-    let _ = (&mut file).take(4096).read_to_string(&mut line);
+    // Bytes read before an error (EAGAIN: a writer is still open) are kept.
+    let _ = (&mut file).take(4096).read_to_end(&mut bytes);
+    let line = String::from_utf8_lossy(&bytes);
     let mut words = line.trim().splitn(3, ' ');
     let (kind, n) = (words.next(), words.next().and_then(|n| n.parse().ok()));
     Ok(match (kind, n) {
