@@ -68,7 +68,16 @@ async fn python_sdk_client_streams_a_cli_agent() {
         go_dir.display()
     );
     let data_env = data.to_str().expect("utf-8 path");
-    let ws = boot_config_env(dir.path(), &yaml, &[("MOLECULE_DATA_DIR", data_env)], true).await;
+    let ws = boot_config_env(
+        dir.path(),
+        &yaml,
+        &[
+            ("MOLECULE_DATA_DIR", data_env),
+            ("MOLECULE_CLI_SHEPHERD", env!("CARGO_BIN_EXE_cli-shepherd")),
+        ],
+        true,
+    )
+    .await;
     assert!(ws.not_configured.is_none(), "{:?}", ws.not_configured);
     let url = format!("http://{}", ws.addr);
     let script = repo_root().join("tests/python/cli_agent_check.py");
@@ -164,7 +173,10 @@ async fn a_task_past_max_waiting_fails_busy() {
         go_dir.display()
     );
     let data = work.path().join("data");
-    let env = [("MOLECULE_DATA_DIR", data.to_str().expect("utf-8 path"))];
+    let env = [
+        ("MOLECULE_DATA_DIR", data.to_str().expect("utf-8 path")),
+        ("MOLECULE_CLI_SHEPHERD", env!("CARGO_BIN_EXE_cli-shepherd")),
+    ];
     let ws = boot_config_env(dir.path(), &yaml, &env, true).await;
     let base = format!("http://{}", ws.addr);
     let state = |t: &serde_json::Value| t["status"]["state"].as_str().unwrap_or("").to_owned();
@@ -182,4 +194,86 @@ async fn a_task_past_max_waiting_fails_busy() {
     std::fs::write(go_dir.join("go-a2"), "").expect("go");
     wait_for(&base, &first, |t| state(t) == "TASK_STATE_COMPLETED").await;
     ws.shutdown().await.expect("shutdown");
+}
+
+/// Prints its task and context ids, then the history file the runtime wrote for it.
+const HISTORY_AGENT: &str = "import os, sys
+sys.stdin.read()
+print('task=' + os.environ['MOLECULE_TASK_ID'])
+print('context=' + os.environ['MOLECULE_CONTEXT_ID'])
+path = os.environ['MOLECULE_HISTORY_FILE']
+print('in-folder=' + str(os.path.dirname(path) == os.getcwd()))
+sys.stdout.write(open(path).read())
+";
+
+/// The text of all of a task's artifacts.
+fn artifact_text(task: &serde_json::Value) -> String {
+    let parts = task["artifacts"].as_array().into_iter().flatten();
+    parts
+        .flat_map(|a| a["parts"].as_array().into_iter().flatten())
+        .filter_map(|p| p["text"].as_str())
+        .collect()
+}
+
+/// A second message on the same context: the program reads the first exchange (the user's
+/// text and its own earlier output) from `MOLECULE_HISTORY_FILE`, one JSON line each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_program_reads_the_contexts_earlier_messages() {
+    let dir = tempfile::tempdir().expect("config dir");
+    let work = tempfile::tempdir().expect("agent and data dir");
+    let agent = work.path().join("agent.py");
+    std::fs::write(&agent, HISTORY_AGENT).expect("write agent.py");
+    let yaml = format!(
+        "runtime: cli\nruntime_config:\n  command: {}\n  args: [{}]\n  history_max_bytes: 4KiB\n",
+        python().display(),
+        agent.display()
+    );
+    let data = work.path().join("data");
+    let env = [
+        ("MOLECULE_DATA_DIR", data.to_str().expect("utf-8 path")),
+        ("MOLECULE_CLI_SHEPHERD", env!("CARGO_BIN_EXE_cli-shepherd")),
+    ];
+    let ws = boot_config_env(dir.path(), &yaml, &env, true).await;
+    let base = format!("http://{}", ws.addr);
+    let done = |t: &serde_json::Value| t["status"]["state"] == "TASK_STATE_COMPLETED";
+    let mut outputs = Vec::new();
+    let mut ids = Vec::new();
+    for (i, text) in ["first question", "second question"].iter().enumerate() {
+        let message = serde_json::json!({"messageId": format!("h-{i}"), "role": "ROLE_USER",
+            "contextId": "ctx-history", "parts": [{"text": text}]});
+        let params =
+            serde_json::json!({"message": message, "configuration": {"returnImmediately": true}});
+        let task = rpc(&base, "SendMessage", params).await;
+        let id = task["task"]["id"].as_str().expect("a task id").to_owned();
+        let task = wait_for(&base, &id, done).await;
+        outputs.push(artifact_text(&task));
+        ids.push(id);
+    }
+    ws.shutdown().await.expect("shutdown");
+    let first = &outputs[0];
+    assert!(
+        first.starts_with(&format!(
+            "task={}\ncontext=ctx-history\nin-folder=True\n",
+            ids[0]
+        )),
+        "{first}"
+    );
+    let second = &outputs[1];
+    let lines: Vec<serde_json::Value> = second
+        .lines()
+        .skip(3)
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{second}");
+    assert_eq!(
+        (&lines[0]["taskId"], &lines[0]["role"], &lines[0]["text"]),
+        (
+            &ids[0].clone().into(),
+            &"user".into(),
+            &"first question".into()
+        ),
+        "{second}"
+    );
+    assert_eq!(lines[1]["role"], "agent", "{second}");
+    assert_eq!(lines[1]["text"].as_str(), Some(first.as_str()), "{second}");
 }

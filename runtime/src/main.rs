@@ -7,6 +7,10 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    // A `runtime: cli` task's shepherd (the runtime re-executed): nothing else runs in it.
+    if let Some(code) = molecule_runtime::cli_agent::shepherd::main_if_shepherd() {
+        return code;
+    }
     // First, before any secret is read: a `runtime: cli` program (same uid) must not read
     // this process's environment or memory, nor escape its task by re-parenting to init.
     if let Err(err) = molecule_runtime::cli_agent::guard::harden_runtime() {
@@ -29,6 +33,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The runtime is a subreaper (and may be PID 1): orphans that exit below it are reaped.
+    let reaper = molecule_runtime::cli_agent::reaper::reap_orphans;
+    runtime.spawn(reaper(molecule_runtime::cli_agent::reaper::ZOMBIE_AGE));
     match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
         Err(err) => {

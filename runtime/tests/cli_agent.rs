@@ -46,6 +46,8 @@ fn spec(program: PathBuf, args: &[&str], root: &Path) -> CliSpec {
         max_wait: Duration::from_secs(60),
         work_root: root.join("cli-tasks"),
         argument_separator: true,
+        shepherd: PathBuf::from(env!("CARGO_BIN_EXE_molecule-runtime")),
+        history_max_bytes: 1 << 16,
     }
 }
 
@@ -133,6 +135,10 @@ async fn only_granted_variables_reach_the_program() {
             ("MODEL_KEY", "sk-granted"),
             ("HOST_SECRET", "must-not-leak"),
             ("PATH", "/usr/bin:/bin"),
+            (
+                "MOLECULE_CLI_SHEPHERD",
+                env!("CARGO_BIN_EXE_molecule-runtime"),
+            ),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
@@ -150,8 +156,36 @@ async fn only_granted_variables_reach_the_program() {
     names.sort();
     assert_eq!(names, ["GRANTED", "HOME", "MODEL_KEY", "TMPDIR"]);
     let out = chunks.concat();
-    assert!(out.contains("GRANTED=yes\n") && out.contains("MODEL_KEY=sk-granted\n"));
+    // The value reached the program: its output shows it masked (8 bytes or more are masked;
+    // `yes` is too short to be told from ordinary text).
+    assert!(out.contains("GRANTED=yes\n") && out.contains("MODEL_KEY=**********\n"));
+    assert!(!out.contains("sk-granted"));
     assert!(!out.contains("must-not-leak") && !out.contains("PATH="));
+}
+
+/// A granted value the program writes in two writes (a read apart) reaches the artifact
+/// masked, with the text around it intact.
+#[tokio::test]
+async fn a_granted_secret_split_across_two_writes_is_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "sk-test-0123456789abcdef";
+    let script = "import os, sys, time\n\
+                  v = os.environ['API_KEY']\n\
+                  sys.stdout.write('x' * 40 + 'key=' + v[:9]); sys.stdout.flush()\n\
+                  time.sleep(0.3)\n\
+                  sys.stdout.write(v[9:] + ' end\\n'); sys.stdout.flush()";
+    let mut s = spec(python(), &["-c", script], dir.path());
+    s.env = vec![("API_KEY".into(), secret.into())];
+    let (report, chunks) = run(&s, "", None).await;
+    assert_eq!(report.ended, Ended::Exited(0), "{chunks:?}");
+    let out = chunks.concat();
+    let masked = "*".repeat(secret.len());
+    assert_eq!(out, format!("{}key={masked} end\n", "x".repeat(40)));
+    // The first write went out before the second was made (all but the held-back tail).
+    assert!(
+        chunks.len() >= 2 && chunks[0].starts_with("xxx"),
+        "{chunks:?}"
+    );
 }
 
 #[tokio::test]

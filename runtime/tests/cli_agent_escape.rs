@@ -36,6 +36,8 @@ fn spec(program: PathBuf, args: &[&str], root: &Path) -> CliSpec {
         max_wait: Duration::from_secs(60),
         work_root: root.join("cli-tasks"),
         argument_separator: true,
+        shepherd: PathBuf::from(env!("CARGO_BIN_EXE_molecule-runtime")),
+        history_max_bytes: 1 << 16,
     }
 }
 
@@ -156,6 +158,80 @@ async fn a_setsid_descendant_is_killed_and_reaped_on_cancel() {
     escaper_is_stopped("stay", Some("started"), Ended::Canceled).await;
 }
 
+/// A program that double-forks a sleeper — the child leaves the session (`setsid`), forks the
+/// sleeper and exits at once, so the sleeper is an orphan before any scan could see it — and
+/// then sleeps itself; the sleeper writes its pid to argv\[1\] and the program its own to
+/// argv\[2\] before printing `started`.
+const DOUBLE_FORK: &str = "import os, sys, time\n\
+if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        \
+open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid())); os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n        \
+time.sleep(1000)\n    os._exit(0)\n\
+while not os.path.exists(sys.argv[1]): time.sleep(0.01)\n\
+open(sys.argv[2], 'w').write(str(os.getpid()))\n\
+print('started', flush=True)\ntime.sleep(1000)\n";
+
+/// Cancel ends every process of a double-forked tree: the sleeper orphaned at once cannot
+/// leave the shepherd's subtree (repeated: a race would show in one of the rounds).
+#[tokio::test]
+async fn a_double_forked_orphan_is_gone_after_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..5 {
+        let sleeper = dir.path().join(format!("sleeper-{round}"));
+        let program = dir.path().join(format!("program-{round}"));
+        let s = spec(
+            python(),
+            &[
+                "-c",
+                DOUBLE_FORK,
+                sleeper.to_str().unwrap(),
+                program.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        let (report, out) = run(&s, "", Some("started")).await.expect("starts");
+        assert_eq!(report.ended, Ended::Canceled, "{out}");
+        for file in [&sleeper, &program] {
+            let pid = std::fs::read_to_string(file).unwrap();
+            assert!(
+                gone(pid.trim()),
+                "round {round}: {} {pid} is still there",
+                file.display()
+            );
+        }
+    }
+}
+
+/// An orphan re-parented to the runtime (a subreaper) that exits is reaped, not left a
+/// zombie: its parent exits at once, it exits a little later with nobody to wait for it.
+#[tokio::test]
+async fn a_zombie_re_parented_to_the_runtime_is_reaped() {
+    use molecule_runtime::cli_agent::reaper::reap_orphans;
+    harden_runtime().expect("prctl");
+    let reaper = tokio::spawn(reap_orphans(Duration::from_millis(300)));
+    let dir = tempfile::tempdir().unwrap();
+    let marks = dir.path().join("orphan");
+    let script = "import os, sys, time\n\
+                  if os.fork() == 0:\n    time.sleep(0.3)\n    \
+                  open(sys.argv[1], 'w').write(str(os.getpid()))\n    os._exit(0)\n";
+    let status = tokio::process::Command::new(python())
+        .args(["-c", script, marks.to_str().unwrap()])
+        .status()
+        .await
+        .expect("python runs");
+    assert!(status.success());
+    let mut pid = String::new();
+    for _ in 0..200 {
+        pid = std::fs::read_to_string(&marks).unwrap_or_default();
+        if !pid.is_empty() && gone(&pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    reaper.abort();
+    assert!(!pid.is_empty(), "the orphan ran");
+    assert!(gone(&pid), "the orphan {pid} is still there (a zombie)");
+}
+
 #[tokio::test]
 async fn text_starting_with_a_dash_is_not_an_option() {
     let dir = tempfile::tempdir().unwrap();
@@ -208,6 +284,10 @@ fn a_bad_argument_separator_or_work_root_is_an_error() {
         ("argument_separator: \"yes\"", "argument_separator"),
         ("work_root: relative/dir", "work_root"),
         ("work_roots: /tmp/x", "work_roots"),
+        ("history_max_bytes: null", "history_max_bytes"),
+        ("history_max_bytes: lots", "history_max_bytes"),
+        ("history_max_bytes: 64MiB", "history_max_bytes"),
+        ("history_max_byte: 1KiB", "history_max_byte"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let yaml = format!("runtime: cli\nruntime_config:\n  command: /bin/true\n  {line}\n");

@@ -56,6 +56,8 @@ fn main() {
         max_wait: Duration::from_secs(1),
         work_root: Path::new(dir.path()).join("cli-tasks"),
         argument_separator: true,
+        shepherd: PathBuf::from(env!("CARGO_BIN_EXE_cli-shepherd")),
+        history_max_bytes: 1 << 16,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

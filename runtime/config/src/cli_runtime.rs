@@ -24,6 +24,11 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 pub const MAX_KILL_GRACE: Duration = Duration::from_secs(300);
 /// Default `runtime_config.max_output`: stdout bytes streamed per task (1 MiB).
 pub const DEFAULT_MAX_OUTPUT: u64 = 1 << 20;
+/// Default `runtime_config.history_max_bytes`: bytes of the context's earlier messages
+/// written for the program per task (256 KiB).
+pub const DEFAULT_HISTORY_MAX_BYTES: u64 = 256 * 1024;
+/// Largest `runtime_config.history_max_bytes` (16 MiB).
+pub const MAX_HISTORY_BYTES: u64 = 16 << 20;
 /// Default `runtime_config.max_concurrent`: programs running at once (4).
 pub const DEFAULT_MAX_CONCURRENT: u32 = 4;
 /// Largest `runtime_config.max_concurrent` (256).
@@ -68,6 +73,10 @@ pub struct CliConfig {
     /// `work_root`: an absolute folder under which each task's working folder is made;
     /// `None`: `<system temp dir>/molecule-cli-tasks-<uid>`. Never the data dir.
     pub work_root: Option<PathBuf>,
+    /// `history_max_bytes`: bytes of the context's earlier messages written into the task's
+    /// working folder for the program (`MOLECULE_HISTORY_FILE`; the newest that fit; 0: an
+    /// empty file). Default 256 KiB, at most 16 MiB.
+    pub history_max_bytes: u64,
 }
 
 /// Names of the runtime's own credentials, never granted to the program: every `MOLECULE_*`
@@ -86,8 +95,9 @@ pub fn is_runtime_secret(name: &str) -> bool {
 
 /// The keys a `runtime: cli` `runtime_config` may hold (`model`, `provider`, `models`: the
 /// contract's, not used by the program but allowed).
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 15] = [
     "command",
+    "history_max_bytes",
     "argument_separator",
     "work_root",
     "args",
@@ -170,6 +180,7 @@ impl CliConfig {
             max_concurrent: max_concurrent(r, map.get("max_concurrent")),
             argument_separator: strict_bool(r, map.get("argument_separator"), true),
             work_root: work_root(r, map.get("work_root")),
+            history_max_bytes: history_max_bytes(r, map.get("history_max_bytes")),
         };
         (!out.command.is_empty()).then_some(out)
     }
@@ -348,6 +359,21 @@ fn max_output(r: &mut Reader<'_>, node: Option<&Value>) -> u64 {
         }
         Some(n) => n,
         None => DEFAULT_MAX_OUTPUT,
+    }
+}
+
+fn history_max_bytes(r: &mut Reader<'_>, node: Option<&Value>) -> u64 {
+    match r.limit_bytes(node, "runtime_config.history_max_bytes") {
+        Some(n) if n > MAX_HISTORY_BYTES => {
+            r.fail(
+                "runtime_config.history_max_bytes",
+                node.unwrap_or(&Value::Null),
+                format!("is over the largest allowed, {MAX_HISTORY_BYTES} bytes (16 MiB)"),
+            );
+            DEFAULT_HISTORY_MAX_BYTES
+        }
+        Some(n) => n,
+        None => DEFAULT_HISTORY_MAX_BYTES,
     }
 }
 

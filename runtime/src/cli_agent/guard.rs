@@ -3,14 +3,15 @@
 //! `/proc/<runtime>/mem` are root-only and a same-uid program cannot read the runtime's
 //! secrets; prctl(2) `PR_SET_DUMPABLE`) and a child subreaper (`PR_SET_CHILD_SUBREAPER`:
 //! descendants that leave the program's group or session with `setsid` are re-parented to
-//! the runtime instead of init); [`Descendants`] follows the program's process tree through
-//! `/proc/<pid>/stat` while it runs and kills and reaps all of it when the run ends.
+//! the runtime instead of init); [`Descendants`] follows the task's process tree through
+//! `/proc/<pid>/stat` while it runs — the fallback, used only when the task's shepherd
+//! (`shepherd.rs`, which contains the tree structurally) was itself killed.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-/// How often the program's process tree is read while it runs (a descendant that forks and
-/// orphans itself faster than this can escape the tracking; see the README).
+/// How often the task's process tree is read while it runs (the fallback record: a
+/// descendant that forks and orphans itself faster than this can escape it, not the shepherd).
 pub const SCAN_EVERY: Duration = Duration::from_millis(50);
 /// Rounds of kill-and-reap at the end of a run (each waits [`REAP_PAUSE`] at most).
 const KILL_ROUNDS: u32 = 40;
@@ -57,6 +58,26 @@ fn table() -> HashMap<i32, Stat> {
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(|pid| stat(pid).map(|s| (pid, s)))
         .collect()
+}
+
+/// Every process below `root` now (children, their children, …), from one read of `/proc`.
+pub(crate) fn descendants_of(root: i32) -> Vec<i32> {
+    let table = table();
+    let mut found = vec![root];
+    let mut at = 0;
+    while at < found.len() {
+        let parent = found[at];
+        found.extend(
+            table
+                .iter()
+                .filter(|(pid, s)| s.ppid == parent && !found.contains(pid))
+                .map(|(pid, _)| *pid)
+                .collect::<Vec<_>>(),
+        );
+        at += 1;
+    }
+    found.remove(0);
+    found
 }
 
 /// The processes a program started, recorded as (pid, start time) while it runs.

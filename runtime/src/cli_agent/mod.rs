@@ -1,17 +1,26 @@
 //! `runtime: cli`: the adapter that is NOT a wasm component — the one place a workspace runs a
 //! native program, and only the one the operator granted in `runtime_config` (see
-//! `molecule_config::CliConfig`). Each A2A task runs it once ([`process::run_program`]): no
+//! `molecule_config::CliConfig`). Each A2A task runs it once ([`process::run_task`]): no
 //! shell, a scrubbed environment, a working folder of its own outside the data dir (removed
-//! afterwards; `workdir.rs`), descendants tracked and killed at the end (`guard.rs`), the task's text on stdin or as the last argument, stdout streamed as chunks of
-//! one artifact (`TaskArtifactUpdateEvent` with `append`), exit code 0 → COMPLETED, any other
-//! → FAILED naming the code, cancel → SIGTERM then SIGKILL after `kill_grace`, the time limit
-//! → stopped the same way and FAILED naming the limit. At most `max_concurrent` programs run
-//! at once; more tasks wait (cancelable) for a slot, within `sandbox.admission.max_waiting`
-//! and `max_wait` like wasm tasks, else they fail "busy".
+//! afterwards; `workdir.rs`) holding the context's history (`history.rs`), under a per-task
+//! shepherd that contains and ends every process of the task (`shepherd.rs`, started by
+//! `spawn.rs`; the runtime's own fallback in `guard.rs`, its zombie reaper in `reaper.rs`),
+//! the task's text on stdin or as the last argument, stdout (the granted values masked,
+//! `mask.rs`) streamed as chunks of one artifact (`TaskArtifactUpdateEvent` with `append`),
+//! exit code 0 → COMPLETED, any other → FAILED naming the code, cancel → SIGTERM then SIGKILL
+//! after `kill_grace`, the time limit → stopped the same way and FAILED naming the limit. At
+//! most `max_concurrent` programs run at once; more tasks wait (cancelable) for a slot,
+//! within `sandbox.admission.max_waiting` and `max_wait` like wasm tasks, else they fail
+//! "busy".
 
 pub mod guard;
+pub mod history;
+mod mask;
 pub mod output;
 pub mod process;
+pub mod reaper;
+pub mod shepherd;
+mod spawn;
 pub mod stderr;
 mod workdir;
 
@@ -23,11 +32,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use molecule_a2a::types::{Artifact, Part, TaskState};
-use molecule_a2a::{AgentExecutor, EventSink, RequestContext};
+use molecule_a2a::{AgentExecutor, EventSink, RequestContext, TaskStore};
 use molecule_config::{CliConfig, CliInput, Env, WorkspaceConfig};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-pub use process::{run_program, Ended, RunReport};
+pub use mask::{Mask, MIN_MASKED};
+pub use process::{run_program, run_task, Ended, RunReport};
 pub use workdir::TaskFolder;
 
 /// The id of the artifact a task's stdout streams into.
@@ -63,6 +73,32 @@ pub struct CliSpec {
     pub work_root: PathBuf,
     /// `runtime_config.argument_separator`: `--` before an argument input.
     pub argument_separator: bool,
+    /// The binary run as each task's shepherd (`<it> __cli-shepherd …`, see `shepherd.rs`):
+    /// [`SHEPHERD_ENV`] when set, else the running binary (`/proc/self/exe`).
+    pub shepherd: PathBuf,
+    /// Bytes of the context's earlier messages written for the program per task
+    /// (`runtime_config.history_max_bytes`).
+    pub history_max_bytes: u64,
+}
+
+/// The variable naming another binary with the `__cli-shepherd` subcommand (an absolute
+/// path), for a host embedding the runtime as a library (its own binary has none).
+pub const SHEPHERD_ENV: &str = "MOLECULE_CLI_SHEPHERD";
+
+/// The shepherd binary: [`SHEPHERD_ENV`] (absolute, a file) or `/proc/self/exe`.
+fn shepherd(env: &Env) -> Result<PathBuf, String> {
+    let Some(path) = env.get(SHEPHERD_ENV) else {
+        return Ok(PathBuf::from("/proc/self/exe"));
+    };
+    let path = PathBuf::from(path);
+    if path.is_absolute() && path.is_file() {
+        return Ok(path);
+    }
+    Err(format!(
+        "{SHEPHERD_ENV} is `{}`: expected the absolute path of a molecule-runtime binary \
+         (or unset it)",
+        molecule_config::escape_text(&path.display().to_string())
+    ))
 }
 
 impl CliSpec {
@@ -82,10 +118,18 @@ impl CliSpec {
                 molecule_config::escape_text(name)
             ));
         }
-        let env = names
+        let shepherd = shepherd(env)?;
+        let env: Vec<(String, String)> = names
             .into_iter()
             .filter_map(|n| env.get(n).map(|v| (n.clone(), v.to_owned())))
             .collect();
+        for (name, _) in env.iter().filter(|(_, v)| v.len() < MIN_MASKED) {
+            tracing::warn!(
+                variable = %name,
+                "a granted variable's value is shorter than {MIN_MASKED} bytes: it is not \
+                 masked in the program's output"
+            );
+        }
         let admission = crate::scheduler::AdmissionConfig::configured(&config.sandbox);
         Ok(CliSpec {
             max_waiting: admission.max_waiting,
@@ -100,6 +144,8 @@ impl CliSpec {
             max_concurrent: cli.max_concurrent,
             work_root: cli.work_root.clone().unwrap_or_else(default_work_root),
             argument_separator: cli.argument_separator,
+            shepherd,
+            history_max_bytes: cli.history_max_bytes,
         })
     }
 
@@ -132,6 +178,7 @@ pub struct CliExecutor {
     slots: Arc<Semaphore>,
     waiting: AtomicU64,
     running: Mutex<HashMap<String, watch::Sender<bool>>>,
+    store: Option<TaskStore>,
 }
 
 impl CliExecutor {
@@ -143,7 +190,15 @@ impl CliExecutor {
             slots,
             waiting: AtomicU64::new(0),
             running: Mutex::default(),
+            store: None,
         }
+    }
+
+    /// This executor reading each context's earlier tasks from `store` for the program's
+    /// history file (`history.rs`); without it only the current task's history is written.
+    pub fn with_history(mut self, store: TaskStore) -> CliExecutor {
+        self.store = Some(store);
+        self
     }
 
     /// The spec it runs.
@@ -184,6 +239,25 @@ impl CliExecutor {
         }
     }
 
+    /// The task's own variables: `MOLECULE_TASK_ID`, `MOLECULE_CONTEXT_ID` and
+    /// `MOLECULE_HISTORY_FILE` (the history written into `folder`).
+    async fn task_vars(
+        &self,
+        ctx: &RequestContext,
+        folder: &std::path::Path,
+    ) -> Result<Vec<(String, String)>, String> {
+        let max = self.spec.history_max_bytes;
+        let file = history::write_history(self.store.as_ref(), ctx, folder, max).await?;
+        Ok(vec![
+            ("MOLECULE_TASK_ID".into(), ctx.task_id.clone()),
+            ("MOLECULE_CONTEXT_ID".into(), ctx.context_id.clone()),
+            (
+                "MOLECULE_HISTORY_FILE".into(),
+                file.to_string_lossy().into_owned(),
+            ),
+        ])
+    }
+
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -200,11 +274,13 @@ impl AgentExecutor for CliExecutor {
         };
         let _ = events.status(TaskState::Working, None);
         let folder = TaskFolder::create(&self.spec.work_root, &ctx.task_id)?;
+        let vars = self.task_vars(&ctx, folder.path()).await?;
         let mut first = true;
-        let report = run_program(
+        let report = run_task(
             &self.spec,
             folder.path(),
             &ctx.user_text(),
+            &vars,
             cancel,
             |text| {
                 let _ = events.artifact(chunk(text), !first, false);

@@ -1,6 +1,9 @@
 //! The stdout of a CLI agent's run as text chunks: bytes gathered as they arrive, decoded as
 //! UTF-8 without splitting a character across chunks (invalid bytes become U+FFFD), and held
-//! to `runtime_config.max_output` bytes — the rest is dropped and one notice says so.
+//! to `runtime_config.max_output` bytes — the rest is dropped and one notice says so. The
+//! granted variables' values are masked first ([`Mask`]), across reads.
+
+use super::mask::Mask;
 
 /// Stdout of one run, on its way to the task's artifact.
 pub struct Output {
@@ -10,12 +13,20 @@ pub struct Output {
     raw: Vec<u8>,
     truncated: bool,
     noticed: bool,
+    mask: Mask,
 }
 
 impl Output {
     /// Output passing at most `max` bytes of stdout.
     pub fn new(max: u64) -> Output {
+        Output::masking(max, Vec::new())
+    }
+
+    /// Output passing at most `max` bytes of stdout, with each of `values` masked
+    /// ([`Mask::new`]).
+    pub fn masking(max: u64, values: Vec<String>) -> Output {
         Output {
+            mask: Mask::new(values),
             max,
             passed: 0,
             kept: 0,
@@ -27,6 +38,11 @@ impl Output {
 
     /// Adds bytes read from stdout; past `max` they are dropped (and the run is truncated).
     pub fn push(&mut self, bytes: &[u8]) {
+        let bytes = self.mask.push(bytes, false);
+        self.keep(&bytes);
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
         let room = usize::try_from(self.max.saturating_sub(self.kept)).unwrap_or(usize::MAX);
         let take = bytes.len().min(room);
         self.raw.extend_from_slice(&bytes[..take]);
@@ -50,6 +66,8 @@ impl Output {
     /// The rest, at the end of the run (an incomplete last character becomes U+FFFD, or is
     /// dropped when the cap cut it).
     pub fn finish(&mut self) -> Option<String> {
+        let held = self.mask.push(&[], true);
+        self.keep(&held);
         self.decode(true)
     }
 
@@ -122,6 +140,16 @@ mod tests {
         out.push(&[0xff, b'b', snow[0]]);
         assert_eq!(out.finish().as_deref(), Some("\u{fffd}b\u{fffd}"));
         assert!(!out.truncated());
+    }
+
+    #[test]
+    fn a_secret_split_across_reads_is_masked() {
+        let mut out = Output::masking(100, vec!["sk-live-0123456789".into()]);
+        out.push(b"token: sk-live-01");
+        let first = out.take().unwrap_or_default();
+        out.push(b"23456789 done");
+        let text = first + &out.finish().unwrap_or_default();
+        assert_eq!(text, "token: ****************** done");
     }
 
     #[test]

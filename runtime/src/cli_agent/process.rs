@@ -1,24 +1,29 @@
-//! One run of the granted program (`runtime: cli`), with `tokio::process`: no shell, a cleared
-//! environment holding only the granted variables, its own process group, a fresh working
-//! folder, the task's text on stdin or as the last argument; stdout handed on in chunks as it
-//! arrives (within `max_output`), stderr to the log (escaped, capped); the time limit and
-//! cancel stop it with SIGTERM to its group, then SIGKILL after the grace. When the program
-//! exits, whatever it left running in its group is killed.
+//! One run of the granted program (`runtime: cli`), under its task's shepherd (`spawn.rs`,
+//! `shepherd.rs`): no shell, a cleared environment holding only the granted variables, its
+//! own process group, a fresh working folder, the task's text on stdin or as the last
+//! argument; stdout handed on in chunks as it arrives (within `max_output`, the granted
+//! values masked), stderr to the log (escaped, masked, capped). The time limit and cancel
+//! send SIGTERM to the shepherd, which passes it to every process of the task and SIGKILLs
+//! them after the grace; when the program exits, the shepherd kills whatever it left. The
+//! shepherd exits only once the task has no process left. Should the shepherd itself be
+//! killed, the runtime's own tracking (`guard.rs`) kills what it saw of the tree.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use molecule_config::CliInput;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{Child, ChildStdout};
 use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use super::guard::{Descendants, SCAN_EVERY};
 use super::output::Output;
+use super::spawn::{read_status, spawn, Started};
 use super::stderr::log_stderr;
 use super::CliSpec;
+
+pub use super::spawn::MAX_ARGUMENT_BYTES;
 
 /// Stdout bytes read at once.
 const READ_BYTES: usize = 16 * 1024;
@@ -28,9 +33,9 @@ const COALESCE: Duration = Duration::from_millis(25);
 /// How long stdout is still read after the program and everything it started are gone (a
 /// writer that escaped the kill cannot hold the task open).
 const DRAIN: Duration = Duration::from_secs(2);
-/// Longest single argument Linux takes (`MAX_ARG_STRLEN`: 32 pages of 4 KiB, with the NUL);
-/// longer text with `input: argument` is refused before the program starts.
-pub const MAX_ARGUMENT_BYTES: usize = 128 * 1024 - 1;
+/// How long past `kill_grace` the shepherd has to finish its SIGKILL rounds before the
+/// runtime kills it (and falls back on its own tracking).
+const SHEPHERD_MARGIN: Duration = Duration::from_secs(2);
 /// Pending stdout that goes out at once, without waiting for [`COALESCE`].
 const FLUSH_BYTES: usize = 64 * 1024;
 
@@ -65,10 +70,25 @@ pub async fn run_program(
     spec: &CliSpec,
     workdir: &Path,
     text: &str,
+    cancel: watch::Receiver<bool>,
+    chunk: impl FnMut(String),
+) -> Result<RunReport, String> {
+    run_task(spec, workdir, text, &[], cancel, chunk).await
+}
+
+/// [`run_program`] with `vars` added to the program's environment (the task's own
+/// `MOLECULE_TASK_ID`, `MOLECULE_CONTEXT_ID`, `MOLECULE_HISTORY_FILE`).
+pub async fn run_task(
+    spec: &CliSpec,
+    workdir: &Path,
+    text: &str,
+    vars: &[(String, String)],
     mut cancel: watch::Receiver<bool>,
     mut chunk: impl FnMut(String),
 ) -> Result<RunReport, String> {
-    let mut child = spawn(spec, workdir, text)?;
+    let Started { child, status } = spawn(spec, workdir, text, vars)?;
+    let mut shepherd = Shepherd(child);
+    let child = &mut shepherd.0;
     let pid = child.id().and_then(|p| i32::try_from(p).ok());
     let stdin = child.stdin.take();
     if let (Some(mut stdin), CliInput::Stdin) = (stdin, spec.input) {
@@ -78,35 +98,47 @@ pub async fn run_program(
             let _ = stdin.write_all(&bytes).await;
         });
     }
+    let values: Vec<String> = spec.env.iter().map(|(_, v)| v.clone()).collect();
     if let Some(stderr) = child.stderr.take() {
-        let values = spec.env.iter().map(|(_, v)| v.clone()).collect();
-        tokio::spawn(log_stderr(
-            stderr,
-            spec.program.display().to_string(),
-            values,
-        ));
+        let program = spec.program.display().to_string();
+        tokio::spawn(log_stderr(stderr, program, values.clone()));
     }
     let stdout = child.stdout.take();
-    let mut out = Output::new(spec.max_output);
+    let mut out = Output::masking(spec.max_output, values);
     let deadline = Instant::now() + spec.timeout;
     let mut tree = Descendants::new(pid);
     let stopped = tokio::select! {
-        status = pump(&mut child, pid, stdout, &mut out, &mut chunk, &mut tree) => Err(status),
+        status = pump(child, pid, stdout, &mut out, &mut chunk, &mut tree) => Err(status),
         () = sleep_until(deadline) => Ok(Ended::TimedOut),
         _ = cancel.wait_for(|c| *c) => Ok(Ended::Canceled),
     };
-    let ended = match stopped {
+    let shepherd = match stopped {
         Err(status) => status,
-        Ok(why) => {
+        Ok(_) => {
             tree.scan();
-            stop(&mut child, pid, spec.kill_grace).await;
-            why
+            stop(child, pid, spec.kill_grace).await
         }
     };
-    tree.kill_all().await;
+    let told = tokio::task::spawn_blocking({
+        let spec = spec.clone();
+        move || read_status(&spec, status)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    if told.is_none() {
+        // The shepherd did not finish its work (it was killed): fall back on what we saw.
+        if let Some(pid) = pid {
+            signal_group(pid, libc::SIGKILL);
+        }
+        tree.kill_all().await;
+    }
     if let Some(text) = out.finish() {
         chunk(text);
     }
+    let ended = match stopped {
+        Ok(why) => why,
+        Err(_) => told.unwrap_or(shepherd),
+    };
     Ok(RunReport {
         ended,
         output_bytes: out.passed(),
@@ -114,73 +146,27 @@ pub async fn run_program(
     })
 }
 
-/// Starts the program: no shell, nothing of the host environment but `spec.env` (and `HOME`
-/// and `TMPDIR` pointing at `workdir`), its own process group, killed if dropped.
-fn spawn(spec: &CliSpec, workdir: &Path, text: &str) -> Result<Child, String> {
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .env("HOME", workdir)
-        .env("TMPDIR", workdir)
-        .current_dir(workdir)
-        .process_group(0)
-        .kill_on_drop(true)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    match spec.input {
-        CliInput::Stdin => cmd.stdin(Stdio::piped()),
-        CliInput::Argument => {
-            check_argument(spec, text)?;
-            if spec.argument_separator {
-                cmd.arg("--");
-            }
-            cmd.arg(text).stdin(Stdio::null())
+/// The running shepherd. Should the task's future be dropped while it runs (a shutdown), it
+/// gets SIGTERM and ends the task's processes itself (SIGKILL after the grace); tokio reaps
+/// it. `Child::id` is `None` once it was waited for, so a reused pid is never signalled.
+struct Shepherd(Child);
+
+impl Drop for Shepherd {
+    fn drop(&mut self) {
+        let pid = self
+            .0
+            .id()
+            .and_then(|p| rustix::process::Pid::from_raw(p as i32));
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         }
-    };
-    cmd.spawn().map_err(|e| match e.raw_os_error() {
-        Some(libc::E2BIG) => format!(
-            "the task's text does not fit in {}'s arguments (runtime_config.input: argument; \
-             the OS argument limit): {e}; use `input: stdin`",
-            spec.program.display()
-        ),
-        _ => format!(
-            "cannot start {} (runtime_config.command): {e}",
-            spec.program.display()
-        ),
-    })
+    }
 }
 
-/// Refuses text that cannot be one argument: over [`MAX_ARGUMENT_BYTES`], holding NUL, or
-/// starting with `-` when no `--` goes before it (`runtime_config.argument_separator: false`).
-fn check_argument(spec: &CliSpec, text: &str) -> Result<(), String> {
-    if text.len() > MAX_ARGUMENT_BYTES {
-        return Err(format!(
-            "the task's text ({} bytes) is over the OS limit of {MAX_ARGUMENT_BYTES} bytes for \
-             one argument (runtime_config.input: argument); use `input: stdin`",
-            text.len()
-        ));
-    }
-    if text.contains('\0') {
-        return Err(
-            "the task's text holds a NUL byte, which no argument can carry \
-                    (runtime_config.input: argument); use `input: stdin`"
-                .to_owned(),
-        );
-    }
-    if !spec.argument_separator && text.starts_with('-') {
-        return Err(
-            "the task's text starts with `-` and would be read as an option \
-                    (runtime_config.input: argument with argument_separator: false)"
-                .to_owned(),
-        );
-    }
-    Ok(())
-}
-
-/// Reads stdout into `out` (handing chunks to `chunk`) until the program exits, recording
-/// the processes it starts in `tree`; then kills what it left (its group and `tree`) and
-/// reads the rest of stdout, for at most [`DRAIN`].
+/// Reads stdout into `out` (handing chunks to `chunk`) until the shepherd exits (once the
+/// program and all it started are gone), recording the processes of the task in `tree`;
+/// should the shepherd have been killed, kills what it left (its group and `tree`); then
+/// reads the rest of stdout, for at most [`DRAIN`]. Returns how the shepherd ended.
 async fn pump(
     child: &mut Child,
     pid: Option<i32>,
@@ -218,10 +204,12 @@ async fn pump(
             }
         }
     };
-    if let Some(pid) = pid {
-        signal_group(pid, libc::SIGKILL);
+    if !status.as_ref().is_ok_and(|s| s.success()) {
+        if let Some(pid) = pid {
+            signal_group(pid, libc::SIGKILL);
+        }
+        tree.kill_all().await;
     }
-    tree.kill_all().await;
     // Everything is gone: read what is left of stdout (EOF comes once every writer exited).
     if stdout.is_some() {
         let drain = async {
@@ -258,25 +246,28 @@ fn exit_of(status: std::process::ExitStatus) -> Ended {
     }
 }
 
-/// SIGTERM to the program's group, up to `grace` for it to exit, then SIGKILL to the group.
-async fn stop(child: &mut Child, pid: Option<i32>, grace: Duration) {
-    if let Some(pid) = pid {
-        signal_group(pid, libc::SIGTERM);
+/// SIGTERM to the shepherd (which passes it on and SIGKILLs the task after `grace`), up to
+/// `grace` + [`SHEPHERD_MARGIN`] for it to exit, else SIGKILL to the group and the shepherd.
+/// Returns how the shepherd ended.
+async fn stop(child: &mut Child, pid: Option<i32>, grace: Duration) -> Ended {
+    if let Some(pid) = pid.and_then(rustix::process::Pid::from_raw) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
     }
     let exited = tokio::select! {
-        _ = child.wait() => true,
-        () = sleep(grace) => false,
+        s = child.wait() => s.ok(),
+        () = sleep(grace + SHEPHERD_MARGIN) => None,
     };
+    if let Some(status) = exited {
+        return exit_of(status);
+    }
     if let Some(pid) = pid {
         signal_group(pid, libc::SIGKILL);
     }
-    if !exited {
-        let _ = child.start_kill();
-        let _ = child.wait().await;
-    }
+    let _ = child.start_kill();
+    child.wait().await.map_or(Ended::Signaled(0), exit_of)
 }
 
-/// Sends `signal` to the process group `pid` leads (the program was started with
+/// Sends `signal` to the process group `pid` leads (the shepherd was started with
 /// `process_group(0)`, so its group id is its pid).
 fn signal_group(pid: i32, signal: i32) {
     if pid <= 0 {

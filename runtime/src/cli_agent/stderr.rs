@@ -10,8 +10,7 @@ pub const STDERR_LINE_BYTES: usize = 4096;
 /// Stderr bytes logged per run (64 KiB).
 pub const STDERR_LOG_BYTES: usize = 64 * 1024;
 
-/// Values shorter than this are not masked (too likely to match ordinary text).
-const MIN_MASKED: usize = 8;
+use super::mask::MIN_MASKED;
 
 /// Reads `stderr` to its end, logging it line by line under `program`; each of `values` (the
 /// program's granted variables) is masked as `[REDACTED]`.
@@ -127,5 +126,8 @@ mod tests {
         let mut log = StderrLog::masking(vec!["plain-value-123".into(), "short".into()]);
         let lines = log.push(b"key=plain-value-123 short\n");
         assert_eq!(lines, ["key=[REDACTED] short"]);
+        // A value split across two writes: lines are masked whole.
+        assert!(log.push(b"again plain-va").is_empty());
+        assert_eq!(log.push(b"lue-123 end\n"), ["again [REDACTED] end"]);
     }
 }

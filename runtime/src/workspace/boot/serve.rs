@@ -78,7 +78,11 @@ pub(super) fn a2a_server(
     }
     let (server, not_configured, uploads) = match adapter {
         Ok(Ready::Cli(executor)) => (
-            A2aServer::new(card, Arc::new(executor), opened.store.clone()),
+            A2aServer::new(
+                card,
+                Arc::new(executor.with_history(opened.store.clone())),
+                opened.store.clone(),
+            ),
             None,
             None,
         ),

@@ -1,0 +1,123 @@
+//! The conversation a CLI agent's program gets: the text of the messages before the current
+//! one in the task's A2A context, written as JSON lines into the task's working folder
+//! ([`HISTORY_FILE`], its path in `MOLECULE_HISTORY_FILE`), oldest first. Each line is
+//! `{"taskId": "…", "messageId": "…", "role": "user" | "agent", "text": "…"}` (the text parts
+//! of the message joined by `\n`; a message without text is left out). A finished earlier task
+//! whose history holds no agent message contributes its artifacts' text as one agent line
+//! (that is where a CLI agent's own answers are). At most `runtime_config.history_max_bytes`
+//! bytes are written: the newest lines that fit; older ones are left out.
+
+use std::path::{Path, PathBuf};
+
+use molecule_a2a::store::ListQuery;
+use molecule_a2a::types::{Message, PartContent, Role, Task};
+use molecule_a2a::{RequestContext, TaskStore};
+use serde_json::json;
+
+/// The file's name in the task's working folder.
+pub const HISTORY_FILE: &str = "history.jsonl";
+/// Most earlier tasks of a context read (the newest).
+const HISTORY_TASKS: usize = 50;
+
+/// Writes the history of `ctx` into `folder` within `max_bytes`; returns the file's path.
+/// `Err` names the file.
+pub async fn write_history(
+    store: Option<&TaskStore>,
+    ctx: &RequestContext,
+    folder: &Path,
+    max_bytes: u64,
+) -> Result<PathBuf, String> {
+    let mut lines = Vec::new();
+    if let (Some(store), false) = (store, ctx.new_context) {
+        let query = ListQuery {
+            context_id: Some(ctx.context_id.clone()),
+            page_size: HISTORY_TASKS,
+            ..ListQuery::default()
+        };
+        if let Ok(page) = store.list(query).await {
+            for task in page.tasks.iter().rev().filter(|t| t.id != ctx.task_id) {
+                task_lines(task, &mut lines);
+            }
+        }
+    }
+    for m in ctx.task.history.iter().flatten() {
+        if m.message_id != ctx.message.message_id {
+            lines.extend(line(&ctx.task_id, m));
+        }
+    }
+    let text = newest_within(&lines, max_bytes);
+    let path = folder.join(HISTORY_FILE);
+    tokio::fs::write(&path, text)
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The lines of one earlier task.
+fn task_lines(task: &Task, lines: &mut Vec<String>) {
+    let mut replied = false;
+    for m in task.history.iter().flatten() {
+        replied |= m.role == Role::Agent;
+        lines.extend(line(&task.id, m));
+    }
+    let text: String = task
+        .artifacts
+        .iter()
+        .flatten()
+        .flat_map(|a| &a.parts)
+        .filter_map(|p| match &p.content {
+            PartContent::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !replied && !text.is_empty() {
+        let id = format!("{}-result", task.id);
+        lines.push(json_line(&task.id, &id, "agent", &text));
+    }
+}
+
+/// One message's line (`None`: it has no text).
+fn line(task_id: &str, m: &Message) -> Option<String> {
+    let texts: Vec<&str> = m.parts.iter().filter_map(|p| p.as_text()).collect();
+    if texts.is_empty() {
+        return None;
+    }
+    let role = if m.role == Role::Agent {
+        "agent"
+    } else {
+        "user"
+    };
+    Some(json_line(task_id, &m.message_id, role, &texts.join("\n")))
+}
+
+fn json_line(task_id: &str, message_id: &str, role: &str, text: &str) -> String {
+    let value = json!({"taskId": task_id, "messageId": message_id, "role": role, "text": text});
+    format!("{value}\n")
+}
+
+/// The newest of `lines` (kept in order) whose bytes add up to at most `max`.
+fn newest_within(lines: &[String], max: u64) -> String {
+    let mut total = 0u64;
+    let mut from = lines.len();
+    for (i, l) in lines.iter().enumerate().rev() {
+        total += l.len() as u64;
+        if total > max {
+            break;
+        }
+        from = i;
+    }
+    lines[from..].concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_lines_that_fit_are_kept() {
+        let lines: Vec<String> = ["aaaa\n", "bb\n", "c\n"].map(String::from).to_vec();
+        assert_eq!(newest_within(&lines, 5), "bb\nc\n");
+        assert_eq!(newest_within(&lines, 100), "aaaa\nbb\nc\n");
+        assert_eq!(newest_within(&lines, 1), "");
+    }
+}
