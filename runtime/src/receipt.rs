@@ -172,9 +172,15 @@ fn millis(d: Duration) -> f64 {
 /// Where the receipts of a unit of work (a task, one tool call) are summed: the sandbox adds
 /// each call it runs for the holder ([`Receipts::add`]), and tool calls made inside those calls
 /// add themselves as nested ([`Receipts::add_nested`]). Shared between threads.
+///
+/// A call also counts as *open* from [`Receipts::open`] until its [`OpenCall`] drops (adding
+/// its receipt then, also when the call was dropped unfinished), so a holder that dropped a
+/// call running on another thread can wait for its receipt with [`Receipts::settled`].
 #[derive(Debug, Default)]
 pub struct Receipts {
     total: Mutex<Receipt>,
+    open: AtomicU64,
+    closed: tokio::sync::Notify,
 }
 
 impl Receipts {
@@ -198,8 +204,50 @@ impl Receipts {
         *self.lock()
     }
 
+    /// Marks one call of the holder as running: its receipt is added when the returned
+    /// [`OpenCall`] drops (see [`OpenCall::receipt`]).
+    pub fn open(self: &Arc<Self>) -> OpenCall {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        OpenCall {
+            sink: self.clone(),
+            receipt: Receipt::default(),
+        }
+    }
+
+    /// Resolves once no call is open: every call opened with [`Receipts::open`] has added its
+    /// receipt (a call dropped unfinished on another thread adds it when that thread drops
+    /// it). Callers bound the wait.
+    pub async fn settled(&self) {
+        loop {
+            let closed = self.closed.notified();
+            tokio::pin!(closed);
+            closed.as_mut().enable();
+            if self.open.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            closed.await;
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Receipt> {
         self.total.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One open call of a [`Receipts`] holder: on drop it adds [`OpenCall::receipt`] (whatever
+/// was last set: the call's whole receipt, or what it spent until it was stopped) and closes.
+#[derive(Debug)]
+pub struct OpenCall {
+    sink: Arc<Receipts>,
+    /// The receipt added at drop; the call updates it as it ends.
+    pub receipt: Receipt,
+}
+
+impl Drop for OpenCall {
+    fn drop(&mut self) {
+        self.sink.add(&self.receipt);
+        self.sink.open.fetch_sub(1, Ordering::SeqCst);
+        self.sink.closed.notify_waiters();
     }
 }
 
@@ -324,6 +372,24 @@ mod tests {
     thread_local! {
         /// Reads of the thread CPU clock on this thread (a system call each).
         pub(super) static CLOCK_READS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    #[tokio::test]
+    async fn an_open_call_adds_its_receipt_when_dropped_and_then_settles() {
+        let sink = Receipts::new();
+        let mut call = sink.open();
+        call.receipt.host_calls = 7;
+        let waiter = sink.clone();
+        let settled = tokio::spawn(async move {
+            waiter.settled().await;
+            waiter.total().host_calls
+        });
+        tokio::task::yield_now().await;
+        assert!(!settled.is_finished(), "a call is still open");
+        assert_eq!(sink.total().host_calls, 0);
+        drop(call);
+        assert_eq!(settled.await.unwrap(), 7);
+        sink.settled().await;
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use super::approval::{self, Pending, Resumed, Tell};
 use super::cancel::{cancel_timeout, CancelCalls};
+use super::continued::Continued;
 use super::convert;
 use super::final_status::HoldFinal;
 use super::skills::SkillRegistry;
@@ -39,6 +40,10 @@ use crate::uploads::Uploads;
 
 /// Most earlier tasks of a context whose messages are passed as history.
 const HISTORY_TASKS: usize = 50;
+
+/// Most time a task paused for a human waits for its dropped adapter call's receipt (the
+/// guest pool drops the call at its next poll; this bounds a pool that is stopping).
+const RECEIPT_SETTLE: Duration = Duration::from_secs(2);
 
 /// How long an adapter may run without reporting anything before the host reports WORKING
 /// for it. Until then the task stays SUBMITTED and `events.reply` is the whole answer (a
@@ -153,7 +158,11 @@ impl AdapterExecutor {
         let max_output = adapter.grants().limits().max_output_bytes;
         // The adapter's final status waits until its call ended and the receipt is in.
         let working = Working::new(events.clone());
-        let task_events = HoldFinal::new(TaskEvents::budgeted_lazy(working.clone(), budgets));
+        let task_events = HoldFinal::new(TaskEvents::budgeted_lazy(
+            working.clone(),
+            budgets,
+            Continued::of(&ctx.task),
+        ));
         let tools = Arc::new(
             TaskTools::new(
                 self.skills.clone(),
@@ -230,6 +239,8 @@ impl AdapterExecutor {
                 done = &mut run => break done,
                 pending = &mut asked => {
                     drop(run);
+                    // The dropped call adds its receipt as the guest pool drops it.
+                    let _ = tokio::time::timeout(RECEIPT_SETTLE, receipts.settled()).await;
                     // The calls made before the pause stay in the transcript.
                     if let Some(calls) = calls.to_json() {
                         let _ = events.metadata(TOOL_CALLS_METADATA_KEY, calls);

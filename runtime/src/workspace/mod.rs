@@ -19,6 +19,7 @@ mod adapter;
 pub mod approval;
 pub mod boot;
 mod cancel;
+mod continued;
 pub(crate) mod card;
 mod convert;
 mod deps;
