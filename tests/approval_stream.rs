@@ -115,7 +115,9 @@ async fn send_streaming(ws: &RunningWorkspace, text: &str, task: &Value) -> Vec<
         .unwrap();
     body.lines()
         .filter_map(|l| l.strip_prefix("data:"))
-        .map(|d| serde_json::from_str::<Value>(d.trim()).expect("SSE data is JSON")["result"].clone())
+        .map(|d| {
+            serde_json::from_str::<Value>(d.trim()).expect("SSE data is JSON")["result"].clone()
+        })
         .collect()
 }
 
@@ -127,7 +129,11 @@ fn artifacts(task: &Value) -> Vec<(String, String, String)> {
             let text = a["parts"].as_array().into_iter().flatten();
             let text: String = text.filter_map(|p| p["text"].as_str()).collect();
             let name = a["name"].as_str().unwrap_or_default().to_owned();
-            (a["artifactId"].as_str().unwrap_or_default().to_owned(), name, text)
+            (
+                a["artifactId"].as_str().unwrap_or_default().to_owned(),
+                name,
+                text,
+            )
         })
         .collect()
 }
@@ -162,7 +168,10 @@ async fn words_before_a_pause_are_kept_whole_and_the_answer_continues_them() {
     let paused = artifacts(&task);
     assert_eq!(paused.len(), 1, "{task}");
     let (id, name, text) = &paused[0];
-    assert_eq!((name.as_str(), text.as_str()), ("response", "I need a human for this."));
+    assert_eq!(
+        (name.as_str(), text.as_str()),
+        ("response", "I need a human for this.")
+    );
     assert_paused_receipt(&task);
 
     // The answer streams into the same artifact: appended chunks, the last one marked.

@@ -248,7 +248,9 @@ impl Sandbox {
         let sink = self.receipts.clone();
         let metered = crate::receipt::Metered::new(f(&mut call.store), &call.meter, sink);
         let result = match tokio::time::timeout(timeout, metered).await {
-            Err(_) => Err(CallError::Limit(call.store.data_mut().limiter.record_timeout())),
+            Err(_) => Err(CallError::Limit(
+                call.store.data_mut().limiter.record_timeout(),
+            )),
             Ok(Err(err)) => match call.store.data().limiter.budget_hit() {
                 // The workspace's guest memory is spent: not this guest's fault alone.
                 Some(hit) => Err(CallError::Unavailable(hit.to_string())),

@@ -44,10 +44,7 @@ impl Continued {
                     artifact.parts.last().map(|p| &p.content),
                     Some(PartContent::Text(t)) if !t.is_empty()
                 );
-                earlier.insert(
-                    name.clone(),
-                    (artifact.artifact_id.clone(), ends_with_text),
-                );
+                earlier.insert(name.clone(), (artifact.artifact_id.clone(), ends_with_text));
             }
         }
         Continued {
@@ -64,7 +61,10 @@ impl Continued {
         }
         let mut mapped = self.mapped.lock().unwrap_or_else(|p| p.into_inner());
         if !mapped.contains_key(&artifact.artifact_id) {
-            let earlier_id = self.earlier.values().any(|(id, _)| *id == artifact.artifact_id);
+            let earlier_id = self
+                .earlier
+                .values()
+                .any(|(id, _)| *id == artifact.artifact_id);
             let Some((id, text)) = artifact.name.as_ref().and_then(|n| self.earlier.get(n)) else {
                 return;
             };
@@ -79,10 +79,13 @@ impl Continued {
         };
         artifact.artifact_id = id.clone();
         if *separate {
-            let first_text = artifact.parts.iter_mut().find_map(|p| match &mut p.content {
-                PartContent::Text(t) if !t.is_empty() => Some(t),
-                _ => None,
-            });
+            let first_text = artifact
+                .parts
+                .iter_mut()
+                .find_map(|p| match &mut p.content {
+                    PartContent::Text(t) if !t.is_empty() => Some(t),
+                    _ => None,
+                });
             if let Some(text) = first_text {
                 text.insert_str(0, "\n\n");
                 *separate = false;
@@ -138,7 +141,11 @@ mod tests {
     fn other_artifacts_pass_unchanged() {
         let task = task_with(vec![artifact("old", Some("response"), "x")]);
         let continued = Continued::of(&task);
-        for (id, name) in [("n1", Some("files")), ("n2", None), ("old", Some("response"))] {
+        for (id, name) in [
+            ("n1", Some("files")),
+            ("n2", None),
+            ("old", Some("response")),
+        ] {
             let (mut a, mut append) = (artifact(id, name, "y"), false);
             continued.apply(&mut a, &mut append);
             assert_eq!((a.artifact_id.as_str(), append, text(&a)), (id, false, "y"));

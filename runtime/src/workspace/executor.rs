@@ -26,13 +26,13 @@ use super::convert;
 use super::final_status::HoldFinal;
 use super::skills::SkillRegistry;
 use super::task_events::{TaskEvents, Working};
+use super::task_receipt::TaskReceipt;
 use super::task_tools::{Builtins, TaskTools, ToolCallLog, TOOL_CALLS_METADATA_KEY};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types as wit;
 use crate::budgets::BudgetHit;
 use crate::capabilities::llm::model_access;
 use crate::component::AdapterComponent;
-use crate::metrics_receipts;
 use crate::receipt::{Receipt, Receipts};
 use crate::sandbox::Sandbox;
 use crate::scheduler::admission::{count_running, in_slot, nested};
@@ -209,22 +209,14 @@ impl AdapterExecutor {
             metadata: metadata_json(&metadata),
         };
         let receipts = Receipts::new();
-        let mut receipt = TaskReceipt {
-            receipts: receipts.clone(),
-            span: crate::receipt::task_span(
-                &ctx.task_id,
-                &super::adapter::shown_name(&adapter.name),
-            ),
-            events: events.clone(),
-            waited,
-            started: Instant::now(),
-            reported: false,
-        };
+        let span =
+            crate::receipt::task_span(&ctx.task_id, &super::adapter::shown_name(&adapter.name));
+        let mut receipt = TaskReceipt::new(ctx, events, receipts.clone(), span, waited);
         // Dropped unfinished when a cancel aborts this future: counted as canceled.
         let metrics = crate::metrics::global().task_started();
         let sandbox = self.sandbox.with_receipts(receipts.clone());
         let run = in_slot(sandbox.execute_task(&adapter, &grants, &config, context))
-            .instrument(receipt.span.clone());
+            .instrument(receipt.span().clone());
         let mut run = Box::pin(run);
         let asked = suspension.wait();
         tokio::pin!(asked);
@@ -342,42 +334,6 @@ fn task_messages(task: &a2a::Task) -> Vec<wit::Message> {
         });
     }
     out
-}
-
-/// Reports what a task cost — in its `task` span, in `/metrics` and in its A2A metadata
-/// (`molecule.receipt`, [`Receipt::to_task_json`]) — once: when the executor calls
-/// [`TaskReceipt::report`] (before the adapter's held final status is released, so the reply,
-/// the stream's final status event and GetTask all carry it), or when the executor's future
-/// is dropped unreported (a cancel or a shutdown stopped it): then with what was spent until
-/// then, the wall time running to that moment (the stored task carries it; the task's final
-/// event was already sent).
-struct TaskReceipt {
-    receipts: Arc<Receipts>,
-    span: tracing::Span,
-    events: EventSink,
-    waited: Duration,
-    started: Instant,
-    reported: bool,
-}
-
-impl TaskReceipt {
-    fn report(&mut self, receipt: &Receipt) {
-        self.reported = true;
-        receipt.record(&self.span);
-        metrics_receipts::observe(metrics_receipts::Kind::Task, receipt);
-        let json = receipt.to_task_json(self.waited);
-        let _ = self.events.metadata(crate::receipt::METADATA_KEY, json);
-    }
-}
-
-impl Drop for TaskReceipt {
-    fn drop(&mut self) {
-        if !self.reported {
-            let mut receipt = self.receipts.total();
-            receipt.wall = receipt.wall.max(self.started.elapsed());
-            self.report(&receipt);
-        }
-    }
 }
 
 /// A task that got no admission slot: counted (`busy`) and given a receipt of its wait alone,
