@@ -3,7 +3,8 @@
 //! chunks, and the model says something, then calls `request_approval` (or the gated `query`
 //! of a copy of `demo/skills/json-query`). The stored INPUT_REQUIRED task keeps those words
 //! whole (not cut at the last chunk held back by the streamer), and its `molecule.receipt`
-//! counts the execution that ended at the pause. The resumed execution continues the same
+//! counts the execution that ended at the pause (and, once resumed, the approved held call).
+//! The resumed execution continues the same
 //! `response` artifact (same `artifactId`, `append`, one `lastChunk` at the end) instead of
 //! adding a second artifact of that name.
 
@@ -220,6 +221,9 @@ async fn words_before_a_held_call_are_kept_whole() {
 
     let done = send(&ws, &format!("approve {id}"), Some(&task)).await;
     assert_eq!(done["status"]["state"], "TASK_STATE_COMPLETED", "{done}");
+    // The approved call ran (before the adapter) and counts in the task's receipt.
+    let receipt = &done["metadata"]["molecule.receipt"];
+    assert_eq!(receipt["tool_calls"], 1, "{receipt}");
     let finished = artifacts(&done);
     assert_eq!(finished.len(), 1, "{done}");
     assert_eq!(finished[0].0, paused[0].0, "the same artifact continues");

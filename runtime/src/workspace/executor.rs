@@ -183,9 +183,14 @@ impl AdapterExecutor {
                 &ctx.message.message_id,
             )),
         );
-        let held = tools.clone();
-        let run_held =
-            |tool: String, input: String| async move { held.call_unguarded(&tool, &input).await };
+        let receipts = Receipts::new();
+        let (held, sink) = (tools.clone(), receipts.clone());
+        // An approved held call counts in the task's receipt as a nested tool call.
+        let run_held = |tool: String, input: String| async move {
+            let meter = crate::receipt::Meter::default();
+            let call = Box::pin(held.call_unguarded(&tool, &input));
+            crate::receipt::Metered::new(call, &meter, Some(sink)).await
+        };
         let decision = match approval::resume(ctx, events, run_held).await {
             Resumed::Run(decision) => decision,
             Resumed::AskAgain(pending, lead) => {
@@ -208,7 +213,6 @@ impl AdapterExecutor {
             history: self.history(ctx).await,
             metadata: metadata_json(&metadata),
         };
-        let receipts = Receipts::new();
         let span =
             crate::receipt::task_span(&ctx.task_id, &super::adapter::shown_name(&adapter.name));
         let mut receipt = TaskReceipt::new(ctx, events, receipts.clone(), span, waited);
