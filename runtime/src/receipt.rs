@@ -119,6 +119,29 @@ impl Receipt {
         json
     }
 
+    /// The receipt and wait of a task as [`Receipt::to_task_json`] wrote them (an earlier
+    /// execution of a task that paused and resumed); `None` when `json` is not an object.
+    /// A missing or non-numeric figure reads as 0 (a damaged record adds nothing).
+    pub fn from_task_json(json: &serde_json::Value) -> Option<(Receipt, Duration)> {
+        json.as_object()?;
+        let ms = |key: &str| {
+            let ms = json[key].as_f64().filter(|v| v.is_finite() && *v >= 0.0);
+            Duration::try_from_secs_f64(ms.unwrap_or(0.0) / 1000.0).unwrap_or_default()
+        };
+        let count = |key: &str| json[key].as_u64().unwrap_or(0);
+        let receipt = Receipt {
+            wall: ms("wall_ms"),
+            cpu: ms("cpu_ms"),
+            peak_memory_bytes: count("peak_memory_bytes"),
+            host_calls: count("host_calls"),
+            http_requests: count("http_requests"),
+            http_bytes: count("http_bytes"),
+            log_bytes: count("log_bytes"),
+            tool_calls: count("tool_calls"),
+        };
+        Some((receipt, ms("waited_ms")))
+    }
+
     /// Records the receipt in `span`'s [`SPAN_FIELDS`] (fields the span did not declare are
     /// ignored by `tracing`).
     pub fn record(&self, span: &tracing::Span) {
@@ -172,9 +195,15 @@ fn millis(d: Duration) -> f64 {
 /// Where the receipts of a unit of work (a task, one tool call) are summed: the sandbox adds
 /// each call it runs for the holder ([`Receipts::add`]), and tool calls made inside those calls
 /// add themselves as nested ([`Receipts::add_nested`]). Shared between threads.
+///
+/// A call also counts as *open* from [`Receipts::open`] until its [`OpenCall`] drops (adding
+/// its receipt then, also when the call was dropped unfinished), so a holder that dropped a
+/// call running on another thread can wait for its receipt with [`Receipts::settled`].
 #[derive(Debug, Default)]
 pub struct Receipts {
     total: Mutex<Receipt>,
+    open: AtomicU64,
+    closed: tokio::sync::Notify,
 }
 
 impl Receipts {
@@ -198,8 +227,50 @@ impl Receipts {
         *self.lock()
     }
 
+    /// Marks one call of the holder as running: its receipt is added when the returned
+    /// [`OpenCall`] drops (see [`OpenCall::receipt`]).
+    pub fn open(self: &Arc<Self>) -> OpenCall {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        OpenCall {
+            sink: self.clone(),
+            receipt: Receipt::default(),
+        }
+    }
+
+    /// Resolves once no call is open: every call opened with [`Receipts::open`] has added its
+    /// receipt (a call dropped unfinished on another thread adds it when that thread drops
+    /// it). Callers bound the wait.
+    pub async fn settled(&self) {
+        loop {
+            let closed = self.closed.notified();
+            tokio::pin!(closed);
+            closed.as_mut().enable();
+            if self.open.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            closed.await;
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Receipt> {
         self.total.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One open call of a [`Receipts`] holder: on drop it adds [`OpenCall::receipt`] (whatever
+/// was last set: the call's whole receipt, or what it spent until it was stopped) and closes.
+#[derive(Debug)]
+pub struct OpenCall {
+    sink: Arc<Receipts>,
+    /// The receipt added at drop; the call updates it as it ends.
+    pub receipt: Receipt,
+}
+
+impl Drop for OpenCall {
+    fn drop(&mut self) {
+        self.sink.add(&self.receipt);
+        self.sink.open.fetch_sub(1, Ordering::SeqCst);
+        self.sink.closed.notify_waiters();
     }
 }
 
@@ -318,134 +389,4 @@ fn thread_cpu() -> Option<Duration> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    thread_local! {
-        /// Reads of the thread CPU clock on this thread (a system call each).
-        pub(super) static CLOCK_READS: Cell<u64> = const { Cell::new(0) };
-    }
-
-    #[test]
-    fn only_polls_after_the_first_read_the_cpu_clock() {
-        let meter = Meter::default();
-        let waker = std::task::Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        let before = CLOCK_READS.with(Cell::get);
-        let mut once = Metered::new(std::future::ready(()), &meter, None);
-        assert!(Pin::new(&mut once).poll(&mut cx).is_ready());
-        assert_eq!(
-            CLOCK_READS.with(Cell::get),
-            before,
-            "a one-poll call: no system call"
-        );
-        let mut twice = Metered::new(Spin { polls: 2, ms: 0 }, &meter, None);
-        assert!(Pin::new(&mut twice).poll(&mut cx).is_pending());
-        assert!(Pin::new(&mut twice).poll(&mut cx).is_ready());
-        let reads = CLOCK_READS.with(Cell::get) - before;
-        assert!(reads == 2 || cfg!(not(target_os = "linux")), "{reads}");
-    }
-
-    fn sample(n: u64) -> Receipt {
-        Receipt {
-            wall: Duration::from_millis(n),
-            cpu: Duration::from_millis(n),
-            peak_memory_bytes: n << 20,
-            host_calls: n,
-            http_requests: n,
-            http_bytes: n * 100,
-            log_bytes: n * 10,
-            tool_calls: 0,
-        }
-    }
-
-    #[test]
-    fn add_sums_and_nested_keeps_the_wall_time() {
-        let mut task = sample(10);
-        task.add_nested(&sample(3));
-        task.add_nested(&sample(20));
-        assert_eq!(
-            task.wall,
-            Duration::from_millis(10),
-            "the adapter's wall encloses"
-        );
-        assert_eq!(task.cpu, Duration::from_millis(33));
-        assert_eq!(task.peak_memory_bytes, 20 << 20, "the largest store");
-        assert_eq!((task.host_calls, task.http_bytes), (33, 3300));
-        assert_eq!(task.tool_calls, 2);
-        let mut two = sample(1);
-        two.add(&sample(2));
-        assert_eq!((two.wall, two.tool_calls), (Duration::from_millis(3), 0));
-        let json = task.to_json();
-        assert_eq!(json["cpu_ms"], 33.0);
-        assert_eq!(json["tool_calls"], 2);
-        assert_eq!(json.as_object().map(|o| o.len()), Some(SPAN_FIELDS.len()));
-        let waited = task.to_task_json(Duration::from_micros(1500));
-        assert_eq!(waited["waited_ms"], 1.5);
-        assert_eq!(waited["cpu_ms"], 33.0);
-    }
-
-    #[test]
-    fn a_sink_sums_calls_and_nested_calls() {
-        let sink = Receipts::new();
-        sink.add(&sample(5));
-        sink.add_nested(&sample(1));
-        let total = sink.total();
-        assert_eq!(total.wall, Duration::from_millis(5));
-        assert_eq!(total.host_calls, 6);
-        assert_eq!(total.tool_calls, 1);
-    }
-
-    /// A future that spins for `ms` of CPU on each of `polls` polls, then is ready.
-    struct Spin {
-        polls: u32,
-        ms: u64,
-    }
-
-    impl Future for Spin {
-        type Output = Option<Arc<Receipts>>;
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            let until = Instant::now() + Duration::from_millis(self.ms);
-            while Instant::now() < until {
-                std::hint::spin_loop();
-            }
-            self.polls -= 1;
-            if self.polls == 0 {
-                return Poll::Ready(current());
-            }
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-
-    #[tokio::test]
-    async fn metered_times_every_poll_and_sets_the_current_sink() {
-        let meter = Meter::default();
-        let sink = Receipts::new();
-        let seen = Metered::new(Spin { polls: 3, ms: 5 }, &meter, Some(sink.clone())).await;
-        assert!(seen.is_some_and(|s| Arc::ptr_eq(&s, &sink)));
-        assert!(current().is_none(), "restored after the poll");
-        let cpu = meter.cpu();
-        // Three polls of 5 ms of spinning; CPU can only be less than wall when preempted.
-        assert!(
-            cpu > Duration::ZERO && cpu <= Duration::from_millis(200),
-            "{cpu:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_nested_metered_poll_is_not_counted_twice() {
-        let (outer, inner) = (Meter::default(), Meter::default());
-        let nested = async {
-            Metered::new(Spin { polls: 1, ms: 20 }, &inner, None).await;
-        };
-        Metered::new(Box::pin(nested), &outer, None).await;
-        assert!(inner.cpu() >= Duration::from_millis(1), "{:?}", inner.cpu());
-        assert!(
-            outer.cpu() < inner.cpu(),
-            "outer {:?} excludes inner {:?}",
-            outer.cpu(),
-            inner.cpu()
-        );
-    }
-}
+mod tests;

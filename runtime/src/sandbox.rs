@@ -124,6 +124,22 @@ pub fn tool_error_text(e: &ToolError) -> String {
     }
 }
 
+/// One call's store and CPU meter; on drop (the call ended, or was dropped unfinished) its
+/// receipt, read from the store, goes to the sandbox's sink through `open`.
+struct Receipted {
+    store: Store<HostState>,
+    meter: crate::receipt::Meter,
+    open: Option<crate::receipt::OpenCall>,
+}
+
+impl Drop for Receipted {
+    fn drop(&mut self) {
+        if let Some(open) = &mut self.open {
+            open.receipt = self.store.data().receipt(&self.meter);
+        }
+    }
+}
+
 /// Runs calls into components, each in its own store.
 #[derive(Clone)]
 pub struct Sandbox {
@@ -221,24 +237,29 @@ impl Sandbox {
         grants: &Arc<Grants>,
         f: impl for<'a> FnOnce(&'a mut Store<HostState>) -> BoxFuture<'a, wasmtime::Result<R>>,
     ) -> Result<R, CallError> {
-        let mut store = self.store(grants);
+        // Its receipt goes to the sink when `call` drops: at the end, or when this future is
+        // dropped unfinished (a task paused for a human drops its adapter call).
+        let mut call = Receipted {
+            store: self.store(grants),
+            meter: crate::receipt::Meter::default(),
+            open: self.receipts.as_ref().map(|sink| sink.open()),
+        };
         let timeout = grants.limits().timeout + HOST_CALL_GRACE;
-        let (meter, sink) = (crate::receipt::Meter::default(), self.receipts.clone());
-        let call = crate::receipt::Metered::new(f(&mut store), &meter, sink);
-        let result = match tokio::time::timeout(timeout, call).await {
-            Err(_) => Err(CallError::Limit(store.data_mut().limiter.record_timeout())),
-            Ok(Err(err)) => match store.data().limiter.budget_hit() {
+        let sink = self.receipts.clone();
+        let metered = crate::receipt::Metered::new(f(&mut call.store), &call.meter, sink);
+        let result = match tokio::time::timeout(timeout, metered).await {
+            Err(_) => Err(CallError::Limit(
+                call.store.data_mut().limiter.record_timeout(),
+            )),
+            Ok(Err(err)) => match call.store.data().limiter.budget_hit() {
                 // The workspace's guest memory is spent: not this guest's fault alone.
                 Some(hit) => Err(CallError::Unavailable(hit.to_string())),
-                None => Err(classify(err, &store)),
+                None => Err(classify(err, &call.store)),
             },
             Ok(Ok(value)) => Ok(value),
         };
         if let Err(CallError::Limit(hit)) = &result {
             crate::metrics::global().limit_hit(hit);
-        }
-        if let Some(sink) = &self.receipts {
-            sink.add(&store.data().receipt(&meter));
         }
         result
     }

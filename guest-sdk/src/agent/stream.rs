@@ -1,7 +1,9 @@
 //! `ArtifactStreamer`: emits streamed model text as chunks of one artifact. The first chunk has
 //! `append = false`, later ones `append = true`; the final chunk carries `last-chunk = true`.
 //! One delta is held back so that the final chunk carries real text (no empty trailing chunk)
-//! unless nothing was streamed at all.
+//! unless nothing was streamed at all. A model turn that ends in tool calls flushes the held
+//! delta ([`ArtifactStreamer::flush`]): a tool call may pause the task for a human, and the
+//! text before it must reach the client whole.
 
 use super::{best_effort, AgentError, AgentHost};
 use crate::types::{Artifact, Part};
@@ -67,6 +69,17 @@ impl ArtifactStreamer {
         }
     }
 
+    /// Emits the held-back text as a chunk that is not the last: the text so far is
+    /// complete for now (a model turn ended in tool calls, and the task may pause at one of
+    /// them, ending this call before [`finish`](Self::finish)). A later [`finish`] with
+    /// nothing held back sends an empty last chunk.
+    pub fn flush(&mut self, host: &dyn AgentHost) -> Result<(), AgentError> {
+        match self.pending.take() {
+            Some(text) if !self.finished => self.emit(host, text, false),
+            _ => Ok(()),
+        }
+    }
+
     /// Emits the held-back text as the last chunk (an empty last chunk if nothing was held
     /// back but earlier chunks were sent; nothing at all if no text was ever pushed).
     pub fn finish(&mut self, host: &dyn AgentHost) -> Result<(), AgentError> {
@@ -113,6 +126,26 @@ mod tests {
         assert_eq!(flags, vec![(false, false), (true, false), (true, true)]);
         assert_eq!(host.artifact_text("a1"), "Hello world");
         assert_eq!(s.text(), "Hello world");
+    }
+
+    #[test]
+    fn flush_sends_the_held_back_text_at_once() {
+        let host = FakeHost::new();
+        let mut s = ArtifactStreamer::with_id("a", Some("response"));
+        for d in ["I need a hum", "an for this."] {
+            s.push(&host, d).unwrap();
+        }
+        s.flush(&host).unwrap();
+        // Ended here (a pause): the client already has every word.
+        assert_eq!(host.artifact_text("a"), "I need a human for this.");
+        s.finish(&host).unwrap();
+        let flags: Vec<_> = host
+            .artifacts()
+            .iter()
+            .map(|a| (a.append, a.last_chunk))
+            .collect();
+        assert_eq!(flags, vec![(false, false), (true, false), (true, true)]);
+        assert_eq!(host.artifact_text("a"), "I need a human for this.");
     }
 
     #[test]

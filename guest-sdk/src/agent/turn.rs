@@ -74,7 +74,16 @@ pub fn model_turn(
             None => (host.complete(request), false),
         };
         match result {
-            Ok(response) => return Ok(response),
+            Ok(response) => {
+                // Tool calls follow: the turn's text is complete, send all of it now (a call
+                // may pause the task for a human, ending this call before the next turn).
+                if let Some(s) = streamer.as_deref_mut() {
+                    if !response.message.tool_calls.is_empty() {
+                        s.flush(host)?;
+                    }
+                }
+                return Ok(response);
+            }
             Err(HostError::Unavailable(text)) if attempt < attempts && !streamed_text => {
                 let wait = retry.backoff_ms(attempt - 1);
                 host.log(

@@ -21,17 +21,18 @@ use tracing::Instrument;
 
 use super::approval::{self, Pending, Resumed, Tell};
 use super::cancel::{cancel_timeout, CancelCalls};
+use super::continued::Continued;
 use super::convert;
 use super::final_status::HoldFinal;
 use super::skills::SkillRegistry;
 use super::task_events::{TaskEvents, Working};
+use super::task_receipt::TaskReceipt;
 use super::task_tools::{Builtins, TaskTools, ToolCallLog, TOOL_CALLS_METADATA_KEY};
 use crate::bindings::adapter::exports::molecule::runtime::agent;
 use crate::bindings::imports::molecule::runtime::types as wit;
 use crate::budgets::BudgetHit;
 use crate::capabilities::llm::model_access;
 use crate::component::AdapterComponent;
-use crate::metrics_receipts;
 use crate::receipt::{Receipt, Receipts};
 use crate::sandbox::Sandbox;
 use crate::scheduler::admission::{count_running, in_slot, nested};
@@ -39,6 +40,10 @@ use crate::uploads::Uploads;
 
 /// Most earlier tasks of a context whose messages are passed as history.
 const HISTORY_TASKS: usize = 50;
+
+/// Most time a task paused for a human waits for its dropped adapter call's receipt (the
+/// guest pool drops the call at its next poll; this bounds a pool that is stopping).
+const RECEIPT_SETTLE: Duration = Duration::from_secs(2);
 
 /// How long an adapter may run without reporting anything before the host reports WORKING
 /// for it. Until then the task stays SUBMITTED and `events.reply` is the whole answer (a
@@ -153,7 +158,11 @@ impl AdapterExecutor {
         let max_output = adapter.grants().limits().max_output_bytes;
         // The adapter's final status waits until its call ended and the receipt is in.
         let working = Working::new(events.clone());
-        let task_events = HoldFinal::new(TaskEvents::budgeted_lazy(working.clone(), budgets));
+        let task_events = HoldFinal::new(TaskEvents::budgeted_lazy(
+            working.clone(),
+            budgets,
+            Continued::of(&ctx.task),
+        ));
         let tools = Arc::new(
             TaskTools::new(
                 self.skills.clone(),
@@ -174,9 +183,14 @@ impl AdapterExecutor {
                 &ctx.message.message_id,
             )),
         );
-        let held = tools.clone();
-        let run_held =
-            |tool: String, input: String| async move { held.call_unguarded(&tool, &input).await };
+        let receipts = Receipts::new();
+        let (held, sink) = (tools.clone(), receipts.clone());
+        // An approved held call counts in the task's receipt as a nested tool call.
+        let run_held = |tool: String, input: String| async move {
+            let meter = crate::receipt::Meter::default();
+            let call = Box::pin(held.call_unguarded(&tool, &input));
+            crate::receipt::Metered::new(call, &meter, Some(sink)).await
+        };
         let decision = match approval::resume(ctx, events, run_held).await {
             Resumed::Run(decision) => decision,
             Resumed::AskAgain(pending, lead) => {
@@ -199,23 +213,14 @@ impl AdapterExecutor {
             history: self.history(ctx).await,
             metadata: metadata_json(&metadata),
         };
-        let receipts = Receipts::new();
-        let mut receipt = TaskReceipt {
-            receipts: receipts.clone(),
-            span: crate::receipt::task_span(
-                &ctx.task_id,
-                &super::adapter::shown_name(&adapter.name),
-            ),
-            events: events.clone(),
-            waited,
-            started: Instant::now(),
-            reported: false,
-        };
+        let span =
+            crate::receipt::task_span(&ctx.task_id, &super::adapter::shown_name(&adapter.name));
+        let mut receipt = TaskReceipt::new(ctx, events, receipts.clone(), span, waited);
         // Dropped unfinished when a cancel aborts this future: counted as canceled.
         let metrics = crate::metrics::global().task_started();
         let sandbox = self.sandbox.with_receipts(receipts.clone());
         let run = in_slot(sandbox.execute_task(&adapter, &grants, &config, context))
-            .instrument(receipt.span.clone());
+            .instrument(receipt.span().clone());
         let mut run = Box::pin(run);
         let asked = suspension.wait();
         tokio::pin!(asked);
@@ -230,6 +235,8 @@ impl AdapterExecutor {
                 done = &mut run => break done,
                 pending = &mut asked => {
                     drop(run);
+                    // The dropped call adds its receipt as the guest pool drops it.
+                    let _ = tokio::time::timeout(RECEIPT_SETTLE, receipts.settled()).await;
                     // The calls made before the pause stay in the transcript.
                     if let Some(calls) = calls.to_json() {
                         let _ = events.metadata(TOOL_CALLS_METADATA_KEY, calls);
@@ -331,42 +338,6 @@ fn task_messages(task: &a2a::Task) -> Vec<wit::Message> {
         });
     }
     out
-}
-
-/// Reports what a task cost — in its `task` span, in `/metrics` and in its A2A metadata
-/// (`molecule.receipt`, [`Receipt::to_task_json`]) — once: when the executor calls
-/// [`TaskReceipt::report`] (before the adapter's held final status is released, so the reply,
-/// the stream's final status event and GetTask all carry it), or when the executor's future
-/// is dropped unreported (a cancel or a shutdown stopped it): then with what was spent until
-/// then, the wall time running to that moment (the stored task carries it; the task's final
-/// event was already sent).
-struct TaskReceipt {
-    receipts: Arc<Receipts>,
-    span: tracing::Span,
-    events: EventSink,
-    waited: Duration,
-    started: Instant,
-    reported: bool,
-}
-
-impl TaskReceipt {
-    fn report(&mut self, receipt: &Receipt) {
-        self.reported = true;
-        receipt.record(&self.span);
-        metrics_receipts::observe(metrics_receipts::Kind::Task, receipt);
-        let json = receipt.to_task_json(self.waited);
-        let _ = self.events.metadata(crate::receipt::METADATA_KEY, json);
-    }
-}
-
-impl Drop for TaskReceipt {
-    fn drop(&mut self) {
-        if !self.reported {
-            let mut receipt = self.receipts.total();
-            receipt.wall = receipt.wall.max(self.started.elapsed());
-            self.report(&receipt);
-        }
-    }
 }
 
 /// A task that got no admission slot: counted (`busy`) and given a receipt of its wait alone,

@@ -9,7 +9,8 @@
 //! by the executor after a short grace (`executor::WORKING_GRACE`), never twice (the A2A
 //! layer also drops a repeated WORKING without a message). Until then an adapter may answer
 //! with `events.reply(message)`, which is the whole answer: the client gets that Message and
-//! no task. A reply after WORKING completes the task with the message instead.
+//! no task. A reply after WORKING completes the task with the message instead. A resumed
+//! task's artifacts continue its earlier ones of the same name (`workspace::continued`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use molecule_a2a::types as a2a;
 use molecule_a2a::EventSink;
 
+use super::continued::Continued;
 use super::convert;
 use crate::bindings::imports::molecule::runtime::types::{Artifact, Message, TaskState};
 use crate::bindings::HostError;
@@ -58,14 +60,25 @@ impl Working {
 pub struct TaskEvents {
     sink: EventSink,
     working: Arc<Working>,
+    continued: Continued,
 }
 
 impl TaskEvents {
     /// Events that go to `working`'s sink (WORKING reported lazily through it), within the
-    /// per-task budgets of `budgets`.
-    pub fn budgeted_lazy(working: Arc<Working>, budgets: &Budgets) -> TaskBudget<TaskEvents> {
+    /// per-task budgets of `budgets`; artifacts continue the task's earlier ones as
+    /// `continued` says (a resumed task, `workspace::continued`).
+    pub fn budgeted_lazy(
+        working: Arc<Working>,
+        budgets: &Budgets,
+        continued: Continued,
+    ) -> TaskBudget<TaskEvents> {
         let sink = working.sink.clone();
-        TaskBudget::new(TaskEvents { sink, working }, budgets)
+        let events = TaskEvents {
+            sink,
+            working,
+            continued,
+        };
+        TaskBudget::new(events, budgets)
     }
 
     fn closed(_: molecule_a2a::SinkClosed) -> HostError {
@@ -85,7 +98,8 @@ impl EventsBackend for TaskEvents {
     }
 
     async fn artifact(&self, artifact: Artifact) -> Result<(), HostError> {
-        let (artifact, append, last_chunk) = convert::artifact_from_wit(artifact);
+        let (mut artifact, mut append, last_chunk) = convert::artifact_from_wit(artifact);
+        self.continued.apply(&mut artifact, &mut append);
         self.working.ensure();
         self.sink
             .artifact(artifact, append, last_chunk)

@@ -221,7 +221,8 @@ impl Gate {
             return Ok(());
         }
         Err(format!(
-            "{}: {} is not a tool of this workspace (a built-in or a loaded skill's tool); fix              the name (a skill that failed to load has no tools) or remove it",
+            "{}: {} is not a tool of this workspace (a built-in or a loaded skill's tool); fix \
+             the name (a skill that failed to load has no tools) or remove it",
             file.display(),
             unknown.join(", ")
         ))

@@ -1,7 +1,8 @@
 //! Continuing a task that waited for a human: the follow-up message is read as an answer to
-//! the pending approval stored in the task; an answer that settles it clears it from the task
-//! (before anything runs, so a replay finds nothing to approve), runs an approved held tool
-//! call once, and gives the adapter the decision:
+//! the pending approval stored in the task; an answer that settles it replaces the task's
+//! `{pending, question}` with `{resolved: DECISION}` (the decision below, before a held call's
+//! `result`/`error`; written before anything runs, so a replay finds nothing to approve), runs
+//! an approved held tool call once, and gives the adapter the decision:
 //!
 //! ```json
 //! {"id": "3f2a9c0d1e4b", "kind": "request" | "tool", "decision": "approved" | "denied" | "answered",

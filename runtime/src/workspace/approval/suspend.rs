@@ -1,5 +1,6 @@
 //! Putting a task to rest until a human answers: the pending approval into the task's
-//! metadata (stored with the task, so it survives a restart), the question as the agent
+//! metadata as `{pending, question}` (the [`Pending`] as held, and its shown form; stored with
+//! the task, so it survives a restart), the question as the agent
 //! message of an INPUT_REQUIRED status (A2A 1.0 `TaskStatusUpdateEvent` with `status.message`),
 //! and the platform told: an activity `task_update` with status `input_required` (contract:
 //! `POST /workspaces/{id}/activity`) and a notify with the question (`POST

@@ -127,6 +127,10 @@ fn boot_refuses_unknown_listed_tools() {
         err.contains("/cfg/config.yaml") && err.contains("approval.tools[1]"),
         "{err}"
     );
+    assert!(
+        err.contains("; fix the name (") && !err.contains("  "),
+        "one space between words: {err}"
+    );
     assert!(gate
         .check(std::path::Path::new("c"), &["write_file", "wrte_file"])
         .is_ok());
