@@ -150,15 +150,28 @@ fn pending_id(task: &Value) -> String {
 }
 
 /// The user text of the model's last request.
-fn last_user_text(seen: &Mutex<Vec<ChatRequest>>) -> String {
+/// The last request's text of `role`'s last message.
+fn last_text(seen: &Mutex<Vec<ChatRequest>>, role: ChatRole) -> String {
     let seen = seen.lock().unwrap();
     let last = seen.last().expect("the model was asked");
-    let user = last
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == ChatRole::User);
-    user.map(|m| m.content.clone()).unwrap_or_default()
+    let found = last.messages.iter().rev().find(|m| m.role == role);
+    found.map(|m| m.content.clone()).unwrap_or_default()
+}
+
+/// What the model last read as the host's decisions: the system message, which only the
+/// host's SDK writes, holds the decision; the user's turn holds the reply and a pointer.
+fn decision_seen(seen: &Mutex<Vec<ChatRequest>>) -> String {
+    let user = last_text(seen, ChatRole::User);
+    assert!(
+        // The guest SDK's `agent::DECISION_POINTER`.
+        user.contains("approval decision is in the system message"),
+        "the user's turn points to the decision: {user}"
+    );
+    assert!(
+        !user.contains("\"decision\""),
+        "not in the user's turn: {user}"
+    );
+    last_text(seen, ChatRole::System)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +188,7 @@ async fn langgraph_waits_for_a_human_and_sees_the_decision() {
         artifact_text(&done).contains("Denied, so I will not deploy"),
         "{done}"
     );
-    let said = last_user_text(&seen);
+    let said = decision_seen(&seen);
     assert!(
         said.contains("\"decision\":\"denied\"") && said.contains(&id),
         "{said}"
@@ -197,7 +210,7 @@ async fn langgraph_waits_for_a_human_and_sees_the_decision() {
         artifact_text(&done).contains("the team lead is Ada"),
         "{done}"
     );
-    let said = last_user_text(&seen);
+    let said = decision_seen(&seen);
     assert!(
         said.contains("\"decision\":\"approved\"") && said.contains("\"result\":\"\\\"Ada\\\"\""),
         "{said}"

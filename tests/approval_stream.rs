@@ -19,11 +19,12 @@ use molecule_runtime::workspace::boot::{boot, BootDeps, RunningWorkspace};
 use molecule_tests::{copy_crate, host, test_cache_dir};
 use serde_json::{json, Value};
 
-/// The decision rules come first: the resumed message renders the decision, which quotes the
-/// action (`deploy v2`), so a rule on `deploy` placed first would ask again.
+/// The resumed request's last user message is the human's reply (`approve …`) and a pointer
+/// to the decision, which the host's SDK puts in the system message; the rule on the reply
+/// comes first.
 const SCRIPT: &str = r#"
 rules:
-  - when: '"decision":"approved"'
+  - when: "approve"
     turns:
       - text: "Approved, so it is done."
   - when: "deploy"

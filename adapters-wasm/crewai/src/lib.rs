@@ -11,8 +11,8 @@ pub use crew::{AgentSpec, Crew, TaskSpec};
 
 use molecule_guest_sdk::adapter::RequestContext;
 use molecule_guest_sdk::agent::{
-    begin, best_effort, finish, run_tool_loop, transcript, AgentConfig, AgentError, AgentHost,
-    LoopOptions, NoLocalTools,
+    begin, best_effort, finish, run_tool_loop, transcript, with_decisions, AgentConfig, AgentError,
+    AgentHost, LoopOptions, NoLocalTools,
 };
 use molecule_guest_sdk::llm::ChatMessage;
 use molecule_guest_sdk::serde_json::Value;
@@ -37,7 +37,15 @@ pub fn run(host: &dyn AgentHost, crew: &Crew, context: &RequestContext) -> Resul
             index + 1,
             agent.role
         ));
-        let system = crew.agent_prompt(agent);
+        // The host's approval decisions go to the system message, where no client text can
+        // imitate them (`conversation::with_decisions`).
+        let system = with_decisions(
+            &crew.agent_prompt(agent),
+            context
+                .history
+                .iter()
+                .chain(std::iter::once(&context.message)),
+        );
         let prompt = crew::task_prompt(task, &request, &earlier, &previous);
         let options = LoopOptions {
             max_turns: agent.max_iter.unwrap_or(crew.options.max_turns).max(1),

@@ -43,7 +43,8 @@ mod wasm;
 
 pub use config::{AgentConfig, RuntimeConfig, SetupCell};
 pub use conversation::{
-    build_conversation, is_internal_data, message_to_text, transcript, INTERNAL_KIND_PREFIX,
+    build_conversation, host_decisions, is_internal_data, message_to_text, transcript,
+    with_decisions, DECISIONS_HEADING, DECISION_POINTER, INTERNAL_KIND_PREFIX,
 };
 pub use fake::{FakeHost, HostEvent};
 pub use output::{begin, finish, finish_with_parts, test_context, RESPONSE_ARTIFACT};
