@@ -179,7 +179,11 @@ impl RawClient {
 
     /// The bytes of a `tools/call` POST to `path` (with an `Origin` header when `origin`).
     fn request(&self, path: &str, origin: bool, body: &str) -> Vec<u8> {
-        let origin = if origin { "Origin: http://127.0.0.1\r\n" } else { "" };
+        let origin = if origin {
+            "Origin: http://127.0.0.1\r\n"
+        } else {
+            ""
+        };
         format!(
             "POST {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json, text/event-stream\r\n\
              MCP-Protocol-Version: 2025-06-18\r\nContent-Type: application/json\r\n{origin}\
