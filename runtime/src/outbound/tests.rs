@@ -222,7 +222,7 @@ async fn a_request_reusing_an_id_right_after_its_end_is_answered() {
     let session = tokio::spawn(async move {
         serve(workspace, &router, &RelayOptions::default(), &session_stats).await
     });
-    const ROUNDS: usize = 300;
+    const ROUNDS: usize = 1000;
     let (mut answered, mut dropped) = (0, 0);
     // The round whose "x" is outstanding.
     let mut round = 0;
