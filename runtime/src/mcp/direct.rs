@@ -9,12 +9,13 @@
 //!
 //! A request takes this path only when every check `rmcp` would make passes here too:
 //! `POST`; a `Host` that parses, as `rmcp` parses it, to an authority on the allowed list;
-//! no `Origin`; `Accept` naming both `application/json` and `text/event-stream`; `Content-Type: application/json`; an absent
-//! `MCP-Protocol-Version` or a known one below the SEP-2243 standard-headers revision; a body of
-//! at most [`MAX_REQUEST_BYTES`] that is one JSON-RPC request `tools/call` without a
-//! per-request protocol version in `_meta`. The result gets the shape `rmcp`'s dispatch gives
-//! peers of those revisions (no `resultType: "complete"`). Any other request falls back to `rmcp` (with the
-//! body already read, re-attached).
+//! no `Origin`; `Accept` naming both `application/json` and `text/event-stream`;
+//! `Content-Type: application/json`; an absent `MCP-Protocol-Version` or a known one below
+//! the SEP-2243 standard-headers revision; a body of at most [`MAX_REQUEST_BYTES`] that is
+//! one JSON-RPC request `tools/call` without a per-request protocol version in `_meta`. The
+//! result gets the shape `rmcp`'s dispatch gives peers of those revisions (no
+//! `resultType: "complete"`). Any other request falls back to `rmcp` (with the body already
+//! read, re-attached).
 
 use std::sync::Arc;
 
