@@ -4,7 +4,7 @@
 //! result as `rmcp`'s service (forced by an `Origin` header, which the direct path leaves to
 //! `rmcp`), and the transport rules hold on both paths: `Accept` negotiation (406),
 //! `Content-Type` (415), `MCP-Protocol-Version` (400 for an unknown one), the `Host` check
-//! (403), the body budget (413), GET/DELETE (405 with `Allow: POST`, no sessions), a
+//! (403; odd values such as `::1:80` or `localhost:@evil` answered alike), the body budget (413), GET/DELETE (405 with `Allow: POST`, no sessions), a
 //! notification (202), a parse error, and methods the direct path does not take (`tools/list`).
 
 use std::sync::Arc;
@@ -170,6 +170,48 @@ async fn transport_rules_hold_for_tools_call() {
     big["params"]["arguments"]["pad"] = json!("x".repeat(MAX_REQUEST_BYTES));
     let big = post(&client, &url, &big).send().await.unwrap();
     assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// Odd `Host` values get the same answer on the direct path as from `rmcp` (forced by an
+/// `Origin`, which `rmcp` does not check here): the direct path judges `Host` exactly as
+/// `rmcp` does, and leaves what does not parse to it. `::1:80` and `localhost:@evil` once
+/// got 200 from the direct path (400 and 403 from `rmcp`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_host_values_are_answered_alike_on_both_paths() {
+    let url = serve().await;
+    let client = Client::new();
+    let body = call_body(4, "query");
+    let cases = [
+        ("::1:80", Some(StatusCode::BAD_REQUEST)),
+        ("localhost:@evil", Some(StatusCode::FORBIDDEN)),
+        ("user@localhost", None),
+        ("localhost:80:80", None),
+        ("localhost:99999", None),
+        ("localhost:", None),
+        ("LOCALHOST:1", Some(StatusCode::OK)),
+        ("[::1]:80", Some(StatusCode::OK)),
+        ("[::1", None),
+        ("127.0.0.1.evil", Some(StatusCode::FORBIDDEN)),
+        ("mcp.example:8080", Some(StatusCode::OK)),
+        ("mcp.example.:8080", None),
+        ("", None),
+    ];
+    for (host, expected) in cases {
+        let direct = post(&client, &url, &body).header("Host", host);
+        let direct = direct.send().await.unwrap();
+        let via_rmcp = post(&client, &url, &body)
+            .header("Host", host)
+            .header("Origin", "http://127.0.0.1");
+        let via_rmcp = via_rmcp.send().await.unwrap();
+        assert_eq!(direct.status(), via_rmcp.status(), "Host: {host:?}");
+        if let Some(expected) = expected {
+            assert_eq!(direct.status(), expected, "Host: {host:?}");
+        }
+        if direct.status() == StatusCode::OK {
+            let answer = json_of(direct).await;
+            assert_eq!(answer["result"]["content"][0]["text"], "2", "{host:?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,8 @@
 //! `approval.tools` as `/mcp` does, tested with plain newline-delimited JSON-RPC over the real
 //! binary's stdin/stdout (MCP spec "Transports: stdio"): a gated tool is noted in `tools/list`
 //! and its `tools/call` is refused with an error result naming `approval.tools`, while the
-//! same call runs without `--config`; a listed name that is no tool stops the command, naming
+//! same call runs without `--config`; a bare `--config config.yaml` is read from the
+//! working folder; a listed name that is no tool stops the command, naming
 //! the file and the key.
 
 mod common;
@@ -28,8 +29,17 @@ struct StdioServer {
 
 impl StdioServer {
     fn start(extra: &[&str]) -> StdioServer {
+        StdioServer::start_in(None, extra)
+    }
+
+    /// [`StdioServer::start`] with the working folder `cwd` (else the test's own).
+    fn start_in(cwd: Option<&Path>, extra: &[&str]) -> StdioServer {
         let skill = repo().join("demo/skills/json-query");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_molecule-runtime"));
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .args(["mcp", "--stdio", skill.to_str().unwrap()])
             .args(extra)
             .env("MOLECULE_CACHE_DIR", cache_dir())
@@ -147,6 +157,20 @@ fn a_gated_tool_is_refused_over_stdio_with_config() {
     open.initialize();
     let result = open.call_query(2);
     assert_ne!(result["isError"], true, "{result}");
+}
+
+/// `--config config.yaml` (a bare file name: its parent is "", the working folder) is read
+/// from the working folder; it once failed with "config folder  does not exist".
+#[test]
+fn a_bare_config_file_name_is_read_from_the_working_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "query");
+    let mut server = StdioServer::start_in(Some(dir.path()), &["--config", "config.yaml"]);
+    server.initialize();
+    let result = server.call_query(2);
+    assert_eq!(result["isError"], true, "{result}");
+    let text = result["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("approval.tools"), "{result}");
 }
 
 #[test]

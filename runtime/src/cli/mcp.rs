@@ -60,7 +60,11 @@ fn config_gate(path: &Path) -> anyhow::Result<(Gate, PathBuf)> {
     let dir = if path.is_dir() {
         path.to_owned()
     } else if path.file_name().is_some_and(|n| n == CONFIG_FILE) {
-        path.parent().unwrap_or(Path::new(".")).to_owned()
+        // A bare `config.yaml` has the parent "": the working folder.
+        match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => PathBuf::from("."),
+        }
     } else {
         anyhow::bail!(
             "--config {}: expected a workspace's {CONFIG_FILE} or the folder holding it",

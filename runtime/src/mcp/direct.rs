@@ -8,13 +8,14 @@
 //! HTTP).
 //!
 //! A request takes this path only when every check `rmcp` would make passes here too:
-//! `POST`; a `Host` on the allowed list; no `Origin`; `Accept` naming both
-//! `application/json` and `text/event-stream`; `Content-Type: application/json`; an absent
-//! `MCP-Protocol-Version` or a known one below the SEP-2243 standard-headers revision; a body of
-//! at most [`MAX_REQUEST_BYTES`] that is one JSON-RPC request `tools/call` without a
-//! per-request protocol version in `_meta`. The result gets the shape `rmcp`'s dispatch gives
-//! peers of those revisions (no `resultType: "complete"`). Any other request falls back to `rmcp` (with the
-//! body already read, re-attached).
+//! `POST`; a `Host` that parses, as `rmcp` parses it, to an authority on the allowed list;
+//! no `Origin`; `Accept` naming both `application/json` and `text/event-stream`;
+//! `Content-Type: application/json`; an absent `MCP-Protocol-Version` or a known one below
+//! the SEP-2243 standard-headers revision; a body of at most [`MAX_REQUEST_BYTES`] that is
+//! one JSON-RPC request `tools/call` without a per-request protocol version in `_meta`. The
+//! result gets the shape `rmcp`'s dispatch gives peers of those revisions (no
+//! `resultType: "complete"`). Any other request falls back to `rmcp` (with the body already
+//! read, re-attached).
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::{ACCEPT, CONTENT_TYPE, HOST, ORIGIN};
+use http::uri::Authority;
 use http::{HeaderMap, Method, StatusCode};
 use rmcp::model::{
     CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, GetMeta, ProtocolVersion,
@@ -107,14 +109,48 @@ pub fn headers_eligible(headers: &HeaderMap, hosts: &[String]) -> bool {
         && protocol_version_plain(headers)
 }
 
-/// Whether `Host` is `name:port` or `name` on `hosts` (the loopback names and
-/// `mcp.allowed_hosts`). Bracketed IPv6 and anything unusual fall back to `rmcp`.
+/// Whether `Host` names an authority on `hosts` (the loopback names and
+/// `mcp.allowed_hosts`: `name` for any port, or `name:port`), judged exactly as `rmcp` 3.11
+/// judges it (`streamable_http_server/tower.rs`, `parse_host_header` and
+/// `host_is_allowed`): the value parsed as an RFC 3986 authority (`http::uri::Authority`),
+/// the host compared without brackets and case, the port only when the allowed entry has
+/// one. A value that is not a clean authority (no parse, a userinfo part, not UTF-8) is
+/// never taken here: `rmcp` answers it (400 or 403).
 fn host_allowed(headers: &HeaderMap, hosts: &[String]) -> bool {
     let Some(host) = headers.get(HOST).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let name = host.rsplit_once(':').map_or(host, |(name, _port)| name);
-    hosts.iter().any(|h| h == host || h == name)
+    if host.contains('@') {
+        return false;
+    }
+    let Ok(authority) = Authority::try_from(host) else {
+        return false;
+    };
+    let (name, port) = (normalize_host(authority.host()), authority.port_u16());
+    hosts
+        .iter()
+        .filter_map(|h| allowed_authority(h))
+        .any(|(h, p)| h == name && p.is_none_or(|p| port == Some(p)))
+}
+
+/// An allowed-hosts entry as `rmcp` reads it: an authority (name, optional port), or the
+/// whole trimmed entry as a name when it does not parse; `None` for an empty entry.
+fn allowed_authority(entry: &str) -> Option<(String, Option<u16>)> {
+    let entry = entry.trim();
+    if entry.is_empty() {
+        return None;
+    }
+    Some(match Authority::try_from(entry) {
+        Ok(a) => (normalize_host(a.host()), a.port_u16()),
+        Err(_) => (normalize_host(entry), None),
+    })
+}
+
+/// A host name compared the way `rmcp` compares it: brackets trimmed, lower case.
+fn normalize_host(host: &str) -> String {
+    host.trim_matches('[')
+        .trim_matches(']')
+        .to_ascii_lowercase()
 }
 
 /// Whether `Accept` names both `application/json` and `text/event-stream` (the POST rule of

@@ -2,7 +2,8 @@
 //! `max_in_flight` at once; more answer 503), aborts one on `cancel` (answered by an `error`
 //! frame `cancelled`, the id's last frame), writes the answers the dispatches produce, and
 //! pings every `ping_every` (two unanswered pings end the session). A `request` whose id is
-//! still in flight is dropped unanswered (any answer would mix with the first one's frames).
+//! still in flight is dropped unanswered (any answer would mix with the first one's frames);
+//! an id is free again as soon as its last frame (`end`/`error`) is taken to be sent.
 //! A frame over `MAX_FRAME_BYTES` ends the session with close code 1009; an invalid frame is
 //! logged (escaped) and dropped. A frame that cannot leave within `send_timeout` ends the
 //! session. The session's dispatches end with it.
@@ -66,6 +67,25 @@ struct State {
 }
 
 impl State {
+    /// Frees the request id of `q`'s dispatch when `q` is that dispatch's last frame (`end`
+    /// or `error`): the frame contract makes the id free once that frame arrived, so a
+    /// `request` reusing it, read right after, must find it free even though the dispatch's
+    /// task has not been joined yet. Only the entry of the same dispatch (its liveness flag)
+    /// is removed, never a newer request's under the same id.
+    fn free_if_last(&mut self, q: &Queued) {
+        if !matches!(q.frame, Frame::End { .. } | Frame::Error { .. }) {
+            return;
+        }
+        let id = q.frame.id();
+        if self
+            .running
+            .get(id)
+            .is_some_and(|r| Arc::ptr_eq(&r.live, &q.live))
+        {
+            self.running.remove(id);
+        }
+    }
+
     /// Whether the next warning about a platform frame may be logged (counts it).
     fn may_warn(&mut self) -> bool {
         self.warnings += 1;
@@ -125,13 +145,15 @@ where
                 if !q.live() {
                     continue; // its request was cancelled: nothing of it leaves any more
                 }
+                state.free_if_last(&q);
                 if let Err(e) = send(&mut sink, Message::Text(q.frame.to_text().into()), options).await {
                     return e;
                 }
             }
             Some(done) = state.tasks.join_next_with_id() => {
-                // Removed by task id, not request id: a request id reused after a cancel
-                // must not lose its entry when the old task's result comes in.
+                // Usually gone already (freed with its last frame); this catches a dispatch
+                // that ended without one. Removed by task id, not request id: a request id
+                // reused after its `end` must not lose its new entry to the old task.
                 let task = match &done {
                     Ok((task, _)) => *task,
                     Err(e) => e.id(),

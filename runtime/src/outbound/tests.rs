@@ -2,7 +2,8 @@
 //! test knows when the socket and the out queue are full): a `cancel` is answered by `error`
 //! `cancelled`, nothing of the cancelled request follows that answer (not even frames it had
 //! already queued), and the id then serves a new request cleanly. A flood of bad frames logs
-//! at most `MAX_SESSION_WARNINGS` warnings.
+//! at most `MAX_SESSION_WARNINGS` warnings. An id reused the moment its `end` is read is
+//! answered.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -196,4 +197,56 @@ async fn a_flood_of_bad_frames_logs_a_bounded_number_of_warnings() {
     let dropped = log.matches("dropping a frame").count() as u64;
     assert_eq!(dropped, MAX_SESSION_WARNINGS, "{log}");
     assert_eq!(log.matches("counted, not logged").count(), 1, "{log}");
+}
+
+/// Sends request "x" (reusing the id) and the probe `p{n}` right behind it.
+async fn send_x_and_probe(platform: &mut Platform, n: usize) {
+    platform.send(request("x", "/second")).await.unwrap();
+    let probe = format!("p{n}");
+    platform.send(request(&probe, "/second")).await.unwrap();
+}
+
+/// The contract frees an id once its `end` arrived: a request reusing "x" sent the moment
+/// x's `end` is read is answered every time (it was once dropped when the session read it
+/// before joining the old dispatch's task). A probe request sent behind each one shows,
+/// without any timing, that the session has read it: by the probe's `end` that "x" was
+/// either dispatched or counted as refused (nothing else is refused here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_reusing_an_id_right_after_its_end_is_answered() {
+    let router = router(Arc::new(AtomicUsize::new(0)));
+    let (a, b) = tokio::io::duplex(64 << 10);
+    let workspace = WebSocketStream::from_raw_socket(a, Role::Client, None).await;
+    let mut platform = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
+    let stats = Arc::new(RelayStats::default());
+    let session_stats = stats.clone();
+    let session = tokio::spawn(async move {
+        serve(workspace, &router, &RelayOptions::default(), &session_stats).await
+    });
+    const ROUNDS: usize = 1000;
+    let (mut answered, mut dropped) = (0, 0);
+    // The round whose "x" is outstanding.
+    let mut round = 0;
+    send_x_and_probe(&mut platform, round).await;
+    while answered + dropped < ROUNDS {
+        let finished = match next_frame(&mut platform).await {
+            Frame::End { id } if id == "x" => {
+                answered += 1;
+                true
+            }
+            Frame::End { id } if id == format!("p{round}") => {
+                let gone = stats.refused() > dropped;
+                dropped += usize::from(gone);
+                gone
+            }
+            _ => false,
+        };
+        if finished && answered + dropped < ROUNDS {
+            round += 1;
+            send_x_and_probe(&mut platform, round).await;
+        }
+    }
+    assert_eq!((answered, dropped), (ROUNDS, 0), "answered, dropped");
+    drop(platform);
+    let why = tokio::time::timeout(Duration::from_secs(20), session).await;
+    assert!(why.is_ok(), "the session ends with its socket");
 }

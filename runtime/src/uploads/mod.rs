@@ -10,16 +10,17 @@
 //! request. The workspace-wide limits (`uploads.max_total_bytes`, `uploads.max_contexts`)
 //! are checked against running totals (`totals.rs`), O(1) per message. Contexts are removed
 //! after `uploads.retention` or once the task store holds none of their tasks (`sweep.rs`).
-//! Names on disk are made safe in `names.rs`; the index in `index.rs`.
+//! Names on disk are made safe in `names.rs`; the index in `index.rs`; the shared
+//! bookkeeping (held only briefly, never across file I/O) in `state.rs`.
 
 mod index;
 pub mod names;
+mod state;
 mod sweep;
 mod totals;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use molecule_a2a::types::{Message, PartContent};
@@ -83,34 +84,16 @@ impl From<&molecule_config::UploadsConfig> for UploadLimits {
     }
 }
 
-/// The workspace's upload store. Cheap to clone; writers of every context and the sweep take
-/// one lock, so two messages never pick the same name or both pass a limit, and a sweep never
-/// removes a context while a message is being stored in it.
+/// The workspace's upload store. Cheap to clone. A store or a removal claims its context
+/// (`state.rs`), so two messages never pick the same name and a sweep never removes a
+/// context while a message is being stored in it; a message's bytes are reserved in the
+/// running totals before they are written, so two messages never both pass a workspace
+/// limit. The lock behind both is never held across file I/O.
 #[derive(Clone)]
 pub struct Uploads {
     root: PathBuf,
     limits: UploadLimits,
-    state: Arc<Mutex<State>>,
-}
-
-/// What the lock guards besides the folder.
-#[derive(Default)]
-struct State {
-    /// The running totals; `None` until first counted (and after a removal failed).
-    totals: Option<Totals>,
-    /// While a sweep runs: the folder names of the contexts messages reached since it began
-    /// (it spares them). `None` otherwise, so nothing grows between sweeps.
-    touched: Option<HashSet<String>>,
-}
-
-impl State {
-    /// The running totals, counted from `root` the first time.
-    fn totals(&mut self, root: &Path) -> std::io::Result<&mut Totals> {
-        if self.totals.is_none() {
-            self.totals = Some(Totals::scan(root)?);
-        }
-        Ok(self.totals.get_or_insert_with(Totals::default))
-    }
+    state: Arc<state::Shared>,
 }
 
 /// One file part of a message, checked, waiting to be written.
@@ -134,14 +117,15 @@ impl Uploads {
     /// The running totals, counted from the disk if this store has not counted yet.
     /// Errors: reading the uploads folder.
     pub fn totals(&self) -> std::io::Result<Totals> {
-        self.lock().totals(&self.root).copied()
+        self.state.totals(&self.root)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, state::State> {
+        self.state.lock()
     }
 
-    /// Notes that a message reached `context_id` (spared by a sweep running now).
+    /// Notes that a message reached `context_id` (spared by a sweep running now). Takes the
+    /// lock only for the note: never waits behind a sweep's or a store's file work.
     fn touch(&self, context_id: &str) {
         if let Some(touched) = self.lock().touched.as_mut() {
             touched.insert(names::context_dir_name(context_id));
@@ -226,7 +210,8 @@ impl Uploads {
         Ok(out)
     }
 
-    /// Writes `incoming` for `context` under the lock: limits, names, files, then the index.
+    /// Writes `incoming` for `context` (on a blocking thread: it may wait for a removal of
+    /// the context to finish): limits, names, files, then the index.
     fn store(
         &self,
         context: &str,
@@ -234,44 +219,34 @@ impl Uploads {
         task: Option<&str>,
         message: &str,
     ) -> Result<Vec<(usize, UploadRecord)>, IntakeError> {
-        let mut state = self.lock();
+        let _claim = self.state.claim(&names::context_dir_name(context));
         let dir = self.context_dir(context);
         let mut records = index::read(&dir).map_err(|e| disk(&dir, &e))?;
         self.check_context(&records, &incoming)?;
         let new_context = !dir.join(index::INDEX_FILE).is_file();
         let adding: u64 = incoming.iter().map(|i| i.bytes.len() as u64).sum();
-        let totals = state.totals(&self.root).map_err(|e| disk(&self.root, &e))?;
-        self.check_workspace(totals, new_context, adding)?;
-        let files = dir.join("files");
-        std::fs::create_dir_all(&files).map_err(|e| disk(&files, &e))?;
-        let mut written: Vec<PathBuf> = Vec::new();
-        let mut out = Vec::new();
-        for item in incoming {
-            let name = free_name(&records, item.filename.as_deref());
-            let path = files.join(&name);
-            if let Err(err) = index::write_new(&dir, &path, &item.bytes) {
-                remove_all(&written);
-                return Err(disk(&path, &err));
+        self.reserve(new_context, adding)?;
+        let written = write_files(&dir, &mut records, incoming, task, message);
+        if written.is_err() {
+            let mut state = self.lock();
+            if let Some(totals) = state.totals.as_mut() {
+                totals.bytes = totals.bytes.saturating_sub(adding);
+                totals.contexts = totals.contexts.saturating_sub(u64::from(new_context));
             }
-            written.push(path);
-            let record = UploadRecord {
-                name,
-                filename: item.filename,
-                media_type: item.media_type,
-                bytes: item.bytes.len() as u64,
-                task_id: task.map(str::to_owned),
-                message_id: message.to_owned(),
-            };
-            records.push(record.clone());
-            out.push((item.part, record));
         }
-        if let Err(err) = index::write(&dir, &records) {
-            remove_all(&written);
-            return Err(disk(&dir.join(index::INDEX_FILE), &err));
-        }
+        written
+    }
+
+    /// Checks `adding` bytes (for a new context when `new_context`) against the workspace
+    /// limits and counts them in the running totals, under the lock.
+    fn reserve(&self, new_context: bool, adding: u64) -> Result<(), IntakeError> {
+        self.totals().map_err(|e| disk(&self.root, &e))?;
+        let mut state = self.lock();
+        let totals = state.totals.get_or_insert_with(Totals::default);
+        self.check_workspace(totals, new_context, adding)?;
         totals.bytes = totals.bytes.saturating_add(adding);
         totals.contexts += u64::from(new_context);
-        Ok(out)
+        Ok(())
     }
 
     /// Refuses `adding` bytes when they would take the workspace past
@@ -352,6 +327,45 @@ fn free_name(records: &[UploadRecord], filename: Option<&str>) -> String {
         .map(|n| names::numbered(&base, n))
         .find(|n| !taken(n))
         .unwrap_or(base)
+}
+
+/// Writes `incoming` into the context folder `dir` (whose index holds `records`), then the
+/// index; on any failure removes what it wrote. Returns each part's record.
+fn write_files(
+    dir: &Path,
+    records: &mut Vec<UploadRecord>,
+    incoming: Vec<Incoming>,
+    task: Option<&str>,
+    message: &str,
+) -> Result<Vec<(usize, UploadRecord)>, IntakeError> {
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).map_err(|e| disk(&files, &e))?;
+    let mut written: Vec<PathBuf> = Vec::new();
+    let mut out = Vec::new();
+    for item in incoming {
+        let name = free_name(records, item.filename.as_deref());
+        let path = files.join(&name);
+        if let Err(err) = index::write_new(dir, &path, &item.bytes) {
+            remove_all(&written);
+            return Err(disk(&path, &err));
+        }
+        written.push(path);
+        let record = UploadRecord {
+            name,
+            filename: item.filename,
+            media_type: item.media_type,
+            bytes: item.bytes.len() as u64,
+            task_id: task.map(str::to_owned),
+            message_id: message.to_owned(),
+        };
+        records.push(record.clone());
+        out.push((item.part, record));
+    }
+    if let Err(err) = index::write(dir, records) {
+        remove_all(&written);
+        return Err(disk(&dir.join(index::INDEX_FILE), &err));
+    }
+    Ok(out)
 }
 
 fn remove_all(paths: &[PathBuf]) {

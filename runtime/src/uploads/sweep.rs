@@ -5,7 +5,10 @@
 //! working, waiting for input or auth) is never removed, nor one a message reached while the
 //! sweep ran. At most [`SWEEP_MAX_CONTEXTS`] contexts go per sweep; [`Sweeper`] sweeps at boot
 //! and every [`SWEEP_EVERY`] (at once again while work is left). Each sweep logs what it
-//! removed (contexts, files, bytes) and updates the running totals under the store's lock.
+//! removed (contexts, files, bytes) and updates the running totals. The file work runs on a
+//! blocking thread, one context at a time under a claim (`state.rs`), the store's lock held
+//! only to claim, to release and to update the totals: messages (and stores of other
+//! contexts) go on meanwhile; a store for the context being removed waits for the removal.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -14,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use molecule_a2a::TaskStore;
 use tokio::task::JoinHandle;
 
-use super::totals::{held, Totals};
+use super::totals::held;
 use super::{index, names, Uploads};
 
 /// How old a context's last upload must be before it goes for having no task in the store:
@@ -100,15 +103,15 @@ impl Uploads {
         swept.map_err(|e| format!("uploads sweep stopped: {e}"))?
     }
 
-    /// The folder part of [`Uploads::sweep`], under the store's lock.
+    /// The folder part of [`Uploads::sweep`] (blocking: file I/O). Each context is claimed
+    /// before it is judged, so its age is read while no store can change it.
     fn sweep_folders(
         &self,
         tasks: &HashMap<String, bool>,
         now: SystemTime,
     ) -> Result<SweepReport, String> {
-        let mut state = self.lock();
         let listed = |e: std::io::Error| format!("uploads sweep: {}: {e}", self.root.display());
-        state.totals(&self.root).map_err(listed)?;
+        self.totals().map_err(listed)?;
         let entries = match std::fs::read_dir(&self.root) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SweepReport::default()),
@@ -118,9 +121,12 @@ impl Uploads {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let dir = entry.path();
-            if !dir.is_dir() || state.touched.as_ref().is_some_and(|t| t.contains(&name)) {
+            if !dir.is_dir() {
                 continue;
             }
+            let Some(_claim) = self.state.claim_for_removal(&name) else {
+                continue; // a message reached it during the sweep, or a store is writing it
+            };
             let age = now.duration_since(last_write(&dir)).unwrap_or_default();
             let why = match verdict(age, tasks.get(&name).copied(), self.limits.retention) {
                 Verdict::InUse => {
@@ -134,9 +140,41 @@ impl Uploads {
                 report.more = true;
                 break;
             }
-            remove_context(&dir, why, &mut report, &mut state.totals);
+            self.remove_context(&dir, why, &mut report);
         }
         Ok(report)
+    }
+
+    /// Removes the context folder `dir` (claimed by the caller), counting it in `report` and
+    /// out of the running totals; when it cannot be removed whole, the totals keep what is
+    /// left of it (counted the way `Totals::scan` counts).
+    fn remove_context(&self, dir: &Path, why: Due, report: &mut SweepReport) {
+        let holds = held(dir);
+        let removed = std::fs::remove_dir_all(dir);
+        let left = match &removed {
+            Ok(()) => None,
+            Err(err) => {
+                tracing::warn!(dir = %dir.display(), error = %err, "cannot remove old uploads");
+                Some(held(dir))
+            }
+        };
+        if let Some(t) = self.lock().totals.as_mut() {
+            t.remove(holds);
+            if let Some(left) = left {
+                t.add(left);
+            }
+        }
+        if removed.is_err() {
+            return;
+        }
+        tracing::debug!(dir = %dir.display(), files = holds.files, bytes = holds.bytes,
+            reason = ?why, "removed a context's uploads");
+        match why {
+            Due::Expired => report.expired += 1,
+            Due::Orphaned => report.orphaned += 1,
+        }
+        report.files += holds.files;
+        report.bytes = report.bytes.saturating_add(holds.bytes);
     }
 
     /// Sweeps at once and then every [`SWEEP_EVERY`] (or half of `uploads.retention` when
@@ -183,28 +221,6 @@ fn last_write(dir: &Path) -> SystemTime {
     modified(&dir.join(index::INDEX_FILE))
         .or_else(|| modified(dir))
         .unwrap_or_else(SystemTime::now)
-}
-
-/// Removes the context folder `dir`, counting it in `report` and out of `totals` (which are
-/// dropped, to be counted again, when the folder could not be removed whole).
-fn remove_context(dir: &Path, why: Due, report: &mut SweepReport, totals: &mut Option<Totals>) {
-    let holds = held(dir);
-    if let Err(err) = std::fs::remove_dir_all(dir) {
-        tracing::warn!(dir = %dir.display(), error = %err, "cannot remove old uploads");
-        *totals = None;
-        return;
-    }
-    tracing::debug!(dir = %dir.display(), files = holds.files, bytes = holds.bytes,
-        reason = ?why, "removed a context's uploads");
-    match why {
-        Due::Expired => report.expired += 1,
-        Due::Orphaned => report.orphaned += 1,
-    }
-    report.files += holds.files;
-    report.bytes = report.bytes.saturating_add(holds.bytes);
-    if let Some(t) = totals.as_mut() {
-        t.remove(holds);
-    }
 }
 
 /// Logs what a sweep removed (nothing when it removed nothing).

@@ -1,18 +1,21 @@
 //! Unit tests of the uploads sweep against a real (in-memory SQLite) task store: contexts past
 //! `uploads.retention` go, unless a task of theirs is unfinished; contexts whose tasks the
 //! store's retention removed go after the grace; a message during a sweep spares its
-//! context; a sweep removes at most its budget; the running totals follow. Ages are set
-//! through the index files' modification times.
+//! context; a sweep removes at most its budget; the running totals follow; the runtime's
+//! thread keeps running while a sweep removes files. Ages are set through the index files'
+//! modification times.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use molecule_a2a::types::{Message, Part, PartContent, Role, Task, TaskState, TaskStatus};
 use molecule_a2a::{Retention, TaskStore};
 
 use super::*;
-use crate::uploads::UploadLimits;
+use crate::uploads::{Totals, UploadLimits};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -205,4 +208,114 @@ fn verdicts() {
     assert_eq!(verdict(hour, Some(false), r), Verdict::Keep);
     assert_eq!(verdict(hour, None, r), Verdict::Remove(Due::Orphaned));
     assert_eq!(verdict(Duration::from_secs(60), None, r), Verdict::Keep);
+}
+
+/// Makes the context folder `ctx` under `root` with `files` files of 10 bytes and their
+/// index, quickly (no syncing: only the sweep is under test).
+fn fill(root: &Path, ctx: &str, files: usize) {
+    let dir = root.join(ctx);
+    std::fs::create_dir_all(dir.join("files")).unwrap();
+    let records: Vec<index::UploadRecord> = (0..files)
+        .map(|n| {
+            let name = format!("f{n}.bin");
+            std::fs::write(dir.join("files").join(&name), [7u8; 10]).unwrap();
+            index::UploadRecord {
+                name,
+                filename: None,
+                media_type: "application/octet-stream".into(),
+                bytes: 10,
+                task_id: None,
+                message_id: format!("m{n}"),
+            }
+        })
+        .collect();
+    std::fs::write(
+        dir.join(index::INDEX_FILE),
+        serde_json::to_vec(&records).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Context folders left under `root`.
+fn folders(root: &Path) -> usize {
+    std::fs::read_dir(root).map_or(0, |d| d.flatten().count())
+}
+
+/// The ticks a thread off the runtime sees `ticks` advance by between the sweep's first
+/// removal (fewer than `all` folders left) and its last (none left), or `done`.
+fn ticks_during_removal(
+    root: std::path::PathBuf,
+    all: usize,
+    ticks: Arc<AtomicUsize>,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let wait = |until: &dyn Fn(usize) -> bool| {
+            while !until(folders(&root)) && !done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            ticks.load(Ordering::SeqCst)
+        };
+        let first = wait(&|n| n < all);
+        wait(&|n| n == 0) - first
+    })
+}
+
+/// A sweep's file work never holds the runtime's thread: on a current-thread runtime a 1 ms
+/// ticker keeps ticking while a sweep removes many files and text-only messages (each noting
+/// its context for the sweep) keep arriving. It once held the store's lock through all its
+/// removals, and each message's note waited for it on the runtime's only thread.
+#[tokio::test(flavor = "current_thread")]
+async fn the_runtime_keeps_running_while_a_sweep_removes_files() {
+    const CONTEXTS: usize = 128;
+    const FILES: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = Uploads::new(dir.path(), limits());
+    for c in 0..CONTEXTS {
+        fill(dir.path(), &format!("c{c}"), FILES);
+    }
+    let all = Totals {
+        contexts: CONTEXTS as u64,
+        bytes: (CONTEXTS * FILES * 10) as u64,
+    };
+    assert_eq!(uploads.totals().unwrap(), all);
+    let (ticks, done) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let ticking = ticks.clone();
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            ticking.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let talker = uploads.clone();
+    let messages = tokio::spawn(async move {
+        for n in 0.. {
+            let mut m = Message::new(Role::User, vec![Part::text("hello")]);
+            m.context_id = Some(format!("talk{}", n % 4));
+            talker.take_in(&mut m).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let watcher = ticks_during_removal(dir.path().into(), CONTEXTS, ticks, done.clone());
+    let store = TaskStore::in_memory(Retention::default()).unwrap();
+    let report = uploads.sweep(&store, SystemTime::now() + 8 * DAY).await;
+    done.store(true, Ordering::SeqCst);
+    let during = watcher.join().unwrap();
+    ticker.abort();
+    messages.abort();
+    let report = report.unwrap();
+    assert_eq!(
+        (report.expired, report.files),
+        (CONTEXTS as u64, (CONTEXTS * FILES) as u64)
+    );
+    assert_eq!(uploads.totals().unwrap(), Totals::default());
+    assert!(
+        during > 5,
+        "the runtime's thread stalled while the sweep removed files: {during} ticks"
+    );
 }

@@ -1,8 +1,9 @@
 //! The workspace-wide running totals of the upload store (contexts holding uploads, bytes
 //! they hold) behind `uploads.max_contexts` and `uploads.max_total_bytes`: counted once from
 //! the disk (at the boot sweep or the first upload, whichever comes first), then kept up to
-//! date under the store's lock by every store and every removal, so checking a message
-//! against them is O(1) — it never reads another context's index.
+//! date under the store's lock by every store (reserved before its files are written) and
+//! every removal, so checking a message against them is O(1) — it never reads another
+//! context's index.
 
 use std::path::Path;
 
@@ -44,6 +45,13 @@ impl Totals {
             self.contexts = self.contexts.saturating_sub(1);
         }
         self.bytes = self.bytes.saturating_sub(held.bytes);
+    }
+
+    /// The totals with a context holding `held` (what was left of one a removal could not
+    /// finish).
+    pub fn add(&mut self, held: Held) {
+        self.contexts += u64::from(held.indexed);
+        self.bytes = self.bytes.saturating_add(held.bytes);
     }
 }
 
