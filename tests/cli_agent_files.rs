@@ -118,6 +118,9 @@ async fn file_parts_are_stored_and_reach_the_program_and_every_task_has_a_receip
     let stored = std::fs::read_to_string(files.join("notes.txt"))
         .unwrap_or_else(|e| panic!("stored upload: {e}; reply {first}"));
     assert_eq!(stored, "hello from the client\n");
+    // The stored part carries its upload record, as the transcript shows it.
+    let upload = &task["history"][0]["parts"][1]["metadata"]["molecule.upload"];
+    assert_eq!(upload["name"], "notes.txt", "{first}");
     let out = artifact_text(task);
     let uploads = std::fs::canonicalize(&files).expect("uploads folder");
     let shown = out
