@@ -227,11 +227,39 @@ async fn the_time_limit_stops_the_program() {
     s.timeout = Duration::from_millis(300);
     let (report, _) = run(&s, "", None).await;
     assert_eq!(report.ended, Ended::TimedOut);
-    let reason = s.failure(report.ended).unwrap();
+    // `sleep` ends on SIGTERM: the reason says so, and no SIGKILL.
+    assert_eq!(report.program, Some(Ended::Signaled(libc::SIGTERM)));
+    let reason = s.failure_of(&report).unwrap();
     assert!(
-        reason.contains("time limit of 300ms (runtime_config.timeout"),
+        reason.contains("time limit of 300ms (runtime_config.timeout")
+            && reason.ends_with("and was stopped: SIGTERM ended it"),
         "{reason}"
     );
+    assert!(!reason.contains("SIGKILL"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_program_ignoring_sigterm_at_the_time_limit_is_said_to_be_sigkilled() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+                  print('ready', flush=True)\nwhile True: time.sleep(0.05)";
+    let mut s = spec(python(), &["-c", script], dir.path());
+    s.timeout = Duration::from_secs(1);
+    s.kill_grace = Duration::from_millis(200);
+    let (report, chunks) = run(&s, "", None).await;
+    assert_eq!(report.ended, Ended::TimedOut, "{chunks:?}");
+    assert_eq!(report.program, Some(Ended::Signaled(libc::SIGKILL)));
+    let reason = s.failure_of(&report).unwrap();
+    assert!(
+        reason.ends_with(
+            "it was sent SIGTERM, did not exit within 200ms (runtime_config.kill_grace) \
+             and was killed with SIGKILL"
+        ),
+        "{reason}"
+    );
+    // What the task's processes used is measured (the interpreter's start at least).
+    assert!(report.cpu.is_some_and(|c| !c.is_zero()), "{report:?}");
+    assert!(report.peak_rss_bytes.is_some_and(|b| b > 0), "{report:?}");
 }
 
 #[tokio::test]

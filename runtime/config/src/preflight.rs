@@ -44,7 +44,8 @@ pub fn preflight(
         };
         report.push(Status::Warn, name, detail);
     }
-    if config.runtime == CLI_RUNTIME {
+    let cli = config.runtime == CLI_RUNTIME;
+    if cli {
         report.push(
             Status::Pass,
             "runtime",
@@ -71,10 +72,15 @@ pub fn preflight(
         ),
     }
     check_guest_memory(&mut report, config);
-    check_model(&mut report, env, config);
+    // A CLI agent's program picks its own model and prompt: neither the workspace's model
+    // nor `prompt_files` reaches it (its `required_env` does: passed to the program).
+    match cli {
+        true => check_required_env(&mut report, env, config, "granted to the program"),
+        false => check_model(&mut report, env, config),
+    }
     check_platform(&mut report, env);
     crate::outbound::check_outbound(&mut report, env, config);
-    check_files(&mut report, config, config_dir);
+    check_files(&mut report, config, config_dir, !cli);
     check_skills(&mut report, config, config_dir);
     check_plugins(&mut report, env, config, config_dir);
     if env.smoke_mode {
@@ -247,6 +253,18 @@ fn check_model(report: &mut PreflightReport, env: &Env, config: &WorkspaceConfig
             origin_text(config.model_origin)
         ),
     );
+    let needed = format!("needed for model `{}`", config.model);
+    check_required_env(report, env, config, &needed);
+}
+
+/// PASS when every `required_env` variable is set (or none is required), else one WARN per
+/// unset variable saying what it is `needed` for.
+fn check_required_env(
+    report: &mut PreflightReport,
+    env: &Env,
+    config: &WorkspaceConfig,
+    needed: &str,
+) {
     let missing: Vec<&String> = config
         .required_env
         .iter()
@@ -266,8 +284,7 @@ fn check_model(report: &mut PreflightReport, env: &Env, config: &WorkspaceConfig
             Status::Warn,
             "required_env",
             format!(
-                "{var} is not set (needed for model `{}`); add it to the workspace's secrets or environment",
-                config.model
+                "{var} is not set ({needed}); add it to the workspace's secrets or environment"
             ),
         );
     }
@@ -285,8 +302,20 @@ fn check_platform(report: &mut PreflightReport, env: &Env) {
     }
 }
 
-fn check_files(report: &mut PreflightReport, config: &WorkspaceConfig, config_dir: &Path) {
-    for file in &config.prompt_files {
+/// The prompt files (only when `prompts`: a `runtime: cli` workspace has no system prompt),
+/// then `initial_prompt_file` and `idle_prompt_file` (sent as A2A messages to every runtime).
+fn check_files(
+    report: &mut PreflightReport,
+    config: &WorkspaceConfig,
+    config_dir: &Path,
+    prompts: bool,
+) {
+    let prompt_files = if prompts {
+        &config.prompt_files[..]
+    } else {
+        &[]
+    };
+    for file in prompt_files {
         let path = config_dir.join(file);
         if path.is_file() {
             report.push(Status::Pass, "prompt_files", file.clone());

@@ -2,7 +2,9 @@
 //! one in the task's A2A context, written as JSON lines into the task's working folder
 //! ([`HISTORY_FILE`], its path in `MOLECULE_HISTORY_FILE`), oldest first. Each line is
 //! `{"taskId": "…", "messageId": "…", "role": "user" | "agent", "text": "…"}` (the text parts
-//! of the message joined by `\n`; a message without text is left out). A finished earlier task
+//! of the message joined by `\n`), plus `"files": [{"path", "name", "filename", "mediaType",
+//! "bytes"}]` when the message brought files (`files.rs`); a message with neither text nor
+//! stored files is left out. A finished earlier task
 //! whose history holds no agent message contributes its artifacts' text as one agent line
 //! (that is where a CLI agent's own answers are). At most `runtime_config.history_max_bytes`
 //! bytes are written: the newest lines that fit; older ones are left out.
@@ -12,20 +14,23 @@ use std::path::{Path, PathBuf};
 use molecule_a2a::store::ListQuery;
 use molecule_a2a::types::{Message, PartContent, Role, Task};
 use molecule_a2a::{RequestContext, TaskStore};
-use serde_json::json;
+use serde_json::{json, Value};
+
+use super::files::ContextFiles;
 
 /// The file's name in the task's working folder.
 pub const HISTORY_FILE: &str = "history.jsonl";
 /// Most earlier tasks of a context read (the newest).
 const HISTORY_TASKS: usize = 50;
 
-/// Writes the history of `ctx` into `folder` within `max_bytes`; returns the file's path.
-/// `Err` names the file.
+/// Writes the history of `ctx` into `folder` within `max_bytes`, each message with the
+/// `files` it brought; returns the file's path. `Err` names the file.
 pub async fn write_history(
     store: Option<&TaskStore>,
     ctx: &RequestContext,
     folder: &Path,
     max_bytes: u64,
+    files: &ContextFiles,
 ) -> Result<PathBuf, String> {
     let mut lines = Vec::new();
     if let (Some(store), false) = (store, ctx.new_context) {
@@ -36,13 +41,13 @@ pub async fn write_history(
         };
         if let Ok(page) = store.list(query).await {
             for task in page.tasks.iter().rev().filter(|t| t.id != ctx.task_id) {
-                task_lines(task, &mut lines);
+                task_lines(task, &mut lines, files);
             }
         }
     }
     for m in ctx.task.history.iter().flatten() {
         if m.message_id != ctx.message.message_id {
-            lines.extend(line(&ctx.task_id, m));
+            lines.extend(line(&ctx.task_id, m, files));
         }
     }
     let text = newest_within(&lines, max_bytes);
@@ -54,11 +59,11 @@ pub async fn write_history(
 }
 
 /// The lines of one earlier task.
-fn task_lines(task: &Task, lines: &mut Vec<String>) {
+fn task_lines(task: &Task, lines: &mut Vec<String>, files: &ContextFiles) {
     let mut replied = false;
     for m in task.history.iter().flatten() {
         replied |= m.role == Role::Agent;
-        lines.extend(line(&task.id, m));
+        lines.extend(line(&task.id, m, files));
     }
     let text: String = task
         .artifacts
@@ -72,14 +77,15 @@ fn task_lines(task: &Task, lines: &mut Vec<String>) {
         .collect();
     if !replied && !text.is_empty() {
         let id = format!("{}-result", task.id);
-        lines.push(json_line(&task.id, &id, "agent", &text));
+        lines.push(json_line(&task.id, &id, "agent", &text, Vec::new()));
     }
 }
 
-/// One message's line (`None`: it has no text).
-fn line(task_id: &str, m: &Message) -> Option<String> {
+/// One message's line (`None`: it has no text and brought no files).
+fn line(task_id: &str, m: &Message, files: &ContextFiles) -> Option<String> {
     let texts: Vec<&str> = m.parts.iter().filter_map(|p| p.as_text()).collect();
-    if texts.is_empty() {
+    let files = files.of(task_id, &m.message_id);
+    if texts.is_empty() && files.is_empty() {
         return None;
     }
     let role = if m.role == Role::Agent {
@@ -87,11 +93,15 @@ fn line(task_id: &str, m: &Message) -> Option<String> {
     } else {
         "user"
     };
-    Some(json_line(task_id, &m.message_id, role, &texts.join("\n")))
+    let text = texts.join("\n");
+    Some(json_line(task_id, &m.message_id, role, &text, files))
 }
 
-fn json_line(task_id: &str, message_id: &str, role: &str, text: &str) -> String {
-    let value = json!({"taskId": task_id, "messageId": message_id, "role": role, "text": text});
+fn json_line(task_id: &str, message_id: &str, role: &str, text: &str, files: Vec<Value>) -> String {
+    let mut value = json!({"taskId": task_id, "messageId": message_id, "role": role, "text": text});
+    if !files.is_empty() {
+        value["files"] = Value::Array(files);
+    }
     format!("{value}\n")
 }
 

@@ -11,14 +11,17 @@
 //! after `kill_grace`, the time limit → stopped the same way and FAILED naming the limit. At
 //! most `max_concurrent` programs run at once; more tasks wait (cancelable) for a slot,
 //! within `sandbox.admission.max_waiting` and `max_wait` like wasm tasks, else they fail
-//! "busy".
+//! "busy". File parts are stored at intake as for wasm adapters (`crate::uploads`) and listed
+//! for the program (`files.rs`); every task gets a receipt (`receipt.rs`).
 
+pub mod files;
 pub mod guard;
 pub mod history;
 mod mask;
 pub mod output;
 pub mod process;
 pub mod reaper;
+pub mod receipt;
 pub mod shepherd;
 mod spawn;
 pub mod stderr;
@@ -28,13 +31,16 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use molecule_a2a::types::{Artifact, Part, TaskState};
-use molecule_a2a::{AgentExecutor, EventSink, RequestContext, TaskStore};
+use molecule_a2a::types::{Artifact, Message, Part, TaskState};
+use molecule_a2a::{AgentExecutor, EventSink, IntakeError, RequestContext, TaskStore};
 use molecule_config::{CliConfig, CliInput, Env, WorkspaceConfig};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::uploads::Uploads;
+use files::ContextFiles;
 
 pub use mask::{Mask, MIN_MASKED};
 pub use process::{run_program, run_task, Ended, RunReport};
@@ -158,9 +164,43 @@ impl CliSpec {
             Ended::Signaled(sig) => Some(format!("`{program}` was killed by signal {sig}")),
             Ended::TimedOut => Some(format!(
                 "`{program}` ran past its time limit of {:?} (runtime_config.timeout, else \
-                 sandbox.timeout) and was stopped (SIGTERM, then SIGKILL after {:?})",
-                self.timeout, self.kill_grace
+                 sandbox.timeout) and was stopped",
+                self.timeout
             )),
+        }
+    }
+
+    /// [`CliSpec::failure`] of a whole run: one stopped at its time limit also says how it
+    /// ended — SIGTERM was enough, or SIGKILL after `kill_grace` was needed (from
+    /// [`RunReport::program`], what the shepherd saw).
+    pub fn failure_of(&self, report: &RunReport) -> Option<String> {
+        let reason = self.failure(report.ended)?;
+        if report.ended != Ended::TimedOut {
+            return Some(reason);
+        }
+        Some(format!("{reason}: {}", self.stopped_how(report.program)))
+    }
+
+    /// How a program sent SIGTERM ended (`program`: as its shepherd told).
+    fn stopped_how(&self, program: Option<Ended>) -> String {
+        let grace = self.kill_grace;
+        match program {
+            Some(Ended::Signaled(libc::SIGTERM)) => "SIGTERM ended it".to_owned(),
+            Some(Ended::Signaled(libc::SIGKILL)) => format!(
+                "it was sent SIGTERM, did not exit within {grace:?} (runtime_config.kill_grace) \
+                 and was killed with SIGKILL"
+            ),
+            Some(Ended::Exited(code)) => {
+                format!("it was sent SIGTERM and exited with code {code}")
+            }
+            Some(Ended::Signaled(sig)) => {
+                format!("it was sent SIGTERM and was ended by signal {sig}")
+            }
+            _ => format!(
+                "it was sent SIGTERM; its shepherd did not report within {grace:?} \
+                 (runtime_config.kill_grace) and a margin, so every process of the task \
+                 was killed with SIGKILL"
+            ),
         }
     }
 }
@@ -179,6 +219,7 @@ pub struct CliExecutor {
     waiting: AtomicU64,
     running: Mutex<HashMap<String, watch::Sender<bool>>>,
     store: Option<TaskStore>,
+    uploads: Option<Uploads>,
 }
 
 impl CliExecutor {
@@ -191,6 +232,7 @@ impl CliExecutor {
             waiting: AtomicU64::new(0),
             running: Mutex::default(),
             store: None,
+            uploads: None,
         }
     }
 
@@ -198,6 +240,14 @@ impl CliExecutor {
     /// history file (`history.rs`); without it only the current task's history is written.
     pub fn with_history(mut self, store: TaskStore) -> CliExecutor {
         self.store = Some(store);
+        self
+    }
+
+    /// This executor storing the file parts of incoming messages in `uploads` (before their
+    /// task is stored; the same limits and errors as for wasm adapters) and listing them for
+    /// the program (`files.rs`).
+    pub fn with_uploads(mut self, uploads: Uploads) -> CliExecutor {
+        self.uploads = Some(uploads);
         self
     }
 
@@ -239,23 +289,71 @@ impl CliExecutor {
         }
     }
 
-    /// The task's own variables: `MOLECULE_TASK_ID`, `MOLECULE_CONTEXT_ID` and
-    /// `MOLECULE_HISTORY_FILE` (the history written into `folder`).
+    /// The task's own variables: `MOLECULE_TASK_ID`, `MOLECULE_CONTEXT_ID`,
+    /// `MOLECULE_HISTORY_FILE` (the history written into `folder`), `MOLECULE_FILES_FILE`
+    /// (the current message's files, `files.rs`) and, when the context holds uploads,
+    /// `MOLECULE_UPLOADS_DIR`.
     async fn task_vars(
         &self,
         ctx: &RequestContext,
         folder: &std::path::Path,
     ) -> Result<Vec<(String, String)>, String> {
         let max = self.spec.history_max_bytes;
-        let file = history::write_history(self.store.as_ref(), ctx, folder, max).await?;
-        Ok(vec![
+        let uploads = ContextFiles::read(self.uploads.as_ref(), &ctx.context_id).await;
+        let file = history::write_history(self.store.as_ref(), ctx, folder, max, &uploads).await?;
+        let message = uploads.of(&ctx.task_id, &ctx.message.message_id);
+        let listed = files::write_files(folder, &message).await?;
+        let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        let mut vars = vec![
             ("MOLECULE_TASK_ID".into(), ctx.task_id.clone()),
             ("MOLECULE_CONTEXT_ID".into(), ctx.context_id.clone()),
-            (
-                "MOLECULE_HISTORY_FILE".into(),
-                file.to_string_lossy().into_owned(),
-            ),
-        ])
+            ("MOLECULE_HISTORY_FILE".into(), path(&file)),
+            ("MOLECULE_FILES_FILE".into(), path(&listed)),
+        ];
+        if let Some(dir) = uploads.dir() {
+            vars.push(("MOLECULE_UPLOADS_DIR".into(), path(dir)));
+        }
+        Ok(vars)
+    }
+
+    /// Runs the admitted task's program; returns its report and wall time, or why it could
+    /// not run.
+    async fn run(
+        &self,
+        ctx: &RequestContext,
+        events: &EventSink,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<(RunReport, Duration), String> {
+        let _ = events.status(TaskState::Working, None);
+        let folder = TaskFolder::create(&self.spec.work_root, &ctx.task_id)?;
+        let vars = match self.task_vars(ctx, folder.path()).await {
+            Ok(vars) => vars,
+            Err(err) => {
+                folder.remove().await;
+                return Err(err);
+            }
+        };
+        let mut first = true;
+        let started = Instant::now();
+        let report = run_task(
+            &self.spec,
+            folder.path(),
+            &ctx.user_text(),
+            &vars,
+            cancel,
+            |text| {
+                let _ = events.artifact(chunk(text), !first, false);
+                first = false;
+            },
+        )
+        .await;
+        let wall = started.elapsed();
+        folder.remove().await;
+        let report = report?;
+        if !first {
+            let _ = events.artifact(chunk(String::new()), true, true);
+        }
+        Ok((report, wall))
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
@@ -269,33 +367,38 @@ impl AgentExecutor for CliExecutor {
         let (tx, mut cancel) = watch::channel(false);
         self.running().insert(ctx.task_id.clone(), tx);
         let _forget = Forget(self, ctx.task_id.clone());
-        let Some(permit) = self.slot(&mut cancel).await? else {
-            return Ok(()); // canceled while waiting
+        let queued = Instant::now();
+        let slot = self.slot(&mut cancel).await;
+        let waited = queued.elapsed();
+        let receipt = |run| {
+            let json = receipt::receipt_json(waited, run);
+            let _ = events.metadata(crate::receipt::METADATA_KEY, json);
         };
-        let _ = events.status(TaskState::Working, None);
-        let folder = TaskFolder::create(&self.spec.work_root, &ctx.task_id)?;
-        let vars = self.task_vars(&ctx, folder.path()).await?;
-        let mut first = true;
-        let report = run_task(
-            &self.spec,
-            folder.path(),
-            &ctx.user_text(),
-            &vars,
-            cancel,
-            |text| {
-                let _ = events.artifact(chunk(text), !first, false);
-                first = false;
-            },
-        )
-        .await;
+        let permit = match slot {
+            Ok(Some(permit)) => permit,
+            Ok(None) | Err(_) => {
+                // Busy, or canceled while waiting: a receipt of the wait alone.
+                receipt(None);
+                return slot.map(|_| ());
+            }
+        };
+        let ran = self.run(&ctx, &events, cancel).await;
         drop(permit);
-        folder.remove().await;
-        let report = report?;
-        if !first {
-            let _ = events.artifact(chunk(String::new()), true, true);
+        match ran {
+            Ok((report, wall)) => {
+                receipt(Some((wall, &report)));
+                self.spec.failure_of(&report).map_or(Ok(()), Err)
+            }
+            Err(err) => {
+                receipt(None);
+                Err(err)
+            }
         }
-        match self.spec.failure(report.ended) {
-            Some(reason) => Err(reason),
+    }
+
+    async fn intake(&self, message: &mut Message) -> Result<(), IntakeError> {
+        match &self.uploads {
+            Some(uploads) => uploads.take_in(message).await,
             None => Ok(()),
         }
     }

@@ -61,6 +61,17 @@ pub struct RunReport {
     pub output_bytes: u64,
     /// Whether stdout went past `max_output` (the rest was dropped, with a notice).
     pub truncated: bool,
+    /// How the program itself ended, as its shepherd saw it — also after the time limit or
+    /// a cancel (e.g. `Signaled(15)`: SIGTERM ended it; `Signaled(9)`: it outlived
+    /// `kill_grace` and was SIGKILLed). `None`: the shepherd was killed before it could tell
+    /// (the runtime then SIGKILLed what it saw of the task).
+    pub program: Option<Ended>,
+    /// User + system CPU time of every process of the task (the shepherd's getrusage(2)
+    /// `RUSAGE_CHILDREN`); `None` when the shepherd did not tell.
+    pub cpu: Option<Duration>,
+    /// The largest resident set of one process of the task (`ru_maxrss`), in bytes; `None`
+    /// when the shepherd did not tell.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Runs `spec`'s program once in `workdir` with `text` as its input; `chunk` gets stdout text
@@ -137,12 +148,15 @@ pub async fn run_task(
     }
     let ended = match stopped {
         Ok(why) => why,
-        Err(_) => told.unwrap_or(shepherd),
+        Err(_) => told.map_or(shepherd, |t| t.ended),
     };
     Ok(RunReport {
         ended,
         output_bytes: out.passed(),
         truncated: out.truncated(),
+        program: told.map(|t| t.ended),
+        cpu: told.and_then(|t| t.cpu),
+        peak_rss_bytes: told.and_then(|t| t.peak_rss_bytes),
     })
 }
 

@@ -14,7 +14,9 @@
 //!
 //! The outcome goes to the runtime on fd 3 (a pipe the runtime opens; close-on-exec here, so
 //! the program never holds it) as one line: `exit <code>`, `signal <n>`, or
-//! `spawn <errno> <message>` when the program could not be started.
+//! `spawn <errno> <message>` when the program could not be started. `exit` and `signal` are
+//! followed by what every process of the task used, from getrusage(2) `RUSAGE_CHILDREN` once
+//! all are reaped: `cpu_us=<user + system µs> maxrss_kib=<largest resident set of one>`.
 
 use std::io::Write as _;
 use std::os::fd::FromRawFd as _;
@@ -90,8 +92,29 @@ fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
     };
     let pid = i32::try_from(child.id()).unwrap_or(0);
     let ended = shepherd(pid, grace);
-    let _ = writeln!(status, "{ended}");
+    let _ = writeln!(status, "{ended} {}", children_usage());
     ExitCode::SUCCESS
+}
+
+/// `cpu_us=<n> maxrss_kib=<n>` of the reaped descendants (getrusage(2) `RUSAGE_CHILDREN`:
+/// every process of the task, since the shepherd reaps them all); empty if it fails.
+fn children_usage() -> String {
+    // SAFETY: getrusage(2) writes one `rusage` into the zeroed local it is given.
+    let (rc, usage) = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        (libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage), usage)
+    };
+    if rc != 0 {
+        return String::new();
+    }
+    let us = |t: libc::timeval| {
+        let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+        let micros = u64::try_from(t.tv_usec).unwrap_or(0);
+        secs.saturating_mul(1_000_000).saturating_add(micros)
+    };
+    let cpu = us(usage.ru_utime).saturating_add(us(usage.ru_stime));
+    let maxrss = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    format!("cpu_us={cpu} maxrss_kib={maxrss}")
 }
 
 /// Non-dumpable (the program, same uid, cannot ptrace or read this process), a subreaper,

@@ -112,10 +112,22 @@ fn start_error(spec: &CliSpec, code: Option<i32>, err: &dyn std::fmt::Display) -
     }
 }
 
+/// What the shepherd told of a run: how the program ended and what the task's processes
+/// used (`None` when the line had no usage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Told {
+    /// How the program itself ended (its exit code or signal).
+    pub ended: Ended,
+    /// User + system CPU time of every process of the task.
+    pub cpu: Option<std::time::Duration>,
+    /// The largest resident set of one process of the task, in bytes.
+    pub peak_rss_bytes: Option<u64>,
+}
+
 /// How the run ended, from the shepherd's status line (read once it exited, so the pipe is at
 /// its end); `None` when there is none (the shepherd itself was killed). `Err`: the program
 /// could not be started.
-pub fn read_status(spec: &CliSpec, status: OwnedFd) -> Result<Option<Ended>, String> {
+pub fn read_status(spec: &CliSpec, status: OwnedFd) -> Result<Option<Told>, String> {
     let mut bytes = Vec::new();
     let mut file = std::fs::File::from(status);
     // Bytes read before an error (EAGAIN: a writer is still open) are kept.
@@ -123,15 +135,28 @@ pub fn read_status(spec: &CliSpec, status: OwnedFd) -> Result<Option<Ended>, Str
     let line = String::from_utf8_lossy(&bytes);
     let mut words = line.trim().splitn(3, ' ');
     let (kind, n) = (words.next(), words.next().and_then(|n| n.parse().ok()));
-    Ok(match (kind, n) {
-        (Some("exit"), Some(code)) => Some(Ended::Exited(code)),
-        (Some("signal"), Some(sig)) => Some(Ended::Signaled(sig)),
+    let ended = match (kind, n) {
+        (Some("exit"), Some(code)) => Ended::Exited(code),
+        (Some("signal"), Some(sig)) => Ended::Signaled(sig),
         (Some("spawn"), code) => {
             let why = crate::redact::escape(words.next().unwrap_or("error"));
             return Err(start_error(spec, code, &why));
         }
-        _ => None,
-    })
+        _ => return Ok(None),
+    };
+    let usage = words.next().unwrap_or_default();
+    let field = |name: &str| {
+        let prefix = format!("{name}=");
+        let value = usage
+            .split(' ')
+            .find_map(|w| w.strip_prefix(prefix.as_str()));
+        value.and_then(|v| v.parse::<u64>().ok())
+    };
+    Ok(Some(Told {
+        ended,
+        cpu: field("cpu_us").map(std::time::Duration::from_micros),
+        peak_rss_bytes: field("maxrss_kib").map(|k| k.saturating_mul(1024)),
+    }))
 }
 
 /// Refuses text that cannot be one argument: over [`MAX_ARGUMENT_BYTES`], holding NUL, or

@@ -251,3 +251,30 @@ fn guest_memory_budget_below_a_call_limit_warns_and_below_the_floor_fails() {
         fail.detail
     );
 }
+
+/// `runtime: cli`: the program picks its own model and prompt, so neither the model line nor
+/// a missing `prompt_files` entry (the default `system-prompt.md` included) is reported; what
+/// does apply stays: the program, `required_env` (passed to it), the initial prompt file.
+#[test]
+fn a_cli_workspace_is_not_checked_for_a_model_or_prompt_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = Env::from_pairs([("PATH", "/usr/bin:/bin")]);
+    let yaml = "runtime: cli\nruntime_config: {command: cat, required_env: [CLI_TOKEN]}\n\
+                initial_prompt_file: init.md\n";
+    let report = run(dir.path(), yaml, &env);
+    assert!(!report.has_failures(), "{report}");
+    assert!(statuses(&report, "model").is_empty(), "{report}");
+    assert!(statuses(&report, "prompt_files").is_empty(), "{report}");
+    assert_eq!(one(&report, "runtime").0, Status::Pass, "{report}");
+    let (status, detail) = one(&report, "required_env");
+    assert_eq!(status, Status::Warn, "{report}");
+    assert!(
+        detail.contains("CLI_TOKEN is not set (granted to the program)"),
+        "{detail}"
+    );
+    assert_eq!(one(&report, "initial_prompt_file").0, Status::Warn);
+    // Another runtime still gets both checks.
+    let report = run(dir.path(), "runtime: langgraph\n", &env);
+    assert_eq!(one(&report, "model").0, Status::Pass, "{report}");
+    assert_eq!(one(&report, "prompt_files").0, Status::Warn, "{report}");
+}

@@ -45,7 +45,7 @@ pub(super) struct Server {
     pub(super) keeps_configured_secret: bool,
     /// `/mcp` behind the inbound bearer check, when config.yaml `mcp.enabled` is true.
     pub(super) mcp: Option<axum::Router>,
-    /// The upload store of a wasm adapter's executor (swept by `uploads::Sweeper`).
+    /// The upload store of the executor, wasm or CLI (swept by `uploads::Sweeper`).
     pub(super) uploads: Option<crate::uploads::Uploads>,
 }
 
@@ -77,15 +77,17 @@ pub(super) fn a2a_server(
         card.set_signer(Some(signer));
     }
     let (server, not_configured, uploads) = match adapter {
-        Ok(Ready::Cli(executor)) => (
-            A2aServer::new(
-                card,
-                Arc::new(executor.with_history(opened.store.clone())),
-                opened.store.clone(),
-            ),
-            None,
-            None,
-        ),
+        Ok(Ready::Cli(executor)) => {
+            let store = uploads(plan);
+            let executor = executor
+                .with_history(opened.store.clone())
+                .with_uploads(store.clone());
+            (
+                A2aServer::new(card, Arc::new(executor), opened.store.clone()),
+                None,
+                Some(store),
+            )
+        }
         Ok(Ready::Wasm(adapter)) => {
             let slot = Arc::new(ArcSwap::from_pointee(adapter));
             let reloader = AdapterReloader {

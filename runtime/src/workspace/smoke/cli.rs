@@ -75,7 +75,7 @@ async fn run_once(spec: &CliSpec) -> (Outcome, Option<String>) {
                     spec.timeout
                 )),
             ),
-            ended => (Outcome::Error, spec.failure(ended)),
+            _ => (Outcome::Error, spec.failure_of(&run)),
         },
     }
 }
