@@ -302,3 +302,20 @@ fn a_bad_argument_separator_or_work_root_is_an_error() {
         );
     }
 }
+
+/// A NUL in a task variable (a client's context id that got past the A2A checks) is refused
+/// naming the variable, not blamed on `runtime_config.command`.
+#[tokio::test]
+async fn a_nul_in_a_task_variable_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(PathBuf::from("/bin/true"), &[], dir.path());
+    let folder = TaskFolder::create(&s.work_root, "task-nul").expect("folder");
+    let (_tx, rx) = watch::channel(false);
+    let vars = [("MOLECULE_CONTEXT_ID".to_owned(), "ab\0cd".to_owned())];
+    let err = molecule_runtime::cli_agent::run_task(&s, folder.path(), "", &vars, rx, |_| {})
+        .await
+        .expect_err("refused");
+    folder.remove().await;
+    assert!(err.contains("MOLECULE_CONTEXT_ID"), "{err}");
+    assert!(!err.contains("runtime_config.command"), "{err}");
+}

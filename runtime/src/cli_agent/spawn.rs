@@ -36,6 +36,12 @@ pub fn spawn(
     text: &str,
     vars: &[(String, String)],
 ) -> Result<Started, String> {
+    if let Some((name, _)) = vars.iter().find(|(_, v)| v.contains('\0')) {
+        return Err(format!(
+            "the task's {name} (an id from the client's message) holds a NUL byte, which no \
+             environment variable can carry"
+        ));
+    }
     // Non-blocking: the status is read once the shepherd exited; should anything else still
     // hold the write end, the read finds no more and does not wait.
     let flags = rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK;
