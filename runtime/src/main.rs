@@ -33,9 +33,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // The runtime is a subreaper (and may be PID 1): orphans that exit below it are reaped.
+    // The runtime is a subreaper (and may be PID 1): task processes re-parented to it (outside
+    // its process group, not a shepherd) are killed and reaped.
     let reaper = molecule_runtime::cli_agent::reaper::reap_orphans;
-    runtime.spawn(reaper(molecule_runtime::cli_agent::reaper::ZOMBIE_AGE));
+    runtime.spawn(reaper());
     match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
         Err(err) => {

@@ -201,35 +201,36 @@ async fn a_double_forked_orphan_is_gone_after_cancel() {
     }
 }
 
-/// An orphan re-parented to the runtime (a subreaper) that exits is reaped, not left a
-/// zombie: its parent exits at once, it exits a little later with nobody to wait for it.
+/// A task process re-parented to the runtime (a subreaper) — out of the runtime's process
+/// group (`setsid`), not a shepherd — is killed and reaped, not left running or a zombie: its
+/// parent writes its pid and exits at once.
 #[tokio::test]
-async fn a_zombie_re_parented_to_the_runtime_is_reaped() {
+async fn a_leftover_re_parented_to_the_runtime_is_killed_and_reaped() {
     use molecule_runtime::cli_agent::reaper::reap_orphans;
     harden_runtime().expect("prctl");
-    let reaper = tokio::spawn(reap_orphans(Duration::from_millis(300)));
+    let reaper = tokio::spawn(reap_orphans());
     let dir = tempfile::tempdir().unwrap();
     let marks = dir.path().join("orphan");
     let script = "import os, sys, time\n\
-                  if os.fork() == 0:\n    time.sleep(0.3)\n    \
-                  open(sys.argv[1], 'w').write(str(os.getpid()))\n    os._exit(0)\n";
+                  pid = os.fork()\n\
+                  if pid == 0:\n    os.setsid()\n    time.sleep(1000)\n    os._exit(0)\n\
+                  open(sys.argv[1], 'w').write(str(pid))\n";
     let status = tokio::process::Command::new(python())
         .args(["-c", script, marks.to_str().unwrap()])
         .status()
         .await
         .expect("python runs");
     assert!(status.success());
-    let mut pid = String::new();
+    let pid = std::fs::read_to_string(&marks).unwrap_or_default();
     for _ in 0..200 {
-        pid = std::fs::read_to_string(&marks).unwrap_or_default();
-        if !pid.is_empty() && gone(&pid) {
+        if gone(&pid) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     reaper.abort();
     assert!(!pid.is_empty(), "the orphan ran");
-    assert!(gone(&pid), "the orphan {pid} is still there (a zombie)");
+    assert!(gone(&pid), "the orphan {pid} is still there");
 }
 
 #[tokio::test]
@@ -300,4 +301,21 @@ fn a_bad_argument_separator_or_work_root_is_an_error() {
             "{line}: {errors}"
         );
     }
+}
+
+/// A NUL in a task variable (a client's context id that got past the A2A checks) is refused
+/// naming the variable, not blamed on `runtime_config.command`.
+#[tokio::test]
+async fn a_nul_in_a_task_variable_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(PathBuf::from("/bin/true"), &[], dir.path());
+    let folder = TaskFolder::create(&s.work_root, "task-nul").expect("folder");
+    let (_tx, rx) = watch::channel(false);
+    let vars = [("MOLECULE_CONTEXT_ID".to_owned(), "ab\0cd".to_owned())];
+    let err = molecule_runtime::cli_agent::run_task(&s, folder.path(), "", &vars, rx, |_| {})
+        .await
+        .expect_err("refused");
+    folder.remove().await;
+    assert!(err.contains("MOLECULE_CONTEXT_ID"), "{err}");
+    assert!(!err.contains("runtime_config.command"), "{err}");
 }

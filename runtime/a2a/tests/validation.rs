@@ -323,3 +323,51 @@ async fn integer_strings_follow_protojson() {
         assert_eq!(v["result"]["pageSize"], 5, "{good}: {v}");
     }
 }
+
+/// A client's `contextId` / `taskId` over 256 bytes or holding a control character (NUL, LF)
+/// is -32602 naming the member, on both bindings and before any task is stored; a plain id at
+/// the limit is taken.
+#[tokio::test]
+async fn client_ids_are_bounded_plain_text() {
+    let s = spawn(Setup::default()).await;
+    let long = "c".repeat(140 * 1024);
+    for (member, bad) in [
+        ("contextId", "ab\u{0}cd"),
+        ("contextId", "ab\ncd"),
+        ("contextId", long.as_str()),
+        ("taskId", "t\u{0}1"),
+        ("taskId", long.as_str()),
+    ] {
+        let mut message = user_message("hello");
+        message[member] = json!(bad);
+        let (_, v) = rpc(
+            &s.url,
+            Some("1.0"),
+            "SendMessage",
+            json!({"message": message}),
+        )
+        .await;
+        assert_error(&v, -32602, &format!("`message.{member}`"));
+        let resp = reqwest::Client::new()
+            .post(format!("{}/message:send", s.url))
+            .json(&json!({"message": message}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status().as_u16(), 400, "{member}");
+    }
+    assert_eq!(task_count(&s.url).await, 0);
+    let mut message = user_message("hello");
+    message["contextId"] = json!("c".repeat(256));
+    let (_, v) = rpc(
+        &s.url,
+        Some("1.0"),
+        "SendMessage",
+        json!({"message": message}),
+    )
+    .await;
+    assert!(
+        v["result"]["task"].is_object() || v["result"]["message"].is_object(),
+        "{v}"
+    );
+}

@@ -187,7 +187,10 @@ impl CliConfig {
 
     /// The program to run: `command` looked up in `path` (the runtime's `PATH`) when it has no
     /// `/`, else resolved against `config_dir`. It must be an executable regular file (or a
-    /// link to one). The error names `runtime_config.command` and what was wrong.
+    /// link to one). The path returned is absolute (a relative `config_dir` is taken from the
+    /// current folder now, once: each task runs in its own working folder), links kept (a
+    /// multi-call program reads its name). The error names `runtime_config.command` and what
+    /// was wrong.
     pub fn resolve_command(
         &self,
         path: Option<&str>,
@@ -196,8 +199,10 @@ impl CliConfig {
         let shown = escape_text(&self.command);
         if self.command.contains('/') {
             let file = config_dir.join(&self.command);
-            return match executable(&file) {
-                Ok(()) => Ok(file),
+            return match executable(&file).and_then(|()| {
+                std::path::absolute(&file).map_err(|_| "has no absolute path (current folder)")
+            }) {
+                Ok(file) => Ok(file),
                 Err(why) => Err(format!(
                     "runtime_config.command: `{shown}` ({}) {why}",
                     file.display()

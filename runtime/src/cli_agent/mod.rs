@@ -162,6 +162,10 @@ impl CliSpec {
             Ended::Exited(0) | Ended::Canceled => None,
             Ended::Exited(code) => Some(format!("`{program}` exited with code {code}")),
             Ended::Signaled(sig) => Some(format!("`{program}` was killed by signal {sig}")),
+            Ended::ShepherdKilled(sig) => Some(format!(
+                "the shepherd of `{program}` was killed by signal {sig} (by the program or \
+                 another process of the runtime's user); the task's processes were ended"
+            )),
             Ended::TimedOut => Some(format!(
                 "`{program}` ran past its time limit of {:?} (runtime_config.timeout, else \
                  sandbox.timeout) and was stopped",

@@ -6,7 +6,9 @@
 //! send SIGTERM to the shepherd, which passes it to every process of the task and SIGKILLs
 //! them after the grace; when the program exits, the shepherd kills whatever it left. The
 //! shepherd exits only once the task has no process left. Should the shepherd itself be
-//! killed, the runtime's own tracking (`guard.rs`) kills what it saw of the tree.
+//! killed, every task process re-parented to the runtime is ended (`reaper.rs`: the runtime's
+//! children outside its process group), and what the runtime's own tracking (`guard.rs`) saw
+//! of the tree.
 
 use std::path::Path;
 use std::time::Duration;
@@ -50,6 +52,9 @@ pub enum Ended {
     TimedOut,
     /// The task was canceled and the program stopped.
     Canceled,
+    /// The task's shepherd was ended by this signal (not by the runtime; the program can, it
+    /// runs with the runtime's uid) before it reported; the task's processes were ended.
+    ShepherdKilled(i32),
 }
 
 /// What a run did: how it ended and how much of its stdout was passed on.
@@ -98,9 +103,10 @@ pub async fn run_task(
     mut chunk: impl FnMut(String),
 ) -> Result<RunReport, String> {
     let Started { child, status } = spawn(spec, workdir, text, vars)?;
-    let mut shepherd = Shepherd(child);
+    let shepherd_pid = child.id().and_then(|p| i32::try_from(p).ok());
+    let mut shepherd = Shepherd(child, shepherd_pid);
     let child = &mut shepherd.0;
-    let pid = child.id().and_then(|p| i32::try_from(p).ok());
+    let pid = shepherd_pid;
     let stdin = child.stdin.take();
     if let (Some(mut stdin), CliInput::Stdin) = (stdin, spec.input) {
         let bytes = text.as_bytes().to_vec();
@@ -119,7 +125,7 @@ pub async fn run_task(
     let deadline = Instant::now() + spec.timeout;
     let mut tree = Descendants::new(pid);
     let stopped = tokio::select! {
-        status = pump(child, pid, stdout, &mut out, &mut chunk, &mut tree) => Err(status),
+        status = pump(child, stdout, &mut out, &mut chunk, &mut tree) => Err(status),
         () = sleep_until(deadline) => Ok(Ended::TimedOut),
         _ = cancel.wait_for(|c| *c) => Ok(Ended::Canceled),
     };
@@ -137,18 +143,21 @@ pub async fn run_task(
     .await
     .map_err(|e| e.to_string())??;
     if told.is_none() {
-        // The shepherd did not finish its work (it was killed): fall back on what we saw.
-        if let Some(pid) = pid {
-            signal_group(pid, libc::SIGKILL);
-        }
+        // The shepherd did not finish its work (it was killed): its processes re-parented to
+        // the runtime are ended, and what we saw of the tree.
+        super::reaper::kill_leftovers().await;
         tree.kill_all().await;
     }
     if let Some(text) = out.finish() {
         chunk(text);
     }
-    let ended = match stopped {
-        Ok(why) => why,
-        Err(_) => told.map_or(shepherd, |t| t.ended),
+    let ended = match (stopped, told.as_ref()) {
+        (Ok(why), _) => why,
+        (Err(_), Some(told)) => told.ended,
+        (Err(_), None) => match shepherd {
+            Ended::Signaled(sig) => Ended::ShepherdKilled(sig),
+            other => other,
+        },
     };
     Ok(RunReport {
         ended,
@@ -162,11 +171,15 @@ pub async fn run_task(
 
 /// The running shepherd. Should the task's future be dropped while it runs (a shutdown), it
 /// gets SIGTERM and ends the task's processes itself (SIGKILL after the grace); tokio reaps
-/// it. `Child::id` is `None` once it was waited for, so a reused pid is never signalled.
-struct Shepherd(Child);
+/// it. `Child::id` is `None` once it was waited for, so a reused pid is never signalled. The
+/// pid (the second field) leaves the reaper's record of live shepherds then.
+struct Shepherd(Child, Option<i32>);
 
 impl Drop for Shepherd {
     fn drop(&mut self) {
+        if let Some(pid) = self.1 {
+            super::reaper::unregister(pid);
+        }
         let pid = self
             .0
             .id()
@@ -179,11 +192,11 @@ impl Drop for Shepherd {
 
 /// Reads stdout into `out` (handing chunks to `chunk`) until the shepherd exits (once the
 /// program and all it started are gone), recording the processes of the task in `tree`;
-/// should the shepherd have been killed, kills what it left (its group and `tree`); then
+/// should the shepherd have been killed, kills what it left (the runtime's leftover children,
+/// `reaper.rs`, and `tree`; never the shepherd's group by its reaped, reusable pid); then
 /// reads the rest of stdout, for at most [`DRAIN`]. Returns how the shepherd ended.
 async fn pump(
     child: &mut Child,
-    pid: Option<i32>,
     stdout: Option<ChildStdout>,
     out: &mut Output,
     chunk: &mut impl FnMut(String),
@@ -219,9 +232,7 @@ async fn pump(
         }
     };
     if !status.as_ref().is_ok_and(|s| s.success()) {
-        if let Some(pid) = pid {
-            signal_group(pid, libc::SIGKILL);
-        }
+        super::reaper::kill_leftovers().await;
         tree.kill_all().await;
     }
     // Everything is gone: read what is left of stdout (EOF comes once every writer exited).

@@ -12,6 +12,11 @@
 //! - On SIGTERM (the runtime's cancel or time limit), SIGTERM goes to every descendant, then
 //!   after `kill_grace` (or as soon as they are gone) the same SIGKILL rounds.
 //!
+//! - When the runtime dies, the shepherd gets SIGTERM (prctl(2) `PR_SET_PDEATHSIG`, set by
+//!   `spawn.rs` before the exec) and does the same; then, its parent gone, it also removes
+//!   the task's working folder (its own current folder, named by `workdir.rs` after the
+//!   runtime's pid), which the runtime can no longer do.
+//!
 //! The outcome goes to the runtime on fd 3 (a pipe the runtime opens; close-on-exec here, so
 //! the program never holds it) as one line: `exit <code>`, `signal <n>`, or
 //! `spawn <errno> <message>` when the program could not be started. `exit` and `signal` are
@@ -49,6 +54,7 @@ pub fn main_if_shepherd() -> Option<ExitCode> {
 /// The shepherd's body: `args` = `<kill_grace_ms> <program> [args…]`. Exits 0 after reporting
 /// on fd 3; 125 when its own arguments or setup are wrong (said on stderr).
 fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let runtime = rustix::process::getppid();
     // SAFETY: fcntl(2) F_GETFD only asks whether fd 3 is open.
     if unsafe { libc::fcntl(STATUS_FD, libc::F_GETFD) } < 0 {
         eprintln!("{SUBCOMMAND}: fd {STATUS_FD} (the status pipe) is not open; only the runtime runs this");
@@ -93,6 +99,9 @@ fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
     let pid = i32::try_from(child.id()).unwrap_or(0);
     let ended = shepherd(pid, grace);
     let _ = writeln!(status, "{ended} {}", children_usage());
+    if rustix::process::getppid() != runtime {
+        remove_task_folder(runtime);
+    }
     ExitCode::SUCCESS
 }
 
@@ -115,6 +124,20 @@ fn children_usage() -> String {
     let cpu = us(usage.ru_utime).saturating_add(us(usage.ru_stime));
     let maxrss = u64::try_from(usage.ru_maxrss).unwrap_or(0);
     format!("cpu_us={cpu} maxrss_kib={maxrss}")
+}
+
+/// Removes the current folder when it is a task folder of the runtime `runtime` (named
+/// `<task>-<runtime pid>-<n>`, `workdir.rs`): the runtime died and cannot.
+fn remove_task_folder(runtime: Option<rustix::process::Pid>) {
+    let Some(runtime) = runtime else { return };
+    let Ok(folder) = std::env::current_dir() else {
+        return;
+    };
+    let mark = format!("-{}-", runtime.as_raw_nonzero());
+    let name = folder.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.contains(&mark) {
+        let _ = std::fs::remove_dir_all(&folder);
+    }
 }
 
 /// Non-dumpable (the program, same uid, cannot ptrace or read this process), a subreaper,

@@ -36,6 +36,12 @@ pub fn spawn(
     text: &str,
     vars: &[(String, String)],
 ) -> Result<Started, String> {
+    if let Some((name, _)) = vars.iter().find(|(_, v)| v.contains('\0')) {
+        return Err(format!(
+            "the task's {name} (an id from the client's message) holds a NUL byte, which no \
+             environment variable can carry"
+        ));
+    }
     // Non-blocking: the status is read once the shepherd exited; should anything else still
     // hold the write end, the read finds no more and does not wait.
     let flags = rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK;
@@ -66,14 +72,21 @@ pub fn spawn(
         }
     };
     let fd = write.as_raw_fd();
+    let runtime = rustix::process::getpid();
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
-    // calls (dup2, fcntl) on a descriptor that is open in the child.
+    // calls (dup2, fcntl, prctl, getppid) on a descriptor that is open in the child.
     unsafe {
-        cmd.pre_exec(move || status_fd(fd));
+        cmd.pre_exec(move || {
+            status_fd(fd)?;
+            end_with_the_runtime(runtime)
+        });
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| start_error(spec, e.raw_os_error(), &e))?;
+    let child = super::reaper::register(|| {
+        let child = cmd.spawn()?;
+        let pid = child.id();
+        Ok::<_, std::io::Error>((child, pid))
+    })
+    .map_err(|e| start_error(spec, e.raw_os_error(), &e))?;
     drop(write);
     Ok(Started {
         child,
@@ -93,6 +106,20 @@ fn status_fd(fd: i32) -> std::io::Result<()> {
     };
     if rc < 0 {
         return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// In the child: SIGTERM when the runtime dies (prctl(2) `PR_SET_PDEATHSIG`, kept across the
+/// exec of the shepherd, which then ends the task's processes as on cancel). Set after the
+/// fork, so the runtime may have died already: then the parent is no longer `runtime` and
+/// the shepherd is not started. (The signal follows the *thread* that forked; the shepherd is
+/// spawned from the runtime's tokio workers, which live as long as the runtime.)
+fn end_with_the_runtime(runtime: rustix::process::Pid) -> std::io::Result<()> {
+    use rustix::process::{getppid, set_parent_process_death_signal, Signal};
+    set_parent_process_death_signal(Some(Signal::TERM))?;
+    if getppid() != Some(runtime) {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH)); // no allocation after fork
     }
     Ok(())
 }

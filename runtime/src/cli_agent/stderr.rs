@@ -1,7 +1,9 @@
 //! A CLI agent's stderr to the host log: one `warn` record per line, redacted (the values of
 //! the variables the program was given, and anything that looks like a credential) and escaped (control characters written out, so the program can
-//! never forge a log line), at most [`STDERR_LINE_BYTES`] a line and [`STDERR_LOG_BYTES`] a run;
-//! past that, one notice and the rest is read and dropped.
+//! never forge a log line), at most [`STDERR_LINE_BYTES`] a line and [`STDERR_LOG_BYTES`] a run
+//! (each record charged at least [`RECORD_COST`], so empty lines cannot flood the log); past
+//! that, one notice and the rest is read and dropped. A line is masked before it is cut, so a
+//! value the cut falls inside is masked too.
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -9,6 +11,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 pub const STDERR_LINE_BYTES: usize = 4096;
 /// Stderr bytes logged per run (64 KiB).
 pub const STDERR_LOG_BYTES: usize = 64 * 1024;
+/// The least a logged record costs against [`STDERR_LOG_BYTES`] (bytes): a record's own
+/// overhead (fields, timestamp) even when the line is empty — at most 512 records a run.
+pub const RECORD_COST: usize = 128;
 
 use super::mask::MIN_MASKED;
 
@@ -34,6 +39,9 @@ pub async fn log_stderr(mut stderr: impl AsyncRead + Unpin, program: String, val
 #[derive(Default)]
 pub struct StderrLog {
     masked: Vec<String>,
+    /// Bytes of a line kept before masking: [`STDERR_LINE_BYTES`] + the longest value, so a
+    /// value starting before the cut is whole when masked.
+    keep: usize,
     line: Vec<u8>,
     cut: bool,
     logged: usize,
@@ -43,11 +51,14 @@ pub struct StderrLog {
 impl StderrLog {
     /// A log that masks each of `values` of at least 8 bytes.
     pub fn masking(values: Vec<String>) -> StderrLog {
+        let masked: Vec<String> = values
+            .into_iter()
+            .filter(|v| v.len() >= MIN_MASKED)
+            .collect();
+        let longest = masked.iter().map(String::len).max().unwrap_or(0);
         StderrLog {
-            masked: values
-                .into_iter()
-                .filter(|v| v.len() >= MIN_MASKED)
-                .collect(),
+            masked,
+            keep: STDERR_LINE_BYTES + longest,
             ..StderrLog::default()
         }
     }
@@ -58,7 +69,7 @@ impl StderrLog {
         for &b in bytes {
             if b == b'\n' {
                 out.extend(self.line_done());
-            } else if self.line.len() < STDERR_LINE_BYTES {
+            } else if self.line.len() < self.keep.max(STDERR_LINE_BYTES) {
                 self.line.push(b);
             } else {
                 self.cut = true;
@@ -81,17 +92,20 @@ impl StderrLog {
         if self.over {
             return None;
         }
-        if self.logged + line.len() > STDERR_LOG_BYTES {
+        let mut text = String::from_utf8_lossy(&line).into_owned();
+        for value in &self.masked {
+            text = text.replace(value.as_str(), "[REDACTED]");
+        }
+        let cut = cut || text.len() > STDERR_LINE_BYTES;
+        text.truncate(text.floor_char_boundary(STDERR_LINE_BYTES));
+        let cost = text.len().max(RECORD_COST);
+        if self.logged + cost > STDERR_LOG_BYTES {
             self.over = true;
             return Some(format!(
                 "[stderr past {STDERR_LOG_BYTES} bytes this run; the rest is not logged]"
             ));
         }
-        self.logged += line.len();
-        let mut text = String::from_utf8_lossy(&line).into_owned();
-        for value in &self.masked {
-            text = text.replace(value.as_str(), "[REDACTED]");
-        }
+        self.logged += cost;
         let mut shown = crate::redact::escape(&crate::redact::redact(&text));
         if cut {
             shown.push('…');
@@ -129,5 +143,34 @@ mod tests {
         // A value split across two writes: lines are masked whole.
         assert!(log.push(b"again plain-va").is_empty());
         assert_eq!(log.push(b"lue-123 end\n"), ["again [REDACTED] end"]);
+    }
+
+    /// 10 MB of empty lines: each record is charged [`RECORD_COST`], so a few hundred records
+    /// and the notice, not ten million.
+    #[test]
+    fn empty_lines_are_charged_against_the_budget() {
+        let mut log = StderrLog::default();
+        let mut records = 0usize;
+        let newlines = vec![b'\n'; 1 << 20];
+        for _ in 0..10 {
+            records += log.push(&newlines).len();
+        }
+        assert_eq!(records, STDERR_LOG_BYTES / RECORD_COST + 1);
+    }
+
+    /// The line cut (4096 bytes) falling inside a granted value: masked before the cut.
+    #[test]
+    fn a_value_the_cut_falls_inside_is_masked() {
+        let secret = "ordinary-granted-value-here";
+        let mut log = StderrLog::masking(vec![secret.into()]);
+        let line = format!("{}{secret} tail\n", "x".repeat(4073));
+        let lines = log.push(line.as_bytes());
+        assert_eq!(lines.len(), 1);
+        assert!(!lines[0].contains(&secret[..8]), "{}", &lines[0][4000..]);
+        assert!(
+            lines[0].ends_with("x[REDACTED] tail"),
+            "{}",
+            &lines[0][4000..]
+        );
     }
 }

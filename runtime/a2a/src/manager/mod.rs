@@ -75,6 +75,30 @@ pub(crate) enum Follow {
     Submitted,
 }
 
+/// Longest `message.contextId` / `message.taskId` a client may send, in bytes (A2A sets no
+/// limit; ids are UUIDs here, 36 bytes). An id travels into stores, logs and a CLI agent's
+/// environment (`MOLECULE_CONTEXT_ID`), so it is bounded and plain text.
+pub const MAX_CLIENT_ID_BYTES: usize = 256;
+
+/// Refuses a client's id over [`MAX_CLIENT_ID_BYTES`] or holding a control character (NUL,
+/// CR, LF, …): -32602 naming `member`. `None` passes.
+fn check_id(member: &str, id: Option<&str>) -> A2aResult<()> {
+    let Some(id) = id else { return Ok(()) };
+    if id.len() > MAX_CLIENT_ID_BYTES {
+        return Err(A2aError::InvalidParams(format!(
+            "`{member}` is {} bytes; the limit is {MAX_CLIENT_ID_BYTES} bytes",
+            id.len()
+        )));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(A2aError::InvalidParams(format!(
+            "`{member}` holds a control character ({})",
+            crate::error::clip(&id.escape_debug().to_string())
+        )));
+    }
+    Ok(())
+}
+
 /// Starts (or continues) a task for `req`.
 pub(crate) async fn start(
     shared: &Arc<Shared>,
@@ -92,6 +116,8 @@ pub(crate) async fn start(
             "`message.messageId` is required".into(),
         ));
     }
+    check_id("message.contextId", message.context_id.as_deref())?;
+    check_id("message.taskId", message.task_id.as_deref())?;
     let mut claim = None;
     let (mut task, continuation, new_context) =
         match message.task_id.clone().filter(|t| !t.is_empty()) {

@@ -196,3 +196,33 @@ fn preflight_resolves_the_command_or_fails_naming_the_key() {
     let none = cli_preflight("runtime: cli\nruntime_config: {command: cat}\n", &[]);
     assert_eq!(check(&none, "runtime_config.command").status, Status::Fail);
 }
+
+/// A relative config dir (`--config-dir ws`) with `command: ./agent.sh`: the program's path is
+/// made absolute once, so it still names the file when the task runs in its own folder.
+#[test]
+fn a_relative_config_dir_gives_an_absolute_command() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::Builder::new()
+        .prefix("cli-rel-")
+        .tempdir_in(".")
+        .expect("temp dir in the current folder");
+    let rel = std::path::PathBuf::from(dir.path().file_name().expect("name"));
+    super::write(
+        &rel,
+        "config.yaml",
+        "runtime: cli\nruntime_config: {command: ./agent.sh}\n",
+    );
+    super::write(&rel, "agent.sh", "#!/bin/sh\n");
+    std::fs::set_permissions(rel.join("agent.sh"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let c = WorkspaceConfig::load(&rel, &Env::from_pairs(Vec::<(String, String)>::new()));
+    let cli = c.cli.as_ref().expect("a cli grant");
+    let program = cli.resolve_command(None, &rel).expect("resolves");
+    assert!(program.is_absolute(), "{}", program.display());
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    assert!(
+        elsewhere.path().join(&program).is_file(),
+        "{} is not found from another folder",
+        program.display()
+    );
+}
