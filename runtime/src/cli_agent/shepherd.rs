@@ -183,7 +183,13 @@ fn signals() -> libc::sigset_t {
 fn wait_signal(wait: Duration) -> bool {
     let set = signals();
     let ts = libc::timespec {
-        tv_sec: libc::time_t::try_from(wait.as_secs()).unwrap_or(libc::time_t::MAX),
+        // At most i32::MAX s, so it fits `time_t` of any width (not named: musl deprecates
+        // the alias while it moves to 64 bits).
+        tv_sec: wait
+            .as_secs()
+            .min(i32::MAX as u64)
+            .try_into()
+            .unwrap_or_default(),
         tv_nsec: libc::c_long::from(i32::try_from(wait.subsec_nanos()).unwrap_or(0)),
     };
     // SAFETY: sigtimedwait(2) reads `set` and `ts` (live locals) and writes no info (null).
