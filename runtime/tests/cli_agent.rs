@@ -360,6 +360,17 @@ fn smoke_runs_the_granted_program_once() {
     assert_eq!(report["execute"]["outcome"], "clean", "{report:#}");
     let cat = program("cat").display().to_string();
     assert_eq!(report["components"][0]["source"], cat.as_str());
+    // The stub task gets the task variables a real run sets (printenv exits 1 if one is unset).
+    write(
+        &program("printenv").display().to_string(),
+        "MOLECULE_HISTORY_FILE, MOLECULE_FILES_FILE, MOLECULE_TASK_ID, MOLECULE_CONTEXT_ID",
+    );
+    let (code, report) = smoke(dir.path());
+    assert_eq!(
+        (code, &report["execute"]["outcome"]),
+        (0, &"clean".into()),
+        "{report:#}"
+    );
     // A non-zero exit is an ordinary error (PASS); running past the smoke limit a timeout.
     write(&program("false").display().to_string(), "");
     let (code, report) = smoke(dir.path());

@@ -105,10 +105,14 @@ struct Incoming {
 }
 
 impl Uploads {
-    /// A store under `root` (`<data dir>/uploads`; made on first upload) with `limits`.
+    /// A store under `root` (`<data dir>/uploads`; made on first upload) with `limits`. A
+    /// relative `root` is made absolute against the current folder now, so every path the
+    /// store hands out (to a CLI agent's program, which runs in its own task folder) is
+    /// absolute.
     pub fn new(root: impl Into<PathBuf>, limits: UploadLimits) -> Self {
+        let root = root.into();
         Uploads {
-            root: root.into(),
+            root: std::path::absolute(&root).unwrap_or(root),
             limits,
             state: Arc::default(),
         }

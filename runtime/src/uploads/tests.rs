@@ -245,3 +245,12 @@ async fn an_upload_reads_no_other_contexts_index() {
     let text = refused(restarted.take_in(&mut in_context("c3", 5)).await);
     assert!(text.contains("uploads.max_total_bytes"), "{text}");
 }
+
+#[test]
+fn a_relative_root_is_made_absolute() {
+    // A CLI agent's program runs in its own task folder: a path relative to the runtime's
+    // folder would not open there (`--config-dir ws` gave `ws/.molecule/uploads/…`).
+    let store = Uploads::new("ws/.molecule/uploads", limits(1024, 4096, 4));
+    assert!(store.root.is_absolute(), "{}", store.root.display());
+    assert!(store.root.ends_with("ws/.molecule/uploads"));
+}

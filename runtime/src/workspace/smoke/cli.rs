@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::report::{ComponentKind, ComponentReport, Outcome, SmokeReport};
 use super::SMOKE_TEXT;
-use crate::cli_agent::{run_program, CliSpec, Ended, TaskFolder};
+use crate::cli_agent::{files, history, run_task, CliSpec, Ended, TaskFolder};
 use crate::plan::Plan;
 use crate::redact::redact;
 
@@ -61,8 +61,12 @@ async fn run_once(spec: &CliSpec) -> (Outcome, Option<String>) {
         Ok(folder) => folder,
         Err(err) => return (Outcome::Broken, Some(err)),
     };
+    let vars = match stub_vars(folder.path()).await {
+        Ok(vars) => vars,
+        Err(err) => return (Outcome::Broken, Some(err)),
+    };
     let (_cancel, rx) = watch::channel(false);
-    let ran = run_program(spec, folder.path(), SMOKE_TEXT, rx, |_| {}).await;
+    let ran = run_task(spec, folder.path(), SMOKE_TEXT, &vars, rx, |_| {}).await;
     folder.remove().await;
     match ran {
         Err(err) => (Outcome::Broken, Some(err)),
@@ -78,4 +82,31 @@ async fn run_once(spec: &CliSpec) -> (Outcome, Option<String>) {
             _ => (Outcome::Error, spec.failure_of(&run)),
         },
     }
+}
+
+/// The task variables a real run sets, for the stub task: `MOLECULE_TASK_ID` and
+/// `MOLECULE_CONTEXT_ID` of the fake task, and empty history and files lists in `folder`, so a
+/// program that reads them behaves as on a first message. `Err` names the file not written.
+async fn stub_vars(folder: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+    let write = |name: &str| {
+        let path = folder.join(name);
+        async move {
+            tokio::fs::write(&path, b"")
+                .await
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok::<_, String>(path.to_string_lossy().into_owned())
+        }
+    };
+    Ok(vec![
+        ("MOLECULE_TASK_ID".into(), "fake-smoke-task".into()),
+        ("MOLECULE_CONTEXT_ID".into(), "fake-smoke-context".into()),
+        (
+            "MOLECULE_HISTORY_FILE".into(),
+            write(history::HISTORY_FILE).await?,
+        ),
+        (
+            "MOLECULE_FILES_FILE".into(),
+            write(files::FILES_FILE).await?,
+        ),
+    ])
 }
