@@ -33,22 +33,8 @@ fn program(name: &str) -> PathBuf {
 }
 
 fn spec(program: PathBuf, args: &[&str], root: &Path) -> CliSpec {
-    CliSpec {
-        program,
-        args: args.iter().map(|s| s.to_string()).collect(),
-        input: CliInput::Stdin,
-        env: Vec::new(),
-        timeout: Duration::from_secs(60),
-        kill_grace: Duration::from_secs(5),
-        max_output: 1 << 20,
-        max_concurrent: 4,
-        max_waiting: 10,
-        max_wait: Duration::from_secs(60),
-        work_root: root.join("cli-tasks"),
-        argument_separator: true,
-        shepherd: PathBuf::from(env!("CARGO_BIN_EXE_molecule-runtime")),
-        history_max_bytes: 1 << 16,
-    }
+    let args = args.iter().map(|s| s.to_string()).collect();
+    common::cli::spec(program, args, root, Duration::from_secs(5))
 }
 
 /// Runs `spec` once with `text`; returns the report and the chunks. `cancel` fires when a

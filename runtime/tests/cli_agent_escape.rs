@@ -13,6 +13,9 @@ use molecule_runtime::cli_agent::guard::harden_runtime;
 use molecule_runtime::cli_agent::{run_program, CliSpec, Ended, RunReport, TaskFolder};
 use tokio::sync::watch;
 
+#[path = "common/cli.rs"]
+mod cli_spec;
+
 /// The real Python interpreter (not a version-manager shim).
 fn python() -> PathBuf {
     let out = std::process::Command::new("python3")
@@ -23,22 +26,8 @@ fn python() -> PathBuf {
 }
 
 fn spec(program: PathBuf, args: &[&str], root: &Path) -> CliSpec {
-    CliSpec {
-        program,
-        args: args.iter().map(|s| s.to_string()).collect(),
-        input: CliInput::Stdin,
-        env: Vec::new(),
-        timeout: Duration::from_secs(60),
-        kill_grace: Duration::from_secs(1),
-        max_output: 1 << 20,
-        max_concurrent: 4,
-        max_waiting: 10,
-        max_wait: Duration::from_secs(60),
-        work_root: root.join("cli-tasks"),
-        argument_separator: true,
-        shepherd: PathBuf::from(env!("CARGO_BIN_EXE_molecule-runtime")),
-        history_max_bytes: 1 << 16,
-    }
+    let args = args.iter().map(|s| s.to_string()).collect();
+    cli_spec::spec(program, args, root, Duration::from_secs(1))
 }
 
 /// Runs `spec` once with `text` (failing the test instead of hanging past 60 s); `cancel`

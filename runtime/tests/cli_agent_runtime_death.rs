@@ -6,33 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use molecule_config::CliInput;
 use molecule_runtime::cli_agent::guard::harden_runtime;
 use molecule_runtime::cli_agent::{run_program, CliSpec, TaskFolder};
 use tokio::sync::watch;
 
+#[path = "common/cli.rs"]
+mod cli_spec;
+
 fn spec(script: &str, marks: &Path, root: &Path) -> CliSpec {
-    CliSpec {
-        program: PathBuf::from("/bin/sh"),
-        args: vec![
-            "-c".into(),
-            script.into(),
-            "sh".into(),
-            marks.display().to_string(),
-        ],
-        input: CliInput::Stdin,
-        env: Vec::new(),
-        timeout: Duration::from_secs(60),
-        kill_grace: Duration::from_millis(500),
-        max_output: 1 << 20,
-        max_concurrent: 4,
-        max_waiting: 10,
-        max_wait: Duration::from_secs(60),
-        work_root: root.join("cli-tasks"),
-        argument_separator: true,
-        shepherd: PathBuf::from(env!("CARGO_BIN_EXE_molecule-runtime")),
-        history_max_bytes: 1 << 16,
-    }
+    cli_spec::sh_spec(script, marks, root)
 }
 
 /// Whether `pid` is gone or a zombie (ended; a zombie waits for whoever is its parent).

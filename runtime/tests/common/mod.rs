@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod cli;
 pub mod collector;
 pub mod packages;
 pub mod server;
