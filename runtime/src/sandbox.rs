@@ -198,7 +198,8 @@ impl Sandbox {
     }
 
     /// Runs `f` on a fresh store for `grants` on the guest pool (never on the caller's
-    /// threads), bounded by the grants' time limit. A top-level call first waits for a slot
+    /// threads, except the first poll of a call inside [`pool::starting_here`]), bounded by the
+    /// grants' time limit. A top-level call first waits for a slot
     /// ([`Self::admit`]); a nested one (made inside an admitted call) runs in its caller's,
     /// on one of the pool's spare instances.
     async fn run<R: Send + 'static>(
@@ -224,7 +225,13 @@ impl Sandbox {
             // call is part of its caller's future and moves lanes with it.
             return call.await;
         }
-        pool::run(call).await.unwrap_or_else(|| {
+        let ran = if pool::may_start_here() {
+            // A single call its caller waits for (MCP): its first poll may run here.
+            pool::run_starting_here(call).await
+        } else {
+            pool::run(call).await
+        };
+        ran.unwrap_or_else(|| {
             Err(CallError::Unavailable(
                 "the call was lost: it panicked in the host, or the guest pool is stopping".into(),
             ))

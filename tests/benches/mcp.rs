@@ -2,8 +2,12 @@
 //! (`json-query`'s `query`, one skill registry, warm compiled code):
 //!
 //! * `mcp_call/direct`: `SkillRegistry::call`, the path an adapter's tool call ends in (fresh
-//!   store and instance, the call, the receipt);
-//! * `mcp_call/handler`: `McpServer::call`, the same call plus the MCP result conversion;
+//!   store and instance, the call, the receipt), made from a guest-pool thread as an adapter's
+//!   tool call is: no thread hop;
+//! * `mcp_call/direct_hop`: the same call made from the bench thread: one hop to the guest
+//!   pool and back (two cross-thread wake-ups);
+//! * `mcp_call/handler`: `McpServer::call`, the same call plus the MCP result conversion (its
+//!   first poll on the bench thread: `scheduler::pool`, "Starting here");
 //! * `mcp_call/handler_on_worker`: the same, spawned on the runtime's worker threads (where
 //!   a served request runs) and awaited from the bench thread: the handler plus one task hop;
 //! * `mcp_call/decode`: the direct path's decoding of the request body into `rmcp`'s
@@ -27,11 +31,13 @@
 //! `cargo bench -p molecule-tests --bench mcp` (or `--profile dev` for a quicker build).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use molecule_runtime::builder::ComponentBuilder;
 use molecule_runtime::limits::LimitKeys;
 use molecule_runtime::mcp::McpServer;
+use molecule_runtime::scheduler::pool;
 use molecule_runtime::workspace::skills::{GrantNothing, SkillRegistry};
 use molecule_tests::{host, repo_root, test_cache_dir};
 use serde_json::{json, Value};
@@ -107,6 +113,20 @@ fn mcp_call(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("mcp_call");
     group.bench_function("direct", |b| {
+        b.iter_custom(|iters| {
+            let registry = registry.clone();
+            let timed = rt.block_on(pool::run(async move {
+                let started = Instant::now();
+                for _ in 0..iters {
+                    let out = registry.call("query", INPUT).await.expect("call");
+                    assert_eq!(out, "2");
+                }
+                started.elapsed()
+            }));
+            timed.expect("the pool ran the calls")
+        })
+    });
+    group.bench_function("direct_hop", |b| {
         b.iter(|| {
             let out = rt.block_on(registry.call("query", INPUT)).expect("call");
             assert_eq!(out, "2");

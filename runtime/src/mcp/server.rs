@@ -59,7 +59,10 @@ impl McpServer {
         if self.gate.requires(name) {
             return tools::refused(&approval::refused_over_mcp(name));
         }
-        let (outcome, receipt) = self.skills.call_with_receipt(name, input).await;
+        // One tool call a client waits for: it may start on this thread and answer without a
+        // hop to the guest pool (see `scheduler::pool`, "Starting here").
+        let call = self.skills.call_with_receipt(name, input);
+        let (outcome, receipt) = crate::scheduler::pool::starting_here(call).await;
         tools::result(outcome, &receipt, &self.keys)
     }
 
