@@ -3,7 +3,8 @@
 //! queue and a wait past `max_wait` fail "busy" naming the keys; the workspace's guest-memory
 //! budget refuses a growth two calls make together though each is under its own limit; an
 //! adapter's tool calls share its slot (no deadlock at one slot); guest code runs on a guest
-//! pool thread, never on a server thread. Busy tasks carry a receipt of their wait and count
+//! pool thread, never on a server thread (but an MCP call's first poll, never for a skill
+//! granted a folder: `scheduler/start_here.rs`). Busy tasks carry a receipt of their wait and count
 //! in `/metrics` (started, and finished with outcome `busy`); a canceled task keeps a receipt
 //! of what it spent.
 //!
@@ -24,7 +25,7 @@ use molecule_runtime::component::ComponentHost;
 use molecule_runtime::grants::Grants;
 use molecule_runtime::sandbox::Sandbox;
 use molecule_runtime::scheduler::pool::{BATCH_THREAD, INTERACTIVE_THREAD};
-use molecule_runtime::scheduler::AdmissionConfig;
+use molecule_runtime::scheduler::{start_here, AdmissionConfig};
 use molecule_runtime::workspace::boot::RunningWorkspace;
 use molecule_tests::{copy_crate, guest_wasm, host, repo_root};
 use serde_json::{json, Value};
@@ -413,4 +414,39 @@ async fn the_workspace_memory_budget_refuses_what_two_calls_take_together() {
         .await
         .expect("40 MiB alone fits");
     assert_eq!(alone, r#"{"allocated_mib":40}"#);
+}
+
+/// An MCP tool call (made inside `start_here::starting_here`) of a skill granted a folder
+/// never runs on the asking thread: WASI file operations would block it. The same skill
+/// without a folder does start there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_a_granted_folder_never_starts_on_the_asking_thread() {
+    let host = host();
+    let folder = tempfile::tempdir().unwrap();
+    let wasm = guest_wasm("tests/guests/hostile");
+    let plain = Grants::builder("skill hostile-plain").build();
+    let with_folder = Grants::builder("skill hostile-folder")
+        .dir(folder.path(), "/data", false)
+        .build();
+    let sandbox = Sandbox::new(host.engine().clone());
+    let (started, hopped) = start_here::counts();
+    for grants in [plain, with_folder] {
+        let skill = host.load_skill(&wasm, grants).await.expect("hostile loads");
+        let call = sandbox.call_tool(&skill, "echo", r#"{"value": 1}"#);
+        let out = start_here::starting_here(call).await.expect("echo answers");
+        assert_eq!(out, "1");
+    }
+    let (started_after, hopped_after) = start_here::counts();
+    let delta = |after: &[(&str, u64)], before: &[(&str, u64)], label: &str| {
+        let n = |list: &[(&str, u64)]| list.iter().find(|(l, _)| *l == label).unwrap().1;
+        n(after) - n(before)
+    };
+    assert_eq!(
+        delta(&hopped_after, &hopped, "files"),
+        1,
+        "the call with a folder hopped"
+    );
+    let here =
+        delta(&started_after, &started, "answered") + delta(&started_after, &started, "moved");
+    assert_eq!(here, 1, "the call without a folder started here");
 }

@@ -326,6 +326,7 @@ impl Metrics {
             let _ = writeln!(out, "molecule_component_swaps_total{{kind=\"{kind}\"}} {n}");
         }
         self.render_activity(&mut out);
+        render_started_here(&mut out);
         crate::metrics_receipts::render(&mut out);
         out
     }
@@ -397,6 +398,27 @@ impl Drop for TaskGuard {
     }
 }
 
+/// `molecule_guest_calls_started_here_total` and `molecule_guest_calls_hopped_total`: MCP tool
+/// calls whose first poll ran on the server thread, and those that hopped to the guest pool
+/// (see `scheduler::start_here`).
+fn render_started_here(out: &mut String) {
+    let (started, hopped) = crate::scheduler::start_here::counts();
+    const STARTED: &str = "MCP tool calls whose first poll ran on the server thread, by outcome (answered in it, moved to the guest pool, lost to a panic).";
+    const HOPPED: &str = "MCP tool calls that went straight to the guest pool instead, by reason (turn_taken, budget, one_worker, files, barred).";
+    let name = "molecule_guest_calls_started_here_total";
+    labelled_counter(out, name, STARTED, "outcome", &started);
+    let name = "molecule_guest_calls_hopped_total";
+    labelled_counter(out, name, HOPPED, "reason", &hopped);
+}
+
+/// A counter family with one label `key`: one series per `(label value, count)`.
+fn labelled_counter(out: &mut String, name: &str, help: &str, key: &str, series: &[(&str, u64)]) {
+    header(out, name, "counter", help);
+    for (value, n) in series {
+        let _ = writeln!(out, "{name}{{{key}=\"{value}\"}} {n}");
+    }
+}
+
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -457,6 +479,8 @@ mod tests {
             "molecule_tasks_finished_total{outcome=\"ok\"}",
             "molecule_tasks_finished_total{outcome=\"busy\"}",
             "budget=\"waiting\" counts calls and tasks refused busy",
+            "molecule_guest_calls_started_here_total{outcome=\"moved\"} ",
+            "molecule_guest_calls_hopped_total{reason=\"files\"} ",
         ] {
             assert!(text.contains(family), "missing {family} in\n{text}");
         }

@@ -342,8 +342,12 @@ impl<F: Future + Unpin> Future for Metered<'_, F> {
             return Pin::new(&mut this.inner).poll(cx);
         }
         let precise = std::mem::replace(&mut this.polled, true);
-        let outer_sink = CURRENT.with(|c| c.replace(this.sink.take()));
-        let outer_nested = NESTED.with(|n| n.replace(0));
+        // Puts the outer call's sink and nested time back however this poll ends (a panic
+        // caught further up must not leave this call's sink on a server thread).
+        let outer = Outer {
+            sink: Some(CURRENT.with(|c| c.replace(this.sink.take()))),
+            nested: NESTED.with(|n| n.replace(0)),
+        };
         let started = Instant::now();
         let cpu_before = if precise { thread_cpu() } else { None };
 
@@ -356,12 +360,41 @@ impl<F: Future + Unpin> Future for Metered<'_, F> {
             None => started.elapsed(),
         };
         let spent = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
-        let nested = NESTED.with(|n| n.replace(outer_nested.saturating_add(spent)));
-        this.sink = CURRENT.with(|c| c.replace(outer_sink));
+        let (sink, nested) = outer.restore(spent);
+        this.sink = sink;
         this.meter
             .cpu_ns
             .fetch_add(spent.saturating_sub(nested), Ordering::Relaxed);
         out
+    }
+}
+
+/// What a [`Metered`] poll replaced on its thread: restored by [`Outer::restore`], or on drop
+/// when the poll unwinds.
+struct Outer {
+    sink: Option<Option<Arc<Receipts>>>,
+    nested: u64,
+}
+
+impl Outer {
+    /// Restores the outer sink and nested time, adding `spent` (this poll's time) to the
+    /// outer's nested time; returns this call's sink and the nested time measured inside it.
+    fn restore(mut self, spent: u64) -> (Option<Arc<Receipts>>, u64) {
+        let outer_sink = self.sink.take().flatten();
+        let sink = CURRENT.with(|c| c.replace(outer_sink));
+        let nested = NESTED.with(|n| n.replace(self.nested.saturating_add(spent)));
+        (sink, nested)
+    }
+}
+
+impl Drop for Outer {
+    fn drop(&mut self) {
+        if let Some(outer_sink) = self.sink.take() {
+            // The panicked call's sink drops after the cell is released.
+            let stale = CURRENT.with(|c| c.replace(outer_sink));
+            NESTED.with(|n| n.set(self.nested));
+            drop(stale);
+        }
     }
 }
 

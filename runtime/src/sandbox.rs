@@ -20,6 +20,7 @@ use crate::grants::Grants;
 use crate::limits::{format_bytes, LimitHit, LimitKeys};
 use crate::loaded::{AdapterComponent, SkillComponent};
 use crate::scheduler::admission::{self, Scope};
+use crate::scheduler::start_here::{self, HostWork};
 use crate::scheduler::{pool, Busy, Permit};
 use crate::state::HostState;
 
@@ -198,8 +199,8 @@ impl Sandbox {
     }
 
     /// Runs `f` on a fresh store for `grants` on the guest pool (never on the caller's
-    /// threads, except the first poll of a call inside [`pool::starting_here`]), bounded by the
-    /// grants' time limit. A top-level call first waits for a slot
+    /// threads, except the first poll of a call inside [`start_here::starting_here`]), bounded
+    /// by the grants' time limit. A top-level call first waits for a slot
     /// ([`Self::admit`]); a nested one (made inside an admitted call) runs in its caller's,
     /// on one of the pool's spare instances.
     async fn run<R: Send + 'static>(
@@ -218,16 +219,22 @@ impl Sandbox {
                     .map_err(|busy| CallError::Unavailable(busy.to_string()))?,
             ),
         };
-        let (sandbox, grants) = (self.clone(), grants.clone());
-        let call = admission::nested(async move { sandbox.run_here(&grants, f).await });
+        // Folders (granted, or uploads mounted): WASI file operations block the polling thread.
+        let work = if grants.dirs.is_empty() {
+            HostWork::NonBlocking
+        } else {
+            HostWork::MayBlock
+        };
+        let (sandbox, owned) = (self.clone(), grants.clone());
+        let call = admission::nested(async move { sandbox.run_here(&owned, f).await });
         if pool::on_guest_thread() {
             // Already on the guest pool (a tool call made by an adapter): no second hop; the
             // call is part of its caller's future and moves lanes with it.
             return call.await;
         }
-        let ran = if pool::may_start_here() {
+        let ran = if start_here::may_start_here() {
             // A single call its caller waits for (MCP): its first poll may run here.
-            pool::run_starting_here(call).await
+            start_here::run_starting_here(call, grants.component(), work).await
         } else {
             pool::run(call).await
         };

@@ -32,7 +32,9 @@ pub fn deny_by_default(grants: &Grants, budget: &LogBudget, tail: &StderrTail) -
         // to the blocking pool: a `stat` costs 0.03 ms instead of 0.14 ms, which matters for
         // Python skills (an import is dozens of fs ops). The trade-off: while one op runs (a
         // local-disk read, microseconds) that worker runs nothing else; a slow network
-        // filesystem mounted into a skill would stall the worker for the op's duration.
+        // filesystem mounted into a skill would stall the worker for the op's duration. The
+        // worker is a guest-pool thread: a call with granted folders or uploads is never
+        // polled on a server thread (`scheduler/start_here.rs`, `HostWork::MayBlock`).
         .allow_blocking_current_thread(true);
     for (key, value) in &grants.env {
         builder.env(key, value);

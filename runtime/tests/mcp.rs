@@ -5,7 +5,9 @@
 //!   `sandbox.timeout: 2s`): initialize, tools/list, a call, an invalid input, the `skill://`
 //!   resources and index, a tool that is not granted, a denied capability, a limit hit (an
 //!   infinite loop stopped by the time limit, named in the result), and 401 without or with a
-//!   wrong bearer;
+//!   wrong bearer; `/metrics` then shows short calls answered in their first poll on the
+//!   server thread; a spinning call starts there, moves to the guest pool at its first epoch
+//!   tick and gives the server thread back while it spins on;
 //! - stdio (`molecule-runtime mcp --stdio SKILL_DIR`): initialize, list, call, resources (the
 //!   approval gate over stdio, `--config`, is in mcp_stdio_approval.rs).
 //!
@@ -89,7 +91,8 @@ fn workspace(dir: &Path, extra_yaml: &str) {
 fn python_mcp_client_over_http_lists_calls_and_is_refused_without_the_bearer() {
     let dir = tempfile::tempdir().unwrap();
     workspace(dir.path(), "mcp:\n  enabled: true\n");
-    let (_server, port) = start_with(dir.path(), &[("MOLECULE_INBOUND_SECRET", TOKEN)]);
+    let env = [("MOLECULE_INBOUND_SECRET", TOKEN), TWO_WORKERS];
+    let (_server, port) = start_with(dir.path(), &env);
     let url = format!("http://127.0.0.1:{port}/mcp");
     let out = run_script(&["http", &url, TOKEN]);
     assert_lines(
@@ -122,6 +125,89 @@ fn python_mcp_client_over_http_lists_calls_and_is_refused_without_the_bearer() {
         limit.contains("time limit") || limit.contains("timeout"),
         "{limit}"
     );
+    // The short calls answered in their first poll, on the server thread.
+    let metrics = get_metrics(port);
+    assert!(
+        count(&metrics, "started_here", "answered") >= 1,
+        "{metrics}"
+    );
+    assert_eq!(count(&metrics, "started_here", "lost"), 0, "{metrics}");
+}
+
+/// `GET /metrics` of the workspace on 127.0.0.1:`port`.
+fn get_metrics(port: u16) -> String {
+    reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
+        .and_then(|r| r.text())
+        .expect("GET /metrics")
+}
+
+/// `molecule_guest_calls_started_here_total{outcome=label}` (`family` `started_here`) or
+/// `molecule_guest_calls_hopped_total{reason=label}` (`hopped`) in a `/metrics` text.
+fn count(metrics: &str, family: &str, label: &str) -> u64 {
+    let key = if family == "started_here" {
+        "outcome"
+    } else {
+        "reason"
+    };
+    let series = format!("molecule_guest_calls_{family}_total{{{key}=\"{label}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+        .parse()
+        .expect("a count")
+}
+
+/// Two server worker threads, whatever the machine's core count (a call starts on a server
+/// thread only when the server has two or more).
+const TWO_WORKERS: (&str, &str) = ("TOKIO_WORKER_THREADS", "2");
+
+#[test]
+fn a_spinning_tool_over_mcp_gives_the_server_thread_back_at_its_first_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    workspace(dir.path(), "mcp:\n  enabled: true\n");
+    let env = [("MOLECULE_INBOUND_SECRET", TOKEN), TWO_WORKERS];
+    let (_server, port) = start_with(dir.path(), &env);
+    let spin = std::thread::spawn(move || {
+        let params = serde_json::json!({"name": "spin", "arguments": {}});
+        mcp_rpc(port, "tools/call", params)
+    });
+    // The spinning call starts on a server thread and moves to the guest pool at its first
+    // epoch tick (sandbox.timeout: 2s stops it there later).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(&get_metrics(port), "started_here", "moved") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the spinning call never moved"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let before = get_metrics(port);
+    for _ in 0..3 {
+        let params =
+            serde_json::json!({"name": "query", "arguments": {"json": [1, 2], "pointer": "/1"}});
+        let answer = mcp_rpc(port, "tools/call", params);
+        assert_eq!(answer["result"]["isError"], false, "{answer}");
+        assert_eq!(answer["result"]["content"][0]["text"], "2", "{answer}");
+    }
+    assert!(
+        !spin.is_finished(),
+        "the short calls answered while the guest still spun"
+    );
+    let after = get_metrics(port);
+    let delta = |family, label| count(&after, family, label) - count(&before, family, label);
+    // The spinning call gave its turn back: short calls found it free.
+    assert_eq!(delta("hopped", "turn_taken"), 0, "{after}");
+    assert!(
+        delta("started_here", "answered") + delta("started_here", "moved") >= 1,
+        "{after}"
+    );
+    let answer = spin.join().expect("the spinning call's thread");
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("sandbox.timeout"), "{answer}");
 }
 
 #[test]

@@ -60,9 +60,9 @@ impl McpServer {
             return tools::refused(&approval::refused_over_mcp(name));
         }
         // One tool call a client waits for: it may start on this thread and answer without a
-        // hop to the guest pool (see `scheduler::pool`, "Starting here").
+        // hop to the guest pool (see `scheduler::start_here`).
         let call = self.skills.call_with_receipt(name, input);
-        let (outcome, receipt) = crate::scheduler::pool::starting_here(call).await;
+        let (outcome, receipt) = crate::scheduler::start_here::starting_here(call).await;
         tools::result(outcome, &receipt, &self.keys)
     }
 

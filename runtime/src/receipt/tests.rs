@@ -172,3 +172,49 @@ fn a_task_receipt_reads_back_from_its_json() {
         Some((Receipt::default(), Duration::ZERO))
     );
 }
+
+/// A future that panics when polled.
+struct Panics;
+
+impl Future for Panics {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        panic!("host bug in a call");
+    }
+}
+
+#[test]
+fn a_poll_that_panics_puts_the_outer_sink_back() {
+    let (outer_meter, inner_meter) = (Meter::default(), Meter::default());
+    let (outer_sink, inner_sink) = (Receipts::new(), Receipts::new());
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut seen = None;
+    let mut outer = Metered::new(
+        Box::pin(std::future::poll_fn(|cx| {
+            // Nested time the outer call measured so far, which the panicked poll must put back.
+            NESTED.with(|n| n.set(123));
+            let mut inner = Metered::new(Panics, &inner_meter, Some(inner_sink.clone()));
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Pin::new(&mut inner).poll(cx)
+            }));
+            assert!(caught.is_err());
+            seen = current();
+            assert_eq!(
+                NESTED.with(Cell::get),
+                123,
+                "the outer poll's nested time is back"
+            );
+            Poll::Ready(())
+        })),
+        &outer_meter,
+        Some(outer_sink.clone()),
+    );
+    assert!(Pin::new(&mut outer).poll(&mut cx).is_ready());
+    drop(outer);
+    let seen = seen.expect("a sink is current inside the outer call");
+    assert!(
+        Arc::ptr_eq(&seen, &outer_sink),
+        "the outer sink, not the panicked call's"
+    );
+    assert!(current().is_none(), "nothing left on the thread");
+}
