@@ -26,8 +26,9 @@
 //!   framed): the server's round trip as an out-of-process client sees it, without
 //!   `reqwest`'s connection task (two more thread hops per request on this runtime).
 //!
-//! `http` − `direct` is what MCP over HTTP adds to a tool call (goal: within 0.1 ms), of which
-//! `http_noop` is the loopback HTTP part and the rest decoding, dispatch and encoding. Run:
+//! `raw_http` − `direct` is what MCP over HTTP adds to a tool call as the server sees it (goal:
+//! within 0.1 ms), of which `raw_http_noop` is the loopback HTTP part and the rest decoding,
+//! dispatch and encoding; `http` adds what a `reqwest` client costs on top. Run:
 //! `cargo bench -p molecule-tests --bench mcp` (or `--profile dev` for a quicker build).
 
 use std::sync::Arc;
