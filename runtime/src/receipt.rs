@@ -400,7 +400,7 @@ impl Drop for Outer {
 
 /// CPU time of the calling thread so far, or `None` where there is no per-thread clock.
 #[cfg(target_os = "linux")]
-fn thread_cpu() -> Option<Duration> {
+pub(crate) fn thread_cpu() -> Option<Duration> {
     #[cfg(test)]
     tests::CLOCK_READS.with(|n| n.set(n.get() + 1));
     let mut ts = libc::timespec {
@@ -417,7 +417,7 @@ fn thread_cpu() -> Option<Duration> {
 
 /// CPU time of the calling thread so far, or `None` where there is no per-thread clock.
 #[cfg(not(target_os = "linux"))]
-fn thread_cpu() -> Option<Duration> {
+pub(crate) fn thread_cpu() -> Option<Duration> {
     None
 }
 

@@ -66,8 +66,14 @@ fn assert_lines(out: &str, expected: &[&str]) {
     }
 }
 
-/// A workspace folder with the echo adapter and `skills/` linking the repo's skills.
+/// A workspace folder with the echo adapter and `skills/` linking the repo's skills, with
+/// `sandbox.timeout: 2s`.
 fn workspace(dir: &Path, extra_yaml: &str) {
+    workspace_with_timeout(dir, "2s", extra_yaml);
+}
+
+/// [`workspace`] with `sandbox.timeout: timeout`.
+fn workspace_with_timeout(dir: &Path, timeout: &str, extra_yaml: &str) {
     let skills = dir.join("skills");
     std::fs::create_dir_all(&skills).unwrap();
     for (name, rel) in [
@@ -80,7 +86,7 @@ fn workspace(dir: &Path, extra_yaml: &str) {
     let adapter = repo().join("tests/guests/echo-adapter");
     let yaml = format!(
         "name: Mcp\nruntime: {}\nmodel: scripted:reply\nskills: [json-query, hostile]\n\
-         sandbox:\n  timeout: 2s\n{extra_yaml}",
+         sandbox:\n  timeout: {timeout}\n{extra_yaml}",
         adapter.display()
     );
     std::fs::write(dir.join("config.yaml"), yaml).unwrap();
@@ -165,7 +171,8 @@ const TWO_WORKERS: (&str, &str) = ("TOKIO_WORKER_THREADS", "2");
 #[test]
 fn a_spinning_tool_over_mcp_gives_the_server_thread_back_at_its_first_tick() {
     let dir = tempfile::tempdir().unwrap();
-    workspace(dir.path(), "mcp:\n  enabled: true\n");
+    // A spin long enough that the short calls below surely run while it does.
+    workspace_with_timeout(dir.path(), "8s", "mcp:\n  enabled: true\n");
     let env = [("MOLECULE_INBOUND_SECRET", TOKEN), TWO_WORKERS];
     let (_server, port) = start_with(dir.path(), &env);
     let spin = std::thread::spawn(move || {
@@ -173,7 +180,7 @@ fn a_spinning_tool_over_mcp_gives_the_server_thread_back_at_its_first_tick() {
         mcp_rpc(port, "tools/call", params)
     });
     // The spinning call starts on a server thread and moves to the guest pool at its first
-    // epoch tick (sandbox.timeout: 2s stops it there later).
+    // epoch tick (sandbox.timeout stops it there later).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while count(&get_metrics(port), "started_here", "moved") == 0 {
         assert!(

@@ -157,6 +157,12 @@ pub(super) fn enter_interactive() -> tokio::runtime::EnterGuard<'static> {
     pool().interactive.enter()
 }
 
+/// Drops `value` on a thread of the interactive lane (what a lost call holds, such as a
+/// store's memory, is freed there rather than on the caller's thread).
+pub(super) fn drop_there<T: Send + 'static>(value: T) {
+    pool().interactive.spawn(async move { drop(value) });
+}
+
 /// Polls one call and moves it to the batch lane once it used its interactive slice.
 struct Driver {
     job: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,

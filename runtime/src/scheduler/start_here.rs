@@ -26,10 +26,17 @@
 //!   that refills at [`SHARE_PERCENT`]% of one thread up to [`BURST`]; a call starts here
 //!   only with at least [`MIN_CREDIT`] left. Over any window of length T first polls use at
 //!   most `BURST + T × SHARE_PERCENT / 100` plus the one poll that overdrew it;
-//! * **a bar**: a component whose first poll took longer than [`BAR_AFTER`] (two ticks) never
-//!   starts here again in this process (its calls hop, counted as `barred`). One poll cannot
-//!   be cut short once running, so a hostile component can hold one server thread once, for
-//!   as long as one poll of its code runs; never twice.
+//! * **a bar**: a component whose first poll used more than [`BAR_AFTER`] (two ticks) of the
+//!   thread's CPU time never starts here again in this process (its calls hop, counted as
+//!   `barred`; the bar is checked and set while holding the turn). One poll cannot be cut
+//!   short once running, so a hostile component can hold one server thread once, for as long
+//!   as one poll of its code runs; never twice. CPU time, not wall time, so that a poll
+//!   preempted on a busy host does not bar a harmless component.
+//!
+//! One limit of "the server keeps a thread serving": tokio's per-worker LIFO slot cannot be
+//! stolen (tokio-rs/tokio#4941), so a server task woken on the polling worker just before the
+//! poll waits for it to end, even with the other worker idle: for at most one tick of wasm,
+//! or for the one long poll that bars its component.
 //!
 //! Calls made *inside* a first poll (a skill's nested `tools.call`) do not start here: they
 //! hop like any other, uncounted. Every decision about an MCP call is counted for `/metrics`
@@ -105,8 +112,11 @@ where
         }
     };
     let mut call = Box::pin(call);
+    // The pool's runtimes exist before the clock starts (the first call builds them).
+    drop(pool::enter_interactive());
     let before = pool::yields();
     let started = Instant::now();
+    let cpu_before = crate::receipt::thread_cpu();
     let polled = std::future::poll_fn(|cx| {
         let _context = pool::enter_interactive();
         IN_FIRST_POLL.with(|f| f.set(true));
@@ -118,11 +128,10 @@ where
     })
     .await;
     let ticks = pool::yields().wrapping_sub(before);
-    let spent = started.elapsed();
-    turn.finish(spent);
-    if spent > BAR_AFTER {
-        bar(component);
-    }
+    // The bar goes by the thread's CPU time (a poll preempted on a busy host is not the
+    // guest's doing), the budget by wall time (what the server thread lost).
+    let cpu = cpu_before.and_then(|b| Some(crate::receipt::thread_cpu()?.saturating_sub(b)));
+    turn.finish(component, started.elapsed(), cpu);
     match polled {
         Ok(Poll::Ready(out)) => {
             COUNTS.answered.fetch_add(1, Ordering::Relaxed);
@@ -134,6 +143,8 @@ where
         }
         Err(_) => {
             COUNTS.lost.fetch_add(1, Ordering::Relaxed);
+            // What the call holds (its store, its memory) is freed on the pool, not here.
+            pool::drop_there(call);
             None
         }
     }
@@ -206,9 +217,6 @@ impl Turn {
         if work == HostWork::MayBlock {
             return Err(Skip::Files);
         }
-        if barred(component) {
-            return Err(Skip::Barred);
-        }
         let workers =
             tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers());
         if workers < 2 {
@@ -220,6 +228,11 @@ impl Turn {
             })
             .map_err(|_| Skip::TurnTaken)?;
         let turn = Turn(());
+        // Checked holding the turn, and a bar is written before the turn is given back: a
+        // component is never polled here again once barred.
+        if barred(component) {
+            return Err(Skip::Barred);
+        }
         if !BUDGET
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -230,12 +243,17 @@ impl Turn {
         Ok(turn)
     }
 
-    /// Gives the turn back, charging `spent` (the first poll's wall time) to the budget.
-    fn finish(self, spent: Duration) {
+    /// Gives the turn back: charges `wall` (the first poll's wall time) to the budget and
+    /// bars `component` when `cpu` (its thread CPU time, or `wall` where the platform has no
+    /// thread clock) passed [`BAR_AFTER`].
+    fn finish(self, component: &str, wall: Duration, cpu: Option<Duration>) {
         BUDGET
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .charge(spent);
+            .charge(wall);
+        if cpu.unwrap_or(wall) > BAR_AFTER {
+            bar(component);
+        }
     }
 }
 
