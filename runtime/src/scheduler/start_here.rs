@@ -130,8 +130,15 @@ where
     let ticks = pool::yields().wrapping_sub(before);
     // The bar goes by the thread's CPU time (a poll preempted on a busy host is not the
     // guest's doing), the budget by wall time (what the server thread lost).
-    let cpu = cpu_before.and_then(|b| Some(crate::receipt::thread_cpu()?.saturating_sub(b)));
-    turn.finish(component, started.elapsed(), cpu);
+    // CPU time never exceeds wall time: the clock (a system call) is read again only when
+    // the wall time could bar.
+    let wall = started.elapsed();
+    let cpu = if wall > BAR_AFTER {
+        cpu_before.and_then(|b| Some(crate::receipt::thread_cpu()?.saturating_sub(b)))
+    } else {
+        Some(wall)
+    };
+    turn.finish(component, wall, cpu);
     match polled {
         Ok(Poll::Ready(out)) => {
             COUNTS.answered.fetch_add(1, Ordering::Relaxed);
