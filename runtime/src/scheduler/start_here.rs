@@ -60,7 +60,7 @@ pub const SHARE_PERCENT: u32 = 50;
 pub const BURST: Duration = Duration::from_millis(50);
 /// Credit a call needs to start here: one epoch tick.
 pub const MIN_CREDIT: Duration = Duration::from_millis(10);
-/// A first poll longer than this (two epoch ticks of wall time) bars its component.
+/// A first poll that used more thread CPU time than this (two epoch ticks) bars its component.
 pub const BAR_AFTER: Duration = Duration::from_millis(20);
 /// Components the bar remembers; when that many are barred, no call starts here any more.
 pub const MAX_BARRED: usize = 4096;
@@ -129,9 +129,8 @@ where
     .await;
     let ticks = pool::yields().wrapping_sub(before);
     // The bar goes by the thread's CPU time (a poll preempted on a busy host is not the
-    // guest's doing), the budget by wall time (what the server thread lost).
-    // CPU time never exceeds wall time: the clock (a system call) is read again only when
-    // the wall time could bar.
+    // guest's doing), the budget by wall time (what the server thread lost). CPU time never
+    // exceeds wall time: the clock (a system call) is read again only when wall time could bar.
     let wall = started.elapsed();
     let cpu = if wall > BAR_AFTER {
         cpu_before.and_then(|b| Some(crate::receipt::thread_cpu()?.saturating_sub(b)))
@@ -157,7 +156,7 @@ where
     }
 }
 
-/// Components whose first poll took longer than [`BAR_AFTER`].
+/// Components whose first poll used more CPU time than [`BAR_AFTER`].
 static BARRED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 /// Set when [`BARRED`] is full: then nothing starts here (fail closed).
 static ALL_BARRED: AtomicBool = AtomicBool::new(false);
